@@ -1,0 +1,22 @@
+//! Makes the binaries find libtorch at run time without `LD_LIBRARY_PATH`, so the app starts
+//! from a double-click: the resolved libtorch `lib/` folder is baked in as an RPATH.
+
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-changed=build.rs");
+    let Some(libtorch) = std::env::var_os("LIBTORCH") else {
+        println!(
+            "cargo:warning=LIBTORCH is not set; run scripts/setup.sh (the README's commands do)"
+        );
+        return;
+    };
+    // `.libtorch` is a link into the cache: resolve it so the binary keeps working when the
+    // work tree moves or is deleted, as long as the cache stays.
+    let lib_dir = PathBuf::from(libtorch).join("lib");
+    let lib_dir = lib_dir.canonicalize().unwrap_or(lib_dir);
+    // RPATH (not RUNPATH) so libtorch's own dependencies are found in the same folder too.
+    println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+}

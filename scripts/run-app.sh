@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Prepares everything (libtorch, font) and starts the desktop app. Extra arguments go to the app,
+# e.g. `scripts/run-app.sh classify photo.jpg`.
+set -euo pipefail
+repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_dir"
+bash scripts/setup.sh
+cargo build --release --locked --bin activation-atlas
+exec target/release/activation-atlas "$@"

@@ -1,0 +1,337 @@
+//! The command line: the same engine as the window, for scripts, tests and benchmarks.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::engine::checkpoint::load_checkpoint;
+use crate::engine::classify::classify_images;
+use crate::engine::data::{Dataset, cache_dir, load_dataset};
+use crate::engine::eval::{EvalReport, evaluate_tensors};
+use crate::engine::image_input::{images_to_tensor, load_network_image};
+use crate::engine::model::{default_device, device_name};
+use crate::engine::train::{Augmentation, LrSchedule, TrainConfig, TrainEvent, TrainOutcome, train};
+use crate::resources;
+
+/// Activation Atlas: train a small CNN on a folder of images, classify with it, and look inside.
+///
+/// Run without a command to open the window.
+#[derive(Parser, Debug)]
+#[command(name = "activation-atlas", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the desktop app (the default).
+    Gui,
+    /// Print the most probable classes of each image.
+    Classify(ClassifyArgs),
+    /// Train the network on a folder with one sub-folder of images per class.
+    Train(TrainArgs),
+    /// Accuracy, per-class precision / recall / F1 and the confusion matrix on a labelled folder.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Model weights (.safetensors with its .json sidecar); defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// How many classes to print per image.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Print JSON (one object with a result per image) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Image files (JPEG, PNG, BMP, GIF, WebP, TIFF, ...).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScheduleArg {
+    /// The same learning rate throughout (the paper).
+    Constant,
+    /// Linear warm-up for --warmup-epochs, then cosine decay to zero.
+    Cosine,
+    /// Multiply by --step-gamma every --step-epochs.
+    Step,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Data set folder: one sub-folder of images per class.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run folder for checkpoints (epoch-NNN.safetensors, best.safetensors) and history.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Epochs to train (in total, when resuming).
+    #[arg(long, default_value_t = 10)]
+    pub epochs: u32,
+    /// Images per optimiser step.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 0.001)]
+    pub lr: f64,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value_t = ScheduleArg::Constant)]
+    pub schedule: ScheduleArg,
+    /// Warm-up epochs for the cosine schedule.
+    #[arg(long, default_value_t = 0)]
+    pub warmup_epochs: u32,
+    /// Epochs between learning-rate drops for the step schedule.
+    #[arg(long, default_value_t = 10)]
+    pub step_epochs: u32,
+    /// Factor of each learning-rate drop for the step schedule.
+    #[arg(long, default_value_t = 0.1)]
+    pub step_gamma: f64,
+    /// Decoupled weight decay (AdamW); 0 is plain Adam.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Turn on the standard augmentation (flip, crop to >= 50% area, colour jitter 0.2).
+    #[arg(long)]
+    pub augment: bool,
+    /// Mirror training images left-right at random.
+    #[arg(long)]
+    pub flip: bool,
+    /// Random resized crop: smallest kept fraction of the image area (1 = off).
+    #[arg(long)]
+    pub crop_min_area: Option<f64>,
+    /// Colour jitter strength (0 = off).
+    #[arg(long)]
+    pub colour_jitter: Option<f64>,
+    /// Seed for initialisation, split, shuffling and augmentation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fraction of each class held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_fraction: f64,
+    /// Save a checkpoint every this many epochs.
+    #[arg(long, default_value_t = 2)]
+    pub checkpoint_every: u32,
+    /// How many epoch checkpoints to keep (best.safetensors is kept besides).
+    #[arg(long, default_value_t = 5)]
+    pub keep_last: usize,
+    /// Continue from this checkpoint of the run (its weights and epoch).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// Model weights; defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Labelled folder: one sub-folder per class, named as the model's classes.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a command-line command (everything but the window).
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Gui => unreachable!("the window is opened by main"),
+        Command::Classify(args) => classify(args),
+        Command::Train(args) => train_command(args),
+        Command::Evaluate(args) => evaluate(args),
+    }
+}
+
+fn weights_or_shipped(weights: Option<PathBuf>) -> Result<PathBuf> {
+    match weights {
+        Some(path) => Ok(path),
+        None => resources::shipped_model()
+            .context("no --weights given and the shipped model (weights/flowers17.safetensors) is missing"),
+    }
+}
+
+fn classify(args: ClassifyArgs) -> Result<()> {
+    let weights = weights_or_shipped(args.weights)?;
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let classes = &checkpoint.meta.class_names;
+    let mut results = Vec::new();
+    let mut failures = 0;
+    for path in &args.images {
+        match load_network_image(path) {
+            Ok(image) => {
+                let prediction = classify_images(&checkpoint.net, &[image]).remove(0);
+                let top = prediction.top_k(args.top);
+                if !args.json {
+                    println!("{}", path.display());
+                    for (class, probability) in &top {
+                        println!("  {:>6.2}%  {}", probability * 100.0, classes[*class]);
+                    }
+                }
+                results.push(json!({
+                    "image": path.display().to_string(),
+                    "top": top.iter().map(|(c, p)| json!({"class": classes[*c], "index": c, "probability": p})).collect::<Vec<_>>(),
+                }));
+            }
+            Err(error) => {
+                failures += 1;
+                if !args.json {
+                    eprintln!("error: {error}");
+                }
+                results.push(json!({"image": path.display().to_string(), "error": error.to_string()}));
+            }
+        }
+    }
+    if args.json {
+        let out = json!({"weights": weights.display().to_string(), "results": results});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    if failures > 0 {
+        bail!("{failures} of {} images could not be read", args.images.len());
+    }
+    Ok(())
+}
+
+/// Loads a data set with a progress line on a terminal, and reports skipped files.
+fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
+    let show_progress = std::io::stderr().is_terminal();
+    let progress = |done: usize, total: usize| {
+        if show_progress && (done % 50 == 0 || done == total) {
+            eprint!("\rreading images {done}/{total}");
+        }
+    };
+    let dataset = load_dataset(dir, Some(&cache_dir()), &progress, &AtomicBool::new(false))?;
+    if show_progress {
+        eprintln!();
+    }
+    let summary = dataset.summary();
+    eprintln!(
+        "{}: {} images in {} classes ({} from cache), {} skipped",
+        dir.display(),
+        dataset.len(),
+        summary.class_names.len(),
+        dataset.cached,
+        summary.skipped.len()
+    );
+    for skipped in &summary.skipped {
+        eprintln!("  skipped {}", skipped.reason);
+    }
+    for class in summary.classes_too_small_to_split() {
+        eprintln!("  warning: class '{class}' has fewer than 2 images and is not validated");
+    }
+    Ok(dataset)
+}
+
+fn train_config(args: &TrainArgs) -> TrainConfig {
+    let mut augmentation = if args.augment { Augmentation::STANDARD } else { Augmentation::NONE };
+    augmentation.horizontal_flip |= args.flip;
+    if let Some(area) = args.crop_min_area {
+        augmentation.crop_min_area = area;
+    }
+    if let Some(jitter) = args.colour_jitter {
+        augmentation.colour_jitter = jitter;
+    }
+    TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        lr_schedule: match args.schedule {
+            ScheduleArg::Constant => LrSchedule::Constant,
+            ScheduleArg::Cosine => LrSchedule::Cosine { warmup_epochs: args.warmup_epochs },
+            ScheduleArg::Step => LrSchedule::Step { every_epochs: args.step_epochs, gamma: args.step_gamma },
+        },
+        weight_decay: args.weight_decay,
+        augmentation,
+        seed: args.seed,
+        validation_fraction: args.validation_fraction,
+        checkpoint_every: args.checkpoint_every,
+        keep_last: args.keep_last,
+        data_dir: Some(args.data.clone()),
+    }
+}
+
+fn train_command(args: TrainArgs) -> Result<()> {
+    let dataset = load_dataset_reporting(&args.data)?;
+    let config = train_config(&args);
+    let device = default_device();
+    let show_progress = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut on_event = |event: TrainEvent| match event {
+        TrainEvent::Started { train_images, validation_images, first_epoch, epochs, .. } => eprintln!(
+            "training on {} ({train_images} train / {validation_images} validation images), epochs {first_epoch}..={epochs}",
+            device_name(device)
+        ),
+        TrainEvent::Step { epoch, step, steps_per_epoch, loss } if show_progress => {
+            let filled = step * 30 / steps_per_epoch.max(1);
+            eprint!("\repoch {epoch:>3} [{}{}] {step}/{steps_per_epoch} loss {loss:.4}", "#".repeat(filled), ".".repeat(30 - filled));
+            let _ = std::io::stderr().flush();
+        }
+        TrainEvent::Step { .. } => {}
+        TrainEvent::Epoch { record, .. } => {
+            if show_progress {
+                eprint!("\r{}\r", " ".repeat(70));
+            }
+            println!(
+                "epoch {:>3}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3}  lr {:.2e}  {:.1}s",
+                record.epoch, record.train_loss, record.train_accuracy, record.validation_loss,
+                record.validation_accuracy, record.learning_rate, record.duration_secs
+            );
+        }
+        TrainEvent::CheckpointSaved { path, .. } => eprintln!("  saved {}", path.display()),
+    };
+    let outcome = train(&dataset, &config, &args.out, args.resume.as_deref(), device, &AtomicBool::new(false), &mut on_event)?;
+    if let TrainOutcome::Finished { best, history, .. } = outcome {
+        let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
+        println!(
+            "finished in {:.1}s; best validation accuracy {:.4}{}",
+            started.elapsed().as_secs_f64(),
+            best_accuracy,
+            best.map(|p| format!(" ({})", p.display())).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn evaluate(args: EvaluateArgs) -> Result<()> {
+    let weights = weights_or_shipped(args.weights)?;
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let dataset = load_dataset_reporting(&args.data)?;
+    // Map the folder's classes onto the model's by name, so folder order does not matter.
+    let model_classes = &checkpoint.meta.class_names;
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for (image, &label) in dataset.images.iter().zip(&dataset.labels) {
+        let name = &dataset.class_names[label];
+        let Some(model_label) = model_classes.iter().position(|c| c == name) else {
+            bail!("the folder has class '{name}', which the model does not know (its classes: {})", model_classes.join(", "));
+        };
+        images.push(image);
+        labels.push(model_label);
+    }
+    let tensor = images_to_tensor(images);
+    let report = evaluate_tensors(&checkpoint.net, &tensor, &labels, model_classes, 256);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn print_report(report: &EvalReport) {
+    println!("images {}  accuracy {:.4}  loss {:.4}  macro F1 {:.4}", report.images, report.accuracy, report.loss, report.macro_f1());
+    println!("{:<20} {:>9} {:>9} {:>9} {:>8}", "class", "precision", "recall", "f1", "support");
+    for class in &report.per_class {
+        println!("{:<20} {:>9.3} {:>9.3} {:>9.3} {:>8}", class.name, class.precision, class.recall, class.f1, class.support);
+    }
+    println!("confusion matrix (rows: true class, columns: predicted):");
+    for row in &report.confusion {
+        println!("  {}", row.iter().map(|n| format!("{n:>3}")).collect::<Vec<_>>().join(""));
+    }
+}

@@ -1,0 +1,171 @@
+//! Class descriptions: names in Chinese and English and a short introduction per class, shown
+//! when the classifier names a class (the paper's `flower_dict` / `introduction_dict`).
+//!
+//! A description file is TOML (schema in `descriptions/README.md`):
+//!
+//! ```toml
+//! name = "Oxford 17 flowers"
+//! [[class]]
+//! id = "daffodil"          # the class folder name the model was trained with
+//! name_zh = "黄水仙"
+//! name_en = "Daffodil"
+//! intro_zh = "……"
+//! intro_en = "..."
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::fsutil::write_atomically;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassDescription {
+    pub id: String,
+    #[serde(default)]
+    pub name_zh: String,
+    #[serde(default)]
+    pub name_en: String,
+    #[serde(default)]
+    pub intro_zh: String,
+    #[serde(default)]
+    pub intro_en: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DescriptionFile {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, rename = "class")]
+    pub classes: Vec<ClassDescription>,
+}
+
+/// A description file and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DescriptionSet {
+    pub file: DescriptionFile,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DescriptionError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}, line {line}: {message}")]
+    Malformed { path: PathBuf, line: usize, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl DescriptionSet {
+    pub fn parse(text: &str, path: &Path) -> Result<DescriptionSet, DescriptionError> {
+        let file: DescriptionFile = toml::from_str(text).map_err(|error| {
+            let line = error.span().map_or(1, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            DescriptionError::Malformed { path: path.to_path_buf(), line, message: error.message().to_string() }
+        })?;
+        // An entry without an id cannot be matched to a class: report where it is.
+        if let Some(index) = file.classes.iter().position(|class| class.id.trim().is_empty()) {
+            let line = nth_class_table_line(text, index).unwrap_or(1);
+            return Err(DescriptionError::Malformed {
+                path: path.to_path_buf(),
+                line,
+                message: "a [[class]] entry has an empty id".to_string(),
+            });
+        }
+        Ok(DescriptionSet { file, path: path.to_path_buf() })
+    }
+
+    pub fn load(path: &Path) -> Result<DescriptionSet, DescriptionError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DescriptionError::Read { path: path.to_path_buf(), source })?;
+        DescriptionSet::parse(&text, path)
+    }
+
+    /// Writes the set to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<(), DescriptionError> {
+        let text = toml::to_string_pretty(&self.file).expect("descriptions serialise");
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| DescriptionError::Write { path: path.to_path_buf(), source })?;
+        }
+        write_atomically(path, text.as_bytes())
+            .map_err(|source| DescriptionError::Write { path: path.to_path_buf(), source })
+    }
+
+    /// The entry for a class (by the model's class name), if any.
+    pub fn get(&self, class_id: &str) -> Option<&ClassDescription> {
+        self.file.classes.iter().find(|class| class.id == class_id)
+    }
+
+    /// The entry for a class, created empty if missing (for editing).
+    pub fn entry_mut(&mut self, class_id: &str) -> &mut ClassDescription {
+        if let Some(index) = self.file.classes.iter().position(|class| class.id == class_id) {
+            return &mut self.file.classes[index];
+        }
+        self.file.classes.push(ClassDescription {
+            id: class_id.to_string(),
+            name_zh: String::new(),
+            name_en: String::new(),
+            intro_zh: String::new(),
+            intro_en: String::new(),
+        });
+        self.file.classes.last_mut().expect("just pushed")
+    }
+
+    /// How many of `class_names` this set describes.
+    pub fn coverage(&self, class_names: &[String]) -> usize {
+        class_names.iter().filter(|name| self.get(name).is_some()).count()
+    }
+}
+
+fn nth_class_table_line(text: &str, index: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim_start().starts_with("[[class]]"))
+        .nth(index)
+        .map(|(number, _)| number + 1)
+}
+
+/// Among the `.toml` files in `dir`, the one describing the most of `class_names` (at least one).
+/// Files that fail to parse are skipped; their errors are returned for reporting.
+pub fn find_matching(dir: &Path, class_names: &[String]) -> (Option<DescriptionSet>, Vec<DescriptionError>) {
+    let mut best: Option<(usize, DescriptionSet)> = None;
+    let mut errors = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return (None, errors) };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        match DescriptionSet::load(&path) {
+            Ok(set) => {
+                let coverage = set.coverage(class_names);
+                if coverage > 0 && best.as_ref().is_none_or(|(c, _)| coverage > *c) {
+                    best = Some((coverage, set));
+                }
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    (best.map(|(_, set)| set), errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_file_reports_its_line() {
+        let text = "name = \"x\"\n[[class]]\nid = \"a\"\nname_zh = \"甲\n";
+        let error = DescriptionSet::parse(text, Path::new("d.toml")).unwrap_err();
+        let DescriptionError::Malformed { line, .. } = error else { panic!("expected Malformed") };
+        assert_eq!(line, 4);
+    }
+
+    #[test]
+    fn empty_id_reports_the_entry_line() {
+        let text = "[[class]]\nid = \"a\"\n\n[[class]]\nid = \"\"\n";
+        let error = DescriptionSet::parse(text, Path::new("d.toml")).unwrap_err();
+        assert!(error.to_string().contains("line 4"), "{error}");
+    }
+}

@@ -1,0 +1,177 @@
+//! The one way a user's file becomes network input. Classification, training and the atlas all
+//! call [`load_network_image`], so an image is decoded, oriented, flattened onto white and resized
+//! identically everywhere.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops::FilterType};
+use tch::{Kind, Tensor};
+
+use super::model::INPUT_SIZE;
+
+/// Files larger than this are refused before reading (a 100 MP 16-bit TIFF is about 600 MB).
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+/// Images with more pixels than this are refused before decoding (decompression bombs).
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// Neither side may exceed this many pixels.
+pub const MAX_SIDE: u32 = 30_000;
+/// Bytes the decoder may allocate.
+const MAX_DECODER_ALLOC: u64 = 1024 * 1024 * 1024;
+
+/// Why a file could not be used as an image.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageInputError {
+    #[error("cannot open {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is empty (0 bytes)")]
+    Empty { path: PathBuf },
+    #[error("{path} is too large to be an image ({bytes} bytes; the limit is {MAX_FILE_BYTES})")]
+    FileTooLarge { path: PathBuf, bytes: u64 },
+    #[error("{path} is not an image in a supported format (JPEG, PNG, BMP, GIF, WebP, TIFF, ...)")]
+    UnknownFormat { path: PathBuf },
+    #[error("{path} is {width} x {height} pixels, larger than this app accepts ({MAX_PIXELS} pixels, {MAX_SIDE} per side)")]
+    TooManyPixels { path: PathBuf, width: u32, height: u32 },
+    #[error("{path} has no pixels ({width} x {height})")]
+    NoPixels { path: PathBuf, width: u32, height: u32 },
+    #[error("{path} is damaged or truncated: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+impl ImageInputError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ImageInputError::Io { path, .. }
+            | ImageInputError::Empty { path }
+            | ImageInputError::FileTooLarge { path, .. }
+            | ImageInputError::UnknownFormat { path }
+            | ImageInputError::TooManyPixels { path, .. }
+            | ImageInputError::NoPixels { path, .. }
+            | ImageInputError::Corrupt { path, .. } => path,
+        }
+    }
+}
+
+/// Reads and decodes an image file at full resolution, EXIF orientation applied.
+pub fn decode_image_file(path: &Path) -> Result<DynamicImage, ImageInputError> {
+    let io_error = |source| ImageInputError::Io { path: path.to_path_buf(), source };
+    let bytes = std::fs::metadata(path).map_err(io_error)?.len();
+    if bytes > MAX_FILE_BYTES {
+        return Err(ImageInputError::FileTooLarge { path: path.to_path_buf(), bytes });
+    }
+    let data = std::fs::read(path).map_err(io_error)?;
+    decode_image_bytes(&data, path)
+}
+
+/// Decodes image bytes (named `path` in messages), EXIF orientation applied. The format is
+/// recognised from the content, so a wrong file extension does not matter.
+pub fn decode_image_bytes(data: &[u8], path: &Path) -> Result<DynamicImage, ImageInputError> {
+    let path_buf = || path.to_path_buf();
+    if data.is_empty() {
+        return Err(ImageInputError::Empty { path: path_buf() });
+    }
+    let reader = ImageReader::new(Cursor::new(data))
+        .with_guessed_format()
+        .map_err(|source| ImageInputError::Io { path: path_buf(), source })?;
+    if reader.format().is_none() {
+        return Err(ImageInputError::UnknownFormat { path: path_buf() });
+    }
+    let mut reader = reader;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+    reader.limits(limits);
+    let corrupt = |error: image::ImageError| classify_decode_error(error, path);
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(ImageInputError::NoPixels { path: path_buf(), width, height });
+    }
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(ImageInputError::TooManyPixels { path: path_buf(), width, height });
+    }
+    // A missing or unreadable EXIF block is not worth refusing the picture for.
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+fn classify_decode_error(error: image::ImageError, path: &Path) -> ImageInputError {
+    match error {
+        image::ImageError::Limits(_) => {
+            ImageInputError::TooManyPixels { path: path.to_path_buf(), width: 0, height: 0 }
+        }
+        image::ImageError::Unsupported(reason) => {
+            ImageInputError::Corrupt { path: path.to_path_buf(), reason: format!("unsupported: {reason}") }
+        }
+        other => ImageInputError::Corrupt { path: path.to_path_buf(), reason: other.to_string() },
+    }
+}
+
+/// Flattens transparency onto white and converts to 8-bit RGB.
+pub fn flatten_on_white(image: &DynamicImage) -> RgbImage {
+    if !image.color().has_alpha() {
+        return image.to_rgb8();
+    }
+    let rgba = image.to_rgba8();
+    let mut rgb = RgbImage::new(rgba.width(), rgba.height());
+    for (out, pixel) in rgb.pixels_mut().zip(rgba.pixels()) {
+        let alpha = u32::from(pixel[3]);
+        for c in 0..3 {
+            // Integer "over" onto white, rounded.
+            out[c] = ((u32::from(pixel[c]) * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
+        }
+    }
+    rgb
+}
+
+/// Resizes a decoded image to the network's square input (the paper squashes, it does not crop).
+pub fn to_network_image(image: &DynamicImage) -> RgbImage {
+    let side = INPUT_SIZE as u32;
+    let rgb = flatten_on_white(image);
+    if rgb.dimensions() == (side, side) {
+        return rgb;
+    }
+    image::imageops::resize(&rgb, side, side, FilterType::Triangle)
+}
+
+/// Reads any supported image file and returns it as the network's 100x100 RGB input.
+pub fn load_network_image(path: &Path) -> Result<RgbImage, ImageInputError> {
+    decode_image_file(path).map(|image| to_network_image(&image))
+}
+
+/// Stacks 100x100 RGB images into a float tensor [N, 3, 100, 100] with values in [0, 1].
+pub fn images_to_tensor<'a>(images: impl IntoIterator<Item = &'a RgbImage>) -> Tensor {
+    let mut bytes = Vec::new();
+    let mut count = 0i64;
+    for image in images {
+        debug_assert_eq!(image.dimensions(), (INPUT_SIZE as u32, INPUT_SIZE as u32));
+        bytes.extend_from_slice(image.as_raw());
+        count += 1;
+    }
+    Tensor::from_slice(&bytes)
+        .view([count, INPUT_SIZE, INPUT_SIZE, 3])
+        .permute([0, 3, 1, 2])
+        .to_kind(Kind::Float)
+        / 255.0
+}
+
+/// Converts a [3, H, W] tensor with values in [0, 1] back to an RGB image (for previews and PNGs).
+pub fn tensor_to_rgb(image: &Tensor) -> RgbImage {
+    let image = image.detach().to_device(tch::Device::Cpu);
+    let size = image.size();
+    let (height, width) = (size[1], size[2]);
+    let bytes = (image.clamp(0.0, 1.0) * 255.0)
+        .round()
+        .to_kind(Kind::Uint8)
+        .permute([1, 2, 0])
+        .contiguous()
+        .flatten(0, -1);
+    let mut data = vec![0u8; (height * width * 3) as usize];
+    let len = data.len();
+    bytes.copy_data(&mut data, len);
+    RgbImage::from_raw(width as u32, height as u32, data).expect("buffer sized to the tensor")
+}

@@ -1,0 +1,12 @@
+//! The engine: everything computed with libtorch, and nothing that knows about a window.
+//! Model, image input, data sets, training, evaluation, checkpoints.
+
+pub mod checkpoint;
+pub mod classify;
+pub mod data;
+pub mod eval;
+pub mod fsutil;
+pub mod image_input;
+pub mod model;
+pub mod rng;
+pub mod train;

@@ -1,0 +1,251 @@
+//! The paper's 7-layer CNN (Zhou, Guo, Ma 2022, section 4): four conv blocks and three
+//! fully-connected layers, with every layer's output available to explanations and the atlas.
+
+use std::fmt;
+
+use tch::{Device, Tensor, nn, nn::Module};
+
+/// Side length of the square RGB input, in pixels.
+pub const INPUT_SIZE: i64 = 100;
+/// Probability of dropping an fc1/fc2 unit while training.
+pub const DROPOUT: f64 = 0.5;
+
+/// A named layer of the network, in forward order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Conv1,
+    Conv2,
+    Conv3,
+    Conv4,
+    Fc1,
+    Fc2,
+    Fc3,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 7] =
+        [Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4, Layer::Fc1, Layer::Fc2, Layer::Fc3];
+    pub const CONV: [Layer; 4] = [Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Conv1 => "conv1",
+            Layer::Conv2 => "conv2",
+            Layer::Conv3 => "conv3",
+            Layer::Conv4 => "conv4",
+            Layer::Fc1 => "fc1",
+            Layer::Fc2 => "fc2",
+            Layer::Fc3 => "fc3",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|layer| layer.name().eq_ignore_ascii_case(name))
+    }
+
+    pub fn is_conv(self) -> bool {
+        Layer::CONV.contains(&self)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Shape of one conv block: kernel size, input and output channels.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvSpec {
+    pub layer: Layer,
+    pub kernel: i64,
+    pub in_channels: i64,
+    pub out_channels: i64,
+}
+
+/// The four conv blocks (SAME padding, ReLU, 2x2 max-pool stride 2): 100 -> 50 -> 25 -> 12 -> 6.
+pub const CONV_SPECS: [ConvSpec; 4] = [
+    ConvSpec { layer: Layer::Conv1, kernel: 5, in_channels: 3, out_channels: 32 },
+    ConvSpec { layer: Layer::Conv2, kernel: 5, in_channels: 32, out_channels: 64 },
+    ConvSpec { layer: Layer::Conv3, kernel: 3, in_channels: 64, out_channels: 128 },
+    ConvSpec { layer: Layer::Conv4, kernel: 3, in_channels: 128, out_channels: 128 },
+];
+/// Flattened conv4 output: 128 channels x 6 x 6.
+pub const FLAT_FEATURES: i64 = 128 * 6 * 6;
+pub const FC1_UNITS: i64 = 1024;
+pub const FC2_UNITS: i64 = 512;
+
+/// Output shape of `layer` for one image (without the batch dimension).
+pub fn layer_output_shape(layer: Layer, num_classes: i64) -> Vec<i64> {
+    let mut side = INPUT_SIZE;
+    for spec in CONV_SPECS {
+        side /= 2;
+        if spec.layer == layer {
+            return vec![spec.out_channels, side, side];
+        }
+    }
+    match layer {
+        Layer::Fc1 => vec![FC1_UNITS],
+        Layer::Fc2 => vec![FC2_UNITS],
+        _ => vec![num_classes],
+    }
+}
+
+/// Every trainable tensor of the network with its shape, in a stable order. Checkpoint loading
+/// checks files against this list.
+pub fn parameter_shapes(num_classes: i64) -> Vec<(String, Vec<i64>)> {
+    let mut shapes = Vec::new();
+    for spec in CONV_SPECS {
+        let name = spec.layer.name();
+        shapes.push((
+            format!("{name}.weight"),
+            vec![spec.out_channels, spec.in_channels, spec.kernel, spec.kernel],
+        ));
+        shapes.push((format!("{name}.bias"), vec![spec.out_channels]));
+    }
+    for (layer, inputs, outputs) in [
+        (Layer::Fc1, FLAT_FEATURES, FC1_UNITS),
+        (Layer::Fc2, FC1_UNITS, FC2_UNITS),
+        (Layer::Fc3, FC2_UNITS, num_classes),
+    ] {
+        shapes.push((format!("{layer}.weight"), vec![outputs, inputs]));
+        shapes.push((format!("{layer}.bias"), vec![outputs]));
+    }
+    shapes
+}
+
+/// The network. Owns its `VarStore`; tensors are `Send` but not `Sync`, so one thread (the
+/// worker) owns a `Net` at a time.
+pub struct Net {
+    pub vs: nn::VarStore,
+    convs: Vec<nn::Conv2D>,
+    fc1: nn::Linear,
+    fc2: nn::Linear,
+    fc3: nn::Linear,
+    num_classes: i64,
+}
+
+/// Outputs of every layer for a batch, in `Layer::ALL` order. Conv entries are block outputs
+/// (after ReLU and pooling), fc1/fc2 after ReLU, fc3 the logits.
+pub struct Activations {
+    pub outputs: Vec<Tensor>,
+}
+
+impl Activations {
+    pub fn get(&self, layer: Layer) -> &Tensor {
+        &self.outputs[layer.index()]
+    }
+
+    pub fn logits(&self) -> &Tensor {
+        self.get(Layer::Fc3)
+    }
+}
+
+impl Net {
+    /// A freshly initialised network on `device` (Kaiming-uniform weights, as torch does).
+    pub fn new(num_classes: usize, device: Device) -> Net {
+        let num_classes = num_classes as i64;
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let convs = CONV_SPECS
+            .iter()
+            .map(|spec| {
+                let config = nn::ConvConfig { padding: spec.kernel / 2, ..Default::default() };
+                nn::conv2d(
+                    &root / spec.layer.name(),
+                    spec.in_channels,
+                    spec.out_channels,
+                    spec.kernel,
+                    config,
+                )
+            })
+            .collect();
+        let fc1 = nn::linear(&root / "fc1", FLAT_FEATURES, FC1_UNITS, Default::default());
+        let fc2 = nn::linear(&root / "fc2", FC1_UNITS, FC2_UNITS, Default::default());
+        let fc3 = nn::linear(&root / "fc3", FC2_UNITS, num_classes, Default::default());
+        Net { vs, convs, fc1, fc2, fc3, num_classes }
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.num_classes as usize
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    /// Runs `images` ([N, 3, 100, 100], values in [0, 1]) through every layer, stopping after
+    /// `last` (later entries are absent). `train` enables dropout.
+    pub fn forward_until(&self, images: &Tensor, last: Layer, train: bool) -> Activations {
+        let mut outputs = Vec::with_capacity(last.index() + 1);
+        let mut x = images.shallow_clone();
+        for conv in &self.convs {
+            x = conv.forward(&x).relu().max_pool2d_default(2);
+            outputs.push(x.shallow_clone());
+            if outputs.len() > last.index() {
+                return Activations { outputs };
+            }
+        }
+        let flat = x.flatten(1, -1);
+        let h1 = self.fc1.forward(&flat).relu();
+        outputs.push(h1.shallow_clone());
+        if last == Layer::Fc1 {
+            return Activations { outputs };
+        }
+        let h2 = self.fc2.forward(&h1.dropout(DROPOUT, train)).relu();
+        outputs.push(h2.shallow_clone());
+        if last == Layer::Fc2 {
+            return Activations { outputs };
+        }
+        outputs.push(self.fc3.forward(&h2.dropout(DROPOUT, train)));
+        Activations { outputs }
+    }
+
+    /// Every layer's output for `images`.
+    pub fn forward_all(&self, images: &Tensor, train: bool) -> Activations {
+        self.forward_until(images, Layer::Fc3, train)
+    }
+
+    /// Logits for `images`.
+    pub fn forward(&self, images: &Tensor, train: bool) -> Tensor {
+        self.forward_all(images, train).outputs.pop().expect("forward_all returns fc3")
+    }
+
+    /// Continues a forward pass from the output of conv `layer` to the logits; Grad-CAM and the
+    /// atlas take gradients with respect to an intermediate activation this way.
+    pub fn forward_from(&self, layer: Layer, activation: &Tensor, train: bool) -> Tensor {
+        let mut x = activation.shallow_clone();
+        if layer.is_conv() {
+            for conv in &self.convs[layer.index() + 1..] {
+                x = conv.forward(&x).relu().max_pool2d_default(2);
+            }
+            x = self.fc1.forward(&x.flatten(1, -1)).relu();
+        }
+        if layer <= Layer::Fc1 {
+            x = self.fc2.forward(&x.dropout(DROPOUT, train)).relu();
+        }
+        if layer <= Layer::Fc2 {
+            x = self.fc3.forward(&x.dropout(DROPOUT, train));
+        }
+        x
+    }
+}
+
+/// The device the engine computes on: CUDA when libtorch and the machine have it, else CPU.
+pub fn default_device() -> Device {
+    Device::cuda_if_available()
+}
+
+/// A short human name for a device ("CPU", "CUDA 0").
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "CPU".to_string(),
+        Device::Cuda(index) => format!("CUDA {index}"),
+        other => format!("{other:?}"),
+    }
+}

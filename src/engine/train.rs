@@ -1,0 +1,467 @@
+//! Training the network on a [`Dataset`]: the paper's recipe by default (Adam, lr 0.001, batch 64,
+//! dropout 0.5, shuffled batches, 80/20 split, a checkpoint every 2 epochs), plus schedule,
+//! weight decay, augmentation, best-checkpoint tracking and resuming.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use image::RgbImage;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor, nn, nn::OptimizerConfig};
+
+use super::checkpoint::{CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint};
+use super::data::{Dataset, stratified_split};
+use super::eval::{EvalReport, evaluate_tensors};
+use super::fsutil::write_atomically;
+use super::image_input::images_to_tensor;
+use super::model::{INPUT_SIZE, Net};
+use super::rng::SeededRng;
+
+/// How the learning rate changes over the run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The paper's: the same rate throughout.
+    Constant,
+    /// Linear warm-up, then a cosine decay to zero at the last epoch.
+    Cosine { warmup_epochs: u32 },
+    /// Multiply by `gamma` every `every_epochs`.
+    Step { every_epochs: u32, gamma: f64 },
+}
+
+/// Random changes to each training image, generated on a separate thread ahead of the optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Augmentation {
+    /// Mirror left-right with probability 1/2.
+    pub horizontal_flip: bool,
+    /// Random resized crop: smallest fraction of the image area kept (1.0 = off).
+    pub crop_min_area: f64,
+    /// Brightness, contrast and saturation each scaled by a factor in [1-j, 1+j] (0 = off).
+    pub colour_jitter: f64,
+}
+
+impl Augmentation {
+    pub const NONE: Augmentation = Augmentation { horizontal_flip: false, crop_min_area: 1.0, colour_jitter: 0.0 };
+    /// A good default for small photo data sets.
+    pub const STANDARD: Augmentation = Augmentation { horizontal_flip: true, crop_min_area: 0.5, colour_jitter: 0.2 };
+
+    pub fn is_off(&self) -> bool {
+        !self.horizontal_flip && self.crop_min_area >= 1.0 && self.colour_jitter <= 0.0
+    }
+}
+
+impl Default for Augmentation {
+    fn default() -> Self {
+        Augmentation::NONE
+    }
+}
+
+/// Everything that decides a training run; stored in each checkpoint's sidecar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub epochs: u32,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub lr_schedule: LrSchedule,
+    /// Decoupled weight decay (AdamW); 0 is plain Adam as in the paper.
+    pub weight_decay: f64,
+    pub augmentation: Augmentation,
+    pub seed: u64,
+    pub validation_fraction: f64,
+    /// Save `epoch-NNN.safetensors` every this many epochs (and at the last epoch).
+    pub checkpoint_every: u32,
+    /// How many `epoch-NNN` checkpoints to keep; `best.safetensors` is kept besides.
+    pub keep_last: usize,
+    /// The data folder trained on (informational).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 64,
+            learning_rate: 0.001,
+            lr_schedule: LrSchedule::Constant,
+            weight_decay: 0.0,
+            augmentation: Augmentation::NONE,
+            seed: 0,
+            validation_fraction: 0.2,
+            checkpoint_every: 2,
+            keep_last: 5,
+            data_dir: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Learning rate during `epoch` (0-based) at `fraction` of the way through it.
+    pub fn learning_rate_at(&self, epoch: u32, fraction: f64) -> f64 {
+        let position = f64::from(epoch) + fraction;
+        match self.lr_schedule {
+            LrSchedule::Constant => self.learning_rate,
+            LrSchedule::Cosine { warmup_epochs } => {
+                let warmup = f64::from(warmup_epochs);
+                if position < warmup {
+                    self.learning_rate * (position + 1e-3) / warmup
+                } else {
+                    let span = (f64::from(self.epochs) - warmup).max(1e-9);
+                    let progress = ((position - warmup) / span).clamp(0.0, 1.0);
+                    self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+                }
+            }
+            LrSchedule::Step { every_epochs, gamma } => {
+                self.learning_rate * gamma.powi((epoch / every_epochs.max(1)) as i32)
+            }
+        }
+    }
+}
+
+/// One epoch's numbers, as plotted and tabled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: u32,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub validation_loss: f64,
+    pub validation_accuracy: f64,
+    pub learning_rate: f64,
+    pub duration_secs: f64,
+}
+
+/// Progress reported while training.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    Started { train_images: usize, validation_images: usize, steps_per_epoch: usize, first_epoch: u32, epochs: u32 },
+    /// After each optimiser step. `epoch` is 1-based, `step` 1-based within the epoch.
+    Step { epoch: u32, step: usize, steps_per_epoch: usize, loss: f64 },
+    Epoch { record: EpochRecord, validation: EvalReport },
+    CheckpointSaved { path: PathBuf, epoch: u32, is_best: bool },
+}
+
+/// How a run ended when it did not fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainOutcome {
+    Finished { best: Option<PathBuf>, last: Option<PathBuf>, history: Vec<EpochRecord> },
+    /// Stopped by the user; the files written so far are intact.
+    Cancelled { last: Option<PathBuf>, history: Vec<EpochRecord> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("the loss became {value} at epoch {epoch}, step {step}; try a lower learning rate")]
+    NonFiniteLoss { epoch: u32, step: usize, value: f64 },
+    #[error("the training split is empty: the data set needs at least two images per class")]
+    EmptyTrainingSplit,
+    #[error("cannot resume: {0}")]
+    ResumeMismatch(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("invalid setting: {0}")]
+    InvalidConfig(String),
+}
+
+/// File name of the checkpoint written after `epoch`.
+pub fn epoch_checkpoint_name(epoch: u32) -> String {
+    format!("epoch-{epoch:03}.safetensors")
+}
+pub const BEST_CHECKPOINT: &str = "best.safetensors";
+pub const HISTORY_FILE: &str = "history.json";
+
+/// Trains on `dataset`, writing checkpoints into `run_dir`. With `resume`, starts from that
+/// checkpoint's weights and epoch (the optimiser's moments start afresh). Runs on the calling
+/// thread; `cancel` is checked before every batch.
+pub fn train(
+    dataset: &Dataset,
+    config: &TrainConfig,
+    run_dir: &Path,
+    resume: Option<&Path>,
+    device: Device,
+    cancel: &AtomicBool,
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<TrainOutcome, TrainError> {
+    validate_config(config)?;
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::Io { path, source }
+    };
+    std::fs::create_dir_all(run_dir).map_err(io_error(run_dir))?;
+    tch::manual_seed(config.seed as i64);
+
+    let (mut net, first_epoch, mut history) = match resume {
+        Some(path) => {
+            let checkpoint = load_checkpoint(path, device)?;
+            if checkpoint.meta.class_names != dataset.class_names {
+                return Err(TrainError::ResumeMismatch(format!(
+                    "{} was trained on classes {:?}, the data set has {:?}",
+                    path.display(),
+                    checkpoint.meta.class_names,
+                    dataset.class_names
+                )));
+            }
+            let history = read_history(&run_dir.join(HISTORY_FILE))
+                .into_iter()
+                .filter(|record| record.epoch <= checkpoint.meta.epoch)
+                .collect();
+            (checkpoint.net, checkpoint.meta.epoch, history)
+        }
+        None => (Net::new(dataset.class_names.len(), device), 0, Vec::new()),
+    };
+    let (train_indices, validation_indices) =
+        stratified_split(&dataset.labels, config.validation_fraction, config.seed);
+    if train_indices.is_empty() {
+        return Err(TrainError::EmptyTrainingSplit);
+    }
+    let validation_images = images_to_tensor(validation_indices.iter().map(|&i| &dataset.images[i]));
+    let validation_labels: Vec<usize> = validation_indices.iter().map(|&i| dataset.labels[i]).collect();
+    let steps_per_epoch = train_indices.len().div_ceil(config.batch_size);
+
+    let mut optimizer = if config.weight_decay > 0.0 {
+        nn::AdamW { wd: config.weight_decay, ..Default::default() }.build(&net.vs, config.learning_rate)
+    } else {
+        nn::Adam::default().build(&net.vs, config.learning_rate)
+    }
+    .map_err(|source| TrainError::Checkpoint(CheckpointError::Torch { path: run_dir.to_path_buf(), source }))?;
+
+    on_event(TrainEvent::Started {
+        train_images: train_indices.len(),
+        validation_images: validation_indices.len(),
+        steps_per_epoch,
+        first_epoch: first_epoch + 1,
+        epochs: config.epochs,
+    });
+    let mut best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(f64::NEG_INFINITY, f64::max);
+    let mut best_path = run_dir.join(BEST_CHECKPOINT).exists().then(|| run_dir.join(BEST_CHECKPOINT));
+    let mut last_path = resume.map(Path::to_path_buf);
+
+    for epoch_index in first_epoch..config.epochs {
+        let epoch = epoch_index + 1;
+        let started = Instant::now();
+        let mut order = train_indices.clone();
+        SeededRng::derive(config.seed, u64::from(epoch)).shuffle(&mut order);
+        let batches: Vec<Vec<usize>> = order.chunks(config.batch_size).map(<[usize]>::to_vec).collect();
+
+        let mut loss_sum = 0.0;
+        let mut correct = 0i64;
+        let mut seen = 0usize;
+        let cancelled = std::thread::scope(|scope| -> Result<bool, TrainError> {
+            // Batches are assembled (and augmented) on their own thread, two ahead of the optimiser.
+            let (sender, receiver) = mpsc::sync_channel::<(Vec<f32>, Vec<i64>)>(2);
+            let batches = &batches;
+            scope.spawn(move || {
+                for (batch_number, batch) in batches.iter().enumerate() {
+                    let prepared = prepare_batch(dataset, batch, config, epoch, batch_number);
+                    if sender.send(prepared).is_err() {
+                        return; // the optimiser stopped (cancel or error)
+                    }
+                }
+            });
+            for step in 1..=batches.len() {
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(true);
+                }
+                let Ok((pixels, targets)) = receiver.recv() else { break };
+                let count = targets.len() as i64;
+                optimizer.set_lr(config.learning_rate_at(epoch_index, (step - 1) as f64 / batches.len() as f64));
+                let images = Tensor::from_slice(&pixels).view([count, 3, INPUT_SIZE, INPUT_SIZE]).to_device(device);
+                let targets = Tensor::from_slice(&targets).to_device(device);
+                let logits = net.forward(&images, true);
+                let loss = logits.cross_entropy_for_logits(&targets);
+                let loss_value = loss.double_value(&[]);
+                if !loss_value.is_finite() {
+                    return Err(TrainError::NonFiniteLoss { epoch, step, value: loss_value });
+                }
+                optimizer.backward_step(&loss);
+                loss_sum += loss_value * count as f64;
+                correct += logits.argmax(1, false).eq_tensor(&targets).sum(Kind::Int64).int64_value(&[]);
+                seen += count as usize;
+                on_event(TrainEvent::Step { epoch, step, steps_per_epoch: batches.len(), loss: loss_value });
+            }
+            Ok(false)
+        })?;
+        if cancelled {
+            return Ok(TrainOutcome::Cancelled { last: last_path, history });
+        }
+
+        let validation = evaluate_tensors(&net, &validation_images, &validation_labels, &dataset.class_names, 256);
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            validation_loss: validation.loss,
+            validation_accuracy: validation.accuracy,
+            learning_rate: config.learning_rate_at(epoch_index, 1.0),
+            duration_secs: started.elapsed().as_secs_f64(),
+        };
+        history.push(record.clone());
+        on_event(TrainEvent::Epoch { record: record.clone(), validation: validation.clone() });
+
+        let mut meta = CheckpointMeta::new(dataset.class_names.clone());
+        meta.training = Some(config.clone());
+        meta.epoch = epoch;
+        meta.validation = Some(validation.clone());
+        if !validation_indices.is_empty() && record.validation_accuracy > best_accuracy {
+            best_accuracy = record.validation_accuracy;
+            let path = run_dir.join(BEST_CHECKPOINT);
+            save_checkpoint(&net, &meta, &path)?;
+            on_event(TrainEvent::CheckpointSaved { path: path.clone(), epoch, is_best: true });
+            best_path = Some(path);
+        }
+        if epoch % config.checkpoint_every.max(1) == 0 || epoch == config.epochs {
+            let path = run_dir.join(epoch_checkpoint_name(epoch));
+            save_checkpoint(&net, &meta, &path)?;
+            on_event(TrainEvent::CheckpointSaved { path: path.clone(), epoch, is_best: false });
+            last_path = Some(path);
+            prune_epoch_checkpoints(run_dir, config.keep_last, epoch);
+        }
+        let history_path = run_dir.join(HISTORY_FILE);
+        let history_json = serde_json::to_vec_pretty(&history).expect("history serialises");
+        write_atomically(&history_path, &history_json).map_err(io_error(&history_path))?;
+    }
+    net.vs.freeze();
+    Ok(TrainOutcome::Finished { best: best_path, last: last_path, history })
+}
+
+fn validate_config(config: &TrainConfig) -> Result<(), TrainError> {
+    let invalid = |message: &str| Err(TrainError::InvalidConfig(message.to_string()));
+    if config.batch_size == 0 {
+        return invalid("batch size must be at least 1");
+    }
+    if !(config.learning_rate > 0.0 && config.learning_rate.is_finite()) {
+        return invalid("learning rate must be a positive number");
+    }
+    if !(0.0..1.0).contains(&config.validation_fraction) {
+        return invalid("validation fraction must be in [0, 1)");
+    }
+    if !(config.weight_decay >= 0.0) {
+        return invalid("weight decay must not be negative");
+    }
+    if !(0.05..=1.0).contains(&config.augmentation.crop_min_area) {
+        return invalid("crop area must be between 0.05 and 1");
+    }
+    Ok(())
+}
+
+/// Reads a run's epoch history; a missing or unreadable file is an empty history.
+pub fn read_history(path: &Path) -> Vec<EpochRecord> {
+    std::fs::read(path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+}
+
+/// Deletes all but the newest `keep` epoch checkpoints (and their sidecars) in `run_dir`.
+fn prune_epoch_checkpoints(run_dir: &Path, keep: usize, newest: u32) {
+    let Ok(entries) = std::fs::read_dir(run_dir) else { return };
+    let mut epochs: Vec<u32> = entries
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("epoch-")?.strip_suffix(".safetensors")?.parse().ok()
+        })
+        .filter(|&epoch| epoch <= newest)
+        .collect();
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    for &epoch in epochs.iter().skip(keep.max(1)) {
+        let path = run_dir.join(epoch_checkpoint_name(epoch));
+        let _ = std::fs::remove_file(super::checkpoint::sidecar_path(&path));
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Pixels (CHW floats in [0, 1]) and labels of one batch, augmented as configured. Each image's
+/// random draws depend only on the seed, epoch and its place in the epoch, so the result does not
+/// depend on thread scheduling.
+fn prepare_batch(
+    dataset: &Dataset,
+    batch: &[usize],
+    config: &TrainConfig,
+    epoch: u32,
+    batch_number: usize,
+) -> (Vec<f32>, Vec<i64>) {
+    let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
+    let mut pixels = vec![0f32; batch.len() * 3 * plane];
+    pixels.par_chunks_mut(3 * plane).zip(batch.par_iter()).enumerate().for_each(|(slot, (out, &index))| {
+        let stream = (u64::from(epoch) << 32) ^ ((batch_number * config.batch_size + slot) as u64);
+        let mut rng = SeededRng::derive(config.seed ^ 0xa5a5_a5a5, stream);
+        augment_into(&dataset.images[index], &config.augmentation, &mut rng, out);
+    });
+    let labels = batch.iter().map(|&i| dataset.labels[i] as i64).collect();
+    (pixels, labels)
+}
+
+/// Writes `image` as CHW floats into `out`, with a random resized crop, flip and colour jitter.
+pub fn augment_into(image: &RgbImage, augmentation: &Augmentation, rng: &mut SeededRng, out: &mut [f32]) {
+    let side = INPUT_SIZE as usize;
+    let plane = side * side;
+    let src = image.as_raw();
+    let sample = |x: f64, y: f64, c: usize| -> f32 {
+        // Bilinear, clamped at the border.
+        let max = (side - 1) as f64;
+        let (x, y) = (x.clamp(0.0, max), y.clamp(0.0, max));
+        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        let (x1, y1) = ((x0 + 1).min(side - 1), (y0 + 1).min(side - 1));
+        let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
+        let at = |xx: usize, yy: usize| f32::from(src[(yy * side + xx) * 3 + c]);
+        let top = at(x0, y0) * (1.0 - fx) + at(x1, y0) * fx;
+        let bottom = at(x0, y1) * (1.0 - fx) + at(x1, y1) * fx;
+        (top * (1.0 - fy) + bottom * fy) / 255.0
+    };
+    // Crop window in source pixels.
+    let (mut crop_x, mut crop_y, mut crop_w, mut crop_h) = (0.0, 0.0, side as f64, side as f64);
+    if augmentation.crop_min_area < 1.0 {
+        let area = rng.uniform(augmentation.crop_min_area, 1.0);
+        let aspect = rng.uniform((3.0f64 / 4.0).ln(), (4.0f64 / 3.0).ln()).exp();
+        crop_w = ((area * aspect).sqrt() * side as f64).min(side as f64);
+        crop_h = ((area / aspect).sqrt() * side as f64).min(side as f64);
+        crop_x = rng.uniform(0.0, side as f64 - crop_w);
+        crop_y = rng.uniform(0.0, side as f64 - crop_h);
+    }
+    let flip = augmentation.horizontal_flip && rng.next_f64() < 0.5;
+    let scale_x = crop_w / side as f64;
+    let scale_y = crop_h / side as f64;
+    let identity = !flip && augmentation.crop_min_area >= 1.0;
+    for y in 0..side {
+        for x in 0..side {
+            let source_x = if flip { side - 1 - x } else { x };
+            for c in 0..3 {
+                out[c * plane + y * side + x] = if identity {
+                    f32::from(src[(y * side + x) * 3 + c]) / 255.0
+                } else {
+                    // Pixel centres map to pixel centres.
+                    let sx = crop_x + (source_x as f64 + 0.5) * scale_x - 0.5;
+                    let sy = crop_y + (y as f64 + 0.5) * scale_y - 0.5;
+                    sample(sx, sy, c)
+                };
+            }
+        }
+    }
+    if augmentation.colour_jitter > 0.0 {
+        let j = augmentation.colour_jitter;
+        let brightness = rng.uniform(1.0 - j, 1.0 + j) as f32;
+        let contrast = rng.uniform(1.0 - j, 1.0 + j) as f32;
+        let saturation = rng.uniform(1.0 - j, 1.0 + j) as f32;
+        let (r, rest) = out.split_at_mut(plane);
+        let (g, b) = rest.split_at_mut(plane);
+        let mut grey_sum = 0.0;
+        for i in 0..plane {
+            r[i] *= brightness;
+            g[i] *= brightness;
+            b[i] *= brightness;
+            grey_sum += 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i];
+        }
+        let mean_grey = grey_sum / plane as f32;
+        for i in 0..plane {
+            let grey = 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i];
+            for channel in [&mut r[i], &mut g[i], &mut b[i]] {
+                let saturated = grey + (*channel - grey) * saturation;
+                *channel = (mean_grey + (saturated - mean_grey) * contrast).clamp(0.0, 1.0);
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+use clap::Parser;
+
+use activation_atlas::cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None | Some(Command::Gui) => activation_atlas::app::run_app(),
+        Some(command) => activation_atlas::cli::run(command),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Where the files shipped with the app are: the trained model, class descriptions, assets.
+//! Looked up beside the executable first (an installed copy), then in the source tree the binary
+//! was built from (a developer's checkout), so the app starts from anywhere.
+
+use std::path::{Path, PathBuf};
+
+/// File name of the shipped flower model inside `weights/`.
+pub const SHIPPED_MODEL: &str = "flowers17.safetensors";
+
+/// Folders that may hold the app's shipped `weights/`, `descriptions/` and `assets/`.
+fn resource_roots() -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    if let Some(dir) = std::env::var_os("ACTIVATION_ATLAS_HOME") {
+        roots.push(PathBuf::from(dir));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            roots.push(dir.to_path_buf());
+            roots.push(dir.join("../share/activation-atlas"));
+        }
+    }
+    roots.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    roots
+}
+
+/// The first existing `relative` path under a resource root.
+pub fn find_resource(relative: &Path) -> Option<PathBuf> {
+    resource_roots().into_iter().map(|root| root.join(relative)).find(|path| path.exists())
+}
+
+/// The shipped model's weights file, if present.
+pub fn shipped_model() -> Option<PathBuf> {
+    find_resource(&Path::new("weights").join(SHIPPED_MODEL))
+}
+
+/// The folder of shipped description files.
+pub fn descriptions_dir() -> Option<PathBuf> {
+    find_resource(Path::new("descriptions"))
+}
+
+/// The flowers17 data set beside the project (`../shared/data/flowers17`), or where
+/// `ACTIVATION_ATLAS_FLOWERS17` points; used by tests and benchmarks.
+pub fn flowers17_dir() -> PathBuf {
+    std::env::var_os("ACTIVATION_ATLAS_FLOWERS17")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/flowers17"))
+}

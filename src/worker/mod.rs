@@ -1,0 +1,328 @@
+//! The worker: one named thread that owns the model and does all tensor work, so the window never
+//! waits. The app sends [`Job`]s and drains [`Event`]s; every event wakes the window through the
+//! `wake` callback. A panic inside a job is caught, reported, and the model reloaded.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+
+use image::{DynamicImage, RgbImage};
+
+use crate::engine::checkpoint::{Checkpoint, load_checkpoint};
+use crate::engine::classify::classify_images;
+use crate::engine::data::{DatasetSummary, cache_dir, load_dataset};
+use crate::engine::image_input::{ImageInputError, decode_image_file, to_network_image};
+use crate::engine::model::{default_device, device_name};
+use tch::Device;
+use crate::engine::train::{TrainConfig, TrainEvent, TrainOutcome, train};
+
+/// Longest side of the preview sent to the window; the network input is made from the full image.
+pub const PREVIEW_MAX_SIDE: u32 = 1024;
+
+/// Work for the worker thread.
+#[derive(Debug)]
+pub enum Job {
+    /// Load a checkpoint and make it the current model.
+    LoadModel { path: PathBuf },
+    /// Decode an image file for display and classification.
+    OpenImage { path: PathBuf },
+    /// Classify a previously opened image with the current model.
+    Classify { path: PathBuf },
+    /// Read a data set folder and report its summary.
+    ScanDataset { dir: PathBuf },
+    /// Train on a data set folder; progress arrives as `Event::Training`.
+    Train { data_dir: PathBuf, config: TrainConfig, run_dir: PathBuf, resume: Option<PathBuf> },
+}
+
+/// What the current model is, in plain data for the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub name: String,
+    pub class_names: Vec<String>,
+    pub validation_accuracy: Option<f64>,
+    pub epoch: u32,
+    pub device: String,
+    pub fingerprint: String,
+}
+
+/// An RGBA picture for display.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picture {
+    pub width: usize,
+    pub height: usize,
+    pub rgba: Vec<u8>,
+}
+
+/// Results and progress from the worker.
+#[derive(Clone, Debug)]
+pub enum Event {
+    ModelLoaded(ModelInfo),
+    ModelFailed { path: PathBuf, message: String },
+    ImageOpened { path: PathBuf, picture: Picture, original_size: (u32, u32) },
+    ImageFailed { path: PathBuf, message: String },
+    /// Class probabilities for an opened image, in the model's class order.
+    Classified { path: PathBuf, probabilities: Vec<f32>, model_fingerprint: String },
+    DatasetScanned(DatasetSummary),
+    /// Reading a data set: files decoded so far.
+    DatasetProgress { done: usize, total: usize },
+    Training(TrainEvent),
+    TrainingEnded { outcome: TrainOutcome },
+    /// A job that failed; `job` says which kind, `message` why.
+    JobFailed { job: &'static str, message: String },
+    /// A job panicked; the worker recovered and reloaded the model.
+    WorkerRecovered { message: String },
+    /// Nothing to do now.
+    Idle,
+}
+
+/// The window's handle on the worker thread.
+pub struct Worker {
+    jobs: Option<Sender<Job>>,
+    events: Receiver<Event>,
+    cancel: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the worker thread. `wake` is called after every event (the app passes
+    /// `ctx.request_repaint`).
+    pub fn spawn(wake: impl Fn() + Send + 'static) -> Worker {
+        let (job_sender, job_receiver) = mpsc::channel::<Job>();
+        let (event_sender, event_receiver) = mpsc::channel::<Event>();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(AtomicBool::new(false));
+        let state = WorkerState {
+            events: event_sender,
+            wake: Box::new(wake),
+            cancel: cancel.clone(),
+            busy: busy.clone(),
+            device: default_device(),
+            model: None,
+            opened: HashMap::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("activation-atlas-worker".to_string())
+            .spawn(move || state.run(job_receiver))
+            .expect("the OS can start a thread");
+        Worker { jobs: Some(job_sender), events: event_receiver, cancel, busy, thread: Some(thread) }
+    }
+
+    /// Queues a job. A new job clears an earlier cancel request.
+    pub fn send(&self, job: Job) {
+        self.cancel.store(false, Ordering::Relaxed);
+        if let Some(jobs) = &self.jobs {
+            // The worker outlives the window's use of it, so a closed channel only happens on exit.
+            let _ = jobs.send(job);
+        }
+    }
+
+    /// Asks the running job to stop at its next check (training: before the next batch).
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// True while a job runs.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    /// The next event, if any.
+    pub fn try_recv(&self) -> Option<Event> {
+        match self.events.try_recv() {
+            Ok(event) => Some(event),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.cancel();
+        self.jobs = None; // closes the channel: the thread ends after its current job
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An opened image: the network's input, kept so "classify" needs no second decode.
+struct OpenedImage {
+    network_input: RgbImage,
+}
+
+struct WorkerState {
+    events: Sender<Event>,
+    wake: Box<dyn Fn() + Send>,
+    cancel: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
+    device: Device,
+    model: Option<Checkpoint>,
+    opened: HashMap<PathBuf, OpenedImage>,
+}
+
+impl WorkerState {
+    fn run(mut self, jobs: Receiver<Job>) {
+        while let Ok(job) = jobs.recv() {
+            self.busy.store(true, Ordering::Relaxed);
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(job)));
+            if let Err(panic) = result {
+                let message = panic_message(&panic);
+                self.recover_after_panic(message);
+            }
+            self.busy.store(false, Ordering::Relaxed);
+            self.emit(Event::Idle);
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+        (self.wake)();
+    }
+
+    fn recover_after_panic(&mut self, message: String) {
+        // The model may be half-updated; reload it from its file.
+        let reload = self.model.take().map(|model| model.path);
+        self.emit(Event::WorkerRecovered { message });
+        if let Some(path) = reload {
+            self.load_model(&path);
+        }
+    }
+
+    fn handle(&mut self, job: Job) {
+        match job {
+            Job::LoadModel { path } => self.load_model(&path),
+            Job::OpenImage { path } => {
+                let decoded = decode_image_file(&path);
+                self.open_image(path, decoded);
+            }
+            Job::Classify { path } => self.classify(path),
+            Job::ScanDataset { dir } => {
+                let events = self.events.clone();
+                let progress = move |done, total| {
+                    if done % 25 == 0 || done == total {
+                        let _ = events.send(Event::DatasetProgress { done, total });
+                    }
+                };
+                match load_dataset(&dir, Some(&cache_dir()), &progress, &self.cancel) {
+                    Ok(dataset) => self.emit(Event::DatasetScanned(dataset.summary())),
+                    Err(error) => self.emit(Event::JobFailed { job: "dataset", message: error.to_string() }),
+                }
+            }
+            Job::Train { data_dir, config, run_dir, resume } => self.train(data_dir, config, run_dir, resume),
+        }
+    }
+
+    fn load_model(&mut self, path: &Path) {
+        match load_checkpoint(path, self.device) {
+            Ok(checkpoint) => {
+                let info = model_info(&checkpoint, self.device);
+                self.model = Some(checkpoint);
+                self.emit(Event::ModelLoaded(info));
+            }
+            Err(error) => self.emit(Event::ModelFailed { path: path.to_path_buf(), message: error.to_string() }),
+        }
+    }
+
+    fn open_image(&mut self, path: PathBuf, decoded: Result<DynamicImage, ImageInputError>) {
+        match decoded {
+            Ok(image) => {
+                let original_size = (image.width(), image.height());
+                let network_input = to_network_image(&image);
+                let preview = image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE).to_rgba8();
+                let picture = Picture {
+                    width: preview.width() as usize,
+                    height: preview.height() as usize,
+                    rgba: preview.into_raw(),
+                };
+                self.opened.clear(); // keep memory flat: only the current picture is needed
+                self.opened.insert(path.clone(), OpenedImage { network_input });
+                self.emit(Event::ImageOpened { path, picture, original_size });
+            }
+            Err(error) => self.emit(Event::ImageFailed { path, message: error.to_string() }),
+        }
+    }
+
+    fn classify(&mut self, path: PathBuf) {
+        let Some(model) = &self.model else {
+            self.emit(Event::JobFailed { job: "classify", message: "no model is loaded".to_string() });
+            return;
+        };
+        if !self.opened.contains_key(&path) {
+            match decode_image_file(&path) {
+                Ok(image) => {
+                    self.opened.insert(path.clone(), OpenedImage { network_input: to_network_image(&image) });
+                }
+                Err(error) => {
+                    self.emit(Event::ImageFailed { path, message: error.to_string() });
+                    return;
+                }
+            }
+        }
+        let input = &self.opened[&path].network_input;
+        let prediction = classify_images(&model.net, std::slice::from_ref(input)).remove(0);
+        let model_fingerprint = model.fingerprint.clone();
+        self.emit(Event::Classified { path, probabilities: prediction.probabilities, model_fingerprint });
+    }
+
+    fn train(&mut self, data_dir: PathBuf, config: TrainConfig, run_dir: PathBuf, resume: Option<PathBuf>) {
+        let events = self.events.clone();
+        let progress = move |done, total| {
+            if done % 25 == 0 || done == total {
+                let _ = events.send(Event::DatasetProgress { done, total });
+            }
+        };
+        let dataset = match load_dataset(&data_dir, Some(&cache_dir()), &progress, &self.cancel) {
+            Ok(dataset) => dataset,
+            Err(error) => {
+                self.emit(Event::JobFailed { job: "train", message: error.to_string() });
+                return;
+            }
+        };
+        self.emit(Event::DatasetScanned(dataset.summary()));
+        let events = self.events.clone();
+        let wake = &self.wake;
+        let mut on_event = |event: TrainEvent| {
+            let _ = events.send(Event::Training(event));
+            wake();
+        };
+        let result = train(&dataset, &config, &run_dir, resume.as_deref(), self.device, &self.cancel, &mut on_event);
+        match result {
+            Ok(outcome) => self.emit(Event::TrainingEnded { outcome }),
+            Err(error) => self.emit(Event::JobFailed { job: "train", message: error.to_string() }),
+        }
+    }
+}
+
+fn model_info(checkpoint: &Checkpoint, device: Device) -> ModelInfo {
+    let name = checkpoint
+        .path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".to_string());
+    ModelInfo {
+        path: checkpoint.path.clone(),
+        name,
+        class_names: checkpoint.meta.class_names.clone(),
+        validation_accuracy: checkpoint.meta.validation_accuracy(),
+        epoch: checkpoint.meta.epoch,
+        device: device_name(device),
+        fingerprint: checkpoint.fingerprint.clone(),
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+

@@ -1,0 +1,65 @@
+//! Helpers shared by the integration tests: generated images and data sets, and the flowers17
+//! folder (`../shared/data/flowers17`, or `ACTIVATION_ATLAS_FLOWERS17`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage};
+
+/// The flowers17 data set. Tests that use it must run (not skip) on CI, so a missing folder fails.
+pub fn flowers17() -> PathBuf {
+    let dir = activation_atlas::resources::flowers17_dir();
+    assert!(dir.is_dir(), "flowers17 not found at {} (set ACTIVATION_ATLAS_FLOWERS17)", dir.display());
+    dir
+}
+
+/// One real photograph of class `class` from flowers17.
+pub fn flowers17_photo(class: &str) -> PathBuf {
+    let dir = flowers17().join(class);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.into_iter().next().expect("class folder has photos")
+}
+
+/// A picture of a filled shape on a noisy background: class 0 red disc, 1 green square,
+/// 2 blue horizontal bar, 3 yellow cross. Position, size and noise vary with `variant`.
+pub fn shape_image(class: usize, variant: u64, side: u32) -> RgbImage {
+    let mut state = variant.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(class as u64 + 1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % 1000) as f32 / 1000.0
+    };
+    let s = side as f32;
+    let (cx, cy) = (s * (0.35 + 0.3 * next()), s * (0.35 + 0.3 * next()));
+    let radius = s * (0.18 + 0.1 * next());
+    let colour = [[220, 40, 40], [40, 190, 60], [50, 70, 220], [230, 210, 40]][class % 4];
+    let mut image = RgbImage::new(side, side);
+    for (x, y, pixel) in image.enumerate_pixels_mut() {
+        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+        let inside = match class % 4 {
+            0 => dx * dx + dy * dy < radius * radius,
+            1 => dx.abs() < radius * 0.8 && dy.abs() < radius * 0.8,
+            2 => dx.abs() < radius * 1.3 && dy.abs() < radius * 0.35,
+            _ => (dx.abs() < radius * 0.3 && dy.abs() < radius) || (dy.abs() < radius * 0.3 && dx.abs() < radius),
+        };
+        let noise = (next() * 60.0) as u8;
+        *pixel = if inside { Rgb(colour) } else { Rgb([90 + noise, 90 + noise, 90 + noise]) };
+    }
+    image
+}
+
+/// Writes a data set of `per_class` PNGs per class into `root/<class name>/`.
+pub fn write_shape_dataset(root: &Path, classes: usize, per_class: usize) -> Vec<String> {
+    let names: Vec<String> = ["disc", "square", "bar", "cross"][..classes].iter().map(|s| s.to_string()).collect();
+    for (class, name) in names.iter().enumerate() {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..per_class {
+            shape_image(class, i as u64 * 7 + 3, 64).save(dir.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+    names
+}
+

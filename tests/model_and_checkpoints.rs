@@ -1,0 +1,193 @@
+//! The paper's network: every layer's shape; checkpoints: bit-exact round trip and precise
+//! refusals of wrong files.
+
+use std::path::Path;
+
+use activation_atlas::engine::checkpoint::{CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint, sidecar_path};
+use activation_atlas::engine::model::{Layer, Net, layer_output_shape, parameter_shapes};
+use tch::{Device, Kind, Tensor};
+
+#[test]
+fn every_layer_has_the_papers_shape() {
+    let net = Net::new(17, Device::Cpu);
+    let images = Tensor::rand([2, 3, 100, 100], (Kind::Float, Device::Cpu));
+    let activations = net.forward_all(&images, false);
+    let expected: [(Layer, &[i64]); 7] = [
+        (Layer::Conv1, &[2, 32, 50, 50]),
+        (Layer::Conv2, &[2, 64, 25, 25]),
+        (Layer::Conv3, &[2, 128, 12, 12]),
+        (Layer::Conv4, &[2, 128, 6, 6]),
+        (Layer::Fc1, &[2, 1024]),
+        (Layer::Fc2, &[2, 512]),
+        (Layer::Fc3, &[2, 17]),
+    ];
+    for (layer, shape) in expected {
+        assert_eq!(activations.get(layer).size(), shape, "{layer}");
+        assert_eq!(layer_output_shape(layer, 17), shape[1..], "{layer} (declared)");
+    }
+    let parameters: i64 = net.vs.trainable_variables().iter().map(Tensor::numel).map(|n| n as i64).sum();
+    // conv: 2432 + 51264 + 73856 + 147584; fc: 4719616 + 524800 + 8721.
+    assert_eq!(parameters, 5_528_273);
+}
+
+#[test]
+fn forward_from_an_intermediate_layer_matches_the_full_pass() {
+    tch::manual_seed(3);
+    let net = Net::new(5, Device::Cpu);
+    let images = Tensor::rand([3, 3, 100, 100], (Kind::Float, Device::Cpu));
+    let all = net.forward_all(&images, false);
+    for layer in [Layer::Conv1, Layer::Conv2, Layer::Conv4, Layer::Fc1, Layer::Fc2] {
+        let logits = net.forward_from(layer, all.get(layer), false);
+        let difference = (logits - all.logits()).abs().max().double_value(&[]);
+        assert!(difference < 1e-5, "{layer}: {difference}");
+    }
+}
+
+fn saved_net(dir: &Path, classes: usize) -> (Net, std::path::PathBuf) {
+    tch::manual_seed(11);
+    let net = Net::new(classes, Device::Cpu);
+    let names = (0..classes).map(|i| format!("class{i}")).collect();
+    let mut meta = CheckpointMeta::new(names);
+    meta.epoch = 4;
+    let path = dir.join("model.safetensors");
+    save_checkpoint(&net, &meta, &path).unwrap();
+    (net, path)
+}
+
+#[test]
+fn save_and_load_round_trip_is_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, path) = saved_net(dir.path(), 6);
+    assert!(sidecar_path(&path).exists());
+    let loaded = load_checkpoint(&path, Device::Cpu).unwrap();
+    assert_eq!(loaded.meta.epoch, 4);
+    assert_eq!(loaded.meta.class_names.len(), 6);
+    let original = net.vs.variables();
+    let restored = loaded.net.vs.variables();
+    assert_eq!(original.len(), restored.len());
+    for (name, tensor) in &original {
+        let other = &restored[name];
+        assert!(tensor.equal(other), "{name} differs after the round trip");
+    }
+    // Same file, same fingerprint; and the sidecar is readable JSON for other tools.
+    assert_eq!(loaded.fingerprint, load_checkpoint(&path, Device::Cpu).unwrap().fingerprint);
+    let sidecar: serde_json::Value = serde_json::from_slice(&std::fs::read(sidecar_path(&path)).unwrap()).unwrap();
+    assert_eq!(sidecar["class_names"][5], "class5");
+    assert_eq!(sidecar["input"]["width"], 100);
+}
+
+/// Rewrites the safetensors file with one tensor changed (or removed with `None`).
+fn rewrite_with(path: &Path, name: &str, replacement: Option<Tensor>) {
+    let mut tensors = Tensor::read_safetensors(path).unwrap();
+    tensors.retain(|(n, _)| n != name);
+    if let Some(tensor) = replacement {
+        tensors.push((name.to_string(), tensor));
+    }
+    Tensor::write_safetensors(&tensors, path).unwrap();
+    // The sidecar's checksum would now reject the file as "interrupted"; drop it so the
+    // loader checks the tensors against the header-less file's sidecar-free metadata path.
+    let mut sidecar: serde_json::Value = serde_json::from_slice(&std::fs::read(sidecar_path(path)).unwrap()).unwrap();
+    sidecar["weights_sha256"] = "".into();
+    std::fs::write(sidecar_path(path), serde_json::to_vec(&sidecar).unwrap()).unwrap();
+}
+
+fn load_error(path: &Path) -> CheckpointError {
+    match load_checkpoint(path, Device::Cpu) {
+        Ok(_) => panic!("{} loaded but should have been refused", path.display()),
+        Err(error) => {
+            assert!(error.to_string().contains(&path.display().to_string()) || error.to_string().contains(".json"), "message names the file: {error}");
+            error
+        }
+    }
+}
+
+#[test]
+fn a_tensor_of_the_wrong_shape_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 6);
+    rewrite_with(&path, "conv2.weight", Some(Tensor::zeros([64, 32, 3, 3], (Kind::Float, Device::Cpu))));
+    let error = load_error(&path);
+    assert!(matches!(&error, CheckpointError::WrongShape { name, .. } if name == "conv2.weight"), "{error}");
+    assert!(error.to_string().contains("[64, 32, 3, 3]") && error.to_string().contains("[64, 32, 5, 5]"), "{error}");
+}
+
+#[test]
+fn a_missing_tensor_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 6);
+    rewrite_with(&path, "fc2.bias", None);
+    let error = load_error(&path);
+    assert!(matches!(&error, CheckpointError::MissingTensor { name, .. } if name == "fc2.bias"), "{error}");
+}
+
+#[test]
+fn an_unexpected_tensor_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 6);
+    rewrite_with(&path, "conv5.weight", Some(Tensor::zeros([2], (Kind::Float, Device::Cpu))));
+    let error = load_error(&path);
+    assert!(matches!(&error, CheckpointError::UnexpectedTensor { name, .. } if name == "conv5.weight"), "{error}");
+}
+
+#[test]
+fn a_wrong_class_count_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 6);
+    let sidecar = sidecar_path(&path);
+    let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&sidecar).unwrap()).unwrap();
+    meta["class_names"].as_array_mut().unwrap().pop();
+    std::fs::write(&sidecar, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let error = load_error(&path);
+    assert!(
+        matches!(error, CheckpointError::ClassCountMismatch { in_weights: 6, in_sidecar: 5, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_truncated_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 6);
+    let bytes = std::fs::read(&path).unwrap();
+    for cut in [4, 100, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let error = load_error(&path);
+        assert!(matches!(error, CheckpointError::NotSafetensors { .. }), "cut at {cut}: {error}");
+    }
+}
+
+#[test]
+fn a_malformed_sidecar_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 6);
+    std::fs::write(sidecar_path(&path), "{ \"class_names\": [").unwrap();
+    let error = load_error(&path);
+    assert!(matches!(error, CheckpointError::BadSidecar { .. }), "{error}");
+}
+
+#[test]
+fn an_interrupted_save_falls_back_to_the_metadata_in_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 6);
+    let old_sidecar = std::fs::read(sidecar_path(&path)).unwrap();
+    // A second save with new metadata, then the old sidecar put back: as if the process died
+    // between the weights' rename and the sidecar's.
+    let mut meta = CheckpointMeta::new((0..6).map(|i| format!("renamed{i}")).collect());
+    meta.epoch = 9;
+    let net = Net::new(6, Device::Cpu);
+    save_checkpoint(&net, &meta, &path).unwrap();
+    std::fs::write(sidecar_path(&path), old_sidecar).unwrap();
+    let loaded = load_checkpoint(&path, Device::Cpu).unwrap();
+    assert_eq!(loaded.meta.epoch, 9);
+    assert_eq!(loaded.meta.class_names[0], "renamed0");
+}
+
+#[test]
+fn weights_without_a_sidecar_still_load_from_their_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, path) = saved_net(dir.path(), 3);
+    std::fs::remove_file(sidecar_path(&path)).unwrap();
+    let loaded = load_checkpoint(&path, Device::Cpu).unwrap();
+    assert_eq!(loaded.meta.class_names, ["class0", "class1", "class2"]);
+    assert_eq!(parameter_shapes(3).len(), loaded.net.vs.variables().len());
+}
