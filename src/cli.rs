@@ -29,8 +29,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Open the desktop app (the default).
-    Gui,
+    /// Open the desktop app (the default), optionally with a picture to classify.
+    Gui {
+        /// An image to open in the classifier.
+        image: Option<PathBuf>,
+    },
     /// Print the most probable classes of each image.
     Classify(ClassifyArgs),
     /// Train the network on a folder with one sub-folder of images per class.
@@ -142,7 +145,7 @@ pub struct EvaluateArgs {
 /// Runs a command-line command (everything but the window).
 pub fn run(command: Command) -> Result<()> {
     match command {
-        Command::Gui => unreachable!("the window is opened by main"),
+        Command::Gui { .. } => unreachable!("the window is opened by main"),
         Command::Classify(args) => classify(args),
         Command::Train(args) => train_command(args),
         Command::Evaluate(args) => evaluate(args),

@@ -5,7 +5,8 @@ use activation_atlas::cli::{Cli, Command};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None | Some(Command::Gui) => activation_atlas::app::run_app(),
+        None => activation_atlas::app::run_app(None),
+        Some(Command::Gui { image }) => activation_atlas::app::run_app(image),
         Some(command) => activation_atlas::cli::run(command),
     };
     match result {

@@ -196,7 +196,7 @@ fn result_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
     if !other_name.is_empty() {
         ui.label(egui::RichText::new(&other_name).size(18.0));
     }
-    ui.label(egui::RichText::new(format!("{} {:.1}%", app.t(T::Confidence), confidence * 100.0)).size(18.0));
+    ui.label(egui::RichText::new(format!("{} {}", app.t(T::Confidence), percent(confidence))).size(18.0));
     ui.add_space(8.0);
 
     ui.label(egui::RichText::new(app.t(T::TopFive)).strong());
@@ -206,7 +206,7 @@ fn result_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
         ui.add(
             egui::ProgressBar::new(probability)
                 .desired_width(ui.available_width().min(360.0))
-                .text(format!("{name}  {:.1}%", probability * 100.0)),
+                .text(format!("{name}  {}", percent(probability))),
         );
     }
     ui.add_space(10.0);
@@ -229,6 +229,11 @@ fn result_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
         ui.add_space(6.0);
         ui.small(format!("{}: {}", app.t(T::DescriptionsFrom), set.path.display()));
     }
+}
+
+/// "87.3%", or "<0.1%" for what would round to zero.
+pub fn percent(probability: f32) -> String {
+    if probability > 0.0 && probability < 0.0005 { "<0.1%".to_string() } else { format!("{:.1}%", probability * 100.0) }
 }
 
 fn open_editor(app: &mut AtlasApp, class_id: &str) {

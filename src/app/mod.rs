@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::descriptions::{DescriptionSet, find_matching};
 use crate::resources;
 use crate::worker::{Event, Job, ModelInfo, Worker};
+pub use classify_panel::percent;
 use classify_panel::ClassifyPanel;
 use dialogs::{DialogKind, Dialogs, Picker};
 use i18n::{Lang, T};
@@ -59,11 +60,13 @@ pub struct AppOptions {
     pub model: Option<PathBuf>,
     /// Read and write settings (off in tests so they do not touch the user's).
     pub persist: bool,
+    /// A picture to open at start (from the command line or a file manager's "Open with").
+    pub image: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { picker: dialogs::native_picker(), model: None, persist: true }
+        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None }
     }
 }
 
@@ -86,7 +89,7 @@ pub struct AtlasApp {
 }
 
 /// Opens the window and runs until it is closed.
-pub fn run_app() -> anyhow::Result<()> {
+pub fn run_app(image: Option<PathBuf>) -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("激活地图集 Activation Atlas")
         .with_app_id(APP_ID)
@@ -96,7 +99,7 @@ pub fn run_app() -> anyhow::Result<()> {
         viewport = viewport.with_icon(icon);
     }
     let options = eframe::NativeOptions { viewport, persist_window: true, ..Default::default() };
-    eframe::run_native(APP_ID, options, Box::new(|cc| Ok(Box::new(AtlasApp::new(cc, AppOptions::default())))))
+    eframe::run_native(APP_ID, options, Box::new(|cc| Ok(Box::new(AtlasApp::new(cc, AppOptions { image, ..AppOptions::default() })))))
         .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))
 }
 
@@ -142,6 +145,9 @@ impl AtlasApp {
         match model {
             Some(path) => app.load_model(path),
             None => app.error = Some("The shipped model weights/flowers17.safetensors is missing.".to_string()),
+        }
+        if let Some(image) = options.image {
+            app.open_image(image);
         }
         app
     }

@@ -1,0 +1,151 @@
+//! The real app in a kittest harness, driven by the labels a user sees: 读取图片 (with the file
+//! dialog replaced by a double), 验证, dropping a file, the language switch, a corrupt file.
+//! Missing-glyph and accessibility checks stay on.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use activation_atlas::app::dialogs::{DialogRequest, Picker};
+use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus, percent};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// A file dialog that answers with whatever path the test put in `answer`.
+fn picker_returning(answer: Arc<Mutex<Option<PathBuf>>>) -> Picker {
+    Arc::new(move |_: DialogRequest| answer.lock().unwrap().clone())
+}
+
+fn shipped_model() -> PathBuf {
+    activation_atlas::resources::shipped_model().expect("weights/flowers17.safetensors is shipped")
+}
+
+fn harness(answer: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
+    let options = AppOptions { picker: picker_returning(answer), model: Some(shipped_model()), persist: false, image: None };
+    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    run_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));
+    harness
+}
+
+/// Steps the app until `done` holds (the worker answers on its own thread).
+fn run_until(harness: &mut Harness<'static, AtlasApp>, what: &str, done: impl Fn(&AtlasApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(3);
+}
+
+fn open_with_button(harness: &mut Harness<'static, AtlasApp>, answer: &Arc<Mutex<Option<PathBuf>>>, file: &Path) {
+    *answer.lock().unwrap() = Some(file.to_path_buf());
+    harness.get_by_label("读取图片").click();
+    harness.run_steps(2);
+}
+
+fn verify(harness: &mut Harness<'static, AtlasApp>) {
+    harness.get_by_label("验证").click();
+    run_until(harness, "a result is shown", |app| app.classify.result.is_some());
+}
+
+#[test]
+fn read_image_then_verify_shows_class_confidence_and_introduction() {
+    let answer = Arc::new(Mutex::new(None));
+    let mut harness = harness(answer.clone());
+    harness.get_by_label_contains("flowers17"); // the status bar names the model
+    let photo = common::flowers17_photo("sunflower");
+    open_with_button(&mut harness, &answer, &photo);
+    run_until(&mut harness, "the picture is shown", |app| app.classify.has_picture());
+    verify(&mut harness);
+
+    let result = harness.state().classify.result.clone().unwrap();
+    let ranked = result.ranked();
+    let (best, confidence) = ranked[0];
+    let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
+    assert_eq!(info.class_names[best], "sunflower", "this sunflower photo is recognised: {ranked:?}");
+    // What a user reads: the Chinese and English names, the confidence, and the introduction.
+    harness.get_by_label("向日葵");
+    harness.get_by_label("Sunflower");
+    harness.get_by_label(&format!("置信度 {}", percent(confidence)));
+    harness.get_by_label_contains("Helianthus annuus");
+    // Five bars, the first the predicted class.
+    harness.get_by_label_contains(&format!("向日葵  {}", percent(confidence)));
+    assert_eq!(percent(0.0001), "<0.1%");
+    assert_eq!(percent(0.8734), "87.3%");
+}
+
+#[test]
+fn dropping_a_file_opens_it_and_enter_classifies() {
+    let answer = Arc::new(Mutex::new(None));
+    let mut harness = harness(answer);
+    let photo = common::flowers17_photo("daisy");
+    harness.input_mut().dropped_files.push(Arc::new(DroppedPath(photo.clone())));
+    run_until(&mut harness, "the dropped picture is shown", |app| app.classify.has_picture());
+    assert_eq!(harness.state().classify.image_path.as_deref(), Some(photo.as_path()));
+    harness.key_press(egui::Key::Enter);
+    run_until(&mut harness, "a result is shown", |app| app.classify.result.is_some());
+}
+
+#[test]
+fn the_language_switch_changes_every_label() {
+    let answer = Arc::new(Mutex::new(None));
+    let mut harness = harness(answer.clone());
+    open_with_button(&mut harness, &answer, &common::flowers17_photo("tulip"));
+    run_until(&mut harness, "the picture is shown", |app| app.classify.has_picture());
+    verify(&mut harness);
+    harness.get_by_label("English").click();
+    harness.run_steps(2);
+    harness.get_by_label("Read image");
+    harness.get_by_label("Verify");
+    harness.get_by_label("Classify");
+    harness.get_by_label_contains("Confidence");
+    assert!(harness.query_by_label("读取图片").is_none());
+    harness.get_by_label("中文").click();
+    harness.run_steps(2);
+    harness.get_by_label("读取图片");
+}
+
+#[test]
+fn a_corrupt_file_gets_a_red_message_naming_it_and_the_app_carries_on() {
+    let answer = Arc::new(Mutex::new(None));
+    let mut harness = harness(answer.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken-photo.jpg");
+    std::fs::write(&broken, b"\xFF\xD8\xFF\xE0 this JPEG stops here").unwrap();
+    open_with_button(&mut harness, &answer, &broken);
+    run_until(&mut harness, "the error is shown", |app| app.error.is_some());
+    let message = harness.state().error.clone().unwrap();
+    assert!(message.starts_with("无法读取图片") && message.contains("broken-photo.jpg"), "{message}");
+    harness.get_by_label_contains("broken-photo.jpg");
+    // The app carries on: a good picture still classifies.
+    open_with_button(&mut harness, &answer, &common::flowers17_photo("iris"));
+    run_until(&mut harness, "the picture is shown", |app| app.classify.has_picture());
+    assert!(harness.state().error.is_none(), "opening a new picture clears the old error");
+    verify(&mut harness);
+}
+
+#[test]
+fn a_cancelled_dialog_says_what_happened() {
+    let answer = Arc::new(Mutex::new(None));
+    let mut harness = harness(answer);
+    harness.get_by_label("读取图片").click();
+    run_until(&mut harness, "the notice is shown", |app| app.notice.is_some());
+    harness.get_by_label_contains("没有选择文件");
+}
+
+/// A file dropped on the window, as winit reports it on the desktop.
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
