@@ -285,7 +285,7 @@ fn user_descriptions_path(set: Option<&DescriptionSet>) -> PathBuf {
         return current;
     }
     let name = current.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "descriptions.toml".into());
-    user_data_dir().join("descriptions").join(name)
+    user_data_dir().join("user-descriptions").join(name)
 }
 
 /// `~/.local/share/activation-atlas` (or `$XDG_DATA_HOME/activation-atlas`).

@@ -1,0 +1,88 @@
+//! Training speed on flowers17: seconds per epoch (training pass + validation pass) of the Rust
+//! engine, and of a PyTorch twin (same network, recipe, data and thread count) when a Python with
+//! torch is given. Run through `scripts/bench-train.sh`, which prepares that Python.
+//!
+//! cargo bench --bench train_epoch -- [--epochs N] [--threads N] [--python PATH]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use activation_atlas::engine::data::{cache_dir, load_dataset, stratified_split};
+use activation_atlas::engine::model::INPUT_SIZE;
+use activation_atlas::engine::train::{TrainConfig, TrainEvent, train};
+use activation_atlas::resources::flowers17_dir;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let epochs: u32 = value("--epochs").and_then(|v| v.parse().ok()).unwrap_or(3);
+    let threads: i32 = value("--threads").and_then(|v| v.parse().ok()).unwrap_or(2);
+    let python = value("--python");
+    tch::set_num_threads(threads);
+
+    let data = flowers17_dir();
+    let dataset = load_dataset(&data, Some(&cache_dir()), &|_, _| {}, &AtomicBool::new(false)).expect("flowers17 loads");
+    let config = TrainConfig { epochs, seed: 1, ..TrainConfig::default() }; // the paper's recipe
+    println!("flowers17: {} images, {} classes; {threads} threads; recipe: Adam lr 0.001, batch 64, no augmentation", dataset.len(), dataset.class_names.len());
+
+    // Same split for the twin: write the decoded training and validation images as raw bytes.
+    let (train_idx, val_idx) = stratified_split(&dataset.labels, config.validation_fraction, config.seed);
+    let dump_dir = tempfile_dir();
+    for (name, indices) in [("train", &train_idx), ("val", &val_idx)] {
+        let mut pixels = Vec::with_capacity(indices.len() * (INPUT_SIZE * INPUT_SIZE * 3) as usize);
+        let mut labels = Vec::with_capacity(indices.len());
+        for &i in indices {
+            pixels.extend_from_slice(dataset.images[i].as_raw());
+            labels.push(dataset.labels[i] as u8);
+        }
+        std::fs::write(dump_dir.join(format!("{name}_images.u8")), pixels).unwrap();
+        std::fs::write(dump_dir.join(format!("{name}_labels.u8")), labels).unwrap();
+    }
+
+    let run_dir = dump_dir.join("run");
+    let mut epoch_secs = Vec::new();
+    let started = Instant::now();
+    train(&dataset, &config, &run_dir, None, tch::Device::Cpu, &AtomicBool::new(false), &mut |event| {
+        if let TrainEvent::Epoch { record, .. } = event {
+            println!("rust    epoch {} {:.2} s  (val acc {:.3})", record.epoch, record.duration_secs, record.validation_accuracy);
+            epoch_secs.push(record.duration_secs);
+        }
+    })
+    .expect("training runs");
+    let rust = median_after_first(&epoch_secs);
+    println!("rust    median epoch (excluding the first): {rust:.2} s; total {:.1} s", started.elapsed().as_secs_f64());
+
+    let Some(python) = python else {
+        println!("(no --python given: PyTorch twin skipped)");
+        return;
+    };
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/train_epoch.py");
+    let output = Command::new(&python)
+        .arg(&script)
+        .args(["--data", &dump_dir.to_string_lossy(), "--epochs", &epochs.to_string(), "--threads", &threads.to_string(), "--classes", &dataset.class_names.len().to_string()])
+        .output()
+        .expect("python runs");
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    let pytorch: f64 = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("pytorch median epoch: "))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .expect("the twin prints its median epoch");
+    println!("RESULT rust {rust:.2} s/epoch, pytorch {pytorch:.2} s/epoch, rust/pytorch time ratio {:.3}", rust / pytorch);
+    let _ = std::fs::remove_dir_all(&dump_dir);
+}
+
+fn median_after_first(values: &[f64]) -> f64 {
+    let mut rest: Vec<f64> = values.iter().skip(usize::from(values.len() > 1)).copied().collect();
+    rest.sort_by(f64::total_cmp);
+    rest[rest.len() / 2]
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aa-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Times training epochs on flowers17 in the Rust engine and in a PyTorch 2.13 twin (installed from
+# PyPI into a cached venv on first use, about 4 GB), and prints both and their ratio.
+# Usage: scripts/bench-train.sh [--epochs N] [--threads N]
+set -euo pipefail
+repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_dir"
+bash scripts/setup.sh
+cache_dir="${ACTIVATION_ATLAS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/activation-atlas}"
+venv="$cache_dir/bench-venv"
+if [[ ! -f "$venv/.complete" ]]; then
+    echo "[bench] installing torch==2.13.0 into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "torch==2.13.0"
+    touch "$venv/.complete"
+fi
+cargo bench --locked --bench train_epoch -- --python "$venv/bin/python" "$@"

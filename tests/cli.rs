@@ -1,0 +1,126 @@
+//! The command line, run as a user would: the built binary on real photographs.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn app(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
+        .args(args)
+        // Keep the decode cache of test folders out of the user's cache.
+        .env("ACTIVATION_ATLAS_CACHE", std::env::temp_dir().join("activation-atlas-test-cache"))
+        .output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_documents_every_command_and_flag() {
+    let help = text(&app(&["--help"]).stdout);
+    for command in ["classify", "train", "evaluate", "gui"] {
+        assert!(help.contains(command), "{command} missing from --help:\n{help}");
+    }
+    let train_help = text(&app(&["train", "--help"]).stdout);
+    for flag in ["--data", "--out", "--epochs", "--batch-size", "--lr", "--schedule", "--weight-decay", "--augment", "--seed", "--resume", "--checkpoint-every", "--keep-last"] {
+        assert!(train_help.contains(flag), "{flag} missing from train --help");
+    }
+    let classify_help = text(&app(&["classify", "--help"]).stdout);
+    for flag in ["--weights", "--top", "--json"] {
+        assert!(classify_help.contains(flag), "{flag} missing from classify --help");
+    }
+}
+
+#[test]
+fn classify_names_a_real_photograph() {
+    let photo = common::flowers17_photo("sunflower");
+    let output = app(&["classify", "--json", photo.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let top = json["results"][0]["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    assert_eq!(top[0]["class"], "sunflower");
+    let probabilities: Vec<f64> = top.iter().map(|t| t["probability"].as_f64().unwrap()).collect();
+    assert!(probabilities.windows(2).all(|w| w[0] >= w[1]), "sorted: {probabilities:?}");
+    assert!(probabilities.iter().sum::<f64>() <= 1.0 + 1e-5);
+
+    let plain = text(&app(&["classify", "--top", "2", photo.to_str().unwrap()]).stdout);
+    assert_eq!(plain.lines().count(), 3, "{plain}");
+    assert!(plain.lines().nth(1).unwrap().contains("sunflower"));
+}
+
+#[test]
+fn classify_reports_an_unreadable_file_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("holiday.jpg");
+    std::fs::write(&bad, b"not really a jpeg").unwrap();
+    let good = common::flowers17_photo("daisy");
+    let output = app(&["classify", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("holiday.jpg") && stderr.contains("1 of 2"), "{stderr}");
+    assert!(text(&output.stdout).contains("daisy"), "the good file is still classified");
+}
+
+#[test]
+fn classify_refuses_a_wrong_checkpoint_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("model.safetensors");
+    std::fs::write(&weights, b"\x10\0\0\0\0\0\0\0{\"a\":").unwrap();
+    let output = app(&["classify", "--weights", weights.to_str().unwrap(), "x.jpg"]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("model.safetensors") && stderr.contains("not a valid safetensors"), "{stderr}");
+}
+
+/// A small labelled copy of flowers17 (links to 3 photos per class).
+fn flowers_subset(dir: &Path) {
+    for class in std::fs::read_dir(common::flowers17()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+        let target = dir.join(class.file_name().unwrap());
+        std::fs::create_dir_all(&target).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(&class).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.iter().take(3) {
+            std::os::unix::fs::symlink(file, target.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn evaluate_prints_metrics_for_a_labelled_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    flowers_subset(dir.path());
+    let output = app(&["evaluate", "--json", "--data", dir.path().to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["images"], 51);
+    let confusion = report["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 17);
+    let total: u64 = confusion.iter().flat_map(|row| row.as_array().unwrap()).map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(total, 51);
+    let diagonal: u64 = (0..17).map(|i| confusion[i][i].as_u64().unwrap()).sum();
+    assert!((report["accuracy"].as_f64().unwrap() - diagonal as f64 / 51.0).abs() < 1e-9);
+    assert_eq!(report["per_class"].as_array().unwrap().len(), 17);
+
+    let plain = text(&app(&["evaluate", "--data", dir.path().to_str().unwrap()]).stdout);
+    assert!(plain.contains("accuracy") && plain.contains("precision") && plain.contains("confusion"), "{plain}");
+}
+
+#[test]
+fn train_writes_a_run_folder_and_one_line_per_epoch() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_shape_dataset(data.path(), 3, 10);
+    let run = tempfile::tempdir().unwrap();
+    let output = app(&["train", "--data", data.path().to_str().unwrap(), "--out", run.path().to_str().unwrap(), "--epochs", "2", "--batch-size", "8", "--augment"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("epoch")).count(), 2, "{stdout}");
+    assert!(run.path().join("epoch-002.safetensors").exists());
+    assert!(run.path().join("history.json").exists());
+    // The trained checkpoint is usable by classify.
+    let image = data.path().join("disc/000.png");
+    let output = app(&["classify", "--weights", run.path().join("epoch-002.safetensors").to_str().unwrap(), image.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
