@@ -19,4 +19,9 @@ fn main() {
     // RPATH (not RUNPATH) so libtorch's own dependencies are found in the same folder too.
     println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    // With a CUDA build, keep libtorch_cuda linked even though no symbol of it is referenced
+    // directly; otherwise `--as-needed` drops it and CUDA reports itself unavailable.
+    if lib_dir.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
 }

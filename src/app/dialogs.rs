@@ -14,6 +14,8 @@ pub enum DialogKind {
     OpenCheckpoint,
     OpenDescriptions,
     SaveDescriptions,
+    PickDataFolder,
+    ResumeCheckpoint,
 }
 
 /// A request to the picker: the kind and where to start.
@@ -38,7 +40,10 @@ pub fn native_picker() -> Picker {
         }
         match request.kind {
             DialogKind::OpenImage => dialog.add_filter("Images", IMAGE_EXTENSIONS).pick_file(),
-            DialogKind::OpenCheckpoint => dialog.add_filter("Checkpoint", &["safetensors"]).pick_file(),
+            DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => {
+                dialog.add_filter("Checkpoint", &["safetensors"]).pick_file()
+            }
+            DialogKind::PickDataFolder => dialog.pick_folder(),
             DialogKind::OpenDescriptions => dialog.add_filter("Descriptions", &["toml"]).pick_file(),
             DialogKind::SaveDescriptions => dialog.add_filter("Descriptions", &["toml"]).save_file(),
         }

@@ -3,6 +3,7 @@
 //! 地图集 (atlas).
 
 mod classify_panel;
+mod train_panel;
 pub mod dialogs;
 pub mod fonts;
 pub mod i18n;
@@ -17,6 +18,7 @@ use crate::resources;
 use crate::worker::{Event, Job, ModelInfo, Worker};
 pub use classify_panel::percent;
 use classify_panel::ClassifyPanel;
+use train_panel::TrainPanel;
 use dialogs::{DialogKind, Dialogs, Picker};
 use i18n::{Lang, T};
 
@@ -62,11 +64,13 @@ pub struct AppOptions {
     pub persist: bool,
     /// A picture to open at start (from the command line or a file manager's "Open with").
     pub image: Option<PathBuf>,
+    /// Where new training runs are written (default `~/.local/share/activation-atlas/runs`).
+    pub run_root: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None }
+        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None, run_root: None }
     }
 }
 
@@ -83,6 +87,8 @@ pub struct AtlasApp {
     pub notice: Option<String>,
     pub descriptions: Option<DescriptionSet>,
     pub classify: ClassifyPanel,
+    pub train: TrainPanel,
+    run_root: PathBuf,
     /// Sibling checkpoints of the current model (a training run's folder).
     run_checkpoints: Vec<PathBuf>,
     pub cjk_font_found: bool,
@@ -130,6 +136,8 @@ impl AtlasApp {
             notice: None,
             descriptions: None,
             classify: ClassifyPanel::default(),
+            train: TrainPanel::default(),
+            run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
             run_checkpoints: Vec::new(),
             cjk_font_found,
         };
@@ -161,12 +169,15 @@ impl AtlasApp {
     }
 
     pub fn load_model(&mut self, path: PathBuf) {
+        let path = std::path::absolute(&path).unwrap_or(path);
         self.model = ModelStatus::Loading(path.clone());
         self.worker.send(Job::LoadModel { path });
     }
 
     /// Opens an image file in the classify panel (from the dialog, a drop, or a test).
     pub fn open_image(&mut self, path: PathBuf) {
+        // Remembered between runs, so keep it valid from any working directory.
+        let path = std::path::absolute(&path).unwrap_or(path);
         self.tab = Tab::Classify;
         self.error = None;
         self.notice = None;
@@ -190,6 +201,11 @@ impl AtlasApp {
 
     pub fn worker_busy(&self) -> bool {
         self.worker.is_busy()
+    }
+
+    /// Asks the running job to stop (training stops before its next batch).
+    pub fn cancel_job(&self) {
+        self.worker.cancel();
     }
 
     /// Handles everything the worker has sent, within a small time budget per frame.
@@ -225,16 +241,29 @@ impl AtlasApp {
             Event::Classified { path, probabilities, model_fingerprint } => {
                 self.classify.classified(path, probabilities, model_fingerprint);
             }
-            Event::JobFailed { message, .. } => self.error = Some(i18n::job_failed(lang, &message)),
+            Event::JobFailed { message, .. } => {
+                self.train.running = false;
+                self.train.scanning = None;
+                self.error = Some(i18n::job_failed(lang, &message));
+            }
             Event::WorkerRecovered { message } => {
                 self.classify.verifying = false;
+                self.train.running = false;
                 self.error = Some(i18n::worker_recovered(lang, &message));
             }
-            Event::DatasetScanned(_)
-            | Event::DatasetProgress { .. }
-            | Event::Training(_)
-            | Event::TrainingEnded { .. }
-            | Event::Idle => {}
+            Event::DatasetScanned(overview) => self.train.overview_received(ctx, overview),
+            Event::DatasetProgress { done, total } => self.train.scanning = Some((done, total)),
+            Event::Training(event) => self.train.training_event(event),
+            Event::TrainingEnded { outcome } => {
+                self.train.ended(lang, &outcome);
+                self.list_run_checkpoints();
+            }
+            Event::CheckpointsListed { dir, checkpoints } => {
+                if self.train.run_dir.as_ref() == Some(&dir) {
+                    self.train.checkpoints = checkpoints;
+                }
+            }
+            Event::Idle => {}
         }
     }
 
@@ -278,6 +307,8 @@ impl AtlasApp {
                 Err(error) => self.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
             },
             DialogKind::SaveDescriptions => self.save_descriptions(path),
+            DialogKind::PickDataFolder => self.choose_data_folder(path),
+            DialogKind::ResumeCheckpoint => self.start_training(Some(path)),
         }
     }
 
@@ -285,6 +316,8 @@ impl AtlasApp {
         let start_dir = match kind {
             DialogKind::OpenImage => self.settings.last_image_dir.clone(),
             DialogKind::OpenCheckpoint => self.settings.last_model.as_ref().and_then(|p| p.parent().map(Path::to_path_buf)),
+            DialogKind::PickDataFolder => self.settings.last_data_dir.clone(),
+            DialogKind::ResumeCheckpoint => self.train.run_dir.clone().or_else(|| Some(self.run_root.clone())),
             _ => None,
         };
         self.dialogs.request(ctx, kind, start_dir);
@@ -403,7 +436,7 @@ impl AtlasApp {
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if self.worker.is_busy() {
                     if ui.button(T::Cancel.get(lang)).clicked() {
-                        self.worker.cancel();
+                        self.cancel_job();
                     }
                     ui.label(T::Working.get(lang));
                     ui.spinner();
@@ -482,7 +515,7 @@ impl eframe::App for AtlasApp {
             self.messages_ui(ui);
             match self.tab {
                 Tab::Classify => classify_panel::classify_panel_ui(self, ui),
-                Tab::Train => self.placeholder_ui(ui, T::ComingTrain),
+                Tab::Train => train_panel::train_panel_ui(self, ui),
                 Tab::Explain => self.placeholder_ui(ui, T::ComingExplain),
                 Tab::Atlas => self.placeholder_ui(ui, T::ComingAtlas),
             }

@@ -300,3 +300,36 @@ fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointE
         Err(source) => Err(CheckpointError::Read { path: sidecar_file, source }),
     }
 }
+
+/// A checkpoint in a run folder, described by its sidecar alone (no weights are read).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointSummary {
+    pub path: PathBuf,
+    pub epoch: u32,
+    pub validation_accuracy: Option<f64>,
+    pub validation_loss: Option<f64>,
+    pub created_at: String,
+}
+
+/// The checkpoints of a run folder with their epoch and validation metrics, by file name.
+/// Files whose sidecar is missing or unreadable are left out.
+pub fn list_checkpoints(dir: &Path) -> Vec<CheckpointSummary> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut found: Vec<CheckpointSummary> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "safetensors"))
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(sidecar_path(&path)).ok()?;
+            let meta: CheckpointMeta = serde_json::from_str(&text).ok()?;
+            Some(CheckpointSummary {
+                epoch: meta.epoch,
+                validation_accuracy: meta.validation.as_ref().map(|v| v.accuracy),
+                validation_loss: meta.validation.as_ref().map(|v| v.loss),
+                created_at: meta.created_at,
+                path,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}

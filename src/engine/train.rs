@@ -8,7 +8,6 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use image::RgbImage;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn, nn::OptimizerConfig};
 
@@ -386,7 +385,9 @@ fn prepare_batch(
 ) -> (Vec<f32>, Vec<i64>) {
     let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
     let mut pixels = vec![0f32; batch.len() * 3 * plane];
-    pixels.par_chunks_mut(3 * plane).zip(batch.par_iter()).enumerate().for_each(|(slot, (out, &index))| {
+    // Sequential on purpose: this runs on the producer thread while libtorch's threads use every
+    // core; a rayon pool here would spin against them and slow the optimiser down.
+    pixels.chunks_mut(3 * plane).zip(batch).enumerate().for_each(|(slot, (out, &index))| {
         let stream = (u64::from(epoch) << 32) ^ ((batch_number * config.batch_size + slot) as u64);
         let mut rng = SeededRng::derive(config.seed ^ 0xa5a5_a5a5, stream);
         augment_into(&dataset.images[index], &config.augmentation, &mut rng, out);

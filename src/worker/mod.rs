@@ -12,9 +12,9 @@ use std::thread::JoinHandle;
 
 use image::{DynamicImage, RgbImage};
 
-use crate::engine::checkpoint::{Checkpoint, load_checkpoint};
+use crate::engine::checkpoint::{Checkpoint, CheckpointSummary, list_checkpoints, load_checkpoint};
 use crate::engine::classify::classify_images;
-use crate::engine::data::{DatasetSummary, cache_dir, load_dataset};
+use crate::engine::data::{Dataset, DatasetSummary, cache_dir, load_dataset};
 use crate::engine::image_input::{ImageInputError, decode_image_file, to_network_image};
 use crate::engine::model::{default_device, device_name};
 use tch::Device;
@@ -34,6 +34,8 @@ pub enum Job {
     Classify { path: PathBuf },
     /// Read a data set folder and report its summary.
     ScanDataset { dir: PathBuf },
+    /// List a run folder's checkpoints with their metrics.
+    ListCheckpoints { dir: PathBuf },
     /// Train on a data set folder; progress arrives as `Event::Training`.
     Train { data_dir: PathBuf, config: TrainConfig, run_dir: PathBuf, resume: Option<PathBuf> },
 }
@@ -48,6 +50,27 @@ pub struct ModelInfo {
     pub epoch: u32,
     pub device: String,
     pub fingerprint: String,
+}
+
+/// A data set's summary with a few thumbnails per class, for the training panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetOverview {
+    pub summary: DatasetSummary,
+    /// Up to [`THUMBNAILS_PER_CLASS`] network-size pictures per class, in class order.
+    pub thumbnails: Vec<Vec<Picture>>,
+}
+
+pub const THUMBNAILS_PER_CLASS: usize = 8;
+
+fn overview(dataset: &Dataset) -> DatasetOverview {
+    let mut thumbnails = vec![Vec::new(); dataset.class_names.len()];
+    for (image, &label) in dataset.images.iter().zip(&dataset.labels) {
+        if thumbnails[label].len() < THUMBNAILS_PER_CLASS {
+            let rgba = image::DynamicImage::ImageRgb8(image.clone()).to_rgba8();
+            thumbnails[label].push(Picture { width: rgba.width() as usize, height: rgba.height() as usize, rgba: rgba.into_raw() });
+        }
+    }
+    DatasetOverview { summary: dataset.summary(), thumbnails }
 }
 
 /// An RGBA picture for display.
@@ -67,7 +90,8 @@ pub enum Event {
     ImageFailed { path: PathBuf, message: String },
     /// Class probabilities for an opened image, in the model's class order.
     Classified { path: PathBuf, probabilities: Vec<f32>, model_fingerprint: String },
-    DatasetScanned(DatasetSummary),
+    DatasetScanned(DatasetOverview),
+    CheckpointsListed { dir: PathBuf, checkpoints: Vec<CheckpointSummary> },
     /// Reading a data set: files decoded so far.
     DatasetProgress { done: usize, total: usize },
     Training(TrainEvent),
@@ -210,9 +234,13 @@ impl WorkerState {
                     }
                 };
                 match load_dataset(&dir, Some(&cache_dir()), &progress, &self.cancel) {
-                    Ok(dataset) => self.emit(Event::DatasetScanned(dataset.summary())),
+                    Ok(dataset) => self.emit(Event::DatasetScanned(overview(&dataset))),
                     Err(error) => self.emit(Event::JobFailed { job: "dataset", message: error.to_string() }),
                 }
+            }
+            Job::ListCheckpoints { dir } => {
+                let checkpoints = list_checkpoints(&dir);
+                self.emit(Event::CheckpointsListed { dir, checkpoints });
             }
             Job::Train { data_dir, config, run_dir, resume } => self.train(data_dir, config, run_dir, resume),
         }
@@ -284,7 +312,7 @@ impl WorkerState {
                 return;
             }
         };
-        self.emit(Event::DatasetScanned(dataset.summary()));
+        self.emit(Event::DatasetScanned(overview(&dataset)));
         let events = self.events.clone();
         let wake = &self.wake;
         let mut on_event = |event: TrainEvent| {

@@ -1,0 +1,95 @@
+//! The training panel, driven by its labels: choose a (generated) data set folder, train, see the
+//! chart points arrive, cancel a run, and switch the classifier to a chosen checkpoint.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker};
+use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus, Tab};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+struct Fixture {
+    harness: Harness<'static, AtlasApp>,
+    _data: tempfile::TempDir,
+    _runs: tempfile::TempDir,
+}
+
+/// The app with a generated 3-class data set behind the folder dialog.
+fn fixture(per_class: usize) -> Fixture {
+    let data = tempfile::tempdir().unwrap();
+    common::write_shape_dataset(data.path(), 3, per_class);
+    let runs = tempfile::tempdir().unwrap();
+    let folder = data.path().to_path_buf();
+    let picker: Picker = Arc::new(move |request: DialogRequest| match request.kind {
+        DialogKind::PickDataFolder => Some(folder.clone()),
+        _ => None,
+    });
+    let options = AppOptions {
+        picker,
+        model: activation_atlas::resources::shipped_model(),
+        persist: false,
+        image: None,
+        run_root: Some(runs.path().to_path_buf()),
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    run_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));
+    harness.get_by_label("训练").click();
+    harness.run_steps(2);
+    harness.get_by_label("选择数据集文件夹…").click();
+    run_until(&mut harness, "the data set summary is shown", |app| app.train.overview.is_some());
+    Fixture { harness, _data: data, _runs: runs }
+}
+
+fn run_until(harness: &mut Harness<'static, AtlasApp>, what: &str, done: impl Fn(&AtlasApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(2);
+}
+
+#[test]
+fn train_from_the_panel_and_use_a_checkpoint_for_classification() {
+    let Fixture { mut harness, _data, _runs } = fixture(12);
+    harness.get_by_label_contains("3 个类别，36 张图片");
+    harness.state_mut().train.form.epochs = 4;
+    harness.state_mut().train.form.batch_size = 8;
+    harness.get_by_label("开始训练").click();
+    run_until(&mut harness, "the first chart points arrive", |app| !app.train.step_losses.is_empty());
+    harness.get_by_label("损失"); // the loss chart is on screen
+    run_until(&mut harness, "training ends", |app| !app.train.running && !app.worker_busy() && app.train.checkpoints.len() >= 3);
+    assert_eq!(harness.state().train.epochs.len(), 4);
+    assert_eq!(harness.state().train.step_losses.len(), 4 * 27usize.div_ceil(8));
+    harness.get_by_label("训练完成");
+    harness.get_by_label("混淆矩阵（验证集）");
+    // Checkpoints listed from the run folder: best, epoch-002, epoch-004.
+    let names: Vec<String> = harness.state().train.checkpoints.iter().map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["best.safetensors", "epoch-002.safetensors", "epoch-004.safetensors"]);
+    let chosen: PathBuf = harness.state().train.checkpoints[1].path.clone();
+
+    harness.get_all_by_label("用于分类").nth(1).expect("a button per checkpoint").click();
+    run_until(&mut harness, "the chosen checkpoint is in use", |app| matches!(&app.model, ModelStatus::Ready(info) if info.path == chosen));
+    assert_eq!(harness.state().tab, Tab::Classify);
+    let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
+    assert_eq!(info.class_names, ["bar", "disc", "square"]);
+    assert_eq!(info.epoch, 2);
+}
+
+#[test]
+fn cancel_stops_a_run_from_the_panel() {
+    let Fixture { mut harness, _data, _runs } = fixture(30);
+    harness.state_mut().train.form.epochs = 50;
+    harness.get_by_label("开始训练").click();
+    run_until(&mut harness, "training is under way", |app| !app.train.step_losses.is_empty());
+    harness.get_all_by_label("取消").next().expect("a cancel button").click();
+    run_until(&mut harness, "the run stops", |app| !app.train.running && !app.worker_busy());
+    harness.get_by_label("训练已取消，已保存的检查点保持不变");
+    let epochs_done = harness.state().train.epochs.len();
+    assert!(epochs_done < 50, "stopped early, after {epochs_done} epochs");
+}
