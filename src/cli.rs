@@ -33,6 +33,9 @@ pub enum Command {
     Gui {
         /// An image to open in the classifier.
         image: Option<PathBuf>,
+        /// A data set folder to open in the training panel.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
     /// Print the most probable classes of each image.
     Classify(ClassifyArgs),

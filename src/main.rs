@@ -5,8 +5,8 @@ use activation_atlas::cli::{Cli, Command};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => activation_atlas::app::run_app(None),
-        Some(Command::Gui { image }) => activation_atlas::app::run_app(image),
+        None => activation_atlas::app::run_app(None, None),
+        Some(Command::Gui { image, data }) => activation_atlas::app::run_app(image, data),
         Some(command) => activation_atlas::cli::run(command),
     };
     match result {

@@ -33,6 +33,7 @@ fn fixture(per_class: usize) -> Fixture {
         model: activation_atlas::resources::shipped_model(),
         persist: false,
         image: None,
+        data_dir: None,
         run_root: Some(runs.path().to_path_buf()),
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
@@ -92,4 +93,28 @@ fn cancel_stops_a_run_from_the_panel() {
     harness.get_by_label("训练已取消，已保存的检查点保持不变");
     let epochs_done = harness.state().train.epochs.len();
     assert!(epochs_done < 50, "stopped early, after {epochs_done} epochs");
+}
+
+#[test]
+fn dropping_a_folder_makes_it_the_training_data_set() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_shape_dataset(data.path(), 2, 4);
+    let options = AppOptions { picker: Arc::new(|_: DialogRequest| None), model: None, persist: false, image: None, data_dir: None, run_root: None };
+    let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    harness.input_mut().dropped_files.push(Arc::new(DroppedPath(data.path().to_path_buf())));
+    run_until(&mut harness, "the data set summary is shown", |app| app.train.overview.is_some());
+    assert_eq!(harness.state().tab, Tab::Train);
+    harness.get_by_label_contains("2 个类别，8 张图片");
+}
+
+#[derive(Debug)]
+struct DroppedPath(PathBuf);
+
+impl eframe::egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        Err("a folder".to_string())
+    }
 }

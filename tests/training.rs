@@ -105,6 +105,11 @@ fn the_decode_cache_is_used_and_invalidated_by_changes() {
     common::shape_image(1, 999, 80).save(data.path().join("disc/000.png")).unwrap();
     let third = load();
     assert_eq!(third.cached, 9);
+    // The same folder spelled differently (via `..`) still hits the cache.
+    let name = data.path().file_name().unwrap();
+    let detour = data.path().join("disc").join("..").join("..").join(name);
+    let fourth = load_dataset(&detour, Some(cache.path()), &no_progress, &AtomicBool::new(false)).unwrap();
+    assert_eq!(fourth.cached, 10);
     let index = third.paths.iter().position(|p| p.ends_with("disc/000.png")).unwrap();
     assert_ne!(third.images[index], first.images[index]);
 }

@@ -64,13 +64,15 @@ pub struct AppOptions {
     pub persist: bool,
     /// A picture to open at start (from the command line or a file manager's "Open with").
     pub image: Option<PathBuf>,
+    /// A data set folder to open in the training panel at start.
+    pub data_dir: Option<PathBuf>,
     /// Where new training runs are written (default `~/.local/share/activation-atlas/runs`).
     pub run_root: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None, run_root: None }
+        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None, data_dir: None, run_root: None }
     }
 }
 
@@ -95,7 +97,7 @@ pub struct AtlasApp {
 }
 
 /// Opens the window and runs until it is closed.
-pub fn run_app(image: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run_app(image: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("激活地图集 Activation Atlas")
         .with_app_id(APP_ID)
@@ -105,7 +107,7 @@ pub fn run_app(image: Option<PathBuf>) -> anyhow::Result<()> {
         viewport = viewport.with_icon(icon);
     }
     let options = eframe::NativeOptions { viewport, persist_window: true, ..Default::default() };
-    eframe::run_native(APP_ID, options, Box::new(|cc| Ok(Box::new(AtlasApp::new(cc, AppOptions { image, ..AppOptions::default() })))))
+    eframe::run_native(APP_ID, options, Box::new(|cc| Ok(Box::new(AtlasApp::new(cc, AppOptions { image, data_dir, ..AppOptions::default() })))))
         .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))
 }
 
@@ -156,6 +158,10 @@ impl AtlasApp {
         }
         if let Some(image) = options.image {
             app.open_image(image);
+        }
+        if let Some(dir) = options.data_dir {
+            app.tab = Tab::Train;
+            app.choose_data_folder(dir);
         }
         app
     }
@@ -323,12 +329,21 @@ impl AtlasApp {
         self.dialogs.request(ctx, kind, start_dir);
     }
 
-    /// Files dropped anywhere on the window open in the classifier.
+    /// A picture dropped anywhere on the window opens in the classifier; a folder becomes the
+    /// training data set.
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|input| input.raw.dropped_files.clone());
         // One picture is shown at a time: the first dropped file.
         if let Some(file) = dropped.first() {
-            self.open_image(file.path().to_path_buf());
+            let path = file.path().to_path_buf();
+            if path.is_dir() {
+                if !self.train.running {
+                    self.tab = Tab::Train;
+                    self.choose_data_folder(path);
+                }
+            } else {
+                self.open_image(path);
+            }
         }
     }
 

@@ -194,6 +194,7 @@ impl TrainPanel {
 
 impl AtlasApp {
     pub fn choose_data_folder(&mut self, dir: PathBuf) {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         self.settings.last_data_dir = Some(dir.clone());
         self.train.data_dir = Some(dir.clone());
         self.train.overview = None;
@@ -242,9 +243,9 @@ pub fn train_panel_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
         egui::ScrollArea::vertical().show(ui, |ui| {
             dataset_ui(app, ui);
             ui.separator();
-            form_ui(app, ui);
-            ui.separator();
             controls_ui(app, ui);
+            ui.separator();
+            form_ui(app, ui);
         });
     });
     egui::CentralPanel::default().show(ui, |ui| {
@@ -285,6 +286,7 @@ fn dataset_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
             if !small.is_empty() {
                 ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {} {}", T::TooSmallToSplit.get(lang), small.join(", ")));
             }
+            egui::ScrollArea::vertical().id_salt("class-strip-scroll").max_height(200.0).show(ui, |ui| {
             egui::Grid::new("class-strip").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
                 for (class, (name, count)) in summary.class_names.iter().zip(&summary.counts).enumerate() {
                     ui.label(format!("{name} ({count})"));
@@ -296,6 +298,7 @@ fn dataset_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
                     });
                     ui.end_row();
                 }
+            });
             });
             if !summary.skipped.is_empty() {
                 egui::CollapsingHeader::new(format!("{} ({})", T::SkippedFiles.get(lang), summary.skipped.len())).show(ui, |ui| {

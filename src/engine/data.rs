@@ -170,7 +170,7 @@ pub fn load_dataset(
                 return None;
             }
             let stamp = FileStamp::of(path);
-            let key = path.to_string_lossy().into_owned();
+            let key = cache_key(root, path);
             let (result, from_cache) = match cache.entries.get(&key) {
                 Some((cached_stamp, cached)) if *cached_stamp == stamp => (cached.clone(), true),
                 _ => (load_network_image(path).map_err(|error| error.to_string()), false),
@@ -193,7 +193,7 @@ pub fn load_dataset(
     let mut fresh_cache = DecodeCache::default();
     for (label, path, stamp, result, from_cache) in results {
         dataset.cached += usize::from(from_cache);
-        fresh_cache.entries.insert(path.to_string_lossy().into_owned(), (stamp, result.clone()));
+        fresh_cache.entries.insert(cache_key(root, &path), (stamp, result.clone()));
         match result {
             Ok(image) => {
                 dataset.images.push(image);
@@ -255,6 +255,12 @@ impl FileStamp {
             .map_or(0, |d| d.as_nanos());
         FileStamp { bytes: meta.len(), modified_nanos }
     }
+}
+
+/// A file's cache entry name: its path inside the data set, so the same folder reached by a
+/// relative or an absolute path shares its cache.
+fn cache_key(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
 }
 
 fn dataset_key(root: &Path) -> String {

@@ -1,0 +1,60 @@
+//! UI-thread time per frame while the worker trains on flowers17: the real app in an
+//! egui_kittest harness, stepped continuously; each step is one frame (draining worker events,
+//! building every widget of the training panel with its live charts). GPU rendering is not
+//! included. Prints p50 / p99 / max over the measured seconds.
+//!
+//! cargo bench --bench frame_time -- [--seconds N]
+
+use std::time::{Duration, Instant};
+
+use activation_atlas::app::{AppOptions, AtlasApp, Tab};
+use activation_atlas::resources::{flowers17_dir, shipped_model};
+use egui_kittest::Harness;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: u64 = args.iter().position(|a| a == "--seconds").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(60);
+    let runs = std::env::temp_dir().join(format!("aa-frame-bench-{}", std::process::id()));
+    let options = AppOptions {
+        picker: std::sync::Arc::new(|_| None),
+        model: shipped_model(),
+        persist: false,
+        image: None,
+        data_dir: Some(flowers17_dir()),
+        run_root: Some(runs.clone()),
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while harness.state().train.overview.is_none() || harness.state().worker_busy() {
+        assert!(Instant::now() < deadline, "flowers17 did not load");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(harness.state().tab, Tab::Train);
+    harness.state_mut().train.form.epochs = 100;
+    harness.state_mut().start_training(None);
+
+    let mut frame_ms = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let frame = Instant::now();
+        harness.step();
+        frame_ms.push(frame.elapsed().as_secs_f64() * 1e3);
+        // About 60 frames a second, as a window would ask for while something moves.
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    let steps = harness.state().train.step_losses.len();
+    harness.state().cancel_job();
+    frame_ms.sort_by(f64::total_cmp);
+    let at = |p: f64| frame_ms[((frame_ms.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "frames while training: n={} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} optimiser steps in {seconds} s)",
+        frame_ms.len(),
+        at(0.5),
+        at(0.99),
+        frame_ms[frame_ms.len() - 1],
+        steps
+    );
+    drop(harness);
+    let _ = std::fs::remove_dir_all(runs);
+}
