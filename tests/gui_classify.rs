@@ -6,7 +6,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use activation_atlas::app::dialogs::{DialogRequest, Picker};
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus, percent};
@@ -26,19 +25,8 @@ fn shipped_model() -> PathBuf {
 fn harness(answer: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
     let options = AppOptions { picker: picker_returning(answer), model: Some(shipped_model()), persist: false, image: None, data_dir: None, run_root: None };
     let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    run_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));
+    common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
     harness
-}
-
-/// Steps the app until `done` holds (the worker answers on its own thread).
-fn run_until(harness: &mut Harness<'static, AtlasApp>, what: &str, done: impl Fn(&AtlasApp) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run_steps(3);
 }
 
 fn open_with_button(harness: &mut Harness<'static, AtlasApp>, answer: &Arc<Mutex<Option<PathBuf>>>, file: &Path) {
@@ -49,7 +37,7 @@ fn open_with_button(harness: &mut Harness<'static, AtlasApp>, answer: &Arc<Mutex
 
 fn verify(harness: &mut Harness<'static, AtlasApp>) {
     harness.get_by_label("验证").click();
-    run_until(harness, "a result is shown", |app| app.classify.result.is_some());
+    common::run_until(harness, "a result is shown", 60, |app| app.classify.result.is_some());
 }
 
 #[test]
@@ -59,7 +47,7 @@ fn read_image_then_verify_shows_class_confidence_and_introduction() {
     harness.get_by_label_contains("flowers17"); // the status bar names the model
     let photo = common::flowers17_photo("sunflower");
     open_with_button(&mut harness, &answer, &photo);
-    run_until(&mut harness, "the picture is shown", |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
     verify(&mut harness);
 
     let result = harness.state().classify.result.clone().unwrap();
@@ -83,11 +71,11 @@ fn dropping_a_file_opens_it_and_enter_classifies() {
     let answer = Arc::new(Mutex::new(None));
     let mut harness = harness(answer);
     let photo = common::flowers17_photo("daisy");
-    harness.input_mut().dropped_files.push(Arc::new(DroppedPath(photo.clone())));
-    run_until(&mut harness, "the dropped picture is shown", |app| app.classify.has_picture());
+    harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(photo.clone())));
+    common::run_until(&mut harness, "the dropped picture is shown", 60, |app| app.classify.has_picture());
     assert_eq!(harness.state().classify.image_path.as_deref(), Some(photo.as_path()));
     harness.key_press(egui::Key::Enter);
-    run_until(&mut harness, "a result is shown", |app| app.classify.result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
 }
 
 #[test]
@@ -95,7 +83,7 @@ fn the_language_switch_changes_every_label() {
     let answer = Arc::new(Mutex::new(None));
     let mut harness = harness(answer.clone());
     open_with_button(&mut harness, &answer, &common::flowers17_photo("tulip"));
-    run_until(&mut harness, "the picture is shown", |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
     verify(&mut harness);
     harness.get_by_label("English").click();
     harness.run_steps(2);
@@ -117,13 +105,13 @@ fn a_corrupt_file_gets_a_red_message_naming_it_and_the_app_carries_on() {
     let broken = dir.path().join("broken-photo.jpg");
     std::fs::write(&broken, b"\xFF\xD8\xFF\xE0 this JPEG stops here").unwrap();
     open_with_button(&mut harness, &answer, &broken);
-    run_until(&mut harness, "the error is shown", |app| app.error.is_some());
+    common::run_until(&mut harness, "the error is shown", 60, |app| app.error.is_some());
     let message = harness.state().error.clone().unwrap();
     assert!(message.starts_with("无法读取图片") && message.contains("broken-photo.jpg"), "{message}");
     harness.get_by_label_contains("broken-photo.jpg");
     // The app carries on: a good picture still classifies.
     open_with_button(&mut harness, &answer, &common::flowers17_photo("iris"));
-    run_until(&mut harness, "the picture is shown", |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
     assert!(harness.state().error.is_none(), "opening a new picture clears the old error");
     verify(&mut harness);
 }
@@ -133,19 +121,6 @@ fn a_cancelled_dialog_says_what_happened() {
     let answer = Arc::new(Mutex::new(None));
     let mut harness = harness(answer);
     harness.get_by_label("读取图片").click();
-    run_until(&mut harness, "the notice is shown", |app| app.notice.is_some());
+    common::run_until(&mut harness, "the notice is shown", 60, |app| app.notice.is_some());
     harness.get_by_label_contains("没有选择文件");
-}
-
-/// A file dropped on the window, as winit reports it on the desktop.
-#[derive(Debug)]
-struct DroppedPath(PathBuf);
-
-impl egui::DroppedFile for DroppedPath {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
 }

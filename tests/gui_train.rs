@@ -5,7 +5,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker};
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus, Tab};
@@ -37,22 +36,12 @@ fn fixture(per_class: usize) -> Fixture {
         run_root: Some(runs.path().to_path_buf()),
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    run_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));
+    common::run_until(&mut harness, "the model loads", 120, |app| matches!(app.model, ModelStatus::Ready(_)));
     harness.get_by_label("训练").click();
     harness.run_steps(2);
     harness.get_by_label("选择数据集文件夹…").click();
-    run_until(&mut harness, "the data set summary is shown", |app| app.train.overview.is_some());
+    common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());
     Fixture { harness, _data: data, _runs: runs }
-}
-
-fn run_until(harness: &mut Harness<'static, AtlasApp>, what: &str, done: impl Fn(&AtlasApp) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run_steps(2);
 }
 
 #[test]
@@ -62,9 +51,9 @@ fn train_from_the_panel_and_use_a_checkpoint_for_classification() {
     harness.state_mut().train.form.epochs = 4;
     harness.state_mut().train.form.batch_size = 8;
     harness.get_by_label("开始训练").click();
-    run_until(&mut harness, "the first chart points arrive", |app| !app.train.step_losses.is_empty());
+    common::run_until(&mut harness, "the first chart points arrive", 120, |app| !app.train.step_losses.is_empty());
     harness.get_by_label("损失"); // the loss chart is on screen
-    run_until(&mut harness, "training ends", |app| !app.train.running && !app.worker_busy() && app.train.checkpoints.len() >= 3);
+    common::run_until(&mut harness, "training ends", 120, |app| !app.train.running && !app.worker_busy() && app.train.checkpoints.len() >= 3);
     assert_eq!(harness.state().train.epochs.len(), 4);
     assert_eq!(harness.state().train.step_losses.len(), 4 * 27usize.div_ceil(8));
     harness.get_by_label("训练完成");
@@ -75,7 +64,7 @@ fn train_from_the_panel_and_use_a_checkpoint_for_classification() {
     let chosen: PathBuf = harness.state().train.checkpoints[1].path.clone();
 
     harness.get_all_by_label("用于分类").nth(1).expect("a button per checkpoint").click();
-    run_until(&mut harness, "the chosen checkpoint is in use", |app| matches!(&app.model, ModelStatus::Ready(info) if info.path == chosen));
+    common::run_until(&mut harness, "the chosen checkpoint is in use", 120, |app| matches!(&app.model, ModelStatus::Ready(info) if info.path == chosen));
     assert_eq!(harness.state().tab, Tab::Classify);
     let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
     assert_eq!(info.class_names, ["bar", "disc", "square"]);
@@ -87,9 +76,9 @@ fn cancel_stops_a_run_from_the_panel() {
     let Fixture { mut harness, _data, _runs } = fixture(30);
     harness.state_mut().train.form.epochs = 50;
     harness.get_by_label("开始训练").click();
-    run_until(&mut harness, "training is under way", |app| !app.train.step_losses.is_empty());
+    common::run_until(&mut harness, "training is under way", 120, |app| !app.train.step_losses.is_empty());
     harness.get_all_by_label("取消").next().expect("a cancel button").click();
-    run_until(&mut harness, "the run stops", |app| !app.train.running && !app.worker_busy());
+    common::run_until(&mut harness, "the run stops", 120, |app| !app.train.running && !app.worker_busy());
     harness.get_by_label("训练已取消，已保存的检查点保持不变");
     let epochs_done = harness.state().train.epochs.len();
     assert!(epochs_done < 50, "stopped early, after {epochs_done} epochs");
@@ -101,20 +90,8 @@ fn dropping_a_folder_makes_it_the_training_data_set() {
     common::write_shape_dataset(data.path(), 2, 4);
     let options = AppOptions { picker: Arc::new(|_: DialogRequest| None), model: None, persist: false, image: None, data_dir: None, run_root: None };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    harness.input_mut().dropped_files.push(Arc::new(DroppedPath(data.path().to_path_buf())));
-    run_until(&mut harness, "the data set summary is shown", |app| app.train.overview.is_some());
+    harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(data.path().to_path_buf())));
+    common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());
     assert_eq!(harness.state().tab, Tab::Train);
     harness.get_by_label_contains("2 个类别，8 张图片");
-}
-
-#[derive(Debug)]
-struct DroppedPath(PathBuf);
-
-impl eframe::egui::DroppedFile for DroppedPath {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        Err("a folder".to_string())
-    }
 }

@@ -63,3 +63,33 @@ pub fn write_shape_dataset(root: &Path, classes: usize, per_class: usize) -> Vec
     names
 }
 
+
+/// Steps the app until `done` holds: the worker answers on its own thread, so GUI tests wait for
+/// its events rather than for a fixed number of frames. Fails after `timeout_secs`.
+pub fn run_until(
+    harness: &mut egui_kittest::Harness<'static, activation_atlas::app::AtlasApp>,
+    what: &str,
+    timeout_secs: u64,
+    done: impl Fn(&activation_atlas::app::AtlasApp) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_secs);
+    while !done(harness.state()) {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    harness.run_steps(2);
+}
+
+/// A file or folder dropped on the window, as winit reports it on the desktop.
+#[derive(Debug)]
+pub struct DroppedPath(pub PathBuf);
+
+impl eframe::egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
