@@ -179,6 +179,11 @@ impl Net {
         self.vs.device()
     }
 
+    /// The floating-point type of the weights (32-bit unless converted, e.g. for exact tests).
+    pub fn kind(&self) -> tch::Kind {
+        (&self.vs.root() / "conv1").get("weight").map_or(tch::Kind::Float, |w| w.kind())
+    }
+
     /// Runs `images` ([N, 3, 100, 100], values in [0, 1]) through every layer, stopping after
     /// `last` (later entries are absent). `train` enables dropout.
     pub fn forward_until(&self, images: &Tensor, last: Layer, train: bool) -> Activations {

@@ -1,0 +1,96 @@
+//! Turning explanation maps into pictures (shared by the window and the CLI's PNG export).
+
+use image::{Rgb, RgbImage, imageops::FilterType};
+
+/// A 2-D map of values (row-major), e.g. a heat map or one feature map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Map2d {
+    pub width: usize,
+    pub height: usize,
+    pub values: Vec<f32>,
+}
+
+impl Map2d {
+    pub fn max(&self) -> f32 {
+        self.values.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    }
+
+    pub fn min(&self) -> f32 {
+        self.values.iter().copied().fold(f32::INFINITY, f32::min)
+    }
+
+    /// Values scaled to [0, 1] by the map's own range (a constant map becomes all zero).
+    pub fn normalised(&self) -> Map2d {
+        let (low, high) = (self.min(), self.max());
+        let span = high - low;
+        let values = self.values.iter().map(|v| if span > 0.0 { (v - low) / span } else { 0.0 }).collect();
+        Map2d { width: self.width, height: self.height, values }
+    }
+}
+
+/// A perceptually ordered dark-blue → red → yellow → white ramp for heat maps (values in [0, 1]).
+pub fn heat_colour(value: f32) -> Rgb<u8> {
+    const STOPS: [(f32, [f32; 3]); 5] = [
+        (0.0, [0.0, 0.0, 0.15]),
+        (0.3, [0.45, 0.0, 0.55]),
+        (0.6, [0.95, 0.25, 0.1]),
+        (0.85, [1.0, 0.8, 0.1]),
+        (1.0, [1.0, 1.0, 0.9]),
+    ];
+    let v = value.clamp(0.0, 1.0);
+    let upper = STOPS.iter().position(|(at, _)| *at >= v).unwrap_or(STOPS.len() - 1).max(1);
+    let (a, ca) = STOPS[upper - 1];
+    let (b, cb) = STOPS[upper];
+    let t = if b > a { (v - a) / (b - a) } else { 0.0 };
+    Rgb(std::array::from_fn(|c| ((ca[c] + (cb[c] - ca[c]) * t) * 255.0).round() as u8))
+}
+
+/// A map (values in [0, 1]) as a heat-map picture of `width` x `height` (bilinear resize).
+pub fn heat_image(map: &Map2d, width: u32, height: u32) -> RgbImage {
+    let small = RgbImage::from_fn(map.width as u32, map.height as u32, |x, y| heat_colour(map.values[y as usize * map.width + x as usize]));
+    if (map.width as u32, map.height as u32) == (width, height) {
+        return small;
+    }
+    image::imageops::resize(&small, width, height, FilterType::Triangle)
+}
+
+/// A map (values in [0, 1]) as grey, nearest-neighbour scaled by `scale`.
+pub fn grey_image(map: &Map2d, scale: u32) -> RgbImage {
+    RgbImage::from_fn(map.width as u32 * scale, map.height as u32 * scale, |x, y| {
+        let v = (map.values[(y / scale) as usize * map.width + (x / scale) as usize].clamp(0.0, 1.0) * 255.0).round() as u8;
+        Rgb([v, v, v])
+    })
+}
+
+/// `picture` with `map` (values in [0, 1], any size) laid over it as a heat map; `opacity` 0..1
+/// scales with the map value, so cold regions keep the photo visible.
+pub fn overlay(picture: &RgbImage, map: &Map2d, opacity: f32) -> RgbImage {
+    let (width, height) = picture.dimensions();
+    let heat = heat_image(map, width, height);
+    let values = Map2d { width: map.width, height: map.height, values: map.values.clone() };
+    let weights = image::imageops::resize(&grey_image(&values, 1), width, height, FilterType::Triangle);
+    RgbImage::from_fn(width, height, |x, y| {
+        let alpha = opacity.clamp(0.0, 1.0) * (0.25 + 0.75 * f32::from(weights.get_pixel(x, y)[0]) / 255.0);
+        let (p, h) = (picture.get_pixel(x, y), heat.get_pixel(x, y));
+        Rgb(std::array::from_fn(|c| (f32::from(p[c]) * (1.0 - alpha) + f32::from(h[c]) * alpha).round() as u8))
+    })
+}
+
+/// Tiles in a grid with a 1-pixel gap, `columns` wide, on a dark background.
+pub fn montage(tiles: &[RgbImage], columns: usize) -> RgbImage {
+    let Some(first) = tiles.first() else { return RgbImage::new(1, 1) };
+    let (tile_w, tile_h) = first.dimensions();
+    let columns = columns.max(1).min(tiles.len());
+    let rows = tiles.len().div_ceil(columns);
+    let gap = 1;
+    let mut out = RgbImage::from_pixel(
+        columns as u32 * (tile_w + gap) - gap,
+        rows as u32 * (tile_h + gap) - gap,
+        Rgb([30, 30, 34]),
+    );
+    for (i, tile) in tiles.iter().enumerate() {
+        let (col, row) = ((i % columns) as u32, (i / columns) as u32);
+        image::imageops::overlay(&mut out, tile, i64::from(col * (tile_w + gap)), i64::from(row * (tile_h + gap)));
+    }
+    out
+}
