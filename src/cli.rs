@@ -13,7 +13,7 @@ use crate::engine::classify::classify_images;
 use crate::engine::data::{Dataset, cache_dir, load_dataset};
 use crate::engine::eval::{EvalReport, evaluate_tensors};
 use crate::engine::image_input::{images_to_tensor, load_network_image};
-use crate::engine::model::{default_device, device_name};
+use crate::engine::model::{Layer, default_device, device_name};
 use crate::engine::train::{Augmentation, LrSchedule, TrainConfig, TrainEvent, TrainOutcome, train};
 use crate::resources;
 
@@ -43,6 +43,89 @@ pub enum Command {
     Train(TrainArgs),
     /// Accuracy, per-class precision / recall / F1 and the confusion matrix on a labelled folder.
     Evaluate(EvaluateArgs),
+    /// Explain one image: feature maps, filters, saliency, Grad-CAM or occlusion, as a PNG.
+    Explain(ExplainArgs),
+    /// Feature visualisation: the picture that most excites a channel or a class, as a PNG.
+    Visualize(VisualizeArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExplainMethod {
+    /// Every channel of --layer as a grey tile (default layer conv2).
+    Featuremaps,
+    /// The paper's single map: conv2's channel with the largest maximum, normalised as the paper does.
+    Papermap,
+    /// The kernels of --layer (conv1 in colour, deeper layers in grey).
+    Filters,
+    /// Gradient of the class logit with respect to the pixels, over the picture.
+    Saliency,
+    /// Grad-CAM at --layer (default conv4), over the picture.
+    Gradcam,
+    /// Drop in class probability when a grey patch covers each place, over the picture.
+    Occlusion,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The image to explain.
+    pub image: PathBuf,
+    #[arg(long, value_enum)]
+    pub method: ExplainMethod,
+    /// Output PNG.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model weights; defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Layer (conv1..conv4; fc1..fc3 for feature maps).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Class to explain (name or index); defaults to the predicted class.
+    #[arg(long)]
+    pub class: Option<String>,
+    /// SmoothGrad samples for saliency (1 = plain saliency).
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    /// Occlusion patch size in pixels.
+    #[arg(long, default_value_t = 20)]
+    pub patch: usize,
+    /// Occlusion stride in pixels.
+    #[arg(long, default_value_t = 5)]
+    pub stride: usize,
+    /// Heat-map opacity over the picture (saliency, Grad-CAM, occlusion).
+    #[arg(long, default_value_t = 0.6)]
+    pub opacity: f32,
+    /// Output size in pixels of the picture-shaped views.
+    #[arg(long, default_value_t = 400)]
+    pub size: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct VisualizeArgs {
+    /// Layer of the channel (conv1..conv4, fc1, fc2).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Channel (or unit) of --layer to maximise.
+    #[arg(long)]
+    pub channel: Option<usize>,
+    /// Class (name or index) whose logit to maximise; give two, comma-separated, for both at once.
+    #[arg(long)]
+    pub class: Option<String>,
+    /// Output PNG.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model weights; defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    #[arg(long, default_value_t = 256)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output size in pixels.
+    #[arg(long, default_value_t = 400)]
+    pub size: u32,
 }
 
 #[derive(Args, Debug)]
@@ -152,6 +235,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Classify(args) => classify(args),
         Command::Train(args) => train_command(args),
         Command::Evaluate(args) => evaluate(args),
+        Command::Explain(args) => explain(args),
+        Command::Visualize(args) => visualize_command(args),
     }
 }
 
@@ -340,4 +425,120 @@ fn print_report(report: &EvalReport) {
     for row in &report.confusion {
         println!("  {}", row.iter().map(|n| format!("{n:>3}")).collect::<Vec<_>>().join(""));
     }
+}
+
+fn parse_layer(name: Option<&str>, default: Layer) -> Result<Layer> {
+    match name {
+        None => Ok(default),
+        Some(name) => Layer::from_name(name).with_context(|| format!("unknown layer '{name}' (conv1..conv4, fc1..fc3)")),
+    }
+}
+
+/// A class given by name or index.
+fn parse_class(given: &str, classes: &[String]) -> Result<usize> {
+    if let Some(index) = classes.iter().position(|c| c == given) {
+        return Ok(index);
+    }
+    match given.parse::<usize>() {
+        Ok(index) if index < classes.len() => Ok(index),
+        _ => bail!("unknown class '{given}'; the model's classes: {}", classes.join(", ")),
+    }
+}
+
+fn save_png(image: &image::RgbImage, path: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+    crate::engine::fsutil::write_atomically(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn explain(args: ExplainArgs) -> Result<()> {
+    use crate::engine::explain::{MapNormalisation, all_feature_maps, filter_montage, grad_cam, occlusion, paper_feature_map, saliency, smooth_grad};
+    use crate::engine::render::{grey_image, overlay};
+    let weights = weights_or_shipped(args.weights)?;
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let net = &checkpoint.net;
+    let classes = &checkpoint.meta.class_names;
+    let picture = load_network_image(&args.image)?;
+    let class = match &args.class {
+        Some(given) => parse_class(given, classes)?,
+        None => classify_images(net, std::slice::from_ref(&picture))[0].best().0,
+    };
+    let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
+    let output = match args.method {
+        ExplainMethod::Featuremaps => {
+            let layer = parse_layer(args.layer.as_deref(), Layer::Conv2)?;
+            all_feature_maps(net, &picture).remove(layer.index()).montage(MapNormalisation::PerChannel, (0.0, 1.0))
+        }
+        ExplainMethod::Papermap => {
+            let maps = all_feature_maps(net, &picture);
+            let (channel, map) = paper_feature_map(&maps[Layer::Conv2.index()]);
+            println!("conv2 channel {channel} has the largest maximum");
+            grey_image(&map, (args.size / 25).max(1))
+        }
+        ExplainMethod::Filters => {
+            let layer = parse_layer(args.layer.as_deref(), Layer::Conv1)?;
+            filter_montage(net, layer).with_context(|| format!("{layer} has no convolution kernels"))?
+        }
+        ExplainMethod::Saliency => {
+            let map = if args.samples > 1 { smooth_grad(net, &picture, class, args.samples, 0.15, 0) } else { saliency(net, &picture, class) };
+            overlay(&large, &map.scaled_to_quantile(0.99), args.opacity)
+        }
+        ExplainMethod::Gradcam => {
+            let layer = parse_layer(args.layer.as_deref(), Layer::Conv4)?;
+            if !layer.is_conv() {
+                bail!("Grad-CAM needs a conv layer (conv1..conv4)");
+            }
+            let cam = grad_cam(net, &picture, layer, class);
+            if cam.all_zero {
+                eprintln!("note: {layer} has no positive evidence for '{}'; the map is empty", classes[class]);
+            }
+            overlay(&large, &cam.upsampled, args.opacity)
+        }
+        ExplainMethod::Occlusion => {
+            let result = occlusion(net, &picture, class, args.patch, args.stride, &mut |_, _| {}, &AtomicBool::new(false))
+                .context("occlusion was cancelled")?;
+            let mut map = result.per_pixel.clone();
+            // Only drops matter; scale by the largest drop.
+            let largest = map.max().max(f32::EPSILON);
+            map.values.iter_mut().for_each(|v| *v = (*v / largest).max(0.0));
+            println!("probability of '{}' without occlusion: {:.3}", classes[class], result.base_probability);
+            overlay(&large, &map, args.opacity)
+        }
+    };
+    println!("class: {} ({class})", classes[class]);
+    save_png(&output, &args.out)
+}
+
+fn visualize_command(args: VisualizeArgs) -> Result<()> {
+    use crate::engine::explain::{VisConfig, VisObjective, objective_of_picture, visualize};
+    let weights = weights_or_shipped(args.weights)?;
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let classes = &checkpoint.meta.class_names;
+    let objective = match (&args.class, args.channel) {
+        (Some(given), None) => {
+            let parts: Vec<&str> = given.split(',').map(str::trim).collect();
+            match parts.as_slice() {
+                [one] => VisObjective::Class(parse_class(one, classes)?),
+                [a, b] => VisObjective::TwoClasses(parse_class(a, classes)?, parse_class(b, classes)?),
+                _ => bail!("--class takes one class or two separated by a comma"),
+            }
+        }
+        (None, Some(channel)) => {
+            let layer = parse_layer(args.layer.as_deref(), Layer::Conv2)?;
+            let channels = crate::engine::model::layer_output_shape(layer, classes.len() as i64)[0] as usize;
+            if channel >= channels {
+                bail!("{layer} has {channels} channels; --channel must be below that");
+            }
+            VisObjective::Channel { layer, channel }
+        }
+        _ => bail!("give either --channel (with --layer) or --class"),
+    };
+    let config = VisConfig { steps: args.steps, learning_rate: args.lr, seed: args.seed, ..VisConfig::default() };
+    let (picture, history) = visualize(&checkpoint.net, objective, &config, 0, &mut |_, _, _| true);
+    let end = objective_of_picture(&checkpoint.net, &picture, objective);
+    println!("objective: {:.4} at the first step, {end:.4} at the end", history.first().copied().unwrap_or(0.0));
+    let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
+    save_png(&large, &args.out)
 }

@@ -19,6 +19,17 @@ impl Map2d {
         self.values.iter().copied().fold(f32::INFINITY, f32::min)
     }
 
+    /// Values divided by their `quantile` (e.g. 0.99) and clipped to [0, 1]: for sparse maps such
+    /// as saliency, where a few pixels would otherwise make everything else black.
+    pub fn scaled_to_quantile(&self, quantile: f32) -> Map2d {
+        let mut sorted = self.values.clone();
+        sorted.sort_by(f32::total_cmp);
+        let at = ((sorted.len().saturating_sub(1)) as f32 * quantile.clamp(0.0, 1.0)).round() as usize;
+        let top = sorted.get(at).copied().unwrap_or(0.0).max(f32::EPSILON);
+        let values = self.values.iter().map(|v| (v / top).clamp(0.0, 1.0)).collect();
+        Map2d { width: self.width, height: self.height, values }
+    }
+
     /// Values scaled to [0, 1] by the map's own range (a constant map becomes all zero).
     pub fn normalised(&self) -> Map2d {
         let (low, high) = (self.min(), self.max());
@@ -28,14 +39,15 @@ impl Map2d {
     }
 }
 
-/// A perceptually ordered dark-blue → red → yellow → white ramp for heat maps (values in [0, 1]).
+/// The usual heat-map ramp, blue → cyan → green → yellow → red (values in [0, 1]); red stands
+/// out on any photo, including yellow flowers.
 pub fn heat_colour(value: f32) -> Rgb<u8> {
     const STOPS: [(f32, [f32; 3]); 5] = [
-        (0.0, [0.0, 0.0, 0.15]),
-        (0.3, [0.45, 0.0, 0.55]),
-        (0.6, [0.95, 0.25, 0.1]),
-        (0.85, [1.0, 0.8, 0.1]),
-        (1.0, [1.0, 1.0, 0.9]),
+        (0.0, [0.0, 0.0, 0.55]),
+        (0.25, [0.0, 0.6, 1.0]),
+        (0.5, [0.1, 0.85, 0.3]),
+        (0.75, [1.0, 0.85, 0.0]),
+        (1.0, [0.9, 0.05, 0.05]),
     ];
     let v = value.clamp(0.0, 1.0);
     let upper = STOPS.iter().position(|(at, _)| *at >= v).unwrap_or(STOPS.len() - 1).max(1);
@@ -70,7 +82,7 @@ pub fn overlay(picture: &RgbImage, map: &Map2d, opacity: f32) -> RgbImage {
     let values = Map2d { width: map.width, height: map.height, values: map.values.clone() };
     let weights = image::imageops::resize(&grey_image(&values, 1), width, height, FilterType::Triangle);
     RgbImage::from_fn(width, height, |x, y| {
-        let alpha = opacity.clamp(0.0, 1.0) * (0.25 + 0.75 * f32::from(weights.get_pixel(x, y)[0]) / 255.0);
+        let alpha = opacity.clamp(0.0, 1.0) * (0.35 + 0.65 * f32::from(weights.get_pixel(x, y)[0]) / 255.0);
         let (p, h) = (picture.get_pixel(x, y), heat.get_pixel(x, y));
         Rgb(std::array::from_fn(|c| (f32::from(p[c]) * (1.0 - alpha) + f32::from(h[c]) * alpha).round() as u8))
     })
