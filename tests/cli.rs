@@ -20,7 +20,7 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn help_documents_every_command_and_flag() {
     let help = text(&app(&["--help"]).stdout);
-    for command in ["classify", "train", "evaluate", "gui"] {
+    for command in ["classify", "train", "evaluate", "explain", "visualize", "gui"] {
         assert!(help.contains(command), "{command} missing from --help:\n{help}");
     }
     let train_help = text(&app(&["train", "--help"]).stdout);
@@ -123,4 +123,28 @@ fn train_writes_a_run_folder_and_one_line_per_epoch() {
     let image = data.path().join("disc/000.png");
     let output = app(&["classify", "--weights", run.path().join("epoch-002.safetensors").to_str().unwrap(), image.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+#[test]
+fn explain_and_visualize_write_pngs() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = common::flowers17_photo("daisy");
+    for (method, expected) in [("gradcam", (200, 200)), ("saliency", (200, 200)), ("occlusion", (200, 200)), ("featuremaps", (0, 0)), ("papermap", (200, 200)), ("filters", (0, 0))] {
+        let out = dir.path().join(format!("{method}.png"));
+        let output = app(&["explain", photo.to_str().unwrap(), "--method", method, "--size", "200", "--out", out.to_str().unwrap()]);
+        assert!(output.status.success(), "{method}: {}", text(&output.stderr));
+        let written = image::open(&out).unwrap();
+        if expected != (0, 0) {
+            assert_eq!((written.width(), written.height()), expected, "{method}");
+        }
+    }
+    let output = app(&["explain", photo.to_str().unwrap(), "--method", "gradcam", "--layer", "fc1", "--out", dir.path().join("x.png").to_str().unwrap()]);
+    assert!(!output.status.success() && text(&output.stderr).contains("conv layer"));
+
+    let out = dir.path().join("vis.png");
+    let output = app(&["visualize", "--class", "daisy,sunflower", "--steps", "16", "--size", "120", "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(image::open(&out).unwrap().width(), 120);
+    let output = app(&["visualize", "--layer", "conv3", "--channel", "500", "--out", out.to_str().unwrap()]);
+    assert!(!output.status.success() && text(&output.stderr).contains("128 channels"));
 }

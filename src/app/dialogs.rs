@@ -16,6 +16,7 @@ pub enum DialogKind {
     SaveDescriptions,
     PickDataFolder,
     ResumeCheckpoint,
+    ExportPng,
 }
 
 /// A request to the picker: the kind and where to start.
@@ -44,6 +45,7 @@ pub fn native_picker() -> Picker {
                 dialog.add_filter("Checkpoint", &["safetensors"]).pick_file()
             }
             DialogKind::PickDataFolder => dialog.pick_folder(),
+            DialogKind::ExportPng => dialog.add_filter("PNG", &["png"]).set_file_name("explanation.png").save_file(),
             DialogKind::OpenDescriptions => dialog.add_filter("Descriptions", &["toml"]).pick_file(),
             DialogKind::SaveDescriptions => dialog.add_filter("Descriptions", &["toml"]).save_file(),
         }

@@ -3,6 +3,7 @@
 //! 地图集 (atlas).
 
 mod classify_panel;
+pub mod explain_panel;
 mod train_panel;
 pub mod dialogs;
 pub mod fonts;
@@ -18,6 +19,7 @@ use crate::resources;
 use crate::worker::{Event, Job, ModelInfo, Worker};
 pub use classify_panel::percent;
 use classify_panel::ClassifyPanel;
+use explain_panel::ExplainPanel;
 use train_panel::TrainPanel;
 use dialogs::{DialogKind, Dialogs, Picker};
 use i18n::{Lang, T};
@@ -90,6 +92,7 @@ pub struct AtlasApp {
     pub descriptions: Option<DescriptionSet>,
     pub classify: ClassifyPanel,
     pub train: TrainPanel,
+    pub explain: ExplainPanel,
     run_root: PathBuf,
     /// Sibling checkpoints of the current model (a training run's folder).
     run_checkpoints: Vec<PathBuf>,
@@ -139,6 +142,7 @@ impl AtlasApp {
             descriptions: None,
             classify: ClassifyPanel::default(),
             train: TrainPanel::default(),
+            explain: ExplainPanel::default(),
             run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
             run_checkpoints: Vec::new(),
             cjk_font_found,
@@ -231,6 +235,7 @@ impl AtlasApp {
                 self.run_checkpoints = list_run_checkpoints(&info.path);
                 self.pick_descriptions(&info.class_names);
                 self.classify.model_changed();
+                self.explain.clear();
                 self.model = ModelStatus::Ready(info);
             }
             Event::ModelFailed { message, .. } => {
@@ -238,6 +243,7 @@ impl AtlasApp {
                 self.model = ModelStatus::None;
             }
             Event::ImageOpened { path, picture, original_size } => {
+                self.explain.clear();
                 self.classify.opened(ctx, path, picture, original_size);
             }
             Event::ImageFailed { path, message } => {
@@ -245,16 +251,22 @@ impl AtlasApp {
                 self.error = Some(i18n::image_failed(lang, &message));
             }
             Event::Classified { path, probabilities, model_fingerprint } => {
+                // Feature visualisation starts from the class the picture was given.
+                if let Some((best, _)) = probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
+                    self.explain.vis_class = best;
+                }
                 self.classify.classified(path, probabilities, model_fingerprint);
             }
             Event::JobFailed { message, .. } => {
                 self.train.running = false;
+                self.explain.running = None;
                 self.train.scanning = None;
                 self.error = Some(i18n::job_failed(lang, &message));
             }
             Event::WorkerRecovered { message } => {
                 self.classify.verifying = false;
                 self.train.running = false;
+                self.explain.running = None;
                 self.error = Some(i18n::worker_recovered(lang, &message));
             }
             Event::DatasetScanned(overview) => self.train.overview_received(ctx, overview),
@@ -269,6 +281,15 @@ impl AtlasApp {
                     self.train.checkpoints = checkpoints;
                 }
             }
+            Event::Explained { request, result } => {
+                let names = match &self.model {
+                    ModelStatus::Ready(info) => info.class_names.iter().map(|id| self.class_display_names(id).0).collect(),
+                    _ => Vec::new(),
+                };
+                self.explain.received(ctx, &request, result, |class| names.get(class).cloned().unwrap_or_default());
+            }
+            Event::ExplainProgress { done, total } => self.explain.progress = Some((done, total)),
+            Event::VisualizeStep { step, steps, value, preview } => self.explain.visualize_step(ctx, step, steps, value, preview),
             Event::Idle => {}
         }
     }
@@ -315,6 +336,7 @@ impl AtlasApp {
             DialogKind::SaveDescriptions => self.save_descriptions(path),
             DialogKind::PickDataFolder => self.choose_data_folder(path),
             DialogKind::ResumeCheckpoint => self.start_training(Some(path)),
+            DialogKind::ExportPng => self.export_explanation(path),
         }
     }
 
@@ -531,7 +553,7 @@ impl eframe::App for AtlasApp {
             match self.tab {
                 Tab::Classify => classify_panel::classify_panel_ui(self, ui),
                 Tab::Train => train_panel::train_panel_ui(self, ui),
-                Tab::Explain => self.placeholder_ui(ui, T::ComingExplain),
+                Tab::Explain => explain_panel::explain_panel_ui(self, ui),
                 Tab::Atlas => self.placeholder_ui(ui, T::ComingAtlas),
             }
         });

@@ -74,6 +74,18 @@ pub fn grey_image(map: &Map2d, scale: u32) -> RgbImage {
     })
 }
 
+/// A heat map as a transparent layer (`size` x `size`) to lay over a picture: colour by value,
+/// more opaque where the value is higher.
+pub fn heat_layer(map: &Map2d, size: u32) -> image::RgbaImage {
+    let heat = heat_image(map, size, size);
+    let weights = image::imageops::resize(&grey_image(map, 1), size, size, FilterType::Triangle);
+    image::RgbaImage::from_fn(size, size, |x, y| {
+        let h = heat.get_pixel(x, y);
+        let alpha = 0.35 + 0.65 * f32::from(weights.get_pixel(x, y)[0]) / 255.0;
+        image::Rgba([h[0], h[1], h[2], (alpha * 255.0).round() as u8])
+    })
+}
+
 /// `picture` with `map` (values in [0, 1], any size) laid over it as a heat map; `opacity` 0..1
 /// scales with the map value, so cold regions keep the photo visible.
 pub fn overlay(picture: &RgbImage, map: &Map2d, opacity: f32) -> RgbImage {

@@ -18,6 +18,12 @@ use crate::engine::data::{Dataset, DatasetSummary, cache_dir, load_dataset};
 use crate::engine::image_input::{ImageInputError, decode_image_file, to_network_image};
 use crate::engine::model::{default_device, device_name};
 use tch::Device;
+use crate::engine::explain::{
+    FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, filter_montage, grad_cam, model_summary,
+    occlusion, paper_feature_map, saliency, smooth_grad, visualize,
+};
+use crate::engine::model::Layer;
+use crate::engine::render::{grey_image, heat_layer};
 use crate::engine::train::{TrainConfig, TrainEvent, TrainOutcome, train};
 
 /// Longest side of the preview sent to the window; the network input is made from the full image.
@@ -34,6 +40,8 @@ pub enum Job {
     Classify { path: PathBuf },
     /// Read a data set folder and report its summary.
     ScanDataset { dir: PathBuf },
+    /// Compute an explanation of the opened image `path` (or of the model alone).
+    Explain { path: Option<PathBuf>, request: ExplainRequest },
     /// List a run folder's checkpoints with their metrics.
     ListCheckpoints { dir: PathBuf },
     /// Train on a data set folder; progress arrives as `Event::Training`.
@@ -50,6 +58,40 @@ pub struct ModelInfo {
     pub epoch: u32,
     pub device: String,
     pub fingerprint: String,
+}
+
+/// Which explanation to compute. `class: None` means the predicted class.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExplainRequest {
+    Summary,
+    FeatureMaps { layer: Layer, normalisation: MapNormalisation },
+    PaperMap,
+    Filters { layer: Layer },
+    Saliency { class: Option<usize>, smooth_samples: usize },
+    GradCam { layer: Layer, class: Option<usize> },
+    Occlusion { class: Option<usize>, patch: usize, stride: usize },
+    Visualize { objective: VisObjective, config: VisConfig },
+}
+
+/// An explanation, ready to show.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExplainResult {
+    Summary(Vec<LayerSummary>),
+    /// A picture (feature-map grid, filters, the paper's map, a feature visualisation).
+    Picture { picture: Picture, caption: String },
+    /// A heat map (RGBA, alpha by strength) to lay over the picture as the network sees it.
+    Heat { photo: Picture, heat: Picture, class: usize, caption: String, all_zero: bool },
+}
+
+/// Side of the heat maps and photos sent for display.
+pub const EXPLAIN_VIEW_SIZE: u32 = 400;
+
+fn picture_of_rgb(image: &RgbImage) -> Picture {
+    picture_of_rgba(image::DynamicImage::ImageRgb8(image.clone()).to_rgba8())
+}
+
+fn picture_of_rgba(image: image::RgbaImage) -> Picture {
+    Picture { width: image.width() as usize, height: image.height() as usize, rgba: image.into_raw() }
 }
 
 /// A data set's summary with a few thumbnails per class, for the training panel.
@@ -92,6 +134,11 @@ pub enum Event {
     Classified { path: PathBuf, probabilities: Vec<f32>, model_fingerprint: String },
     DatasetScanned(DatasetOverview),
     CheckpointsListed { dir: PathBuf, checkpoints: Vec<CheckpointSummary> },
+    Explained { request: ExplainRequest, result: ExplainResult },
+    /// Occlusion progress: patches done of total.
+    ExplainProgress { done: usize, total: usize },
+    /// Feature visualisation progress; `preview` every few steps.
+    VisualizeStep { step: usize, steps: usize, value: f32, preview: Option<Picture> },
     /// Reading a data set: files decoded so far.
     DatasetProgress { done: usize, total: usize },
     Training(TrainEvent),
@@ -238,6 +285,7 @@ impl WorkerState {
                     Err(error) => self.emit(Event::JobFailed { job: "dataset", message: error.to_string() }),
                 }
             }
+            Job::Explain { path, request } => self.explain(path, request),
             Job::ListCheckpoints { dir } => {
                 let checkpoints = list_checkpoints(&dir);
                 self.emit(Event::CheckpointsListed { dir, checkpoints });
@@ -323,6 +371,89 @@ impl WorkerState {
         match result {
             Ok(outcome) => self.emit(Event::TrainingEnded { outcome }),
             Err(error) => self.emit(Event::JobFailed { job: "train", message: error.to_string() }),
+        }
+    }
+}
+
+impl WorkerState {
+    fn explain(&mut self, path: Option<PathBuf>, request: ExplainRequest) {
+        let Some(model) = &self.model else {
+            self.emit(Event::JobFailed { job: "explain", message: "no model is loaded".to_string() });
+            return;
+        };
+        let net = &model.net;
+        let image = path.as_ref().and_then(|p| self.opened.get(p)).map(|opened| opened.network_input.clone());
+        let needs_image = !matches!(request, ExplainRequest::Summary | ExplainRequest::Filters { .. } | ExplainRequest::Visualize { .. });
+        let Some(image) = image.or_else(|| (!needs_image).then(|| RgbImage::new(1, 1))) else {
+            self.emit(Event::JobFailed { job: "explain", message: "open a picture first".to_string() });
+            return;
+        };
+        let predicted = || classify_images(net, std::slice::from_ref(&image))[0].best().0;
+        let size = EXPLAIN_VIEW_SIZE;
+        let photo = || picture_of_rgb(&image::imageops::resize(&image, size, size, image::imageops::FilterType::Triangle));
+        let class_name = |class: usize| model.meta.class_names.get(class).cloned().unwrap_or_default();
+        let result = match &request {
+            ExplainRequest::Summary => Some(ExplainResult::Summary(model_summary(model.meta.class_names.len()))),
+            ExplainRequest::FeatureMaps { layer, normalisation } => {
+                let maps = all_feature_maps(net, &image);
+                let global = maps.iter().map(FeatureMaps::range).fold((f32::INFINITY, f32::NEG_INFINITY), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+                let montage = maps[layer.index()].montage(*normalisation, global);
+                Some(ExplainResult::Picture { picture: picture_of_rgb(&montage), caption: format!("{layer}: {} channels", maps[layer.index()].channels) })
+            }
+            ExplainRequest::PaperMap => {
+                let maps = all_feature_maps(net, &image);
+                let (channel, map) = paper_feature_map(&maps[Layer::Conv2.index()]);
+                Some(ExplainResult::Picture { picture: picture_of_rgb(&grey_image(&map, 16)), caption: format!("conv2 channel {channel}") })
+            }
+            ExplainRequest::Filters { layer } => filter_montage(net, *layer)
+                .map(|montage| ExplainResult::Picture { picture: picture_of_rgb(&montage), caption: format!("{layer}") }),
+            ExplainRequest::Saliency { class, smooth_samples } => {
+                let class = class.unwrap_or_else(predicted);
+                let map = if *smooth_samples > 1 { smooth_grad(net, &image, class, *smooth_samples, 0.15, 0) } else { saliency(net, &image, class) };
+                let heat = picture_of_rgba(heat_layer(&map.scaled_to_quantile(0.99), size));
+                Some(ExplainResult::Heat { photo: photo(), heat, class, caption: class_name(class), all_zero: map.max() <= 0.0 })
+            }
+            ExplainRequest::GradCam { layer, class } => {
+                let class = class.unwrap_or_else(predicted);
+                let cam = grad_cam(net, &image, *layer, class);
+                let heat = picture_of_rgba(heat_layer(&cam.upsampled, size));
+                Some(ExplainResult::Heat { photo: photo(), heat, class, caption: format!("{layer} · {}", class_name(class)), all_zero: cam.all_zero })
+            }
+            ExplainRequest::Occlusion { class, patch, stride } => {
+                let class = class.unwrap_or_else(predicted);
+                let events = self.events.clone();
+                let wake = &self.wake;
+                let mut progress = |done, total| {
+                    let _ = events.send(Event::ExplainProgress { done, total });
+                    wake();
+                };
+                occlusion(net, &image, class, *patch, *stride, &mut progress, &self.cancel).map(|result| {
+                    let largest = result.per_pixel.max().max(f32::EPSILON);
+                    let mut map = result.per_pixel.clone();
+                    map.values.iter_mut().for_each(|v| *v = (*v / largest).max(0.0));
+                    let caption = format!("{} · p = {:.3}", class_name(class), result.base_probability);
+                    ExplainResult::Heat { photo: photo(), heat: picture_of_rgba(heat_layer(&map, size)), class, caption, all_zero: result.per_pixel.max() <= 0.0 }
+                })
+            }
+            ExplainRequest::Visualize { objective, config } => {
+                let events = self.events.clone();
+                let wake = &self.wake;
+                let cancel = &self.cancel;
+                let steps = config.steps;
+                let mut on_step = |step, value, preview: Option<RgbImage>| {
+                    let preview = preview.map(|p| picture_of_rgb(&p));
+                    let _ = events.send(Event::VisualizeStep { step, steps, value, preview });
+                    wake();
+                    !cancel.load(Ordering::Relaxed)
+                };
+                let (picture, _) = visualize(net, *objective, config, 8, &mut on_step);
+                (!self.cancel.load(Ordering::Relaxed)).then(|| ExplainResult::Picture { picture: picture_of_rgb(&picture), caption: String::new() })
+            }
+        };
+        match result {
+            Some(result) => self.emit(Event::Explained { request, result }),
+            None if self.cancel.load(Ordering::Relaxed) => self.emit(Event::JobFailed { job: "explain", message: "cancelled".to_string() }),
+            None => self.emit(Event::JobFailed { job: "explain", message: "this layer has nothing to show for that view".to_string() }),
         }
     }
 }
