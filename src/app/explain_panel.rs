@@ -487,8 +487,15 @@ fn result_ui(app: &AtlasApp, ui: &mut egui::Ui, lang: Lang) {
                     }
                 });
                 ui.vertical(|ui| {
-                    ui.add(egui::Image::new((photo.id(), egui::vec2(200.0, 200.0))).alt_text(T::AsNetworkSees.get(lang)));
+                    ui.add(egui::Image::new((photo.id(), egui::vec2(190.0, 190.0))).alt_text(T::AsNetworkSees.get(lang)));
                     ui.small(T::AsNetworkSees.get(lang));
+                    // The map alone, on black.
+                    let (rect, _) = ui.allocate_exact_size(egui::vec2(190.0, 190.0), egui::Sense::hover());
+                    ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);
+                    if !*all_zero {
+                        ui.painter().image(heat.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
+                    }
+                    ui.small(T::MapAlone.get(lang));
                 });
             });
         }

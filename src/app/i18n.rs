@@ -154,6 +154,7 @@ pub enum T {
     ReceptiveField,
     Total,
     PaperMapNote,
+    MapAlone,
 }
 
 impl T {
@@ -301,6 +302,7 @@ impl T {
             T::OutputShape => ("输出形状", "output shape"),
             T::ReceptiveField => ("感受野", "receptive field"),
             T::Total => ("合计", "total"),
+            T::MapAlone => ("单独的热力图", "The map alone"),
             T::PaperMapNote => ("conv2 中最大值最大的通道，按论文方法归一化：(x−均值)/标准差×64+128", "conv2's channel with the largest maximum, normalised as the paper does: (x − mean)/std × 64 + 128"),
         };
         match lang {
