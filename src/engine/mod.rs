@@ -1,6 +1,7 @@
 //! The engine: everything computed with libtorch, and nothing that knows about a window.
 //! Model, image input, data sets, training, evaluation, checkpoints.
 
+pub mod atlas;
 pub mod checkpoint;
 pub mod classify;
 pub mod data;

@@ -1,0 +1,268 @@
+//! 2-D (or 3-D) layouts of activation vectors: UMAP, with the fuzzy graph from `umap-rs` and our
+//! own seeded epoch loop (the crate's optimiser has a defect in its gradient and is not seedable),
+//! and exact t-SNE for smaller sets. Plus normalisation and trustworthiness.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ndarray::Array2;
+use tch::{Device, Kind, Tensor};
+
+use super::knn::Neighbours;
+use crate::engine::rng::SeededRng;
+
+/// UMAP settings.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UmapParams {
+    pub n_neighbors: usize,
+    pub min_dist: f32,
+    pub epochs: usize,
+    pub components: usize,
+    pub seed: u64,
+    pub negative_sample_rate: usize,
+}
+
+impl Default for UmapParams {
+    fn default() -> Self {
+        UmapParams { n_neighbors: 15, min_dist: 0.05, epochs: 200, components: 2, seed: 0, negative_sample_rate: 5 }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LayoutError {
+    #[error("n_neighbors must be at least 2 and below the number of points ({points}); got {n_neighbors}")]
+    BadNeighbours { n_neighbors: usize, points: usize },
+    #[error("min_dist must be between 0 and 1; got {0}")]
+    BadMinDist(f32),
+    #[error("the layout needs 2 or 3 components; got {0}")]
+    BadComponents(usize),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Checks settings before they reach `umap-rs`, which panics on invalid ones.
+pub fn validate(params: &UmapParams, points: usize) -> Result<(), LayoutError> {
+    if params.n_neighbors < 2 || params.n_neighbors >= points {
+        return Err(LayoutError::BadNeighbours { n_neighbors: params.n_neighbors, points });
+    }
+    if !(0.0..=1.0).contains(&params.min_dist) {
+        return Err(LayoutError::BadMinDist(params.min_dist));
+    }
+    if !(2..=3).contains(&params.components) {
+        return Err(LayoutError::BadComponents(params.components));
+    }
+    Ok(())
+}
+
+/// UMAP of `n` points given their kNN graph (with at least `n_neighbors` columns). Calls
+/// `snapshot(epoch, layout)` every `snapshot_every` epochs (0: never); stops when `cancel` is set.
+/// The result is `n x components`, row-major, deterministic for a seed.
+pub fn umap(
+    neighbours: &Neighbours,
+    params: &UmapParams,
+    snapshot_every: usize,
+    snapshot: &mut dyn FnMut(usize, &[f32]),
+    cancel: &AtomicBool,
+) -> Result<Vec<f32>, LayoutError> {
+    let n = neighbours.indices.len() / neighbours.k.max(1);
+    validate(params, n)?;
+    let k = params.n_neighbors.min(neighbours.k);
+    let mut knn_indices = Array2::<u32>::zeros((n, k));
+    let mut knn_dists = Array2::<f32>::zeros((n, k));
+    for row in 0..n {
+        for col in 0..k {
+            knn_indices[[row, col]] = neighbours.indices[row * neighbours.k + col];
+            knn_dists[[row, col]] = neighbours.distances[row * neighbours.k + col];
+        }
+    }
+    let config = umap_rs::UmapConfig {
+        n_components: params.components,
+        manifold: umap_rs::ManifoldParams { min_dist: params.min_dist, ..Default::default() },
+        graph: umap_rs::GraphParams { n_neighbors: k, ..Default::default() },
+        optimization: umap_rs::OptimizationParams::default(),
+    };
+    // The graph builder reads only the neighbour lists; the data array is a placeholder.
+    let placeholder = Array2::<f32>::zeros((n, 1));
+    let manifold = umap_rs::Umap::new(config).learn_manifold(placeholder.view(), knn_indices.view(), knn_dists.view());
+    let (a, b) = manifold.curve_params();
+    let graph = manifold.graph();
+
+    // Edges weighted by membership; weak ones (sampled less than once) are dropped, as the
+    // reference implementation does.
+    let mut edges: Vec<(u32, u32, f32)> = graph.iter().map(|(&w, (i, j))| (i as u32, j as u32, w)).collect();
+    let max_weight = edges.iter().map(|e| e.2).fold(0.0f32, f32::max);
+    edges.retain(|e| e.2 >= max_weight / params.epochs as f32);
+    let epochs_per_sample: Vec<f32> = edges.iter().map(|e| max_weight / e.2).collect();
+    let negative_rate = params.negative_sample_rate.max(1) as f32;
+    let epochs_per_negative: Vec<f32> = epochs_per_sample.iter().map(|e| e / negative_rate).collect();
+    let mut next_sample = epochs_per_sample.clone();
+    let mut next_negative = epochs_per_negative.clone();
+
+    let dim = params.components;
+    let mut rng = SeededRng::new(params.seed);
+    let mut embedding: Vec<f32> = (0..n * dim).map(|_| rng.uniform(-10.0, 10.0) as f32).collect();
+    let clip = |v: f32| v.clamp(-4.0, 4.0);
+    for epoch in 0..params.epochs {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(LayoutError::Cancelled);
+        }
+        let alpha = 1.0 - epoch as f32 / params.epochs as f32;
+        let epoch_f = epoch as f32;
+        for (e, &(head, tail, _)) in edges.iter().enumerate() {
+            if next_sample[e] > epoch_f {
+                continue;
+            }
+            let (h, t) = (head as usize * dim, tail as usize * dim);
+            let dist2: f32 = (0..dim).map(|d| (embedding[h + d] - embedding[t + d]).powi(2)).sum();
+            if dist2 > 0.0 {
+                // Attraction: -2ab d^(2(b-1)) / (a d^(2b) + 1).
+                let coefficient = -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0);
+                for d in 0..dim {
+                    let step = clip(coefficient * (embedding[h + d] - embedding[t + d])) * alpha;
+                    embedding[h + d] += step;
+                    embedding[t + d] -= step;
+                }
+            }
+            next_sample[e] += epochs_per_sample[e];
+            let negatives = ((epoch_f - next_negative[e]) / epochs_per_negative[e]).max(0.0) as usize;
+            for _ in 0..negatives {
+                let other = rng.below(n) * dim;
+                if other == h {
+                    continue;
+                }
+                let dist2: f32 = (0..dim).map(|d| (embedding[h + d] - embedding[other + d]).powi(2)).sum();
+                // Repulsion: 2b / ((0.001 + d^2)(a d^(2b) + 1)).
+                let coefficient = 2.0 * b / ((0.001 + dist2) * (a * dist2.powf(b) + 1.0));
+                for d in 0..dim {
+                    let step = if coefficient > 0.0 { clip(coefficient * (embedding[h + d] - embedding[other + d])) } else { 4.0 };
+                    embedding[h + d] += step * alpha;
+                }
+            }
+            next_negative[e] += negatives as f32 * epochs_per_negative[e];
+        }
+        if snapshot_every > 0 && (epoch + 1) % snapshot_every == 0 {
+            snapshot(epoch + 1, &embedding);
+        }
+    }
+    Ok(embedding)
+}
+
+/// Exact t-SNE (perplexity-calibrated Gaussian affinities, Student-t similarities, early
+/// exaggeration, momentum), dense on libtorch: for up to a few thousand points.
+pub fn tsne(vectors: &[f32], dim: usize, components: usize, perplexity: f64, iterations: usize, seed: u64, cancel: &AtomicBool) -> Result<Vec<f32>, LayoutError> {
+    let n = vectors.len() / dim.max(1);
+    let device = Device::Cpu;
+    let x = Tensor::from_slice(vectors).view([n as i64, dim as i64]).to_kind(Kind::Double).to_device(device);
+    let squared = (&x * &x).sum_dim_intlist(&[1i64][..], true, Kind::Double);
+    let distances = (&squared + squared.tr() - x.matmul(&x.tr()) * 2.0).clamp_min(0.0);
+    let distances = Vec::<f64>::try_from(distances.flatten(0, -1)).expect("doubles");
+    // Binary search of each row's precision for the target perplexity.
+    let target_entropy = perplexity.max(1.0).ln();
+    let mut p = vec![0f64; n * n];
+    for i in 0..n {
+        let (mut beta, mut low, mut high) = (1.0f64, 0.0f64, f64::INFINITY);
+        let row = &distances[i * n..(i + 1) * n];
+        let min_other = row.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, d)| *d).fold(f64::INFINITY, f64::min);
+        for _ in 0..64 {
+            let mut sum = 0.0;
+            let mut weighted = 0.0;
+            for j in 0..n {
+                if j != i {
+                    let w = (-(row[j] - min_other) * beta).exp();
+                    sum += w;
+                    weighted += w * (row[j] - min_other);
+                }
+            }
+            let entropy = sum.max(1e-300).ln() + beta * weighted / sum.max(1e-300);
+            if (entropy - target_entropy).abs() < 1e-5 {
+                break;
+            }
+            if entropy > target_entropy {
+                low = beta;
+                beta = if high.is_finite() { (beta + high) / 2.0 } else { beta * 2.0 };
+            } else {
+                high = beta;
+                beta = (beta + low) / 2.0;
+            }
+        }
+        let mut sum = 0.0;
+        for j in 0..n {
+            if j != i {
+                let w = (-(row[j] - min_other) * beta).exp();
+                p[i * n + j] = w;
+                sum += w;
+            }
+        }
+        for j in 0..n {
+            p[i * n + j] /= sum.max(1e-300);
+        }
+    }
+    let p = Tensor::from_slice(&p).view([n as i64, n as i64]);
+    let p = ((&p + p.tr()) / (2.0 * n as f64)).clamp_min(1e-12);
+    tch::manual_seed(seed as i64);
+    let mut y = Tensor::randn([n as i64, components as i64], (Kind::Double, device)) * 1e-4;
+    let mut velocity = y.zeros_like();
+    let learning_rate = (n as f64 / 12.0).max(50.0);
+    for iteration in 0..iterations {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(LayoutError::Cancelled);
+        }
+        let exaggeration = if iteration < iterations / 4 { 12.0 } else { 1.0 };
+        let momentum = if iteration < iterations / 4 { 0.5 } else { 0.8 };
+        let sq = (&y * &y).sum_dim_intlist(&[1i64][..], true, Kind::Double);
+        let num = ((&sq + sq.tr() - y.matmul(&y.tr()) * 2.0).clamp_min(0.0) + 1.0).reciprocal();
+        let num = &num - Tensor::eye(n as i64, (Kind::Double, device)) * &num;
+        let q = (&num / num.sum(Kind::Double)).clamp_min(1e-12);
+        let weights = (&p * exaggeration - q) * &num;
+        let gradient = (weights.sum_dim_intlist(&[1i64][..], true, Kind::Double) * &y - weights.matmul(&y)) * 4.0;
+        velocity = &velocity * momentum - gradient * learning_rate;
+        y = &y + &velocity;
+    }
+    Ok(Vec::<f64>::try_from(y.flatten(0, -1)).expect("doubles").into_iter().map(|v| v as f32).collect())
+}
+
+/// Scales each axis to [0, 1] after clipping to its 1st-99th percentile, with a margin of
+/// `margin` (fraction of the range) on each side; points outside the percentiles are clamped.
+pub fn normalise(layout: &[f32], components: usize, margin: f32) -> Vec<f32> {
+    let n = layout.len() / components.max(1);
+    let mut out = layout.to_vec();
+    for axis in 0..components {
+        let mut values: Vec<f32> = (0..n).map(|i| layout[i * components + axis]).collect();
+        values.sort_by(f32::total_cmp);
+        let at = |q: f32| values[((n.saturating_sub(1)) as f32 * q).round() as usize];
+        let (low, high) = (at(0.01), at(0.99));
+        let span = (high - low).max(f32::EPSILON);
+        for i in 0..n {
+            let v = (layout[i * components + axis] - low) / span;
+            out[i * components + axis] = (margin + v.clamp(0.0, 1.0) * (1.0 - 2.0 * margin)).clamp(0.0, 1.0);
+        }
+    }
+    out
+}
+
+/// Trustworthiness (Venna and Kaski; scikit-learn's definition) of a layout with `k` neighbours:
+/// 1 means every point's k nearest in the layout are among its nearest in the original space.
+/// `original_rank(i, j)` is j's rank among i's neighbours in the original space (1 = nearest).
+pub fn trustworthiness(vectors: &[f32], dim: usize, layout: &[f32], components: usize, k: usize, cosine: bool) -> f64 {
+    let n = vectors.len() / dim;
+    let device = Device::Cpu;
+    let prepare = |values: &[f32], d: usize, unit: bool| {
+        let t = Tensor::from_slice(values).view([n as i64, d as i64]).to_kind(Kind::Double).to_device(device);
+        if unit { &t / t.norm_scalaropt_dim(2.0, &[1i64][..], true).clamp_min(1e-12) } else { t }
+    };
+    let x = prepare(vectors, dim, cosine);
+    let y = prepare(layout, components, false);
+    let distance = |t: &Tensor| {
+        let sq = (t * t).sum_dim_intlist(&[1i64][..], true, Kind::Double);
+        &sq + sq.tr() - t.matmul(&t.tr()) * 2.0
+    };
+    let dx = distance(&x) + Tensor::eye(n as i64, (Kind::Double, device)) * -1e9; // self first
+    let dy = distance(&y) + Tensor::eye(n as i64, (Kind::Double, device)) * -1e9;
+    // Rank of every j in i's original ordering.
+    let order = dx.argsort(1, false);
+    let ranks = order.argsort(1, false); // ranks[i][j] = position of j in i's order (0 = self)
+    let layout_neighbours = dy.argsort(1, false).narrow(1, 1, k as i64);
+    let neighbour_ranks = ranks.gather(1, &layout_neighbours, false).to_kind(Kind::Double);
+    let penalty = (neighbour_ranks - k as f64).clamp_min(0.0).sum(Kind::Double).double_value(&[]);
+    let (n, k) = (n as f64, k as f64);
+    1.0 - 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)) * penalty
+}
