@@ -47,6 +47,97 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Feature visualisation: the picture that most excites a channel or a class, as a PNG.
     Visualize(VisualizeArgs),
+    /// Activation atlases: build one from a model and a data set, export it, place images on it.
+    #[command(subcommand)]
+    Atlas(AtlasCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AtlasCommand {
+    /// Build an atlas (collect activations, kNN, UMAP, cells, icons) and save it.
+    Build(AtlasBuildArgs),
+    /// Render an atlas file as a PNG.
+    Export(AtlasExportArgs),
+    /// Place images on an atlas: where their activations land and the predicted class.
+    Place(AtlasPlaceArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasBuildArgs {
+    /// Model weights; defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Labelled data set folder (classes must match the model's).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Conv layer to map (the paper uses conv2).
+    #[arg(long, default_value = "conv2")]
+    pub layer: String,
+    /// Output atlas file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Interior positions sampled per image.
+    #[arg(long, default_value_t = 16)]
+    pub samples: usize,
+    /// UMAP neighbours (the paper: 5; the published atlases: 15-50).
+    #[arg(long, default_value_t = 15)]
+    pub neighbors: usize,
+    /// UMAP minimum distance (the paper: 0.05).
+    #[arg(long, default_value_t = 0.05)]
+    pub min_dist: f32,
+    /// UMAP epochs.
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    /// Grid sizes, comma-separated, coarse to fine.
+    #[arg(long, default_value = "10,20,40,80", value_delimiter = ',')]
+    pub grids: Vec<usize>,
+    /// Grid sizes whose cells get icons.
+    #[arg(long, default_value = "10,20,40", value_delimiter = ',')]
+    pub icon_grids: Vec<usize>,
+    /// Optimisation steps per icon.
+    #[arg(long, default_value_t = 128)]
+    pub icon_steps: usize,
+    /// Cells with fewer vectors get no icon.
+    #[arg(long, default_value_t = 4)]
+    pub min_count: u32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasExportArgs {
+    /// Atlas file.
+    pub atlas: PathBuf,
+    /// Output PNG.
+    #[arg(long)]
+    pub png: PathBuf,
+    /// Picture size in pixels (up to 8192).
+    #[arg(long, default_value_t = 2048)]
+    pub size: u32,
+    /// Grid level to draw (one of the atlas's).
+    #[arg(long, default_value_t = 20)]
+    pub grid: u16,
+    /// Draw grid lines.
+    #[arg(long)]
+    pub grid_lines: bool,
+    /// Mark each cell with its top class's colour.
+    #[arg(long)]
+    pub labels: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasPlaceArgs {
+    /// Atlas file.
+    pub atlas: PathBuf,
+    /// Images to place.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Model weights (must be the atlas's model); defaults to the one recorded in the atlas.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -237,6 +328,9 @@ pub fn run(command: Command) -> Result<()> {
         Command::Evaluate(args) => evaluate(args),
         Command::Explain(args) => explain(args),
         Command::Visualize(args) => visualize_command(args),
+        Command::Atlas(AtlasCommand::Build(args)) => atlas_build(args),
+        Command::Atlas(AtlasCommand::Export(args)) => atlas_export(args),
+        Command::Atlas(AtlasCommand::Place(args)) => atlas_place(args),
     }
 }
 
@@ -541,4 +635,99 @@ fn visualize_command(args: VisualizeArgs) -> Result<()> {
     println!("objective: {:.4} at the first step, {end:.4} at the end", history.first().copied().unwrap_or(0.0));
     let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
     save_png(&large, &args.out)
+}
+
+fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
+    use crate::engine::atlas::{AtlasParams, BuildEvent, Stage, build_atlas, save_atlas};
+    let weights = weights_or_shipped(args.weights)?;
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let dataset = load_dataset_reporting(&args.data)?;
+    let layer = parse_layer(Some(&args.layer), Layer::Conv2)?;
+    let params = AtlasParams {
+        layer,
+        samples_per_image: args.samples,
+        umap: crate::engine::atlas::layout::UmapParams { n_neighbors: args.neighbors, min_dist: args.min_dist, epochs: args.epochs, seed: args.seed, ..Default::default() },
+        grid_levels: args.grids.clone(),
+        min_count: args.min_count,
+        icon_levels: args.icon_grids.clone(),
+        icons: crate::engine::atlas::icons::IconParams { steps: args.icon_steps, seed: args.seed, ..Default::default() },
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let mut stage_started = std::time::Instant::now();
+    let mut current: Option<Stage> = None;
+    let show_progress = std::io::stderr().is_terminal();
+    let mut on_event = |event: BuildEvent| {
+        if let BuildEvent::Stage { stage, done, total } = event {
+            if current != Some(stage) {
+                if let Some(previous) = current {
+                    if show_progress { eprintln!(); }
+                    println!("  {previous:?}: {:.1} s", stage_started.elapsed().as_secs_f64());
+                }
+                current = Some(stage);
+                stage_started = std::time::Instant::now();
+            }
+            if show_progress {
+                eprint!("\r{stage:?} {done}/{total}   ");
+            }
+        }
+    };
+    let atlas = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &AtomicBool::new(false))?;
+    if let Some(stage) = current {
+        if show_progress { eprintln!(); }
+        println!("  {stage:?}: {:.1} s", stage_started.elapsed().as_secs_f64());
+    }
+    save_atlas(&atlas, &args.out)?;
+    let icons: usize = atlas.icons.iter().map(|l| l.cells.len()).sum();
+    println!(
+        "built {} vectors at {layer}, grids {:?}, {icons} icons in {:.1} s; saved {}",
+        atlas.collected.len(),
+        args.grids,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn atlas_export(args: AtlasExportArgs) -> Result<()> {
+    use crate::engine::atlas::export::{ExportOptions, render_atlas};
+    let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
+    if !(16..=8192).contains(&args.size) {
+        bail!("--size must be between 16 and 8192 pixels");
+    }
+    let options = ExportOptions { size_px: args.size, grid: args.grid, grid_lines: args.grid_lines, class_colours: args.labels };
+    let levels: Vec<u16> = atlas.levels.iter().map(|l| l.size).collect();
+    let picture = render_atlas(&atlas, &options).with_context(|| format!("the atlas has no {} grid (it has {levels:?})", args.grid))?;
+    save_png(&picture, &args.png)
+}
+
+fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
+    use crate::engine::atlas::place_image;
+    let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
+    let weights = args.weights.unwrap_or_else(|| atlas.meta.model_path.clone());
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    if checkpoint.fingerprint != atlas.meta.model_fingerprint {
+        bail!("{} is not the model this atlas was built from", weights.display());
+    }
+    let mut results = Vec::new();
+    for path in &args.images {
+        let image = load_network_image(path)?;
+        let placement = place_image(&checkpoint.net, &atlas, &image, 5);
+        let class = &atlas.meta.class_names[placement.predicted_class];
+        if !args.json {
+            println!(
+                "{}: at ({:.3}, {:.3}), predicted {class} ({:.1}%), {} vectors",
+                path.display(),
+                placement.centre[0],
+                placement.centre[1],
+                placement.confidence * 100.0,
+                placement.points.len()
+            );
+        }
+        results.push(json!({"image": path.display().to_string(), "centre": placement.centre, "points": placement.points, "class": class, "confidence": placement.confidence}));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    Ok(())
 }

@@ -159,6 +159,18 @@ pub fn images_to_tensor<'a>(images: impl IntoIterator<Item = &'a RgbImage>) -> T
         / 255.0
 }
 
+/// Stacks equally sized RGB images of any size into [N, 3, H, W] in [0, 1] (icons, patches).
+pub fn images_to_tensor_any<'a>(images: impl IntoIterator<Item = &'a RgbImage>) -> Tensor {
+    let mut bytes = Vec::new();
+    let (mut count, mut size) = (0i64, (0i64, 0i64));
+    for image in images {
+        size = (i64::from(image.height()), i64::from(image.width()));
+        bytes.extend_from_slice(image.as_raw());
+        count += 1;
+    }
+    Tensor::from_slice(&bytes).view([count, size.0, size.1, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 255.0
+}
+
 /// Converts a [3, H, W] tensor with values in [0, 1] back to an RGB image (for previews and PNGs).
 pub fn tensor_to_rgb(image: &Tensor) -> RgbImage {
     let image = image.detach().to_device(tch::Device::Cpu);

@@ -2,6 +2,16 @@
 //! images at one layer, laid out in 2-D by UMAP, binned into grid cells, each cell drawn by
 //! feature visualisation; new images can be placed on it.
 
+pub mod build;
+pub mod cells;
 pub mod collect;
+pub mod export;
+pub mod file;
+pub mod icons;
 pub mod knn;
 pub mod layout;
+pub mod place;
+
+pub use build::{Atlas, AtlasError, AtlasParams, BuildEvent, Stage, build_atlas};
+pub use file::{load_atlas, save_atlas};
+pub use place::{Placement, place_image};

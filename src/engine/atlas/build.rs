@@ -1,0 +1,236 @@
+//! Building an atlas from a model and a data set, stage by stage, with progress, intermediate
+//! layouts and icons streamed as they are ready, and cancellation between steps.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use super::cells::{GridLevel, bin};
+use super::collect::{Collected, collect};
+use super::icons::{IconParams, icon_size, render_icons};
+use super::knn::knn_graph;
+use super::layout::{LayoutError, UmapParams, normalise, umap, validate};
+use crate::engine::checkpoint::Checkpoint;
+use crate::engine::data::Dataset;
+use crate::engine::fsutil::utc_timestamp_now;
+use crate::engine::model::Layer;
+
+/// Everything that decides an atlas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AtlasParams {
+    pub layer: Layer,
+    pub samples_per_image: usize,
+    pub umap: UmapParams,
+    /// Grid sizes (cells per side), coarse to fine.
+    pub grid_levels: Vec<usize>,
+    /// Cells with fewer vectors get no icon (and are drawn faintly).
+    pub min_count: u32,
+    /// Levels (sizes from `grid_levels`) whose dense cells get icons.
+    pub icon_levels: Vec<usize>,
+    pub icons: IconParams,
+    pub seed: u64,
+}
+
+impl Default for AtlasParams {
+    fn default() -> Self {
+        AtlasParams {
+            layer: Layer::Conv2,
+            samples_per_image: 16,
+            umap: UmapParams::default(),
+            grid_levels: vec![10, 20, 40, 80],
+            min_count: 4,
+            icon_levels: vec![10, 20, 40],
+            icons: IconParams::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// What an atlas knows about where it came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AtlasMeta {
+    pub format_version: u32,
+    pub model_fingerprint: String,
+    pub model_path: PathBuf,
+    pub class_names: Vec<String>,
+    pub data_dir: PathBuf,
+    /// Source files of the images, by image index (for showing real patches behind a cell).
+    pub image_paths: Vec<PathBuf>,
+    pub params: AtlasParams,
+    pub created_at: String,
+}
+
+/// Icons of one grid level: one per dense cell, `icon_px` square RGB each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LevelIcons {
+    pub size: u16,
+    pub icon_px: u16,
+    /// Index into the level's `cells` of each icon.
+    pub cells: Vec<u32>,
+    /// Icons one after another, `icon_px * icon_px * 3` bytes each.
+    pub pixels: Vec<u8>,
+}
+
+impl LevelIcons {
+    pub fn icon(&self, i: usize) -> RgbImage {
+        let bytes = (self.icon_px as usize).pow(2) * 3;
+        RgbImage::from_raw(self.icon_px.into(), self.icon_px.into(), self.pixels[i * bytes..(i + 1) * bytes].to_vec()).expect("sized")
+    }
+
+    pub fn icon_of_cell(&self, cell: usize) -> Option<RgbImage> {
+        self.cells.iter().position(|&c| c as usize == cell).map(|i| self.icon(i))
+    }
+}
+
+/// A built atlas.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Atlas {
+    pub meta: AtlasMeta,
+    pub collected: Collected,
+    /// Normalised layout, `n x 2` in [0, 1].
+    pub layout: Vec<f32>,
+    pub levels: Vec<GridLevel>,
+    pub icons: Vec<LevelIcons>,
+}
+
+impl Atlas {
+    pub fn level(&self, size: u16) -> Option<&GridLevel> {
+        self.levels.iter().find(|l| l.size == size)
+    }
+
+    pub fn icons_of(&self, size: u16) -> Option<&LevelIcons> {
+        self.icons.iter().find(|l| l.size == size)
+    }
+}
+
+/// The stages of a build, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Collect,
+    Neighbours,
+    Layout,
+    Cells,
+    Icons,
+}
+
+/// Progress of a build.
+#[derive(Clone, Debug)]
+pub enum BuildEvent {
+    Stage { stage: Stage, done: usize, total: usize },
+    /// An intermediate layout (normalised), every few UMAP epochs.
+    Layout { epoch: usize, layout: Vec<f32> },
+    /// Icons finished for cells `first..first + icons.len()` of the dense cells of `level`.
+    Icons { level: u16, cells: Vec<u32>, icons: Vec<RgbImage> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AtlasError {
+    #[error("the atlas needs a conv layer (conv1..conv4); {0} is not one")]
+    NotConv(Layer),
+    #[error("the data set's classes {data:?} are not the model's {model:?}")]
+    ClassMismatch { data: Vec<String>, model: Vec<String> },
+    #[error("invalid grid levels {0:?}: sizes must be between 2 and 256")]
+    BadGrid(Vec<usize>),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// Builds an atlas of `checkpoint` on `dataset`.
+pub fn build_atlas(
+    checkpoint: &Checkpoint,
+    dataset: &Dataset,
+    params: &AtlasParams,
+    on_event: &mut dyn FnMut(BuildEvent),
+    cancel: &AtomicBool,
+) -> Result<Atlas, AtlasError> {
+    if !params.layer.is_conv() {
+        return Err(AtlasError::NotConv(params.layer));
+    }
+    if checkpoint.meta.class_names != dataset.class_names {
+        return Err(AtlasError::ClassMismatch { data: dataset.class_names.clone(), model: checkpoint.meta.class_names.clone() });
+    }
+    if params.grid_levels.is_empty() || params.grid_levels.iter().any(|&s| !(2..=256).contains(&s)) {
+        return Err(AtlasError::BadGrid(params.grid_levels.clone()));
+    }
+    let net = &checkpoint.net;
+    let collected = collect(
+        net,
+        dataset,
+        params.layer,
+        params.samples_per_image,
+        params.seed,
+        &mut |done, total| on_event(BuildEvent::Stage { stage: Stage::Collect, done, total }),
+        cancel,
+    )
+    .ok_or(AtlasError::Cancelled)?;
+    validate(&params.umap, collected.len())?;
+
+    on_event(BuildEvent::Stage { stage: Stage::Neighbours, done: 0, total: 1 });
+    let neighbours = knn_graph(&collected.vectors, collected.dim, params.umap.n_neighbors, net.device());
+    on_event(BuildEvent::Stage { stage: Stage::Neighbours, done: 1, total: 1 });
+
+    let epochs = params.umap.epochs;
+    let mut on_snapshot = |epoch: usize, raw: &[f32]| {
+        on_event(BuildEvent::Layout { epoch, layout: normalise(raw, 2, 0.02) });
+        on_event(BuildEvent::Stage { stage: Stage::Layout, done: epoch, total: epochs });
+    };
+    let raw = umap(&neighbours, &UmapParams { components: 2, ..params.umap }, 10, &mut on_snapshot, cancel)?;
+    let layout = normalise(&raw, 2, 0.02);
+
+    let levels: Vec<GridLevel> = params.grid_levels.iter().map(|&size| bin(&layout, &collected, size)).collect();
+    on_event(BuildEvent::Stage { stage: Stage::Cells, done: 1, total: 1 });
+
+    let mut icons = Vec::new();
+    let icon_px = icon_size(params.layer) as u16;
+    let total_icons: usize = levels
+        .iter()
+        .filter(|l| params.icon_levels.contains(&(l.size as usize)))
+        .map(|l| l.dense_cells(params.min_count).count())
+        .sum();
+    let mut done_icons = 0;
+    for level in levels.iter().filter(|l| params.icon_levels.contains(&(l.size as usize))) {
+        let dense: Vec<(usize, &super::cells::Cell)> = level.dense_cells(params.min_count).collect();
+        let directions: Vec<f32> = dense.iter().flat_map(|(_, c)| c.direction.iter().copied()).collect();
+        let cell_indices: Vec<u32> = dense.iter().map(|(i, _)| *i as u32).collect();
+        let mut pixels = Vec::with_capacity(dense.len() * (icon_px as usize).pow(2) * 3);
+        let finished = render_icons(
+            net,
+            params.layer,
+            &directions,
+            collected.dim,
+            &IconParams { seed: params.icons.seed ^ u64::from(level.size), ..params.icons },
+            &mut |first, batch| {
+                for icon in &batch {
+                    pixels.extend_from_slice(icon.as_raw());
+                }
+                done_icons += batch.len();
+                let cells = cell_indices[first..first + batch.len()].to_vec();
+                on_event(BuildEvent::Icons { level: level.size, cells, icons: batch });
+                on_event(BuildEvent::Stage { stage: Stage::Icons, done: done_icons, total: total_icons });
+            },
+            cancel,
+        );
+        if !finished {
+            return Err(AtlasError::Cancelled);
+        }
+        icons.push(LevelIcons { size: level.size, icon_px, cells: cell_indices, pixels });
+    }
+
+    let meta = AtlasMeta {
+        format_version: 1,
+        model_fingerprint: checkpoint.fingerprint.clone(),
+        model_path: checkpoint.path.clone(),
+        class_names: dataset.class_names.clone(),
+        data_dir: dataset.root.clone(),
+        image_paths: dataset.paths.clone(),
+        params: params.clone(),
+        created_at: utc_timestamp_now(),
+    };
+    Ok(Atlas { meta, collected, layout, levels, icons })
+}

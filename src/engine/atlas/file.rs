@@ -1,0 +1,137 @@
+//! Atlas files: one safetensors file holding every table as a tensor and the metadata, cells and
+//! icon index as JSON in its header. Saved atomically; loading checks every table's size.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+
+use super::build::{Atlas, AtlasError, AtlasMeta, LevelIcons};
+use super::cells::GridLevel;
+use super::collect::Collected;
+use crate::engine::fsutil::write_atomically;
+use crate::engine::model::Layer;
+
+const HEADER_KEY: &str = "activation_atlas_atlas";
+
+/// Everything that is not a big table.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    meta: AtlasMeta,
+    layer: Layer,
+    dim: usize,
+    classes: usize,
+    levels: Vec<GridLevel>,
+    icons: Vec<(u16, u16, Vec<u32>)>,
+}
+
+fn bytes_of_f32(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn bytes_of_u32(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Writes `atlas` to `path` (write to a temporary file, then rename).
+pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
+    let error = |reason: String| AtlasError::File { path: path.to_path_buf(), reason };
+    let c = &atlas.collected;
+    let n = c.len();
+    // Cells carry their members; the header would be huge, so members go into one table.
+    let mut levels = atlas.levels.clone();
+    let mut members = Vec::new();
+    for level in &mut levels {
+        for cell in &mut level.cells {
+            members.extend(std::mem::take(&mut cell.members));
+        }
+    }
+    let header = Header {
+        meta: atlas.meta.clone(),
+        layer: c.layer,
+        dim: c.dim,
+        classes: c.classes,
+        levels,
+        icons: atlas.icons.iter().map(|l| (l.size, l.icon_px, l.cells.clone())).collect(),
+    };
+    let position: Vec<u8> = c.position.iter().flat_map(|p| [p[0].to_le_bytes(), p[1].to_le_bytes()].concat()).collect();
+    let label: Vec<u8> = c.label.iter().flat_map(|l| l.to_le_bytes()).collect();
+    let mut tables: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
+        ("vectors".into(), Dtype::F32, vec![n, c.dim], bytes_of_f32(&c.vectors)),
+        ("attribution".into(), Dtype::F32, vec![n, c.classes], bytes_of_f32(&c.attribution)),
+        ("image".into(), Dtype::U32, vec![n], bytes_of_u32(&c.image)),
+        ("position".into(), Dtype::U16, vec![n, 2], position),
+        ("label".into(), Dtype::U16, vec![n], label),
+        ("layout".into(), Dtype::F32, vec![n, 2], bytes_of_f32(&atlas.layout)),
+        ("members".into(), Dtype::U32, vec![members.len()], bytes_of_u32(&members)),
+    ];
+    for level in &atlas.icons {
+        let px = level.icon_px as usize;
+        tables.push((format!("icons_{}", level.size), Dtype::U8, vec![level.cells.len(), px, px, 3], level.pixels.clone()));
+    }
+    let views = tables
+        .iter()
+        .map(|(name, dtype, shape, bytes)| TensorView::new(*dtype, shape.clone(), bytes).map(|v| (name.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(format!("{e:?}")))?;
+    let header_json = serde_json::to_string(&header).map_err(|e| error(e.to_string()))?;
+    let bytes = safetensors::serialize(views, &Some(HashMap::from([(HEADER_KEY.to_string(), header_json)])))
+        .map_err(|e| error(format!("{e:?}")))?;
+    write_atomically(path, &bytes).map_err(|e| error(e.to_string()))
+}
+
+/// Reads an atlas file, checking that every table has the size its header promises.
+pub fn load_atlas(path: &Path) -> Result<Atlas, AtlasError> {
+    let error = |reason: String| AtlasError::File { path: path.to_path_buf(), reason };
+    let bytes = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| error(format!("not an atlas file (truncated or damaged?): {e:?}")))?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| error(format!("{e:?}")))?;
+    let header_json = metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(HEADER_KEY))
+        .ok_or_else(|| error("not an atlas file (no atlas header)".to_string()))?;
+    let header: Header = serde_json::from_str(header_json).map_err(|e| error(format!("malformed atlas header: {e}")))?;
+    let n = tensors.tensor("image").map_err(|_| error("missing table 'image'".into()))?.shape().first().copied().unwrap_or(0);
+    let table = |name: &str, dtype: Dtype, shape: &[usize]| -> Result<Vec<u8>, AtlasError> {
+        let view = tensors.tensor(name).map_err(|_| error(format!("missing table '{name}'")))?;
+        if view.dtype() != dtype || view.shape() != shape {
+            return Err(error(format!("table '{name}' is {:?} {:?}, expected {dtype:?} {shape:?}", view.dtype(), view.shape())));
+        }
+        Ok(view.data().to_vec())
+    };
+    let f32s = |b: Vec<u8>| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect::<Vec<f32>>();
+    let u32s = |b: Vec<u8>| b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect::<Vec<u32>>();
+    let u16s = |b: Vec<u8>| b.chunks_exact(2).map(|c| u16::from_le_bytes(c.try_into().expect("2 bytes"))).collect::<Vec<u16>>();
+    let positions = u16s(table("position", Dtype::U16, &[n, 2])?);
+    let collected = Collected {
+        layer: header.layer,
+        dim: header.dim,
+        classes: header.classes,
+        vectors: f32s(table("vectors", Dtype::F32, &[n, header.dim])?),
+        image: u32s(table("image", Dtype::U32, &[n])?),
+        position: positions.chunks_exact(2).map(|p| [p[0], p[1]]).collect(),
+        label: u16s(table("label", Dtype::U16, &[n])?),
+        attribution: f32s(table("attribution", Dtype::F32, &[n, header.classes])?),
+    };
+    let layout = f32s(table("layout", Dtype::F32, &[n, 2])?);
+    let total_members: usize = header.levels.iter().flat_map(|l| &l.cells).map(|c| c.count as usize).sum();
+    let members = u32s(table("members", Dtype::U32, &[total_members])?);
+    if members.iter().any(|&m| m as usize >= n) || collected.label.iter().any(|&l| l as usize >= header.classes) {
+        return Err(error("an index points outside the atlas tables".into()));
+    }
+    let mut levels = header.levels;
+    let mut at = 0;
+    for cell in levels.iter_mut().flat_map(|l| l.cells.iter_mut()) {
+        cell.members = members[at..at + cell.count as usize].to_vec();
+        at += cell.count as usize;
+    }
+    let mut icons = Vec::new();
+    for (size, icon_px, cells) in header.icons {
+        let px = icon_px as usize;
+        let pixels = table(&format!("icons_{size}"), Dtype::U8, &[cells.len(), px, px, 3])?;
+        icons.push(LevelIcons { size, icon_px, cells, pixels });
+    }
+    Ok(Atlas { meta: header.meta, collected, layout, levels, icons })
+}

@@ -1,0 +1,104 @@
+//! Rendering cells as icons: one feature visualisation per cell, all cells of a batch optimised
+//! together. Objective at the centre position of the layer: dot(h, v) * max(0.1, cos(h, v))^4.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use image::RgbImage;
+use tch::{Kind, Tensor};
+
+use crate::engine::explain::{FourierImages, TensorAdam, VisConfig, random_transform};
+use crate::engine::image_input::tensor_to_rgb;
+use crate::engine::model::{Layer, Net};
+use crate::engine::rng::SeededRng;
+
+/// Side of an icon in pixels: about twice the layer's receptive field, so the pattern has room.
+pub fn icon_size(layer: Layer) -> i64 {
+    match layer {
+        Layer::Conv1 => 16,
+        Layer::Conv2 => 24,
+        Layer::Conv3 => 40,
+        _ => 64,
+    }
+}
+
+/// Icon rendering settings.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IconParams {
+    pub steps: usize,
+    pub learning_rate: f64,
+    pub batch: usize,
+    pub seed: u64,
+}
+
+impl Default for IconParams {
+    fn default() -> Self {
+        IconParams { steps: 128, learning_rate: 0.05, batch: 256, seed: 0 }
+    }
+}
+
+/// The objective per batch item: dot(h, v) * max(0.1, cos(h, v))^4 at the centre position.
+fn direction_objective(net: &Net, images: &Tensor, layer: Layer, directions: &Tensor) -> Tensor {
+    let activation = net.forward_until(images, layer, false).get(layer).shallow_clone();
+    let side = activation.size()[2];
+    let h = activation.select(3, side / 2).select(2, side / 2); // [N, C]
+    let dot = (&h * directions).sum_dim_intlist(&[1i64][..], false, Kind::Float);
+    let norms = h.norm_scalaropt_dim(2.0, &[1i64][..], false) * directions.norm_scalaropt_dim(2.0, &[1i64][..], false);
+    let cosine = &dot / norms.clamp_min(1e-8);
+    dot * cosine.clamp_min(0.1).pow_tensor_scalar(4.0)
+}
+
+/// Renders one icon per direction (`count x dim`), calling `done(first_index, icons)` after each
+/// batch. Returns false when cancelled.
+pub fn render_icons(
+    net: &Net,
+    layer: Layer,
+    directions: &[f32],
+    dim: usize,
+    params: &IconParams,
+    done: &mut dyn FnMut(usize, Vec<RgbImage>),
+    cancel: &AtomicBool,
+) -> bool {
+    let count = directions.len() / dim.max(1);
+    let size = icon_size(layer);
+    // Small transforms: this layer sees only a few pixels.
+    let transforms = VisConfig { jitter: 1.0, scale: 0.05, rotate_degrees: 5.0, ..VisConfig::default() };
+    let mut start = 0;
+    while start < count {
+        let len = params.batch.max(1).min(count - start);
+        tch::manual_seed((params.seed + start as u64) as i64);
+        let mut rng = SeededRng::derive(params.seed, start as u64);
+        let targets = Tensor::from_slice(&directions[start * dim..(start + len) * dim])
+            .view([len as i64, dim as i64])
+            .to_device(net.device())
+            .to_kind(net.kind());
+        let images = FourierImages::new(len as i64, size, net.device());
+        let mut adam = TensorAdam::new(&images.spectrum, params.learning_rate);
+        for _ in 0..params.steps {
+            if cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            let transformed = random_transform(&images.images(), &transforms, &mut rng).to_kind(net.kind());
+            let objective = direction_objective(net, &transformed, layer, &targets).sum(Kind::Float);
+            let gradient = Tensor::run_backward(&[&objective], &[&images.spectrum], false, false).remove(0);
+            adam.ascend(&images.spectrum, &gradient);
+        }
+        let pictures = tch::no_grad(|| {
+            let final_images = images.images();
+            (0..len as i64).map(|i| tensor_to_rgb(&final_images.get(i))).collect()
+        });
+        done(start, pictures);
+        start += len;
+    }
+    true
+}
+
+/// The activation at the centre of `icon` for `layer` (used to check an icon against its cell).
+pub fn centre_activation(net: &Net, layer: Layer, icon: &RgbImage) -> Vec<f32> {
+    tch::no_grad(|| {
+        let batch = crate::engine::image_input::images_to_tensor_any(std::iter::once(icon)).to_device(net.device()).to_kind(net.kind());
+        let activation = net.forward_until(&batch, layer, false).get(layer).get(0);
+        let side = activation.size()[1];
+        let h = activation.select(2, side / 2).select(1, side / 2);
+        Vec::<f32>::try_from(h.to_kind(Kind::Float).to_device(tch::Device::Cpu)).expect("floats")
+    })
+}
