@@ -101,3 +101,188 @@ fn bad_layout_settings_are_refused_not_panicked_on() {
     assert!(matches!(validate(&UmapParams { min_dist: 2.0, ..UmapParams::default() }, 100), Err(LayoutError::BadMinDist(_))));
     assert!(matches!(validate(&UmapParams { components: 4, ..UmapParams::default() }, 100), Err(LayoutError::BadComponents(4))));
 }
+
+mod built {
+    //! Tests on a real atlas: the shipped model on 3 flowers17 photos per class.
+
+    use std::sync::OnceLock;
+    use std::sync::atomic::AtomicBool;
+
+    use activation_atlas::engine::atlas::cells::{bin, cell_coordinate};
+    use activation_atlas::engine::atlas::icons::centre_activation;
+    use activation_atlas::engine::atlas::{Atlas, AtlasParams, BuildEvent, build_atlas, load_atlas, place_image, save_atlas};
+    use activation_atlas::engine::checkpoint::{Checkpoint, load_checkpoint};
+    use activation_atlas::engine::data::{Dataset, load_dataset};
+    use tch::Device;
+
+    pub struct Fixture {
+        pub checkpoint: Checkpoint,
+        pub dataset: Dataset,
+        pub atlas: Atlas,
+        pub layouts_streamed: usize,
+        pub icons_streamed: usize,
+    }
+
+    // Tensors are not Sync; the fixture is built and used on one test thread at a time.
+    struct Shared(std::sync::Mutex<Fixture>);
+    unsafe impl Sync for Shared {}
+    unsafe impl Send for Shared {}
+
+    pub fn params() -> AtlasParams {
+        AtlasParams { grid_levels: vec![5, 10], icon_levels: vec![5], min_count: 4, ..AtlasParams::default() }
+    }
+
+    fn fixture() -> &'static std::sync::Mutex<Fixture> {
+        static FIXTURE: OnceLock<Shared> = OnceLock::new();
+        &FIXTURE
+            .get_or_init(|| {
+                let subset = tempfile::tempdir().unwrap().keep();
+                for class in std::fs::read_dir(super::common::flowers17()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+                    let target = subset.join(class.file_name().unwrap());
+                    std::fs::create_dir_all(&target).unwrap();
+                    let mut files: Vec<_> = std::fs::read_dir(&class).unwrap().map(|e| e.unwrap().path()).collect();
+                    files.sort();
+                    for file in files.iter().take(3) {
+                        std::os::unix::fs::symlink(file, target.join(file.file_name().unwrap())).unwrap();
+                    }
+                }
+                let dataset = load_dataset(&subset, None, &|_, _| {}, &AtomicBool::new(false)).unwrap();
+                let checkpoint = load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), Device::Cpu).unwrap();
+                let (mut layouts_streamed, mut icons_streamed) = (0, 0);
+                let atlas = build_atlas(&checkpoint, &dataset, &params(), &mut |event| match event {
+                    BuildEvent::Layout { .. } => layouts_streamed += 1,
+                    BuildEvent::Icons { icons, .. } => icons_streamed += icons.len(),
+                    BuildEvent::Stage { .. } => {}
+                }, &AtomicBool::new(false))
+                .unwrap();
+                Shared(std::sync::Mutex::new(Fixture { checkpoint, dataset, atlas, layouts_streamed, icons_streamed }))
+            })
+            .0
+    }
+
+    pub fn with<R>(f: impl FnOnce(&Fixture) -> R) -> R {
+        let guard = fixture().lock().unwrap_or_else(|e| e.into_inner());
+        f(&guard)
+    }
+
+    #[test]
+    fn collection_samples_enough_vectors_with_attributions() {
+        with(|f| {
+            let c = &f.atlas.collected;
+            assert_eq!(c.len(), 51 * 16);
+            assert_eq!((c.dim, c.classes), (64, 17));
+            // Interior positions only (conv2 is 25 x 25; the border is left out).
+            assert!(c.position.iter().all(|p| (1..24).contains(&p[0]) && (1..24).contains(&p[1])));
+            // 16 distinct positions per image.
+            let first: std::collections::HashSet<_> = c.position[..16].iter().collect();
+            assert_eq!(first.len(), 16);
+            assert_eq!(f.layouts_streamed, 20, "a layout every 10 of 200 epochs");
+        });
+    }
+
+    #[test]
+    fn grid_binning_matches_hand_counts() {
+        with(|f| {
+            let atlas = &f.atlas;
+            for level in &atlas.levels {
+                let size = level.size as usize;
+                let mut counts = vec![0u32; size * size];
+                for i in 0..atlas.collected.len() {
+                    let (x, y) = ((atlas.layout[2 * i] * size as f32) as usize, (atlas.layout[2 * i + 1] * size as f32) as usize);
+                    counts[y.min(size - 1) * size + x.min(size - 1)] += 1;
+                }
+                for cell in &level.cells {
+                    assert_eq!(cell.count, counts[cell.y as usize * size + cell.x as usize], "level {size} cell ({}, {})", cell.x, cell.y);
+                    assert_eq!(cell.members.len() as u32, cell.count);
+                    // The label tally is a hand count of the members' labels.
+                    let (top, n) = cell.top_by_label[0];
+                    let hand = cell.members.iter().filter(|&&m| atlas.collected.label[m as usize] == top).count() as u32;
+                    assert_eq!(n, hand);
+                }
+                assert_eq!(level.cells.iter().map(|c| c.count).sum::<u32>() as usize, atlas.collected.len());
+                assert_eq!(counts.iter().filter(|&&c| c > 0).count(), level.cells.len());
+            }
+            // Density threshold: exactly the cells with >= min_count get icons.
+            let level = atlas.level(5).unwrap();
+            let dense = level.cells.iter().filter(|c| c.count >= 4).count();
+            assert_eq!(atlas.icons_of(5).unwrap().cells.len(), dense);
+            assert_eq!(f.icons_streamed, dense);
+            assert!(atlas.icons_of(10).is_none(), "icons only where asked");
+            // Re-binning gives the same cells; edge positions go to the last cell.
+            assert_eq!(&bin(&atlas.layout, &atlas.collected, 10), atlas.level(10).unwrap());
+            assert_eq!(cell_coordinate(1.0, 10), 9);
+            assert_eq!(cell_coordinate(0.0, 10), 0);
+        });
+    }
+
+    #[test]
+    fn icons_match_their_cells_direction() {
+        with(|f| {
+            let atlas = &f.atlas;
+            let level = atlas.level(5).unwrap();
+            let icons = atlas.icons_of(5).unwrap();
+            let mut cosines = Vec::new();
+            for (i, &cell) in icons.cells.iter().enumerate() {
+                let h = centre_activation(&f.checkpoint.net, atlas.collected.layer, &icons.icon(i));
+                let v = &level.cells[cell as usize].direction;
+                let dot: f32 = h.iter().zip(v).map(|(a, b)| a * b).sum();
+                let norm = |x: &[f32]| x.iter().map(|a| a * a).sum::<f32>().sqrt();
+                cosines.push(dot / (norm(&h) * norm(v)).max(1e-12));
+            }
+            let worst = cosines.iter().copied().fold(f32::INFINITY, f32::min);
+            assert!(worst >= 0.7, "icon/direction cosines: {cosines:?}");
+        });
+    }
+
+    #[test]
+    fn a_training_image_lands_next_to_its_own_vectors() {
+        with(|f| {
+            let atlas = &f.atlas;
+            let index = 20;
+            let placement = place_image(&f.checkpoint.net, atlas, &f.dataset.images[index], 5);
+            assert_eq!(placement.points.len(), 23 * 23);
+            // Its own sampled vectors are in the atlas: where do they sit?
+            let own: Vec<usize> = (0..atlas.collected.len()).filter(|&i| atlas.collected.image[i] == index as u32).collect();
+            let own_centre = own.iter().fold([0.0f32; 2], |a, &i| [a[0] + atlas.layout[2 * i] / own.len() as f32, a[1] + atlas.layout[2 * i + 1] / own.len() as f32]);
+            let distance = ((placement.centre[0] - own_centre[0]).powi(2) + (placement.centre[1] - own_centre[1]).powi(2)).sqrt();
+            assert!(distance < 0.1, "placed {:?}, own vectors around {own_centre:?}", placement.centre);
+            // Each of the sampled positions, placed on its own, lands within 0.1 of its own vector.
+            let side = 23;
+            let mut near = 0;
+            for &i in &own {
+                let [x, y] = atlas.collected.position[i];
+                let point = placement.points[(y as usize - 1) * side + (x as usize - 1)];
+                let d = ((point[0] - atlas.layout[2 * i]).powi(2) + (point[1] - atlas.layout[2 * i + 1]).powi(2)).sqrt();
+                near += usize::from(d < 0.1);
+            }
+            assert!(near * 10 >= own.len() * 9, "{near} of {} own vectors placed nearby", own.len());
+            assert_eq!(placement.predicted_class, f.dataset.labels[index]);
+        });
+    }
+
+    #[test]
+    fn save_and_load_round_trip_and_damaged_files_are_refused() {
+        with(|f| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("flowers.atlas");
+            save_atlas(&f.atlas, &path).unwrap();
+            let loaded = load_atlas(&path).unwrap();
+            assert_eq!(loaded, f.atlas);
+            let bytes = std::fs::read(&path).unwrap();
+            std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+            let error = load_atlas(&path).unwrap_err().to_string();
+            assert!(error.contains("flowers.atlas") && error.contains("truncated"), "{error}");
+            std::fs::write(&path, b"not an atlas").unwrap();
+            assert!(load_atlas(&path).is_err());
+        });
+    }
+
+    #[test]
+    fn same_seed_same_layout() {
+        with(|f| {
+            let again = build_atlas(&f.checkpoint, &f.dataset, &AtlasParams { icon_levels: vec![], ..params() }, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+            assert_eq!(again.layout, f.atlas.layout);
+            assert_eq!(again.collected, f.atlas.collected);
+        });
+    }
+}
