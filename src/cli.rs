@@ -102,6 +102,12 @@ pub struct AtlasBuildArgs {
     pub min_count: u32,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Lay out with t-SNE instead of UMAP (exact; subsamples above 4000 vectors).
+    #[arg(long)]
+    pub tsne: bool,
+    /// Skip the paper's class mosaic and data distribution views.
+    #[arg(long)]
+    pub no_paper_views: bool,
 }
 
 #[derive(Args, Debug)]
@@ -652,6 +658,8 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
         icon_levels: args.icon_grids.clone(),
         icons: crate::engine::atlas::icons::IconParams { steps: args.icon_steps, seed: args.seed, ..Default::default() },
         seed: args.seed,
+        layout_method: if args.tsne { crate::engine::atlas::build::LayoutMethod::Tsne } else { crate::engine::atlas::build::LayoutMethod::Umap },
+        paper_views: !args.no_paper_views,
     };
     let started = std::time::Instant::now();
     let mut stage_started = std::time::Instant::now();

@@ -11,11 +11,25 @@ use super::cells::{GridLevel, bin};
 use super::collect::{Collected, collect};
 use super::icons::{IconParams, icon_size, render_icons};
 use super::knn::knn_graph;
-use super::layout::{LayoutError, UmapParams, normalise, umap, validate};
+use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
+use super::views::{ClassMosaic, Distribution, class_mosaic, data_distribution};
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::data::Dataset;
 use crate::engine::fsutil::utc_timestamp_now;
 use crate::engine::model::Layer;
+
+/// How the vectors are laid out in 2-D.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LayoutMethod {
+    #[default]
+    Umap,
+    /// Exact t-SNE on at most [`TSNE_MAX_POINTS`] vectors; the others are placed at the mean of
+    /// their 3 nearest laid-out neighbours.
+    Tsne,
+}
+
+/// t-SNE here is exact (O(n²) memory and time), so larger sets are subsampled.
+pub const TSNE_MAX_POINTS: usize = 4000;
 
 /// Everything that decides an atlas.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +45,11 @@ pub struct AtlasParams {
     pub icon_levels: Vec<usize>,
     pub icons: IconParams,
     pub seed: u64,
+    #[serde(default)]
+    pub layout_method: LayoutMethod,
+    /// Also compute the paper's class mosaic and data distribution.
+    #[serde(default)]
+    pub paper_views: bool,
 }
 
 impl Default for AtlasParams {
@@ -44,6 +63,8 @@ impl Default for AtlasParams {
             icon_levels: vec![10, 20, 40],
             icons: IconParams::default(),
             seed: 0,
+            layout_method: LayoutMethod::Umap,
+            paper_views: true,
         }
     }
 }
@@ -93,6 +114,8 @@ pub struct Atlas {
     pub layout: Vec<f32>,
     pub levels: Vec<GridLevel>,
     pub icons: Vec<LevelIcons>,
+    pub mosaic: Option<ClassMosaic>,
+    pub distribution: Option<Distribution>,
 }
 
 impl Atlas {
@@ -112,6 +135,7 @@ pub enum Stage {
     Neighbours,
     Layout,
     Cells,
+    PaperViews,
     Icons,
 }
 
@@ -176,15 +200,30 @@ pub fn build_atlas(
     on_event(BuildEvent::Stage { stage: Stage::Neighbours, done: 1, total: 1 });
 
     let epochs = params.umap.epochs;
-    let mut on_snapshot = |epoch: usize, raw: &[f32]| {
-        on_event(BuildEvent::Layout { epoch, layout: normalise(raw, 2, 0.02) });
-        on_event(BuildEvent::Stage { stage: Stage::Layout, done: epoch, total: epochs });
+    let raw = match params.layout_method {
+        LayoutMethod::Umap => {
+            let mut on_snapshot = |epoch: usize, raw: &[f32]| {
+                on_event(BuildEvent::Layout { epoch, layout: normalise(raw, 2, 0.02) });
+                on_event(BuildEvent::Stage { stage: Stage::Layout, done: epoch, total: epochs });
+            };
+            umap(&neighbours, &UmapParams { components: 2, ..params.umap }, 10, &mut on_snapshot, cancel)?
+        }
+        LayoutMethod::Tsne => tsne_layout(&collected, params.seed, net.device(), cancel)?,
     };
-    let raw = umap(&neighbours, &UmapParams { components: 2, ..params.umap }, 10, &mut on_snapshot, cancel)?;
     let layout = normalise(&raw, 2, 0.02);
 
     let levels: Vec<GridLevel> = params.grid_levels.iter().map(|&size| bin(&layout, &collected, size)).collect();
     on_event(BuildEvent::Stage { stage: Stage::Cells, done: 1, total: 1 });
+
+    let (mosaic, distribution) = if params.paper_views {
+        on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 0, total: 1 });
+        let mosaic = class_mosaic(net, dataset);
+        let distribution = data_distribution(net, dataset, params.seed, cancel)?;
+        on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 1, total: 1 });
+        (Some(mosaic), Some(distribution))
+    } else {
+        (None, None)
+    };
 
     let mut icons = Vec::new();
     let icon_px = icon_size(params.layer) as u16;
@@ -232,5 +271,32 @@ pub fn build_atlas(
         params: params.clone(),
         created_at: utc_timestamp_now(),
     };
-    Ok(Atlas { meta, collected, layout, levels, icons })
+    Ok(Atlas { meta, collected, layout, levels, icons, mosaic, distribution })
+}
+
+/// t-SNE of the vectors (subsampled to [`TSNE_MAX_POINTS`], seeded); the rest placed by kNN.
+fn tsne_layout(collected: &Collected, seed: u64, device: tch::Device, cancel: &AtomicBool) -> Result<Vec<f32>, LayoutError> {
+    let n = collected.len();
+    let dim = collected.dim;
+    let mut chosen: Vec<usize> = (0..n).collect();
+    crate::engine::rng::SeededRng::new(seed).shuffle(&mut chosen);
+    chosen.truncate(TSNE_MAX_POINTS.min(n));
+    let sample: Vec<f32> = chosen.iter().flat_map(|&i| collected.vector(i).iter().copied()).collect();
+    let sample_layout = tsne(&sample, dim, 2, 50.0f64.min((chosen.len() as f64 - 1.0) / 3.0), 500, seed, cancel)?;
+    let mut out = vec![0f32; n * 2];
+    for (s, &i) in chosen.iter().enumerate() {
+        out[2 * i] = sample_layout[2 * s];
+        out[2 * i + 1] = sample_layout[2 * s + 1];
+    }
+    let reference = super::knn::unit_rows(&sample, dim, device);
+    let everything = super::knn::unit_rows(&collected.vectors, dim, device);
+    let (indices, _) = super::knn::nearest_among(&everything, &reference, 3, 2048);
+    let placed: std::collections::HashSet<usize> = chosen.iter().copied().collect();
+    for i in (0..n).filter(|i| !placed.contains(i)) {
+        let row = &indices[i * 3..i * 3 + 3];
+        for axis in 0..2 {
+            out[2 * i + axis] = row.iter().map(|&s| sample_layout[2 * s as usize + axis]).sum::<f32>() / 3.0;
+        }
+    }
+    Ok(out)
 }

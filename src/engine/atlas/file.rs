@@ -24,6 +24,10 @@ struct Header {
     classes: usize,
     levels: Vec<GridLevel>,
     icons: Vec<(u16, u16, Vec<u32>)>,
+    #[serde(default)]
+    mosaic: Option<(Vec<usize>, usize)>,
+    #[serde(default)]
+    has_distribution: bool,
 }
 
 fn bytes_of_f32(values: &[f32]) -> Vec<u8> {
@@ -54,6 +58,8 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
         classes: c.classes,
         levels,
         icons: atlas.icons.iter().map(|l| (l.size, l.icon_px, l.cells.clone())).collect(),
+        mosaic: atlas.mosaic.as_ref().map(|m| (m.order.clone(), m.map_side)),
+        has_distribution: atlas.distribution.is_some(),
     };
     let position: Vec<u8> = c.position.iter().flat_map(|p| [p[0].to_le_bytes(), p[1].to_le_bytes()].concat()).collect();
     let label: Vec<u8> = c.label.iter().flat_map(|l| l.to_le_bytes()).collect();
@@ -66,6 +72,18 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
         ("layout".into(), Dtype::F32, vec![n, 2], bytes_of_f32(&atlas.layout)),
         ("members".into(), Dtype::U32, vec![members.len()], bytes_of_u32(&members)),
     ];
+    if let Some(mosaic) = &atlas.mosaic {
+        let images = mosaic.labels.len();
+        tables.push(("mosaic_maps".into(), Dtype::U8, vec![images, mosaic.map_side * mosaic.map_side], mosaic.maps.clone()));
+        tables.push(("mosaic_labels".into(), Dtype::U16, vec![images], mosaic.labels.iter().flat_map(|l| l.to_le_bytes()).collect()));
+    }
+    if let Some(d) = &atlas.distribution {
+        let images = d.labels.len();
+        tables.push(("distribution_labels".into(), Dtype::U16, vec![images], d.labels.iter().flat_map(|l| l.to_le_bytes()).collect()));
+        for (name, values, components) in [("umap2", &d.umap2, 2), ("umap3", &d.umap3, 3), ("tsne2", &d.tsne2, 2), ("tsne3", &d.tsne3, 3)] {
+            tables.push((format!("distribution_{name}"), Dtype::F32, vec![images, components], bytes_of_f32(values)));
+        }
+    }
     for level in &atlas.icons {
         let px = level.icon_px as usize;
         tables.push((format!("icons_{}", level.size), Dtype::U8, vec![level.cells.len(), px, px, 3], level.pixels.clone()));
@@ -133,5 +151,28 @@ pub fn load_atlas(path: &Path) -> Result<Atlas, AtlasError> {
         let pixels = table(&format!("icons_{size}"), Dtype::U8, &[cells.len(), px, px, 3])?;
         icons.push(LevelIcons { size, icon_px, cells, pixels });
     }
-    Ok(Atlas { meta: header.meta, collected, layout, levels, icons })
+    let mosaic = match header.mosaic {
+        Some((order, side)) => {
+            let view = tensors.tensor("mosaic_labels").map_err(|_| error("missing table 'mosaic_labels'".into()))?;
+            let images = view.shape().first().copied().unwrap_or(0);
+            let labels = u16s(table("mosaic_labels", Dtype::U16, &[images])?);
+            let maps = table("mosaic_maps", Dtype::U8, &[images, side * side])?;
+            Some(super::views::ClassMosaic { order, maps, map_side: side, labels })
+        }
+        None => None,
+    };
+    let distribution = if header.has_distribution {
+        let view = tensors.tensor("distribution_labels").map_err(|_| error("missing table 'distribution_labels'".into()))?;
+        let images = view.shape().first().copied().unwrap_or(0);
+        Some(super::views::Distribution {
+            labels: u16s(table("distribution_labels", Dtype::U16, &[images])?),
+            umap2: f32s(table("distribution_umap2", Dtype::F32, &[images, 2])?),
+            umap3: f32s(table("distribution_umap3", Dtype::F32, &[images, 3])?),
+            tsne2: f32s(table("distribution_tsne2", Dtype::F32, &[images, 2])?),
+            tsne3: f32s(table("distribution_tsne3", Dtype::F32, &[images, 3])?),
+        })
+    } else {
+        None
+    };
+    Ok(Atlas { meta: header.meta, collected, layout, levels, icons, mosaic, distribution })
 }

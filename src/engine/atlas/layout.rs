@@ -149,6 +149,12 @@ pub fn umap(
 /// Exact t-SNE (perplexity-calibrated Gaussian affinities, Student-t similarities, early
 /// exaggeration, momentum), dense on libtorch: for up to a few thousand points.
 pub fn tsne(vectors: &[f32], dim: usize, components: usize, perplexity: f64, iterations: usize, seed: u64, cancel: &AtomicBool) -> Result<Vec<f32>, LayoutError> {
+    let p = tsne_affinities(vectors, dim, perplexity);
+    tsne_from_affinities(&p, components, iterations, seed, cancel)
+}
+
+/// The symmetric t-SNE affinities P of `vectors` (`n x n`), reusable for several layouts.
+pub fn tsne_affinities(vectors: &[f32], dim: usize, perplexity: f64) -> Tensor {
     let n = vectors.len() / dim.max(1);
     let device = Device::Cpu;
     let x = Tensor::from_slice(vectors).view([n as i64, dim as i64]).to_kind(Kind::Double).to_device(device);
@@ -197,9 +203,16 @@ pub fn tsne(vectors: &[f32], dim: usize, components: usize, perplexity: f64, ite
         }
     }
     let p = Tensor::from_slice(&p).view([n as i64, n as i64]);
-    let p = ((&p + p.tr()) / (2.0 * n as f64)).clamp_min(1e-12);
+    ((&p + p.tr()) / (2.0 * n as f64)).clamp_min(1e-12).to_kind(Kind::Float)
+}
+
+/// t-SNE iterations from precomputed affinities (see [`tsne_affinities`]).
+pub fn tsne_from_affinities(p: &Tensor, components: usize, iterations: usize, seed: u64, cancel: &AtomicBool) -> Result<Vec<f32>, LayoutError> {
+    let n = p.size()[0] as usize;
+    let device = p.device();
+    let kind = Kind::Float;
     tch::manual_seed(seed as i64);
-    let mut y = Tensor::randn([n as i64, components as i64], (Kind::Double, device)) * 1e-4;
+    let mut y = Tensor::randn([n as i64, components as i64], (kind, device)) * 1e-4;
     let mut velocity = y.zeros_like();
     let learning_rate = (n as f64 / 12.0).max(50.0);
     for iteration in 0..iterations {
@@ -208,16 +221,16 @@ pub fn tsne(vectors: &[f32], dim: usize, components: usize, perplexity: f64, ite
         }
         let exaggeration = if iteration < iterations / 4 { 12.0 } else { 1.0 };
         let momentum = if iteration < iterations / 4 { 0.5 } else { 0.8 };
-        let sq = (&y * &y).sum_dim_intlist(&[1i64][..], true, Kind::Double);
-        let num = ((&sq + sq.tr() - y.matmul(&y.tr()) * 2.0).clamp_min(0.0) + 1.0).reciprocal();
-        let num = &num - Tensor::eye(n as i64, (Kind::Double, device)) * &num;
-        let q = (&num / num.sum(Kind::Double)).clamp_min(1e-12);
-        let weights = (&p * exaggeration - q) * &num;
-        let gradient = (weights.sum_dim_intlist(&[1i64][..], true, Kind::Double) * &y - weights.matmul(&y)) * 4.0;
+        let sq = (&y * &y).sum_dim_intlist(&[1i64][..], true, kind);
+        let mut num = ((&sq + sq.tr() - y.matmul(&y.tr()) * 2.0).clamp_min(0.0) + 1.0).reciprocal();
+        let num = num.fill_diagonal_(0.0, false);
+        let q = (&num / num.sum(kind)).clamp_min(1e-12);
+        let weights = (p * exaggeration - q) * &num;
+        let gradient = (weights.sum_dim_intlist(&[1i64][..], true, kind) * &y - weights.matmul(&y)) * 4.0;
         velocity = &velocity * momentum - gradient * learning_rate;
         y = &y + &velocity;
     }
-    Ok(Vec::<f64>::try_from(y.flatten(0, -1)).expect("doubles").into_iter().map(|v| v as f32).collect())
+    Ok(Vec::<f32>::try_from(y.to_device(Device::Cpu).flatten(0, -1)).expect("floats"))
 }
 
 /// Scales each axis to [0, 1] after clipping to its 1st-99th percentile, with a margin of

@@ -11,6 +11,7 @@ pub mod icons;
 pub mod knn;
 pub mod layout;
 pub mod place;
+pub mod views;
 
 pub use build::{Atlas, AtlasError, AtlasParams, BuildEvent, Stage, build_atlas};
 pub use file::{load_atlas, save_atlas};

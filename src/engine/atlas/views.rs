@@ -1,0 +1,130 @@
+//! The paper's own views (section 5): the class mosaic of conv2 max-activation feature maps with
+//! similar classes side by side, and the data distribution (one vector per image) laid out by UMAP
+//! and t-SNE in 2-D and 3-D.
+
+use std::sync::atomic::AtomicBool;
+
+use super::knn::knn_graph;
+use super::layout::{LayoutError, UmapParams, normalise, tsne_affinities, tsne_from_affinities, umap};
+use crate::engine::data::Dataset;
+use crate::engine::explain::{FeatureMaps, paper_feature_map};
+use crate::engine::model::{Layer, Net};
+
+/// Per image, the paper's single feature map (25 x 25 grey levels) and its max-activation vector
+/// (the maximum of each conv2 channel); per class, the order that puts similar classes together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassMosaic {
+    /// Class indices in display order.
+    pub order: Vec<usize>,
+    /// `images x 625` grey levels (0..255), in data set order.
+    pub maps: Vec<u8>,
+    pub map_side: usize,
+    pub labels: Vec<u16>,
+}
+
+/// One vector per image (the max of each channel of `layer`), laid out four ways.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distribution {
+    pub labels: Vec<u16>,
+    pub umap2: Vec<f32>,
+    pub umap3: Vec<f32>,
+    pub tsne2: Vec<f32>,
+    pub tsne3: Vec<f32>,
+}
+
+/// Max-activation vectors of `layer` for every image (`images x channels`).
+pub fn max_activation_vectors(net: &Net, dataset: &Dataset, layer: Layer) -> (Vec<f32>, usize) {
+    let mut vectors = Vec::new();
+    let mut dim = 0;
+    for chunk in dataset.images.chunks(64) {
+        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
+        let activation = tch::no_grad(|| net.forward_until(&batch, layer, false).get(layer).shallow_clone());
+        let max = if activation.dim() == 4 { activation.amax(&[2i64, 3][..], false) } else { activation };
+        dim = max.size()[1] as usize;
+        vectors.extend(Vec::<f32>::try_from(max.to_kind(tch::Kind::Float).to_device(tch::Device::Cpu).flatten(0, -1)).expect("floats"));
+    }
+    (vectors, dim)
+}
+
+/// Orders classes so that neighbours are similar: start with the class most unlike the others,
+/// then repeatedly append the most similar (cosine) class not yet placed.
+pub fn similarity_order(class_means: &[Vec<f32>]) -> Vec<usize> {
+    let cos = |a: &[f32], b: &[f32]| {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        dot / (norm(a) * norm(b))
+    };
+    let n = class_means.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let start = (0..n)
+        .min_by(|&a, &b| {
+            let total = |i: usize| (0..n).filter(|&j| j != i).map(|j| cos(&class_means[i], &class_means[j])).sum::<f32>();
+            total(a).total_cmp(&total(b))
+        })
+        .unwrap_or(0);
+    let mut order = vec![start];
+    while order.len() < n {
+        let last = *order.last().expect("not empty");
+        let next = (0..n)
+            .filter(|c| !order.contains(c))
+            .max_by(|&a, &b| cos(&class_means[last], &class_means[a]).total_cmp(&cos(&class_means[last], &class_means[b])))
+            .expect("a class is left");
+        order.push(next);
+    }
+    order
+}
+
+pub fn class_mosaic(net: &Net, dataset: &Dataset) -> ClassMosaic {
+    let (vectors, dim) = max_activation_vectors(net, dataset, Layer::Conv2);
+    let classes = dataset.class_names.len();
+    let mut means = vec![vec![0f32; dim]; classes];
+    let mut counts = vec![0f32; classes];
+    for (i, &label) in dataset.labels.iter().enumerate() {
+        counts[label] += 1.0;
+        for (m, v) in means[label].iter_mut().zip(&vectors[i * dim..(i + 1) * dim]) {
+            *m += v;
+        }
+    }
+    for (mean, count) in means.iter_mut().zip(&counts) {
+        mean.iter_mut().for_each(|m| *m /= count.max(1.0));
+    }
+    let mut maps = Vec::with_capacity(dataset.len() * 625);
+    let mut side = 25;
+    for chunk in dataset.images.chunks(64) {
+        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
+        let conv2 = tch::no_grad(|| net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).to_kind(tch::Kind::Float).to_device(tch::Device::Cpu));
+        let size = conv2.size();
+        let (channels, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
+        let values = Vec::<f32>::try_from(conv2.flatten(0, -1)).expect("floats");
+        for image in values.chunks(channels * h * w) {
+            let feature_maps = FeatureMaps { layer: Layer::Conv2, channels, height: h, width: w, values: image.to_vec() };
+            let (_, map) = paper_feature_map(&feature_maps);
+            side = map.width;
+            maps.extend(map.values.iter().map(|v| (v * 255.0).round() as u8));
+        }
+    }
+    ClassMosaic { order: similarity_order(&means), maps, map_side: side, labels: dataset.labels.iter().map(|&l| l as u16).collect() }
+}
+
+/// The paper's data distribution: UMAP (n_neighbors 5, min_dist 0.05) and t-SNE (300
+/// iterations), each in 2-D and 3-D, of the images' conv2 max-activation vectors.
+pub fn data_distribution(net: &Net, dataset: &Dataset, seed: u64, cancel: &AtomicBool) -> Result<Distribution, LayoutError> {
+    let (vectors, dim) = max_activation_vectors(net, dataset, Layer::Conv2);
+    let neighbours = knn_graph(&vectors, dim, 6, net.device());
+    let params = UmapParams { n_neighbors: 5, min_dist: 0.05, epochs: 500, seed, ..UmapParams::default() };
+    let umap2 = umap(&neighbours, &UmapParams { components: 2, ..params }, 0, &mut |_, _| {}, cancel)?;
+    let umap3 = umap(&neighbours, &UmapParams { components: 3, ..params }, 0, &mut |_, _| {}, cancel)?;
+    let perplexity = 30.0f64.min((dataset.len() as f64 - 1.0) / 3.0);
+    let affinities = tsne_affinities(&vectors, dim, perplexity);
+    let tsne2 = tsne_from_affinities(&affinities, 2, 300, seed, cancel)?;
+    let tsne3 = tsne_from_affinities(&affinities, 3, 300, seed, cancel)?;
+    Ok(Distribution {
+        labels: dataset.labels.iter().map(|&l| l as u16).collect(),
+        umap2: normalise(&umap2, 2, 0.02),
+        umap3: normalise(&umap3, 3, 0.02),
+        tsne2: normalise(&tsne2, 2, 0.02),
+        tsne3: normalise(&tsne3, 3, 0.02),
+    })
+}
