@@ -148,3 +148,49 @@ fn explain_and_visualize_write_pngs() {
     let output = app(&["visualize", "--layer", "conv3", "--channel", "500", "--out", out.to_str().unwrap()]);
     assert!(!output.status.success() && text(&output.stderr).contains("128 channels"));
 }
+
+#[test]
+fn the_shipped_atlas_belongs_to_the_shipped_model_and_exports_and_places() {
+    let atlas_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/flowers17.atlas");
+    let atlas = activation_atlas::engine::atlas::load_atlas(&atlas_path).unwrap();
+    let model = activation_atlas::engine::checkpoint::load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), tch::Device::Cpu).unwrap();
+    assert_eq!(atlas.meta.model_fingerprint, model.fingerprint, "assets/flowers17.atlas was built from weights/flowers17.safetensors");
+    assert!(atlas.collected.len() >= 15_000, "{} vectors", atlas.collected.len());
+    assert!(atlas.mosaic.is_some() && atlas.distribution.is_some());
+
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("atlas.png");
+    let output = app(&["atlas", "export", atlas_path.to_str().unwrap(), "--png", png.to_str().unwrap(), "--size", "300", "--grid", "20", "--labels", "--grid-lines"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let picture = image::open(&png).unwrap();
+    assert_eq!((picture.width(), picture.height()), (300, 300));
+    let output = app(&["atlas", "export", atlas_path.to_str().unwrap(), "--png", png.to_str().unwrap(), "--grid", "33"]);
+    assert!(!output.status.success() && text(&output.stderr).contains("no 33 grid"));
+
+    let photo = common::flowers17_photo("sunflower");
+    let output = app(&["atlas", "place", atlas_path.to_str().unwrap(), "--json", "--weights", activation_atlas::resources::shipped_model().unwrap().to_str().unwrap(), photo.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let placed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(placed[0]["class"], "sunflower");
+    let centre = placed[0]["centre"].as_array().unwrap();
+    assert!(centre.iter().all(|v| (0.0..=1.0).contains(&v.as_f64().unwrap())));
+}
+
+#[test]
+fn atlas_build_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    flowers_subset(data.path());
+    let out = data.path().join("small.atlas");
+    let output = app(&[
+        "atlas", "build", "--data", data.path().to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "--grids", "5,10", "--icon-grids", "5", "--icon-steps", "8", "--samples", "4", "--neighbors", "5", "--no-paper-views",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("built 204 vectors at conv2"), "{stdout}");
+    for stage in ["Collect", "Neighbours", "Layout", "Icons"] {
+        assert!(stdout.contains(&format!("{stage}:")), "stage {stage} timed: {stdout}");
+    }
+    let output = app(&["atlas", "build", "--data", data.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--layer", "fc1"]);
+    assert!(!output.status.success() && text(&output.stderr).contains("conv layer"));
+}

@@ -183,6 +183,8 @@ pub fn build_atlas(
         return Err(AtlasError::BadGrid(params.grid_levels.clone()));
     }
     let net = &checkpoint.net;
+    // Each stage is announced as it begins, so timings and progress bars start at the right time.
+    on_event(BuildEvent::Stage { stage: Stage::Collect, done: 0, total: dataset.len() });
     let collected = collect(
         net,
         dataset,
@@ -200,6 +202,7 @@ pub fn build_atlas(
     on_event(BuildEvent::Stage { stage: Stage::Neighbours, done: 1, total: 1 });
 
     let epochs = params.umap.epochs;
+    on_event(BuildEvent::Stage { stage: Stage::Layout, done: 0, total: epochs });
     let raw = match params.layout_method {
         LayoutMethod::Umap => {
             let mut on_snapshot = |epoch: usize, raw: &[f32]| {
@@ -233,6 +236,7 @@ pub fn build_atlas(
         .map(|l| l.dense_cells(params.min_count).count())
         .sum();
     let mut done_icons = 0;
+    on_event(BuildEvent::Stage { stage: Stage::Icons, done: 0, total: total_icons });
     for level in levels.iter().filter(|l| params.icon_levels.contains(&(l.size as usize))) {
         let dense: Vec<(usize, &super::cells::Cell)> = level.dense_cells(params.min_count).collect();
         let directions: Vec<f32> = dense.iter().flat_map(|(_, c)| c.direction.iter().copied()).collect();
