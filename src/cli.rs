@@ -698,15 +698,39 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
 }
 
 fn atlas_export(args: AtlasExportArgs) -> Result<()> {
-    use crate::engine::atlas::export::{ExportOptions, render_atlas};
+    use crate::engine::atlas::export::ExportOptions;
     let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
     if !(16..=8192).contains(&args.size) {
         bail!("--size must be between 16 and 8192 pixels");
     }
     let options = ExportOptions { size_px: args.size, grid: args.grid, grid_lines: args.grid_lines, class_colours: args.labels };
     let levels: Vec<u16> = atlas.levels.iter().map(|l| l.size).collect();
-    let picture = render_atlas(&atlas, &options).with_context(|| format!("the atlas has no {} grid (it has {levels:?})", args.grid))?;
+    let font = args.labels.then(load_label_font).flatten();
+    if args.labels && font.is_none() {
+        eprintln!("note: no font with Chinese glyphs found; drawing colour marks without names");
+    }
+    let names = display_names(&atlas.meta.class_names);
+    let labels = font.as_ref().map(|font| crate::engine::atlas::export::Labels { font, names: &names });
+    let picture = crate::engine::atlas::export::render_atlas_labelled(&atlas, &options, labels.as_ref())
+        .with_context(|| format!("the atlas has no {} grid (it has {levels:?})", args.grid))?;
     save_png(&picture, &args.png)
+}
+
+fn load_label_font() -> Option<ab_glyph::FontVec> {
+    let bytes = std::fs::read(crate::resources::find_cjk_font()?).ok()?;
+    ab_glyph::FontVec::try_from_vec_and_index(bytes, 0).ok()
+}
+
+/// "向日葵 sunflower" where a description file names the class, else the class name.
+fn display_names(class_names: &[String]) -> Vec<String> {
+    let descriptions = crate::resources::descriptions_dir().and_then(|dir| crate::descriptions::find_matching(&dir, class_names).0);
+    class_names
+        .iter()
+        .map(|id| match descriptions.as_ref().and_then(|d| d.get(id)).map(|d| d.name_zh.clone()).filter(|n| !n.is_empty()) {
+            Some(zh) => format!("{zh} {id}"),
+            None => id.clone(),
+        })
+        .collect()
 }
 
 fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {

@@ -45,3 +45,32 @@ pub fn flowers17_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/flowers17"))
 }
+
+/// Well-known locations of CJK fonts on Linux, tried before asking fontconfig.
+const CANDIDATES: &[&str] = &[
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:\\Windows\\Fonts\\msyh.ttc",
+];
+
+/// The path of a font with Chinese glyphs, if the system has one.
+pub fn find_cjk_font() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ACTIVATION_ATLAS_CJK_FONT") {
+        return Some(PathBuf::from(path));
+    }
+    if let Some(found) = CANDIDATES.iter().map(PathBuf::from).find(|path| path.exists()) {
+        return Some(found);
+    }
+    let output = std::process::Command::new("fc-list").args([":lang=zh", "file"]).output().ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.trim().strip_suffix(':'))
+        .map(PathBuf::from)
+        .find(|path| path.exists())
+}

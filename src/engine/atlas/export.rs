@@ -34,8 +34,55 @@ pub fn class_colour(class: usize, classes: usize) -> Rgb<u8> {
     Rgb([((r + m) * 255.0) as u8, ((g + m) * 255.0) as u8, ((b + m) * 255.0) as u8])
 }
 
+/// Class names drawn on the picture: one label per class where its cells are, and a legend.
+pub struct Labels<'a> {
+    pub font: &'a ab_glyph::FontVec,
+    /// Display name of each class, in the model's order.
+    pub names: &'a [String],
+}
+
 /// Renders `atlas` at `options.grid`; None when the atlas has no such level.
 pub fn render_atlas(atlas: &Atlas, options: &ExportOptions) -> Option<RgbImage> {
+    render_atlas_labelled(atlas, options, None)
+}
+
+/// Draws `text` with its top-left at (x, y), `px` high, with a dark outline so it reads on icons.
+pub fn draw_text(image: &mut RgbImage, font: &ab_glyph::FontVec, text: &str, x: f32, y: f32, px: f32, colour: Rgb<u8>) {
+    use ab_glyph::{Font, ScaleFont};
+    let scaled = font.as_scaled(px);
+    let outline = Rgb([10, 10, 14]);
+    for (dx, dy, paint) in [(-1.0, 0.0, outline), (1.0, 0.0, outline), (0.0, -1.0, outline), (0.0, 1.0, outline), (0.0, 0.0, colour)] {
+        let mut caret = x + dx;
+        for ch in text.chars() {
+            let id = scaled.glyph_id(ch);
+            let glyph = id.with_scale_and_position(px, ab_glyph::point(caret, y + dy + scaled.ascent()));
+            caret += scaled.h_advance(id);
+            if let Some(outlined) = font.outline_glyph(glyph) {
+                let bounds = outlined.px_bounds();
+                outlined.draw(|gx, gy, coverage| {
+                    let (px_x, px_y) = (bounds.min.x as i64 + gx as i64, bounds.min.y as i64 + gy as i64);
+                    if px_x < 0 || px_y < 0 || px_x >= image.width() as i64 || px_y >= image.height() as i64 {
+                        return;
+                    }
+                    let pixel = image.get_pixel_mut(px_x as u32, px_y as u32);
+                    for c in 0..3 {
+                        pixel[c] = (f32::from(pixel[c]) * (1.0 - coverage) + f32::from(paint[c]) * coverage).round() as u8;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Width of `text` at `px`.
+pub fn text_width(font: &ab_glyph::FontVec, text: &str, px: f32) -> f32 {
+    use ab_glyph::{Font, ScaleFont};
+    let scaled = font.as_scaled(px);
+    text.chars().map(|ch| scaled.h_advance(scaled.glyph_id(ch))).sum()
+}
+
+/// Renders `atlas` with class labels and a legend when `labels` is given.
+pub fn render_atlas_labelled(atlas: &Atlas, options: &ExportOptions, labels: Option<&Labels>) -> Option<RgbImage> {
     let level = atlas.level(options.grid)?;
     let icons = atlas.icons_of(options.grid);
     let size = options.size_px.max(options.grid as u32);
@@ -64,7 +111,8 @@ pub fn render_atlas(atlas: &Atlas, options: &ExportOptions) -> Option<RgbImage> 
                 }
             }
         }
-        if options.class_colours {
+        // Colour marks only where cells are big enough for them to read.
+        if options.class_colours && cell_px >= 24.0 {
             if let Some(&(class, _)) = cell.top_by_attribution.first() {
                 let colour = class_colour(class as usize, classes);
                 let bar = (cell_px / 10.0).max(1.0) as u32;
@@ -77,6 +125,9 @@ pub fn render_atlas(atlas: &Atlas, options: &ExportOptions) -> Option<RgbImage> 
             }
         }
     }
+    if let Some(labels) = labels {
+        draw_labels(&mut out, atlas, level, labels, size);
+    }
     if options.grid_lines {
         for i in 0..=options.grid as u32 {
             let at = ((i as f32 * cell_px) as u32).min(size - 1);
@@ -87,4 +138,59 @@ pub fn render_atlas(atlas: &Atlas, options: &ExportOptions) -> Option<RgbImage> 
         }
     }
     Some(out)
+}
+
+/// One name per class on the densest cell it leads (centroids of scattered classes would all
+/// land in the middle), and a legend box.
+fn draw_labels(out: &mut RgbImage, atlas: &Atlas, level: &super::cells::GridLevel, labels: &Labels, size: u32) {
+    let classes = atlas.meta.class_names.len();
+    // Per class: (x, y, count) of its densest cell.
+    let mut best: Vec<Option<(f32, f32, u32)>> = vec![None; classes];
+    for cell in &level.cells {
+        if let Some(&(class, _)) = cell.top_by_attribution.first() {
+            let slot = &mut best[class as usize];
+            if slot.is_none_or(|(_, _, count)| cell.count > count) {
+                let centre = |v: u16| (v as f32 + 0.5) / level.size as f32;
+                *slot = Some((centre(cell.x), centre(cell.y), cell.count));
+            }
+        }
+    }
+    let sums: Vec<(f32, f32, f32)> = best.iter().map(|b| b.map_or((0.0, 0.0, 0.0), |(x, y, _)| (x, y, 1.0))).collect();
+    let px = (size as f32 / 40.0).clamp(10.0, 64.0);
+    for (class, &(sx, sy, weight)) in sums.iter().enumerate() {
+        if weight <= 0.0 {
+            continue;
+        }
+        let name = labels.names.get(class).map(String::as_str).unwrap_or("");
+        let width = text_width(labels.font, name, px);
+        let (x, y) = (sx / weight * size as f32 - width / 2.0, sy / weight * size as f32 - px / 2.0);
+        let x = x.min(size as f32 - width - 2.0).max(2.0);
+        let y = y.min(size as f32 - px - 2.0).max(2.0);
+        draw_text(out, labels.font, name, x, y, px, Rgb([255, 255, 255]));
+    }
+    // Legend: a colour swatch and the name of every class, bottom-right, on a dark box.
+    let line = px * 1.1;
+    let widest = labels.names.iter().map(|n| text_width(labels.font, n, px * 0.8)).fold(0.0f32, f32::max);
+    let (box_w, box_h) = ((widest + px * 1.6) as u32, (line * classes as f32 + px * 0.4) as u32);
+    let (left, top) = (size.saturating_sub(box_w + 4), size.saturating_sub(box_h + 4));
+    for y in top..(top + box_h).min(size) {
+        for x in left..(left + box_w).min(size) {
+            let p = out.get_pixel_mut(x, y);
+            *p = Rgb([p[0] / 4, p[1] / 4, p[2] / 4]);
+        }
+    }
+    for class in 0..classes {
+        let y = top as f32 + px * 0.2 + class as f32 * line;
+        let colour = class_colour(class, classes);
+        for sy in 0..(px * 0.7) as u32 {
+            for sx in 0..(px * 0.7) as u32 {
+                let (x, yy) = (left + (px * 0.3) as u32 + sx, y as u32 + (px * 0.15) as u32 + sy);
+                if x < size && yy < size {
+                    out.put_pixel(x, yy, colour);
+                }
+            }
+        }
+        let name = labels.names.get(class).map(String::as_str).unwrap_or("");
+        draw_text(out, labels.font, name, left as f32 + px * 1.2, y, px * 0.8, Rgb([235, 235, 235]));
+    }
 }
