@@ -97,6 +97,22 @@ ensure_cjk_font() {
     fi
 }
 
+# The GUI snapshot tests render with wgpu; on machines without a GPU that needs Mesa's software
+# Vulkan driver (lavapipe).
+ensure_software_renderer() {
+    if compgen -G "/usr/share/vulkan/icd.d/lvp_icd*.json" >/dev/null; then return; fi
+    local sudo=""
+    [[ "$(id -u)" == 0 ]] || sudo="sudo"
+    if command -v apt-get >/dev/null; then
+        log "installing Mesa's software Vulkan driver (mesa-vulkan-drivers) for the snapshot tests"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mesa-vulkan-drivers >&2 \
+            || { $sudo apt-get update -qq >&2 || true; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mesa-vulkan-drivers >&2; } \
+            || log "could not install mesa-vulkan-drivers; snapshot tests need a Vulkan or GL adapter"
+    else
+        log "no software Vulkan driver found: snapshot tests need a Vulkan or GL adapter"
+    fi
+}
+
 mkdir -p "$cache_dir"
 if [[ "${ACTIVATION_ATLAS_CUDA:-0}" == 1 ]]; then
     libtorch_dir="$(prepare_cuda_libtorch)"
@@ -106,3 +122,4 @@ fi
 ln -sfn "$libtorch_dir" "$repo_dir/.libtorch"
 log "libtorch: $libtorch_dir"
 ensure_cjk_font
+ensure_software_renderer

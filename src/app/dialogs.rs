@@ -17,6 +17,10 @@ pub enum DialogKind {
     PickDataFolder,
     ResumeCheckpoint,
     ExportPng,
+    OpenAtlas,
+    PlaceImage,
+    ExportAtlasView,
+    ExportAtlasWhole,
 }
 
 /// A request to the picker: the kind and where to start.
@@ -46,6 +50,11 @@ pub fn native_picker() -> Picker {
             }
             DialogKind::PickDataFolder => dialog.pick_folder(),
             DialogKind::ExportPng => dialog.add_filter("PNG", &["png"]).set_file_name("explanation.png").save_file(),
+            DialogKind::OpenAtlas => dialog.add_filter("Atlas", &["atlas"]).pick_file(),
+            DialogKind::PlaceImage => dialog.add_filter("Images", IMAGE_EXTENSIONS).pick_file(),
+            DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => {
+                dialog.add_filter("PNG", &["png"]).set_file_name("atlas.png").save_file()
+            }
             DialogKind::OpenDescriptions => dialog.add_filter("Descriptions", &["toml"]).pick_file(),
             DialogKind::SaveDescriptions => dialog.add_filter("Descriptions", &["toml"]).save_file(),
         }

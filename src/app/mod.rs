@@ -2,6 +2,7 @@
 //! numbers) and never touches tensors. Panels: 分类 (classify), 训练 (train), 解释 (explain),
 //! 地图集 (atlas).
 
+pub mod atlas_panel;
 mod classify_panel;
 pub mod explain_panel;
 mod train_panel;
@@ -19,6 +20,7 @@ use crate::resources;
 use crate::worker::{Event, Job, ModelInfo, Worker};
 pub use classify_panel::percent;
 use classify_panel::ClassifyPanel;
+use atlas_panel::AtlasPanel;
 use explain_panel::ExplainPanel;
 use train_panel::TrainPanel;
 use dialogs::{DialogKind, Dialogs, Picker};
@@ -37,6 +39,7 @@ pub struct Settings {
     pub last_data_dir: Option<PathBuf>,
     /// A description file the user chose (or saved edits to).
     pub description_file: Option<PathBuf>,
+    pub last_atlas: Option<PathBuf>,
 }
 
 const SETTINGS_KEY: &str = "settings";
@@ -93,6 +96,7 @@ pub struct AtlasApp {
     pub classify: ClassifyPanel,
     pub train: TrainPanel,
     pub explain: ExplainPanel,
+    pub atlas: AtlasPanel,
     run_root: PathBuf,
     /// Sibling checkpoints of the current model (a training run's folder).
     run_checkpoints: Vec<PathBuf>,
@@ -143,6 +147,7 @@ impl AtlasApp {
             classify: ClassifyPanel::default(),
             train: TrainPanel::default(),
             explain: ExplainPanel::default(),
+            atlas: AtlasPanel::default(),
             run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
             run_checkpoints: Vec::new(),
             cjk_font_found,
@@ -236,6 +241,7 @@ impl AtlasApp {
                 self.pick_descriptions(&info.class_names);
                 self.classify.model_changed();
                 self.explain.clear();
+                self.offer_atlas(&info.fingerprint);
                 self.model = ModelStatus::Ready(info);
             }
             Event::ModelFailed { message, .. } => {
@@ -258,6 +264,7 @@ impl AtlasApp {
                 self.classify.classified(path, probabilities, model_fingerprint);
             }
             Event::JobFailed { message, .. } => {
+                self.atlas.building = None;
                 self.train.running = false;
                 self.explain.running = None;
                 self.train.scanning = None;
@@ -290,7 +297,38 @@ impl AtlasApp {
             }
             Event::ExplainProgress { done, total } => self.explain.progress = Some((done, total)),
             Event::VisualizeStep { step, steps, value, preview } => self.explain.visualize_step(ctx, step, steps, value, preview),
+            Event::AtlasLoaded { atlas, path } => {
+                self.settings.last_atlas = Some(path.clone());
+                self.atlas.loaded(ctx, atlas, path);
+            }
+            Event::AtlasBuild(progress) => self.atlas.build_progress(ctx, progress),
+            Event::Placed { path, placement, thumbnail } => self.atlas.placed(ctx, path, placement, thumbnail),
+            Event::Patches { patches, .. } => self.atlas.patches_received(ctx, patches),
+            Event::Exported { path } => self.notice = Some(format!("{} {}", T::Saved.get(lang), path.display())),
             Event::Idle => {}
+        }
+    }
+
+    /// When a model is ready: an atlas of another model is put away (the worker drops it too),
+    /// and if none is shown the last atlas, else the shipped one, is loaded quietly (skipped if it
+    /// belongs to another model).
+    fn offer_atlas(&mut self, model_fingerprint: &str) {
+        if let Some(atlas) = &self.atlas.atlas {
+            if atlas.meta.model_fingerprint == model_fingerprint {
+                return;
+            }
+            let form = std::mem::take(&mut self.atlas.form);
+            self.atlas = AtlasPanel::default();
+            self.atlas.form = form;
+        }
+        let candidate = self
+            .settings
+            .last_atlas
+            .clone()
+            .filter(|p| p.exists())
+            .or_else(|| resources::find_resource(Path::new("assets/flowers17.atlas")));
+        if let Some(path) = candidate {
+            self.worker.send(Job::LoadAtlas { path, quiet: true });
         }
     }
 
@@ -337,6 +375,10 @@ impl AtlasApp {
             DialogKind::PickDataFolder => self.choose_data_folder(path),
             DialogKind::ResumeCheckpoint => self.start_training(Some(path)),
             DialogKind::ExportPng => self.export_explanation(path),
+            DialogKind::OpenAtlas => self.worker.send(Job::LoadAtlas { path, quiet: false }),
+            DialogKind::PlaceImage => self.place_on_atlas(vec![path]),
+            DialogKind::ExportAtlasView => self.export_atlas(path, false),
+            DialogKind::ExportAtlasWhole => self.export_atlas(path, true),
         }
     }
 
@@ -358,7 +400,11 @@ impl AtlasApp {
         // One picture is shown at a time: the first dropped file.
         if let Some(file) = dropped.first() {
             let path = file.path().to_path_buf();
-            if path.is_dir() {
+            if self.tab == Tab::Atlas && self.atlas.atlas.is_some() && !path.is_dir() {
+                // On the atlas, every dropped picture is placed on the map.
+                let paths = dropped.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.is_dir()).collect();
+                self.place_on_atlas(paths);
+            } else if path.is_dir() {
                 if !self.train.running {
                     self.tab = Tab::Train;
                     self.choose_data_folder(path);
@@ -514,11 +560,6 @@ impl AtlasApp {
         painter.text(rect.center(), egui::Align2::CENTER_CENTER, self.t(T::DropToOpen), egui::FontId::proportional(28.0), egui::Color32::WHITE);
     }
 
-    fn placeholder_ui(&self, ui: &mut egui::Ui, text: T) {
-        ui.centered_and_justified(|ui| {
-            ui.label(egui::RichText::new(self.t(text)).size(18.0));
-        });
-    }
 }
 
 /// The `.safetensors` files in the same folder as `model` (a run's checkpoints), sorted.
@@ -554,7 +595,7 @@ impl eframe::App for AtlasApp {
                 Tab::Classify => classify_panel::classify_panel_ui(self, ui),
                 Tab::Train => train_panel::train_panel_ui(self, ui),
                 Tab::Explain => explain_panel::explain_panel_ui(self, ui),
-                Tab::Atlas => self.placeholder_ui(ui, T::ComingAtlas),
+                Tab::Atlas => atlas_panel::atlas_panel_ui(self, ui),
             }
         });
         classify_panel::description_editor_ui(self, ui.ctx());

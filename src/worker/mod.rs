@@ -22,6 +22,9 @@ use crate::engine::explain::{
     FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, filter_montage, grad_cam, model_summary,
     occlusion, paper_feature_map, saliency, smooth_grad, visualize,
 };
+use crate::engine::atlas::build::AtlasParams;
+use crate::engine::atlas::export::{ExportOptions, Labels, draw_placements, render_atlas_labelled};
+use crate::engine::atlas::{Atlas, BuildEvent, Placement, Stage, build_atlas, load_atlas, place_image, save_atlas};
 use crate::engine::model::Layer;
 use crate::engine::render::{grey_image, heat_layer};
 use crate::engine::train::{TrainConfig, TrainEvent, TrainOutcome, train};
@@ -42,6 +45,17 @@ pub enum Job {
     ScanDataset { dir: PathBuf },
     /// Compute an explanation of the opened image `path` (or of the model alone).
     Explain { path: Option<PathBuf>, request: ExplainRequest },
+    /// Load an atlas file (it must belong to the current model).
+    LoadAtlas { path: PathBuf, quiet: bool },
+    /// Build an atlas of the current model on a data set folder, then save it to `out`.
+    BuildAtlas { data_dir: PathBuf, params: AtlasParams, out: PathBuf },
+    /// Place image files on the current atlas.
+    PlaceImages { paths: Vec<PathBuf> },
+    /// Crops of the real images behind atlas vectors (up to `limit`), around their positions.
+    CellPatches { members: Vec<u32>, limit: usize },
+    /// Render the atlas (or the part `crop`: min x, min y, max x, max y in [0, 1]) as a PNG file,
+    /// with `names` as class labels and legend when given, and `placements` marked.
+    ExportAtlas { options: ExportOptions, names: Option<Vec<String>>, placements: Vec<Placement>, crop: Option<[f32; 4]>, path: PathBuf },
     /// List a run folder's checkpoints with their metrics.
     ListCheckpoints { dir: PathBuf },
     /// Train on a data set folder; progress arrives as `Event::Training`.
@@ -81,6 +95,14 @@ pub enum ExplainResult {
     Picture { picture: Picture, caption: String },
     /// A heat map (RGBA, alpha by strength) to lay over the picture as the network sees it.
     Heat { photo: Picture, heat: Picture, class: usize, caption: String, all_zero: bool },
+}
+
+/// Progress of an atlas build, in plain data.
+#[derive(Clone, Debug)]
+pub enum AtlasBuildProgress {
+    Stage { stage: Stage, done: usize, total: usize },
+    Layout { epoch: usize, layout: Vec<f32> },
+    Icons { level: u16, positions: Vec<[u16; 2]>, icons: Vec<Picture> },
 }
 
 /// Side of the heat maps and photos sent for display.
@@ -135,6 +157,12 @@ pub enum Event {
     DatasetScanned(DatasetOverview),
     CheckpointsListed { dir: PathBuf, checkpoints: Vec<CheckpointSummary> },
     Explained { request: ExplainRequest, result: ExplainResult },
+    AtlasLoaded { atlas: Arc<Atlas>, path: PathBuf },
+    AtlasBuild(AtlasBuildProgress),
+    Placed { path: PathBuf, placement: Placement, thumbnail: Picture },
+    /// Patches behind a cell: (picture, label, source file) each.
+    Patches { members: Vec<u32>, patches: Vec<(Picture, u16, PathBuf)> },
+    Exported { path: PathBuf },
     /// Occlusion progress: patches done of total.
     ExplainProgress { done: usize, total: usize },
     /// Feature visualisation progress; `preview` every few steps.
@@ -176,6 +204,7 @@ impl Worker {
             device: default_device(),
             model: None,
             opened: HashMap::new(),
+            atlas: None,
         };
         let thread = std::thread::Builder::new()
             .name("activation-atlas-worker".to_string())
@@ -235,6 +264,7 @@ struct WorkerState {
     device: Device,
     model: Option<Checkpoint>,
     opened: HashMap<PathBuf, OpenedImage>,
+    atlas: Option<Arc<Atlas>>,
 }
 
 impl WorkerState {
@@ -286,6 +316,11 @@ impl WorkerState {
                 }
             }
             Job::Explain { path, request } => self.explain(path, request),
+            Job::LoadAtlas { path, quiet } => self.load_atlas(&path, quiet),
+            Job::BuildAtlas { data_dir, params, out } => self.build_atlas(data_dir, params, out),
+            Job::PlaceImages { paths } => self.place_images(paths),
+            Job::CellPatches { members, limit } => self.cell_patches(members, limit),
+            Job::ExportAtlas { options, names, placements, crop, path } => self.export_atlas(options, names, &placements, crop, path),
             Job::ListCheckpoints { dir } => {
                 let checkpoints = list_checkpoints(&dir);
                 self.emit(Event::CheckpointsListed { dir, checkpoints });
@@ -298,6 +333,10 @@ impl WorkerState {
         match load_checkpoint(path, self.device) {
             Ok(checkpoint) => {
                 let info = model_info(&checkpoint, self.device);
+                // An atlas is only meaningful for the model it was built from.
+                if self.atlas.as_ref().is_some_and(|a| a.meta.model_fingerprint != checkpoint.fingerprint) {
+                    self.atlas = None;
+                }
                 self.model = Some(checkpoint);
                 self.emit(Event::ModelLoaded(info));
             }
@@ -376,6 +415,155 @@ impl WorkerState {
 }
 
 impl WorkerState {
+    /// `quiet`: a default atlas offered at start; if it does not fit, say nothing.
+    fn load_atlas(&mut self, path: &Path, quiet: bool) {
+        let fingerprint = self.model.as_ref().map(|m| m.fingerprint.clone());
+        match load_atlas(path) {
+            Ok(atlas) if Some(&atlas.meta.model_fingerprint) != fingerprint.as_ref() && quiet => {}
+            Err(_) if quiet => {}
+            Ok(atlas) if Some(&atlas.meta.model_fingerprint) != fingerprint.as_ref() => self.emit(Event::JobFailed {
+                job: "atlas",
+                message: format!("{} was built from another model ({}); load that model first", path.display(), atlas.meta.model_path.display()),
+            }),
+            Ok(atlas) => {
+                let atlas = Arc::new(atlas);
+                self.atlas = Some(atlas.clone());
+                self.emit(Event::AtlasLoaded { atlas, path: path.to_path_buf() });
+            }
+            Err(error) => self.emit(Event::JobFailed { job: "atlas", message: error.to_string() }),
+        }
+    }
+
+    fn build_atlas(&mut self, data_dir: PathBuf, params: AtlasParams, out: PathBuf) {
+        let Some(model) = &self.model else {
+            self.emit(Event::JobFailed { job: "atlas", message: "no model is loaded".to_string() });
+            return;
+        };
+        let events = self.events.clone();
+        let progress = move |done, total| {
+            if done % 25 == 0 || done == total {
+                let _ = events.send(Event::DatasetProgress { done, total });
+            }
+        };
+        let dataset = match load_dataset(&data_dir, Some(&cache_dir()), &progress, &self.cancel) {
+            Ok(dataset) => dataset,
+            Err(error) => {
+                self.emit(Event::JobFailed { job: "atlas", message: error.to_string() });
+                return;
+            }
+        };
+        let events = self.events.clone();
+        let wake = &self.wake;
+        let mut on_event = |event: BuildEvent| {
+            let progress = match event {
+                BuildEvent::Stage { stage, done, total } => AtlasBuildProgress::Stage { stage, done, total },
+                BuildEvent::Layout { epoch, layout } => AtlasBuildProgress::Layout { epoch, layout },
+                BuildEvent::Icons { level, positions, icons, .. } => {
+                    AtlasBuildProgress::Icons { level, positions, icons: icons.iter().map(picture_of_rgb).collect() }
+                }
+            };
+            let _ = events.send(Event::AtlasBuild(progress));
+            wake();
+        };
+        match build_atlas(model, &dataset, &params, &mut on_event, &self.cancel) {
+            Ok(atlas) => {
+                if let Some(dir) = out.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                if let Err(error) = save_atlas(&atlas, &out) {
+                    self.emit(Event::JobFailed { job: "atlas", message: error.to_string() });
+                }
+                let atlas = Arc::new(atlas);
+                self.atlas = Some(atlas.clone());
+                self.emit(Event::AtlasLoaded { atlas, path: out });
+            }
+            Err(error) => self.emit(Event::JobFailed { job: "atlas", message: error.to_string() }),
+        }
+    }
+
+    fn place_images(&mut self, paths: Vec<PathBuf>) {
+        let (Some(model), Some(atlas)) = (&self.model, &self.atlas) else {
+            self.emit(Event::JobFailed { job: "atlas", message: "load an atlas first".to_string() });
+            return;
+        };
+        for path in paths {
+            match decode_image_file(&path) {
+                Ok(image) => {
+                    let input = to_network_image(&image);
+                    let placement = place_image(&model.net, atlas, &input, 5);
+                    let thumbnail = picture_of_rgba(image.thumbnail(96, 96).to_rgba8());
+                    self.emit(Event::Placed { path, placement, thumbnail });
+                }
+                Err(error) => self.emit(Event::ImageFailed { path, message: error.to_string() }),
+            }
+        }
+    }
+
+    fn cell_patches(&mut self, members: Vec<u32>, limit: usize) {
+        let Some(atlas) = &self.atlas else { return };
+        let side = crate::engine::model::layer_output_shape(atlas.collected.layer, 1)[1] as f32;
+        let patch = (crate::engine::atlas::icons::icon_size(atlas.collected.layer) as u32).max(16);
+        let mut patches = Vec::new();
+        let mut decoded: HashMap<u32, Option<RgbImage>> = HashMap::new();
+        for &member in members.iter().take(limit) {
+            let m = member as usize;
+            let image_index = atlas.collected.image[m];
+            let Some(path) = atlas.meta.image_paths.get(image_index as usize) else { continue };
+            let image = decoded.entry(image_index).or_insert_with(|| decode_image_file(path).ok().map(|i| to_network_image(&i)));
+            let Some(image) = image else { continue };
+            // The vector's receptive field centre in the 100 x 100 input, cropped and enlarged.
+            let [x, y] = atlas.collected.position[m];
+            let scale = 100.0 / side;
+            let (cx, cy) = ((f32::from(x) + 0.5) * scale, (f32::from(y) + 0.5) * scale);
+            let left = (cx - patch as f32 / 2.0).clamp(0.0, (100 - patch) as f32) as u32;
+            let top = (cy - patch as f32 / 2.0).clamp(0.0, (100 - patch) as f32) as u32;
+            let crop = image::imageops::crop_imm(image, left, top, patch, patch).to_image();
+            let crop = image::imageops::resize(&crop, 72, 72, image::imageops::FilterType::Nearest);
+            patches.push((picture_of_rgb(&crop), atlas.collected.label[m], path.clone()));
+        }
+        self.emit(Event::Patches { members, patches });
+    }
+
+    /// `crop` (min x, min y, max x, max y in [0, 1]): export only that part, at `options.size_px`.
+    fn export_atlas(&mut self, options: ExportOptions, names: Option<Vec<String>>, placements: &[Placement], crop: Option<[f32; 4]>, path: PathBuf) {
+        let Some(atlas) = &self.atlas else { return };
+        // Without a CJK font the picture is still written, only without names.
+        let font = names
+            .as_ref()
+            .and_then(|_| crate::resources::find_cjk_font())
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|bytes| ab_glyph::FontVec::try_from_vec_and_index(bytes, 0).ok());
+        let labels = font.as_ref().zip(names.as_deref()).map(|(font, names)| Labels { font, names });
+        // For a part, render the whole at the resolution the part needs (at most 8192 px), then cut.
+        let whole_size = match crop {
+            Some([x0, y0, x1, y1]) => ((options.size_px as f32 / (x1 - x0).max(y1 - y0).max(1e-3)) as u32).clamp(options.size_px, 8192),
+            None => options.size_px,
+        };
+        let Some(mut picture) = render_atlas_labelled(atlas, &ExportOptions { size_px: whole_size, ..options }, labels.as_ref()) else {
+            self.emit(Event::JobFailed { job: "atlas", message: format!("the atlas has no {} grid", options.grid) });
+            return;
+        };
+        let placements: Vec<&Placement> = placements.iter().collect();
+        draw_placements(&mut picture, &placements, atlas.meta.class_names.len());
+        if let Some([x0, y0, x1, y1]) = crop {
+            let side = whole_size as f32;
+            let (left, top) = ((x0.clamp(0.0, 1.0) * side) as u32, (y0.clamp(0.0, 1.0) * side) as u32);
+            let (w, h) = (((x1 - x0).clamp(0.0, 1.0) * side).max(1.0) as u32, ((y1 - y0).clamp(0.0, 1.0) * side).max(1.0) as u32);
+            let part = image::imageops::crop_imm(&picture, left, top, w.min(whole_size - left), h.min(whole_size - top)).to_image();
+            let scale = options.size_px as f32 / part.width().max(part.height()) as f32;
+            picture = image::imageops::resize(&part, ((part.width() as f32 * scale) as u32).max(1), ((part.height() as f32 * scale) as u32).max(1), image::imageops::FilterType::Triangle);
+        }
+        let mut bytes = Vec::new();
+        let written = picture
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+            .and_then(|()| crate::engine::fsutil::write_atomically(&path, &bytes).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => self.emit(Event::Exported { path }),
+            Err(message) => self.emit(Event::JobFailed { job: "atlas", message: format!("{}: {message}", path.display()) }),
+        }
+    }
+
     fn explain(&mut self, path: Option<PathBuf>, request: ExplainRequest) {
         let Some(model) = &self.model else {
             self.emit(Event::JobFailed { job: "explain", message: "no model is loaded".to_string() });

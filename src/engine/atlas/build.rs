@@ -145,8 +145,8 @@ pub enum BuildEvent {
     Stage { stage: Stage, done: usize, total: usize },
     /// An intermediate layout (normalised), every few UMAP epochs.
     Layout { epoch: usize, layout: Vec<f32> },
-    /// Icons finished for cells `first..first + icons.len()` of the dense cells of `level`.
-    Icons { level: u16, cells: Vec<u32>, icons: Vec<RgbImage> },
+    /// Icons finished for some dense cells of `level` (cell indices and grid positions).
+    Icons { level: u16, cells: Vec<u32>, positions: Vec<[u16; 2]>, icons: Vec<RgbImage> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,7 +254,8 @@ pub fn build_atlas(
                 }
                 done_icons += batch.len();
                 let cells = cell_indices[first..first + batch.len()].to_vec();
-                on_event(BuildEvent::Icons { level: level.size, cells, icons: batch });
+                let positions = cells.iter().map(|&c| [level.cells[c as usize].x, level.cells[c as usize].y]).collect();
+                on_event(BuildEvent::Icons { level: level.size, cells, positions, icons: batch });
                 on_event(BuildEvent::Stage { stage: Stage::Icons, done: done_icons, total: total_icons });
             },
             cancel,

@@ -194,3 +194,32 @@ fn draw_labels(out: &mut RgbImage, atlas: &Atlas, level: &super::cells::GridLeve
         draw_text(out, labels.font, name, left as f32 + px * 1.2, y, px * 0.8, Rgb([235, 235, 235]));
     }
 }
+
+/// Marks placed pictures on an exported atlas as the window shows them: a dot in the predicted
+/// class's colour for each of a picture's vectors, and a white ring where the picture sits.
+pub fn draw_placements(out: &mut RgbImage, placements: &[&super::place::Placement], classes: usize) {
+    let size = out.width().min(out.height()) as f32;
+    let dot = (size / 400.0).max(1.5);
+    for placement in placements {
+        let colour = class_colour(placement.predicted_class, classes);
+        for p in &placement.points {
+            fill_disc(out, p[0] * size, p[1] * size, dot, |_| colour);
+        }
+        let (cx, cy) = (placement.centre[0] * size, placement.centre[1] * size);
+        let ring = dot * 5.0;
+        fill_disc(out, cx, cy, ring, |d| if d > ring - dot * 1.5 { Rgb([255, 255, 255]) } else { colour });
+    }
+}
+
+/// Paints the disc of radius `r` around (cx, cy); `paint` gets each pixel's distance from the centre.
+fn fill_disc(out: &mut RgbImage, cx: f32, cy: f32, r: f32, paint: impl Fn(f32) -> Rgb<u8>) {
+    let (w, h) = (out.width() as i64, out.height() as i64);
+    for y in (cy - r).floor() as i64..=(cy + r).ceil() as i64 {
+        for x in (cx - r).floor() as i64..=(cx + r).ceil() as i64 {
+            let d = ((x as f32 + 0.5 - cx).powi(2) + (y as f32 + 0.5 - cy).powi(2)).sqrt();
+            if d <= r && x >= 0 && y >= 0 && x < w && y < h {
+                out.put_pixel(x as u32, y as u32, paint(d));
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The 地图集 panel in a kittest harness: the shipped atlas loads with the shipped model, zooming
+//! changes the grid level, a dropped photo is placed with a marker and a list entry, a cell can
+//! be inspected, the export dialog writes a PNG of the requested size, a broken atlas file is
+//! refused with its name, and a snapshot of the map.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use activation_atlas::app::atlas_panel::WORLD;
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker};
+use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// Answers every file dialog with the path the test put in `answer`, and records which dialog asked.
+fn picker(answer: Arc<Mutex<Option<PathBuf>>>, asked: Arc<Mutex<Vec<DialogKind>>>) -> Picker {
+    Arc::new(move |request: DialogRequest| {
+        asked.lock().unwrap().push(request.kind);
+        answer.lock().unwrap().clone()
+    })
+}
+
+struct Fixture {
+    harness: Harness<'static, AtlasApp>,
+    answer: Arc<Mutex<Option<PathBuf>>>,
+    asked: Arc<Mutex<Vec<DialogKind>>>,
+}
+
+/// The app with the shipped model, showing the 地图集 tab once the shipped atlas is loaded.
+fn atlas_app() -> Fixture {
+    let answer = Arc::new(Mutex::new(None));
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let options = AppOptions {
+        picker: picker(answer.clone(), asked.clone()),
+        model: activation_atlas::resources::shipped_model(),
+        persist: false,
+        image: None,
+        data_dir: None,
+        run_root: None,
+    };
+    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    harness.get_by_label("地图集").click();
+    harness.run_steps(3);
+    Fixture { harness, answer, asked }
+}
+
+fn shipped_atlas_path() -> PathBuf {
+    activation_atlas::resources::find_resource(std::path::Path::new("assets/flowers17.atlas")).expect("the atlas is shipped")
+}
+
+#[test]
+fn the_shipped_atlas_loads_and_the_map_starts_at_the_coarsest_level() {
+    let Fixture { harness, .. } = atlas_app();
+    let app = harness.state();
+    assert_eq!(app.atlas.path.as_deref(), Some(shipped_atlas_path().as_path()));
+    let atlas = app.atlas.atlas.as_ref().unwrap();
+    let ModelStatus::Ready(info) = &app.model else { unreachable!() };
+    assert_eq!(atlas.meta.model_fingerprint, info.fingerprint);
+    let coarsest = atlas.icons.iter().map(|i| i.size).min().unwrap();
+    assert_eq!(app.atlas.current_level, coarsest, "the whole map shows the coarsest icon level");
+    harness.get_by_label(&format!("网格 {coarsest}×{coarsest}"));
+    // At the coarsest level every class with a leading cell is named on the map: 向日葵 among them.
+    harness.get_by_label_contains("加载地图集");
+}
+
+#[test]
+fn zooming_in_with_keys_and_wheel_moves_to_finer_grid_levels_and_zero_resets() {
+    let Fixture { mut harness, .. } = atlas_app();
+    let coarsest = harness.state().atlas.current_level;
+    let whole = harness.state().atlas.scene_rect;
+    assert!(whole.width() >= WORLD * 0.99, "the whole map is shown at first: {whole:?}");
+
+    for _ in 0..3 {
+        harness.key_press(egui::Key::Plus);
+        harness.run_steps(2);
+    }
+    let after_keys = harness.state().atlas.current_level;
+    assert!(after_keys > coarsest, "zooming in with + shows finer cells: {coarsest} -> {after_keys}");
+    assert!(harness.state().atlas.scene_rect.width() < whole.width() / 3.0);
+
+    harness.key_press(egui::Key::Num0);
+    harness.run_steps(3);
+    assert_eq!(harness.state().atlas.current_level, coarsest, "0 shows the whole map again");
+
+    // A pinch or ctrl+wheel over the middle of the map zooms there.
+    let centre = egui::pos2(380.0, 420.0);
+    harness.event(egui::Event::PointerMoved(centre));
+    harness.run_steps(1);
+    for _ in 0..8 {
+        harness.event(egui::Event::Zoom(1.4));
+        harness.run_steps(1);
+    }
+    harness.run_steps(2);
+    let finest = *harness.state().atlas.atlas.as_ref().unwrap().icons.iter().map(|i| i.size).collect::<Vec<_>>().iter().max().unwrap();
+    assert_eq!(harness.state().atlas.current_level, finest, "zoomed far in, the finest icon level is drawn");
+    harness.get_by_label(&format!("网格 {finest}×{finest}"));
+}
+
+#[test]
+fn a_dropped_photo_is_placed_with_a_marker_and_listed_and_can_be_removed() {
+    let Fixture { mut harness, .. } = atlas_app();
+    let sunflower = common::flowers17_photo("sunflower");
+    let bluebell = common::flowers17_photo("bluebell");
+    harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(sunflower.clone())));
+    harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(bluebell.clone())));
+    common::run_until(&mut harness, "both photos are placed", 60, |app| app.atlas.dropped.len() == 2);
+
+    let app = harness.state();
+    let ModelStatus::Ready(info) = &app.model else { unreachable!() };
+    let placed = app.atlas.dropped.iter().find(|d| d.path == sunflower).expect("the sunflower is in the list");
+    assert_eq!(info.class_names[placed.placement.predicted_class], "sunflower");
+    assert!(!placed.placement.points.is_empty(), "each of the photo's vectors gets a marker");
+    assert!(placed.placement.points.iter().all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1])));
+    assert!(matches!(app.tab, activation_atlas::app::Tab::Atlas), "dropping on the atlas does not switch to the classifier");
+    let name = sunflower.file_name().unwrap().to_string_lossy().into_owned();
+    harness.get_by_label(&name);
+
+    // 定位 centres the view on the photo.
+    harness.get_all_by_label("定位").next().unwrap().click();
+    harness.run_steps(3);
+    let view = harness.state().atlas.scene_rect;
+    let centre = harness.state().atlas.dropped[0].placement.centre;
+    assert!(view.contains(egui::pos2(centre[0] * WORLD, centre[1] * WORLD)) && view.width() < WORLD / 2.0, "{view:?}");
+
+    // Hide, then clear.
+    harness.get_by_label("全部清除").click();
+    harness.run_steps(2);
+    assert!(harness.state().atlas.dropped.is_empty());
+    assert!(harness.query_by_label(&name).is_none());
+}
+
+#[test]
+fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
+    let Fixture { mut harness, .. } = atlas_app();
+    // Zoom once so the cells are large, then click the middle of the map.
+    let centre = egui::pos2(380.0, 420.0);
+    harness.event(egui::Event::PointerMoved(centre));
+    harness.run_steps(1);
+    harness.event(egui::Event::PointerButton { pos: centre, button: egui::PointerButton::Primary, pressed: true, modifiers: egui::Modifiers::NONE });
+    harness.run_steps(1);
+    harness.event(egui::Event::PointerButton { pos: centre, button: egui::PointerButton::Primary, pressed: false, modifiers: egui::Modifiers::NONE });
+    harness.run_steps(2);
+    let Some((level, index)) = harness.state().atlas.selected else {
+        panic!("a click on the map selects a cell");
+    };
+    common::run_until(&mut harness, "the patches arrive", 60, |app| app.atlas.patch_count() > 0);
+    let app = harness.state();
+    let cell = &app.atlas.atlas.as_ref().unwrap().level(level).unwrap().cells[index];
+    assert_eq!(app.atlas.patch_count(), cell.members.len().min(24), "one patch per sampled vector, up to 24");
+    harness.get_by_label_contains(&format!("({}, {})", cell.x, cell.y));
+    harness.get_by_label_contains("真实图片");
+}
+
+#[test]
+fn export_writes_pngs_of_the_requested_size() {
+    let Fixture { mut harness, answer, asked } = atlas_app();
+    let dir = tempfile::tempdir().unwrap();
+    harness.state_mut().atlas.export_size = 640;
+
+    let whole = dir.path().join("whole atlas.png");
+    *answer.lock().unwrap() = Some(whole.clone());
+    harness.get_by_label("导出整个地图集…").click();
+    common::run_until(&mut harness, "the whole atlas is written", 120, |_| whole.exists());
+    let picture = image::open(&whole).expect("a readable PNG");
+    assert_eq!((picture.width(), picture.height()), (640, 640));
+
+    // The view as seen: zoomed in, so a part of the map, at the requested size on its long side.
+    harness.key_press(egui::Key::Plus);
+    harness.run_steps(3);
+    let view = dir.path().join("view.png");
+    *answer.lock().unwrap() = Some(view.clone());
+    harness.get_by_label("导出当前视图…").click();
+    common::run_until(&mut harness, "the view is written", 120, |_| view.exists());
+    let part = image::open(&view).expect("a readable PNG");
+    assert_eq!(part.width().max(part.height()), 640);
+    assert_ne!(part.to_rgb8().as_raw(), &image::imageops::resize(&picture.to_rgb8(), part.width(), part.height(), image::imageops::FilterType::Triangle).into_raw(), "the view is a part, not the whole");
+    assert_eq!(asked.lock().unwrap().as_slice(), &[DialogKind::ExportAtlasWhole, DialogKind::ExportAtlasView]);
+    harness.get_by_label_contains("已保存");
+}
+
+#[test]
+fn a_broken_atlas_file_is_refused_with_its_name_and_the_old_atlas_stays() {
+    let Fixture { mut harness, answer, .. } = atlas_app();
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("half-written.atlas");
+    let bytes = std::fs::read(shipped_atlas_path()).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
+    *answer.lock().unwrap() = Some(broken.clone());
+    harness.get_by_label("加载地图集…").click();
+    common::run_until(&mut harness, "the error is shown", 60, |app| app.error.is_some());
+    let message = harness.state().error.clone().unwrap();
+    assert!(message.contains("half-written.atlas"), "{message}");
+    assert_eq!(harness.state().atlas.path.as_deref(), Some(shipped_atlas_path().as_path()), "the shown atlas is kept");
+}
+
+#[test]
+fn atlas_map_snapshot() {
+    let Fixture { mut harness, .. } = atlas_app();
+    harness.state_mut().atlas.class_colours = true;
+    harness.run_steps(3);
+    harness.snapshot("atlas_map");
+}
