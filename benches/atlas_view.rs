@@ -25,7 +25,7 @@ fn wait_until(harness: &mut Harness<'static, AtlasApp>, what: &str, done: impl F
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let frames: usize = args.iter().position(|a| a == "--frames").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(1500);
-    let options = AppOptions { picker: std::sync::Arc::new(|_| None), model: shipped_model(), persist: false, image: None, data_dir: None, run_root: None };
+    let options = AppOptions { picker: std::sync::Arc::new(|_| None), model: shipped_model(), persist: false, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     wait_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));
     wait_until(&mut harness, "the shipped atlas loads", |app| app.atlas.atlas.is_some());

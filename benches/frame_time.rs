@@ -22,6 +22,8 @@ fn main() {
         image: None,
         data_dir: Some(flowers17_dir()),
         run_root: Some(runs.clone()),
+        atlas: None,
+        place: Vec::new(),
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     let deadline = Instant::now() + Duration::from_secs(120);

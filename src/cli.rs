@@ -36,6 +36,12 @@ pub enum Command {
         /// A data set folder to open in the training panel.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// An atlas file to show (instead of the last used or the shipped one).
+        #[arg(long)]
+        atlas: Option<PathBuf>,
+        /// Pictures to place on the atlas at start (the window opens on the atlas).
+        #[arg(long, num_args = 1..)]
+        place: Vec<PathBuf>,
     },
     /// Print the most probable classes of each image.
     Classify(ClassifyArgs),

@@ -5,8 +5,11 @@ use activation_atlas::cli::{Cli, Command};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => activation_atlas::app::run_app(None, None),
-        Some(Command::Gui { image, data }) => activation_atlas::app::run_app(image, data),
+        None => activation_atlas::app::run_app(activation_atlas::app::AppOptions::default()),
+        Some(Command::Gui { image, data, atlas, place }) => {
+            let start = activation_atlas::app::AppOptions { image, data_dir: data, atlas, place, ..Default::default() };
+            activation_atlas::app::run_app(start)
+        }
         Some(command) => activation_atlas::cli::run(command),
     };
     match result {

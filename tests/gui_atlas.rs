@@ -40,6 +40,8 @@ fn atlas_app() -> Fixture {
         image: None,
         data_dir: None,
         run_root: None,
+        atlas: None,
+        place: Vec::new(),
     };
     let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));

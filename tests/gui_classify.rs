@@ -23,7 +23,7 @@ fn shipped_model() -> PathBuf {
 }
 
 fn harness(answer: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
-    let options = AppOptions { picker: picker_returning(answer), model: Some(shipped_model()), persist: false, image: None, data_dir: None, run_root: None };
+    let options = AppOptions { picker: picker_returning(answer), model: Some(shipped_model()), persist: false, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() };
     let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
     harness

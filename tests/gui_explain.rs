@@ -24,6 +24,8 @@ fn app_with_picture(export_to: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, 
         image: Some(photo),
         data_dir: None,
         run_root: None,
+        atlas: None,
+        place: Vec::new(),
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "model and picture are ready", 60, |app| {
@@ -98,6 +100,8 @@ fn views_that_need_a_picture_say_so() {
         image: None,
         data_dir: None,
         run_root: None,
+        atlas: None,
+        place: Vec::new(),
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));

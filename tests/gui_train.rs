@@ -34,6 +34,8 @@ fn fixture(per_class: usize) -> Fixture {
         image: None,
         data_dir: None,
         run_root: Some(runs.path().to_path_buf()),
+        atlas: None,
+        place: Vec::new(),
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 120, |app| matches!(app.model, ModelStatus::Ready(_)));
@@ -88,7 +90,7 @@ fn cancel_stops_a_run_from_the_panel() {
 fn dropping_a_folder_makes_it_the_training_data_set() {
     let data = tempfile::tempdir().unwrap();
     common::write_shape_dataset(data.path(), 2, 4);
-    let options = AppOptions { picker: Arc::new(|_: DialogRequest| None), model: None, persist: false, image: None, data_dir: None, run_root: None };
+    let options = AppOptions { picker: Arc::new(|_: DialogRequest| None), model: None, persist: false, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(data.path().to_path_buf())));
     common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());

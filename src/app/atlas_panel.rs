@@ -350,7 +350,7 @@ fn map_ui(app: &mut AtlasApp, ui: &mut egui::Ui, lang: Lang) {
     let mut scene_rect = app.atlas.scene_rect;
     let mut hovered: Option<usize> = None;
     let mut clicked: Option<usize> = None;
-    let response = egui::Scene::new().zoom_range(0.05..=40.0).show(ui, &mut scene_rect, |ui| {
+    let response = egui::Scene::new().zoom_range(0.05..=40.0).scroll_zooms(true).show(ui, &mut scene_rect, |ui| {
         let (rect, response) = ui.allocate_exact_size(egui::vec2(WORLD, WORLD), egui::Sense::click());
         let painter = ui.painter();
         painter.rect_filled(rect, 0.0, egui::Color32::from_rgb(18, 18, 22));
@@ -415,20 +415,26 @@ fn map_ui(app: &mut AtlasApp, ui: &mut egui::Ui, lang: Lang) {
             }
         }
         // Dropped pictures: a glow and a marker per vector, a pin with the thumbnail at the centre.
+        // Sizes are in screen pixels (divided by the zoom) so pins stay readable at any zoom.
+        let screen = 1.0 / pixels_per_unit.max(1e-3);
         for dropped in app.atlas.dropped.iter().filter(|d| d.visible) {
             let colour = class_colour(dropped.placement.predicted_class, classes);
             for p in &dropped.placement.points {
                 let at = rect.min + egui::vec2(p[0] * WORLD, p[1] * WORLD);
-                painter.circle_filled(at, 9.0, colour.gamma_multiply(0.12));
-                painter.circle_filled(at, 2.0, colour);
+                painter.circle_filled(at, 7.0 * screen, colour.gamma_multiply(0.15));
+                painter.circle_filled(at, 1.8 * screen, colour);
             }
             let centre = rect.min + egui::vec2(dropped.placement.centre[0] * WORLD, dropped.placement.centre[1] * WORLD);
-            let pin = egui::Rect::from_center_size(centre - egui::vec2(0.0, 40.0), egui::vec2(60.0, 60.0));
-            painter.line_segment([centre, pin.center_bottom()], egui::Stroke::new(2.0, egui::Color32::WHITE));
-            painter.rect_filled(pin.expand(3.0), 4.0, egui::Color32::WHITE);
+            let pin = egui::Rect::from_center_size(centre - egui::vec2(0.0, 52.0 * screen), egui::Vec2::splat(64.0 * screen));
+            painter.circle_filled(centre, 4.0 * screen, egui::Color32::WHITE);
+            painter.line_segment([centre, pin.center_bottom()], egui::Stroke::new(2.0 * screen, egui::Color32::WHITE));
+            painter.rect_filled(pin.expand(3.0 * screen), 4.0 * screen, egui::Color32::WHITE);
             painter.image(dropped.thumbnail.id(), pin, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
             let name = label_names.get(dropped.placement.predicted_class).cloned().unwrap_or_default();
-            painter.text(pin.center_top() - egui::vec2(0.0, 6.0), egui::Align2::CENTER_BOTTOM, name, egui::FontId::proportional(14.0), egui::Color32::WHITE);
+            let galley = painter.layout_no_wrap(name, egui::FontId::proportional(14.0 * screen), egui::Color32::WHITE);
+            let text_rect = egui::Align2::CENTER_BOTTOM.anchor_size(pin.center_top() - egui::vec2(0.0, 5.0 * screen), galley.size());
+            painter.rect_filled(text_rect.expand(2.0 * screen), 3.0 * screen, colour.gamma_multiply(0.85));
+            painter.galley(text_rect.min, galley, egui::Color32::BLACK);
         }
         // Hover and click: the cell under the pointer.
         let pointer_cell = |pos: egui::Pos2| {
@@ -590,12 +596,16 @@ fn side_panel_ui(app: &mut AtlasApp, ui: &mut egui::Ui, lang: Lang) {
         ui.strong(T::PlacedImages.get(lang));
         let mut focus = None;
         let mut remove = None;
+        let predicted: Vec<String> = app.atlas.dropped.iter().map(|d| app.class_label(d.placement.predicted_class)).collect();
         for (i, dropped) in app.atlas.dropped.iter_mut().enumerate() {
             ui.horizontal(|ui| {
                 ui.checkbox(&mut dropped.visible, "").on_hover_text(T::Show.get(lang));
                 ui.add(egui::Image::new((dropped.thumbnail.id(), egui::vec2(32.0, 32.0))).alt_text(dropped.path.display().to_string()));
                 let name = dropped.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                ui.label(name);
+                ui.vertical(|ui| {
+                    ui.label(name).on_hover_text(dropped.path.display().to_string());
+                    ui.small(format!("{} {:.0}%", predicted.get(i).map(String::as_str).unwrap_or(""), dropped.placement.confidence * 100.0));
+                });
                 if ui.small_button(T::Focus.get(lang)).clicked() {
                     focus = Some(i);
                 }

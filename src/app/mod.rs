@@ -73,11 +73,15 @@ pub struct AppOptions {
     pub data_dir: Option<PathBuf>,
     /// Where new training runs are written (default `~/.local/share/activation-atlas/runs`).
     pub run_root: Option<PathBuf>,
+    /// An atlas to show at start instead of the last used (or shipped) one.
+    pub atlas: Option<PathBuf>,
+    /// Pictures to place on the atlas once it is loaded; the app starts on the 地图集 tab.
+    pub place: Vec<PathBuf>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None, data_dir: None, run_root: None }
+        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() }
     }
 }
 
@@ -101,10 +105,14 @@ pub struct AtlasApp {
     /// Sibling checkpoints of the current model (a training run's folder).
     run_checkpoints: Vec<PathBuf>,
     pub cjk_font_found: bool,
+    /// The atlas asked for at start, loaded once the model is ready.
+    start_atlas: Option<PathBuf>,
+    /// Pictures to place once an atlas is loaded.
+    pending_placements: Vec<PathBuf>,
 }
 
-/// Opens the window and runs until it is closed.
-pub fn run_app(image: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+/// Opens the window and runs until it is closed. `start` says what to show first (picture, data set, atlas, placed pictures).
+pub fn run_app(start: AppOptions) -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("激活地图集 Activation Atlas")
         .with_app_id(APP_ID)
@@ -114,7 +122,7 @@ pub fn run_app(image: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Res
         viewport = viewport.with_icon(icon);
     }
     let options = eframe::NativeOptions { viewport, persist_window: true, ..Default::default() };
-    eframe::run_native(APP_ID, options, Box::new(|cc| Ok(Box::new(AtlasApp::new(cc, AppOptions { image, data_dir, ..AppOptions::default() })))))
+    eframe::run_native(APP_ID, options, Box::new(|cc| Ok(Box::new(AtlasApp::new(cc, start)))))
         .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))
 }
 
@@ -151,6 +159,8 @@ impl AtlasApp {
             run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
             run_checkpoints: Vec::new(),
             cjk_font_found,
+            start_atlas: options.atlas,
+            pending_placements: options.place,
         };
         if !cjk_font_found {
             // Without a CJK font Chinese would be boxes: start in English and say why.
@@ -171,6 +181,9 @@ impl AtlasApp {
         if let Some(dir) = options.data_dir {
             app.tab = Tab::Train;
             app.choose_data_folder(dir);
+        }
+        if app.start_atlas.is_some() || !app.pending_placements.is_empty() {
+            app.tab = Tab::Atlas;
         }
         app
     }
@@ -300,6 +313,10 @@ impl AtlasApp {
             Event::AtlasLoaded { atlas, path } => {
                 self.settings.last_atlas = Some(path.clone());
                 self.atlas.loaded(ctx, atlas, path);
+                if !self.pending_placements.is_empty() {
+                    let paths = std::mem::take(&mut self.pending_placements);
+                    self.place_on_atlas(paths);
+                }
             }
             Event::AtlasBuild(progress) => self.atlas.build_progress(ctx, progress),
             Event::Placed { path, placement, thumbnail } => self.atlas.placed(ctx, path, placement, thumbnail),
@@ -320,6 +337,10 @@ impl AtlasApp {
             let form = std::mem::take(&mut self.atlas.form);
             self.atlas = AtlasPanel::default();
             self.atlas.form = form;
+        }
+        if let Some(path) = self.start_atlas.take() {
+            self.worker.send(Job::LoadAtlas { path, quiet: false });
+            return;
         }
         let candidate = self
             .settings
