@@ -61,13 +61,39 @@ pub struct BuildForm {
     pub neighbours: usize,
     pub min_dist: f32,
     pub icon_steps: usize,
+    /// Grid sizes, as typed: "10 20 40 80".
+    pub grid_levels: String,
+    /// The grid sizes whose cells get icons, as typed.
+    pub icon_levels: String,
 }
 
 impl Default for BuildForm {
     fn default() -> Self {
         let defaults = AtlasParams::default();
-        BuildForm { layer: defaults.layer, samples: defaults.samples_per_image, neighbours: defaults.umap.n_neighbors, min_dist: defaults.umap.min_dist, icon_steps: defaults.icons.steps }
+        let join = |levels: &[usize]| levels.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+        BuildForm {
+            layer: defaults.layer,
+            samples: defaults.samples_per_image,
+            neighbours: defaults.umap.n_neighbors,
+            min_dist: defaults.umap.min_dist,
+            icon_steps: defaults.icons.steps,
+            grid_levels: join(&defaults.grid_levels),
+            icon_levels: join(&defaults.icon_levels),
+        }
     }
+}
+
+/// Grid sizes typed by the user ("10 20 40" or "10, 20, 40"), sorted; None if any is not a
+/// number from 2 to 256 or none is given.
+pub fn parse_levels(text: &str) -> Option<Vec<usize>> {
+    let mut levels = text
+        .split(|c: char| c == ',' || c == '，' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(|part| part.parse::<usize>().ok().filter(|n| (2..=256).contains(n)))
+        .collect::<Option<Vec<usize>>>()?;
+    levels.sort_unstable();
+    levels.dedup();
+    (!levels.is_empty()).then_some(levels)
 }
 
 pub struct AtlasPanel {
@@ -264,13 +290,22 @@ impl AtlasApp {
             return;
         };
         let form = &self.atlas.form;
-        let mut params = AtlasParams { layer: form.layer, samples_per_image: form.samples, ..AtlasParams::default() };
+        let (Some(grid_levels), Some(icon_levels)) = (parse_levels(&form.grid_levels), parse_levels(&form.icon_levels)) else {
+            self.error = Some(self.t(T::BadGridLevels).to_string());
+            return;
+        };
+        if !icon_levels.iter().all(|l| grid_levels.contains(l)) {
+            self.error = Some(self.t(T::BadGridLevels).to_string());
+            return;
+        }
+        let mut params = AtlasParams { layer: form.layer, samples_per_image: form.samples, grid_levels, icon_levels, ..AtlasParams::default() };
         params.umap.n_neighbors = form.neighbours;
         params.umap.min_dist = form.min_dist;
         params.icons.steps = form.icon_steps;
         let name = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
         let stamp = crate::engine::fsutil::utc_timestamp_now().replace([':', '-'], "");
-        let out = super::classify_panel::user_data_dir().join("atlases").join(format!("{name}-{}-{stamp}.atlas", form.layer));
+        // Beside the training runs: ~/.local/share/activation-atlas/atlases by default.
+        let out = self.run_root().with_file_name("atlases").join(format!("{name}-{}-{stamp}.atlas", form.layer));
         self.atlas.building = Some(Building { stage: Stage::Collect, done: 0, total: 1, layout: Vec::new(), icons: Vec::new() });
         self.worker.send(Job::BuildAtlas { data_dir, params, out });
     }
@@ -674,6 +709,12 @@ fn side_panel_ui(app: &mut AtlasApp, ui: &mut egui::Ui, lang: Lang) {
             ui.end_row();
             let label = ui.label(T::MinDist.get(lang));
             ui.add(egui::DragValue::new(&mut form.min_dist).range(0.0..=1.0).speed(0.01)).labelled_by(label.id);
+            ui.end_row();
+            let label = ui.label(T::GridLevels.get(lang));
+            ui.add(egui::TextEdit::singleline(&mut form.grid_levels).desired_width(110.0)).labelled_by(label.id).on_hover_text(T::GridLevelsHint.get(lang));
+            ui.end_row();
+            let label = ui.label(T::IconLevels.get(lang));
+            ui.add(egui::TextEdit::singleline(&mut form.icon_levels).desired_width(110.0)).labelled_by(label.id).on_hover_text(T::IconLevelsHint.get(lang));
             ui.end_row();
             let label = ui.label(T::IconSteps.get(lang));
             ui.add(egui::DragValue::new(&mut form.icon_steps).range(8..=1024)).labelled_by(label.id);

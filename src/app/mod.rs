@@ -188,6 +188,11 @@ impl AtlasApp {
         app
     }
 
+    /// Where new training runs go; new atlases go beside it.
+    pub fn run_root(&self) -> &Path {
+        &self.run_root
+    }
+
     pub fn lang(&self) -> Lang {
         self.settings.lang
     }
