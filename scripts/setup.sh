@@ -79,8 +79,11 @@ prepare_cuda_libtorch() {
     "$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))'
 }
 
+# WenQuanYi Micro Hei or Noto Sans CJK: both also cover the arrows and symbols the UI uses (the
+# Droid fallback font some systems have does not).
 has_cjk_font() {
-    command -v fc-list >/dev/null && [[ -n "$(fc-list :lang=zh file 2>/dev/null | head -n 1)" ]]
+    compgen -G "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc" >/dev/null \
+        || compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc" >/dev/null
 }
 
 ensure_cjk_font() {

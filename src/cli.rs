@@ -748,8 +748,18 @@ fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
         bail!("{} is not the model this atlas was built from", weights.display());
     }
     let mut results = Vec::new();
+    let mut failures = 0;
     for path in &args.images {
-        let image = load_network_image(path)?;
+        // One unreadable picture is reported and the others are still placed.
+        let image = match load_network_image(path) {
+            Ok(image) => image,
+            Err(error) => {
+                failures += 1;
+                eprintln!("error: {error}");
+                results.push(json!({"image": path.display().to_string(), "error": error.to_string()}));
+                continue;
+            }
+        };
         let placement = place_image(&checkpoint.net, &atlas, &image, 5);
         let class = &atlas.meta.class_names[placement.predicted_class];
         if !args.json {
@@ -766,6 +776,9 @@ fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    if failures > 0 {
+        bail!("{failures} of {} pictures could not be read", args.images.len());
     }
     Ok(())
 }

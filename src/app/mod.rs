@@ -188,6 +188,12 @@ impl AtlasApp {
         app
     }
 
+    /// Makes the worker panic, to check that the app reports it and carries on.
+    #[doc(hidden)]
+    pub fn simulate_worker_crash(&self) {
+        self.worker.send(Job::SimulateCrash);
+    }
+
     /// Where new training runs go; new atlases go beside it.
     pub fn run_root(&self) -> &Path {
         &self.run_root
@@ -289,6 +295,8 @@ impl AtlasApp {
                 self.error = Some(i18n::job_failed(lang, &message));
             }
             Event::WorkerRecovered { message } => {
+                self.atlas.building = None;
+                self.train.scanning = None;
                 self.classify.verifying = false;
                 self.train.running = false;
                 self.explain.running = None;

@@ -268,8 +268,19 @@ fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>
 /// The sidecar when it exists and belongs to these weights; otherwise the header copy.
 fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
     let sidecar_file = sidecar_path(path);
+    match std::fs::read_to_string(&sidecar_file) {
+        Ok(text) => checkpoint_meta_from_parts(path, bytes, Some(&text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => checkpoint_meta_from_parts(path, bytes, None),
+        Err(source) => Err(CheckpointError::Read { path: sidecar_file, source }),
+    }
+}
+
+/// A checkpoint's metadata from the bytes of its weights file (`path`) and the text of its
+/// sidecar, if there is one: the sidecar when it belongs to these weights, else the header copy.
+pub fn checkpoint_meta_from_parts(path: &Path, weights: &[u8], sidecar: Option<&str>) -> Result<CheckpointMeta, CheckpointError> {
+    let sidecar_file = sidecar_path(path);
     let header_meta = || -> Result<Option<CheckpointMeta>, CheckpointError> {
-        let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|error| {
+        let (_, metadata) = SafeTensors::read_metadata(weights).map_err(|error| {
             CheckpointError::NotSafetensors { path: path.to_path_buf(), reason: format!("{error:?}") }
         })?;
         let Some(json) = metadata.metadata().as_ref().and_then(|m| m.get(HEADER_METADATA_KEY)) else {
@@ -280,12 +291,12 @@ fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointE
             reason: format!("metadata in the header: {error}"),
         })
     };
-    match std::fs::read_to_string(&sidecar_file) {
-        Ok(text) => {
-            let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|error| {
+    match sidecar {
+        Some(text) => {
+            let meta: CheckpointMeta = serde_json::from_str(text).map_err(|error| {
                 CheckpointError::BadSidecar { path: sidecar_file.clone(), reason: error.to_string() }
             })?;
-            let matches = meta.weights_sha256.is_empty() || meta.weights_sha256 == sha256_hex(bytes);
+            let matches = meta.weights_sha256.is_empty() || meta.weights_sha256 == sha256_hex(weights);
             if matches {
                 return Ok(meta);
             }
@@ -295,9 +306,7 @@ fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointE
                 reason: "its checksum does not match the weights file".to_string(),
             })
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => header_meta()?
-            .ok_or(CheckpointError::NoMetadata { path: path.to_path_buf(), sidecar: sidecar_file }),
-        Err(source) => Err(CheckpointError::Read { path: sidecar_file, source }),
+        None => header_meta()?.ok_or(CheckpointError::NoMetadata { path: path.to_path_buf(), sidecar: sidecar_file }),
     }
 }
 

@@ -21,6 +21,7 @@ const IMAGE_BYTES: usize = (INPUT_SIZE * INPUT_SIZE * 3) as usize;
 /// A file that was not used, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SkippedFile {
+    #[serde(with = "crate::engine::fsutil::any_path")]
     pub path: PathBuf,
     pub reason: String,
 }
@@ -42,6 +43,7 @@ pub struct Dataset {
 /// What a user is shown about a data set before training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetSummary {
+    #[serde(with = "crate::engine::fsutil::any_path")]
     pub root: PathBuf,
     pub class_names: Vec<String>,
     pub counts: Vec<usize>,
@@ -129,8 +131,10 @@ pub fn scan_folder(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError
         for file in std::fs::read_dir(&class_dir).map_err(|source| io_error(&class_dir, source))? {
             let file = file.map_err(|source| io_error(&class_dir, source))?;
             let hidden = file.file_name().to_string_lossy().starts_with('.');
-            // Only files directly inside the class folder: no recursion, so no link loops.
-            if !hidden && file.path().metadata().is_ok_and(|m| m.is_file()) {
+            // Only files directly inside the class folder: no recursion, so no link loops. An entry
+            // that cannot be examined (a dangling or looping link) is kept, so that reading it fails
+            // and it is reported as skipped with the reason.
+            if !hidden && file.path().metadata().map_or(true, |m| m.is_file()) {
                 files.push(file.path());
             }
         }

@@ -93,3 +93,55 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
+
+/// Serde for file paths that may not be UTF-8 (Linux file names are bytes): a UTF-8 path is
+/// written as a string, any other as `{"bytes": [...]}`; both are read back exactly.
+pub mod any_path {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Text(String),
+        Bytes { bytes: Vec<u8> },
+    }
+
+    fn stored(path: &Path) -> Stored {
+        match path.to_str() {
+            Some(text) => Stored::Text(text.to_string()),
+            None => Stored::Bytes { bytes: path.as_os_str().as_bytes().to_vec() },
+        }
+    }
+
+    fn restored(stored: Stored) -> PathBuf {
+        match stored {
+            Stored::Text(text) => PathBuf::from(text),
+            Stored::Bytes { bytes } => PathBuf::from(OsString::from_vec(bytes)),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+        stored(path).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
+        Stored::deserialize(deserializer).map(restored)
+    }
+
+    /// The same for a list of paths.
+    pub mod many {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(paths: &[PathBuf], serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_seq(paths.iter().map(|p| stored(p)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<PathBuf>, D::Error> {
+            Vec::<Stored>::deserialize(deserializer).map(|list| list.into_iter().map(restored).collect())
+        }
+    }
+}

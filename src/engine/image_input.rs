@@ -77,6 +77,10 @@ pub fn decode_image_bytes(data: &[u8], path: &Path) -> Result<DynamicImage, Imag
     if reader.format().is_none() {
         return Err(ImageInputError::UnknownFormat { path: path_buf() });
     }
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_scan_is_complete(data) {
+        // The JPEG decoder fills a cut-off scan with grey; such a picture would mislead training.
+        return Err(ImageInputError::Corrupt { path: path_buf(), reason: "the JPEG data ends before the picture does".to_string() });
+    }
     let mut reader = reader;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -97,6 +101,32 @@ pub fn decode_image_bytes(data: &[u8], path: &Path) -> Result<DynamicImage, Imag
     let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// Whether a JPEG's image data is followed by its end marker: walks the segments from the start
+/// to the first scan (so markers inside an EXIF thumbnail are skipped), then looks for FF D9 after
+/// it. Entropy-coded data never contains FF D9 (an FF there is followed by 00 or a restart marker).
+fn jpeg_scan_is_complete(data: &[u8]) -> bool {
+    let mut at = 2; // after SOI
+    while at + 1 < data.len() {
+        if data[at] != 0xFF {
+            return false;
+        }
+        let marker = data[at + 1];
+        match marker {
+            0xFF => at += 1, // fill byte
+            0x01 | 0xD0..=0xD7 => at += 2,
+            0xD9 => return true,
+            0xDA => return data[at + 2..].windows(2).any(|pair| pair == [0xFF, 0xD9]),
+            _ => {
+                let Some(length) = data.get(at + 2..at + 4).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+                    return false;
+                };
+                at += 2 + length;
+            }
+        }
+    }
+    false
 }
 
 fn classify_decode_error(error: image::ImageError, path: &Path) -> ImageInputError {

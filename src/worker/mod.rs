@@ -56,6 +56,10 @@ pub enum Job {
     /// Render the atlas (or the part `crop`: min x, min y, max x, max y in [0, 1]) as a PNG file,
     /// with `names` as class labels and legend when given, and `placements` marked.
     ExportAtlas { options: ExportOptions, names: Option<Vec<String>>, placements: Vec<Placement>, crop: Option<[f32; 4]>, path: PathBuf },
+    /// Panics on the worker thread: tests use it to check that a crash is caught, reported and
+    /// the model reloaded.
+    #[doc(hidden)]
+    SimulateCrash,
     /// List a run folder's checkpoints with their metrics.
     ListCheckpoints { dir: PathBuf },
     /// Train on a data set folder; progress arrives as `Event::Training`.
@@ -316,6 +320,7 @@ impl WorkerState {
                 }
             }
             Job::Explain { path, request } => self.explain(path, request),
+            Job::SimulateCrash => panic!("simulated crash in the worker"),
             Job::LoadAtlas { path, quiet } => self.load_atlas(&path, quiet),
             Job::BuildAtlas { data_dir, params, out } => self.build_atlas(data_dir, params, out),
             Job::PlaceImages { paths } => self.place_images(paths),

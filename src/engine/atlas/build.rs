@@ -74,10 +74,13 @@ impl Default for AtlasParams {
 pub struct AtlasMeta {
     pub format_version: u32,
     pub model_fingerprint: String,
+    #[serde(with = "crate::engine::fsutil::any_path")]
     pub model_path: PathBuf,
     pub class_names: Vec<String>,
+    #[serde(with = "crate::engine::fsutil::any_path")]
     pub data_dir: PathBuf,
     /// Source files of the images, by image index (for showing real patches behind a cell).
+    #[serde(with = "crate::engine::fsutil::any_path::many")]
     pub image_paths: Vec<PathBuf>,
     pub params: AtlasParams,
     pub created_at: String,

@@ -101,10 +101,15 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
 
 /// Reads an atlas file, checking that every table has the size its header promises.
 pub fn load_atlas(path: &Path) -> Result<Atlas, AtlasError> {
+    let bytes = std::fs::read(path).map_err(|e| AtlasError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+    parse_atlas(&bytes, path)
+}
+
+/// An atlas from the bytes of an atlas file (named `path` in messages).
+pub fn parse_atlas(bytes: &[u8], path: &Path) -> Result<Atlas, AtlasError> {
     let error = |reason: String| AtlasError::File { path: path.to_path_buf(), reason };
-    let bytes = std::fs::read(path).map_err(|e| error(e.to_string()))?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| error(format!("not an atlas file (truncated or damaged?): {e:?}")))?;
-    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| error(format!("{e:?}")))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| error(format!("not an atlas file (truncated or damaged?): {e:?}")))?;
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| error(format!("{e:?}")))?;
     let header_json = metadata
         .metadata()
         .as_ref()

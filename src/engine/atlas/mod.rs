@@ -14,5 +14,5 @@ pub mod place;
 pub mod views;
 
 pub use build::{Atlas, AtlasError, AtlasParams, BuildEvent, Stage, build_atlas};
-pub use file::{load_atlas, save_atlas};
+pub use file::{load_atlas, parse_atlas, save_atlas};
 pub use place::{Placement, place_image};
