@@ -3,7 +3,11 @@
 //! building every widget of the training panel with its live charts). GPU rendering is not
 //! included. Prints p50 / p99 / max over the measured seconds.
 //!
-//! cargo bench --bench frame_time -- [--seconds N]
+//! With `--atlas`, the frames are measured while the 地图集 panel builds an atlas of flowers17
+//! (the default build: icons at 10/20/40) until it is done, and the process's peak memory
+//! (VmHWM: the app and the build together) is printed.
+//!
+//! cargo bench --bench frame_time -- [--seconds N] [--atlas]
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +18,9 @@ use egui_kittest::Harness;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seconds: u64 = args.iter().position(|a| a == "--seconds").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(60);
-    let runs = std::env::temp_dir().join(format!("aa-frame-bench-{}", std::process::id()));
+    // Runs go to scratch/runs and atlases beside them, to scratch/atlases.
+    let scratch = std::env::temp_dir().join(format!("aa-frame-bench-{}", std::process::id()));
+    let runs = scratch.join("runs");
     let options = AppOptions {
         picker: std::sync::Arc::new(|_| None),
         model: shipped_model(),
@@ -32,31 +38,48 @@ fn main() {
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(harness.state().tab, Tab::Train);
-    harness.state_mut().train.form.epochs = 100;
-    harness.state_mut().start_training(None);
+    let atlas_build = args.iter().any(|a| a == "--atlas");
+    if atlas_build {
+        harness.state_mut().tab = Tab::Atlas;
+        harness.state_mut().build_atlas_from_panel();
+    } else {
+        assert_eq!(harness.state().tab, Tab::Train);
+        harness.state_mut().train.form.epochs = 100;
+        harness.state_mut().start_training(None);
+    }
 
     let mut frame_ms = Vec::new();
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(seconds) {
+    loop {
+        let done = if atlas_build { harness.state().atlas.building.is_none() } else { started.elapsed() >= Duration::from_secs(seconds) };
+        if done {
+            break;
+        }
         let frame = Instant::now();
         harness.step();
         frame_ms.push(frame.elapsed().as_secs_f64() * 1e3);
         // About 60 frames a second, as a window would ask for while something moves.
         std::thread::sleep(Duration::from_millis(16));
     }
+    let elapsed = started.elapsed().as_secs_f64();
     let steps = harness.state().train.step_losses.len();
     harness.state().cancel_job();
     frame_ms.sort_by(f64::total_cmp);
     let at = |p: f64| frame_ms[((frame_ms.len() - 1) as f64 * p).round() as usize];
+    let what = if atlas_build { format!("while building an atlas ({elapsed:.0} s)") } else { format!("while training ({steps} optimiser steps in {seconds} s)") };
     println!(
-        "frames while training: n={} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} optimiser steps in {seconds} s)",
+        "frames {what}: n={} p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         frame_ms.len(),
         at(0.5),
         at(0.99),
         frame_ms[frame_ms.len() - 1],
-        steps
     );
+    if atlas_build {
+        assert!(harness.state().error.is_none(), "the build failed: {:?}", harness.state().error);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let peak = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: unknown");
+        println!("peak memory of the app process during the build: {}", peak.trim_start_matches("VmHWM:").trim());
+    }
     drop(harness);
-    let _ = std::fs::remove_dir_all(runs);
+    let _ = std::fs::remove_dir_all(scratch);
 }

@@ -32,7 +32,9 @@ seed() {
     case "$target" in
         image_input)
             cp assets/icon.png "$dir/"
-            find "$flowers" -name '*.jpg' | sort | head -n 4 | while read -r f; do cp "$f" "$dir/"; done
+            local photos
+            mapfile -t photos < <(find "$flowers" -name '*.jpg' | sort)
+            cp "${photos[@]:0:4}" "$dir/"
             printf 'GIF89a\001\000\001\000\000\000\000;' > "$dir/tiny.gif"
             ;;
         checkpoint_meta)
@@ -53,7 +55,9 @@ PY
             tiny="$(mktemp -d)"
             for class_dir in "$flowers"/*/; do
                 mkdir -p "$tiny/data/$(basename "$class_dir")"
-                ln -s "$(find "$class_dir" -name '*.jpg' | sort | head -n 1)" "$tiny/data/$(basename "$class_dir")/"
+                local first
+                mapfile -t first < <(find "$class_dir" -name '*.jpg' | sort)
+                ln -s "${first[0]}" "$tiny/data/$(basename "$class_dir")/"
             done
             cargo build --release --quiet
             target/release/activation-atlas atlas build --data "$tiny/data" --out "$dir/tiny.atlas" --samples 2 \

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the new
 /// one, never a mix: write a temporary file beside it, flush it to disk, then rename over.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    remove_stale_temporaries(path);
     let temporary = temporary_path(path);
     let result = (|| {
         let mut file = File::create(&temporary)?;
@@ -33,6 +34,22 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn temporary_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Removes temporary files of `path` left by processes that were killed mid-save (their pid no
+/// longer runs), so interrupted saves do not pile up beside the user's files.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|pid| pid.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Hex SHA-256 of `bytes`; identifies a model's exact weights.
