@@ -331,3 +331,57 @@ fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
     harness.key_press(eframe::egui::Key::Enter);
     common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
 }
+
+#[test]
+fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let answer: Arc<std::sync::Mutex<Option<PathBuf>>> = Arc::new(std::sync::Mutex::new(None));
+    let picker_answer = answer.clone();
+    let options = AppOptions {
+        picker: Arc::new(move |_| picker_answer.lock().unwrap().clone()),
+        model: activation_atlas::resources::shipped_model(),
+        persist: false,
+        image: None,
+        data_dir: None,
+        run_root: Some(dir.path().join("runs")),
+        atlas: None,
+        place: Vec::new(),
+    };
+    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
+    let shipped = activation_atlas::resources::shipped_model().unwrap();
+
+    // Half a weights file (its sidecar copied beside it, so only the weights are at fault).
+    let broken = dir.path().join("half.safetensors");
+    let bytes = std::fs::read(&shipped).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::copy(shipped.with_extension("json"), broken.with_extension("json")).unwrap();
+    *answer.lock().unwrap() = Some(broken.clone());
+    let ctx = harness.ctx.clone();
+    harness.state_mut().request_dialog(&ctx, activation_atlas::app::dialogs::DialogKind::OpenCheckpoint);
+    common::run_until(&mut harness, "the refusal is shown", 60, |app| app.error.is_some() && !matches!(app.model, ModelStatus::Loading(_)));
+    let message = harness.state().error.clone().unwrap();
+    assert!(message.contains("half.safetensors"), "{message}");
+    let ModelStatus::Ready(info) = &harness.state().model else { panic!("the shipped model stays in use") };
+    assert_eq!(info.path, shipped);
+
+    // A description file cut in the middle of a string.
+    let descriptions = activation_atlas::resources::find_resource(Path::new("descriptions/flowers17.toml")).unwrap();
+    let text = std::fs::read(&descriptions).unwrap();
+    let cut = dir.path().join("cut.toml");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    harness.state_mut().error = None;
+    *answer.lock().unwrap() = Some(cut);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().request_dialog(&ctx, activation_atlas::app::dialogs::DialogKind::OpenDescriptions);
+    common::run_until(&mut harness, "the refusal is shown", 60, |app| app.error.is_some());
+    let message = harness.state().error.clone().unwrap();
+    assert!(message.contains("cut.toml"), "{message}");
+    assert!(harness.state().descriptions.as_ref().is_some_and(|d| d.get("sunflower").is_some()), "the shipped descriptions stay");
+
+    // The app still classifies with the model it had.
+    harness.state_mut().open_image(common::flowers17_photo("sunflower"));
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
+    harness.key_press(eframe::egui::Key::Enter);
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
+}

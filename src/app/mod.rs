@@ -109,6 +109,8 @@ pub struct AtlasApp {
     start_atlas: Option<PathBuf>,
     /// Pictures to place once an atlas is loaded.
     pending_placements: Vec<PathBuf>,
+    /// The model in use while another loads: the worker keeps it if the new one is refused.
+    model_before_load: Option<ModelInfo>,
 }
 
 /// Opens the window and runs until it is closed. `start` says what to show first (picture, data set, atlas, placed pictures).
@@ -161,6 +163,7 @@ impl AtlasApp {
             cjk_font_found,
             start_atlas: options.atlas,
             pending_placements: options.place,
+            model_before_load: None,
         };
         if !cjk_font_found {
             // Without a CJK font Chinese would be boxes: start in English and say why.
@@ -209,6 +212,9 @@ impl AtlasApp {
 
     pub fn load_model(&mut self, path: PathBuf) {
         let path = std::path::absolute(&path).unwrap_or(path);
+        if let ModelStatus::Ready(info) = &self.model {
+            self.model_before_load = Some(info.clone());
+        }
         self.model = ModelStatus::Loading(path.clone());
         self.worker.send(Job::LoadModel { path });
     }
@@ -260,6 +266,7 @@ impl AtlasApp {
         let lang = self.lang();
         match event {
             Event::ModelLoaded(info) => {
+                self.model_before_load = None;
                 self.settings.last_model = Some(info.path.clone());
                 self.run_checkpoints = list_run_checkpoints(&info.path);
                 self.pick_descriptions(&info.class_names);
@@ -270,7 +277,8 @@ impl AtlasApp {
             }
             Event::ModelFailed { message, .. } => {
                 self.error = Some(i18n::model_failed(lang, &message));
-                self.model = ModelStatus::None;
+                // The worker still has the previous model, if there was one: keep using it.
+                self.model = self.model_before_load.take().map_or(ModelStatus::None, ModelStatus::Ready);
             }
             Event::ImageOpened { path, picture, original_size } => {
                 self.explain.clear();
