@@ -59,7 +59,8 @@ PY
                 mapfile -t first < <(find "$class_dir" -name '*.jpg' | sort)
                 ln -s "${first[0]}" "$tiny/data/$(basename "$class_dir")/"
             done
-            cargo build --release --quiet
+            # The app's own build, without the fuzzing environment (which would rebuild everything).
+            [[ -x target/release/activation-atlas ]] || env -u RUSTC_BOOTSTRAP cargo build --release --quiet
             target/release/activation-atlas atlas build --data "$tiny/data" --out "$dir/tiny.atlas" --samples 2 \
                 --neighbors 5 --epochs 20 --grids 2,4 --icon-grids 2 --icon-steps 8 --no-paper-views >/dev/null
             rm -rf "$tiny"
@@ -72,8 +73,10 @@ PY
 
 run() {
     local target="$1" max_len=65536
-    [[ "$target" == atlas_file ]] && max_len=$(( $(stat -c %s "fuzz/corpus/atlas_file/tiny.atlas") * 2 ))
     seed "$target"
+    if [[ "$target" == atlas_file ]]; then
+        max_len=$(( $(stat -c %s "fuzz/corpus/atlas_file/tiny.atlas") * 2 ))
+    fi
     log "fuzzing $target for $seconds s"
     cargo fuzz run --release "$target" "fuzz/corpus/$target" -- -max_total_time="$seconds" -max_len="$max_len" -rss_limit_mb=4096
 }
