@@ -40,6 +40,12 @@ fn main() {
     }
     let atlas_build = args.iter().any(|a| a == "--atlas");
     if atlas_build {
+        // The shipped atlas is loaded at start; a build started before it arrives would be replaced by it.
+        while harness.state().atlas.atlas.is_none() || harness.state().worker_busy() {
+            assert!(Instant::now() < deadline, "the shipped atlas did not load");
+            harness.step();
+            std::thread::sleep(Duration::from_millis(5));
+        }
         harness.state_mut().tab = Tab::Atlas;
         harness.state_mut().build_atlas_from_panel();
     } else {
