@@ -33,18 +33,7 @@ struct Fixture {
 fn atlas_app() -> Fixture {
     let answer = Arc::new(Mutex::new(None));
     let asked = Arc::new(Mutex::new(Vec::new()));
-    let options = AppOptions {
-        picker: picker(answer.clone(), asked.clone()),
-        model: activation_atlas::resources::shipped_model(),
-        persist: false,
-        image: None,
-        data_dir: None,
-        run_root: None,
-        atlas: None,
-        place: Vec::new(),
-    };
-    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
+    let mut harness = common::app_with_model(common::app_options(picker(answer.clone(), asked.clone())), [1100.0, 760.0]);
     common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(3);
@@ -228,16 +217,11 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     let data = small_flowers17();
     let home = tempfile::tempdir().unwrap();
     let options = AppOptions {
-        picker: Arc::new(|_: DialogRequest| None),
-        model: activation_atlas::resources::shipped_model(),
-        persist: false,
-        image: None,
         data_dir: Some(data.path().to_path_buf()),
         run_root: Some(home.path().join("runs")),
-        atlas: None,
-        place: Vec::new(),
+        ..common::app_options(Arc::new(|_: DialogRequest| None))
     };
-    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     common::run_until(&mut harness, "the model, data set and shipped atlas are ready", 120, |app| {
         matches!(app.model, ModelStatus::Ready(_)) && app.train.overview.is_some() && app.atlas.atlas.is_some() && !app.worker_busy()
     });

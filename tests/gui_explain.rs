@@ -93,18 +93,7 @@ fn every_view_is_produced_from_the_panel() {
 
 #[test]
 fn views_that_need_a_picture_say_so() {
-    let options = AppOptions {
-        picker: Arc::new(|_: DialogRequest| None),
-        model: activation_atlas::resources::shipped_model(),
-        persist: false,
-        image: None,
-        data_dir: None,
-        run_root: None,
-        atlas: None,
-        place: Vec::new(),
-    };
-    let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
+    let mut harness = common::app_with_model(common::app_options(Arc::new(|_: DialogRequest| None)), [1280.0, 900.0]);
     harness.get_by_label("解释").click();
     harness.run_steps(2);
     harness.get_by_label("请先在“分类”面板读取一张图片。");

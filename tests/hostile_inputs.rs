@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
-use egui_kittest::Harness;
+use activation_atlas::app::{AppOptions, ModelStatus};
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 
 fn app(args: &[&OsStr]) -> Output {
@@ -40,16 +39,6 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     bytes
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
 
 /// A PNG whose header claims `side` x `side` pixels, with almost no data behind it.
 fn huge_header_png(side: u32) -> Vec<u8> {
@@ -60,10 +49,10 @@ fn huge_header_png(side: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     png.extend_from_slice(&13u32.to_be_bytes());
     png.extend_from_slice(&ihdr);
-    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    png.extend_from_slice(&common::crc32(&ihdr).to_be_bytes());
     png.extend_from_slice(&[0, 0, 0, 0]);
     png.extend_from_slice(b"IEND");
-    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    png.extend_from_slice(&common::crc32(b"IEND").to_be_bytes());
     png
 }
 
@@ -268,18 +257,9 @@ fn folders_that_are_not_data_sets_get_a_clear_message() {
 fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = write_corpus(dir.path(), 0);
-    let options = AppOptions {
-        picker: Arc::new(|_| None),
-        model: activation_atlas::resources::shipped_model(),
-        persist: false,
-        image: None,
-        data_dir: None,
-        run_root: Some(dir.path().join("runs")),
-        atlas: None,
-        place: Vec::new(),
-    };
-    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    common::run_until(&mut harness, "the model and atlas load", 60, |app| matches!(app.model, ModelStatus::Ready(_)) && app.atlas.atlas.is_some());
+    let options = AppOptions { run_root: Some(dir.path().join("runs")), ..common::app_options(Arc::new(|_| None)) };
+    let mut harness = common::app_with_model(options, [1100.0, 760.0]);
+    common::run_until(&mut harness, "the atlas loads", 60, |app| app.atlas.atlas.is_some());
     // On the classifier: each bad file is named in a red message.
     for path in &corpus.bad {
         harness.state_mut().error = None;
@@ -307,18 +287,7 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
 
 #[test]
 fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
-    let options = AppOptions {
-        picker: Arc::new(|_| None),
-        model: activation_atlas::resources::shipped_model(),
-        persist: false,
-        image: None,
-        data_dir: None,
-        run_root: None,
-        atlas: None,
-        place: Vec::new(),
-    };
-    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
+    let mut harness = common::app_with_model(common::app_options(Arc::new(|_| None)), [1100.0, 760.0]);
     harness.state().simulate_worker_crash();
     common::run_until(&mut harness, "the crash is reported", 60, |app| app.error.is_some());
     let message = harness.state().error.clone().unwrap();
@@ -337,18 +306,8 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     let dir = tempfile::tempdir().unwrap();
     let answer: Arc<std::sync::Mutex<Option<PathBuf>>> = Arc::new(std::sync::Mutex::new(None));
     let picker_answer = answer.clone();
-    let options = AppOptions {
-        picker: Arc::new(move |_| picker_answer.lock().unwrap().clone()),
-        model: activation_atlas::resources::shipped_model(),
-        persist: false,
-        image: None,
-        data_dir: None,
-        run_root: Some(dir.path().join("runs")),
-        atlas: None,
-        place: Vec::new(),
-    };
-    let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
+    let options = AppOptions { run_root: Some(dir.path().join("runs")), ..common::app_options(Arc::new(move |_| picker_answer.lock().unwrap().clone())) };
+    let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     let shipped = activation_atlas::resources::shipped_model().unwrap();
 
     // Half a weights file (its sidecar copied beside it, so only the weights are at fault).

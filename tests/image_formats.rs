@@ -1,6 +1,8 @@
 //! Image input: every supported format, generated here, decodes to the same 100x100 RGB input;
 //! EXIF orientation and transparency are handled; bad files are refused with a clear reason.
 
+mod common;
+
 use std::io::Cursor;
 use std::path::Path;
 
@@ -236,14 +238,14 @@ fn decompression_bomb_header_is_refused_before_decoding() {
     ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
     bytes.extend_from_slice(&13u32.to_be_bytes());
     bytes.extend_from_slice(&ihdr);
-    bytes.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    bytes.extend_from_slice(&common::crc32(&ihdr).to_be_bytes());
     // A short IDAT (a zlib stream header and some zeros) and IEND, as a real bomb would carry.
     for (kind, data) in [(&b"IDAT"[..], &[0x78u8, 0x9c, 0, 0, 0, 0, 0, 0][..]), (&b"IEND"[..], &[][..])] {
         let mut chunk = kind.to_vec();
         chunk.extend_from_slice(data);
         bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
         bytes.extend_from_slice(&chunk);
-        bytes.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        bytes.extend_from_slice(&common::crc32(&chunk).to_be_bytes());
     }
     let error = load_error(&bytes, "bomb.png");
     assert!(matches!(error, ImageInputError::TooManyPixels { .. }), "{error}");
@@ -256,13 +258,3 @@ fn missing_file_is_refused() {
     assert!(error.to_string().contains("photo.jpg"));
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}

@@ -390,20 +390,25 @@ impl WorkerState {
         self.emit(Event::Classified { path, probabilities: prediction.probabilities, model_fingerprint });
     }
 
-    fn train(&mut self, data_dir: PathBuf, config: TrainConfig, run_dir: PathBuf, resume: Option<PathBuf>) {
+    /// Loads a data set for `job`, with progress events; a failure is reported as that job's.
+    fn load_dataset_for(&self, job: &'static str, data_dir: &Path) -> Option<Dataset> {
         let events = self.events.clone();
         let progress = move |done, total| {
             if done % 25 == 0 || done == total {
                 let _ = events.send(Event::DatasetProgress { done, total });
             }
         };
-        let dataset = match load_dataset(&data_dir, Some(&cache_dir()), &progress, &self.cancel) {
-            Ok(dataset) => dataset,
+        match load_dataset(data_dir, Some(&cache_dir()), &progress, &self.cancel) {
+            Ok(dataset) => Some(dataset),
             Err(error) => {
-                self.emit(Event::JobFailed { job: "train", message: error.to_string() });
-                return;
+                self.emit(Event::JobFailed { job, message: error.to_string() });
+                None
             }
-        };
+        }
+    }
+
+    fn train(&mut self, data_dir: PathBuf, config: TrainConfig, run_dir: PathBuf, resume: Option<PathBuf>) {
+        let Some(dataset) = self.load_dataset_for("train", &data_dir) else { return };
         self.emit(Event::DatasetScanned(overview(&dataset)));
         let events = self.events.clone();
         let wake = &self.wake;
@@ -444,19 +449,7 @@ impl WorkerState {
             self.emit(Event::JobFailed { job: "atlas", message: "no model is loaded".to_string() });
             return;
         };
-        let events = self.events.clone();
-        let progress = move |done, total| {
-            if done % 25 == 0 || done == total {
-                let _ = events.send(Event::DatasetProgress { done, total });
-            }
-        };
-        let dataset = match load_dataset(&data_dir, Some(&cache_dir()), &progress, &self.cancel) {
-            Ok(dataset) => dataset,
-            Err(error) => {
-                self.emit(Event::JobFailed { job: "atlas", message: error.to_string() });
-                return;
-            }
-        };
+        let Some(dataset) = self.load_dataset_for("atlas", &data_dir) else { return };
         let events = self.events.clone();
         let wake = &self.wake;
         let mut on_event = |event: BuildEvent| {

@@ -93,3 +93,37 @@ impl eframe::egui::DroppedFile for DroppedPath {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
 }
+
+/// CRC-32 (as PNG chunks use), for hand-made PNG files.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// How GUI tests start the app: the shipped model, no saved settings, file dialogs answered by
+/// `picker`; tests change the other fields with `..`.
+pub fn app_options(picker: activation_atlas::app::dialogs::Picker) -> activation_atlas::app::AppOptions {
+    activation_atlas::app::AppOptions {
+        picker,
+        model: activation_atlas::resources::shipped_model(),
+        persist: false,
+        image: None,
+        data_dir: None,
+        run_root: None,
+        atlas: None,
+        place: Vec::new(),
+    }
+}
+
+/// The real app in a harness of `size`, stepped until its model has loaded.
+pub fn app_with_model(options: activation_atlas::app::AppOptions, size: [f32; 2]) -> egui_kittest::Harness<'static, activation_atlas::app::AtlasApp> {
+    let mut harness = egui_kittest::Harness::builder().with_size(size).build_eframe(move |cc| activation_atlas::app::AtlasApp::new(cc, options));
+    run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, activation_atlas::app::ModelStatus::Ready(_)));
+    harness
+}
