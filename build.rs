@@ -7,9 +7,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=build.rs");
     let Some(libtorch) = std::env::var_os("LIBTORCH") else {
-        println!(
-            "cargo:warning=LIBTORCH is not set; run scripts/setup.sh (the README's commands do)"
-        );
+        println!("cargo:warning=LIBTORCH is not set; run scripts/setup.sh (the README's commands do)");
         return;
     };
     // `.libtorch` is a link into the cache: resolve it so the binary keeps working when the

@@ -28,14 +28,14 @@ fn main() {
     let mut current: Option<Stage> = None;
     let mut times = Vec::new();
     let mut on_event = |event: BuildEvent| {
-        if let BuildEvent::Stage { stage, .. } = event {
-            if current != Some(stage) {
-                if let Some(previous) = current {
-                    times.push((previous, stage_started.elapsed().as_secs_f64()));
-                }
-                current = Some(stage);
-                stage_started = Instant::now();
+        if let BuildEvent::Stage { stage, .. } = event
+            && current != Some(stage)
+        {
+            if let Some(previous) = current {
+                times.push((previous, stage_started.elapsed().as_secs_f64()));
             }
+            current = Some(stage);
+            stage_started = Instant::now();
         }
     };
     let atlas = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &AtomicBool::new(false)).expect("atlas builds");

@@ -25,7 +25,16 @@ fn wait_until(harness: &mut Harness<'static, AtlasApp>, what: &str, done: impl F
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let frames: usize = args.iter().position(|a| a == "--frames").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(1500);
-    let options = AppOptions { picker: std::sync::Arc::new(|_| None), model: shipped_model(), persist: false, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() };
+    let options = AppOptions {
+        picker: std::sync::Arc::new(|_| None),
+        model: shipped_model(),
+        persist: false,
+        image: None,
+        data_dir: None,
+        run_root: None,
+        atlas: None,
+        place: Vec::new(),
+    };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     wait_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));
     wait_until(&mut harness, "the shipped atlas loads", |app| app.atlas.atlas.is_some());
@@ -54,7 +63,12 @@ fn main() {
     assert_eq!(harness.state().atlas.current_level, finest, "zoomed in to the finest level");
 
     // Pan with a held button in a slow circle, so each frame both pans and hovers a new cell.
-    harness.event(egui::Event::PointerButton { pos: centre, button: egui::PointerButton::Primary, pressed: true, modifiers: egui::Modifiers::NONE });
+    harness.event(egui::Event::PointerButton {
+        pos: centre,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
     let pixels_per_point = harness.ctx.pixels_per_point();
     let mut frame_ms = Vec::with_capacity(frames);
     let mut tessellate_ms = Vec::with_capacity(frames);

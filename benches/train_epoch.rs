@@ -25,7 +25,11 @@ fn main() {
     let data = flowers17_dir();
     let dataset = load_dataset(&data, Some(&cache_dir()), &|_, _| {}, &AtomicBool::new(false)).expect("flowers17 loads");
     let config = TrainConfig { epochs, seed: 1, ..TrainConfig::default() }; // the paper's recipe
-    println!("flowers17: {} images, {} classes; {threads} threads; recipe: Adam lr 0.001, batch 64, no augmentation", dataset.len(), dataset.class_names.len());
+    println!(
+        "flowers17: {} images, {} classes; {threads} threads; recipe: Adam lr 0.001, batch 64, no augmentation",
+        dataset.len(),
+        dataset.class_names.len()
+    );
 
     // Same split for the twin: write the decoded training and validation images as raw bytes.
     let (train_idx, val_idx) = stratified_split(&dataset.labels, config.validation_fraction, config.seed);
@@ -61,7 +65,16 @@ fn main() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/train_epoch.py");
     let output = Command::new(&python)
         .arg(&script)
-        .args(["--data", &dump_dir.to_string_lossy(), "--epochs", &epochs.to_string(), "--threads", &threads.to_string(), "--classes", &dataset.class_names.len().to_string()])
+        .args([
+            "--data",
+            &dump_dir.to_string_lossy(),
+            "--epochs",
+            &epochs.to_string(),
+            "--threads",
+            &threads.to_string(),
+            "--classes",
+            &dataset.class_names.len().to_string(),
+        ])
         .output()
         .expect("python runs");
     print!("{}", String::from_utf8_lossy(&output.stdout));

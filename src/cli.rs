@@ -349,8 +349,7 @@ pub fn run(command: Command) -> Result<()> {
 fn weights_or_shipped(weights: Option<PathBuf>) -> Result<PathBuf> {
     match weights {
         Some(path) => Ok(path),
-        None => resources::shipped_model()
-            .context("no --weights given and the shipped model (weights/flowers17.safetensors) is missing"),
+        None => resources::shipped_model().context("no --weights given and the shipped model (weights/flowers17.safetensors) is missing"),
     }
 }
 
@@ -399,7 +398,7 @@ fn classify(args: ClassifyArgs) -> Result<()> {
 fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
     let show_progress = std::io::stderr().is_terminal();
     let progress = |done: usize, total: usize| {
-        if show_progress && (done % 50 == 0 || done == total) {
+        if show_progress && (done.is_multiple_of(50) || done == total) {
             eprint!("\rreading images {done}/{total}");
         }
     };
@@ -476,8 +475,13 @@ fn train_command(args: TrainArgs) -> Result<()> {
             }
             println!(
                 "epoch {:>3}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3}  lr {:.2e}  {:.1}s",
-                record.epoch, record.train_loss, record.train_accuracy, record.validation_loss,
-                record.validation_accuracy, record.learning_rate, record.duration_secs
+                record.epoch,
+                record.train_loss,
+                record.train_accuracy,
+                record.validation_loss,
+                record.validation_accuracy,
+                record.learning_rate,
+                record.duration_secs
             );
         }
         TrainEvent::CheckpointSaved { path, .. } => eprintln!("  saved {}", path.display()),
@@ -552,15 +556,15 @@ fn parse_class(given: &str, classes: &[String]) -> Result<usize> {
 }
 
 fn save_png(image: &image::RgbImage, path: &Path) -> Result<()> {
-    let mut bytes = Vec::new();
-    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
-    crate::engine::fsutil::write_atomically(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::engine::fsutil::write_png(&image::DynamicImage::ImageRgb8(image.clone()), path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(())
 }
 
 fn explain(args: ExplainArgs) -> Result<()> {
-    use crate::engine::explain::{MapNormalisation, all_feature_maps, filter_montage, grad_cam, occlusion, paper_feature_map, saliency, smooth_grad};
+    use crate::engine::explain::MapNormalisation;
+    use crate::engine::explanation::{ExplainRequest, Explanation, explain};
     use crate::engine::render::{grey_image, overlay};
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
@@ -571,47 +575,35 @@ fn explain(args: ExplainArgs) -> Result<()> {
         Some(given) => parse_class(given, classes)?,
         None => classify_images(net, std::slice::from_ref(&picture))[0].best().0,
     };
+    let request = match args.method {
+        ExplainMethod::Featuremaps => ExplainRequest::FeatureMaps {
+            layer: parse_layer(args.layer.as_deref(), Layer::Conv2)?,
+            normalisation: MapNormalisation::PerChannel,
+        },
+        ExplainMethod::Papermap => ExplainRequest::PaperMap,
+        ExplainMethod::Filters => ExplainRequest::Filters { layer: parse_layer(args.layer.as_deref(), Layer::Conv1)? },
+        ExplainMethod::Saliency => ExplainRequest::Saliency { class: Some(class), smooth_samples: args.samples },
+        ExplainMethod::Gradcam => ExplainRequest::GradCam { layer: parse_layer(args.layer.as_deref(), Layer::Conv4)?, class: Some(class) },
+        ExplainMethod::Occlusion => ExplainRequest::Occlusion { class: Some(class), patch: args.patch, stride: args.stride },
+    };
+    let explanation = explain(net, classes.len(), Some(&picture), &request, &mut |_| {}, &AtomicBool::new(false))?;
     let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
-    let output = match args.method {
-        ExplainMethod::Featuremaps => {
-            let layer = parse_layer(args.layer.as_deref(), Layer::Conv2)?;
-            all_feature_maps(net, &picture).remove(layer.index()).montage(MapNormalisation::PerChannel, (0.0, 1.0))
-        }
-        ExplainMethod::Papermap => {
-            let maps = all_feature_maps(net, &picture);
-            let (channel, map) = paper_feature_map(&maps[Layer::Conv2.index()]);
+    let output = match explanation {
+        Explanation::FeatureMaps { montage, .. } | Explanation::Filters { montage, .. } => montage,
+        Explanation::PaperMap { channel, map } => {
             println!("conv2 channel {channel} has the largest maximum");
             grey_image(&map, (args.size / 25).max(1))
         }
-        ExplainMethod::Filters => {
-            let layer = parse_layer(args.layer.as_deref(), Layer::Conv1)?;
-            filter_montage(net, layer).with_context(|| format!("{layer} has no convolution kernels"))?
-        }
-        ExplainMethod::Saliency => {
-            let map = if args.samples > 1 { smooth_grad(net, &picture, class, args.samples, 0.15, 0) } else { saliency(net, &picture, class) };
-            overlay(&large, &map.scaled_to_quantile(0.99), args.opacity)
-        }
-        ExplainMethod::Gradcam => {
-            let layer = parse_layer(args.layer.as_deref(), Layer::Conv4)?;
-            if !layer.is_conv() {
-                bail!("Grad-CAM needs a conv layer (conv1..conv4)");
-            }
-            let cam = grad_cam(net, &picture, layer, class);
-            if cam.all_zero {
+        Explanation::Heat { map, all_zero, layer, base_probability, .. } => {
+            if let (true, Some(layer)) = (all_zero, layer) {
                 eprintln!("note: {layer} has no positive evidence for '{}'; the map is empty", classes[class]);
             }
-            overlay(&large, &cam.upsampled, args.opacity)
-        }
-        ExplainMethod::Occlusion => {
-            let result = occlusion(net, &picture, class, args.patch, args.stride, &mut |_, _| {}, &AtomicBool::new(false))
-                .context("occlusion was cancelled")?;
-            let mut map = result.per_pixel.clone();
-            // Only drops matter; scale by the largest drop.
-            let largest = map.max().max(f32::EPSILON);
-            map.values.iter_mut().for_each(|v| *v = (*v / largest).max(0.0));
-            println!("probability of '{}' without occlusion: {:.3}", classes[class], result.base_probability);
+            if let Some(probability) = base_probability {
+                println!("probability of '{}' without occlusion: {probability:.3}", classes[class]);
+            }
             overlay(&large, &map, args.opacity)
         }
+        Explanation::Summary(_) | Explanation::Visualization { .. } => bail!("this method has no picture"),
     };
     println!("class: {} ({class})", classes[class]);
     save_png(&output, &args.out)
@@ -658,13 +650,23 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
     let params = AtlasParams {
         layer,
         samples_per_image: args.samples,
-        umap: crate::engine::atlas::layout::UmapParams { n_neighbors: args.neighbors, min_dist: args.min_dist, epochs: args.epochs, seed: args.seed, ..Default::default() },
+        umap: crate::engine::atlas::layout::UmapParams {
+            n_neighbors: args.neighbors,
+            min_dist: args.min_dist,
+            epochs: args.epochs,
+            seed: args.seed,
+            ..Default::default()
+        },
         grid_levels: args.grids.clone(),
         min_count: args.min_count,
         icon_levels: args.icon_grids.clone(),
         icons: crate::engine::atlas::icons::IconParams { steps: args.icon_steps, seed: args.seed, ..Default::default() },
         seed: args.seed,
-        layout_method: if args.tsne { crate::engine::atlas::build::LayoutMethod::Tsne } else { crate::engine::atlas::build::LayoutMethod::Umap },
+        layout_method: if args.tsne {
+            crate::engine::atlas::build::LayoutMethod::Tsne
+        } else {
+            crate::engine::atlas::build::LayoutMethod::Umap
+        },
         paper_views: !args.no_paper_views,
     };
     let started = std::time::Instant::now();
@@ -675,7 +677,9 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
         if let BuildEvent::Stage { stage, done, total } = event {
             if current != Some(stage) {
                 if let Some(previous) = current {
-                    if show_progress { eprintln!(); }
+                    if show_progress {
+                        eprintln!();
+                    }
                     println!("  {previous:?}: {:.1} s", stage_started.elapsed().as_secs_f64());
                 }
                 current = Some(stage);
@@ -688,7 +692,9 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
     };
     let atlas = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &AtomicBool::new(false))?;
     if let Some(stage) = current {
-        if show_progress { eprintln!(); }
+        if show_progress {
+            eprintln!();
+        }
         println!("  {stage:?}: {:.1} s", stage_started.elapsed().as_secs_f64());
     }
     save_atlas(&atlas, &args.out)?;
@@ -711,7 +717,7 @@ fn atlas_export(args: AtlasExportArgs) -> Result<()> {
     }
     let options = ExportOptions { size_px: args.size, grid: args.grid, grid_lines: args.grid_lines, class_colours: args.labels };
     let levels: Vec<u16> = atlas.levels.iter().map(|l| l.size).collect();
-    let font = args.labels.then(load_label_font).flatten();
+    let font = args.labels.then(crate::resources::label_font).flatten();
     if args.labels && font.is_none() {
         eprintln!("note: no font with Chinese glyphs found; drawing colour marks without names");
     }
@@ -720,11 +726,6 @@ fn atlas_export(args: AtlasExportArgs) -> Result<()> {
     let picture = crate::engine::atlas::export::render_atlas_labelled(&atlas, &options, labels.as_ref())
         .with_context(|| format!("the atlas has no {} grid (it has {levels:?})", args.grid))?;
     save_png(&picture, &args.png)
-}
-
-fn load_label_font() -> Option<ab_glyph::FontVec> {
-    let bytes = std::fs::read(crate::resources::find_cjk_font()?).ok()?;
-    ab_glyph::FontVec::try_from_vec_and_index(bytes, 0).ok()
 }
 
 /// "向日葵 sunflower" where a description file names the class, else the class name.

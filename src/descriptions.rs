@@ -32,6 +32,19 @@ pub struct ClassDescription {
     pub intro_en: String,
 }
 
+impl ClassDescription {
+    /// A class with no names or introductions yet.
+    pub fn empty(class_id: &str) -> ClassDescription {
+        ClassDescription {
+            id: class_id.to_string(),
+            name_zh: String::new(),
+            name_en: String::new(),
+            intro_zh: String::new(),
+            intro_en: String::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DescriptionFile {
     #[serde(default)]
@@ -76,8 +89,7 @@ impl DescriptionSet {
     }
 
     pub fn load(path: &Path) -> Result<DescriptionSet, DescriptionError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| DescriptionError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| DescriptionError::Read { path: path.to_path_buf(), source })?;
         DescriptionSet::parse(&text, path)
     }
 
@@ -87,8 +99,7 @@ impl DescriptionSet {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| DescriptionError::Write { path: path.to_path_buf(), source })?;
         }
-        write_atomically(path, text.as_bytes())
-            .map_err(|source| DescriptionError::Write { path: path.to_path_buf(), source })
+        write_atomically(path, text.as_bytes()).map_err(|source| DescriptionError::Write { path: path.to_path_buf(), source })
     }
 
     /// The entry for a class (by the model's class name), if any.
@@ -101,13 +112,7 @@ impl DescriptionSet {
         if let Some(index) = self.file.classes.iter().position(|class| class.id == class_id) {
             return &mut self.file.classes[index];
         }
-        self.file.classes.push(ClassDescription {
-            id: class_id.to_string(),
-            name_zh: String::new(),
-            name_en: String::new(),
-            intro_zh: String::new(),
-            intro_en: String::new(),
-        });
+        self.file.classes.push(ClassDescription::empty(class_id));
         self.file.classes.last_mut().expect("just pushed")
     }
 
@@ -118,11 +123,7 @@ impl DescriptionSet {
 }
 
 fn nth_class_table_line(text: &str, index: usize) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| line.trim_start().starts_with("[[class]]"))
-        .nth(index)
-        .map(|(number, _)| number + 1)
+    text.lines().enumerate().filter(|(_, line)| line.trim_start().starts_with("[[class]]")).nth(index).map(|(number, _)| number + 1)
 }
 
 /// Among the `.toml` files in `dir`, the one describing the most of `class_names` (at least one).
@@ -131,10 +132,8 @@ pub fn find_matching(dir: &Path, class_names: &[String]) -> (Option<DescriptionS
     let mut best: Option<(usize, DescriptionSet)> = None;
     let mut errors = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return (None, errors) };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-        .collect();
+    let mut paths: Vec<PathBuf> =
+        entries.filter_map(|entry| entry.ok().map(|e| e.path())).filter(|path| path.extension().is_some_and(|ext| ext == "toml")).collect();
     paths.sort();
     for path in paths {
         match DescriptionSet::load(&path) {

@@ -13,11 +13,11 @@ fn resource_roots() -> Vec<PathBuf> {
     if let Some(dir) = std::env::var_os("ACTIVATION_ATLAS_HOME") {
         roots.push(PathBuf::from(dir));
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            roots.push(dir.to_path_buf());
-            roots.push(dir.join("../share/activation-atlas"));
-        }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        roots.push(dir.to_path_buf());
+        roots.push(dir.join("../share/activation-atlas"));
     }
     roots.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
     roots
@@ -73,4 +73,15 @@ pub fn find_cjk_font() -> Option<PathBuf> {
         .filter_map(|line| line.trim().strip_suffix(':'))
         .map(PathBuf::from)
         .find(|path| path.exists())
+}
+
+/// The bytes of the CJK font [`find_cjk_font`] finds: the window and the exported pictures use
+/// the same one.
+pub fn cjk_font_bytes() -> Option<Vec<u8>> {
+    std::fs::read(find_cjk_font()?).ok()
+}
+
+/// The CJK font for drawing class names into exported pictures.
+pub fn label_font() -> Option<ab_glyph::FontVec> {
+    ab_glyph::FontVec::try_from_vec_and_index(cjk_font_bytes()?, 0).ok()
 }

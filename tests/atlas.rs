@@ -149,11 +149,17 @@ mod built {
                 let dataset = load_dataset(&subset, None, &|_, _| {}, &AtomicBool::new(false)).unwrap();
                 let checkpoint = load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), Device::Cpu).unwrap();
                 let (mut layouts_streamed, mut icons_streamed) = (0, 0);
-                let atlas = build_atlas(&checkpoint, &dataset, &params(), &mut |event| match event {
-                    BuildEvent::Layout { .. } => layouts_streamed += 1,
-                    BuildEvent::Icons { icons, .. } => icons_streamed += icons.len(),
-                    BuildEvent::Stage { .. } => {}
-                }, &AtomicBool::new(false))
+                let atlas = build_atlas(
+                    &checkpoint,
+                    &dataset,
+                    &params(),
+                    &mut |event| match event {
+                        BuildEvent::Layout { .. } => layouts_streamed += 1,
+                        BuildEvent::Icons { icons, .. } => icons_streamed += icons.len(),
+                        BuildEvent::Stage { .. } => {}
+                    },
+                    &AtomicBool::new(false),
+                )
                 .unwrap();
                 Shared(std::sync::Mutex::new(Fixture { checkpoint, dataset, atlas, layouts_streamed, icons_streamed }))
             })
@@ -243,7 +249,9 @@ mod built {
             assert_eq!(placement.points.len(), 23 * 23);
             // Its own sampled vectors are in the atlas: where do they sit?
             let own: Vec<usize> = (0..atlas.collected.len()).filter(|&i| atlas.collected.image[i] == index as u32).collect();
-            let own_centre = own.iter().fold([0.0f32; 2], |a, &i| [a[0] + atlas.layout[2 * i] / own.len() as f32, a[1] + atlas.layout[2 * i + 1] / own.len() as f32]);
+            let own_centre = own.iter().fold([0.0f32; 2], |a, &i| {
+                [a[0] + atlas.layout[2 * i] / own.len() as f32, a[1] + atlas.layout[2 * i + 1] / own.len() as f32]
+            });
             let distance = ((placement.centre[0] - own_centre[0]).powi(2) + (placement.centre[1] - own_centre[1]).powi(2)).sqrt();
             assert!(distance < 0.1, "placed {:?}, own vectors around {own_centre:?}", placement.centre);
             // Each of the sampled positions, placed on its own, lands within 0.1 of its own vector.
@@ -280,7 +288,14 @@ mod built {
     #[test]
     fn same_seed_same_layout() {
         with(|f| {
-            let again = build_atlas(&f.checkpoint, &f.dataset, &AtlasParams { icon_levels: vec![], ..params() }, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+            let again = build_atlas(
+                &f.checkpoint,
+                &f.dataset,
+                &AtlasParams { icon_levels: vec![], ..params() },
+                &mut |_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
             assert_eq!(again.layout, f.atlas.layout);
             assert_eq!(again.collected, f.atlas.collected);
         });

@@ -10,7 +10,8 @@ fn app(args: &[&str]) -> Output {
         .args(args)
         // Keep the decode cache of test folders out of the user's cache.
         .env("ACTIVATION_ATLAS_CACHE", std::env::temp_dir().join("activation-atlas-test-cache"))
-        .output().expect("the binary runs")
+        .output()
+        .expect("the binary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -24,7 +25,20 @@ fn help_documents_every_command_and_flag() {
         assert!(help.contains(command), "{command} missing from --help:\n{help}");
     }
     let train_help = text(&app(&["train", "--help"]).stdout);
-    for flag in ["--data", "--out", "--epochs", "--batch-size", "--lr", "--schedule", "--weight-decay", "--augment", "--seed", "--resume", "--checkpoint-every", "--keep-last"] {
+    for flag in [
+        "--data",
+        "--out",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--schedule",
+        "--weight-decay",
+        "--augment",
+        "--seed",
+        "--resume",
+        "--checkpoint-every",
+        "--keep-last",
+    ] {
         assert!(train_help.contains(flag), "{flag} missing from train --help");
     }
     let classify_help = text(&app(&["classify", "--help"]).stdout);
@@ -113,7 +127,18 @@ fn train_writes_a_run_folder_and_one_line_per_epoch() {
     let data = tempfile::tempdir().unwrap();
     common::write_shape_dataset(data.path(), 3, 10);
     let run = tempfile::tempdir().unwrap();
-    let output = app(&["train", "--data", data.path().to_str().unwrap(), "--out", run.path().to_str().unwrap(), "--epochs", "2", "--batch-size", "8", "--augment"]);
+    let output = app(&[
+        "train",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--out",
+        run.path().to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--augment",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert_eq!(stdout.lines().filter(|l| l.starts_with("epoch")).count(), 2, "{stdout}");
@@ -129,7 +154,14 @@ fn train_writes_a_run_folder_and_one_line_per_epoch() {
 fn explain_and_visualize_write_pngs() {
     let dir = tempfile::tempdir().unwrap();
     let photo = common::flowers17_photo("daisy");
-    for (method, expected) in [("gradcam", (200, 200)), ("saliency", (200, 200)), ("occlusion", (200, 200)), ("featuremaps", (0, 0)), ("papermap", (200, 200)), ("filters", (0, 0))] {
+    for (method, expected) in [
+        ("gradcam", (200, 200)),
+        ("saliency", (200, 200)),
+        ("occlusion", (200, 200)),
+        ("featuremaps", (0, 0)),
+        ("papermap", (200, 200)),
+        ("filters", (0, 0)),
+    ] {
         let out = dir.path().join(format!("{method}.png"));
         let output = app(&["explain", photo.to_str().unwrap(), "--method", method, "--size", "200", "--out", out.to_str().unwrap()]);
         assert!(output.status.success(), "{method}: {}", text(&output.stderr));
@@ -138,7 +170,16 @@ fn explain_and_visualize_write_pngs() {
             assert_eq!((written.width(), written.height()), expected, "{method}");
         }
     }
-    let output = app(&["explain", photo.to_str().unwrap(), "--method", "gradcam", "--layer", "fc1", "--out", dir.path().join("x.png").to_str().unwrap()]);
+    let output = app(&[
+        "explain",
+        photo.to_str().unwrap(),
+        "--method",
+        "gradcam",
+        "--layer",
+        "fc1",
+        "--out",
+        dir.path().join("x.png").to_str().unwrap(),
+    ]);
     assert!(!output.status.success() && text(&output.stderr).contains("conv layer"));
 
     let out = dir.path().join("vis.png");
@@ -153,14 +194,28 @@ fn explain_and_visualize_write_pngs() {
 fn the_shipped_atlas_belongs_to_the_shipped_model_and_exports_and_places() {
     let atlas_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/flowers17.atlas");
     let atlas = activation_atlas::engine::atlas::load_atlas(&atlas_path).unwrap();
-    let model = activation_atlas::engine::checkpoint::load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), tch::Device::Cpu).unwrap();
+    let model =
+        activation_atlas::engine::checkpoint::load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), tch::Device::Cpu)
+            .unwrap();
     assert_eq!(atlas.meta.model_fingerprint, model.fingerprint, "assets/flowers17.atlas was built from weights/flowers17.safetensors");
     assert!(atlas.collected.len() >= 15_000, "{} vectors", atlas.collected.len());
     assert!(atlas.mosaic.is_some() && atlas.distribution.is_some());
 
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("atlas.png");
-    let output = app(&["atlas", "export", atlas_path.to_str().unwrap(), "--png", png.to_str().unwrap(), "--size", "300", "--grid", "20", "--labels", "--grid-lines"]);
+    let output = app(&[
+        "atlas",
+        "export",
+        atlas_path.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+        "--size",
+        "300",
+        "--grid",
+        "20",
+        "--labels",
+        "--grid-lines",
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let picture = image::open(&png).unwrap();
     assert_eq!((picture.width(), picture.height()), (300, 300));
@@ -168,7 +223,15 @@ fn the_shipped_atlas_belongs_to_the_shipped_model_and_exports_and_places() {
     assert!(!output.status.success() && text(&output.stderr).contains("no 33 grid"));
 
     let photo = common::flowers17_photo("sunflower");
-    let output = app(&["atlas", "place", atlas_path.to_str().unwrap(), "--json", "--weights", activation_atlas::resources::shipped_model().unwrap().to_str().unwrap(), photo.to_str().unwrap()]);
+    let output = app(&[
+        "atlas",
+        "place",
+        atlas_path.to_str().unwrap(),
+        "--json",
+        "--weights",
+        activation_atlas::resources::shipped_model().unwrap().to_str().unwrap(),
+        photo.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let placed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(placed[0]["class"], "sunflower");
@@ -182,8 +245,23 @@ fn atlas_build_from_the_command_line() {
     flowers_subset(data.path());
     let out = data.path().join("small.atlas");
     let output = app(&[
-        "atlas", "build", "--data", data.path().to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--grids", "5,10", "--icon-grids", "5", "--icon-steps", "8", "--samples", "4", "--neighbors", "5", "--no-paper-views",
+        "atlas",
+        "build",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--grids",
+        "5,10",
+        "--icon-grids",
+        "5",
+        "--icon-steps",
+        "8",
+        "--samples",
+        "4",
+        "--neighbors",
+        "5",
+        "--no-paper-views",
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);

@@ -7,8 +7,8 @@ use std::sync::atomic::AtomicBool;
 
 use activation_atlas::engine::checkpoint::load_checkpoint;
 use activation_atlas::engine::explain::{
-    VisConfig, VisObjective, all_feature_maps, filter_montage, grad_cam, image_batch, model_summary, objective_of_picture,
-    occlusion, occlusion_positions, paper_feature_map, saliency, smooth_grad, visualize,
+    VisConfig, VisObjective, all_feature_maps, filter_montage, grad_cam, image_batch, model_summary, objective_of_picture, occlusion,
+    occlusion_positions, paper_feature_map, saliency, smooth_grad, visualize,
 };
 use activation_atlas::engine::image_input::load_network_image;
 use activation_atlas::engine::model::{Layer, Net};
@@ -122,7 +122,8 @@ fn batched_occlusion_matches_one_image_at_a_time() {
     let class = 11;
     let (patch, stride) = (20, 10);
     let mut reported = Vec::new();
-    let result = occlusion(&net, &image, class, patch, stride, &mut |done, total| reported.push((done, total)), &AtomicBool::new(false)).unwrap();
+    let result =
+        occlusion(&net, &image, class, patch, stride, &mut |done, total| reported.push((done, total)), &AtomicBool::new(false)).unwrap();
     let positions = occlusion_positions(patch, stride);
     assert_eq!(positions, [0, 10, 20, 30, 40, 50, 60, 70, 80]);
     assert_eq!(reported.last(), Some(&(81, 81)));

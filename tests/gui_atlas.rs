@@ -132,9 +132,19 @@ fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
     let centre = egui::pos2(380.0, 420.0);
     harness.event(egui::Event::PointerMoved(centre));
     harness.run_steps(1);
-    harness.event(egui::Event::PointerButton { pos: centre, button: egui::PointerButton::Primary, pressed: true, modifiers: egui::Modifiers::NONE });
+    harness.event(egui::Event::PointerButton {
+        pos: centre,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
     harness.run_steps(1);
-    harness.event(egui::Event::PointerButton { pos: centre, button: egui::PointerButton::Primary, pressed: false, modifiers: egui::Modifiers::NONE });
+    harness.event(egui::Event::PointerButton {
+        pos: centre,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
     harness.run_steps(2);
     let Some((level, index)) = harness.state().atlas.selected else {
         panic!("a click on the map selects a cell");
@@ -169,7 +179,11 @@ fn export_writes_pngs_of_the_requested_size() {
     common::run_until(&mut harness, "the view is written", 120, |_| view.exists());
     let part = image::open(&view).expect("a readable PNG");
     assert_eq!(part.width().max(part.height()), 640);
-    assert_ne!(part.to_rgb8().as_raw(), &image::imageops::resize(&picture.to_rgb8(), part.width(), part.height(), image::imageops::FilterType::Triangle).into_raw(), "the view is a part, not the whole");
+    assert_ne!(
+        part.to_rgb8().as_raw(),
+        &image::imageops::resize(&picture.to_rgb8(), part.width(), part.height(), image::imageops::FilterType::Triangle).into_raw(),
+        "the view is a part, not the whole"
+    );
     assert_eq!(asked.lock().unwrap().as_slice(), &[DialogKind::ExportAtlasWhole, DialogKind::ExportAtlasView]);
     harness.get_by_label_contains("已保存");
 }
@@ -183,8 +197,8 @@ fn a_broken_atlas_file_is_refused_with_its_name_and_the_old_atlas_stays() {
     std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
     *answer.lock().unwrap() = Some(broken.clone());
     harness.get_by_label("加载地图集…").click();
-    common::run_until(&mut harness, "the error is shown", 60, |app| app.error.is_some());
-    let message = harness.state().error.clone().unwrap();
+    common::run_until(&mut harness, "the error is shown", 60, |app| app.messages.error.is_some());
+    let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("half-written.atlas"), "{message}");
     assert_eq!(harness.state().atlas.path.as_deref(), Some(shipped_atlas_path().as_path()), "the shown atlas is kept");
 }
@@ -257,7 +271,7 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
         } else if app.atlas.path.as_deref().is_some_and(|p| p.starts_with(home.path())) {
             break;
         }
-        assert!(app.error.is_none(), "{:?}", app.error);
+        assert!(app.messages.error.is_none(), "{:?}", app.messages.error);
         assert!(std::time::Instant::now() < deadline, "the build did not finish; stages {stages:?}");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }

@@ -23,7 +23,16 @@ fn shipped_model() -> PathBuf {
 }
 
 fn harness(answer: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
-    let options = AppOptions { picker: picker_returning(answer), model: Some(shipped_model()), persist: false, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() };
+    let options = AppOptions {
+        picker: picker_returning(answer),
+        model: Some(shipped_model()),
+        persist: false,
+        image: None,
+        data_dir: None,
+        run_root: None,
+        atlas: None,
+        place: Vec::new(),
+    };
     let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
     harness
@@ -105,14 +114,14 @@ fn a_corrupt_file_gets_a_red_message_naming_it_and_the_app_carries_on() {
     let broken = dir.path().join("broken-photo.jpg");
     std::fs::write(&broken, b"\xFF\xD8\xFF\xE0 this JPEG stops here").unwrap();
     open_with_button(&mut harness, &answer, &broken);
-    common::run_until(&mut harness, "the error is shown", 60, |app| app.error.is_some());
-    let message = harness.state().error.clone().unwrap();
+    common::run_until(&mut harness, "the error is shown", 60, |app| app.messages.error.is_some());
+    let message = harness.state().messages.error.clone().unwrap();
     assert!(message.starts_with("无法读取图片") && message.contains("broken-photo.jpg"), "{message}");
     harness.get_by_label_contains("broken-photo.jpg");
     // The app carries on: a good picture still classifies.
     open_with_button(&mut harness, &answer, &common::flowers17_photo("iris"));
     common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
-    assert!(harness.state().error.is_none(), "opening a new picture clears the old error");
+    assert!(harness.state().messages.error.is_none(), "opening a new picture clears the old error");
     verify(&mut harness);
 }
 
@@ -121,6 +130,6 @@ fn a_cancelled_dialog_says_what_happened() {
     let answer = Arc::new(Mutex::new(None));
     let mut harness = harness(answer);
     harness.get_by_label("读取图片").click();
-    common::run_until(&mut harness, "the notice is shown", 60, |app| app.notice.is_some());
+    common::run_until(&mut harness, "the notice is shown", 60, |app| app.messages.notice.is_some());
     harness.get_by_label_contains("没有选择文件");
 }

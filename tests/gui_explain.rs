@@ -58,12 +58,12 @@ fn every_view_is_produced_from_the_panel() {
     produce(&mut harness, "模型结构", Method::Summary, false);
     harness.get_by_label("5528273");
     produce(&mut harness, "特征图", Method::FeatureMaps, false);
-    harness.get_by_label("conv2: 64 channels");
+    harness.get_by_label("conv2：64 个通道"); // captions in the window's language
     produce(&mut harness, "论文特征图", Method::PaperMap, false);
     produce(&mut harness, "卷积核", Method::Filters, false);
     produce(&mut harness, "显著图", Method::Saliency, false);
     produce(&mut harness, "遮挡分析", Method::Occlusion, true);
-    harness.get_by_label_contains("p = ");
+    harness.get_by_label_contains("向日葵 · 未遮挡时概率 ");
     harness.state_mut().explain.vis_config.steps = 24;
     produce(&mut harness, "特征可视化", Method::Visualize, true);
     assert_eq!(harness.state().explain.objective_values.len(), 24, "the objective is plotted step by step");

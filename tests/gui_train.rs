@@ -55,22 +55,55 @@ fn train_from_the_panel_and_use_a_checkpoint_for_classification() {
     harness.get_by_label("开始训练").click();
     common::run_until(&mut harness, "the first chart points arrive", 120, |app| !app.train.step_losses.is_empty());
     harness.get_by_label("损失"); // the loss chart is on screen
-    common::run_until(&mut harness, "training ends", 120, |app| !app.train.running && !app.worker_busy() && app.train.checkpoints.len() >= 3);
+    common::run_until(&mut harness, "training ends", 120, |app| {
+        app.train.running.is_none() && !app.worker_busy() && app.train.checkpoints.len() >= 3
+    });
     assert_eq!(harness.state().train.epochs.len(), 4);
     assert_eq!(harness.state().train.step_losses.len(), 4 * 27usize.div_ceil(8));
     harness.get_by_label("训练完成");
+    // The window offers the run's best checkpoint.
+    harness.get_by_label("训练已结束。要用这次训练的最佳检查点来分类吗？");
+    harness.get_by_label("用最佳检查点分类");
     harness.get_by_label("混淆矩阵（验证集）");
     // Checkpoints listed from the run folder: best, epoch-002, epoch-004.
-    let names: Vec<String> = harness.state().train.checkpoints.iter().map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        harness.state().train.checkpoints.iter().map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["best.safetensors", "epoch-002.safetensors", "epoch-004.safetensors"]);
     let chosen: PathBuf = harness.state().train.checkpoints[1].path.clone();
 
     harness.get_all_by_label("用于分类").nth(1).expect("a button per checkpoint").click();
-    common::run_until(&mut harness, "the chosen checkpoint is in use", 120, |app| matches!(&app.model, ModelStatus::Ready(info) if info.path == chosen));
+    common::run_until(
+        &mut harness,
+        "the chosen checkpoint is in use",
+        120,
+        |app| matches!(&app.model, ModelStatus::Ready(info) if info.path == chosen),
+    );
     assert_eq!(harness.state().tab, Tab::Classify);
     let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
     assert_eq!(info.class_names, ["bar", "disc", "square"]);
     assert_eq!(info.epoch, 2);
+}
+
+#[test]
+fn following_a_run_classifies_with_its_best_checkpoint() {
+    let Fixture { mut harness, _data, _runs } = fixture(12);
+    harness.state_mut().train.form.epochs = 3;
+    harness.state_mut().train.form.batch_size = 8;
+    harness.get_by_label("跟随这次训练").click();
+    harness.run_steps(2);
+    assert!(harness.state().train.follow, "the checkbox is ticked");
+    harness.get_by_label("开始训练").click();
+    common::run_until(
+        &mut harness,
+        "the run's best checkpoint is in use",
+        120,
+        |app| matches!(&app.model, ModelStatus::Ready(info) if info.path.file_name() == Some("best.safetensors".as_ref())),
+    );
+    common::run_until(&mut harness, "training ends", 120, |app| app.train.running.is_none() && !app.worker_busy());
+    let ModelStatus::Ready(info) = &harness.state().model else { panic!("a model is in use") };
+    assert_eq!(info.class_names, ["bar", "disc", "square"]);
+    assert!(info.path.starts_with(harness.state().train.run_dir.as_ref().unwrap()), "{}", info.path.display());
+    assert!(harness.state().messages.offer.is_none(), "nothing to offer: the run's best is in use");
 }
 
 #[test]
@@ -80,7 +113,7 @@ fn cancel_stops_a_run_from_the_panel() {
     harness.get_by_label("开始训练").click();
     common::run_until(&mut harness, "training is under way", 120, |app| !app.train.step_losses.is_empty());
     harness.get_all_by_label("取消").next().expect("a cancel button").click();
-    common::run_until(&mut harness, "the run stops", 120, |app| !app.train.running && !app.worker_busy());
+    common::run_until(&mut harness, "the run stops", 120, |app| app.train.running.is_none() && !app.worker_busy());
     harness.get_by_label("训练已取消，已保存的检查点保持不变");
     let epochs_done = harness.state().train.epochs.len();
     assert!(epochs_done < 50, "stopped early, after {epochs_done} epochs");
@@ -90,7 +123,16 @@ fn cancel_stops_a_run_from_the_panel() {
 fn dropping_a_folder_makes_it_the_training_data_set() {
     let data = tempfile::tempdir().unwrap();
     common::write_shape_dataset(data.path(), 2, 4);
-    let options = AppOptions { picker: Arc::new(|_: DialogRequest| None), model: None, persist: false, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() };
+    let options = AppOptions {
+        picker: Arc::new(|_: DialogRequest| None),
+        model: None,
+        persist: false,
+        image: None,
+        data_dir: None,
+        run_root: None,
+        atlas: None,
+        place: Vec::new(),
+    };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(data.path().to_path_buf())));
     common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());

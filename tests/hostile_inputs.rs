@@ -39,7 +39,6 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     bytes
 }
 
-
 /// A PNG whose header claims `side` x `side` pixels, with almost no data behind it.
 fn huge_header_png(side: u32) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -178,7 +177,15 @@ fn train_evaluate_and_atlas_skip_bad_files_with_reasons_and_use_the_rest() {
     std::fs::create_dir_all(data.join("empty-class")).unwrap();
 
     let runs = root.path().join("runs");
-    let output = app(&[OsStr::new("train"), OsStr::new("--data"), data.as_os_str(), OsStr::new("--out"), runs.as_os_str(), OsStr::new("--epochs"), OsStr::new("1")]);
+    let output = app(&[
+        OsStr::new("train"),
+        OsStr::new("--data"),
+        data.as_os_str(),
+        OsStr::new("--out"),
+        runs.as_os_str(),
+        OsStr::new("--epochs"),
+        OsStr::new("1"),
+    ]);
     assert_no_crash(&output, "train");
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
@@ -196,11 +203,33 @@ fn train_evaluate_and_atlas_skip_bad_files_with_reasons_and_use_the_rest() {
     // The data set has three class folders (one empty) but the model two: refused, clearly.
     let atlas = root.path().join("corpus.atlas");
     let build = |extra: &[&str]| {
-        let mut args: Vec<&OsStr> = ["atlas", "build", "--samples", "2", "--epochs", "20", "--grids", "2,4", "--icon-grids", "2", "--icon-steps", "4", "--neighbors", "5"]
-            .iter()
-            .map(OsStr::new)
-            .collect();
-        args.extend([OsStr::new("--weights"), weights.as_os_str(), OsStr::new("--data"), data.as_os_str(), OsStr::new("--out"), atlas.as_os_str()]);
+        let mut args: Vec<&OsStr> = [
+            "atlas",
+            "build",
+            "--samples",
+            "2",
+            "--epochs",
+            "20",
+            "--grids",
+            "2,4",
+            "--icon-grids",
+            "2",
+            "--icon-steps",
+            "4",
+            "--neighbors",
+            "5",
+        ]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+        args.extend([
+            OsStr::new("--weights"),
+            weights.as_os_str(),
+            OsStr::new("--data"),
+            data.as_os_str(),
+            OsStr::new("--out"),
+            atlas.as_os_str(),
+        ]);
         args.extend(extra.iter().map(OsStr::new));
         app(&args)
     };
@@ -209,7 +238,8 @@ fn train_evaluate_and_atlas_skip_bad_files_with_reasons_and_use_the_rest() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("huge-header.png"), "the atlas build reports the skips");
 
-    let mut args: Vec<&OsStr> = vec![OsStr::new("atlas"), OsStr::new("place"), atlas.as_os_str(), OsStr::new("--weights"), weights.as_os_str()];
+    let mut args: Vec<&OsStr> =
+        vec![OsStr::new("atlas"), OsStr::new("place"), atlas.as_os_str(), OsStr::new("--weights"), weights.as_os_str()];
     args.extend(bad.iter().map(|p| p.as_os_str()));
     let output = app(&args);
     assert_no_crash(&output, "atlas place");
@@ -237,7 +267,12 @@ fn folders_that_are_not_data_sets_get_a_clear_message() {
     std::fs::create_dir_all(&no_folders).unwrap();
     std::fs::write(no_folders.join("photo.jpg"), b"x").unwrap();
 
-    for (dir, expected) in [(&only_bad, "no readable images"), (&single, "only one class"), (&empty, "no readable images"), (&no_folders, "no class sub-folders")] {
+    for (dir, expected) in [
+        (&only_bad, "no readable images"),
+        (&single, "only one class"),
+        (&empty, "no readable images"),
+        (&no_folders, "no class sub-folders"),
+    ] {
         for command in ["train", "evaluate"] {
             let out = root.path().join("runs");
             let mut args: Vec<&OsStr> = vec![OsStr::new(command), OsStr::new("--data"), dir.as_os_str()];
@@ -262,35 +297,37 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
     common::run_until(&mut harness, "the atlas loads", 60, |app| app.atlas.atlas.is_some());
     // On the classifier: each bad file is named in a red message.
     for path in &corpus.bad {
-        harness.state_mut().error = None;
+        harness.state_mut().messages.error = None;
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
-        common::run_until(&mut harness, "the error is shown", 60, |app| app.error.is_some());
-        let message = harness.state().error.clone().unwrap();
+        common::run_until(&mut harness, "the error is shown", 60, |app| app.messages.error.is_some());
+        let message = harness.state().messages.error.clone().unwrap();
         assert!(message.contains(&file_name(path)), "{message}");
     }
     // Each odd file opens.
     for path in &corpus.good {
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
-        common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.image_path.as_deref() == Some(path.as_path()) && app.classify.has_picture());
+        common::run_until(&mut harness, "the picture is shown", 60, |app| {
+            app.classify.image_path.as_deref() == Some(path.as_path()) && app.classify.has_picture()
+        });
     }
     // On the atlas, all at once: the good ones are placed, the bad ones named.
     harness.state_mut().tab = activation_atlas::app::Tab::Atlas;
-    harness.state_mut().error = None;
+    harness.state_mut().messages.error = None;
     harness.run_steps(2);
     for path in corpus.bad.iter().chain(&corpus.good) {
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
     }
     common::run_until(&mut harness, "the good files are placed", 120, |app| app.atlas.dropped.len() == corpus.good.len());
-    assert!(harness.state().error.is_some(), "a bad file on the atlas gets a message");
+    assert!(harness.state().messages.error.is_some(), "a bad file on the atlas gets a message");
     assert!(matches!(harness.state().model, ModelStatus::Ready(_)));
 }
 
 #[test]
 fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
     let mut harness = common::app_with_model(common::app_options(Arc::new(|_| None)), [1100.0, 760.0]);
-    harness.state().simulate_worker_crash();
-    common::run_until(&mut harness, "the crash is reported", 60, |app| app.error.is_some());
-    let message = harness.state().error.clone().unwrap();
+    harness.state_mut().simulate_worker_crash();
+    common::run_until(&mut harness, "the crash is reported", 60, |app| app.messages.error.is_some());
+    let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("simulated crash"), "{message}");
     common::run_until(&mut harness, "the model is back", 60, |app| matches!(app.model, ModelStatus::Ready(_)) && !app.worker_busy());
     // And it works: a photo classifies.
@@ -306,7 +343,10 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     let dir = tempfile::tempdir().unwrap();
     let answer: Arc<std::sync::Mutex<Option<PathBuf>>> = Arc::new(std::sync::Mutex::new(None));
     let picker_answer = answer.clone();
-    let options = AppOptions { run_root: Some(dir.path().join("runs")), ..common::app_options(Arc::new(move |_| picker_answer.lock().unwrap().clone())) };
+    let options = AppOptions {
+        run_root: Some(dir.path().join("runs")),
+        ..common::app_options(Arc::new(move |_| picker_answer.lock().unwrap().clone()))
+    };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     let shipped = activation_atlas::resources::shipped_model().unwrap();
 
@@ -318,8 +358,10 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     *answer.lock().unwrap() = Some(broken.clone());
     let ctx = harness.ctx.clone();
     harness.state_mut().request_dialog(&ctx, activation_atlas::app::dialogs::DialogKind::OpenCheckpoint);
-    common::run_until(&mut harness, "the refusal is shown", 60, |app| app.error.is_some() && !matches!(app.model, ModelStatus::Loading(_)));
-    let message = harness.state().error.clone().unwrap();
+    common::run_until(&mut harness, "the refusal is shown", 60, |app| {
+        app.messages.error.is_some() && !matches!(app.model, ModelStatus::Loading(_))
+    });
+    let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("half.safetensors"), "{message}");
     let ModelStatus::Ready(info) = &harness.state().model else { panic!("the shipped model stays in use") };
     assert_eq!(info.path, shipped);
@@ -329,12 +371,12 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     let text = std::fs::read(&descriptions).unwrap();
     let cut = dir.path().join("cut.toml");
     std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
-    harness.state_mut().error = None;
+    harness.state_mut().messages.error = None;
     *answer.lock().unwrap() = Some(cut);
     let ctx = harness.ctx.clone();
     harness.state_mut().request_dialog(&ctx, activation_atlas::app::dialogs::DialogKind::OpenDescriptions);
-    common::run_until(&mut harness, "the refusal is shown", 60, |app| app.error.is_some());
-    let message = harness.state().error.clone().unwrap();
+    common::run_until(&mut harness, "the refusal is shown", 60, |app| app.messages.error.is_some());
+    let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("cut.toml"), "{message}");
     assert!(harness.state().descriptions.as_ref().is_some_and(|d| d.get("sunflower").is_some()), "the shipped descriptions stay");
 

@@ -50,12 +50,9 @@ fn assert_red_left_blue_right(image: &RgbImage, tolerance: i32, what: &str) {
 #[test]
 fn lossless_formats_decode_identically() {
     let source = DynamicImage::ImageRgb8(two_colour(160, 120));
-    for (format, name) in [
-        (ImageFormat::Png, "a.png"),
-        (ImageFormat::Bmp, "a.bmp"),
-        (ImageFormat::Tiff, "a.tiff"),
-        (ImageFormat::WebP, "a.webp"),
-    ] {
+    for (format, name) in
+        [(ImageFormat::Png, "a.png"), (ImageFormat::Bmp, "a.bmp"), (ImageFormat::Tiff, "a.tiff"), (ImageFormat::WebP, "a.webp")]
+    {
         let input = network_input(&encode(&source, format), name);
         assert_red_left_blue_right(&input, 0, name);
     }
@@ -89,9 +86,7 @@ fn cmyk_jpeg_decodes_to_the_right_colours() {
         }
     }
     let mut bytes = Vec::new();
-    jpeg_encoder::Encoder::new(&mut bytes, 95)
-        .encode(&cmyk, width as u16, height as u16, jpeg_encoder::ColorType::Cmyk)
-        .unwrap();
+    jpeg_encoder::Encoder::new(&mut bytes, 95).encode(&cmyk, width as u16, height as u16, jpeg_encoder::ColorType::Cmyk).unwrap();
     let input = network_input(&bytes, "cmyk.jpg");
     let (left, right) = (input.get_pixel(20, 50), input.get_pixel(80, 50));
     assert!(left[0] > 180 && left[1] < 80 && left[2] < 80, "left should be red, got {left:?}");
@@ -129,7 +124,17 @@ fn palette_png_with_transparency_is_flattened_on_white() {
         encoder.set_trns(vec![255, 255, 0]);
         let mut writer = encoder.write_header().unwrap();
         let indices: Vec<u8> = (0..height)
-            .flat_map(|y| (0..width).map(move |x| if y < 20 { 2 } else if x < width / 2 { 0 } else { 1 }))
+            .flat_map(|y| {
+                (0..width).map(move |x| {
+                    if y < 20 {
+                        2
+                    } else if x < width / 2 {
+                        0
+                    } else {
+                        1
+                    }
+                })
+            })
             .collect();
         writer.write_image_data(&indices).unwrap();
     }
@@ -182,9 +187,14 @@ fn exif_orientation_is_applied() {
     // "rotate 90° clockwise to display", which puts the red half on the right... so store it
     // the other way: red on the bottom becomes red on the left after the rotation.
     let (width, height) = (120u16, 160u16);
-    let stored = RgbImage::from_fn(width.into(), height.into(), |_, y| {
-        if y >= u32::from(height) / 2 { Rgb([230, 20, 20]) } else { Rgb([20, 20, 230]) }
-    });
+    let stored =
+        RgbImage::from_fn(
+            width.into(),
+            height.into(),
+            |_, y| {
+                if y >= u32::from(height) / 2 { Rgb([230, 20, 20]) } else { Rgb([20, 20, 230]) }
+            },
+        );
     let mut bytes = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 95);
     encoder.add_app_segment(1, &exif_orientation(6)).unwrap();
@@ -221,7 +231,9 @@ fn text_file_is_refused() {
 #[test]
 fn truncated_files_are_refused() {
     let source = DynamicImage::ImageRgb8(two_colour(160, 120));
-    for (format, name) in [(ImageFormat::Png, "cut.png"), (ImageFormat::Jpeg, "cut.jpg"), (ImageFormat::Gif, "cut.gif"), (ImageFormat::WebP, "cut.webp")] {
+    for (format, name) in
+        [(ImageFormat::Png, "cut.png"), (ImageFormat::Jpeg, "cut.jpg"), (ImageFormat::Gif, "cut.gif"), (ImageFormat::WebP, "cut.webp")]
+    {
         let bytes = encode(&source, format);
         let error = load_error(&bytes[..bytes.len() / 3], name);
         assert!(matches!(error, ImageInputError::Corrupt { .. }), "{name}: {error}");
@@ -257,4 +269,3 @@ fn missing_file_is_refused() {
     assert!(matches!(error, ImageInputError::Io { .. }));
     assert!(error.to_string().contains("photo.jpg"));
 }
-

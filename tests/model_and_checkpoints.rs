@@ -95,7 +95,10 @@ fn load_error(path: &Path) -> CheckpointError {
     match load_checkpoint(path, Device::Cpu) {
         Ok(_) => panic!("{} loaded but should have been refused", path.display()),
         Err(error) => {
-            assert!(error.to_string().contains(&path.display().to_string()) || error.to_string().contains(".json"), "message names the file: {error}");
+            assert!(
+                error.to_string().contains(&path.display().to_string()) || error.to_string().contains(".json"),
+                "message names the file: {error}"
+            );
             error
         }
     }
@@ -138,10 +141,7 @@ fn a_wrong_class_count_is_reported() {
     meta["class_names"].as_array_mut().unwrap().pop();
     std::fs::write(&sidecar, serde_json::to_vec(&meta).unwrap()).unwrap();
     let error = load_error(&path);
-    assert!(
-        matches!(error, CheckpointError::ClassCountMismatch { in_weights: 6, in_sidecar: 5, .. }),
-        "{error}"
-    );
+    assert!(matches!(error, CheckpointError::ClassCountMismatch { in_weights: 6, in_sidecar: 5, .. }), "{error}");
 }
 
 #[test]

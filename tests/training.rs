@@ -143,11 +143,20 @@ fn checkpoint_policy_keeps_the_last_n_and_the_best() {
     })
     .unwrap();
     assert_eq!(saved, [2, 4, 6, 7], "every 2 epochs and the last");
-    let mut files: Vec<String> = std::fs::read_dir(run_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(run_dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     files.sort();
     assert_eq!(
         files,
-        ["best.json", "best.safetensors", "epoch-006.json", "epoch-006.safetensors", "epoch-007.json", "epoch-007.safetensors", "history.json"]
+        [
+            "best.json",
+            "best.safetensors",
+            "epoch-006.json",
+            "epoch-006.safetensors",
+            "epoch-007.json",
+            "epoch-007.safetensors",
+            "history.json"
+        ]
     );
 }
 

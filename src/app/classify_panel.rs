@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use eframe::egui;
 
+use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
 use super::i18n::{Lang, T};
-use super::{AtlasApp, ModelStatus};
 use crate::descriptions::{ClassDescription, DescriptionSet};
-use crate::worker::Picture;
+use crate::worker::{ClassifyEvent, ClassifyJob, Job, JobError, JobId, Picture};
 
 /// The result of "验证" for the open picture.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,196 +38,224 @@ pub struct ClassifyPanel {
     pub image_path: Option<PathBuf>,
     texture: Option<egui::TextureHandle>,
     pub original_size: Option<(u32, u32)>,
-    pub opening: bool,
-    pub verifying: bool,
+    /// The job decoding the picture, while it runs.
+    pub opening: Option<JobId>,
+    /// The job classifying it, while it runs.
+    pub verifying: Option<JobId>,
     pub result: Option<ClassifyResult>,
     pub editor: Option<DescriptionEditor>,
 }
 
 impl ClassifyPanel {
-    pub fn begin_open(&mut self, path: PathBuf) {
-        self.image_path = Some(path);
-        self.opening = true;
+    /// Opens a picture (from the dialog, a drop, a link or a test).
+    pub fn open(&mut self, path: PathBuf, cx: &mut AppContext) {
+        // Remembered between runs, so keep it valid from any working directory.
+        let path = std::path::absolute(&path).unwrap_or(path);
+        if let Some(dir) = path.parent() {
+            cx.settings.last_image_dir = Some(dir.to_path_buf());
+        }
+        self.image_path = Some(path.clone());
         self.result = None;
+        self.opening = cx.submit(Job::Classify(ClassifyJob::Open { path }));
     }
 
-    pub fn opened(&mut self, ctx: &egui::Context, path: PathBuf, picture: Picture, original_size: (u32, u32)) {
+    /// Runs the classifier on the open picture.
+    pub fn verify(&mut self, cx: &mut AppContext) {
+        let Some(path) = self.image_path.clone() else { return };
+        if cx.model_info().is_none() {
+            cx.messages.notice = Some(cx.t(T::ModelNotReady).to_string());
+            return;
+        }
+        self.verifying = cx.submit(Job::Classify(ClassifyJob::Classify { path }));
+    }
+
+    pub fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: ClassifyEvent, _cx: &mut AppContext) {
+        match event {
+            ClassifyEvent::Opened { path, picture, original_size } => self.opened(ctx, path, &picture, original_size),
+            ClassifyEvent::Classified { path, probabilities, model_fingerprint } => {
+                if self.image_path.as_ref() == Some(&path) {
+                    self.result = Some(ClassifyResult { probabilities, model_fingerprint });
+                }
+            }
+        }
+    }
+
+    fn opened(&mut self, ctx: &egui::Context, path: PathBuf, picture: &Picture, original_size: (u32, u32)) {
         if self.image_path.as_ref() != Some(&path) {
             return; // a newer picture was asked for meanwhile
         }
         let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
         self.texture = Some(ctx.load_texture("classify-picture", image, egui::TextureOptions::LINEAR));
         self.original_size = Some(original_size);
-        self.opening = false;
     }
 
-    pub fn failed(&mut self, path: &Path) {
-        if self.image_path.as_deref() == Some(path) {
+    pub fn job_failed(&mut self, job: JobId, error: &JobError) {
+        let is_ours = self.opening == Some(job) || self.verifying == Some(job);
+        if let (true, JobError::Image { path, .. }) = (is_ours, error)
+            && self.image_path.as_deref() == Some(path.as_path())
+        {
             self.image_path = None;
             self.texture = None;
             self.original_size = None;
-            self.opening = false;
-            self.verifying = false;
         }
     }
 
-    pub fn begin_verify(&mut self) {
-        self.verifying = true;
-    }
-
-    pub fn classified(&mut self, path: PathBuf, probabilities: Vec<f32>, model_fingerprint: String) {
-        if self.image_path.as_ref() == Some(&path) {
-            self.result = Some(ClassifyResult { probabilities, model_fingerprint });
-            self.verifying = false;
+    pub fn job_finished(&mut self, job: JobId) {
+        if self.opening == Some(job) {
+            self.opening = None;
+        }
+        if self.verifying == Some(job) {
+            self.verifying = None;
         }
     }
 
     /// A result from another model no longer describes the picture.
     pub fn model_changed(&mut self) {
         self.result = None;
-        self.verifying = false;
     }
 
     pub fn has_picture(&self) -> bool {
         self.texture.is_some()
     }
-}
 
-impl AtlasApp {
-    /// Writes the current descriptions (with the open edit applied) to `path`, atomically.
-    pub fn save_descriptions(&mut self, path: PathBuf) {
-        let Some(set) = self.descriptions.as_mut() else { return };
-        if let Some(editor) = self.classify.editor.take() {
-            *set.entry_mut(&editor.class_id) = editor.draft;
-        }
-        match set.save(&path) {
-            Ok(()) => {
-                set.path = path.clone();
-                self.settings.description_file = Some(path);
-            }
-            Err(error) => self.error = Some(super::i18n::descriptions_failed(self.lang(), &error.to_string())),
-        }
+    /// The picture on screen (decoded), for the views that explain it.
+    pub fn shown_photo(&self) -> Option<&Path> {
+        self.image_path.as_deref().filter(|_| self.has_picture())
     }
 
-    /// The names of a class in the current language: (main, secondary).
-    pub fn class_display_names(&self, class_id: &str) -> (String, String) {
-        let description = self.descriptions.as_ref().and_then(|set| set.get(class_id));
-        let zh = description.map(|d| d.name_zh.clone()).filter(|s| !s.is_empty());
-        let en = description.map(|d| d.name_en.clone()).filter(|s| !s.is_empty());
-        let en = en.unwrap_or_else(|| class_id.to_string());
-        match (self.lang(), zh) {
-            (Lang::Zh, Some(zh)) => (zh, en),
-            (Lang::En, Some(zh)) => (en, zh),
-            (_, None) => (en, String::new()),
-        }
-    }
-
-    fn class_introduction(&self, class_id: &str) -> Option<String> {
-        let description = self.descriptions.as_ref()?.get(class_id)?;
-        let intro = match self.lang() {
-            Lang::Zh => &description.intro_zh,
-            Lang::En => &description.intro_en,
-        };
-        Some(intro.clone()).filter(|s| !s.trim().is_empty())
-    }
-}
-
-pub fn classify_panel_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    let ctx = ui.ctx().clone();
-    ui.horizontal(|ui| {
-        let big = |text: &str| egui::RichText::new(text).size(18.0);
-        if ui.add(egui::Button::new(big(app.t(T::ReadImage))).min_size(egui::vec2(120.0, 34.0))).clicked() {
-            app.request_dialog(&ctx, DialogKind::OpenImage);
-        }
-        let can_verify = app.classify.has_picture() && matches!(app.model, ModelStatus::Ready(_)) && !app.classify.verifying;
-        let verify = ui.add_enabled(can_verify, egui::Button::new(big(app.t(T::Verify))).min_size(egui::vec2(120.0, 34.0)));
-        if verify.clicked() {
-            app.verify();
-        }
-        if app.classify.opening || app.classify.verifying {
-            ui.spinner();
-        }
-        if let Some(path) = &app.classify.image_path {
-            let size = app.classify.original_size.map(|(w, h)| format!("  ({})", super::i18n::picture_size(app.lang(), w, h))).unwrap_or_default();
-            ui.label(format!("{}{size}", path.display()));
-        }
-    });
-    ui.separator();
-
-    egui::Panel::right("classify-result").resizable(true).default_size(400.0).min_size(300.0).show(ui, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| result_ui(app, ui));
-    });
-    egui::CentralPanel::default().show(ui, |ui| picture_ui(app, ui));
-}
-
-fn picture_ui(app: &AtlasApp, ui: &mut egui::Ui) {
-    let Some(texture) = &app.classify.texture else {
-        ui.centered_and_justified(|ui| {
-            ui.label(egui::RichText::new(format!("{}\n\n{}", app.t(T::NoImageYet), app.t(T::DropHint))).size(18.0));
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        self.buttons_ui(ui, cx);
+        ui.separator();
+        egui::Panel::right("classify-result").resizable(true).default_size(400.0).min_size(300.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.result_ui(ui, cx));
         });
-        return;
-    };
-    // Fit the picture to the space, keeping its aspect ratio.
-    let available = ui.available_size();
-    let size = texture.size_vec2();
-    let scale = (available.x / size.x).min(available.y / size.y).min(4.0);
-    ui.centered_and_justified(|ui| {
-        ui.add(egui::Image::new((texture.id(), size * scale)).alt_text(app.classify.image_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()));
-    });
-}
-
-fn result_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    let ModelStatus::Ready(info) = &app.model else {
-        ui.label(app.t(T::LoadingModel));
-        return;
-    };
-    let class_names = info.class_names.clone();
-    let Some(result) = app.classify.result.clone() else {
-        if app.classify.has_picture() {
-            ui.label(app.t(T::PressVerify));
-        }
-        return;
-    };
-    let ranked = result.ranked();
-    let Some(&(best, confidence)) = ranked.first() else { return };
-    let best_id = class_names.get(best).cloned().unwrap_or_default();
-    let (main_name, other_name) = app.class_display_names(&best_id);
-    ui.label(egui::RichText::new(&main_name).size(30.0).strong());
-    if !other_name.is_empty() {
-        ui.label(egui::RichText::new(&other_name).size(18.0));
+        egui::CentralPanel::default().show(ui, |ui| self.picture_ui(ui, cx.lang));
     }
-    ui.label(egui::RichText::new(format!("{} {}", app.t(T::Confidence), percent(confidence))).size(18.0));
-    ui.add_space(8.0);
 
-    ui.label(egui::RichText::new(app.t(T::TopFive)).strong());
-    for &(class, probability) in ranked.iter().take(5) {
-        let id = class_names.get(class).cloned().unwrap_or_default();
-        let (name, _) = app.class_display_names(&id);
-        ui.add(
-            egui::ProgressBar::new(probability)
-                .desired_width(ui.available_width().min(360.0))
-                .text(format!("{name}  {}", percent(probability))),
+    fn buttons_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        ui.horizontal(|ui| {
+            let big = |text: &str| egui::RichText::new(text).size(18.0);
+            if ui.add(egui::Button::new(big(cx.t(T::ReadImage))).min_size(egui::vec2(120.0, 34.0))).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::OpenImage));
+            }
+            let can_verify = self.has_picture() && cx.model_info().is_some() && self.verifying.is_none();
+            if ui.add_enabled(can_verify, egui::Button::new(big(cx.t(T::Verify))).min_size(egui::vec2(120.0, 34.0))).clicked() {
+                self.verify(cx);
+            }
+            if self.opening.is_some() || self.verifying.is_some() {
+                ui.spinner();
+            }
+            if let Some(path) = &self.image_path {
+                let size = self.original_size.map(|(w, h)| format!("  ({})", super::i18n::picture_size(cx.lang, w, h))).unwrap_or_default();
+                ui.label(format!("{}{size}", path.display()));
+            }
+        });
+    }
+
+    fn picture_ui(&self, ui: &mut egui::Ui, lang: Lang) {
+        let Some(texture) = &self.texture else {
+            ui.centered_and_justified(|ui| {
+                ui.label(egui::RichText::new(format!("{}\n\n{}", T::NoImageYet.get(lang), T::DropHint.get(lang))).size(18.0));
+            });
+            return;
+        };
+        // Fit the picture to the space, keeping its aspect ratio.
+        let available = ui.available_size();
+        let size = texture.size_vec2();
+        let scale = (available.x / size.x).min(available.y / size.y).min(4.0);
+        let alt = self.image_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        ui.centered_and_justified(|ui| {
+            ui.add(egui::Image::new((texture.id(), size * scale)).alt_text(alt));
+        });
+    }
+
+    fn result_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let Some(info) = cx.model_info() else {
+            ui.label(cx.t(T::LoadingModel));
+            return;
+        };
+        let class_names = info.class_names.clone();
+        let Some(result) = self.result.clone() else {
+            if self.has_picture() {
+                ui.label(cx.t(T::PressVerify));
+            }
+            return;
+        };
+        let ranked = result.ranked();
+        let Some(&(best, confidence)) = ranked.first() else { return };
+        let best_id = class_names.get(best).cloned().unwrap_or_default();
+        let (main_name, other_name) = cx.class_names_of(&best_id);
+        ui.label(egui::RichText::new(&main_name).size(30.0).strong());
+        if !other_name.is_empty() {
+            ui.label(egui::RichText::new(&other_name).size(18.0));
+        }
+        ui.label(egui::RichText::new(format!("{} {}", cx.t(T::Confidence), percent(confidence))).size(18.0));
+        ui.add_space(8.0);
+        ui.label(egui::RichText::new(cx.t(T::TopFive)).strong());
+        for &(class, probability) in ranked.iter().take(5) {
+            let name = cx.class_label(class);
+            ui.add(
+                egui::ProgressBar::new(probability)
+                    .desired_width(ui.available_width().min(360.0))
+                    .text(format!("{name}  {}", percent(probability))),
+            );
+        }
+        ui.add_space(10.0);
+        self.introduction_ui(ui, cx, &best_id);
+    }
+
+    fn introduction_ui(&mut self, ui: &mut egui::Ui, cx: &AppContext, class_id: &str) {
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(cx.t(T::Introduction)).strong());
+            if let Some(set) = cx.descriptions
+                && ui.small_button(cx.t(T::EditDescription)).clicked()
+            {
+                let draft = set.get(class_id).cloned().unwrap_or_else(|| ClassDescription::empty(class_id));
+                self.editor = Some(DescriptionEditor { class_id: class_id.to_string(), draft });
+            }
+        });
+        let description = cx.descriptions.and_then(|set| set.get(class_id));
+        let intro = description.map(|d| if cx.lang == Lang::Zh { &d.intro_zh } else { &d.intro_en }).filter(|s| !s.trim().is_empty());
+        match intro {
+            Some(intro) => ui.label(egui::RichText::new(intro).size(15.0)),
+            None => ui.label(egui::RichText::new(cx.t(T::NoDescription)).italics()),
+        };
+        if let Some(set) = cx.descriptions {
+            ui.add_space(6.0);
+            ui.small(format!("{}: {}", cx.t(T::DescriptionsFrom), set.path.display()));
+        }
+    }
+
+    /// A small window to edit the predicted class's names and introductions.
+    pub fn description_editor_ui(&mut self, ctx: &egui::Context, cx: &mut AppContext) {
+        let Some(editor) = self.editor.as_mut() else { return };
+        let lang = cx.lang;
+        let (mut save, mut close) = (false, false);
+        egui::Window::new(format!("{} — {}", T::EditDescription.get(lang), editor.class_id)).collapsible(false).default_width(460.0).show(
+            ctx,
+            |ui| {
+                let draft = &mut editor.draft;
+                for (label, value, multiline) in [
+                    (T::ChineseName, &mut draft.name_zh, false),
+                    (T::EnglishName, &mut draft.name_en, false),
+                    (T::IntroZh, &mut draft.intro_zh, true),
+                    (T::IntroEn, &mut draft.intro_en, true),
+                ] {
+                    let label = ui.label(label.get(lang));
+                    let edit = if multiline { egui::TextEdit::multiline(value).desired_rows(4) } else { egui::TextEdit::singleline(value) };
+                    ui.add(edit.desired_width(f32::INFINITY)).labelled_by(label.id);
+                }
+                ui.horizontal(|ui| {
+                    save = ui.button(T::Save.get(lang)).clicked();
+                    close = ui.button(T::Close.get(lang)).clicked();
+                });
+            },
         );
-    }
-    ui.add_space(10.0);
-
-    ui.horizontal(|ui| {
-        ui.label(egui::RichText::new(app.t(T::Introduction)).strong());
-        if app.descriptions.is_some() && ui.small_button(app.t(T::EditDescription)).clicked() {
-            open_editor(app, &best_id);
+        if close {
+            self.editor = None;
+        } else if save && let Some(editor) = self.editor.take() {
+            cx.actions.push(AppAction::SaveDescription { class_id: editor.class_id, draft: editor.draft });
         }
-    });
-    match app.class_introduction(&best_id) {
-        Some(intro) => {
-            ui.label(egui::RichText::new(intro).size(15.0));
-        }
-        None => {
-            ui.label(egui::RichText::new(app.t(T::NoDescription)).italics());
-        }
-    }
-    if let Some(set) = &app.descriptions {
-        ui.add_space(6.0);
-        ui.small(format!("{}: {}", app.t(T::DescriptionsFrom), set.path.display()));
     }
 }
 
@@ -236,55 +264,14 @@ pub fn percent(probability: f32) -> String {
     if probability > 0.0 && probability < 0.0005 { "<0.1%".to_string() } else { format!("{:.1}%", probability * 100.0) }
 }
 
-fn open_editor(app: &mut AtlasApp, class_id: &str) {
-    let Some(set) = app.descriptions.as_mut() else { return };
-    let draft = set.entry_mut(class_id).clone();
-    app.classify.editor = Some(DescriptionEditor { class_id: class_id.to_string(), draft });
-}
-
-/// A small window to edit the predicted class's names and introductions.
-pub fn description_editor_ui(app: &mut AtlasApp, ctx: &egui::Context) {
-    let Some(editor) = app.classify.editor.as_mut() else { return };
-    let lang = app.settings.lang;
-    let mut save = false;
-    let mut close = false;
-    egui::Window::new(format!("{} — {}", T::EditDescription.get(lang), editor.class_id))
-        .collapsible(false)
-        .default_width(460.0)
-        .show(ctx, |ui| {
-            let draft = &mut editor.draft;
-            for (label, value, multiline) in [
-                (T::ChineseName, &mut draft.name_zh, false),
-                (T::EnglishName, &mut draft.name_en, false),
-                (T::IntroZh, &mut draft.intro_zh, true),
-                (T::IntroEn, &mut draft.intro_en, true),
-            ] {
-                let label = ui.label(label.get(lang));
-                let edit = if multiline { egui::TextEdit::multiline(value).desired_rows(4) } else { egui::TextEdit::singleline(value) };
-                ui.add(edit.desired_width(f32::INFINITY)).labelled_by(label.id);
-            }
-            ui.horizontal(|ui| {
-                save = ui.button(T::Save.get(lang)).clicked();
-                close = ui.button(T::Close.get(lang)).clicked();
-            });
-        });
-    if close {
-        app.classify.editor = None;
-    } else if save {
-        let target = user_descriptions_path(app.descriptions.as_ref());
-        app.save_descriptions(target);
-    }
-}
-
 /// Shipped description files are not edited in place: edits go to the user's data folder.
-fn user_descriptions_path(set: Option<&DescriptionSet>) -> PathBuf {
+pub fn user_descriptions_path(set: &DescriptionSet) -> PathBuf {
     let shipped = crate::resources::descriptions_dir();
-    let current = set.map(|s| s.path.clone()).unwrap_or_else(|| PathBuf::from("descriptions.toml"));
-    let is_shipped = shipped.as_ref().is_some_and(|dir| current.starts_with(dir));
+    let is_shipped = shipped.as_ref().is_some_and(|dir| set.path.starts_with(dir));
     if !is_shipped {
-        return current;
+        return set.path.clone();
     }
-    let name = current.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "descriptions.toml".into());
+    let name = set.path.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "descriptions.toml".into());
     user_data_dir().join("user-descriptions").join(name)
 }
 

@@ -13,7 +13,6 @@ pub enum DialogKind {
     OpenImage,
     OpenCheckpoint,
     OpenDescriptions,
-    SaveDescriptions,
     PickDataFolder,
     ResumeCheckpoint,
     ExportPng,
@@ -33,8 +32,7 @@ pub struct DialogRequest {
 /// Shows a dialog and returns the chosen path (None: cancelled or no dialog service).
 pub type Picker = Arc<dyn Fn(DialogRequest) -> Option<PathBuf> + Send + Sync>;
 
-pub const IMAGE_EXTENSIONS: &[&str] =
-    &["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "JPG", "JPEG", "PNG"];
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "JPG", "JPEG", "PNG"];
 
 /// The system's dialogs through rfd (XDG portal, else zenity).
 pub fn native_picker() -> Picker {
@@ -45,9 +43,7 @@ pub fn native_picker() -> Picker {
         }
         match request.kind {
             DialogKind::OpenImage => dialog.add_filter("Images", IMAGE_EXTENSIONS).pick_file(),
-            DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => {
-                dialog.add_filter("Checkpoint", &["safetensors"]).pick_file()
-            }
+            DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => dialog.add_filter("Checkpoint", &["safetensors"]).pick_file(),
             DialogKind::PickDataFolder => dialog.pick_folder(),
             DialogKind::ExportPng => dialog.add_filter("PNG", &["png"]).set_file_name("explanation.png").save_file(),
             DialogKind::OpenAtlas => dialog.add_filter("Atlas", &["atlas"]).pick_file(),
@@ -56,7 +52,6 @@ pub fn native_picker() -> Picker {
                 dialog.add_filter("PNG", &["png"]).set_file_name("atlas.png").save_file()
             }
             DialogKind::OpenDescriptions => dialog.add_filter("Descriptions", &["toml"]).pick_file(),
-            DialogKind::SaveDescriptions => dialog.add_filter("Descriptions", &["toml"]).save_file(),
         }
     })
 }

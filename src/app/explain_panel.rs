@@ -1,17 +1,15 @@
 //! 解释: ways to look inside the network for the picture open in the classifier, each computed
 //! on the worker, each exportable as PNG.
 
-use std::path::PathBuf;
-
 use eframe::egui;
 use egui_plot::{Line, Plot, PlotPoints};
 
+use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
-use super::i18n::{Lang, T};
-use super::{AtlasApp, ModelStatus};
+use super::i18n::{self, Lang, T};
 use crate::engine::explain::{LayerSummary, MapNormalisation, VisConfig, VisObjective};
 use crate::engine::model::Layer;
-use crate::worker::{ExplainRequest, ExplainResult, Job, Picture};
+use crate::worker::{ExplainEvent, ExplainJob, ExplainRequest, ExplainView, Job, JobError, JobId, Picture, PictureKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -26,8 +24,16 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Method; 8] =
-        [Method::Summary, Method::FeatureMaps, Method::PaperMap, Method::Filters, Method::Saliency, Method::GradCam, Method::Occlusion, Method::Visualize];
+    pub const ALL: [Method; 8] = [
+        Method::Summary,
+        Method::FeatureMaps,
+        Method::PaperMap,
+        Method::Filters,
+        Method::Saliency,
+        Method::GradCam,
+        Method::Occlusion,
+        Method::Visualize,
+    ];
 
     pub fn label(self) -> T {
         match self {
@@ -57,8 +63,19 @@ pub enum VisTarget {
 /// What is on screen for a method.
 pub enum Shown {
     Summary(Vec<LayerSummary>),
-    Picture { texture: egui::TextureHandle, picture: Picture, caption: String },
-    Heat { photo: egui::TextureHandle, heat: egui::TextureHandle, photo_picture: Picture, heat_picture: Picture, caption: String, all_zero: bool },
+    Picture {
+        texture: egui::TextureHandle,
+        picture: Picture,
+        caption: String,
+    },
+    Heat {
+        photo: egui::TextureHandle,
+        heat: egui::TextureHandle,
+        photo_picture: Picture,
+        heat_picture: Picture,
+        caption: String,
+        all_zero: bool,
+    },
 }
 
 pub struct ExplainPanel {
@@ -80,8 +97,8 @@ pub struct ExplainPanel {
     pub vis_class: usize,
     pub vis_second_class: usize,
     pub vis_config: VisConfig,
-    pub running: Option<Method>,
-    pub progress: Option<(usize, usize)>,
+    /// The job computing `method`, while it runs.
+    pub running: Option<(JobId, Method)>,
     pub objective_values: Vec<[f64; 2]>,
     pub shown: Vec<(Method, Shown)>,
 }
@@ -107,7 +124,6 @@ impl Default for ExplainPanel {
             vis_second_class: 1,
             vis_config: VisConfig::default(),
             running: None,
-            progress: None,
             objective_values: Vec::new(),
             shown: Vec::new(),
         }
@@ -130,40 +146,61 @@ impl ExplainPanel {
         self.objective_values.clear();
     }
 
-    /// Shows a result; `class_name` gives a class's display name for captions.
-    pub fn received(&mut self, ctx: &egui::Context, request: &ExplainRequest, result: ExplainResult, class_name: impl Fn(usize) -> String) {
+    pub fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: ExplainEvent, cx: &mut AppContext) {
+        match event {
+            ExplainEvent::Explained { request, view } => self.received(ctx, &request, view, cx),
+            ExplainEvent::VisualizeStep { step, value, preview, .. } => self.visualize_step(ctx, step, value, preview),
+        }
+    }
+
+    pub fn job_failed(&mut self, _job: JobId, _error: &JobError) {}
+
+    pub fn job_finished(&mut self, job: JobId) {
+        if self.running.is_some_and(|(running, _)| running == job) {
+            self.running = None;
+        }
+    }
+
+    /// Shows a result, captioned in the window's language.
+    fn received(&mut self, ctx: &egui::Context, request: &ExplainRequest, view: ExplainView, cx: &AppContext) {
         let method = method_of(request);
-        self.running = None;
-        self.progress = None;
-        let texture = |name: &str, picture: &Picture| {
+        let texture = |name: String, picture: &Picture, options| {
             let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
-            ctx.load_texture(name, image, egui::TextureOptions::LINEAR)
+            ctx.load_texture(name, image, options)
         };
-        let shown = match result {
-            ExplainResult::Summary(rows) => Shown::Summary(rows),
-            ExplainResult::Picture { picture, caption } => {
-                let options = if method == Method::Visualize { egui::TextureOptions::LINEAR } else { egui::TextureOptions::NEAREST };
-                let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
-                Shown::Picture { texture: ctx.load_texture(format!("explain-{method:?}"), image, options), picture, caption }
+        let shown = match view {
+            ExplainView::Summary(rows) => Shown::Summary(rows),
+            ExplainView::Picture { picture, kind } => {
+                let options = if kind == PictureKind::Visualization { egui::TextureOptions::LINEAR } else { egui::TextureOptions::NEAREST };
+                let caption = match kind {
+                    PictureKind::FeatureMaps { layer, channels } => i18n::feature_maps_caption(cx.lang, layer.name(), channels),
+                    PictureKind::PaperMap { channel } => i18n::paper_map_caption(cx.lang, channel),
+                    PictureKind::Filters { layer } => layer.name().to_string(),
+                    PictureKind::Visualization => String::new(),
+                };
+                Shown::Picture { texture: texture(format!("explain-{method:?}"), &picture, options), picture, caption }
             }
-            ExplainResult::Heat { photo, heat, class, all_zero, caption } => Shown::Heat {
-                photo: texture(&format!("explain-photo-{method:?}"), &photo),
-                heat: texture(&format!("explain-heat-{method:?}"), &heat),
-                photo_picture: photo,
-                heat_picture: heat,
-                caption: match request {
-                    ExplainRequest::GradCam { layer, .. } => format!("{layer} · {}", class_name(class)),
-                    ExplainRequest::Occlusion { .. } => caption.replacen(&caption[..caption.find(" · ").unwrap_or(0)], &class_name(class), 1),
-                    _ => class_name(class),
-                },
-                all_zero,
-            },
+            ExplainView::Heat { photo, heat, class, all_zero, layer, base_probability } => {
+                let name = cx.class_label(class);
+                let caption = match (layer, base_probability) {
+                    (Some(layer), _) => format!("{layer} · {name}"),
+                    (None, Some(p)) => i18n::occlusion_caption(cx.lang, &name, p),
+                    (None, None) => name,
+                };
+                Shown::Heat {
+                    photo: texture(format!("explain-photo-{method:?}"), &photo, egui::TextureOptions::LINEAR),
+                    heat: texture(format!("explain-heat-{method:?}"), &heat, egui::TextureOptions::LINEAR),
+                    photo_picture: photo,
+                    heat_picture: heat,
+                    caption,
+                    all_zero,
+                }
+            }
         };
         self.show(method, shown);
     }
 
-    pub fn visualize_step(&mut self, ctx: &egui::Context, step: usize, steps: usize, value: f32, preview: Option<Picture>) {
-        self.progress = Some((step, steps));
+    fn visualize_step(&mut self, ctx: &egui::Context, step: usize, value: f32, preview: Option<Picture>) {
         self.objective_values.push([step as f64, f64::from(value)]);
         if let Some(picture) = preview {
             let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
@@ -191,6 +228,50 @@ impl ExplainPanel {
             }
         }
     }
+
+    /// Computes the selected view on the interactive worker.
+    pub fn compute(&mut self, cx: &mut AppContext) {
+        let method = self.method;
+        let path = cx.photo.clone();
+        if method.needs_picture() && path.is_none() {
+            cx.messages.notice = Some(cx.t(T::OpenPictureFirst).to_string());
+            return;
+        }
+        if method == Method::Visualize {
+            self.objective_values.clear();
+        }
+        let job = cx.submit(Job::Explain(ExplainJob::Run { path, request: self.request() }));
+        self.running = job.map(|job| (job, method));
+    }
+
+    /// Writes the current view as PNG (a heat map blended at the chosen opacity).
+    pub fn export(&mut self, path: &std::path::Path, cx: &mut AppContext) {
+        let Some(shown) = self.result_for(self.method) else { return };
+        let image = match shown {
+            Shown::Summary(_) => return,
+            Shown::Picture { picture, .. } => rgba_image(picture),
+            Shown::Heat { photo_picture, heat_picture, .. } => blend(&rgba_image(photo_picture), &rgba_image(heat_picture), self.opacity),
+        };
+        match crate::engine::fsutil::write_png(&image::DynamicImage::ImageRgba8(image), path) {
+            Ok(()) => cx.messages.notice = Some(format!("{} {}", cx.t(T::Saved), path.display())),
+            Err(error) => {
+                cx.messages.error =
+                    Some(i18n::job_error(cx.lang, &JobError::Write { path: path.to_path_buf(), message: error.to_string() }))
+            }
+        }
+    }
+}
+
+/// `heat` laid over `photo`, each pixel by the heat's alpha times `opacity`.
+fn blend(photo: &image::RgbaImage, heat: &image::RgbaImage, opacity: f32) -> image::RgbaImage {
+    let mut out = photo.clone();
+    for (o, h) in out.pixels_mut().zip(heat.pixels()) {
+        let alpha = f32::from(h[3]) / 255.0 * opacity;
+        for c in 0..3 {
+            o[c] = (f32::from(o[c]) * (1.0 - alpha) + f32::from(h[c]) * alpha).round() as u8;
+        }
+    }
+    out
 }
 
 fn method_of(request: &ExplainRequest) -> Method {
@@ -203,54 +284,6 @@ fn method_of(request: &ExplainRequest) -> Method {
         ExplainRequest::GradCam { .. } => Method::GradCam,
         ExplainRequest::Occlusion { .. } => Method::Occlusion,
         ExplainRequest::Visualize { .. } => Method::Visualize,
-    }
-}
-
-impl AtlasApp {
-    /// Computes the selected view on the worker.
-    pub fn compute_explanation(&mut self) {
-        let method = self.explain.method;
-        let path = self.classify.image_path.clone().filter(|_| self.classify.has_picture());
-        if method.needs_picture() && path.is_none() {
-            self.notice = Some(self.t(T::OpenPictureFirst).to_string());
-            return;
-        }
-        if method == Method::Visualize {
-            self.explain.objective_values.clear();
-        }
-        self.explain.running = Some(method);
-        self.explain.progress = None;
-        self.worker.send(Job::Explain { path, request: self.explain.request() });
-    }
-
-    /// Writes the current view as PNG (a heat map blended at the chosen opacity).
-    pub fn export_explanation(&mut self, path: PathBuf) {
-        let Some(shown) = self.explain.result_for(self.explain.method) else { return };
-        let image = match shown {
-            Shown::Summary(_) => return,
-            Shown::Picture { picture, .. } => rgba_image(picture),
-            Shown::Heat { photo_picture, heat_picture, .. } => {
-                let mut out = rgba_image(photo_picture);
-                let heat = rgba_image(heat_picture);
-                let opacity = self.explain.opacity;
-                for (o, h) in out.pixels_mut().zip(heat.pixels()) {
-                    let alpha = f32::from(h[3]) / 255.0 * opacity;
-                    for c in 0..3 {
-                        o[c] = (f32::from(o[c]) * (1.0 - alpha) + f32::from(h[c]) * alpha).round() as u8;
-                    }
-                }
-                out
-            }
-        };
-        let mut bytes = Vec::new();
-        let written = image::DynamicImage::ImageRgba8(image)
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(|e| e.to_string())
-            .and_then(|()| crate::engine::fsutil::write_atomically(&path, &bytes).map_err(|e| e.to_string()));
-        match written {
-            Ok(()) => self.notice = Some(path.display().to_string()),
-            Err(message) => self.error = Some(super::i18n::job_failed(self.lang(), &format!("{}: {message}", path.display()))),
-        }
     }
 }
 
@@ -284,220 +317,246 @@ fn class_combo(ui: &mut egui::Ui, id: &str, label: &str, value: &mut usize, name
         .labelled_by(label.id);
 }
 
-pub fn explain_panel_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    let lang = app.lang();
-    let ctx = ui.ctx().clone();
-    let class_names: Vec<String> = match &app.model {
-        ModelStatus::Ready(info) => info.class_names.iter().map(|id| app.class_display_names(id).0).collect(),
-        _ => Vec::new(),
-    };
-    ui.horizontal_wrapped(|ui| {
-        for method in Method::ALL {
-            ui.selectable_value(&mut app.explain.method, method, method.label().get(lang));
-        }
-    });
-    ui.separator();
-    let panel = &mut app.explain;
-    ui.horizontal_wrapped(|ui| {
-        match panel.method {
-            Method::Summary | Method::PaperMap => {}
-            Method::FeatureMaps => {
-                layer_combo(ui, "feature-layer", T::Layer.get(lang), &mut panel.feature_layer, &Layer::ALL);
-                let label = ui.label(T::Normalisation.get(lang));
-                egui::ComboBox::from_id_salt("normalisation")
-                    .selected_text(match panel.normalisation {
-                        MapNormalisation::PerChannel => T::PerChannel.get(lang),
-                        MapNormalisation::PerLayer => T::PerLayer.get(lang),
-                        MapNormalisation::Global => T::Global.get(lang),
-                    })
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut panel.normalisation, MapNormalisation::PerChannel, T::PerChannel.get(lang));
-                        ui.selectable_value(&mut panel.normalisation, MapNormalisation::PerLayer, T::PerLayer.get(lang));
-                        ui.selectable_value(&mut panel.normalisation, MapNormalisation::Global, T::Global.get(lang));
-                    })
-                    .response
-                    .labelled_by(label.id);
+impl ExplainPanel {
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        let class_names = cx.class_labels();
+        ui.horizontal_wrapped(|ui| {
+            for method in Method::ALL {
+                ui.selectable_value(&mut self.method, method, method.label().get(lang));
             }
-            Method::Filters => layer_combo(ui, "filter-layer", T::Layer.get(lang), &mut panel.filter_layer, &Layer::CONV),
-            Method::Saliency | Method::GradCam | Method::Occlusion => {
-                let label = ui.label(T::Class.get(lang));
-                let selected = panel.class.and_then(|c| class_names.get(c).cloned()).unwrap_or_else(|| T::PredictedClassOption.get(lang).to_string());
-                egui::ComboBox::from_id_salt("explain-class")
-                    .selected_text(selected)
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut panel.class, None, T::PredictedClassOption.get(lang));
-                        for (index, name) in class_names.iter().enumerate() {
-                            ui.selectable_value(&mut panel.class, Some(index), name);
-                        }
-                    })
-                    .response
-                    .labelled_by(label.id);
-                match panel.method {
-                    Method::GradCam => layer_combo(ui, "gradcam-layer", T::Layer.get(lang), &mut panel.gradcam_layer, &Layer::CONV),
-                    Method::Saliency => {
-                        ui.checkbox(&mut panel.smooth, T::SmoothGrad.get(lang));
-                        if panel.smooth {
-                            let label = ui.label(T::Samples.get(lang));
-                            ui.add(egui::DragValue::new(&mut panel.samples).range(2..=64)).labelled_by(label.id);
-                        }
-                    }
-                    _ => {
-                        let label = ui.label(T::PatchSize.get(lang));
-                        ui.add(egui::DragValue::new(&mut panel.patch).range(4..=60)).labelled_by(label.id);
-                        let label = ui.label(T::Stride.get(lang));
-                        ui.add(egui::DragValue::new(&mut panel.stride).range(1..=30)).labelled_by(label.id);
-                    }
-                }
-                let label = ui.label(T::Opacity.get(lang));
-                ui.add(egui::Slider::new(&mut panel.opacity, 0.0..=1.0)).labelled_by(label.id);
-            }
-            Method::Visualize => {
-                let label = ui.label(T::Target.get(lang));
-                egui::ComboBox::from_id_salt("vis-target")
-                    .selected_text(match panel.vis_target {
-                        VisTarget::Channel => T::TargetChannel.get(lang),
-                        VisTarget::Class => T::TargetClass.get(lang),
-                        VisTarget::TwoClasses => T::TargetTwoClasses.get(lang),
-                    })
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut panel.vis_target, VisTarget::Channel, T::TargetChannel.get(lang));
-                        ui.selectable_value(&mut panel.vis_target, VisTarget::Class, T::TargetClass.get(lang));
-                        ui.selectable_value(&mut panel.vis_target, VisTarget::TwoClasses, T::TargetTwoClasses.get(lang));
-                    })
-                    .response
-                    .labelled_by(label.id);
-                match panel.vis_target {
-                    VisTarget::Channel => {
-                        layer_combo(ui, "vis-layer", T::Layer.get(lang), &mut panel.vis_layer, &[Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4, Layer::Fc1, Layer::Fc2]);
-                        let channels = crate::engine::model::layer_output_shape(panel.vis_layer, class_names.len() as i64)[0] as usize;
-                        panel.vis_channel = panel.vis_channel.min(channels.saturating_sub(1));
-                        let label = ui.label(T::Channel.get(lang));
-                        ui.add(egui::DragValue::new(&mut panel.vis_channel).range(0..=channels.saturating_sub(1))).labelled_by(label.id);
-                    }
-                    VisTarget::Class => class_combo(ui, "vis-class", T::Class.get(lang), &mut panel.vis_class, &class_names),
-                    VisTarget::TwoClasses => {
-                        class_combo(ui, "vis-class", T::Class.get(lang), &mut panel.vis_class, &class_names);
-                        class_combo(ui, "vis-class-2", T::SecondClass.get(lang), &mut panel.vis_second_class, &class_names);
-                    }
-                }
-                let label = ui.label(T::Steps.get(lang));
-                ui.add(egui::DragValue::new(&mut panel.vis_config.steps).range(8..=4096)).labelled_by(label.id);
-                let label = ui.label(T::LearningRate.get(lang));
-                ui.add(egui::DragValue::new(&mut panel.vis_config.learning_rate).range(0.001..=1.0).speed(0.005)).labelled_by(label.id);
-                let label = ui.label(T::Seed.get(lang));
-                ui.add(egui::DragValue::new(&mut panel.vis_config.seed)).labelled_by(label.id);
-            }
-        }
-    });
-    ui.horizontal(|ui| {
-        let ready = matches!(app.model, ModelStatus::Ready(_)) && app.explain.running.is_none() && !app.worker_busy();
-        if ui.add_enabled(ready, egui::Button::new(egui::RichText::new(T::Compute.get(lang)).size(16.0))).clicked() {
-            app.compute_explanation();
-        }
-        let exportable = matches!(app.explain.result_for(app.explain.method), Some(Shown::Picture { .. } | Shown::Heat { .. }));
-        if ui.add_enabled(exportable, egui::Button::new(T::ExportPng.get(lang))).clicked() {
-            app.request_dialog(&ctx, DialogKind::ExportPng);
-        }
-        if app.explain.running.is_some() {
-            ui.spinner();
-            if let Some((done, total)) = app.explain.progress {
-                ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(240.0).text(format!("{done}/{total}")));
-            }
-        }
-        if app.explain.method.needs_picture() && !app.classify.has_picture() {
-            ui.label(T::OpenPictureFirst.get(lang));
-        }
-    });
-    ui.separator();
-    // Quick views compute as soon as they are chosen; slow ones (occlusion, feature
-    // visualisation, SmoothGrad) wait for 计算.
-    let quick = matches!(app.explain.method, Method::Summary | Method::FeatureMaps | Method::PaperMap | Method::Filters | Method::GradCam)
-        || (app.explain.method == Method::Saliency && !app.explain.smooth);
-    let can_run = matches!(app.model, ModelStatus::Ready(_)) && app.explain.running.is_none() && !app.worker_busy();
-    let has_input = !app.explain.method.needs_picture() || app.classify.has_picture();
-    if quick && can_run && has_input && app.explain.result_for(app.explain.method).is_none() {
-        app.compute_explanation();
-    }
-    egui::ScrollArea::both().show(ui, |ui| result_ui(app, ui, lang));
-}
-
-fn result_ui(app: &AtlasApp, ui: &mut egui::Ui, lang: Lang) {
-    let panel = &app.explain;
-    if panel.method == Method::Visualize && !panel.objective_values.is_empty() {
-        ui.horizontal(|ui| {
-            if let Some(Shown::Picture { texture, .. }) = panel.result_for(Method::Visualize) {
-                ui.add(egui::Image::new((texture.id(), egui::vec2(320.0, 320.0))).alt_text(T::ExplainVisualize.get(lang)));
-            }
-            ui.vertical(|ui| {
-                ui.label(T::Objective.get(lang));
-                Plot::new("objective").width(360.0).height(300.0).show(ui, |plot| {
-                    plot.line(Line::new(T::Objective.get(lang), PlotPoints::from(panel.objective_values.clone())));
-                });
-            });
         });
-        return;
+        ui.separator();
+        ui.horizontal_wrapped(|ui| match self.method {
+            Method::Summary | Method::PaperMap => {}
+            Method::FeatureMaps => self.feature_map_options_ui(ui, lang),
+            Method::Filters => layer_combo(ui, "filter-layer", T::Layer.get(lang), &mut self.filter_layer, &Layer::CONV),
+            Method::Saliency | Method::GradCam | Method::Occlusion => self.heat_options_ui(ui, lang, &class_names),
+            Method::Visualize => self.visualize_options_ui(ui, lang, &class_names),
+        });
+        self.buttons_ui(ui, cx);
+        ui.separator();
+        // Quick views compute as soon as they are chosen; slow ones (occlusion, feature
+        // visualisation, SmoothGrad) wait for 计算.
+        let quick = matches!(self.method, Method::Summary | Method::FeatureMaps | Method::PaperMap | Method::Filters | Method::GradCam)
+            || (self.method == Method::Saliency && !self.smooth);
+        let has_input = !self.method.needs_picture() || cx.photo.is_some();
+        if quick && cx.model_info().is_some() && self.running.is_none() && has_input && self.result_for(self.method).is_none() {
+            self.compute(cx);
+        }
+        egui::ScrollArea::both().show(ui, |ui| self.result_ui(ui, lang));
     }
-    let Some(shown) = panel.result_for(panel.method) else { return };
-    match shown {
-        Shown::Summary(rows) => {
-            egui::Grid::new("summary").striped(true).num_columns(5).show(ui, |ui| {
-                for header in [T::Layer, T::Class, T::OutputShape, T::Parameters, T::ReceptiveField] {
-                    ui.strong(if header == T::Class { "" } else { header.get(lang) });
+
+    fn buttons_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        ui.horizontal(|ui| {
+            let ready = cx.model_info().is_some() && self.running.is_none();
+            if ui.add_enabled(ready, egui::Button::new(egui::RichText::new(T::Compute.get(lang)).size(16.0))).clicked() {
+                self.compute(cx);
+            }
+            let exportable = matches!(self.result_for(self.method), Some(Shown::Picture { .. } | Shown::Heat { .. }));
+            if ui.add_enabled(exportable, egui::Button::new(T::ExportPng.get(lang))).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::ExportPng));
+            }
+            if let Some((job, _)) = self.running {
+                ui.spinner();
+                if let Some((done, total)) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress) {
+                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(240.0).text(format!("{done}/{total}")));
                 }
-                ui.end_row();
-                for row in rows {
-                    ui.label(row.layer.name());
-                    ui.label(&row.description);
-                    ui.label(format!("{:?}", row.output_shape));
-                    ui.label(row.parameters.to_string());
-                    ui.label(format!("{0}×{0}", row.receptive_field));
-                    ui.end_row();
+                if ui.button(T::Cancel.get(lang)).clicked() {
+                    cx.jobs.cancel(job);
                 }
-                ui.strong(T::Total.get(lang));
-                ui.label("");
-                ui.label("");
-                ui.strong(rows.iter().map(|r| r.parameters).sum::<i64>().to_string());
-                ui.end_row();
-            });
+            }
+            if self.method.needs_picture() && cx.photo.is_none() {
+                ui.label(T::OpenPictureFirst.get(lang));
+            }
+        });
+    }
+
+    fn feature_map_options_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        layer_combo(ui, "feature-layer", T::Layer.get(lang), &mut self.feature_layer, &Layer::ALL);
+        let name = |n| match n {
+            MapNormalisation::PerChannel => T::PerChannel.get(lang),
+            MapNormalisation::PerLayer => T::PerLayer.get(lang),
+            MapNormalisation::Global => T::Global.get(lang),
+        };
+        let label = ui.label(T::Normalisation.get(lang));
+        egui::ComboBox::from_id_salt("normalisation")
+            .selected_text(name(self.normalisation))
+            .show_ui(ui, |ui| {
+                for choice in [MapNormalisation::PerChannel, MapNormalisation::PerLayer, MapNormalisation::Global] {
+                    ui.selectable_value(&mut self.normalisation, choice, name(choice));
+                }
+            })
+            .response
+            .labelled_by(label.id);
+    }
+
+    fn heat_options_ui(&mut self, ui: &mut egui::Ui, lang: Lang, class_names: &[String]) {
+        let label = ui.label(T::Class.get(lang));
+        let selected =
+            self.class.and_then(|c| class_names.get(c).cloned()).unwrap_or_else(|| T::PredictedClassOption.get(lang).to_string());
+        egui::ComboBox::from_id_salt("explain-class")
+            .selected_text(selected)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.class, None, T::PredictedClassOption.get(lang));
+                for (index, name) in class_names.iter().enumerate() {
+                    ui.selectable_value(&mut self.class, Some(index), name);
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        match self.method {
+            Method::GradCam => layer_combo(ui, "gradcam-layer", T::Layer.get(lang), &mut self.gradcam_layer, &Layer::CONV),
+            Method::Saliency => {
+                ui.checkbox(&mut self.smooth, T::SmoothGrad.get(lang));
+                if self.smooth {
+                    let label = ui.label(T::Samples.get(lang));
+                    ui.add(egui::DragValue::new(&mut self.samples).range(2..=64)).labelled_by(label.id);
+                }
+            }
+            _ => {
+                let label = ui.label(T::PatchSize.get(lang));
+                ui.add(egui::DragValue::new(&mut self.patch).range(4..=60)).labelled_by(label.id);
+                let label = ui.label(T::Stride.get(lang));
+                ui.add(egui::DragValue::new(&mut self.stride).range(1..=30)).labelled_by(label.id);
+            }
         }
-        Shown::Picture { texture, caption, .. } => {
-            if panel.method == Method::PaperMap {
-                ui.label(T::PaperMapNote.get(lang));
+        let label = ui.label(T::Opacity.get(lang));
+        ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0)).labelled_by(label.id);
+    }
+
+    fn visualize_options_ui(&mut self, ui: &mut egui::Ui, lang: Lang, class_names: &[String]) {
+        let name = |t| match t {
+            VisTarget::Channel => T::TargetChannel.get(lang),
+            VisTarget::Class => T::TargetClass.get(lang),
+            VisTarget::TwoClasses => T::TargetTwoClasses.get(lang),
+        };
+        let label = ui.label(T::Target.get(lang));
+        egui::ComboBox::from_id_salt("vis-target")
+            .selected_text(name(self.vis_target))
+            .show_ui(ui, |ui| {
+                for target in [VisTarget::Channel, VisTarget::Class, VisTarget::TwoClasses] {
+                    ui.selectable_value(&mut self.vis_target, target, name(target));
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        match self.vis_target {
+            VisTarget::Channel => {
+                layer_combo(
+                    ui,
+                    "vis-layer",
+                    T::Layer.get(lang),
+                    &mut self.vis_layer,
+                    &[Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4, Layer::Fc1, Layer::Fc2],
+                );
+                let channels = crate::engine::model::layer_output_shape(self.vis_layer, class_names.len() as i64)[0] as usize;
+                self.vis_channel = self.vis_channel.min(channels.saturating_sub(1));
+                let label = ui.label(T::Channel.get(lang));
+                ui.add(egui::DragValue::new(&mut self.vis_channel).range(0..=channels.saturating_sub(1))).labelled_by(label.id);
             }
-            if !caption.is_empty() {
-                ui.label(caption);
+            VisTarget::Class => class_combo(ui, "vis-class", T::Class.get(lang), &mut self.vis_class, class_names),
+            VisTarget::TwoClasses => {
+                class_combo(ui, "vis-class", T::Class.get(lang), &mut self.vis_class, class_names);
+                class_combo(ui, "vis-class-2", T::SecondClass.get(lang), &mut self.vis_second_class, class_names);
             }
-            let size = texture.size_vec2();
-            let fit = (ui.available_width() / size.x).min(1200.0 / size.x.max(size.y)).max(1.0).floor().max(1.0);
-            ui.add(egui::Image::new((texture.id(), size * fit)).alt_text(panel.method.label().get(lang)));
         }
-        Shown::Heat { photo, heat, caption, all_zero, .. } => {
-            ui.label(caption);
-            if *all_zero {
-                ui.colored_label(ui.visuals().warn_fg_color, T::NoPositiveEvidence.get(lang));
-            }
+        let label = ui.label(T::Steps.get(lang));
+        ui.add(egui::DragValue::new(&mut self.vis_config.steps).range(8..=4096)).labelled_by(label.id);
+        let label = ui.label(T::LearningRate.get(lang));
+        ui.add(egui::DragValue::new(&mut self.vis_config.learning_rate).range(0.001..=1.0).speed(0.005)).labelled_by(label.id);
+        let label = ui.label(T::Seed.get(lang));
+        ui.add(egui::DragValue::new(&mut self.vis_config.seed)).labelled_by(label.id);
+    }
+    fn result_ui(&self, ui: &mut egui::Ui, lang: Lang) {
+        let panel = self;
+        if panel.method == Method::Visualize && !panel.objective_values.is_empty() {
             ui.horizontal(|ui| {
-                let size = egui::vec2(400.0, 400.0);
+                if let Some(Shown::Picture { texture, .. }) = panel.result_for(Method::Visualize) {
+                    ui.add(egui::Image::new((texture.id(), egui::vec2(320.0, 320.0))).alt_text(T::ExplainVisualize.get(lang)));
+                }
                 ui.vertical(|ui| {
-                    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
-                    ui.painter().image(photo.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
-                    if !*all_zero {
-                        let tint = egui::Color32::from_white_alpha((panel.opacity * 255.0) as u8);
-                        ui.painter().image(heat.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), tint);
-                    }
-                });
-                ui.vertical(|ui| {
-                    ui.add(egui::Image::new((photo.id(), egui::vec2(190.0, 190.0))).alt_text(T::AsNetworkSees.get(lang)));
-                    ui.small(T::AsNetworkSees.get(lang));
-                    // The map alone, on black.
-                    let (rect, _) = ui.allocate_exact_size(egui::vec2(190.0, 190.0), egui::Sense::hover());
-                    ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);
-                    if !*all_zero {
-                        ui.painter().image(heat.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
-                    }
-                    ui.small(T::MapAlone.get(lang));
+                    ui.label(T::Objective.get(lang));
+                    Plot::new("objective").width(360.0).height(300.0).show(ui, |plot| {
+                        plot.line(Line::new(T::Objective.get(lang), PlotPoints::from(panel.objective_values.clone())));
+                    });
                 });
             });
+            return;
+        }
+        let Some(shown) = panel.result_for(panel.method) else { return };
+        match shown {
+            Shown::Summary(rows) => {
+                egui::Grid::new("summary").striped(true).num_columns(5).show(ui, |ui| {
+                    for header in [T::Layer, T::Class, T::OutputShape, T::Parameters, T::ReceptiveField] {
+                        ui.strong(if header == T::Class { "" } else { header.get(lang) });
+                    }
+                    ui.end_row();
+                    for row in rows {
+                        ui.label(row.layer.name());
+                        ui.label(&row.description);
+                        ui.label(format!("{:?}", row.output_shape));
+                        ui.label(row.parameters.to_string());
+                        ui.label(format!("{0}×{0}", row.receptive_field));
+                        ui.end_row();
+                    }
+                    ui.strong(T::Total.get(lang));
+                    ui.label("");
+                    ui.label("");
+                    ui.strong(rows.iter().map(|r| r.parameters).sum::<i64>().to_string());
+                    ui.end_row();
+                });
+            }
+            Shown::Picture { texture, caption, .. } => {
+                if panel.method == Method::PaperMap {
+                    ui.label(T::PaperMapNote.get(lang));
+                }
+                if !caption.is_empty() {
+                    ui.label(caption);
+                }
+                let size = texture.size_vec2();
+                let fit = (ui.available_width() / size.x).min(1200.0 / size.x.max(size.y)).max(1.0).floor().max(1.0);
+                ui.add(egui::Image::new((texture.id(), size * fit)).alt_text(panel.method.label().get(lang)));
+            }
+            Shown::Heat { photo, heat, caption, all_zero, .. } => {
+                ui.label(caption);
+                if *all_zero {
+                    ui.colored_label(ui.visuals().warn_fg_color, T::NoPositiveEvidence.get(lang));
+                }
+                ui.horizontal(|ui| {
+                    let size = egui::vec2(400.0, 400.0);
+                    ui.vertical(|ui| {
+                        let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+                        ui.painter().image(
+                            photo.id(),
+                            rect,
+                            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                            egui::Color32::WHITE,
+                        );
+                        if !*all_zero {
+                            let tint = egui::Color32::from_white_alpha((panel.opacity * 255.0) as u8);
+                            ui.painter().image(heat.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), tint);
+                        }
+                    });
+                    ui.vertical(|ui| {
+                        ui.add(egui::Image::new((photo.id(), egui::vec2(190.0, 190.0))).alt_text(T::AsNetworkSees.get(lang)));
+                        ui.small(T::AsNetworkSees.get(lang));
+                        // The map alone, on black.
+                        let (rect, _) = ui.allocate_exact_size(egui::vec2(190.0, 190.0), egui::Sense::hover());
+                        ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);
+                        if !*all_zero {
+                            ui.painter().image(
+                                heat.id(),
+                                rect,
+                                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                                egui::Color32::WHITE,
+                            );
+                        }
+                        ui.small(T::MapAlone.get(lang));
+                    });
+                });
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use eframe::egui;
 
 /// Adds a CJK font as a fallback of both font families. Returns false when none was found.
 pub fn install_cjk_font(ctx: &egui::Context) -> bool {
-    let Some(bytes) = crate::resources::find_cjk_font().and_then(|path| std::fs::read(path).ok()) else {
+    let Some(bytes) = crate::resources::cjk_font_bytes() else {
         return false;
     };
     let families = [egui::FontFamily::Proportional, egui::FontFamily::Monospace]

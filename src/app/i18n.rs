@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::worker::{JobError, JobKind};
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lang {
     #[default]
@@ -199,6 +201,15 @@ pub enum T {
     StageCells,
     StagePaperViews,
     StageIcons,
+    FollowRun,
+    FollowRunHint,
+    OfferBestCheckpoint,
+    RunningJobs,
+    NothingToShow,
+    Cancelled,
+    TrainingAlreadyRunning,
+    BuildAlreadyRunning,
+    UseBestCheckpoint,
 }
 
 impl T {
@@ -213,6 +224,26 @@ impl T {
             T::Verify => ("验证", "Verify"),
             T::LanguageSwitch => ("English", "中文"),
             T::ModelMenu => ("模型", "Model"),
+            T::FollowRun => ("跟随这次训练", "Follow this run"),
+            T::FollowRunHint => (
+                "每当训练得到新的最佳检查点，分类和解释就自动改用它",
+                "Classify and explain switch to each new best checkpoint as the run finds it",
+            ),
+            T::OfferBestCheckpoint => {
+                ("训练已结束。要用这次训练的最佳检查点来分类吗？", "The run has ended. Classify with its best checkpoint?")
+            }
+            T::RunningJobs => ("正在进行", "Running"),
+            T::NothingToShow => ("这一层在这个视图里没有可显示的内容", "This layer has nothing to show for that view"),
+            T::Cancelled => ("已取消", "Cancelled"),
+            T::UseBestCheckpoint => ("用最佳检查点分类", "Classify with the best checkpoint"),
+            T::TrainingAlreadyRunning => (
+                "训练进行中：同时只能训练一个模型；分类、解释和地图集照常可用。",
+                "Training in progress: one run at a time; classify, explain and the atlas keep working.",
+            ),
+            T::BuildAlreadyRunning => (
+                "地图集构建中：同时只能构建一个；其他功能照常可用。",
+                "An atlas is being built: one at a time; everything else keeps working.",
+            ),
             T::LoadCheckpoint => ("加载检查点…", "Load checkpoint…"),
             T::RunCheckpoints => ("本次训练的检查点", "Checkpoints of this run"),
             T::LoadDescriptions => ("加载类别介绍文件…", "Load description file…"),
@@ -229,13 +260,19 @@ impl T {
             T::Confidence => ("置信度", "Confidence"),
             T::TopFive => ("前五个类别", "Top 5 classes"),
             T::Introduction => ("简介", "Introduction"),
-            T::NoDescription => ("（此类别暂无介绍。可在“模型”菜单中加载或编辑介绍文件。）",
-                "(No description for this class yet. Load or edit a description file from the Model menu.)"),
-            T::DropHint => ("点击“读取图片”，或把图片拖到窗口上，或按 Ctrl+O。", "Click “Read image”, drop a picture on the window, or press Ctrl+O."),
+            T::NoDescription => (
+                "（此类别暂无介绍。可在“模型”菜单中加载或编辑介绍文件。）",
+                "(No description for this class yet. Load or edit a description file from the Model menu.)",
+            ),
+            T::DropHint => {
+                ("点击“读取图片”，或把图片拖到窗口上，或按 Ctrl+O。", "Click “Read image”, drop a picture on the window, or press Ctrl+O.")
+            }
             T::NoImageYet => ("还没有图片", "No picture yet"),
             T::PressVerify => ("点击“验证”（或按回车）识别这张图片。", "Click “Verify” (or press Enter) to classify this picture."),
-            T::DialogUnavailable => ("没有选择文件。如果没有出现对话框，说明本系统没有文件对话框服务：请把文件拖到窗口上。",
-                "No file chosen. If no dialog appeared, this system has no file-dialog service: drop the file on the window instead."),
+            T::DialogUnavailable => (
+                "没有选择文件。如果没有出现对话框，说明本系统没有文件对话框服务：请把文件拖到窗口上。",
+                "No file chosen. If no dialog appeared, this system has no file-dialog service: drop the file on the window instead.",
+            ),
             T::Save => ("保存", "Save"),
             T::Close => ("关闭", "Close"),
             T::ChineseName => ("中文名", "Chinese name"),
@@ -247,7 +284,9 @@ impl T {
             T::Dismiss => ("知道了", "Dismiss"),
             T::ModelNotReady => ("模型尚未就绪", "The model is not ready yet"),
             T::PickDataFolder => ("选择数据集文件夹…", "Choose data set folder…"),
-            T::DatasetNone => ("选择一个文件夹：每个类别一个子文件夹，里面放该类的图片。", "Choose a folder with one sub-folder of pictures per class."),
+            T::DatasetNone => {
+                ("选择一个文件夹：每个类别一个子文件夹，里面放该类的图片。", "Choose a folder with one sub-folder of pictures per class.")
+            }
             T::SkippedFiles => ("跳过的文件", "Skipped files"),
             T::TooSmallToSplit => ("图片少于 2 张，无法划分验证集：", "fewer than 2 pictures, cannot be split for validation:"),
             T::Hyperparameters => ("训练参数", "Training settings"),
@@ -338,7 +377,9 @@ impl T {
             T::SecondClass => ("第二个类别", "Second class"),
             T::Steps => ("步数", "Steps"),
             T::OpenPictureFirst => ("请先在“分类”面板读取一张图片。", "Open a picture in the Classify panel first."),
-            T::NoPositiveEvidence => ("这一层没有支持该类别的正向证据：热力图为空。", "This layer shows no positive evidence for the class: the map is empty."),
+            T::NoPositiveEvidence => {
+                ("这一层没有支持该类别的正向证据：热力图为空。", "This layer shows no positive evidence for the class: the map is empty.")
+            }
             T::AsNetworkSees => ("网络看到的图片（100×100）", "The picture as the network sees it (100×100)"),
             T::Objective => ("目标值", "objective"),
             T::Parameters => ("参数", "parameters"),
@@ -358,7 +399,9 @@ impl T {
             T::Vectors => ("个向量", "vectors"),
             T::Attribution => ("贡献", "attribution"),
             T::Cell => ("单元格", "Cell"),
-            T::RealPatches => ("产生这些激活的真实图片片段（点击在分类面板打开）：", "Real image patches behind it (click to open in the classifier):"),
+            T::RealPatches => {
+                ("产生这些激活的真实图片片段（点击在分类面板打开）：", "Real image patches behind it (click to open in the classifier):")
+            }
             T::OpenInClassifier => ("点击在分类面板打开", "click to open in the classifier"),
             T::PlacedImages => ("放置的图片", "Placed pictures"),
             T::Show => ("显示", "show"),
@@ -369,10 +412,18 @@ impl T {
             T::Labels => ("类别名称和图例", "Labels and legend"),
             T::GridLines => ("网格线", "Grid lines"),
             T::GridLevels => ("网格层级", "Grid levels"),
-            T::GridLevelsHint => ("每边的单元格数，用空格分隔，例如 10 20 40 80：放大时使用更细的网格", "Cells per side, separated by spaces, e.g. 10 20 40 80: finer grids are used as you zoom in"),
+            T::GridLevelsHint => (
+                "每边的单元格数，用空格分隔，例如 10 20 40 80：放大时使用更细的网格",
+                "Cells per side, separated by spaces, e.g. 10 20 40 80: finer grids are used as you zoom in",
+            ),
             T::IconLevels => ("图标层级", "Icon levels"),
-            T::IconLevelsHint => ("为哪些网格渲染图标（须在网格层级中）；越细越慢", "Which grids get icons (must be among the grid levels); finer is slower"),
-            T::BadGridLevels => ("网格层级须为 2 到 256 之间的数字，图标层级须是其中之一", "Grid levels must be numbers from 2 to 256, and icon levels must be among them"),
+            T::IconLevelsHint => {
+                ("为哪些网格渲染图标（须在网格层级中）；越细越慢", "Which grids get icons (must be among the grid levels); finer is slower")
+            }
+            T::BadGridLevels => (
+                "网格层级须为 2 到 256 之间的数字，图标层级须是其中之一",
+                "Grid levels must be numbers from 2 to 256, and icon levels must be among them",
+            ),
             T::ExportView => ("导出当前视图…", "Export view…"),
             T::ExportWhole => ("导出整个地图集…", "Export whole atlas…"),
             T::BuildAtlas => ("构建新的地图集", "Build a new atlas"),
@@ -382,7 +433,10 @@ impl T {
             T::IconSteps => ("图标优化步数", "Icon steps"),
             T::Build => ("构建", "Build"),
             T::NoPaperViews => ("这个地图集没有论文视图。", "This atlas has no paper views."),
-            T::MosaicNote => ("每类图片 conv2 中最大激活通道的特征图（论文第 5 节），相似的类别排在一起。", "Per class, each picture's conv2 map of its most active channel (paper section 5), similar classes next to each other."),
+            T::MosaicNote => (
+                "每类图片 conv2 中最大激活通道的特征图（论文第 5 节），相似的类别排在一起。",
+                "Per class, each picture's conv2 map of its most active channel (paper section 5), similar classes next to each other.",
+            ),
             T::Rotate3d => ("旋转 3-D 视图", "Rotate the 3-D views"),
             T::StageCollect => ("收集激活", "Collecting activations"),
             T::StageNeighbours => ("最近邻", "Nearest neighbours"),
@@ -391,7 +445,10 @@ impl T {
             T::StagePaperViews => ("论文视图", "Paper views"),
             T::StageIcons => ("渲染图标", "Rendering icons"),
             T::MapAlone => ("单独的热力图", "The map alone"),
-            T::PaperMapNote => ("conv2 中最大值最大的通道，按论文方法归一化：(x−均值)/标准差×64+128", "conv2's channel with the largest maximum, normalised as the paper does: (x − mean)/std × 64 + 128"),
+            T::PaperMapNote => (
+                "conv2 中最大值最大的通道，按论文方法归一化：(x−均值)/标准差×64+128",
+                "conv2's channel with the largest maximum, normalised as the paper does: (x − mean)/std × 64 + 128",
+            ),
         };
         match lang {
             Lang::Zh => zh,
@@ -425,8 +482,8 @@ pub fn job_failed(lang: Lang, message: &str) -> String {
 
 pub fn worker_recovered(lang: Lang, message: &str) -> String {
     match lang {
-        Lang::Zh => format!("后台任务出错并已恢复（模型已重新加载）：{message}"),
-        Lang::En => format!("A background job crashed and was recovered (model reloaded): {message}"),
+        Lang::Zh => format!("后台任务出错，已恢复，其他功能照常：{message}"),
+        Lang::En => format!("A background job crashed and was recovered; everything else goes on: {message}"),
     }
 }
 
@@ -455,5 +512,126 @@ pub fn progress_line(lang: Lang, epoch: u32, epochs: u32, step: usize, steps: us
     match lang {
         Lang::Zh => format!("第 {epoch}/{epochs} 轮 · 第 {step}/{steps} 步"),
         Lang::En => format!("epoch {epoch}/{epochs} · step {step}/{steps}"),
+    }
+}
+
+/// A job's name in the status bar.
+pub fn job_kind(lang: Lang, kind: JobKind) -> &'static str {
+    let (zh, en) = match kind {
+        JobKind::LoadModel => ("加载模型", "Loading model"),
+        JobKind::OpenImage => ("读取图片", "Opening picture"),
+        JobKind::Classify => ("分类", "Classifying"),
+        JobKind::Explain => ("解释", "Explaining"),
+        JobKind::ScanDataset => ("读取数据集", "Reading data set"),
+        JobKind::ListCheckpoints => ("列出检查点", "Listing checkpoints"),
+        JobKind::LoadAtlas => ("加载地图集", "Loading atlas"),
+        JobKind::PlaceImages => ("放置图片", "Placing pictures"),
+        JobKind::CellPatches => ("读取图块", "Reading patches"),
+        JobKind::ExportAtlas => ("导出地图集", "Exporting atlas"),
+        JobKind::Train => ("训练", "Training"),
+        JobKind::BuildAtlas => ("构建地图集", "Building atlas"),
+        JobKind::SimulateCrash => ("测试崩溃", "Test crash"),
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+/// A failed job, worded for the window. Messages from the engine name the file and the reason.
+pub fn job_error(lang: Lang, error: &JobError) -> String {
+    let zh = lang == Lang::Zh;
+    match error {
+        JobError::NoModel => T::ModelNotReady.get(lang).to_string(),
+        JobError::NoPicture => T::OpenPictureFirst.get(lang).to_string(),
+        JobError::NoAtlas => T::NoAtlas.get(lang).to_string(),
+        JobError::AtlasOfOtherModel { path, model_path } => {
+            let (path, model) = (path.display(), model_path.display());
+            if zh {
+                format!("{path} 是由另一个模型（{model}）构建的，请先加载那个模型")
+            } else {
+                format!("{path} was built from another model ({model}); load that model first")
+            }
+        }
+        JobError::NoGrid(size) => {
+            if zh {
+                format!("这个地图集没有 {size}×{size} 的网格")
+            } else {
+                format!("the atlas has no {size}×{size} grid")
+            }
+        }
+        JobError::NothingToShow => T::NothingToShow.get(lang).to_string(),
+        JobError::Cancelled => T::Cancelled.get(lang).to_string(),
+        JobError::Image { message, .. } => image_failed(lang, message),
+        JobError::Checkpoint { message, .. } => model_failed(lang, message),
+        JobError::Dataset { message } => {
+            if zh {
+                format!("无法读取数据集：{message}")
+            } else {
+                format!("Cannot read the data set: {message}")
+            }
+        }
+        JobError::Training { message } => {
+            if zh {
+                format!("训练失败：{message}")
+            } else {
+                format!("Training failed: {message}")
+            }
+        }
+        JobError::Atlas { message } => {
+            if zh {
+                format!("地图集出错：{message}")
+            } else {
+                format!("Atlas problem: {message}")
+            }
+        }
+        JobError::Write { path, message } => {
+            if zh {
+                format!("无法写入 {}：{message}", path.display())
+            } else {
+                format!("Cannot write {}: {message}", path.display())
+            }
+        }
+        JobError::AlreadyRunning(kind) => {
+            let what = job_kind(lang, *kind);
+            if zh {
+                format!("已有一个“{what}”任务在进行，同时只能有一个；请等它结束或先取消")
+            } else {
+                format!("{what} is already running; only one at a time: wait for it or cancel it first")
+            }
+        }
+        JobError::Panicked { message } => worker_recovered(lang, message),
+    }
+}
+
+/// Caption of a feature-map montage.
+pub fn feature_maps_caption(lang: Lang, layer: &str, channels: usize) -> String {
+    match lang {
+        Lang::Zh => format!("{layer}：{channels} 个通道"),
+        Lang::En => format!("{layer}: {channels} channels"),
+    }
+}
+
+/// Caption of the paper's feature map.
+pub fn paper_map_caption(lang: Lang, channel: usize) -> String {
+    match lang {
+        Lang::Zh => format!("conv2 第 {channel} 通道"),
+        Lang::En => format!("conv2 channel {channel}"),
+    }
+}
+
+/// Caption of an occlusion map: the class and its probability without occlusion.
+pub fn occlusion_caption(lang: Lang, class: &str, probability: f32) -> String {
+    match lang {
+        Lang::Zh => format!("{class} · 未遮挡时概率 {probability:.3}"),
+        Lang::En => format!("{class} · p = {probability:.3} unoccluded"),
+    }
+}
+
+/// The status bar's button that stops one job: "取消训练", "Cancel: Training".
+pub fn cancel_job(lang: Lang, kind: JobKind) -> String {
+    match lang {
+        Lang::Zh => format!("取消{}", job_kind(lang, kind)),
+        Lang::En => format!("Cancel: {}", job_kind(lang, kind)),
     }
 }

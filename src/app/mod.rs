@@ -1,30 +1,35 @@
-//! The window (egui). It only sees plain data from the worker (`Vec<f32>`, RGBA pictures,
-//! numbers) and never touches tensors. Panels: 分类 (classify), 训练 (train), 解释 (explain),
-//! 地图集 (atlas).
+//! The window (egui). It only sees plain data from the job system (`Vec<f32>`, RGBA pictures,
+//! numbers) and never touches tensors. The shell here owns what panels share (jobs, model,
+//! settings, messages, descriptions) and four panels that own their own state: 分类 (classify),
+//! 训练 (train), 解释 (explain), 地图集 (atlas). Panels ask for things beyond themselves through
+//! [`AppAction`]s, applied after each frame.
 
 pub mod atlas_panel;
 mod classify_panel;
-pub mod explain_panel;
-mod train_panel;
+pub mod context;
 pub mod dialogs;
+pub mod explain_panel;
 pub mod fonts;
 pub mod i18n;
+mod shell;
+mod train_panel;
 
 use std::path::{Path, PathBuf};
 
 use eframe::egui;
 use serde::{Deserialize, Serialize};
 
-use crate::descriptions::{DescriptionSet, find_matching};
+use crate::descriptions::DescriptionSet;
 use crate::resources;
-use crate::worker::{Event, Job, ModelInfo, Worker};
-pub use classify_panel::percent;
-use classify_panel::ClassifyPanel;
+use crate::worker::{Job, Jobs, ModelInfo};
 use atlas_panel::AtlasPanel;
+use classify_panel::ClassifyPanel;
+pub use classify_panel::percent;
+pub use context::{AppAction, AppContext, Messages};
+use dialogs::{Dialogs, Picker};
 use explain_panel::ExplainPanel;
+use i18n::Lang;
 use train_panel::TrainPanel;
-use dialogs::{DialogKind, Dialogs, Picker};
-use i18n::{Lang, T};
 
 /// Identifies the app's settings folder and window.
 pub const APP_ID: &str = "activation-atlas";
@@ -81,21 +86,27 @@ pub struct AppOptions {
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { picker: dialogs::native_picker(), model: None, persist: true, image: None, data_dir: None, run_root: None, atlas: None, place: Vec::new() }
+        AppOptions {
+            picker: dialogs::native_picker(),
+            model: None,
+            persist: true,
+            image: None,
+            data_dir: None,
+            run_root: None,
+            atlas: None,
+            place: Vec::new(),
+        }
     }
 }
 
 pub struct AtlasApp {
     pub settings: Settings,
     persist: bool,
-    worker: Worker,
+    jobs: Jobs,
     dialogs: Dialogs,
     pub tab: Tab,
     pub model: ModelStatus,
-    /// Red message naming the file and the reason; stays until dismissed or replaced.
-    pub error: Option<String>,
-    /// Neutral message (e.g. "no file chosen").
-    pub notice: Option<String>,
+    pub messages: Messages,
     pub descriptions: Option<DescriptionSet>,
     pub classify: ClassifyPanel,
     pub train: TrainPanel,
@@ -111,6 +122,8 @@ pub struct AtlasApp {
     pending_placements: Vec<PathBuf>,
     /// The model in use while another loads: the worker keeps it if the new one is refused.
     model_before_load: Option<ModelInfo>,
+    /// Requests from panels, applied after the frame.
+    actions: Vec<AppAction>,
 }
 
 /// Opens the window and runs until it is closed. `start` says what to show first (picture, data set, atlas, placed pictures).
@@ -143,16 +156,15 @@ impl AtlasApp {
         };
         let cjk_font_found = fonts::install_cjk_font(&cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
-        let worker = Worker::spawn(move || ctx.request_repaint());
+        let jobs = Jobs::spawn(move || ctx.request_repaint());
         let mut app = AtlasApp {
             settings,
             persist: options.persist,
-            worker,
+            jobs,
             dialogs: Dialogs::new(options.picker),
             tab: Tab::Classify,
             model: ModelStatus::None,
-            error: None,
-            notice: None,
+            messages: Messages::default(),
             descriptions: None,
             classify: ClassifyPanel::default(),
             train: TrainPanel::default(),
@@ -164,19 +176,20 @@ impl AtlasApp {
             start_atlas: options.atlas,
             pending_placements: options.place,
             model_before_load: None,
+            actions: Vec::new(),
         };
         if !cjk_font_found {
             // Without a CJK font Chinese would be boxes: start in English and say why.
             app.settings.lang = Lang::En;
-            app.notice = Some("No Chinese font found on this system; showing English. Run scripts/setup.sh or install fonts-wqy-microhei.".to_string());
+            app.messages.notice = Some(
+                "No Chinese font found on this system; showing English. Run scripts/setup.sh or install fonts-wqy-microhei.".to_string(),
+            );
         }
-        let model = options
-            .model
-            .or_else(|| app.settings.last_model.clone().filter(|path| path.exists()))
-            .or_else(resources::shipped_model);
+        let model =
+            options.model.or_else(|| app.settings.last_model.clone().filter(|path| path.exists())).or_else(resources::shipped_model);
         match model {
             Some(path) => app.load_model(path),
-            None => app.error = Some("The shipped model weights/flowers17.safetensors is missing.".to_string()),
+            None => app.messages.error = Some("The shipped model weights/flowers17.safetensors is missing.".to_string()),
         }
         if let Some(image) = options.image {
             app.open_image(image);
@@ -191,10 +204,20 @@ impl AtlasApp {
         app
     }
 
-    /// Makes the worker panic, to check that the app reports it and carries on.
+    /// Makes the interactive worker panic, to check that the app reports it and carries on.
     #[doc(hidden)]
-    pub fn simulate_worker_crash(&self) {
-        self.worker.send(Job::SimulateCrash);
+    pub fn simulate_worker_crash(&mut self) {
+        let _ = self.jobs.submit(Job::SimulateCrash);
+    }
+
+    /// The job system, for tests and benchmarks that watch what runs.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    /// True while any job runs.
+    pub fn worker_busy(&self) -> bool {
+        !self.jobs.running().is_empty()
     }
 
     /// Where new training runs go; new atlases go beside it.
@@ -205,425 +228,35 @@ impl AtlasApp {
     pub fn lang(&self) -> Lang {
         self.settings.lang
     }
-
-    pub fn t(&self, text: T) -> &'static str {
-        text.get(self.settings.lang)
-    }
-
-    pub fn load_model(&mut self, path: PathBuf) {
-        let path = std::path::absolute(&path).unwrap_or(path);
-        if let ModelStatus::Ready(info) = &self.model {
-            self.model_before_load = Some(info.clone());
-        }
-        self.model = ModelStatus::Loading(path.clone());
-        self.worker.send(Job::LoadModel { path });
-    }
-
-    /// Opens an image file in the classify panel (from the dialog, a drop, or a test).
-    pub fn open_image(&mut self, path: PathBuf) {
-        // Remembered between runs, so keep it valid from any working directory.
-        let path = std::path::absolute(&path).unwrap_or(path);
-        self.tab = Tab::Classify;
-        self.error = None;
-        self.notice = None;
-        if let Some(dir) = path.parent() {
-            self.settings.last_image_dir = Some(dir.to_path_buf());
-        }
-        self.classify.begin_open(path.clone());
-        self.worker.send(Job::OpenImage { path });
-    }
-
-    /// Runs the classifier on the open image.
-    pub fn verify(&mut self) {
-        let Some(path) = self.classify.image_path.clone() else { return };
-        if !matches!(self.model, ModelStatus::Ready(_)) {
-            self.notice = Some(self.t(T::ModelNotReady).to_string());
-            return;
-        }
-        self.classify.begin_verify();
-        self.worker.send(Job::Classify { path });
-    }
-
-    pub fn worker_busy(&self) -> bool {
-        self.worker.is_busy()
-    }
-
-    /// Asks the running job to stop (training stops before its next batch).
-    pub fn cancel_job(&self) {
-        self.worker.cancel();
-    }
-
-    /// Handles everything the worker has sent, within a small time budget per frame.
-    fn drain_worker_events(&mut self, ctx: &egui::Context) {
-        let started = std::time::Instant::now();
-        while started.elapsed() < std::time::Duration::from_millis(8) {
-            let Some(event) = self.worker.try_recv() else { break };
-            self.handle_event(ctx, event);
-        }
-    }
-
-    fn handle_event(&mut self, ctx: &egui::Context, event: Event) {
-        let lang = self.lang();
-        match event {
-            Event::ModelLoaded(info) => {
-                self.model_before_load = None;
-                self.settings.last_model = Some(info.path.clone());
-                self.run_checkpoints = list_run_checkpoints(&info.path);
-                self.pick_descriptions(&info.class_names);
-                self.classify.model_changed();
-                self.explain.clear();
-                self.offer_atlas(&info.fingerprint);
-                self.model = ModelStatus::Ready(info);
-            }
-            Event::ModelFailed { message, .. } => {
-                self.error = Some(i18n::model_failed(lang, &message));
-                // The worker still has the previous model, if there was one: keep using it.
-                self.model = self.model_before_load.take().map_or(ModelStatus::None, ModelStatus::Ready);
-            }
-            Event::ImageOpened { path, picture, original_size } => {
-                self.explain.clear();
-                self.classify.opened(ctx, path, picture, original_size);
-            }
-            Event::ImageFailed { path, message } => {
-                self.classify.failed(&path);
-                self.error = Some(i18n::image_failed(lang, &message));
-            }
-            Event::Classified { path, probabilities, model_fingerprint } => {
-                // Feature visualisation starts from the class the picture was given.
-                if let Some((best, _)) = probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
-                    self.explain.vis_class = best;
-                }
-                self.classify.classified(path, probabilities, model_fingerprint);
-            }
-            Event::JobFailed { message, .. } => {
-                self.atlas.building = None;
-                self.train.running = false;
-                self.explain.running = None;
-                self.train.scanning = None;
-                self.error = Some(i18n::job_failed(lang, &message));
-            }
-            Event::WorkerRecovered { message } => {
-                self.atlas.building = None;
-                self.train.scanning = None;
-                self.classify.verifying = false;
-                self.train.running = false;
-                self.explain.running = None;
-                self.error = Some(i18n::worker_recovered(lang, &message));
-            }
-            Event::DatasetScanned(overview) => self.train.overview_received(ctx, overview),
-            Event::DatasetProgress { done, total } => self.train.scanning = Some((done, total)),
-            Event::Training(event) => self.train.training_event(event),
-            Event::TrainingEnded { outcome } => {
-                self.train.ended(lang, &outcome);
-                self.list_run_checkpoints();
-            }
-            Event::CheckpointsListed { dir, checkpoints } => {
-                if self.train.run_dir.as_ref() == Some(&dir) {
-                    self.train.checkpoints = checkpoints;
-                }
-            }
-            Event::Explained { request, result } => {
-                let names = match &self.model {
-                    ModelStatus::Ready(info) => info.class_names.iter().map(|id| self.class_display_names(id).0).collect(),
-                    _ => Vec::new(),
-                };
-                self.explain.received(ctx, &request, result, |class| names.get(class).cloned().unwrap_or_default());
-            }
-            Event::ExplainProgress { done, total } => self.explain.progress = Some((done, total)),
-            Event::VisualizeStep { step, steps, value, preview } => self.explain.visualize_step(ctx, step, steps, value, preview),
-            Event::AtlasLoaded { atlas, path } => {
-                self.settings.last_atlas = Some(path.clone());
-                self.atlas.loaded(ctx, atlas, path);
-                if !self.pending_placements.is_empty() {
-                    let paths = std::mem::take(&mut self.pending_placements);
-                    self.place_on_atlas(paths);
-                }
-            }
-            Event::AtlasBuild(progress) => self.atlas.build_progress(ctx, progress),
-            Event::Placed { path, placement, thumbnail } => self.atlas.placed(ctx, path, placement, thumbnail),
-            Event::Patches { patches, .. } => self.atlas.patches_received(ctx, patches),
-            Event::Exported { path } => self.notice = Some(format!("{} {}", T::Saved.get(lang), path.display())),
-            Event::Idle => {}
-        }
-    }
-
-    /// When a model is ready: an atlas of another model is put away (the worker drops it too),
-    /// and if none is shown the last atlas, else the shipped one, is loaded quietly (skipped if it
-    /// belongs to another model).
-    fn offer_atlas(&mut self, model_fingerprint: &str) {
-        if let Some(atlas) = &self.atlas.atlas {
-            if atlas.meta.model_fingerprint == model_fingerprint {
-                return;
-            }
-            let form = std::mem::take(&mut self.atlas.form);
-            self.atlas = AtlasPanel::default();
-            self.atlas.form = form;
-        }
-        if let Some(path) = self.start_atlas.take() {
-            self.worker.send(Job::LoadAtlas { path, quiet: false });
-            return;
-        }
-        let candidate = self
-            .settings
-            .last_atlas
-            .clone()
-            .filter(|p| p.exists())
-            .or_else(|| resources::find_resource(Path::new("assets/flowers17.atlas")));
-        if let Some(path) = candidate {
-            self.worker.send(Job::LoadAtlas { path, quiet: true });
-        }
-    }
-
-    /// Chooses the description file matching the model: the user's own if it fits, else the
-    /// shipped one describing the most classes.
-    fn pick_descriptions(&mut self, class_names: &[String]) {
-        if let Some(path) = self.settings.description_file.clone() {
-            match DescriptionSet::load(&path) {
-                Ok(set) if set.coverage(class_names) > 0 => {
-                    self.descriptions = Some(set);
-                    return;
-                }
-                Ok(_) => {}
-                Err(error) => self.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
-            }
-        }
-        self.descriptions = None;
-        if let Some(dir) = resources::descriptions_dir() {
-            let (found, errors) = find_matching(&dir, class_names);
-            self.descriptions = found;
-            if let Some(error) = errors.first() {
-                self.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string()));
-            }
-        }
-    }
-
-    fn handle_dialog_answers(&mut self) {
-        let Some((kind, answer)) = self.dialogs.poll() else { return };
-        let Some(path) = answer else {
-            self.notice = Some(self.t(T::DialogUnavailable).to_string());
-            return;
-        };
-        match kind {
-            DialogKind::OpenImage => self.open_image(path),
-            DialogKind::OpenCheckpoint => self.load_model(path),
-            DialogKind::OpenDescriptions => match DescriptionSet::load(&path) {
-                Ok(set) => {
-                    self.settings.description_file = Some(path);
-                    self.descriptions = Some(set);
-                }
-                Err(error) => self.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
-            },
-            DialogKind::SaveDescriptions => self.save_descriptions(path),
-            DialogKind::PickDataFolder => self.choose_data_folder(path),
-            DialogKind::ResumeCheckpoint => self.start_training(Some(path)),
-            DialogKind::ExportPng => self.export_explanation(path),
-            DialogKind::OpenAtlas => self.worker.send(Job::LoadAtlas { path, quiet: false }),
-            DialogKind::PlaceImage => self.place_on_atlas(vec![path]),
-            DialogKind::ExportAtlasView => self.export_atlas(path, false),
-            DialogKind::ExportAtlasWhole => self.export_atlas(path, true),
-        }
-    }
-
-    pub fn request_dialog(&mut self, ctx: &egui::Context, kind: DialogKind) {
-        let start_dir = match kind {
-            DialogKind::OpenImage => self.settings.last_image_dir.clone(),
-            DialogKind::OpenCheckpoint => self.settings.last_model.as_ref().and_then(|p| p.parent().map(Path::to_path_buf)),
-            DialogKind::PickDataFolder => self.settings.last_data_dir.clone(),
-            DialogKind::ResumeCheckpoint => self.train.run_dir.clone().or_else(|| Some(self.run_root.clone())),
-            _ => None,
-        };
-        self.dialogs.request(ctx, kind, start_dir);
-    }
-
-    /// A picture dropped anywhere on the window opens in the classifier; a folder becomes the
-    /// training data set.
-    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped = ctx.input(|input| input.raw.dropped_files.clone());
-        // One picture is shown at a time: the first dropped file.
-        if let Some(file) = dropped.first() {
-            let path = file.path().to_path_buf();
-            if self.tab == Tab::Atlas && self.atlas.atlas.is_some() && !path.is_dir() {
-                // On the atlas, every dropped picture is placed on the map.
-                let paths = dropped.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.is_dir()).collect();
-                self.place_on_atlas(paths);
-            } else if path.is_dir() {
-                if !self.train.running {
-                    self.tab = Tab::Train;
-                    self.choose_data_folder(path);
-                }
-            } else {
-                self.open_image(path);
-            }
-        }
-    }
-
-    fn handle_shortcuts(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() {
-            return;
-        }
-        let (open, verify) = ctx.input(|input| {
-            (input.modifiers.command && input.key_pressed(egui::Key::O), input.key_pressed(egui::Key::Enter))
-        });
-        if open {
-            self.request_dialog(ctx, DialogKind::OpenImage);
-        }
-        if verify && self.tab == Tab::Classify {
-            self.verify();
-        }
-    }
-
-    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.heading(self.t(T::AppTitle));
-            ui.separator();
-            for (tab, label) in [
-                (Tab::Classify, T::TabClassify),
-                (Tab::Train, T::TabTrain),
-                (Tab::Explain, T::TabExplain),
-                (Tab::Atlas, T::TabAtlas),
-            ] {
-                let text = label.get(self.lang());
-                ui.selectable_value(&mut self.tab, tab, egui::RichText::new(text).size(16.0));
-            }
-            ui.separator();
-            self.model_menu_ui(ui);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button(self.t(T::LanguageSwitch)).clicked() {
-                    self.settings.lang = match self.settings.lang {
-                        Lang::Zh => Lang::En,
-                        Lang::En => Lang::Zh,
-                    };
-                }
-            });
-        });
-    }
-
-    fn model_menu_ui(&mut self, ui: &mut egui::Ui) {
-        let ctx = ui.ctx().clone();
-        ui.menu_button(self.t(T::ModelMenu), |ui| {
-            if ui.button(self.t(T::LoadCheckpoint)).clicked() {
-                self.request_dialog(&ctx, DialogKind::OpenCheckpoint);
-                ui.close();
-            }
-            if ui.button(self.t(T::LoadDescriptions)).clicked() {
-                self.request_dialog(&ctx, DialogKind::OpenDescriptions);
-                ui.close();
-            }
-            if self.run_checkpoints.len() > 1 {
-                ui.separator();
-                ui.label(self.t(T::RunCheckpoints));
-                let current = match &self.model {
-                    ModelStatus::Ready(info) => Some(info.path.clone()),
-                    _ => None,
-                };
-                for path in self.run_checkpoints.clone() {
-                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    if ui.selectable_label(current.as_ref() == Some(&path), name).clicked() {
-                        self.load_model(path);
-                        ui.close();
-                    }
-                }
-            }
-        });
-    }
-
-    fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            let lang = self.lang();
-            match &self.model {
-                ModelStatus::None => {
-                    ui.label(T::NoModel.get(lang));
-                }
-                ModelStatus::Loading(path) => {
-                    ui.spinner();
-                    ui.label(format!("{} {}", T::LoadingModel.get(lang), path.display()));
-                }
-                ModelStatus::Ready(info) => {
-                    let accuracy = info
-                        .validation_accuracy
-                        .map(|a| format!(" · {} {:.1}%", T::ValidationAccuracy.get(lang), a * 100.0))
-                        .unwrap_or_default();
-                    ui.label(format!(
-                        "{}: {} · {} {}{} · {} {} · {} {}",
-                        T::ModelMenu.get(lang),
-                        info.name,
-                        info.class_names.len(),
-                        T::Classes.get(lang),
-                        accuracy,
-                        T::Epoch.get(lang),
-                        info.epoch,
-                        T::Device.get(lang),
-                        info.device
-                    ))
-                    .on_hover_text(info.path.display().to_string());
-                }
-            }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if self.worker.is_busy() {
-                    if ui.button(T::Cancel.get(lang)).clicked() {
-                        self.cancel_job();
-                    }
-                    ui.label(T::Working.get(lang));
-                    ui.spinner();
-                } else {
-                    ui.label(T::Idle.get(lang));
-                }
-            });
-        });
-    }
-
-    fn messages_ui(&mut self, ui: &mut egui::Ui) {
-        let lang = self.lang();
-        if let Some(error) = self.error.clone() {
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(ui.visuals().error_fg_color, error);
-                if ui.small_button(T::Dismiss.get(lang)).clicked() {
-                    self.error = None;
-                }
-            });
-        }
-        if let Some(notice) = self.notice.clone() {
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(ui.visuals().warn_fg_color, notice);
-                if ui.small_button(T::Dismiss.get(lang)).clicked() {
-                    self.notice = None;
-                }
-            });
-        }
-    }
-
-    fn drop_overlay_ui(&self, ctx: &egui::Context) {
-        if ctx.input(|input| input.raw.hovered_files.is_empty()) {
-            return;
-        }
-        let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop-overlay")));
-        let rect = ctx.content_rect();
-        painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
-        painter.text(rect.center(), egui::Align2::CENTER_CENTER, self.t(T::DropToOpen), egui::FontId::proportional(28.0), egui::Color32::WHITE);
-    }
-
 }
 
-/// The `.safetensors` files in the same folder as `model` (a run's checkpoints), sorted.
-fn list_run_checkpoints(model: &Path) -> Vec<PathBuf> {
-    let Some(dir) = model.parent() else { return Vec::new() };
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "safetensors"))
-        .collect();
-    paths.sort();
-    paths
+/// Builds the [`AppContext`] from the shell's fields, leaving the panels free to borrow.
+macro_rules! app_context {
+    ($app:expr) => {
+        $crate::app::AppContext {
+            jobs: &mut $app.jobs,
+            lang: $app.settings.lang,
+            model: &$app.model,
+            descriptions: $app.descriptions.as_ref(),
+            messages: &mut $app.messages,
+            actions: &mut $app.actions,
+            settings: &mut $app.settings,
+            run_root: &$app.run_root,
+            photo: $app.classify.shown_photo().map(std::path::Path::to_path_buf),
+        }
+    };
 }
+pub(crate) use app_context;
 
 impl eframe::App for AtlasApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.drain_worker_events(ctx);
+        self.drain_job_events(ctx);
         self.handle_dialog_answers();
         self.handle_dropped_files(ctx);
         self.handle_shortcuts(ctx);
-        if self.worker.is_busy() || self.dialogs.is_open() {
-            // Keep the spinner moving; worker events also wake the window.
+        self.apply_actions(ctx);
+        if self.worker_busy() || self.dialogs.is_open() {
+            // Keep the spinners moving; job events also wake the window.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
@@ -633,15 +266,20 @@ impl eframe::App for AtlasApp {
         egui::Panel::bottom("status-bar").show(ui, |ui| self.status_bar_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.messages_ui(ui);
-            match self.tab {
-                Tab::Classify => classify_panel::classify_panel_ui(self, ui),
-                Tab::Train => train_panel::train_panel_ui(self, ui),
-                Tab::Explain => explain_panel::explain_panel_ui(self, ui),
-                Tab::Atlas => atlas_panel::atlas_panel_ui(self, ui),
+            let tab = self.tab;
+            let mut cx = app_context!(self);
+            match tab {
+                Tab::Classify => self.classify.ui(ui, &mut cx),
+                Tab::Train => self.train.ui(ui, &mut cx),
+                Tab::Explain => self.explain.ui(ui, &mut cx),
+                Tab::Atlas => self.atlas.ui(ui, &mut cx),
             }
         });
-        classify_panel::description_editor_ui(self, ui.ctx());
+        let mut cx = app_context!(self);
+        self.classify.description_editor_ui(ui.ctx(), &mut cx);
         self.drop_overlay_ui(ui.ctx());
+        // Actions from this frame's clicks are applied at once, so the next frame shows them.
+        self.apply_actions(ui.ctx());
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -7,14 +7,14 @@ use std::time::Instant;
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
+use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
-use super::{AtlasApp, ModelStatus, Tab};
 use crate::engine::checkpoint::CheckpointSummary;
 use crate::engine::data::DatasetSummary;
 use crate::engine::eval::EvalReport;
 use crate::engine::train::{Augmentation, EpochRecord, LrSchedule, TrainConfig, TrainEvent, TrainOutcome};
-use crate::worker::{DatasetOverview, Job};
+use crate::worker::{DatasetOverview, Job, JobError, JobId, TrainJob, TrainRun, TrainingEvent};
 
 /// The form's values; turned into a [`TrainConfig`] on start.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,9 +101,16 @@ pub struct TrainPanel {
     pub data_dir: Option<PathBuf>,
     pub overview: Option<DatasetSummary>,
     thumbnails: Vec<Vec<egui::TextureHandle>>,
-    pub scanning: Option<(usize, usize)>,
+    /// The job reading the data set, while it runs.
+    pub scanning: Option<JobId>,
     pub run_dir: Option<PathBuf>,
-    pub running: bool,
+    /// The training run, while it runs.
+    pub running: Option<JobId>,
+    /// Use each new best checkpoint for classification while the run goes on.
+    pub follow: bool,
+    /// Test hook: the next run's training thread panics after this many steps.
+    #[doc(hidden)]
+    pub panic_after_steps: Option<usize>,
     started: Option<Instant>,
     steps_done_at_start: usize,
     pub progress: Option<Progress>,
@@ -116,27 +123,97 @@ pub struct TrainPanel {
 }
 
 impl TrainPanel {
-    pub fn overview_received(&mut self, ctx: &egui::Context, overview: DatasetOverview) {
-        self.scanning = None;
+    /// Makes `dir` the data set: its summary and thumbnails are read on the worker.
+    pub fn choose_folder(&mut self, dir: PathBuf, cx: &mut AppContext) {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        cx.settings.last_data_dir = Some(dir.clone());
+        self.data_dir = Some(dir.clone());
+        self.overview = None;
+        self.scanning = cx.submit(Job::Train(TrainJob::ScanDataset { dir }));
+    }
+
+    /// Starts (or, with `resume`, continues) a run on the chosen folder, on its own thread.
+    pub fn start(&mut self, resume: Option<PathBuf>, cx: &mut AppContext) {
+        let Some(data_dir) = self.data_dir.clone() else { return };
+        let run_dir = match &resume {
+            Some(checkpoint) => checkpoint.parent().map(Path::to_path_buf).unwrap_or_default(),
+            None => new_run_dir(cx.run_root, &data_dir),
+        };
+        let config = self.form.to_config(&data_dir);
+        let run = TrainRun {
+            data_dir,
+            config,
+            run_dir: run_dir.clone(),
+            resume: resume.clone(),
+            panic_after_steps: self.panic_after_steps.take(),
+        };
+        let Some(job) = cx.submit(Job::Train(TrainJob::Run(run))) else { return };
+        self.running = Some(job);
+        self.run_dir = Some(run_dir);
+        self.outcome = None;
+        self.progress = None;
+        if resume.is_none() {
+            self.step_losses.clear();
+            self.epochs.clear();
+            self.last_validation = None;
+            self.checkpoints.clear();
+        }
+        cx.messages.error = None;
+    }
+
+    pub fn on_event(&mut self, ctx: &egui::Context, job: JobId, event: TrainingEvent, cx: &mut AppContext) {
+        match event {
+            TrainingEvent::DatasetScanned(overview) => self.overview_received(ctx, overview),
+            TrainingEvent::Progress(event) => self.training_event(event, cx),
+            TrainingEvent::Ended(outcome) => {
+                self.ended(cx.lang, &outcome);
+                if let TrainOutcome::Finished { best: Some(best), .. } = &outcome {
+                    cx.actions.push(AppAction::OfferCheckpoint(best.clone()));
+                }
+                if let Some(dir) = self.run_dir.clone() {
+                    cx.submit(Job::Train(TrainJob::ListCheckpoints { dir }));
+                }
+            }
+            TrainingEvent::CheckpointsListed { dir, checkpoints } => {
+                if self.run_dir.as_ref() == Some(&dir) && self.running != Some(job) {
+                    self.checkpoints = checkpoints;
+                }
+            }
+        }
+    }
+
+    pub fn job_failed(&mut self, job: JobId, _error: &JobError) {
+        if self.running == Some(job) {
+            self.outcome = None;
+        }
+    }
+
+    pub fn job_finished(&mut self, job: JobId) {
+        if self.scanning == Some(job) {
+            self.scanning = None;
+        }
+        if self.running == Some(job) {
+            self.running = None;
+        }
+    }
+
+    fn overview_received(&mut self, ctx: &egui::Context, overview: DatasetOverview) {
         self.thumbnails = overview
             .thumbnails
             .iter()
             .enumerate()
             .map(|(class, pictures)| {
-                pictures
-                    .iter()
-                    .enumerate()
-                    .map(|(i, picture)| {
-                        let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
-                        ctx.load_texture(format!("thumbnail-{class}-{i}"), image, egui::TextureOptions::LINEAR)
-                    })
-                    .collect()
+                let texture = |(i, picture): (usize, &crate::worker::Picture)| {
+                    let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
+                    ctx.load_texture(format!("thumbnail-{class}-{i}"), image, egui::TextureOptions::LINEAR)
+                };
+                pictures.iter().enumerate().map(texture).collect()
             })
             .collect();
         self.overview = Some(overview.summary);
     }
 
-    pub fn training_event(&mut self, event: TrainEvent) {
+    fn training_event(&mut self, event: TrainEvent, cx: &mut AppContext) {
         match event {
             TrainEvent::Started { steps_per_epoch, first_epoch, epochs, .. } => {
                 self.progress = Some(Progress { epoch: first_epoch, first_epoch, epochs, step: 0, steps_per_epoch });
@@ -145,9 +222,7 @@ impl TrainPanel {
             }
             TrainEvent::Step { epoch, step, steps_per_epoch, loss } => {
                 if let Some(progress) = &mut self.progress {
-                    progress.epoch = epoch;
-                    progress.step = step;
-                    progress.steps_per_epoch = steps_per_epoch;
+                    (progress.epoch, progress.step, progress.steps_per_epoch) = (epoch, step, steps_per_epoch);
                 }
                 let x = f64::from(epoch - 1) + step as f64 / steps_per_epoch.max(1) as f64;
                 self.step_losses.push([x, loss]);
@@ -157,7 +232,10 @@ impl TrainPanel {
                 self.epochs.push(record);
                 self.last_validation = Some(validation);
             }
-            TrainEvent::CheckpointSaved { path, epoch, .. } => {
+            TrainEvent::CheckpointSaved { path, epoch, is_best } => {
+                if is_best && self.follow {
+                    cx.actions.push(AppAction::LoadModel(path.clone()));
+                }
                 // Shown at once; the list is re-read from the run folder when the run ends.
                 let record = self.epochs.iter().find(|r| r.epoch == epoch);
                 let summary = CheckpointSummary {
@@ -174,8 +252,7 @@ impl TrainPanel {
         }
     }
 
-    pub fn ended(&mut self, lang: Lang, outcome: &TrainOutcome) {
-        self.running = false;
+    fn ended(&mut self, lang: Lang, outcome: &TrainOutcome) {
         self.outcome = Some(match outcome {
             TrainOutcome::Finished { .. } => T::TrainingFinished.get(lang).to_string(),
             TrainOutcome::Cancelled { .. } => T::TrainingCancelled.get(lang).to_string(),
@@ -190,45 +267,204 @@ impl TrainPanel {
         let elapsed = self.started?.elapsed().as_secs_f64();
         (done > 0).then(|| elapsed / done as f64 * total.saturating_sub(done) as f64)
     }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        egui::Panel::left("train-setup").resizable(true).default_size(420.0).min_size(340.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                self.dataset_ui(ui, cx);
+                ui.separator();
+                self.controls_ui(ui, cx);
+                ui.separator();
+                self.form_ui(ui, cx.lang);
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                self.progress_ui(ui, cx.lang);
+                charts_ui(self, ui, cx.lang);
+                epoch_table_ui(self, ui, cx.lang);
+                self.results_ui(ui, cx);
+            });
+        });
+    }
+
+    fn dataset_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        if ui.add_enabled(self.running.is_none(), egui::Button::new(T::PickDataFolder.get(lang))).clicked() {
+            cx.actions.push(AppAction::OpenDialog(DialogKind::PickDataFolder));
+        }
+        let Some(dir) = &self.data_dir else {
+            ui.label(T::DatasetNone.get(lang));
+            return;
+        };
+        ui.label(dir.display().to_string());
+        let Some(summary) = &self.overview else {
+            if let Some(job) = self.scanning {
+                let (done, total) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress).unwrap_or((0, 0));
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("{} {done}/{total}", T::ReadingImages.get(lang)));
+                });
+            }
+            return;
+        };
+        let images: usize = summary.counts.iter().sum();
+        ui.strong(i18n::dataset_line(lang, summary.class_names.len(), images, summary.skipped.len()));
+        let small = summary.classes_too_small_to_split();
+        if !small.is_empty() {
+            ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {} {}", T::TooSmallToSplit.get(lang), small.join(", ")));
+        }
+        egui::ScrollArea::vertical().id_salt("class-strip-scroll").max_height(200.0).show(ui, |ui| {
+            egui::Grid::new("class-strip").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
+                for (class, (name, count)) in summary.class_names.iter().zip(&summary.counts).enumerate() {
+                    ui.label(format!("{name} ({count})"));
+                    ui.horizontal(|ui| {
+                        ui.spacing_mut().item_spacing.x = 2.0;
+                        for texture in self.thumbnails.get(class).into_iter().flatten() {
+                            ui.add(egui::Image::new((texture.id(), egui::vec2(36.0, 36.0))).alt_text(name.as_str()));
+                        }
+                    });
+                    ui.end_row();
+                }
+            });
+        });
+        if !summary.skipped.is_empty() {
+            egui::CollapsingHeader::new(format!("{} ({})", T::SkippedFiles.get(lang), summary.skipped.len())).show(ui, |ui| {
+                for skipped in &summary.skipped {
+                    ui.small(&skipped.reason);
+                }
+            });
+        }
+    }
+
+    fn form_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        ui.strong(T::Hyperparameters.get(lang));
+        ui.add_enabled_ui(self.running.is_none(), |ui| {
+            let form = &mut self.form;
+            egui::Grid::new("train-form").num_columns(3).spacing([8.0, 6.0]).show(ui, |ui| {
+                form_row(ui, lang, T::Epochs, T::HintEpochs, |ui| ui.add(egui::DragValue::new(&mut form.epochs).range(1..=1000)));
+                form_row(ui, lang, T::BatchSize, T::HintBatch, |ui| ui.add(egui::DragValue::new(&mut form.batch_size).range(1..=512)));
+                form_row(ui, lang, T::LearningRate, T::HintLr, |ui| {
+                    ui.add(egui::DragValue::new(&mut form.learning_rate).range(1e-6..=1.0).speed(1e-4).max_decimals(6))
+                });
+                form_row(ui, lang, T::Schedule, T::HintSchedule, |ui| schedule_combo(ui, lang, &mut form.schedule));
+                form_row(ui, lang, T::WarmupEpochs, T::HintWarmup, |ui| {
+                    ui.add(egui::DragValue::new(&mut form.warmup_epochs).range(0..=100))
+                });
+                form_row(ui, lang, T::WeightDecay, T::HintWeightDecay, |ui| {
+                    ui.add(egui::DragValue::new(&mut form.weight_decay).range(0.0..=1.0).speed(0.005).max_decimals(4))
+                });
+                form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut form.flip, ""));
+                form_row(ui, lang, T::CropArea, T::HintCrop, |ui| ui.add(egui::Slider::new(&mut form.crop_min_area, 0.2..=1.0)));
+                form_row(ui, lang, T::ColourJitter, T::HintJitter, |ui| ui.add(egui::Slider::new(&mut form.colour_jitter, 0.0..=0.5)));
+                form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.seed)));
+                form_row(ui, lang, T::ValidationFraction, T::HintValidation, |ui| {
+                    ui.add(egui::Slider::new(&mut form.validation_fraction, 0.05..=0.5))
+                });
+                form_row(ui, lang, T::CheckpointEvery, T::HintCheckpointEvery, |ui| {
+                    ui.add(egui::DragValue::new(&mut form.checkpoint_every).range(1..=100))
+                });
+                form_row(ui, lang, T::KeepLast, T::HintKeepLast, |ui| ui.add(egui::DragValue::new(&mut form.keep_last).range(1..=100)));
+            });
+        });
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        // Only one run at a time; everything else in the window keeps working while it runs.
+        let ready = self.overview.is_some() && self.running.is_none() && self.scanning.is_none();
+        ui.horizontal(|ui| {
+            let start = ui.add_enabled(ready, egui::Button::new(egui::RichText::new(T::StartTraining.get(lang)).size(16.0)));
+            if start.on_disabled_hover_text(T::TrainingAlreadyRunning.get(lang)).clicked() {
+                self.start(None, cx);
+            }
+            if ui.add_enabled(self.running.is_some(), egui::Button::new(T::Cancel.get(lang))).clicked()
+                && let Some(job) = self.running
+            {
+                cx.jobs.cancel(job);
+            }
+            if ui.add_enabled(ready, egui::Button::new(T::ResumeTraining.get(lang))).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::ResumeCheckpoint));
+            }
+        });
+        if self.running.is_some() {
+            ui.small(T::TrainingAlreadyRunning.get(lang));
+        }
+        ui.checkbox(&mut self.follow, T::FollowRun.get(lang)).on_hover_text(T::FollowRunHint.get(lang));
+        if let Some(dir) = &self.run_dir {
+            ui.small(format!("{}: {}", T::RunFolder.get(lang), dir.display()));
+        }
+    }
+
+    fn progress_ui(&self, ui: &mut egui::Ui, lang: Lang) {
+        if let Some(outcome) = &self.outcome {
+            ui.strong(outcome);
+        }
+        let Some(progress) = self.progress else { return };
+        let steps_total = (progress.epochs + 1 - progress.first_epoch) as usize * progress.steps_per_epoch;
+        let done = (progress.epoch - progress.first_epoch) as usize * progress.steps_per_epoch + progress.step;
+        let fraction = if steps_total == 0 { 0.0 } else { done as f32 / steps_total as f32 };
+        let mut text = i18n::progress_line(lang, progress.epoch, progress.epochs, progress.step, progress.steps_per_epoch);
+        if let (Some(_), Some(left)) = (self.running, self.seconds_left()) {
+            text += &format!(" · {} {}:{:02}", T::TimeLeft.get(lang), (left as u64) / 60, (left as u64) % 60);
+        }
+        ui.add(egui::ProgressBar::new(fraction).text(text));
+    }
+
+    fn results_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        if let Some(report) = &self.last_validation {
+            ui.separator();
+            ui.columns(2, |columns| {
+                columns[0].strong(T::ConfusionMatrix.get(lang));
+                confusion_ui(&mut columns[0], report, lang);
+                columns[1].strong(T::PerClass.get(lang));
+                per_class_ui(&mut columns[1], report, lang);
+            });
+        }
+        if self.checkpoints.is_empty() {
+            return;
+        }
+        ui.separator();
+        ui.strong(T::Checkpoints.get(lang));
+        let current = cx.model_info().map(|info| info.path.clone());
+        egui::Grid::new("checkpoints").striped(true).num_columns(5).show(ui, |ui| {
+            for checkpoint in &self.checkpoints {
+                let name = checkpoint.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                ui.label(&name);
+                ui.label(format!("{} {}", T::Epoch.get(lang), checkpoint.epoch));
+                ui.label(
+                    checkpoint
+                        .validation_accuracy
+                        .map(|a| format!("{} {:.1}%", T::ValidationAccuracyShort.get(lang), a * 100.0))
+                        .unwrap_or_default(),
+                );
+                ui.label(checkpoint.validation_loss.map(|l| format!("{} {l:.4}", T::ValidationLoss.get(lang))).unwrap_or_default());
+                if current.as_ref() == Some(&checkpoint.path) {
+                    ui.label(T::InUse.get(lang));
+                } else if ui.button(T::UseForClassification.get(lang)).on_hover_text(checkpoint.path.display().to_string()).clicked() {
+                    cx.actions.push(AppAction::UseCheckpoint(checkpoint.path.clone()));
+                }
+                ui.end_row();
+            }
+        });
+    }
 }
 
-impl AtlasApp {
-    pub fn choose_data_folder(&mut self, dir: PathBuf) {
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
-        self.settings.last_data_dir = Some(dir.clone());
-        self.train.data_dir = Some(dir.clone());
-        self.train.overview = None;
-        self.train.scanning = Some((0, 0));
-        self.worker.send(Job::ScanDataset { dir });
-    }
-
-    /// Starts (or, with `resume`, continues) a run on the chosen folder.
-    pub fn start_training(&mut self, resume: Option<PathBuf>) {
-        let Some(data_dir) = self.train.data_dir.clone() else { return };
-        let run_dir = match (&resume, &self.train.run_dir) {
-            (Some(checkpoint), _) => checkpoint.parent().map(Path::to_path_buf).unwrap_or_default(),
-            _ => new_run_dir(&self.run_root, &data_dir),
-        };
-        let config = self.train.form.to_config(&data_dir);
-        let panel = &mut self.train;
-        panel.run_dir = Some(run_dir.clone());
-        panel.running = true;
-        panel.outcome = None;
-        if resume.is_none() {
-            panel.step_losses.clear();
-            panel.epochs.clear();
-            panel.last_validation = None;
-            panel.checkpoints.clear();
-        }
-        self.error = None;
-        self.worker.send(Job::Train { data_dir, config, run_dir, resume });
-    }
-
-    pub fn list_run_checkpoints(&mut self) {
-        if let Some(dir) = self.train.run_dir.clone() {
-            self.worker.send(Job::ListCheckpoints { dir });
-        }
-    }
+fn schedule_combo(ui: &mut egui::Ui, lang: Lang, schedule: &mut ScheduleChoice) -> egui::Response {
+    let name = |choice| match choice {
+        ScheduleChoice::Constant => T::ScheduleConstant.get(lang),
+        ScheduleChoice::Cosine => T::ScheduleCosine.get(lang),
+        ScheduleChoice::Step => T::ScheduleStep.get(lang),
+    };
+    egui::ComboBox::from_id_salt("schedule")
+        .selected_text(name(*schedule))
+        .show_ui(ui, |ui| {
+            for choice in [ScheduleChoice::Constant, ScheduleChoice::Cosine, ScheduleChoice::Step] {
+                ui.selectable_value(schedule, choice, name(choice));
+            }
+        })
+        .response
 }
 
 /// `<root>/<data set name>-<UTC time>`.
@@ -236,79 +472,6 @@ fn new_run_dir(root: &Path, data_dir: &Path) -> PathBuf {
     let name = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
     let stamp = crate::engine::fsutil::utc_timestamp_now().replace([':', '-'], "");
     root.join(format!("{name}-{stamp}"))
-}
-
-pub fn train_panel_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    egui::Panel::left("train-setup").resizable(true).default_size(420.0).min_size(340.0).show(ui, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            dataset_ui(app, ui);
-            ui.separator();
-            controls_ui(app, ui);
-            ui.separator();
-            form_ui(app, ui);
-        });
-    });
-    egui::CentralPanel::default().show(ui, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            progress_ui(app, ui);
-            charts_ui(app, ui);
-            epoch_table_ui(app, ui);
-            results_ui(app, ui);
-        });
-    });
-}
-
-fn dataset_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    let ctx = ui.ctx().clone();
-    let lang = app.lang();
-    let enabled = !app.train.running;
-    if ui.add_enabled(enabled, egui::Button::new(T::PickDataFolder.get(lang))).clicked() {
-        app.request_dialog(&ctx, DialogKind::PickDataFolder);
-    }
-    match (&app.train.data_dir, &app.train.overview) {
-        (None, _) => {
-            ui.label(T::DatasetNone.get(lang));
-        }
-        (Some(dir), None) => {
-            ui.label(dir.display().to_string());
-            if let Some((done, total)) = app.train.scanning {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label(format!("{} {done}/{total}", T::ReadingImages.get(lang)));
-                });
-            }
-        }
-        (Some(dir), Some(summary)) => {
-            ui.label(dir.display().to_string());
-            let images: usize = summary.counts.iter().sum();
-            ui.strong(i18n::dataset_line(lang, summary.class_names.len(), images, summary.skipped.len()));
-            let small = summary.classes_too_small_to_split();
-            if !small.is_empty() {
-                ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {} {}", T::TooSmallToSplit.get(lang), small.join(", ")));
-            }
-            egui::ScrollArea::vertical().id_salt("class-strip-scroll").max_height(200.0).show(ui, |ui| {
-            egui::Grid::new("class-strip").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
-                for (class, (name, count)) in summary.class_names.iter().zip(&summary.counts).enumerate() {
-                    ui.label(format!("{name} ({count})"));
-                    ui.horizontal(|ui| {
-                        ui.spacing_mut().item_spacing.x = 2.0;
-                        for texture in app.train.thumbnails.get(class).into_iter().flatten() {
-                            ui.add(egui::Image::new((texture.id(), egui::vec2(36.0, 36.0))).alt_text(name.as_str()));
-                        }
-                    });
-                    ui.end_row();
-                }
-            });
-            });
-            if !summary.skipped.is_empty() {
-                egui::CollapsingHeader::new(format!("{} ({})", T::SkippedFiles.get(lang), summary.skipped.len())).show(ui, |ui| {
-                    for skipped in &summary.skipped {
-                        ui.small(&skipped.reason);
-                    }
-                });
-            }
-        }
-    }
 }
 
 /// One labelled form row: name, widget, hint.
@@ -319,130 +482,62 @@ fn form_row(ui: &mut egui::Ui, lang: Lang, name: T, hint: T, add: impl FnOnce(&m
     ui.end_row();
 }
 
-fn form_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    let lang = app.lang();
-    ui.strong(T::Hyperparameters.get(lang));
-    ui.add_enabled_ui(!app.train.running, |ui| {
-        let form = &mut app.train.form;
-        egui::Grid::new("train-form").num_columns(3).spacing([8.0, 6.0]).show(ui, |ui| {
-            form_row(ui, lang, T::Epochs, T::HintEpochs, |ui| ui.add(egui::DragValue::new(&mut form.epochs).range(1..=1000)));
-            form_row(ui, lang, T::BatchSize, T::HintBatch, |ui| ui.add(egui::DragValue::new(&mut form.batch_size).range(1..=512)));
-            form_row(ui, lang, T::LearningRate, T::HintLr, |ui| {
-                ui.add(egui::DragValue::new(&mut form.learning_rate).range(1e-6..=1.0).speed(1e-4).max_decimals(6))
-            });
-            form_row(ui, lang, T::Schedule, T::HintSchedule, |ui| {
-                egui::ComboBox::from_id_salt("schedule")
-                    .selected_text(match form.schedule {
-                        ScheduleChoice::Constant => T::ScheduleConstant.get(lang),
-                        ScheduleChoice::Cosine => T::ScheduleCosine.get(lang),
-                        ScheduleChoice::Step => T::ScheduleStep.get(lang),
-                    })
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut form.schedule, ScheduleChoice::Constant, T::ScheduleConstant.get(lang));
-                        ui.selectable_value(&mut form.schedule, ScheduleChoice::Cosine, T::ScheduleCosine.get(lang));
-                        ui.selectable_value(&mut form.schedule, ScheduleChoice::Step, T::ScheduleStep.get(lang));
-                    })
-                    .response
-            });
-            form_row(ui, lang, T::WarmupEpochs, T::HintWarmup, |ui| ui.add(egui::DragValue::new(&mut form.warmup_epochs).range(0..=100)));
-            form_row(ui, lang, T::WeightDecay, T::HintWeightDecay, |ui| {
-                ui.add(egui::DragValue::new(&mut form.weight_decay).range(0.0..=1.0).speed(0.005).max_decimals(4))
-            });
-            form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut form.flip, ""));
-            form_row(ui, lang, T::CropArea, T::HintCrop, |ui| ui.add(egui::Slider::new(&mut form.crop_min_area, 0.2..=1.0)));
-            form_row(ui, lang, T::ColourJitter, T::HintJitter, |ui| ui.add(egui::Slider::new(&mut form.colour_jitter, 0.0..=0.5)));
-            form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.seed)));
-            form_row(ui, lang, T::ValidationFraction, T::HintValidation, |ui| {
-                ui.add(egui::Slider::new(&mut form.validation_fraction, 0.05..=0.5))
-            });
-            form_row(ui, lang, T::CheckpointEvery, T::HintCheckpointEvery, |ui| ui.add(egui::DragValue::new(&mut form.checkpoint_every).range(1..=100)));
-            form_row(ui, lang, T::KeepLast, T::HintKeepLast, |ui| ui.add(egui::DragValue::new(&mut form.keep_last).range(1..=100)));
-        });
-    });
-}
-
-fn controls_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    let ctx = ui.ctx().clone();
-    let lang = app.lang();
-    let ready = app.train.overview.is_some() && !app.train.running && !app.worker_busy();
-    ui.horizontal(|ui| {
-        let start = egui::Button::new(egui::RichText::new(T::StartTraining.get(lang)).size(16.0));
-        if ui.add_enabled(ready, start).clicked() {
-            app.start_training(None);
-        }
-        if ui.add_enabled(app.train.running, egui::Button::new(T::Cancel.get(lang))).clicked() {
-            app.cancel_job();
-        }
-        if ui.add_enabled(ready, egui::Button::new(T::ResumeTraining.get(lang))).clicked() {
-            app.request_dialog(&ctx, DialogKind::ResumeCheckpoint);
-        }
-    });
-    if let Some(dir) = &app.train.run_dir {
-        ui.small(format!("{}: {}", T::RunFolder.get(lang), dir.display()));
-    }
-}
-
-fn progress_ui(app: &AtlasApp, ui: &mut egui::Ui) {
-    let lang = app.lang();
-    if let Some(outcome) = &app.train.outcome {
-        ui.strong(outcome);
-    }
-    let Some(progress) = app.train.progress else { return };
-    let steps_total = (progress.epochs + 1 - progress.first_epoch) as usize * progress.steps_per_epoch;
-    let done = (progress.epoch - progress.first_epoch) as usize * progress.steps_per_epoch + progress.step;
-    let fraction = if steps_total == 0 { 0.0 } else { done as f32 / steps_total as f32 };
-    let mut text = i18n::progress_line(lang, progress.epoch, progress.epochs, progress.step, progress.steps_per_epoch);
-    if app.train.running {
-        if let Some(left) = app.train.seconds_left() {
-            text += &format!(" · {} {}:{:02}", T::TimeLeft.get(lang), (left as u64) / 60, (left as u64) % 60);
-        }
-    }
-    ui.add(egui::ProgressBar::new(fraction).text(text));
-}
-
-fn charts_ui(app: &AtlasApp, ui: &mut egui::Ui) {
-    let lang = app.lang();
-    let panel = &app.train;
+fn charts_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
     if panel.step_losses.is_empty() && panel.epochs.is_empty() {
         return;
     }
-    let epoch_points = |value: fn(&EpochRecord) -> f64| -> Vec<[f64; 2]> {
-        panel.epochs.iter().map(|r| [f64::from(r.epoch), value(r)]).collect()
-    };
+    let epoch_points =
+        |value: fn(&EpochRecord) -> f64| -> Vec<[f64; 2]> { panel.epochs.iter().map(|r| [f64::from(r.epoch), value(r)]).collect() };
     let height = 220.0;
     ui.columns(2, |columns| {
         columns[0].strong(T::LossChart.get(lang));
-        Plot::new("loss-chart").height(height).legend(Legend::default()).x_axis_label(T::Epochs.get(lang)).include_y(0.0).show(&mut columns[0], |plot| {
-            plot.line(Line::new(T::TrainingLoss.get(lang), PlotPoints::from(panel.step_losses.clone())));
-            let validation = epoch_points(|r| r.validation_loss);
-            plot.line(Line::new(T::ValidationLoss.get(lang), PlotPoints::from(validation.clone())));
-            plot.points(Points::new(T::ValidationLoss.get(lang), PlotPoints::from(validation)).radius(3.0));
-        });
+        Plot::new("loss-chart").height(height).legend(Legend::default()).x_axis_label(T::Epochs.get(lang)).include_y(0.0).show(
+            &mut columns[0],
+            |plot| {
+                plot.line(Line::new(T::TrainingLoss.get(lang), PlotPoints::from(panel.step_losses.clone())));
+                let validation = epoch_points(|r| r.validation_loss);
+                plot.line(Line::new(T::ValidationLoss.get(lang), PlotPoints::from(validation.clone())));
+                plot.points(Points::new(T::ValidationLoss.get(lang), PlotPoints::from(validation)).radius(3.0));
+            },
+        );
         columns[1].strong(T::AccuracyChart.get(lang));
-        Plot::new("accuracy-chart").height(height).legend(Legend::default()).x_axis_label(T::Epochs.get(lang)).include_y(0.0).include_y(1.0).show(&mut columns[1], |plot| {
-            let train = epoch_points(|r| r.train_accuracy);
-            let validation = epoch_points(|r| r.validation_accuracy);
-            plot.line(Line::new(T::TrainingAccuracy.get(lang), PlotPoints::from(train.clone())));
-            plot.points(Points::new(T::TrainingAccuracy.get(lang), PlotPoints::from(train)).radius(3.0));
-            plot.line(Line::new(T::ValidationAccuracyShort.get(lang), PlotPoints::from(validation.clone())));
-            plot.points(Points::new(T::ValidationAccuracyShort.get(lang), PlotPoints::from(validation)).radius(3.0));
-        });
+        Plot::new("accuracy-chart")
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label(T::Epochs.get(lang))
+            .include_y(0.0)
+            .include_y(1.0)
+            .show(&mut columns[1], |plot| {
+                let train = epoch_points(|r| r.train_accuracy);
+                let validation = epoch_points(|r| r.validation_accuracy);
+                plot.line(Line::new(T::TrainingAccuracy.get(lang), PlotPoints::from(train.clone())));
+                plot.points(Points::new(T::TrainingAccuracy.get(lang), PlotPoints::from(train)).radius(3.0));
+                plot.line(Line::new(T::ValidationAccuracyShort.get(lang), PlotPoints::from(validation.clone())));
+                plot.points(Points::new(T::ValidationAccuracyShort.get(lang), PlotPoints::from(validation)).radius(3.0));
+            });
     });
 }
 
-fn epoch_table_ui(app: &AtlasApp, ui: &mut egui::Ui) {
-    let lang = app.lang();
-    if app.train.epochs.is_empty() {
+fn epoch_table_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
+    if panel.epochs.is_empty() {
         return;
     }
     egui::CollapsingHeader::new(T::EpochTable.get(lang)).default_open(true).show(ui, |ui| {
         egui::ScrollArea::vertical().id_salt("epoch-table").max_height(180.0).show(ui, |ui| {
             egui::Grid::new("epochs").striped(true).num_columns(7).show(ui, |ui| {
-                for header in [T::Epoch, T::TrainingLoss, T::TrainingAccuracy, T::ValidationLoss, T::ValidationAccuracyShort, T::LearningRate, T::Duration] {
+                for header in [
+                    T::Epoch,
+                    T::TrainingLoss,
+                    T::TrainingAccuracy,
+                    T::ValidationLoss,
+                    T::ValidationAccuracyShort,
+                    T::LearningRate,
+                    T::Duration,
+                ] {
                     ui.strong(header.get(lang));
                 }
                 ui.end_row();
-                for record in app.train.epochs.iter().rev() {
+                for record in panel.epochs.iter().rev() {
                     ui.label(record.epoch.to_string());
                     ui.label(format!("{:.4}", record.train_loss));
                     ui.label(format!("{:.1}%", record.train_accuracy * 100.0));
@@ -455,48 +550,6 @@ fn epoch_table_ui(app: &AtlasApp, ui: &mut egui::Ui) {
             });
         });
     });
-}
-
-fn results_ui(app: &mut AtlasApp, ui: &mut egui::Ui) {
-    let lang = app.lang();
-    if let Some(report) = app.train.last_validation.clone() {
-        ui.separator();
-        ui.columns(2, |columns| {
-            columns[0].strong(T::ConfusionMatrix.get(lang));
-            confusion_ui(&mut columns[0], &report, lang);
-            columns[1].strong(T::PerClass.get(lang));
-            per_class_ui(&mut columns[1], &report, lang);
-        });
-    }
-    if app.train.checkpoints.is_empty() {
-        return;
-    }
-    ui.separator();
-    ui.strong(T::Checkpoints.get(lang));
-    let current = match &app.model {
-        ModelStatus::Ready(info) => Some(info.path.clone()),
-        _ => None,
-    };
-    let mut chosen = None;
-    egui::Grid::new("checkpoints").striped(true).num_columns(5).show(ui, |ui| {
-        for checkpoint in &app.train.checkpoints {
-            let name = checkpoint.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            ui.label(&name);
-            ui.label(format!("{} {}", T::Epoch.get(lang), checkpoint.epoch));
-            ui.label(checkpoint.validation_accuracy.map(|a| format!("{} {:.1}%", T::ValidationAccuracyShort.get(lang), a * 100.0)).unwrap_or_default());
-            ui.label(checkpoint.validation_loss.map(|l| format!("{} {l:.4}", T::ValidationLoss.get(lang))).unwrap_or_default());
-            if current.as_ref() == Some(&checkpoint.path) {
-                ui.label(T::InUse.get(lang));
-            } else if ui.button(T::UseForClassification.get(lang)).on_hover_text(checkpoint.path.display().to_string()).clicked() {
-                chosen = Some(checkpoint.path.clone());
-            }
-            ui.end_row();
-        }
-    });
-    if let Some(path) = chosen {
-        app.load_model(path);
-        app.tab = Tab::Classify;
-    }
 }
 
 /// The confusion matrix as a heat map: rows are true classes, columns predicted ones.
@@ -524,7 +577,8 @@ fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, lang: Lang) {
         );
         for (column, &count) in counts.iter().enumerate() {
             let share = count as f32 / row_total as f32;
-            let cell_rect = egui::Rect::from_min_size(origin + egui::vec2(column as f32 * cell, row as f32 * cell), egui::vec2(cell - 1.0, cell - 1.0));
+            let cell_rect =
+                egui::Rect::from_min_size(origin + egui::vec2(column as f32 * cell, row as f32 * cell), egui::vec2(cell - 1.0, cell - 1.0));
             let colour = if row == column {
                 egui::Color32::from_rgb((30.0 + 10.0 * share) as u8, (60.0 + 150.0 * share) as u8, (60.0 + 60.0 * share) as u8)
             } else {
@@ -532,7 +586,13 @@ fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, lang: Lang) {
             };
             painter.rect_filled(cell_rect, 2.0, colour);
             if count > 0 && cell >= 16.0 {
-                painter.text(cell_rect.center(), egui::Align2::CENTER_CENTER, count.to_string(), egui::FontId::proportional(10.0), egui::Color32::WHITE);
+                painter.text(
+                    cell_rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    count.to_string(),
+                    egui::FontId::proportional(10.0),
+                    egui::Color32::WHITE,
+                );
             }
         }
     }

@@ -16,7 +16,7 @@ use tch::{Device, Kind, Tensor};
 use super::eval::EvalReport;
 use super::fsutil::{sha256_hex, utc_timestamp_now, write_atomically};
 use super::model::{INPUT_SIZE, Net, parameter_shapes};
-use super::train::TrainConfig;
+use super::recipe::TrainConfig;
 
 /// Name of the architecture these checkpoints hold.
 pub const ARCHITECTURE: &str = "zhou-guo-ma-2022-cnn7";
@@ -160,14 +160,12 @@ pub fn save_checkpoint(net: &Net, meta: &CheckpointMeta, path: &Path) -> Result<
     let views = named_data
         .iter()
         .map(|(name, (shape, bytes))| {
-            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
-                .expect("shape and byte count agree");
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape and byte count agree");
             (name.as_str(), view)
         })
         .collect::<Vec<_>>();
-    let bytes = safetensors::serialize(views, &Some(header)).map_err(|error| {
-        CheckpointError::NotSafetensors { path: path.to_path_buf(), reason: error.to_string() }
-    })?;
+    let bytes = safetensors::serialize(views, &Some(header))
+        .map_err(|error| CheckpointError::NotSafetensors { path: path.to_path_buf(), reason: error.to_string() })?;
     let fingerprint = sha256_hex(&bytes);
     let mut sidecar = meta.clone();
     sidecar.weights_sha256 = fingerprint.clone();
@@ -176,8 +174,7 @@ pub fn save_checkpoint(net: &Net, meta: &CheckpointMeta, path: &Path) -> Result<
     // longer matches and loading falls back to the header copy of the new metadata.
     write_atomically(path, &bytes).map_err(write_error)?;
     let sidecar_file = sidecar_path(path);
-    write_atomically(&sidecar_file, sidecar_json.as_bytes())
-        .map_err(|source| CheckpointError::Write { path: sidecar_file, source })?;
+    write_atomically(&sidecar_file, sidecar_json.as_bytes()).map_err(|source| CheckpointError::Write { path: sidecar_file, source })?;
     Ok(fingerprint)
 }
 
@@ -205,11 +202,7 @@ pub fn load_checkpoint(path: &Path, device: Device) -> Result<Checkpoint, Checkp
     if let Ok(fc3) = tensors.tensor("fc3.bias") {
         let in_weights = fc3.shape().first().copied().unwrap_or(0) as i64;
         if in_weights != meta.class_names.len() as i64 {
-            return Err(CheckpointError::ClassCountMismatch {
-                path: path_buf(),
-                in_weights,
-                in_sidecar: meta.class_names.len(),
-            });
+            return Err(CheckpointError::ClassCountMismatch { path: path_buf(), in_weights, in_sidecar: meta.class_names.len() });
         }
     }
     let expected = parameter_shapes(meta.class_names.len() as i64);
@@ -222,31 +215,18 @@ pub fn load_checkpoint(path: &Path, device: Device) -> Result<Checkpoint, Checkp
     let mut variables = net.vs.variables();
     tch::no_grad(|| {
         for (name, expected_shape) in &expected {
-            let view = tensors
-                .tensor(name)
-                .map_err(|_| CheckpointError::MissingTensor { path: path_buf(), name: name.clone() })?;
+            let view = tensors.tensor(name).map_err(|_| CheckpointError::MissingTensor { path: path_buf(), name: name.clone() })?;
             let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
             if &found != expected_shape {
-                return Err(CheckpointError::WrongShape {
-                    path: path_buf(),
-                    name: name.clone(),
-                    found,
-                    expected: expected_shape.clone(),
-                });
+                return Err(CheckpointError::WrongShape { path: path_buf(), name: name.clone(), found, expected: expected_shape.clone() });
             }
             if view.dtype() != Dtype::F32 {
-                return Err(CheckpointError::WrongDtype {
-                    path: path_buf(),
-                    name: name.clone(),
-                    found: format!("{:?}", view.dtype()),
-                });
+                return Err(CheckpointError::WrongDtype { path: path_buf(), name: name.clone(), found: format!("{:?}", view.dtype()) });
             }
             let data = Tensor::f_from_data_size(view.data(), &found, Kind::Float)
                 .map_err(|source| CheckpointError::Torch { path: path_buf(), source })?;
             let variable = variables.get_mut(name).expect("every expected name is a variable");
-            variable
-                .f_copy_(&data)
-                .map_err(|source| CheckpointError::Torch { path: path_buf(), source })?;
+            variable.f_copy_(&data).map_err(|source| CheckpointError::Torch { path: path_buf(), source })?;
         }
         Ok(())
     })?;
@@ -259,10 +239,8 @@ fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
 }
 
 fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>, CheckpointError> {
-    SafeTensors::deserialize(bytes).map_err(|error| CheckpointError::NotSafetensors {
-        path: path.to_path_buf(),
-        reason: format!("{error:?}"),
-    })
+    SafeTensors::deserialize(bytes)
+        .map_err(|error| CheckpointError::NotSafetensors { path: path.to_path_buf(), reason: format!("{error:?}") })
 }
 
 /// The sidecar when it exists and belongs to these weights; otherwise the header copy.
@@ -280,22 +258,19 @@ fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointE
 pub fn checkpoint_meta_from_parts(path: &Path, weights: &[u8], sidecar: Option<&str>) -> Result<CheckpointMeta, CheckpointError> {
     let sidecar_file = sidecar_path(path);
     let header_meta = || -> Result<Option<CheckpointMeta>, CheckpointError> {
-        let (_, metadata) = SafeTensors::read_metadata(weights).map_err(|error| {
-            CheckpointError::NotSafetensors { path: path.to_path_buf(), reason: format!("{error:?}") }
-        })?;
+        let (_, metadata) = SafeTensors::read_metadata(weights)
+            .map_err(|error| CheckpointError::NotSafetensors { path: path.to_path_buf(), reason: format!("{error:?}") })?;
         let Some(json) = metadata.metadata().as_ref().and_then(|m| m.get(HEADER_METADATA_KEY)) else {
             return Ok(None);
         };
-        serde_json::from_str(json).map(Some).map_err(|error| CheckpointError::BadSidecar {
-            path: path.to_path_buf(),
-            reason: format!("metadata in the header: {error}"),
-        })
+        serde_json::from_str(json)
+            .map(Some)
+            .map_err(|error| CheckpointError::BadSidecar { path: path.to_path_buf(), reason: format!("metadata in the header: {error}") })
     };
     match sidecar {
         Some(text) => {
-            let meta: CheckpointMeta = serde_json::from_str(text).map_err(|error| {
-                CheckpointError::BadSidecar { path: sidecar_file.clone(), reason: error.to_string() }
-            })?;
+            let meta: CheckpointMeta = serde_json::from_str(text)
+                .map_err(|error| CheckpointError::BadSidecar { path: sidecar_file.clone(), reason: error.to_string() })?;
             let matches = meta.weights_sha256.is_empty() || meta.weights_sha256 == sha256_hex(weights);
             if matches {
                 return Ok(meta);

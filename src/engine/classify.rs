@@ -45,7 +45,5 @@ pub fn classify_images(net: &Net, images: &[RgbImage]) -> Vec<Prediction> {
 /// Probabilities for a single tensor batch (used by explanations that already hold tensors).
 pub fn softmax_rows(logits: &Tensor) -> Vec<Vec<f32>> {
     let probabilities = logits.softmax(1, Kind::Float).to_device(tch::Device::Cpu);
-    (0..probabilities.size()[0])
-        .map(|row| Vec::<f32>::try_from(probabilities.get(row)).expect("a float vector"))
-        .collect()
+    (0..probabilities.size()[0]).map(|row| Vec::<f32>::try_from(probabilities.get(row)).expect("a float vector")).collect()
 }

@@ -56,12 +56,7 @@ impl Dataset {
         for &label in &self.labels {
             counts[label] += 1;
         }
-        DatasetSummary {
-            root: self.root.clone(),
-            class_names: self.class_names.clone(),
-            counts,
-            skipped: self.skipped.clone(),
-        }
+        DatasetSummary { root: self.root.clone(), class_names: self.class_names.clone(), counts, skipped: self.skipped.clone() }
     }
 
     pub fn len(&self) -> usize {
@@ -76,12 +71,7 @@ impl Dataset {
 impl DatasetSummary {
     /// Classes with fewer than two images cannot be split into training and validation.
     pub fn classes_too_small_to_split(&self) -> Vec<&str> {
-        self.class_names
-            .iter()
-            .zip(&self.counts)
-            .filter(|(_, count)| **count < 2)
-            .map(|(name, _)| name.as_str())
-            .collect()
+        self.class_names.iter().zip(&self.counts).filter(|(_, count)| **count < 2).map(|(name, _)| name.as_str()).collect()
     }
 }
 
@@ -148,6 +138,10 @@ pub fn scan_folder(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError
     Ok(classes)
 }
 
+/// One file read for a data set: label, path, stamp, the picture or why not, and whether it came
+/// from the decode cache.
+type DecodedFile = (usize, PathBuf, FileStamp, Result<RgbImage, String>, bool);
+
 /// Loads a data set folder. Decoded images are cached under `cache` (normally [`cache_dir`];
 /// None decodes everything). `progress(done, total)` is called from worker threads as files are
 /// decoded; `cancel` stops early with `DataError::Cancelled`.
@@ -158,16 +152,13 @@ pub fn load_dataset(
     cancel: &AtomicBool,
 ) -> Result<Dataset, DataError> {
     let classes = scan_folder(root)?;
-    let files: Vec<(usize, &PathBuf)> = classes
-        .iter()
-        .enumerate()
-        .flat_map(|(label, (_, files))| files.iter().map(move |path| (label, path)))
-        .collect();
+    let files: Vec<(usize, &PathBuf)> =
+        classes.iter().enumerate().flat_map(|(label, (_, files))| files.iter().map(move |path| (label, path))).collect();
     let cache_file = cache.map(|dir| dir.join("datasets").join(format!("{}.bin", dataset_key(root))));
     let cache = cache_file.as_deref().map(DecodeCache::read).unwrap_or_default();
     let total = files.len();
     let done = AtomicUsize::new(0);
-    let results: Vec<(usize, PathBuf, FileStamp, Result<RgbImage, String>, bool)> = files
+    let results: Vec<DecodedFile> = files
         .par_iter()
         .map(|&(label, path)| {
             if cancel.load(Ordering::Relaxed) {
@@ -215,8 +206,7 @@ pub fn load_dataset(
         return Err(DataError::NoImages { path: root.to_path_buf(), skipped: dataset.skipped.len() });
     }
     let summary = dataset.summary();
-    let populated: Vec<&String> =
-        summary.class_names.iter().zip(&summary.counts).filter(|(_, n)| **n > 0).map(|(c, _)| c).collect();
+    let populated: Vec<&String> = summary.class_names.iter().zip(&summary.counts).filter(|(_, n)| **n > 0).map(|(c, _)| c).collect();
     if populated.len() < 2 {
         return Err(DataError::SingleClass { path: root.to_path_buf(), class: populated[0].clone() });
     }
@@ -252,11 +242,7 @@ struct FileStamp {
 impl FileStamp {
     fn of(path: &Path) -> FileStamp {
         let Ok(meta) = std::fs::metadata(path) else { return FileStamp::default() };
-        let modified_nanos = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
+        let modified_nanos = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         FileStamp { bytes: meta.len(), modified_nanos }
     }
 }

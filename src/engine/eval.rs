@@ -52,22 +52,10 @@ pub fn report_from_confusion(confusion: Vec<Vec<u32>>, class_names: &[String], l
             let precision = ratio(true_positive, predicted);
             let recall = ratio(true_positive, support);
             let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-            ClassReport {
-                name: class_names.get(c).cloned().unwrap_or_else(|| format!("class {c}")),
-                precision,
-                recall,
-                f1,
-                support,
-            }
+            ClassReport { name: class_names.get(c).cloned().unwrap_or_else(|| format!("class {c}")), precision, recall, f1, support }
         })
         .collect();
-    EvalReport {
-        accuracy: if total == 0 { 0.0 } else { f64::from(correct) / f64::from(total) },
-        loss,
-        images: total,
-        per_class,
-        confusion,
-    }
+    EvalReport { accuracy: if total == 0 { 0.0 } else { f64::from(correct) / f64::from(total) }, loss, images: total, per_class, confusion }
 }
 
 impl EvalReport {
@@ -80,13 +68,7 @@ impl EvalReport {
 }
 
 /// Runs `net` (in evaluation mode) over `images` [N, 3, 100, 100] with `labels` in batches.
-pub fn evaluate_tensors(
-    net: &Net,
-    images: &Tensor,
-    labels: &[usize],
-    class_names: &[String],
-    batch_size: i64,
-) -> EvalReport {
+pub fn evaluate_tensors(net: &Net, images: &Tensor, labels: &[usize], class_names: &[String], batch_size: i64) -> EvalReport {
     let count = images.size()[0];
     let mut predictions = Vec::with_capacity(labels.len());
     let mut loss_sum = 0.0;

@@ -27,11 +27,7 @@ pub struct LayerSummary {
 pub fn model_summary(num_classes: usize) -> Vec<LayerSummary> {
     let shapes = parameter_shapes(num_classes as i64);
     let parameters = |layer: Layer| -> i64 {
-        shapes
-            .iter()
-            .filter(|(name, _)| name.split('.').next() == Some(layer.name()))
-            .map(|(_, shape)| shape.iter().product::<i64>())
-            .sum()
+        shapes.iter().filter(|(name, _)| name.split('.').next() == Some(layer.name())).map(|(_, shape)| shape.iter().product::<i64>()).sum()
     };
     let (mut field, mut jump) = (1, 1);
     let mut rows = Vec::new();
@@ -156,9 +152,7 @@ pub fn all_feature_maps(net: &Net, image: &RgbImage) -> Vec<FeatureMaps> {
 /// minus its mean, divided by its standard deviation, x64, +128, clipped to 0..255. Returns the
 /// channel and the map with values in [0, 1] (grey level / 255).
 pub fn paper_feature_map(conv2: &FeatureMaps) -> (usize, Map2d) {
-    let channel = (0..conv2.channels)
-        .max_by(|&a, &b| conv2.channel(a).max().total_cmp(&conv2.channel(b).max()))
-        .unwrap_or(0);
+    let channel = (0..conv2.channels).max_by(|&a, &b| conv2.channel(a).max().total_cmp(&conv2.channel(b).max())).unwrap_or(0);
     let map = conv2.channel(channel);
     let n = map.values.len() as f32;
     let mean = map.values.iter().sum::<f32>() / n;
@@ -222,10 +216,10 @@ fn saliency_of_batch(net: &Net, batch: &Tensor, class: usize) -> Map2d {
 /// SmoothGrad: the saliency averaged over `samples` copies of the image with Gaussian noise of
 /// standard deviation `noise` (in [0, 1] pixel units), seeded.
 pub fn smooth_grad(net: &Net, image: &RgbImage, class: usize, samples: usize, noise: f64, seed: u64) -> Map2d {
-    tch::manual_seed(seed as i64);
     let batch = image_batch(net, image);
     let noisy = batch.repeat([samples.max(1) as i64, 1, 1, 1]);
-    let noisy = &noisy + noisy.randn_like() * noise;
+    let noise = SeededRng::new(seed).normal_tensor(&noisy.size(), noisy.device()).to_kind(noisy.kind()) * noise;
+    let noisy = &noisy + noise;
     saliency_of_batch(net, &noisy, class)
 }
 
@@ -373,16 +367,14 @@ pub struct FourierImages {
 }
 
 impl FourierImages {
-    pub fn new(count: i64, size: i64, device: Device) -> FourierImages {
+    pub fn new(count: i64, size: i64, device: Device, rng: &mut SeededRng) -> FourierImages {
         let width_freqs = size / 2 + 1;
         let fy = Tensor::fft_fftfreq(size, 1.0, (Kind::Float, device)).unsqueeze(1);
         let fx = Tensor::fft_rfftfreq(size, 1.0, (Kind::Float, device)).unsqueeze(0);
         let frequencies = (&fy * &fy + &fx * &fx).sqrt();
         let scale = frequencies.clamp_min(1.0 / size as f64).reciprocal() * (size as f64);
-        let spectrum = (Tensor::randn([count, 3, size, width_freqs, 2], (Kind::Float, device)) * 0.01).set_requires_grad(true);
-        let max_norm = (0..3)
-            .map(|c| COLOUR_CORRELATION.iter().map(|row| row[c] * row[c]).sum::<f64>().sqrt())
-            .fold(0.0, f64::max);
+        let spectrum = (rng.normal_tensor(&[count, 3, size, width_freqs, 2], device) * 0.01).set_requires_grad(true);
+        let max_norm = (0..3).map(|c| COLOUR_CORRELATION.iter().map(|row| row[c] * row[c]).sum::<f64>().sqrt()).fold(0.0, f64::max);
         let flat: Vec<f32> = COLOUR_CORRELATION.iter().flatten().map(|v| (v / max_norm) as f32).collect();
         let colour = Tensor::from_slice(&flat).view([3, 3]).to_device(device);
         FourierImages { spectrum, scale: scale.unsqueeze(-1), colour, size }
@@ -408,7 +400,9 @@ pub fn random_transform(images: &Tensor, config: &VisConfig, rng: &mut SeededRng
         let scale = rng.uniform(1.0 - config.scale, 1.0 + config.scale);
         let angle = rng.uniform(-config.rotate_degrees, config.rotate_degrees).to_radians();
         // Two jitters (before and after) combine into one translation; normalised coordinates.
-        let shift = |rng: &mut SeededRng| 2.0 * (rng.uniform(-config.jitter, config.jitter) + rng.uniform(-config.jitter, config.jitter) * 0.5) / side;
+        let shift = |rng: &mut SeededRng| {
+            2.0 * (rng.uniform(-config.jitter, config.jitter) + rng.uniform(-config.jitter, config.jitter) * 0.5) / side
+        };
         let (tx, ty) = (shift(rng), shift(rng));
         let (cos, sin) = (angle.cos() / scale, angle.sin() / scale);
         theta.extend_from_slice(&[cos as f32, -sin as f32, tx as f32, sin as f32, cos as f32, ty as f32]);
@@ -474,9 +468,8 @@ pub fn visualize(
     preview_every: usize,
     on_step: &mut dyn FnMut(usize, f32, Option<RgbImage>) -> bool,
 ) -> (RgbImage, Vec<f32>) {
-    tch::manual_seed(config.seed as i64);
     let mut rng = SeededRng::new(config.seed);
-    let images = FourierImages::new(1, INPUT_SIZE, net.device());
+    let images = FourierImages::new(1, INPUT_SIZE, net.device(), &mut rng);
     let mut adam = TensorAdam::new(&images.spectrum, config.learning_rate);
     let mut history = Vec::with_capacity(config.steps);
     for step in 1..=config.steps {

@@ -16,10 +16,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         drop(file);
         std::fs::rename(&temporary, path)?;
         // Make the rename itself durable.
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            if let Ok(dir) = File::open(dir) {
-                let _ = dir.sync_all();
-            }
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+            && let Ok(dir) = File::open(dir)
+        {
+            let _ = dir.sync_all();
         }
         Ok(())
     })();
@@ -53,6 +53,13 @@ fn remove_stale_temporaries(path: &Path) {
 }
 
 /// Hex SHA-256 of `bytes`; identifies a model's exact weights.
+/// Encodes `image` as PNG and writes it atomically (every exported picture goes through here).
+pub fn write_png(image: &image::DynamicImage, path: &Path) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).map_err(std::io::Error::other)?;
+    write_atomically(path, &bytes)
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
@@ -61,10 +68,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Current UTC time as RFC 3339 (`2026-11-22T10:51:56Z`), without a date-time dependency.
 pub fn utc_timestamp_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     format_utc_timestamp(secs)
 }
 
@@ -81,12 +85,7 @@ pub fn format_utc_timestamp(unix_secs: u64) -> String {
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
     let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60)
 }
 
 #[cfg(test)]

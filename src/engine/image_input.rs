@@ -71,9 +71,8 @@ pub fn decode_image_bytes(data: &[u8], path: &Path) -> Result<DynamicImage, Imag
     if data.is_empty() {
         return Err(ImageInputError::Empty { path: path_buf() });
     }
-    let reader = ImageReader::new(Cursor::new(data))
-        .with_guessed_format()
-        .map_err(|source| ImageInputError::Io { path: path_buf(), source })?;
+    let reader =
+        ImageReader::new(Cursor::new(data)).with_guessed_format().map_err(|source| ImageInputError::Io { path: path_buf(), source })?;
     if reader.format().is_none() {
         return Err(ImageInputError::UnknownFormat { path: path_buf() });
     }
@@ -131,9 +130,7 @@ fn jpeg_scan_is_complete(data: &[u8]) -> bool {
 
 fn classify_decode_error(error: image::ImageError, path: &Path) -> ImageInputError {
     match error {
-        image::ImageError::Limits(_) => {
-            ImageInputError::TooManyPixels { path: path.to_path_buf(), width: 0, height: 0 }
-        }
+        image::ImageError::Limits(_) => ImageInputError::TooManyPixels { path: path.to_path_buf(), width: 0, height: 0 },
         image::ImageError::Unsupported(reason) => {
             ImageInputError::Corrupt { path: path.to_path_buf(), reason: format!("unsupported: {reason}") }
         }
@@ -182,11 +179,7 @@ pub fn images_to_tensor<'a>(images: impl IntoIterator<Item = &'a RgbImage>) -> T
         bytes.extend_from_slice(image.as_raw());
         count += 1;
     }
-    Tensor::from_slice(&bytes)
-        .view([count, INPUT_SIZE, INPUT_SIZE, 3])
-        .permute([0, 3, 1, 2])
-        .to_kind(Kind::Float)
-        / 255.0
+    Tensor::from_slice(&bytes).view([count, INPUT_SIZE, INPUT_SIZE, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 255.0
 }
 
 /// Stacks equally sized RGB images of any size into [N, 3, H, W] in [0, 1] (icons, patches).
@@ -206,12 +199,7 @@ pub fn tensor_to_rgb(image: &Tensor) -> RgbImage {
     let image = image.detach().to_device(tch::Device::Cpu);
     let size = image.size();
     let (height, width) = (size[1], size[2]);
-    let bytes = (image.clamp(0.0, 1.0) * 255.0)
-        .round()
-        .to_kind(Kind::Uint8)
-        .permute([1, 2, 0])
-        .contiguous()
-        .flatten(0, -1);
+    let bytes = (image.clamp(0.0, 1.0) * 255.0).round().to_kind(Kind::Uint8).permute([1, 2, 0]).contiguous().flatten(0, -1);
     let mut data = vec![0u8; (height * width * 3) as usize];
     let len = data.len();
     bytes.copy_data(&mut data, len);

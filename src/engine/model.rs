@@ -24,8 +24,7 @@ pub enum Layer {
 }
 
 impl Layer {
-    pub const ALL: [Layer; 7] =
-        [Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4, Layer::Fc1, Layer::Fc2, Layer::Fc3];
+    pub const ALL: [Layer; 7] = [Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4, Layer::Fc1, Layer::Fc2, Layer::Fc3];
     pub const CONV: [Layer; 4] = [Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4];
 
     pub fn name(self) -> &'static str {
@@ -102,17 +101,12 @@ pub fn parameter_shapes(num_classes: i64) -> Vec<(String, Vec<i64>)> {
     let mut shapes = Vec::new();
     for spec in CONV_SPECS {
         let name = spec.layer.name();
-        shapes.push((
-            format!("{name}.weight"),
-            vec![spec.out_channels, spec.in_channels, spec.kernel, spec.kernel],
-        ));
+        shapes.push((format!("{name}.weight"), vec![spec.out_channels, spec.in_channels, spec.kernel, spec.kernel]));
         shapes.push((format!("{name}.bias"), vec![spec.out_channels]));
     }
-    for (layer, inputs, outputs) in [
-        (Layer::Fc1, FLAT_FEATURES, FC1_UNITS),
-        (Layer::Fc2, FC1_UNITS, FC2_UNITS),
-        (Layer::Fc3, FC2_UNITS, num_classes),
-    ] {
+    for (layer, inputs, outputs) in
+        [(Layer::Fc1, FLAT_FEATURES, FC1_UNITS), (Layer::Fc2, FC1_UNITS, FC2_UNITS), (Layer::Fc3, FC2_UNITS, num_classes)]
+    {
         shapes.push((format!("{layer}.weight"), vec![outputs, inputs]));
         shapes.push((format!("{layer}.bias"), vec![outputs]));
     }
@@ -156,13 +150,7 @@ impl Net {
             .iter()
             .map(|spec| {
                 let config = nn::ConvConfig { padding: spec.kernel / 2, ..Default::default() };
-                nn::conv2d(
-                    &root / spec.layer.name(),
-                    spec.in_channels,
-                    spec.out_channels,
-                    spec.kernel,
-                    config,
-                )
+                nn::conv2d(&root / spec.layer.name(), spec.in_channels, spec.out_channels, spec.kernel, config)
             })
             .collect();
         let fc1 = nn::linear(&root / "fc1", FLAT_FEATURES, FC1_UNITS, Default::default());

@@ -42,13 +42,8 @@ impl Map2d {
 /// The usual heat-map ramp, blue → cyan → green → yellow → red (values in [0, 1]); red stands
 /// out on any photo, including yellow flowers.
 pub fn heat_colour(value: f32) -> Rgb<u8> {
-    const STOPS: [(f32, [f32; 3]); 5] = [
-        (0.0, [0.0, 0.0, 0.55]),
-        (0.25, [0.0, 0.6, 1.0]),
-        (0.5, [0.1, 0.85, 0.3]),
-        (0.75, [1.0, 0.85, 0.0]),
-        (1.0, [0.9, 0.05, 0.05]),
-    ];
+    const STOPS: [(f32, [f32; 3]); 5] =
+        [(0.0, [0.0, 0.0, 0.55]), (0.25, [0.0, 0.6, 1.0]), (0.5, [0.1, 0.85, 0.3]), (0.75, [1.0, 0.85, 0.0]), (1.0, [0.9, 0.05, 0.05])];
     let v = value.clamp(0.0, 1.0);
     let upper = STOPS.iter().position(|(at, _)| *at >= v).unwrap_or(STOPS.len() - 1).max(1);
     let (a, ca) = STOPS[upper - 1];
@@ -107,11 +102,7 @@ pub fn montage(tiles: &[RgbImage], columns: usize) -> RgbImage {
     let columns = columns.max(1).min(tiles.len());
     let rows = tiles.len().div_ceil(columns);
     let gap = 1;
-    let mut out = RgbImage::from_pixel(
-        columns as u32 * (tile_w + gap) - gap,
-        rows as u32 * (tile_h + gap) - gap,
-        Rgb([30, 30, 34]),
-    );
+    let mut out = RgbImage::from_pixel(columns as u32 * (tile_w + gap) - gap, rows as u32 * (tile_h + gap) - gap, Rgb([30, 30, 34]));
     for (i, tile) in tiles.iter().enumerate() {
         let (col, row) = ((i % columns) as u32, (i / columns) as u32);
         image::imageops::overlay(&mut out, tile, i64::from(col * (tile_w + gap)), i64::from(row * (tile_h + gap)));

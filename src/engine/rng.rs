@@ -48,3 +48,21 @@ impl SeededRng {
         }
     }
 }
+
+impl SeededRng {
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.next_f64().max(f64::MIN_POSITIVE);
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// A float tensor of standard normal values. Jobs run on several threads at once, and
+    /// libtorch's global generator (`tch::manual_seed`) would let one job's randomness change
+    /// another's; this draws from this generator alone.
+    pub fn normal_tensor(&mut self, shape: &[i64], device: tch::Device) -> tch::Tensor {
+        let count: i64 = shape.iter().product();
+        let values: Vec<f32> = (0..count.max(0)).map(|_| self.normal() as f32).collect();
+        tch::Tensor::from_slice(&values).view(shape).to_device(device)
+    }
+}

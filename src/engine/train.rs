@@ -17,109 +17,8 @@ use super::eval::{EvalReport, evaluate_tensors};
 use super::fsutil::write_atomically;
 use super::image_input::images_to_tensor;
 use super::model::{INPUT_SIZE, Net};
+pub use super::recipe::{Augmentation, LrSchedule, TrainConfig};
 use super::rng::SeededRng;
-
-/// How the learning rate changes over the run.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LrSchedule {
-    /// The paper's: the same rate throughout.
-    Constant,
-    /// Linear warm-up, then a cosine decay to zero at the last epoch.
-    Cosine { warmup_epochs: u32 },
-    /// Multiply by `gamma` every `every_epochs`.
-    Step { every_epochs: u32, gamma: f64 },
-}
-
-/// Random changes to each training image, generated on a separate thread ahead of the optimiser.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Augmentation {
-    /// Mirror left-right with probability 1/2.
-    pub horizontal_flip: bool,
-    /// Random resized crop: smallest fraction of the image area kept (1.0 = off).
-    pub crop_min_area: f64,
-    /// Brightness, contrast and saturation each scaled by a factor in [1-j, 1+j] (0 = off).
-    pub colour_jitter: f64,
-}
-
-impl Augmentation {
-    pub const NONE: Augmentation = Augmentation { horizontal_flip: false, crop_min_area: 1.0, colour_jitter: 0.0 };
-    /// A good default for small photo data sets.
-    pub const STANDARD: Augmentation = Augmentation { horizontal_flip: true, crop_min_area: 0.5, colour_jitter: 0.2 };
-
-    pub fn is_off(&self) -> bool {
-        !self.horizontal_flip && self.crop_min_area >= 1.0 && self.colour_jitter <= 0.0
-    }
-}
-
-impl Default for Augmentation {
-    fn default() -> Self {
-        Augmentation::NONE
-    }
-}
-
-/// Everything that decides a training run; stored in each checkpoint's sidecar.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TrainConfig {
-    pub epochs: u32,
-    pub batch_size: usize,
-    pub learning_rate: f64,
-    pub lr_schedule: LrSchedule,
-    /// Decoupled weight decay (AdamW); 0 is plain Adam as in the paper.
-    pub weight_decay: f64,
-    pub augmentation: Augmentation,
-    pub seed: u64,
-    pub validation_fraction: f64,
-    /// Save `epoch-NNN.safetensors` every this many epochs (and at the last epoch).
-    pub checkpoint_every: u32,
-    /// How many `epoch-NNN` checkpoints to keep; `best.safetensors` is kept besides.
-    pub keep_last: usize,
-    /// The data folder trained on (informational).
-    pub data_dir: Option<PathBuf>,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            epochs: 10,
-            batch_size: 64,
-            learning_rate: 0.001,
-            lr_schedule: LrSchedule::Constant,
-            weight_decay: 0.0,
-            augmentation: Augmentation::NONE,
-            seed: 0,
-            validation_fraction: 0.2,
-            checkpoint_every: 2,
-            keep_last: 5,
-            data_dir: None,
-        }
-    }
-}
-
-impl TrainConfig {
-    /// Learning rate during `epoch` (0-based) at `fraction` of the way through it.
-    pub fn learning_rate_at(&self, epoch: u32, fraction: f64) -> f64 {
-        let position = f64::from(epoch) + fraction;
-        match self.lr_schedule {
-            LrSchedule::Constant => self.learning_rate,
-            LrSchedule::Cosine { warmup_epochs } => {
-                let warmup = f64::from(warmup_epochs);
-                if position < warmup {
-                    self.learning_rate * (position + 1e-3) / warmup
-                } else {
-                    let span = (f64::from(self.epochs) - warmup).max(1e-9);
-                    let progress = ((position - warmup) / span).clamp(0.0, 1.0);
-                    self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
-                }
-            }
-            LrSchedule::Step { every_epochs, gamma } => {
-                self.learning_rate * gamma.powi((epoch / every_epochs.max(1)) as i32)
-            }
-        }
-    }
-}
 
 /// One epoch's numbers, as plotted and tabled.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,19 +36,44 @@ pub struct EpochRecord {
 /// Progress reported while training.
 #[derive(Clone, Debug)]
 pub enum TrainEvent {
-    Started { train_images: usize, validation_images: usize, steps_per_epoch: usize, first_epoch: u32, epochs: u32 },
+    Started {
+        train_images: usize,
+        validation_images: usize,
+        steps_per_epoch: usize,
+        first_epoch: u32,
+        epochs: u32,
+    },
     /// After each optimiser step. `epoch` is 1-based, `step` 1-based within the epoch.
-    Step { epoch: u32, step: usize, steps_per_epoch: usize, loss: f64 },
-    Epoch { record: EpochRecord, validation: EvalReport },
-    CheckpointSaved { path: PathBuf, epoch: u32, is_best: bool },
+    Step {
+        epoch: u32,
+        step: usize,
+        steps_per_epoch: usize,
+        loss: f64,
+    },
+    Epoch {
+        record: EpochRecord,
+        validation: EvalReport,
+    },
+    CheckpointSaved {
+        path: PathBuf,
+        epoch: u32,
+        is_best: bool,
+    },
 }
 
 /// How a run ended when it did not fail.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainOutcome {
-    Finished { best: Option<PathBuf>, last: Option<PathBuf>, history: Vec<EpochRecord> },
+    Finished {
+        best: Option<PathBuf>,
+        last: Option<PathBuf>,
+        history: Vec<EpochRecord>,
+    },
     /// Stopped by the user; the files written so far are intact.
-    Cancelled { last: Option<PathBuf>, history: Vec<EpochRecord> },
+    Cancelled {
+        last: Option<PathBuf>,
+        history: Vec<EpochRecord>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,16 +130,13 @@ pub fn train(
                     dataset.class_names
                 )));
             }
-            let history = read_history(&run_dir.join(HISTORY_FILE))
-                .into_iter()
-                .filter(|record| record.epoch <= checkpoint.meta.epoch)
-                .collect();
+            let history =
+                read_history(&run_dir.join(HISTORY_FILE)).into_iter().filter(|record| record.epoch <= checkpoint.meta.epoch).collect();
             (checkpoint.net, checkpoint.meta.epoch, history)
         }
         None => (Net::new(dataset.class_names.len(), device), 0, Vec::new()),
     };
-    let (train_indices, validation_indices) =
-        stratified_split(&dataset.labels, config.validation_fraction, config.seed);
+    let (train_indices, validation_indices) = stratified_split(&dataset.labels, config.validation_fraction, config.seed);
     if train_indices.is_empty() {
         return Err(TrainError::EmptyTrainingSplit);
     }
@@ -340,7 +261,8 @@ fn validate_config(config: &TrainConfig) -> Result<(), TrainError> {
     if !(0.0..1.0).contains(&config.validation_fraction) {
         return invalid("validation fraction must be in [0, 1)");
     }
-    if !(config.weight_decay >= 0.0) {
+    // NaN is refused too.
+    if config.weight_decay.is_nan() || config.weight_decay < 0.0 {
         return invalid("weight decay must not be negative");
     }
     if !(0.05..=1.0).contains(&config.augmentation.crop_min_area) {
@@ -376,13 +298,7 @@ fn prune_epoch_checkpoints(run_dir: &Path, keep: usize, newest: u32) {
 /// Pixels (CHW floats in [0, 1]) and labels of one batch, augmented as configured. Each image's
 /// random draws depend only on the seed, epoch and its place in the epoch, so the result does not
 /// depend on thread scheduling.
-fn prepare_batch(
-    dataset: &Dataset,
-    batch: &[usize],
-    config: &TrainConfig,
-    epoch: u32,
-    batch_number: usize,
-) -> (Vec<f32>, Vec<i64>) {
+fn prepare_batch(dataset: &Dataset, batch: &[usize], config: &TrainConfig, epoch: u32, batch_number: usize) -> (Vec<f32>, Vec<i64>) {
     let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
     let mut pixels = vec![0f32; batch.len() * 3 * plane];
     // Sequential on purpose: this runs on the producer thread while libtorch's threads use every

@@ -63,7 +63,6 @@ pub fn write_shape_dataset(root: &Path, classes: usize, per_class: usize) -> Vec
     names
 }
 
-
 /// Steps the app until `done` holds: the worker answers on its own thread, so GUI tests wait for
 /// its events rather than for a fixed number of frames. Fails after `timeout_secs`.
 pub fn run_until(
@@ -122,8 +121,12 @@ pub fn app_options(picker: activation_atlas::app::dialogs::Picker) -> activation
 }
 
 /// The real app in a harness of `size`, stepped until its model has loaded.
-pub fn app_with_model(options: activation_atlas::app::AppOptions, size: [f32; 2]) -> egui_kittest::Harness<'static, activation_atlas::app::AtlasApp> {
-    let mut harness = egui_kittest::Harness::builder().with_size(size).build_eframe(move |cc| activation_atlas::app::AtlasApp::new(cc, options));
+pub fn app_with_model(
+    options: activation_atlas::app::AppOptions,
+    size: [f32; 2],
+) -> egui_kittest::Harness<'static, activation_atlas::app::AtlasApp> {
+    let mut harness =
+        egui_kittest::Harness::builder().with_size(size).build_eframe(move |cc| activation_atlas::app::AtlasApp::new(cc, options));
     run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, activation_atlas::app::ModelStatus::Ready(_)));
     harness
 }

@@ -145,11 +145,23 @@ pub enum Stage {
 /// Progress of a build.
 #[derive(Clone, Debug)]
 pub enum BuildEvent {
-    Stage { stage: Stage, done: usize, total: usize },
+    Stage {
+        stage: Stage,
+        done: usize,
+        total: usize,
+    },
     /// An intermediate layout (normalised), every few UMAP epochs.
-    Layout { epoch: usize, layout: Vec<f32> },
+    Layout {
+        epoch: usize,
+        layout: Vec<f32>,
+    },
     /// Icons finished for some dense cells of `level` (cell indices and grid positions).
-    Icons { level: u16, cells: Vec<u32>, positions: Vec<[u16; 2]>, icons: Vec<RgbImage> },
+    Icons {
+        level: u16,
+        cells: Vec<u32>,
+        positions: Vec<[u16; 2]>,
+        icons: Vec<RgbImage>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,11 +245,8 @@ pub fn build_atlas(
 
     let mut icons = Vec::new();
     let icon_px = icon_size(params.layer) as u16;
-    let total_icons: usize = levels
-        .iter()
-        .filter(|l| params.icon_levels.contains(&(l.size as usize)))
-        .map(|l| l.dense_cells(params.min_count).count())
-        .sum();
+    let total_icons: usize =
+        levels.iter().filter(|l| params.icon_levels.contains(&(l.size as usize))).map(|l| l.dense_cells(params.min_count).count()).sum();
     let mut done_icons = 0;
     on_event(BuildEvent::Stage { stage: Stage::Icons, done: 0, total: total_icons });
     for level in levels.iter().filter(|l| params.icon_levels.contains(&(l.size as usize))) {

@@ -92,7 +92,8 @@ pub fn collect(
         }
         let end = (start + batch_size).min(dataset.len());
         let batch = images_to_tensor(&dataset.images[start..end]).to_device(net.device()).to_kind(net.kind());
-        let activation = tch::no_grad(|| net.forward_until(&batch, layer, false).get(layer).shallow_clone()).detach().set_requires_grad(true);
+        let activation =
+            tch::no_grad(|| net.forward_until(&batch, layer, false).get(layer).shallow_clone()).detach().set_requires_grad(true);
         let logits = net.forward_from(layer, &activation, false);
         // One backward pass per class: the attribution map of class c is sum_channels(A * dA).
         let mut attribution_maps = Vec::with_capacity(classes);

@@ -112,15 +112,16 @@ pub fn render_atlas_labelled(atlas: &Atlas, options: &ExportOptions, labels: Opt
             }
         }
         // Colour marks only where cells are big enough for them to read.
-        if options.class_colours && cell_px >= 24.0 {
-            if let Some(&(class, _)) = cell.top_by_attribution.first() {
-                let colour = class_colour(class as usize, classes);
-                let bar = (cell_px / 10.0).max(1.0) as u32;
-                let y_start = (y0 + cell_px) as u32 - bar;
-                for y in y_start..(y_start + bar).min(size) {
-                    for x in x0 as u32..((x0 + cell_px) as u32).min(size) {
-                        out.put_pixel(x, y, colour);
-                    }
+        if options.class_colours
+            && cell_px >= 24.0
+            && let Some(&(class, _)) = cell.top_by_attribution.first()
+        {
+            let colour = class_colour(class as usize, classes);
+            let bar = (cell_px / 10.0).max(1.0) as u32;
+            let y_start = (y0 + cell_px) as u32 - bar;
+            for y in y_start..(y_start + bar).min(size) {
+                for x in x0 as u32..((x0 + cell_px) as u32).min(size) {
+                    out.put_pixel(x, y, colour);
                 }
             }
         }
@@ -222,4 +223,32 @@ fn fill_disc(out: &mut RgbImage, cx: f32, cy: f32, r: f32, paint: impl Fn(f32) -
             }
         }
     }
+}
+
+/// The picture an export writes: the whole atlas at `options.size_px`, or only the part `crop`
+/// (min x, min y, max x, max y in [0, 1]) at that size, with `placements` marked. None when the
+/// atlas has no `options.grid` level.
+pub fn export_picture(
+    atlas: &Atlas,
+    options: &ExportOptions,
+    labels: Option<&Labels>,
+    placements: &[super::place::Placement],
+    crop: Option<[f32; 4]>,
+) -> Option<RgbImage> {
+    // For a part, render the whole at the resolution the part needs (at most 8192 px), then cut.
+    let whole_size = match crop {
+        Some([x0, y0, x1, y1]) => ((options.size_px as f32 / (x1 - x0).max(y1 - y0).max(1e-3)) as u32).clamp(options.size_px, 8192),
+        None => options.size_px,
+    };
+    let mut picture = render_atlas_labelled(atlas, &ExportOptions { size_px: whole_size, ..*options }, labels)?;
+    let placements: Vec<&super::place::Placement> = placements.iter().collect();
+    draw_placements(&mut picture, &placements, atlas.meta.class_names.len());
+    let Some([x0, y0, x1, y1]) = crop else { return Some(picture) };
+    let side = whole_size as f32;
+    let (left, top) = (((x0.clamp(0.0, 1.0) * side) as u32).min(whole_size - 1), ((y0.clamp(0.0, 1.0) * side) as u32).min(whole_size - 1));
+    let (width, height) = (((x1 - x0).clamp(0.0, 1.0) * side).max(1.0) as u32, ((y1 - y0).clamp(0.0, 1.0) * side).max(1.0) as u32);
+    let part = image::imageops::crop_imm(&picture, left, top, width.min(whole_size - left), height.min(whole_size - top)).to_image();
+    let scale = options.size_px as f32 / part.width().max(part.height()) as f32;
+    let (out_w, out_h) = (((part.width() as f32 * scale) as u32).max(1), ((part.height() as f32 * scale) as u32).max(1));
+    Some(image::imageops::resize(&part, out_w, out_h, FilterType::Triangle))
 }

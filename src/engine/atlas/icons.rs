@@ -65,13 +65,12 @@ pub fn render_icons(
     let mut start = 0;
     while start < count {
         let len = params.batch.max(1).min(count - start);
-        tch::manual_seed((params.seed + start as u64) as i64);
         let mut rng = SeededRng::derive(params.seed, start as u64);
         let targets = Tensor::from_slice(&directions[start * dim..(start + len) * dim])
             .view([len as i64, dim as i64])
             .to_device(net.device())
             .to_kind(net.kind());
-        let images = FourierImages::new(len as i64, size, net.device());
+        let images = FourierImages::new(len as i64, size, net.device(), &mut rng);
         let mut adam = TensorAdam::new(&images.spectrum, params.learning_rate);
         for _ in 0..params.steps {
             if cancel.load(Ordering::Relaxed) {

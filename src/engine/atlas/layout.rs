@@ -88,7 +88,7 @@ pub fn umap(
 
     // Edges weighted by membership; weak ones (sampled less than once) are dropped, as the
     // reference implementation does.
-    let mut edges: Vec<(u32, u32, f32)> = graph.iter().map(|(&w, (i, j))| (i as u32, j as u32, w)).collect();
+    let mut edges: Vec<(u32, u32, f32)> = graph.iter().map(|(&w, (i, j))| (i, j, w)).collect();
     let max_weight = edges.iter().map(|e| e.2).fold(0.0f32, f32::max);
     edges.retain(|e| e.2 >= max_weight / params.epochs as f32);
     let epochs_per_sample: Vec<f32> = edges.iter().map(|e| max_weight / e.2).collect();
@@ -148,7 +148,15 @@ pub fn umap(
 
 /// Exact t-SNE (perplexity-calibrated Gaussian affinities, Student-t similarities, early
 /// exaggeration, momentum), dense on libtorch: for up to a few thousand points.
-pub fn tsne(vectors: &[f32], dim: usize, components: usize, perplexity: f64, iterations: usize, seed: u64, cancel: &AtomicBool) -> Result<Vec<f32>, LayoutError> {
+pub fn tsne(
+    vectors: &[f32],
+    dim: usize,
+    components: usize,
+    perplexity: f64,
+    iterations: usize,
+    seed: u64,
+    cancel: &AtomicBool,
+) -> Result<Vec<f32>, LayoutError> {
     let p = tsne_affinities(vectors, dim, perplexity);
     tsne_from_affinities(&p, components, iterations, seed, cancel)
 }
@@ -171,11 +179,11 @@ pub fn tsne_affinities(vectors: &[f32], dim: usize, perplexity: f64) -> Tensor {
         for _ in 0..64 {
             let mut sum = 0.0;
             let mut weighted = 0.0;
-            for j in 0..n {
+            for (j, &d) in row.iter().enumerate() {
                 if j != i {
-                    let w = (-(row[j] - min_other) * beta).exp();
+                    let w = (-(d - min_other) * beta).exp();
                     sum += w;
-                    weighted += w * (row[j] - min_other);
+                    weighted += w * (d - min_other);
                 }
             }
             let entropy = sum.max(1e-300).ln() + beta * weighted / sum.max(1e-300);
@@ -207,12 +215,17 @@ pub fn tsne_affinities(vectors: &[f32], dim: usize, perplexity: f64) -> Tensor {
 }
 
 /// t-SNE iterations from precomputed affinities (see [`tsne_affinities`]).
-pub fn tsne_from_affinities(p: &Tensor, components: usize, iterations: usize, seed: u64, cancel: &AtomicBool) -> Result<Vec<f32>, LayoutError> {
+pub fn tsne_from_affinities(
+    p: &Tensor,
+    components: usize,
+    iterations: usize,
+    seed: u64,
+    cancel: &AtomicBool,
+) -> Result<Vec<f32>, LayoutError> {
     let n = p.size()[0] as usize;
     let device = p.device();
     let kind = Kind::Float;
-    tch::manual_seed(seed as i64);
-    let mut y = Tensor::randn([n as i64, components as i64], (kind, device)) * 1e-4;
+    let mut y = crate::engine::rng::SeededRng::new(seed).normal_tensor(&[n as i64, components as i64], device) * 1e-4;
     let mut velocity = y.zeros_like();
     let learning_rate = (n as f64 / 12.0).max(50.0);
     for iteration in 0..iterations {

@@ -10,6 +10,7 @@ pub mod file;
 pub mod icons;
 pub mod knn;
 pub mod layout;
+pub mod patches;
 pub mod place;
 pub mod views;
 

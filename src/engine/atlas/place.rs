@@ -44,7 +44,8 @@ pub fn place_image(net: &Net, atlas: &Atlas, image: &image::RgbImage, k: usize) 
     let points: Vec<[f32; 2]> = indices
         .chunks(k)
         .map(|row| {
-            let (sx, sy) = row.iter().fold((0.0, 0.0), |(sx, sy), &i| (sx + atlas.layout[2 * i as usize], sy + atlas.layout[2 * i as usize + 1]));
+            let (sx, sy) =
+                row.iter().fold((0.0, 0.0), |(sx, sy), &i| (sx + atlas.layout[2 * i as usize], sy + atlas.layout[2 * i as usize + 1]));
             [sx / row.len() as f32, sy / row.len() as f32]
         })
         .collect();

@@ -94,7 +94,9 @@ pub fn class_mosaic(net: &Net, dataset: &Dataset) -> ClassMosaic {
     let mut side = 25;
     for chunk in dataset.images.chunks(64) {
         let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
-        let conv2 = tch::no_grad(|| net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).to_kind(tch::Kind::Float).to_device(tch::Device::Cpu));
+        let conv2 = tch::no_grad(|| {
+            net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).to_kind(tch::Kind::Float).to_device(tch::Device::Cpu)
+        });
         let size = conv2.size();
         let (channels, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
         let values = Vec::<f32>::try_from(conv2.flatten(0, -1)).expect("floats");

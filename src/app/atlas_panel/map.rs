@@ -1,0 +1,297 @@
+//! The atlas as a map in an `egui::Scene`: the grid level follows the zoom; each level's icons
+//! are one mesh on one texture; class labels at the whole-map level; dropped pictures as pins;
+//! hover and click inspect a cell.
+
+use std::sync::Arc;
+
+use eframe::egui;
+
+use super::{AtlasPanel, Building, LevelTexture, WORLD, class_colour, format_attribution};
+use crate::app::context::AppContext;
+use crate::app::i18n::{Lang, T};
+use crate::engine::atlas::cells::GridLevel;
+use crate::engine::atlas::{Atlas, Stage};
+use crate::worker::{AtlasJob, Job};
+
+/// What one frame of the map needs about the level drawn.
+struct LevelView<'a> {
+    level: &'a GridLevel,
+    size: u16,
+    classes: usize,
+    cell_world: f32,
+    names: &'a [String],
+    /// Scene units per screen pixel: sizes meant in screen pixels are multiplied by it.
+    screen: f32,
+}
+
+impl LevelView<'_> {
+    fn cell_rect(&self, origin: egui::Pos2, x: u16, y: u16, scale: f32) -> egui::Rect {
+        let centre = origin + egui::vec2((f32::from(x) + 0.5) * self.cell_world, (f32::from(y) + 0.5) * self.cell_world);
+        egui::Rect::from_center_size(centre, egui::Vec2::splat(self.cell_world * scale))
+    }
+
+    /// The cell under a point of the map.
+    fn cell_at(&self, origin: egui::Pos2, pos: egui::Pos2) -> Option<usize> {
+        let local = pos - origin;
+        let (x, y) = ((local.x / self.cell_world).floor(), (local.y / self.cell_world).floor());
+        let inside = x >= 0.0 && y >= 0.0 && x < f32::from(self.size) && y < f32::from(self.size);
+        inside.then(|| self.level.cells.iter().position(|c| c.x == x as u16 && c.y == y as u16)).flatten()
+    }
+}
+
+impl AtlasPanel {
+    pub(super) fn map_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        if let Some(building) = &self.building {
+            building_ui(building, ui, lang);
+            return;
+        }
+        let Some(atlas) = self.atlas.clone() else {
+            ui.centered_and_justified(|ui| {
+                ui.label(egui::RichText::new(T::NoAtlas.get(lang)).size(18.0));
+            });
+            return;
+        };
+        let viewport = ui.available_rect_before_wrap();
+        self.keyboard_zoom(ui);
+        let pixels_per_unit = if self.scene_rect.width() > 0.0 {
+            (viewport.width() / self.scene_rect.width()).min(viewport.height() / self.scene_rect.height())
+        } else {
+            viewport.width().min(viewport.height()) / WORLD
+        };
+        let size = self.level_for_zoom(pixels_per_unit);
+        self.current_level = size;
+        let Some(level) = atlas.level(size) else { return };
+        let classes = atlas.meta.class_names.len();
+        let names: Vec<String> = (0..classes).map(|c| cx.class_label(c)).collect();
+        let view =
+            LevelView { level, size, classes, cell_world: WORLD / f32::from(size), names: &names, screen: 1.0 / pixels_per_unit.max(1e-3) };
+        let (hovered, clicked, response) = self.scene_ui(ui, &view);
+        if let Some(index) = hovered {
+            let cell = &level.cells[index];
+            let mut text = format!("{} {}", cell.count, T::Vectors.get(lang));
+            for &(class, attribution) in &cell.top_by_attribution {
+                text += &format!("\n{}  {} {}", names[class as usize], T::Attribution.get(lang), format_attribution(attribution));
+            }
+            response.on_hover_text(text);
+        }
+        if let Some(index) = clicked {
+            self.select_cell(&atlas, size, index, cx);
+        }
+        level_badge_ui(ui, viewport, size, lang);
+    }
+
+    /// Selects a cell and asks for the real patches behind it.
+    fn select_cell(&mut self, atlas: &Arc<Atlas>, size: u16, index: usize, cx: &mut AppContext) {
+        self.selected = Some((size, index));
+        self.patches.clear();
+        if let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) {
+            cx.submit(Job::Atlas(AtlasJob::CellPatches { members: cell.members.clone(), limit: super::PATCHES_SHOWN }));
+        }
+    }
+
+    /// Draws the map in the scene; returns the hovered and the clicked cell.
+    fn scene_ui(&mut self, ui: &mut egui::Ui, view: &LevelView) -> (Option<usize>, Option<usize>, egui::Response) {
+        let mut scene_rect = self.scene_rect;
+        let (mut hovered, mut clicked) = (None, None);
+        let scene = egui::Scene::new().zoom_range(0.05..=40.0).scroll_zooms(true).show(ui, &mut scene_rect, |ui| {
+            let (rect, response) = ui.allocate_exact_size(egui::vec2(WORLD, WORLD), egui::Sense::click());
+            let painter = ui.painter();
+            painter.rect_filled(rect, 0.0, egui::Color32::from_rgb(18, 18, 22));
+            self.cells_ui(painter, rect.min, view);
+            if Some(view.size) == self.icon_levels().first().copied() {
+                class_labels_ui(painter, rect.min, view);
+            }
+            self.pins_ui(painter, rect.min, view);
+            hovered = response.hover_pos().and_then(|pos| view.cell_at(rect.min, pos));
+            if response.clicked() {
+                clicked = response.interact_pointer_pos().and_then(|pos| view.cell_at(rect.min, pos));
+            }
+            if let Some((level, index)) = self.selected
+                && let Some(cell) = view.level.cells.get(index).filter(|_| level == view.size)
+            {
+                let stroke = egui::Stroke::new(2.0, egui::Color32::YELLOW);
+                painter.rect_stroke(view.cell_rect(rect.min, cell.x, cell.y, 1.0), 0.0, stroke, egui::StrokeKind::Inside);
+            }
+            response
+        });
+        self.scene_rect = scene_rect;
+        (hovered, clicked, scene.inner)
+    }
+
+    /// The class colour overlay, then every icon of the level as one mesh; sparse cells as dots.
+    fn cells_ui(&self, painter: &egui::Painter, origin: egui::Pos2, view: &LevelView) {
+        if self.class_colours {
+            for cell in &view.level.cells {
+                if let Some(&(class, _)) = cell.top_by_attribution.first() {
+                    painter.rect_filled(
+                        view.cell_rect(origin, cell.x, cell.y, 1.0),
+                        0.0,
+                        class_colour(class as usize, view.classes).gamma_multiply(0.45),
+                    );
+                }
+            }
+        }
+        let Some(level_texture) = self.textures.get(&view.size) else { return };
+        let mean_count = view.level.cells.iter().map(|c| c.count as f32).sum::<f32>() / view.level.cells.len().max(1) as f32;
+        let mut mesh = egui::Mesh::with_texture(level_texture.texture.id());
+        for (index, cell) in view.level.cells.iter().enumerate() {
+            // Icon size by density, so dense regions stand out.
+            let scale = (cell.count as f32 / mean_count).sqrt().clamp(0.4, 0.96);
+            match level_texture.uv(index) {
+                Some(uv) => mesh.add_rect_with_uv(view.cell_rect(origin, cell.x, cell.y, scale), uv, egui::Color32::WHITE),
+                None => {
+                    painter.circle_filled(
+                        view.cell_rect(origin, cell.x, cell.y, 1.0).center(),
+                        view.cell_world * 0.08,
+                        egui::Color32::from_gray(90),
+                    );
+                }
+            }
+        }
+        painter.add(egui::Shape::mesh(mesh));
+    }
+
+    /// Dropped pictures: a glow and a marker per vector, a pin with the thumbnail at the centre.
+    /// Sizes are in screen pixels so pins stay readable at any zoom.
+    fn pins_ui(&self, painter: &egui::Painter, origin: egui::Pos2, view: &LevelView) {
+        let screen = view.screen;
+        for dropped in self.dropped.iter().filter(|d| d.visible) {
+            let colour = class_colour(dropped.placement.predicted_class, view.classes);
+            for p in &dropped.placement.points {
+                let at = origin + egui::vec2(p[0] * WORLD, p[1] * WORLD);
+                painter.circle_filled(at, 7.0 * screen, colour.gamma_multiply(0.15));
+                painter.circle_filled(at, 1.8 * screen, colour);
+            }
+            let centre = origin + egui::vec2(dropped.placement.centre[0] * WORLD, dropped.placement.centre[1] * WORLD);
+            let pin = egui::Rect::from_center_size(centre - egui::vec2(0.0, 52.0 * screen), egui::Vec2::splat(64.0 * screen));
+            painter.circle_filled(centre, 4.0 * screen, egui::Color32::WHITE);
+            painter.line_segment([centre, pin.center_bottom()], egui::Stroke::new(2.0 * screen, egui::Color32::WHITE));
+            painter.rect_filled(pin.expand(3.0 * screen), 4.0 * screen, egui::Color32::WHITE);
+            painter.image(dropped.thumbnail.id(), pin, full_uv(), egui::Color32::WHITE);
+            let name = view.names.get(dropped.placement.predicted_class).cloned().unwrap_or_default();
+            let galley = painter.layout_no_wrap(name, egui::FontId::proportional(14.0 * screen), egui::Color32::WHITE);
+            let text_rect = egui::Align2::CENTER_BOTTOM.anchor_size(pin.center_top() - egui::vec2(0.0, 5.0 * screen), galley.size());
+            painter.rect_filled(text_rect.expand(2.0 * screen), 3.0 * screen, colour.gamma_multiply(0.85));
+            painter.galley(text_rect.min, galley, egui::Color32::BLACK);
+        }
+    }
+
+    /// Keys + and - zoom around the middle of the view; 0 shows the whole map. Ignored while a
+    /// text field has the keyboard.
+    fn keyboard_zoom(&mut self, ui: &egui::Ui) {
+        if ui.ctx().memory(|m| m.focused().is_some()) {
+            return;
+        }
+        let (zoom_in, zoom_out, reset) = ui.input(|i| {
+            (
+                i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals),
+                i.key_pressed(egui::Key::Minus),
+                i.key_pressed(egui::Key::Num0),
+            )
+        });
+        let rect = self.scene_rect;
+        if reset {
+            // An empty rectangle makes the scene fit the whole map again.
+            self.scene_rect = egui::Rect::ZERO;
+        } else if rect.width() > 0.0 && (zoom_in || zoom_out) {
+            let factor = if zoom_in { 1.0 / 1.5 } else { 1.5 };
+            let size = (rect.size() * factor).clamp(egui::Vec2::splat(WORLD / 200.0), egui::Vec2::splat(WORLD * 20.0));
+            self.scene_rect = egui::Rect::from_center_size(rect.center(), size);
+        }
+    }
+}
+
+impl LevelTexture {
+    /// Where cell `index`'s icon is in the texture, if it has one.
+    pub(super) fn uv(&self, index: usize) -> Option<egui::Rect> {
+        let &slot = self.slots.get(&index)?;
+        let size = self.texture.size_vec2();
+        let px = self.icon_px as f32;
+        let (col, row) = ((slot % self.columns) as f32, (slot / self.columns) as f32);
+        Some(egui::Rect::from_min_size(egui::pos2(col * px / size.x, row * px / size.y), egui::vec2(px / size.x, px / size.y)))
+    }
+}
+
+pub(super) fn full_uv() -> egui::Rect {
+    egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0))
+}
+
+/// Each class named on its densest cell; a label that would cover an earlier (denser) one moves
+/// aside, else is left out.
+fn class_labels_ui(painter: &egui::Painter, origin: egui::Pos2, view: &LevelView) {
+    let mut best: Vec<Option<(u16, u16, u32)>> = vec![None; view.classes];
+    for cell in &view.level.cells {
+        if let Some(&(class, _)) = cell.top_by_attribution.first() {
+            let slot = &mut best[class as usize];
+            if slot.is_none_or(|(_, _, n)| cell.count > n) {
+                *slot = Some((cell.x, cell.y, cell.count));
+            }
+        }
+    }
+    let mut order: Vec<(usize, (u16, u16, u32))> = best.iter().enumerate().filter_map(|(c, b)| Some((c, (*b)?))).collect();
+    order.sort_by_key(|(_, (_, _, count))| std::cmp::Reverse(*count));
+    let offsets = [(0.0, 0.0), (0.0, 0.3), (0.0, -0.3), (0.5, 0.3), (-0.5, 0.3), (0.5, -0.3), (-0.5, -0.3)];
+    let mut taken: Vec<egui::Rect> = Vec::new();
+    for (class, (x, y, _)) in order {
+        let galley =
+            painter.layout_no_wrap(view.names[class].clone(), egui::FontId::proportional(view.cell_world * 0.28), egui::Color32::WHITE);
+        let centre = view.cell_rect(origin, x, y, 1.0).center();
+        let spot = offsets
+            .into_iter()
+            .map(|(dx, dy)| {
+                egui::Align2::CENTER_CENTER.anchor_size(centre + egui::vec2(dx, dy) * view.cell_world, galley.size()).expand(2.0)
+            })
+            .find(|r| taken.iter().all(|t| !t.intersects(*r)));
+        if let Some(text_rect) = spot {
+            taken.push(text_rect);
+            painter.rect_filled(text_rect, 3.0, egui::Color32::from_black_alpha(150));
+            painter.galley(text_rect.shrink(2.0).min, galley, egui::Color32::WHITE);
+        }
+    }
+}
+
+/// The grid level, over the map's corner (a label, so screen readers and tests find it).
+fn level_badge_ui(ui: &egui::Ui, viewport: egui::Rect, size: u16, lang: Lang) {
+    let badge = format!("{} {size}×{size}", T::GridLevel.get(lang));
+    egui::Area::new(egui::Id::unique("atlas-level"))
+        .order(egui::Order::Foreground)
+        .pivot(egui::Align2::RIGHT_TOP)
+        .fixed_pos(viewport.right_top() + egui::vec2(-8.0, 8.0))
+        .interactable(false)
+        .show(ui.ctx(), |ui| {
+            egui::Frame::new().fill(egui::Color32::from_black_alpha(170)).corner_radius(3.0).inner_margin(4.0).show(ui, |ui| {
+                ui.label(egui::RichText::new(badge).color(egui::Color32::WHITE).size(13.0));
+            });
+        });
+}
+
+/// A build in progress: stage and progress, the layout as it optimises, icons as they come.
+fn building_ui(building: &Building, ui: &mut egui::Ui, lang: Lang) {
+    let stage = match building.stage {
+        Stage::Collect => T::StageCollect,
+        Stage::Neighbours => T::StageNeighbours,
+        Stage::Layout => T::StageLayout,
+        Stage::Cells => T::StageCells,
+        Stage::PaperViews => T::StagePaperViews,
+        Stage::Icons => T::StageIcons,
+    };
+    let fraction = building.done as f32 / building.total.max(1) as f32;
+    ui.add(egui::ProgressBar::new(fraction).text(format!("{} {}/{}", stage.get(lang), building.done, building.total)));
+    let (rect, _) = ui.allocate_exact_size(ui.available_size(), egui::Sense::hover());
+    let side = rect.width().min(rect.height());
+    let area = egui::Rect::from_min_size(rect.min, egui::vec2(side, side));
+    let painter = ui.painter_at(area);
+    painter.rect_filled(area, 0.0, egui::Color32::from_rgb(18, 18, 22));
+    // Positions only: cells and classes come later.
+    for p in building.layout.chunks_exact(2).step_by(2) {
+        painter.circle_filled(area.min + egui::vec2(p[0], p[1]) * side, 1.0, egui::Color32::from_rgb(120, 170, 255));
+    }
+    if let Some(&(coarsest, _, _)) = building.icons.iter().min_by_key(|(l, _, _)| *l) {
+        let cell = side / f32::from(coarsest);
+        for (_, [x, y], texture) in building.icons.iter().filter(|(l, _, _)| *l == coarsest) {
+            let r = egui::Rect::from_min_size(area.min + egui::vec2(f32::from(*x) * cell, f32::from(*y) * cell), egui::vec2(cell, cell));
+            painter.image(texture.id(), r.shrink(cell * 0.05), full_uv(), egui::Color32::WHITE);
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! 地图集: the activation atlas as a map to fly over. The grid level follows the zoom; icons come
+//! from one texture per level drawn as one mesh; hover and click inspect a cell; dropped photos
+//! are placed on the map; atlases are built here too; the paper's mosaic and distribution views.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eframe::egui;
+
+mod map;
+mod side;
+mod views;
+
+use super::context::AppContext;
+use super::dialogs::DialogKind;
+use super::i18n::T;
+use crate::engine::atlas::build::AtlasParams;
+use crate::engine::atlas::export::ExportOptions;
+use crate::engine::atlas::{Atlas, Placement, Stage};
+use crate::engine::model::Layer;
+use crate::worker::{AtlasBuild, AtlasBuildProgress, AtlasEvent, AtlasJob, Job, JobError, JobId, PatchPicture, Picture};
+
+/// Real patches shown for a selected cell.
+const PATCHES_SHOWN: usize = 24;
+
+/// Side of the map in scene units.
+pub const WORLD: f32 = 1000.0;
+/// A grid level is used once its cells are at least this many screen pixels wide.
+const MIN_CELL_PX: f32 = 44.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtlasView {
+    Map,
+    Mosaic,
+    Distribution,
+}
+
+/// The icons of one grid level packed into one texture.
+struct LevelTexture {
+    texture: egui::TextureHandle,
+    columns: usize,
+    /// Cell index -> slot in the texture.
+    slots: HashMap<usize, usize>,
+    icon_px: usize,
+}
+
+pub struct DroppedImage {
+    pub path: PathBuf,
+    pub placement: Placement,
+    thumbnail: egui::TextureHandle,
+    pub visible: bool,
+}
+
+/// An atlas being built: stage progress, the latest layout, icons received so far.
+pub struct Building {
+    pub job: JobId,
+    pub stage: Stage,
+    pub done: usize,
+    pub total: usize,
+    pub layout: Vec<f32>,
+    pub icons: Vec<(u16, [u16; 2], egui::TextureHandle)>,
+}
+
+pub struct BuildForm {
+    pub layer: Layer,
+    pub samples: usize,
+    pub neighbours: usize,
+    pub min_dist: f32,
+    pub icon_steps: usize,
+    /// Grid sizes, as typed: "10 20 40 80".
+    pub grid_levels: String,
+    /// The grid sizes whose cells get icons, as typed.
+    pub icon_levels: String,
+}
+
+impl Default for BuildForm {
+    fn default() -> Self {
+        let defaults = AtlasParams::default();
+        let join = |levels: &[usize]| levels.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+        BuildForm {
+            layer: defaults.layer,
+            samples: defaults.samples_per_image,
+            neighbours: defaults.umap.n_neighbors,
+            min_dist: defaults.umap.min_dist,
+            icon_steps: defaults.icons.steps,
+            grid_levels: join(&defaults.grid_levels),
+            icon_levels: join(&defaults.icon_levels),
+        }
+    }
+}
+
+/// Grid sizes typed by the user ("10 20 40" or "10, 20, 40"), sorted; None if any is not a
+/// number from 2 to 256 or none is given.
+pub fn parse_levels(text: &str) -> Option<Vec<usize>> {
+    let mut levels = text
+        .split(|c: char| c == ',' || c == '，' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(|part| part.parse::<usize>().ok().filter(|n| (2..=256).contains(n)))
+        .collect::<Option<Vec<usize>>>()?;
+    levels.sort_unstable();
+    levels.dedup();
+    (!levels.is_empty()).then_some(levels)
+}
+
+pub struct AtlasPanel {
+    pub atlas: Option<Arc<Atlas>>,
+    pub path: Option<PathBuf>,
+    textures: HashMap<u16, LevelTexture>,
+    pub scene_rect: egui::Rect,
+    pub view: AtlasView,
+    /// The grid level drawn in the last frame.
+    pub current_level: u16,
+    pub class_colours: bool,
+    pub selected: Option<(u16, usize)>,
+    patches: Vec<(egui::TextureHandle, u16, PathBuf)>,
+    pub dropped: Vec<DroppedImage>,
+    pub building: Option<Building>,
+    pub form: BuildForm,
+    pub export_size: u32,
+    pub export_labels: bool,
+    pub export_grid_lines: bool,
+    /// Rotation of the 3-D distribution views, degrees.
+    pub yaw: f32,
+    mosaic: Vec<(usize, egui::TextureHandle)>,
+}
+
+impl Default for AtlasPanel {
+    fn default() -> Self {
+        AtlasPanel {
+            atlas: None,
+            path: None,
+            textures: HashMap::new(),
+            scene_rect: egui::Rect::ZERO,
+            view: AtlasView::Map,
+            current_level: 0,
+            class_colours: false,
+            selected: None,
+            patches: Vec::new(),
+            dropped: Vec::new(),
+            building: None,
+            form: BuildForm::default(),
+            export_size: 2048,
+            export_labels: true,
+            export_grid_lines: false,
+            yaw: 30.0,
+            mosaic: Vec::new(),
+        }
+    }
+}
+
+fn texture(ctx: &egui::Context, name: &str, picture: &Picture, options: egui::TextureOptions) -> egui::TextureHandle {
+    ctx.load_texture(name, egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba), options)
+}
+
+/// A colour per class, evenly spaced hues (the same as the exported pictures).
+pub fn class_colour(class: usize, classes: usize) -> egui::Color32 {
+    let c = crate::engine::atlas::export::class_colour(class, classes);
+    egui::Color32::from_rgb(c[0], c[1], c[2])
+}
+
+impl AtlasPanel {
+    fn loaded(&mut self, ctx: &egui::Context, atlas: Arc<Atlas>, path: PathBuf) {
+        self.textures.clear();
+        for icons in &atlas.icons {
+            let count = icons.cells.len();
+            if count == 0 {
+                continue;
+            }
+            let px = icons.icon_px as usize;
+            let columns = (count as f64).sqrt().ceil() as usize;
+            let rows = count.div_ceil(columns);
+            let mut image = egui::ColorImage::filled([columns * px, rows * px], egui::Color32::TRANSPARENT);
+            for i in 0..count {
+                let icon = icons.icon(i);
+                let (col, row) = (i % columns, i / columns);
+                for (x, y, p) in icon.enumerate_pixels() {
+                    image[(col * px + x as usize, row * px + y as usize)] = egui::Color32::from_rgb(p[0], p[1], p[2]);
+                }
+            }
+            let handle = ctx.load_texture(format!("atlas-icons-{}", icons.size), image, egui::TextureOptions::LINEAR);
+            let slots = icons.cells.iter().enumerate().map(|(slot, &cell)| (cell as usize, slot)).collect();
+            self.textures.insert(icons.size, LevelTexture { texture: handle, columns, slots, icon_px: px });
+        }
+        self.mosaic = mosaic_textures(ctx, &atlas);
+        self.atlas = Some(atlas);
+        self.path = Some(path);
+        self.scene_rect = egui::Rect::ZERO;
+        self.selected = None;
+        self.patches.clear();
+        self.building = None;
+    }
+
+    fn build_progress(&mut self, ctx: &egui::Context, progress: AtlasBuildProgress) {
+        let Some(building) = self.building.as_mut() else { return };
+        match progress {
+            AtlasBuildProgress::Stage { stage, done, total } => {
+                building.stage = stage;
+                building.done = done;
+                building.total = total;
+            }
+            AtlasBuildProgress::Layout { layout, .. } => building.layout = layout,
+            AtlasBuildProgress::Icons { level, positions, icons } => {
+                for (position, picture) in positions.into_iter().zip(&icons) {
+                    let handle =
+                        texture(ctx, &format!("building-{level}-{}-{}", position[0], position[1]), picture, egui::TextureOptions::LINEAR);
+                    building.icons.push((level, position, handle));
+                }
+            }
+        }
+    }
+
+    fn placed(&mut self, ctx: &egui::Context, path: PathBuf, placement: Placement, thumbnail: Picture) {
+        let handle = texture(ctx, &format!("dropped-{}", path.display()), &thumbnail, egui::TextureOptions::LINEAR);
+        self.dropped.retain(|d| d.path != path);
+        self.dropped.push(DroppedImage { path, placement, thumbnail: handle, visible: true });
+    }
+
+    fn patches_received(&mut self, ctx: &egui::Context, patches: Vec<PatchPicture>) {
+        self.patches = patches
+            .into_iter()
+            .enumerate()
+            .map(|(i, patch)| (texture(ctx, &format!("patch-{i}"), &patch.picture, egui::TextureOptions::NEAREST), patch.label, patch.path))
+            .collect();
+    }
+
+    /// How many real image patches are shown for the selected cell.
+    pub fn patch_count(&self) -> usize {
+        self.patches.len()
+    }
+
+    /// Levels with icons, coarse to fine.
+    fn icon_levels(&self) -> Vec<u16> {
+        let mut levels: Vec<u16> = self.textures.keys().copied().collect();
+        levels.sort_unstable();
+        levels
+    }
+
+    /// The finest level with icons whose cells are at least [`MIN_CELL_PX`] wide on screen.
+    pub fn level_for_zoom(&self, pixels_per_unit: f32) -> u16 {
+        let levels = self.icon_levels();
+        let fallback = self.atlas.as_ref().and_then(|a| a.levels.first().map(|l| l.size)).unwrap_or(10);
+        let Some(&coarsest) = levels.first() else { return fallback };
+        levels.iter().rev().copied().find(|&l| WORLD / f32::from(l) * pixels_per_unit >= MIN_CELL_PX).unwrap_or(coarsest)
+    }
+}
+
+/// An attribution value with three significant digits, however small.
+pub fn format_attribution(value: f32) -> String {
+    if value != 0.0 && value.abs() < 0.01 { format!("{value:.2e}") } else { format!("{value:.3}") }
+}
+
+fn mosaic_textures(ctx: &egui::Context, atlas: &Atlas) -> Vec<(usize, egui::TextureHandle)> {
+    let Some(mosaic) = &atlas.mosaic else { return Vec::new() };
+    let side = mosaic.map_side;
+    let per_row = 14;
+    mosaic
+        .order
+        .iter()
+        .map(|&class| {
+            let members: Vec<usize> = (0..mosaic.labels.len()).filter(|&i| mosaic.labels[i] as usize == class).take(per_row).collect();
+            let width = (members.len().max(1)) * (side + 1);
+            let mut image = egui::ColorImage::filled([width, side], egui::Color32::from_gray(20));
+            for (slot, &i) in members.iter().enumerate() {
+                for y in 0..side {
+                    for x in 0..side {
+                        let v = mosaic.maps[i * side * side + y * side + x];
+                        image[(slot * (side + 1) + x, y)] = egui::Color32::from_gray(v);
+                    }
+                }
+            }
+            (class, ctx.load_texture(format!("mosaic-{class}"), image, egui::TextureOptions::NEAREST))
+        })
+        .collect()
+}
+
+impl AtlasPanel {
+    pub fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: AtlasEvent, cx: &mut AppContext) {
+        match event {
+            AtlasEvent::Loaded { atlas, path } => {
+                cx.settings.last_atlas = Some(path.clone());
+                self.loaded(ctx, atlas, path);
+            }
+            AtlasEvent::Build(progress) => self.build_progress(ctx, progress),
+            AtlasEvent::Placed { path, placement, thumbnail } => self.placed(ctx, path, placement, thumbnail),
+            AtlasEvent::Patches { patches, .. } => self.patches_received(ctx, patches),
+            AtlasEvent::Exported { path } => cx.messages.notice = Some(format!("{} {}", cx.t(T::Saved), path.display())),
+        }
+    }
+
+    pub fn job_failed(&mut self, _job: JobId, _error: &JobError) {}
+
+    pub fn job_finished(&mut self, job: JobId) {
+        if self.building.as_ref().is_some_and(|b| b.job == job) {
+            self.building = None;
+        }
+    }
+
+    /// A new model: an atlas of another model is put away (the worker drops it too). Returns
+    /// whether the shown atlas belongs to the new model.
+    pub fn model_changed(&mut self, model_fingerprint: &str) -> bool {
+        match &self.atlas {
+            Some(atlas) if atlas.meta.model_fingerprint == model_fingerprint => true,
+            Some(_) => {
+                let form = std::mem::take(&mut self.form);
+                let building = self.building.take();
+                *self = AtlasPanel { form, building, ..AtlasPanel::default() };
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Places dropped or chosen pictures on the atlas.
+    pub fn place(&mut self, paths: Vec<PathBuf>, cx: &mut AppContext) {
+        if self.atlas.is_none() {
+            cx.messages.notice = Some(cx.t(T::NoAtlas).to_string());
+            return;
+        }
+        cx.submit(Job::Atlas(AtlasJob::Place { paths }));
+    }
+
+    pub fn dialog_answered(&mut self, kind: DialogKind, path: PathBuf, cx: &mut AppContext) {
+        match kind {
+            DialogKind::OpenAtlas => {
+                cx.submit(Job::Atlas(AtlasJob::Load { path, quiet: false }));
+            }
+            DialogKind::PlaceImage => self.place(vec![path], cx),
+            DialogKind::ExportAtlasView => self.export(path, false, cx),
+            DialogKind::ExportAtlasWhole => self.export(path, true, cx),
+            _ => {}
+        }
+    }
+
+    /// Builds an atlas of the model in use on its own thread, from the form's settings.
+    pub fn build(&mut self, cx: &mut AppContext) {
+        let Some(data_dir) = cx.settings.last_data_dir.clone() else {
+            cx.messages.notice = Some(cx.t(T::AtlasNeedsData).to_string());
+            return;
+        };
+        let Some(weights) = cx.model_info().map(|info| info.path.clone()) else { return };
+        let Some(params) = self.form.params() else {
+            cx.messages.error = Some(cx.t(T::BadGridLevels).to_string());
+            return;
+        };
+        let name = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
+        let stamp = crate::engine::fsutil::utc_timestamp_now().replace([':', '-'], "");
+        // Beside the training runs: ~/.local/share/activation-atlas/atlases by default.
+        let out = cx.run_root.with_file_name("atlases").join(format!("{name}-{}-{stamp}.atlas", self.form.layer));
+        if let Some(job) = cx.submit(Job::Atlas(AtlasJob::Build(AtlasBuild { weights, data_dir, params, out }))) {
+            self.building = Some(Building { job, stage: Stage::Collect, done: 0, total: 1, layout: Vec::new(), icons: Vec::new() });
+        }
+    }
+
+    fn export(&mut self, path: PathBuf, whole: bool, cx: &mut AppContext) {
+        let grid = if self.current_level > 0 { self.current_level } else { 20 };
+        let crop = (!whole && self.scene_rect.width() > 0.0).then(|| {
+            let r = self.scene_rect;
+            [r.min.x / WORLD, r.min.y / WORLD, r.max.x / WORLD, r.max.y / WORLD]
+        });
+        let options = ExportOptions {
+            size_px: self.export_size.clamp(64, 8192),
+            grid,
+            grid_lines: self.export_grid_lines,
+            class_colours: self.export_labels,
+        };
+        let classes = self.atlas.as_ref().map_or(0, |a| a.meta.class_names.len());
+        let names = self.export_labels.then(|| (0..classes).map(|c| cx.class_label(c)).collect());
+        // The view as seen includes the visible dropped pictures; the whole atlas is the map alone.
+        let placements = if whole { Vec::new() } else { self.dropped.iter().filter(|d| d.visible).map(|d| d.placement.clone()).collect() };
+        cx.submit(Job::Atlas(AtlasJob::Export { options, names, placements, crop, path }));
+    }
+}
+
+impl BuildForm {
+    /// The build's parameters; None when the grid levels typed are not valid.
+    fn params(&self) -> Option<AtlasParams> {
+        let (grid_levels, icon_levels) = (parse_levels(&self.grid_levels)?, parse_levels(&self.icon_levels)?);
+        if !icon_levels.iter().all(|l| grid_levels.contains(l)) {
+            return None;
+        }
+        let mut params =
+            AtlasParams { layer: self.layer, samples_per_image: self.samples, grid_levels, icon_levels, ..AtlasParams::default() };
+        params.umap.n_neighbors = self.neighbours;
+        params.umap.min_dist = self.min_dist;
+        params.icons.steps = self.icon_steps;
+        Some(params)
+    }
+}

@@ -1,0 +1,186 @@
+//! The atlas panel's side: the selected cell with its real patches, the class legend, placed
+//! pictures, export, and the form that builds a new atlas.
+
+use eframe::egui;
+
+use super::{AtlasPanel, WORLD, class_colour, format_attribution};
+use crate::app::context::{AppAction, AppContext};
+use crate::app::dialogs::DialogKind;
+use crate::app::i18n::T;
+use crate::engine::model::Layer;
+
+impl AtlasPanel {
+    pub(super) fn side_panel_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        self.selected_cell_ui(ui, cx);
+        if self.class_colours {
+            self.legend_ui(ui, cx);
+        }
+        if !self.dropped.is_empty() {
+            self.placed_ui(ui, cx);
+        }
+        self.export_ui(ui, cx);
+        ui.separator();
+        egui::CollapsingHeader::new(cx.t(T::BuildAtlas)).show(ui, |ui| self.build_form_ui(ui, cx));
+    }
+
+    /// The selected cell: its icon enlarged, its classes, the real patches behind it (a click
+    /// opens the photo in 分类).
+    fn selected_cell_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        let (Some(atlas), Some((size, index))) = (&self.atlas, self.selected) else { return };
+        let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) else { return };
+        ui.strong(format!("{} ({}, {}) · {} {}", T::Cell.get(lang), cell.x, cell.y, cell.count, T::Vectors.get(lang)));
+        if let Some((texture, uv)) = self.textures.get(&size).and_then(|t| Some((&t.texture, t.uv(index)?))) {
+            ui.add(egui::Image::new((texture.id(), egui::vec2(160.0, 160.0))).uv(uv).alt_text(T::Cell.get(lang)));
+        }
+        for &(class, attribution) in &cell.top_by_attribution {
+            ui.label(format!("{}  {} {}", cx.class_label(class as usize), T::Attribution.get(lang), format_attribution(attribution)));
+        }
+        ui.label(T::RealPatches.get(lang));
+        ui.horizontal_wrapped(|ui| {
+            for (texture, label, path) in &self.patches {
+                let name = cx.class_label(*label as usize);
+                let image = egui::Image::new((texture.id(), egui::vec2(64.0, 64.0))).alt_text(name.as_str()).sense(egui::Sense::click());
+                let hint = format!("{name}\n{}\n{}", path.display(), T::OpenInClassifier.get(lang));
+                if ui.add(image).on_hover_text(hint).clicked() {
+                    cx.actions.push(AppAction::OpenPhoto(path.clone()));
+                }
+            }
+        });
+        ui.separator();
+    }
+
+    /// The colour of each class, while the map is coloured by class.
+    fn legend_ui(&self, ui: &mut egui::Ui, cx: &AppContext) {
+        let Some(atlas) = &self.atlas else { return };
+        let classes = atlas.meta.class_names.len();
+        ui.strong(cx.t(T::ClassColours));
+        egui::Grid::new("atlas-legend").num_columns(2).show(ui, |ui| {
+            for class in 0..classes {
+                ui.horizontal(|ui| {
+                    let (swatch, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                    ui.painter().rect_filled(swatch, 2.0, class_colour(class, classes));
+                    ui.small(cx.class_label(class));
+                });
+                if class % 2 == 1 {
+                    ui.end_row();
+                }
+            }
+        });
+        ui.separator();
+    }
+
+    fn placed_ui(&mut self, ui: &mut egui::Ui, cx: &AppContext) {
+        let lang = cx.lang;
+        ui.strong(T::PlacedImages.get(lang));
+        let (mut focus, mut remove) = (None, None);
+        for (i, dropped) in self.dropped.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut dropped.visible, "").on_hover_text(T::Show.get(lang));
+                ui.add(egui::Image::new((dropped.thumbnail.id(), egui::vec2(32.0, 32.0))).alt_text(dropped.path.display().to_string()));
+                let name = dropped.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                ui.vertical(|ui| {
+                    ui.label(name).on_hover_text(dropped.path.display().to_string());
+                    ui.small(format!("{} {:.0}%", cx.class_label(dropped.placement.predicted_class), dropped.placement.confidence * 100.0));
+                });
+                if ui.small_button(T::Focus.get(lang)).clicked() {
+                    focus = Some(i);
+                }
+                if ui.small_button(T::Remove.get(lang)).clicked() {
+                    remove = Some(i);
+                }
+            });
+        }
+        if let Some(i) = focus {
+            let c = self.dropped[i].placement.centre;
+            self.scene_rect = egui::Rect::from_center_size(egui::pos2(c[0] * WORLD, c[1] * WORLD), egui::vec2(WORLD / 5.0, WORLD / 5.0));
+        }
+        if let Some(i) = remove {
+            self.dropped.remove(i);
+        }
+        if ui.button(T::ClearAll.get(lang)).clicked() {
+            self.dropped.clear();
+        }
+        ui.separator();
+    }
+
+    fn export_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        ui.strong(T::ExportPng.get(lang));
+        ui.horizontal(|ui| {
+            let label = ui.label(T::SizePx.get(lang));
+            ui.add(egui::DragValue::new(&mut self.export_size).range(256..=8192).speed(16)).labelled_by(label.id);
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.export_labels, T::Labels.get(lang));
+            ui.checkbox(&mut self.export_grid_lines, T::GridLines.get(lang));
+        });
+        ui.horizontal(|ui| {
+            let ready = self.atlas.is_some();
+            if ui.add_enabled(ready, egui::Button::new(T::ExportView.get(lang))).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::ExportAtlasView));
+            }
+            if ui.add_enabled(ready, egui::Button::new(T::ExportWhole.get(lang))).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::ExportAtlasWhole));
+            }
+        });
+    }
+
+    fn build_form_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        let data = cx.settings.last_data_dir.clone();
+        ui.small(match &data {
+            Some(dir) => dir.display().to_string(),
+            None => T::AtlasNeedsData.get(lang).to_string(),
+        });
+        let form = &mut self.form;
+        egui::Grid::new("atlas-form").num_columns(2).show(ui, |ui| {
+            let label = ui.label(T::Layer.get(lang));
+            egui::ComboBox::from_id_salt("atlas-layer")
+                .selected_text(form.layer.name())
+                .show_ui(ui, |ui| {
+                    for layer in Layer::CONV {
+                        ui.selectable_value(&mut form.layer, layer, layer.name());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            let mut row = |name: T, widget: &mut dyn FnMut(&mut egui::Ui) -> egui::Response, hint: Option<T>| {
+                let label = ui.label(name.get(lang));
+                let response = widget(ui).labelled_by(label.id);
+                if let Some(hint) = hint {
+                    response.on_hover_text(hint.get(lang));
+                }
+                ui.end_row();
+            };
+            row(T::SamplesPerImage, &mut |ui| ui.add(egui::DragValue::new(&mut form.samples).range(1..=64)), None);
+            row(T::Neighbours, &mut |ui| ui.add(egui::DragValue::new(&mut form.neighbours).range(2..=100)), None);
+            row(T::MinDist, &mut |ui| ui.add(egui::DragValue::new(&mut form.min_dist).range(0.0..=1.0).speed(0.01)), None);
+            row(
+                T::GridLevels,
+                &mut |ui| ui.add(egui::TextEdit::singleline(&mut form.grid_levels).desired_width(110.0)),
+                Some(T::GridLevelsHint),
+            );
+            row(
+                T::IconLevels,
+                &mut |ui| ui.add(egui::TextEdit::singleline(&mut form.icon_levels).desired_width(110.0)),
+                Some(T::IconLevelsHint),
+            );
+            row(T::IconSteps, &mut |ui| ui.add(egui::DragValue::new(&mut form.icon_steps).range(8..=1024)), None);
+        });
+        ui.horizontal(|ui| {
+            // One build at a time; classifying, explaining and the map keep working meanwhile.
+            let ready = data.is_some() && cx.model_info().is_some() && self.building.is_none();
+            let build = ui.add_enabled(ready, egui::Button::new(T::Build.get(lang)));
+            if build.on_disabled_hover_text(T::BuildAlreadyRunning.get(lang)).clicked() {
+                self.build(cx);
+            }
+            if ui.add_enabled(self.building.is_some(), egui::Button::new(T::Cancel.get(lang))).clicked()
+                && let Some(building) = &self.building
+            {
+                cx.jobs.cancel(building.job);
+            }
+        });
+    }
+}

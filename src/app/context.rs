@@ -1,0 +1,116 @@
+//! What panels share, and how they ask the app for things. A panel owns its own state and draws
+//! itself with `ui(&mut self, ui, cx)`; it never writes another panel's fields. When it needs
+//! something beyond itself ("open this photo in 分类", "use this checkpoint") it pushes an
+//! [`AppAction`], which the app applies after the frame.
+
+use std::path::{Path, PathBuf};
+
+use super::dialogs::DialogKind;
+use super::i18n::{self, Lang, T};
+use super::{ModelStatus, Settings, Tab};
+use crate::descriptions::{ClassDescription, DescriptionSet};
+use crate::worker::{Job, JobId, Jobs, ModelInfo};
+
+/// A request from a panel to the app, applied after the frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppAction {
+    /// Open this picture in 分类 (and show that tab).
+    OpenPhoto(PathBuf),
+    /// Make this checkpoint the model in use, staying on the current tab.
+    LoadModel(PathBuf),
+    /// Make this checkpoint the model in use and show 分类.
+    UseCheckpoint(PathBuf),
+    /// A training run ended: offer its best checkpoint in the message area.
+    OfferCheckpoint(PathBuf),
+    ShowTab(Tab),
+    OpenDialog(DialogKind),
+    /// Place these pictures on the atlas in use.
+    PlaceOnAtlas(Vec<PathBuf>),
+    /// Save an edited class description (to the user's copy of the description file).
+    SaveDescription {
+        class_id: String,
+        draft: ClassDescription,
+    },
+}
+
+/// The message area above the panels.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Messages {
+    /// Red message naming the file and the reason; stays until dismissed or replaced.
+    pub error: Option<String>,
+    /// Neutral message (e.g. "no file chosen").
+    pub notice: Option<String>,
+    /// A finished training run's best checkpoint, offered for classification.
+    pub offer: Option<PathBuf>,
+}
+
+/// Everything a panel may use besides its own state.
+pub struct AppContext<'a> {
+    pub jobs: &'a mut Jobs,
+    pub lang: Lang,
+    pub model: &'a ModelStatus,
+    pub descriptions: Option<&'a DescriptionSet>,
+    pub messages: &'a mut Messages,
+    pub actions: &'a mut Vec<AppAction>,
+    pub settings: &'a mut Settings,
+    /// Where new training runs go; new atlases go beside it.
+    pub run_root: &'a Path,
+    /// The picture open in 分类, once it has been decoded.
+    pub photo: Option<PathBuf>,
+}
+
+impl AppContext<'_> {
+    pub fn t(&self, text: T) -> &'static str {
+        text.get(self.lang)
+    }
+
+    /// Starts a job; a refusal (a second training run, say) is shown in the message area.
+    pub fn submit(&mut self, job: Job) -> Option<JobId> {
+        match self.jobs.submit(job) {
+            Ok(id) => Some(id),
+            Err(error) => {
+                self.messages.error = Some(i18n::job_error(self.lang, &error));
+                None
+            }
+        }
+    }
+
+    pub fn model_info(&self) -> Option<&ModelInfo> {
+        match self.model {
+            ModelStatus::Ready(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    /// The names of a class in the current language: (main, secondary).
+    pub fn class_names_of(&self, class_id: &str) -> (String, String) {
+        display_names(self.descriptions, self.lang, class_id)
+    }
+
+    /// The display name of the model's class `index`.
+    pub fn class_label(&self, index: usize) -> String {
+        match self.model_info().and_then(|info| info.class_names.get(index)) {
+            Some(id) => self.class_names_of(id).0,
+            None => index.to_string(),
+        }
+    }
+
+    /// Display names of all the model's classes, in its order.
+    pub fn class_labels(&self) -> Vec<String> {
+        let count = self.model_info().map_or(0, |info| info.class_names.len());
+        (0..count).map(|i| self.class_label(i)).collect()
+    }
+}
+
+/// A class's names from its description, in `lang` first: (main, secondary). Without a
+/// description the class id is the name.
+pub fn display_names(descriptions: Option<&DescriptionSet>, lang: Lang, class_id: &str) -> (String, String) {
+    let description = descriptions.and_then(|set| set.get(class_id));
+    let zh = description.map(|d| d.name_zh.clone()).filter(|s| !s.is_empty());
+    let en = description.map(|d| d.name_en.clone()).filter(|s| !s.is_empty()).unwrap_or_else(|| class_id.to_string());
+    match (lang, zh) {
+        (Lang::Zh, Some(zh)) => (zh, en),
+        (Lang::En, Some(zh)) => (en, zh),
+        (_, None) => (en, String::new()),
+    }
+}

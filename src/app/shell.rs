@@ -1,0 +1,474 @@
+//! The shell around the panels: routing job events to the panel that asked, applying panels'
+//! actions, dialogs, drops, shortcuts, the top bar, the status bar and the message area.
+
+use std::path::{Path, PathBuf};
+
+use eframe::egui;
+
+use super::dialogs::DialogKind;
+use super::i18n::{self, Lang, T};
+use super::{AppAction, AtlasApp, ModelStatus, Tab, app_context};
+use crate::descriptions::{DescriptionSet, find_matching};
+use crate::resources;
+use crate::worker::{AtlasEvent, AtlasJob, Envelope, Event, Job, JobError, JobId, JobKind, ModelEvent, ModelInfo, ModelJob};
+
+/// Events handled per frame at most for this long, so a flood never stalls a frame.
+const EVENT_BUDGET: std::time::Duration = std::time::Duration::from_millis(8);
+
+impl AtlasApp {
+    pub fn load_model(&mut self, path: PathBuf) {
+        let path = std::path::absolute(&path).unwrap_or(path);
+        if let ModelStatus::Ready(info) = &self.model {
+            self.model_before_load = Some(info.clone());
+        }
+        self.model = ModelStatus::Loading(path.clone());
+        let mut cx = app_context!(self);
+        if cx.submit(Job::Model(ModelJob::Load { path })).is_none() {
+            self.model = self.model_before_load.take().map_or(ModelStatus::None, ModelStatus::Ready);
+        }
+    }
+
+    /// Opens a picture in the classify panel (from the dialog, a drop, a link or a test).
+    pub fn open_image(&mut self, path: PathBuf) {
+        self.tab = Tab::Classify;
+        self.messages.error = None;
+        self.messages.notice = None;
+        let mut cx = app_context!(self);
+        self.classify.open(path, &mut cx);
+    }
+
+    /// Makes `dir` the training data set (and the default for atlas builds).
+    pub fn choose_data_folder(&mut self, dir: PathBuf) {
+        let mut cx = app_context!(self);
+        self.train.choose_folder(dir, &mut cx);
+    }
+
+    /// Starts a training run on the chosen folder with the form's recipe (as 开始训练 does).
+    pub fn start_training(&mut self) {
+        let mut cx = app_context!(self);
+        self.train.start(None, &mut cx);
+    }
+
+    /// Builds an atlas with the form's settings on the current data folder (as 构建 does).
+    pub fn build_atlas(&mut self) {
+        let mut cx = app_context!(self);
+        self.atlas.build(&mut cx);
+    }
+
+    /// Asks every running job to stop.
+    pub fn cancel_all_jobs(&self) {
+        for job in self.jobs.running() {
+            self.jobs.cancel(job.id);
+        }
+    }
+
+    /// Places pictures on the atlas in use (dropped, chosen, or from the command line).
+    pub fn place_on_atlas(&mut self, paths: Vec<PathBuf>) {
+        let mut cx = app_context!(self);
+        self.atlas.place(paths, &mut cx);
+    }
+
+    pub fn request_dialog(&mut self, ctx: &egui::Context, kind: DialogKind) {
+        let start_dir = match kind {
+            DialogKind::OpenImage | DialogKind::PlaceImage => self.settings.last_image_dir.clone(),
+            DialogKind::OpenCheckpoint => self.settings.last_model.as_ref().and_then(|p| p.parent().map(Path::to_path_buf)),
+            DialogKind::PickDataFolder => self.settings.last_data_dir.clone(),
+            DialogKind::ResumeCheckpoint => self.train.run_dir.clone().or_else(|| Some(self.run_root.clone())),
+            _ => None,
+        };
+        self.dialogs.request(ctx, kind, start_dir);
+    }
+
+    /// Handles what the jobs have sent, within a small time budget per frame.
+    pub(super) fn drain_job_events(&mut self, ctx: &egui::Context) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < EVENT_BUDGET {
+            let Some(envelope) = self.jobs.try_recv() else { break };
+            self.route_event(ctx, envelope);
+        }
+    }
+
+    fn route_event(&mut self, ctx: &egui::Context, Envelope { job, event }: Envelope) {
+        match event {
+            Event::Model(ModelEvent::Loaded(info)) => self.model_loaded(info),
+            Event::Classify(event) => {
+                let opened = matches!(event, crate::worker::ClassifyEvent::Opened { .. });
+                let mut cx = app_context!(self);
+                self.classify.on_event(ctx, job, event, &mut cx);
+                if opened {
+                    // Explanations describe one picture.
+                    self.explain.clear();
+                }
+            }
+            Event::Explain(event) => {
+                let mut cx = app_context!(self);
+                self.explain.on_event(ctx, job, event, &mut cx);
+            }
+            Event::Train(event) => {
+                let mut cx = app_context!(self);
+                self.train.on_event(ctx, job, event, &mut cx);
+            }
+            Event::Atlas(event) => {
+                let loaded = matches!(event, AtlasEvent::Loaded { .. });
+                let mut cx = app_context!(self);
+                self.atlas.on_event(ctx, job, event, &mut cx);
+                if loaded && !self.pending_placements.is_empty() {
+                    let paths = std::mem::take(&mut self.pending_placements);
+                    self.actions.push(AppAction::PlaceOnAtlas(paths));
+                }
+            }
+            // The job system keeps each job's progress; panels read it from there.
+            Event::Progress { .. } => {}
+            Event::Failed(error) => self.job_failed(job, &error),
+            Event::Finished => {
+                self.classify.job_finished(job);
+                self.train.job_finished(job);
+                self.explain.job_finished(job);
+                self.atlas.job_finished(job);
+            }
+        }
+    }
+
+    fn job_failed(&mut self, job: JobId, error: &JobError) {
+        let kind = self.jobs.kind_of(job);
+        self.classify.job_failed(job, error);
+        self.train.job_failed(job, error);
+        self.explain.job_failed(job, error);
+        self.atlas.job_failed(job, error);
+        if kind == Some(JobKind::LoadModel) || matches!(error, JobError::Panicked { .. }) && matches!(self.model, ModelStatus::Loading(_)) {
+            // The worker still has the previous model, if there was one: keep using it.
+            self.model = self.model_before_load.take().map_or(ModelStatus::None, ModelStatus::Ready);
+        }
+        if *error != JobError::Cancelled {
+            self.messages.error = Some(i18n::job_error(self.lang(), error));
+        }
+    }
+
+    fn model_loaded(&mut self, info: ModelInfo) {
+        self.model_before_load = None;
+        self.settings.last_model = Some(info.path.clone());
+        self.run_checkpoints = list_run_checkpoints(&info.path);
+        self.pick_descriptions(&info.class_names);
+        self.classify.model_changed();
+        self.explain.clear();
+        let atlas_kept = self.atlas.model_changed(&info.fingerprint);
+        self.model = ModelStatus::Ready(info);
+        if !atlas_kept {
+            self.offer_atlas();
+        }
+    }
+
+    /// When no atlas is shown for the model: the one asked for at start, else the last one,
+    /// else the shipped one, loaded quietly (skipped if it belongs to another model).
+    fn offer_atlas(&mut self) {
+        let (path, quiet) = match self.start_atlas.take() {
+            Some(path) => (path, false),
+            None => {
+                let last = self.settings.last_atlas.clone().filter(|p| p.exists());
+                let Some(path) = last.or_else(|| resources::find_resource(Path::new("assets/flowers17.atlas"))) else { return };
+                (path, true)
+            }
+        };
+        let mut cx = app_context!(self);
+        cx.submit(Job::Atlas(AtlasJob::Load { path, quiet }));
+    }
+
+    /// Chooses the description file matching the model: the user's own if it fits, else the
+    /// shipped one describing the most classes.
+    fn pick_descriptions(&mut self, class_names: &[String]) {
+        if let Some(path) = self.settings.description_file.clone() {
+            match DescriptionSet::load(&path) {
+                Ok(set) if set.coverage(class_names) > 0 => {
+                    self.descriptions = Some(set);
+                    return;
+                }
+                Ok(_) => {}
+                Err(error) => self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
+            }
+        }
+        self.descriptions = None;
+        if let Some(dir) = resources::descriptions_dir() {
+            let (found, errors) = find_matching(&dir, class_names);
+            self.descriptions = found;
+            if let Some(error) = errors.first() {
+                self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string()));
+            }
+        }
+    }
+
+    /// Applies what panels asked for during this frame.
+    pub(super) fn apply_actions(&mut self, ctx: &egui::Context) {
+        for action in std::mem::take(&mut self.actions) {
+            match action {
+                AppAction::OpenPhoto(path) => self.open_image(path),
+                AppAction::LoadModel(path) => self.load_model(path),
+                AppAction::UseCheckpoint(path) => {
+                    self.messages.offer = None;
+                    self.load_model(path);
+                    self.tab = Tab::Classify;
+                }
+                AppAction::OfferCheckpoint(path) => {
+                    let in_use = match &self.model {
+                        ModelStatus::Ready(info) => info.path == path,
+                        ModelStatus::Loading(loading) => *loading == path,
+                        ModelStatus::None => false,
+                    };
+                    self.messages.offer = (!in_use).then_some(path);
+                }
+                AppAction::ShowTab(tab) => self.tab = tab,
+                AppAction::OpenDialog(kind) => self.request_dialog(ctx, kind),
+                AppAction::PlaceOnAtlas(paths) => self.place_on_atlas(paths),
+                AppAction::SaveDescription { class_id, draft } => self.save_description(&class_id, draft),
+            }
+        }
+    }
+
+    /// Writes the descriptions with one class's edit applied to the user's copy, atomically.
+    fn save_description(&mut self, class_id: &str, draft: crate::descriptions::ClassDescription) {
+        let Some(set) = self.descriptions.as_mut() else { return };
+        *set.entry_mut(class_id) = draft;
+        let path = super::classify_panel::user_descriptions_path(set);
+        match set.save(&path) {
+            Ok(()) => {
+                set.path = path.clone();
+                self.settings.description_file = Some(path);
+            }
+            Err(error) => self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
+        }
+    }
+
+    pub(super) fn handle_dialog_answers(&mut self) {
+        let Some((kind, answer)) = self.dialogs.poll() else { return };
+        let Some(path) = answer else {
+            self.messages.notice = Some(T::DialogUnavailable.get(self.lang()).to_string());
+            return;
+        };
+        match kind {
+            DialogKind::OpenImage => self.open_image(path),
+            DialogKind::OpenCheckpoint => self.load_model(path),
+            DialogKind::OpenDescriptions => match DescriptionSet::load(&path) {
+                Ok(set) => {
+                    self.settings.description_file = Some(path);
+                    self.descriptions = Some(set);
+                }
+                Err(error) => self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
+            },
+            DialogKind::PickDataFolder => self.choose_data_folder(path),
+            DialogKind::ResumeCheckpoint => {
+                let mut cx = app_context!(self);
+                self.train.start(Some(path), &mut cx);
+            }
+            DialogKind::ExportPng => {
+                let mut cx = app_context!(self);
+                self.explain.export(&path, &mut cx);
+            }
+            DialogKind::OpenAtlas | DialogKind::PlaceImage | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => {
+                let mut cx = app_context!(self);
+                self.atlas.dialog_answered(kind, path, &mut cx);
+            }
+        }
+    }
+
+    /// A picture dropped anywhere on the window opens in the classifier (on the atlas it is
+    /// placed on the map); a folder becomes the training data set.
+    pub(super) fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|input| input.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        let Some(first) = dropped.first().cloned() else { return };
+        if self.tab == Tab::Atlas && self.atlas.atlas.is_some() && !first.is_dir() {
+            let paths = dropped.into_iter().filter(|p| !p.is_dir()).collect();
+            self.actions.push(AppAction::PlaceOnAtlas(paths));
+        } else if first.is_dir() {
+            if self.train.running.is_none() {
+                self.tab = Tab::Train;
+                self.choose_data_folder(first);
+            }
+        } else {
+            // One picture is shown at a time: the first dropped file.
+            self.open_image(first);
+        }
+    }
+
+    pub(super) fn handle_shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (open, verify) =
+            ctx.input(|input| (input.modifiers.command && input.key_pressed(egui::Key::O), input.key_pressed(egui::Key::Enter)));
+        if open {
+            self.request_dialog(ctx, DialogKind::OpenImage);
+        }
+        if verify && self.tab == Tab::Classify {
+            let mut cx = app_context!(self);
+            self.classify.verify(&mut cx);
+        }
+    }
+
+    pub(super) fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let lang = self.lang();
+            ui.heading(T::AppTitle.get(lang));
+            ui.separator();
+            for (tab, label) in
+                [(Tab::Classify, T::TabClassify), (Tab::Train, T::TabTrain), (Tab::Explain, T::TabExplain), (Tab::Atlas, T::TabAtlas)]
+            {
+                ui.selectable_value(&mut self.tab, tab, egui::RichText::new(label.get(lang)).size(16.0));
+            }
+            ui.separator();
+            self.model_menu_ui(ui);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button(T::LanguageSwitch.get(lang)).clicked() {
+                    self.settings.lang = match lang {
+                        Lang::Zh => Lang::En,
+                        Lang::En => Lang::Zh,
+                    };
+                }
+            });
+        });
+    }
+
+    fn model_menu_ui(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang();
+        ui.menu_button(T::ModelMenu.get(lang), |ui| {
+            if ui.button(T::LoadCheckpoint.get(lang)).clicked() {
+                self.actions.push(AppAction::OpenDialog(DialogKind::OpenCheckpoint));
+                ui.close();
+            }
+            if ui.button(T::LoadDescriptions.get(lang)).clicked() {
+                self.actions.push(AppAction::OpenDialog(DialogKind::OpenDescriptions));
+                ui.close();
+            }
+            if self.run_checkpoints.len() > 1 {
+                ui.separator();
+                ui.label(T::RunCheckpoints.get(lang));
+                let current = match &self.model {
+                    ModelStatus::Ready(info) => Some(info.path.clone()),
+                    _ => None,
+                };
+                for path in &self.run_checkpoints {
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    if ui.selectable_label(current.as_ref() == Some(path), name).clicked() {
+                        self.actions.push(AppAction::LoadModel(path.clone()));
+                        ui.close();
+                    }
+                }
+            }
+        });
+    }
+
+    /// The model in use on the left; every running job with its own progress and Cancel on
+    /// the right.
+    pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let lang = self.lang();
+            self.model_status_ui(ui, lang);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if self.jobs.running().is_empty() {
+                    ui.label(T::Idle.get(lang));
+                    return;
+                }
+                let mut cancel = None;
+                for job in self.jobs.running().iter().rev() {
+                    ui.push_id(job.id, |ui| {
+                        if ui.small_button(i18n::cancel_job(lang, job.kind)).clicked() {
+                            cancel = Some(job.id);
+                        }
+                        if let Some((done, total)) = job.progress.filter(|(_, total)| *total > 0) {
+                            ui.add(egui::ProgressBar::new(done as f32 / total as f32).desired_width(90.0).text(format!("{done}/{total}")));
+                        } else {
+                            ui.spinner();
+                        }
+                        ui.label(i18n::job_kind(lang, job.kind));
+                    });
+                    ui.separator();
+                }
+                if let Some(id) = cancel {
+                    self.jobs.cancel(id);
+                }
+            });
+        });
+    }
+
+    fn model_status_ui(&self, ui: &mut egui::Ui, lang: Lang) {
+        match &self.model {
+            ModelStatus::None => {
+                ui.label(T::NoModel.get(lang));
+            }
+            ModelStatus::Loading(path) => {
+                ui.spinner();
+                ui.label(format!("{} {}", T::LoadingModel.get(lang), path.display()));
+            }
+            ModelStatus::Ready(info) => {
+                let accuracy = info
+                    .validation_accuracy
+                    .map(|a| format!(" · {} {:.1}%", T::ValidationAccuracy.get(lang), a * 100.0))
+                    .unwrap_or_default();
+                let text = format!(
+                    "{}: {} · {} {}{accuracy} · {} {} · {} {}",
+                    T::ModelMenu.get(lang),
+                    info.name,
+                    info.class_names.len(),
+                    T::Classes.get(lang),
+                    T::Epoch.get(lang),
+                    info.epoch,
+                    T::Device.get(lang),
+                    info.device
+                );
+                ui.label(text).on_hover_text(info.path.display().to_string());
+            }
+        }
+    }
+
+    pub(super) fn messages_ui(&mut self, ui: &mut egui::Ui) {
+        let lang = self.lang();
+        let warn = ui.visuals().warn_fg_color;
+        for (message, colour) in [(&mut self.messages.error, ui.visuals().error_fg_color), (&mut self.messages.notice, warn)] {
+            if let Some(text) = message.clone() {
+                ui.horizontal_wrapped(|ui| {
+                    ui.colored_label(colour, text);
+                    if ui.small_button(T::Dismiss.get(lang)).clicked() {
+                        *message = None;
+                    }
+                });
+            }
+        }
+        if let Some(path) = self.messages.offer.clone() {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(warn, T::OfferBestCheckpoint.get(lang)).on_hover_text(path.display().to_string());
+                if ui.button(T::UseBestCheckpoint.get(lang)).clicked() {
+                    self.actions.push(AppAction::UseCheckpoint(path));
+                }
+                if ui.small_button(T::Dismiss.get(lang)).clicked() {
+                    self.messages.offer = None;
+                }
+            });
+        }
+    }
+
+    pub(super) fn drop_overlay_ui(&self, ctx: &egui::Context) {
+        if ctx.input(|input| input.raw.hovered_files.is_empty()) {
+            return;
+        }
+        let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop-overlay")));
+        let rect = ctx.content_rect();
+        painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            T::DropToOpen.get(self.lang()),
+            egui::FontId::proportional(28.0),
+            egui::Color32::WHITE,
+        );
+    }
+}
+
+/// The `.safetensors` files in the same folder as `model` (a run's checkpoints), sorted.
+fn list_run_checkpoints(model: &Path) -> Vec<PathBuf> {
+    let Some(dir) = model.parent() else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "safetensors"))
+        .collect();
+    paths.sort();
+    paths
+}

@@ -1,0 +1,106 @@
+//! The training recipe: everything that decides a run, as plain data. Checkpoints store it in
+//! their sidecars and the training loop reads it, so it lives apart from both.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How the learning rate changes over the run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The paper's: the same rate throughout.
+    Constant,
+    /// Linear warm-up, then a cosine decay to zero at the last epoch.
+    Cosine { warmup_epochs: u32 },
+    /// Multiply by `gamma` every `every_epochs`.
+    Step { every_epochs: u32, gamma: f64 },
+}
+
+/// Random changes to each training image, generated on a separate thread ahead of the optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Augmentation {
+    /// Mirror left-right with probability 1/2.
+    pub horizontal_flip: bool,
+    /// Random resized crop: smallest fraction of the image area kept (1.0 = off).
+    pub crop_min_area: f64,
+    /// Brightness, contrast and saturation each scaled by a factor in [1-j, 1+j] (0 = off).
+    pub colour_jitter: f64,
+}
+
+impl Augmentation {
+    pub const NONE: Augmentation = Augmentation { horizontal_flip: false, crop_min_area: 1.0, colour_jitter: 0.0 };
+    /// A good default for small photo data sets.
+    pub const STANDARD: Augmentation = Augmentation { horizontal_flip: true, crop_min_area: 0.5, colour_jitter: 0.2 };
+
+    pub fn is_off(&self) -> bool {
+        !self.horizontal_flip && self.crop_min_area >= 1.0 && self.colour_jitter <= 0.0
+    }
+}
+
+impl Default for Augmentation {
+    fn default() -> Self {
+        Augmentation::NONE
+    }
+}
+
+/// Everything that decides a training run; stored in each checkpoint's sidecar.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub epochs: u32,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub lr_schedule: LrSchedule,
+    /// Decoupled weight decay (AdamW); 0 is plain Adam as in the paper.
+    pub weight_decay: f64,
+    pub augmentation: Augmentation,
+    pub seed: u64,
+    pub validation_fraction: f64,
+    /// Save `epoch-NNN.safetensors` every this many epochs (and at the last epoch).
+    pub checkpoint_every: u32,
+    /// How many `epoch-NNN` checkpoints to keep; `best.safetensors` is kept besides.
+    pub keep_last: usize,
+    /// The data folder trained on (informational).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 64,
+            learning_rate: 0.001,
+            lr_schedule: LrSchedule::Constant,
+            weight_decay: 0.0,
+            augmentation: Augmentation::NONE,
+            seed: 0,
+            validation_fraction: 0.2,
+            checkpoint_every: 2,
+            keep_last: 5,
+            data_dir: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Learning rate during `epoch` (0-based) at `fraction` of the way through it.
+    pub fn learning_rate_at(&self, epoch: u32, fraction: f64) -> f64 {
+        let position = f64::from(epoch) + fraction;
+        match self.lr_schedule {
+            LrSchedule::Constant => self.learning_rate,
+            LrSchedule::Cosine { warmup_epochs } => {
+                let warmup = f64::from(warmup_epochs);
+                if position < warmup {
+                    self.learning_rate * (position + 1e-3) / warmup
+                } else {
+                    let span = (f64::from(self.epochs) - warmup).max(1e-9);
+                    let progress = ((position - warmup) / span).clamp(0.0, 1.0);
+                    self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+                }
+            }
+            LrSchedule::Step { every_epochs, gamma } => self.learning_rate * gamma.powi((epoch / every_epochs.max(1)) as i32),
+        }
+    }
+}

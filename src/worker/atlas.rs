@@ -1,0 +1,226 @@
+//! The atlas slice on the worker: load, place, patches and export on the interactive worker;
+//! builds on a thread of their own with their own copy of the model.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+
+use super::classify::decode;
+use super::interactive::Interactive;
+use super::{CancelToken, Event, InteractiveMessage, JobError, JobKind, Picture, Reporter};
+use crate::engine::atlas::build::AtlasParams;
+use crate::engine::atlas::export::{ExportOptions, Labels, export_picture};
+use crate::engine::atlas::patches::cell_patches;
+use crate::engine::atlas::{Atlas, BuildEvent, Placement, Stage, build_atlas, load_atlas, place_image, save_atlas};
+use crate::engine::checkpoint::load_checkpoint;
+use crate::engine::image_input::to_network_image;
+use crate::engine::model::default_device;
+
+/// Neighbours used to place a picture's vectors on the map.
+const PLACEMENT_NEIGHBOURS: usize = 5;
+/// Side of the thumbnail pinned on the map.
+const PLACED_THUMBNAIL_PX: u32 = 96;
+
+#[derive(Debug)]
+pub enum AtlasJob {
+    /// Load an atlas file (it must belong to the model in use). `quiet`: an atlas offered at
+    /// start; if it does not fit, nothing is said.
+    Load { path: PathBuf, quiet: bool },
+    /// Build an atlas on a thread of its own, save it, then make it the atlas in use.
+    Build(AtlasBuild),
+    /// Place picture files on the atlas in use.
+    Place { paths: Vec<PathBuf> },
+    /// Crops of the real images behind atlas vectors (up to `limit`), around their positions.
+    CellPatches { members: Vec<u32>, limit: usize },
+    /// Render the atlas (or the part `crop`) as a PNG file, with `names` as class labels and
+    /// legend when given, and `placements` marked.
+    Export { options: ExportOptions, names: Option<Vec<String>>, placements: Vec<Placement>, crop: Option<[f32; 4]>, path: PathBuf },
+}
+
+impl AtlasJob {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            AtlasJob::Load { .. } => JobKind::LoadAtlas,
+            AtlasJob::Build(_) => JobKind::BuildAtlas,
+            AtlasJob::Place { .. } => JobKind::PlaceImages,
+            AtlasJob::CellPatches { .. } => JobKind::CellPatches,
+            AtlasJob::Export { .. } => JobKind::ExportAtlas,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct AtlasBuild {
+    /// The model's weights: the build loads its own copy.
+    pub weights: PathBuf,
+    pub data_dir: PathBuf,
+    pub params: AtlasParams,
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub enum AtlasEvent {
+    Loaded { atlas: Arc<Atlas>, path: PathBuf },
+    Build(AtlasBuildProgress),
+    Placed { path: PathBuf, placement: Placement, thumbnail: Picture },
+    Patches { members: Vec<u32>, patches: Vec<PatchPicture> },
+    Exported { path: PathBuf },
+}
+
+/// Progress of an atlas build, in plain data.
+#[derive(Clone, Debug)]
+pub enum AtlasBuildProgress {
+    Stage { stage: Stage, done: usize, total: usize },
+    Layout { epoch: usize, layout: Vec<f32> },
+    Icons { level: u16, positions: Vec<[u16; 2]>, icons: Vec<Picture> },
+}
+
+/// A real patch behind a cell: picture, the image's label, its file.
+#[derive(Clone, Debug)]
+pub struct PatchPicture {
+    pub picture: Picture,
+    pub label: u16,
+    pub path: PathBuf,
+}
+
+impl Interactive {
+    pub(super) fn atlas_job(&mut self, job: AtlasJob, reporter: &Reporter, cancel: &CancelToken) {
+        let result = match job {
+            AtlasJob::Load { path, quiet } => self.load_atlas(path, quiet, reporter),
+            AtlasJob::Place { paths } => self.place_images(paths, reporter, cancel),
+            AtlasJob::CellPatches { members, limit } => self.atlas().map(|atlas| {
+                let patches = cell_patches(atlas, &members, limit)
+                    .into_iter()
+                    .map(|p| PatchPicture { picture: Picture::from_rgb(&p.image), label: p.label, path: p.path })
+                    .collect();
+                reporter.send(Event::Atlas(AtlasEvent::Patches { members, patches }));
+            }),
+            AtlasJob::Export { options, names, placements, crop, path } => {
+                self.export_atlas(&options, names, &placements, crop, path, reporter)
+            }
+            AtlasJob::Build(_) => Err(JobError::Atlas { message: "an atlas build was sent to the interactive worker".to_string() }),
+        };
+        if let Err(error) = result {
+            reporter.fail(error);
+        }
+    }
+
+    fn atlas(&self) -> Result<&Arc<Atlas>, JobError> {
+        self.atlas.as_ref().ok_or(JobError::NoAtlas)
+    }
+
+    fn load_atlas(&mut self, path: PathBuf, quiet: bool, reporter: &Reporter) -> Result<(), JobError> {
+        let fingerprint = self.model.as_ref().map(|m| m.fingerprint.clone());
+        let atlas = match load_atlas(&path) {
+            Ok(atlas) => atlas,
+            Err(_) if quiet => return Ok(()),
+            Err(error) => return Err(JobError::Atlas { message: error.to_string() }),
+        };
+        if Some(&atlas.meta.model_fingerprint) != fingerprint.as_ref() {
+            return if quiet { Ok(()) } else { Err(JobError::AtlasOfOtherModel { path, model_path: atlas.meta.model_path.clone() }) };
+        }
+        let atlas = Arc::new(atlas);
+        self.atlas = Some(atlas.clone());
+        reporter.send(Event::Atlas(AtlasEvent::Loaded { atlas, path }));
+        Ok(())
+    }
+
+    /// A built atlas becomes the one in use, if it still belongs to the model in use.
+    pub(super) fn adopt_atlas(&mut self, atlas: Arc<Atlas>, path: PathBuf, reporter: &Reporter) {
+        if self.model.as_ref().map(|m| &m.fingerprint) != Some(&atlas.meta.model_fingerprint) {
+            reporter.fail(JobError::AtlasOfOtherModel { path, model_path: atlas.meta.model_path.clone() });
+            return;
+        }
+        self.atlas = Some(atlas.clone());
+        reporter.send(Event::Atlas(AtlasEvent::Loaded { atlas, path }));
+    }
+
+    /// Each picture is placed or reported on its own: one bad file does not stop the others.
+    fn place_images(&mut self, paths: Vec<PathBuf>, reporter: &Reporter, cancel: &CancelToken) -> Result<(), JobError> {
+        let model = self.model()?;
+        let atlas = self.atlas()?;
+        let total = paths.len();
+        for (done, path) in paths.into_iter().enumerate() {
+            if cancel.is_cancelled() {
+                return Err(JobError::Cancelled);
+            }
+            reporter.send(Event::Progress { done, total });
+            match decode(&path) {
+                Ok(image) => {
+                    let placement = place_image(&model.net, atlas, &to_network_image(&image), PLACEMENT_NEIGHBOURS);
+                    let thumbnail = Picture::from_rgba(image.thumbnail(PLACED_THUMBNAIL_PX, PLACED_THUMBNAIL_PX).to_rgba8());
+                    reporter.send(Event::Atlas(AtlasEvent::Placed { path, placement, thumbnail }));
+                }
+                Err(error) => reporter.fail(error),
+            }
+        }
+        Ok(())
+    }
+
+    fn export_atlas(
+        &self,
+        options: &ExportOptions,
+        names: Option<Vec<String>>,
+        placements: &[Placement],
+        crop: Option<[f32; 4]>,
+        path: PathBuf,
+        reporter: &Reporter,
+    ) -> Result<(), JobError> {
+        let atlas = self.atlas()?;
+        // Without a CJK font the picture is still written, only without names.
+        let font = names.as_ref().and_then(|_| crate::resources::label_font());
+        let labels = font.as_ref().zip(names.as_deref()).map(|(font, names)| Labels { font, names });
+        let picture = export_picture(atlas, options, labels.as_ref(), placements, crop).ok_or(JobError::NoGrid(options.grid))?;
+        crate::engine::fsutil::write_png(&image::DynamicImage::ImageRgb8(picture), &path)
+            .map_err(|error| JobError::Write { path: path.clone(), message: error.to_string() })?;
+        reporter.send(Event::Atlas(AtlasEvent::Exported { path }));
+        Ok(())
+    }
+}
+
+/// An atlas build on its own thread. Returns false when the atlas was handed to the interactive
+/// worker (which finishes the job), true when the job ended here.
+pub(super) fn run_build(build: AtlasBuild, reporter: &Reporter, cancel: &CancelToken, interactive: &Sender<InteractiveMessage>) -> bool {
+    let model = match load_checkpoint(&build.weights, default_device()) {
+        Ok(model) => model,
+        Err(error) => {
+            reporter.fail(JobError::Checkpoint { path: build.weights, message: error.to_string() });
+            return true;
+        }
+    };
+    let Some(dataset) = super::train::read_dataset(&build.data_dir, reporter, cancel) else { return true };
+    let mut on_event = |event: BuildEvent| {
+        let progress = match event {
+            BuildEvent::Stage { stage, done, total } => {
+                reporter.send(Event::Progress { done, total });
+                AtlasBuildProgress::Stage { stage, done, total }
+            }
+            BuildEvent::Layout { epoch, layout } => AtlasBuildProgress::Layout { epoch, layout },
+            BuildEvent::Icons { level, positions, icons, .. } => {
+                AtlasBuildProgress::Icons { level, positions, icons: icons.iter().map(Picture::from_rgb).collect() }
+            }
+        };
+        reporter.send(Event::Atlas(AtlasEvent::Build(progress)));
+    };
+    let atlas = match build_atlas(&model, &dataset, &build.params, &mut on_event, cancel.flag()) {
+        Ok(atlas) => atlas,
+        Err(_) if cancel.is_cancelled() => {
+            reporter.fail(JobError::Cancelled);
+            return true;
+        }
+        Err(error) => {
+            reporter.fail(JobError::Atlas { message: error.to_string() });
+            return true;
+        }
+    };
+    if let Some(dir) = build.out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(error) = save_atlas(&atlas, &build.out) {
+        // The atlas is still shown; only the file is missing.
+        reporter.fail(JobError::Write { path: build.out.clone(), message: error.to_string() });
+    }
+    let message = InteractiveMessage::AdoptAtlas { reporter: reporter.clone(), atlas: Arc::new(atlas), path: build.out };
+    // A closed channel means the window is closing: then the job ends here.
+    interactive.send(message).is_err()
+}

@@ -1,0 +1,73 @@
+//! The interactive worker: one thread that owns the model in use, the open picture and the
+//! atlas, and answers short jobs in the order they come. Long jobs never run here.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use image::RgbImage;
+use tch::Device;
+
+use super::{CancelToken, Event, InteractiveMessage, Job, JobError, Reporter, panic_message};
+use crate::engine::atlas::Atlas;
+use crate::engine::checkpoint::Checkpoint;
+use crate::engine::model::default_device;
+
+/// What the interactive jobs share.
+pub(super) struct Interactive {
+    pub device: Device,
+    pub model: Option<Checkpoint>,
+    /// The open picture's network input, kept so "classify" and "explain" need no second decode.
+    pub opened: Option<(PathBuf, RgbImage)>,
+    pub atlas: Option<Arc<Atlas>>,
+}
+
+pub(super) fn run(messages: Receiver<InteractiveMessage>) {
+    let mut state = Interactive { device: default_device(), model: None, opened: None, atlas: None };
+    while let Ok(message) = messages.recv() {
+        match message {
+            InteractiveMessage::Run { reporter, cancel, job } => {
+                // A job cancelled while it waited in the queue is not started.
+                if !cancel.is_cancelled() {
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| state.handle(job, &reporter, &cancel)));
+                    if let Err(panic) = result {
+                        state.recover_after_panic(&reporter, panic_message(&panic));
+                    }
+                }
+                reporter.send(Event::Finished);
+            }
+            InteractiveMessage::AdoptAtlas { reporter, atlas, path } => {
+                state.adopt_atlas(atlas, path, &reporter);
+                reporter.send(Event::Finished);
+            }
+        }
+    }
+}
+
+impl Interactive {
+    fn handle(&mut self, job: Job, reporter: &Reporter, cancel: &CancelToken) {
+        match job {
+            Job::Model(job) => self.model_job(job, reporter),
+            Job::Classify(job) => self.classify_job(job, reporter),
+            Job::Explain(job) => self.explain_job(job, reporter, cancel),
+            Job::Train(job) => self.train_job(job, reporter, cancel),
+            Job::Atlas(job) => self.atlas_job(job, reporter, cancel),
+            Job::SimulateCrash => panic!("simulated crash in the interactive worker"),
+        }
+    }
+
+    /// The model may be half-updated after a panic: reload it from its file.
+    fn recover_after_panic(&mut self, reporter: &Reporter, message: String) {
+        let reload = self.model.take().map(|model| model.path);
+        reporter.fail(JobError::Panicked { message });
+        if let Some(path) = reload {
+            self.load_model(&path, reporter);
+        }
+    }
+
+    /// The model in use, or the error a job reports without one.
+    pub fn model(&self) -> Result<&Checkpoint, JobError> {
+        self.model.as_ref().ok_or(JobError::NoModel)
+    }
+}

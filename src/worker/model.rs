@@ -1,0 +1,71 @@
+//! The model in use: loading a checkpoint on the interactive worker.
+
+use std::path::{Path, PathBuf};
+
+use tch::Device;
+
+use super::interactive::Interactive;
+use super::{Event, JobError, Reporter};
+use crate::engine::checkpoint::{Checkpoint, load_checkpoint};
+use crate::engine::model::device_name;
+
+#[derive(Debug)]
+pub enum ModelJob {
+    /// Load a checkpoint and make it the model in use. A refused file keeps the previous model.
+    Load { path: PathBuf },
+}
+
+#[derive(Clone, Debug)]
+pub enum ModelEvent {
+    Loaded(ModelInfo),
+}
+
+/// What the model in use is, in plain data for the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub name: String,
+    pub class_names: Vec<String>,
+    pub validation_accuracy: Option<f64>,
+    pub epoch: u32,
+    pub device: String,
+    pub fingerprint: String,
+}
+
+impl ModelInfo {
+    fn of(checkpoint: &Checkpoint, device: Device) -> ModelInfo {
+        let name = checkpoint.path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_else(|| "model".to_string());
+        ModelInfo {
+            path: checkpoint.path.clone(),
+            name,
+            class_names: checkpoint.meta.class_names.clone(),
+            validation_accuracy: checkpoint.meta.validation_accuracy(),
+            epoch: checkpoint.meta.epoch,
+            device: device_name(device),
+            fingerprint: checkpoint.fingerprint.clone(),
+        }
+    }
+}
+
+impl Interactive {
+    pub(super) fn model_job(&mut self, job: ModelJob, reporter: &Reporter) {
+        match job {
+            ModelJob::Load { path } => self.load_model(&path, reporter),
+        }
+    }
+
+    pub(super) fn load_model(&mut self, path: &Path, reporter: &Reporter) {
+        match load_checkpoint(path, self.device) {
+            Ok(checkpoint) => {
+                let info = ModelInfo::of(&checkpoint, self.device);
+                // An atlas is only meaningful for the model it was built from.
+                if self.atlas.as_ref().is_some_and(|a| a.meta.model_fingerprint != checkpoint.fingerprint) {
+                    self.atlas = None;
+                }
+                self.model = Some(checkpoint);
+                reporter.send(Event::Model(ModelEvent::Loaded(info)));
+            }
+            Err(error) => reporter.fail(JobError::Checkpoint { path: path.to_path_buf(), message: error.to_string() }),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The train slice on the worker: read a data set (interactive), list a run's checkpoints
+//! (interactive), and training runs, each on a thread of its own.
+
+use std::path::{Path, PathBuf};
+
+use super::interactive::Interactive;
+use super::{CancelToken, Event, JobError, JobKind, Picture, Reporter};
+use crate::engine::checkpoint::{CheckpointSummary, list_checkpoints};
+use crate::engine::data::{Dataset, DatasetSummary, cache_dir, load_dataset};
+use crate::engine::model::default_device;
+use crate::engine::train::{TrainConfig, TrainEvent, TrainOutcome, train};
+
+/// Thumbnails per class in a data set's overview.
+pub const THUMBNAILS_PER_CLASS: usize = 8;
+
+#[derive(Debug)]
+pub enum TrainJob {
+    /// Read a data set folder and report its summary.
+    ScanDataset { dir: PathBuf },
+    /// List a run folder's checkpoints with their metrics.
+    ListCheckpoints { dir: PathBuf },
+    /// Train (or, with `resume`, continue) on a data set folder, on a thread of its own.
+    Run(TrainRun),
+}
+
+impl TrainJob {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            TrainJob::ScanDataset { .. } => JobKind::ScanDataset,
+            TrainJob::ListCheckpoints { .. } => JobKind::ListCheckpoints,
+            TrainJob::Run(_) => JobKind::Train,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TrainRun {
+    pub data_dir: PathBuf,
+    pub config: TrainConfig,
+    pub run_dir: PathBuf,
+    pub resume: Option<PathBuf>,
+    /// Panics in the training thread after this many steps: tests use it to check that a crash
+    /// there is reported while the rest of the app goes on.
+    #[doc(hidden)]
+    pub panic_after_steps: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TrainingEvent {
+    DatasetScanned(DatasetOverview),
+    /// Training progress as the engine reports it (steps, epochs, checkpoints).
+    Progress(TrainEvent),
+    Ended(TrainOutcome),
+    CheckpointsListed {
+        dir: PathBuf,
+        checkpoints: Vec<CheckpointSummary>,
+    },
+}
+
+/// A data set's summary with a few thumbnails per class, for the training panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetOverview {
+    pub summary: DatasetSummary,
+    /// Up to [`THUMBNAILS_PER_CLASS`] network-size pictures per class, in class order.
+    pub thumbnails: Vec<Vec<Picture>>,
+}
+
+impl DatasetOverview {
+    fn of(dataset: &Dataset) -> DatasetOverview {
+        let mut thumbnails = vec![Vec::new(); dataset.class_names.len()];
+        for (image, &label) in dataset.images.iter().zip(&dataset.labels) {
+            if thumbnails[label].len() < THUMBNAILS_PER_CLASS {
+                thumbnails[label].push(Picture::from_rgb(image));
+            }
+        }
+        DatasetOverview { summary: dataset.summary(), thumbnails }
+    }
+}
+
+/// Reads a data set with progress; a failure is reported as the job's.
+pub(super) fn read_dataset(dir: &Path, reporter: &Reporter, cancel: &CancelToken) -> Option<Dataset> {
+    let progress = |done, total| {
+        if done % 25 == 0 || done == total {
+            reporter.send(Event::Progress { done, total });
+        }
+    };
+    match load_dataset(dir, Some(&cache_dir()), &progress, cancel.flag()) {
+        Ok(dataset) => Some(dataset),
+        Err(_) if cancel.is_cancelled() => {
+            reporter.fail(JobError::Cancelled);
+            None
+        }
+        Err(error) => {
+            reporter.fail(JobError::Dataset { message: error.to_string() });
+            None
+        }
+    }
+}
+
+impl Interactive {
+    pub(super) fn train_job(&mut self, job: TrainJob, reporter: &Reporter, cancel: &CancelToken) {
+        match job {
+            TrainJob::ScanDataset { dir } => {
+                if let Some(dataset) = read_dataset(&dir, reporter, cancel) {
+                    reporter.send(Event::Train(TrainingEvent::DatasetScanned(DatasetOverview::of(&dataset))));
+                }
+            }
+            TrainJob::ListCheckpoints { dir } => {
+                let checkpoints = list_checkpoints(&dir);
+                reporter.send(Event::Train(TrainingEvent::CheckpointsListed { dir, checkpoints }));
+            }
+            // Runs never come here (the job system gives them a thread); say so rather than block.
+            TrainJob::Run(_) => {
+                reporter.fail(JobError::Training { message: "a training run was sent to the interactive worker".to_string() })
+            }
+        }
+    }
+}
+
+/// A training run on its own thread, with its own network. Returns true: the job ends here.
+pub(super) fn run_training(run: TrainRun, reporter: &Reporter, cancel: &CancelToken) -> bool {
+    let Some(dataset) = read_dataset(&run.data_dir, reporter, cancel) else { return true };
+    reporter.send(Event::Train(TrainingEvent::DatasetScanned(DatasetOverview::of(&dataset))));
+    let mut steps_per_epoch = 0;
+    let mut first_epoch = 1;
+    let mut total_steps = 0;
+    let mut steps_done = 0;
+    let mut on_event = |event: TrainEvent| {
+        match &event {
+            TrainEvent::Started { steps_per_epoch: per_epoch, first_epoch: first, epochs, .. } => {
+                (steps_per_epoch, first_epoch) = (*per_epoch, *first);
+                total_steps = (*epochs + 1).saturating_sub(first_epoch) as usize * steps_per_epoch;
+            }
+            TrainEvent::Step { epoch, step, .. } => {
+                steps_done += 1;
+                if run.panic_after_steps.is_some_and(|limit| steps_done >= limit) {
+                    panic!("simulated crash in the training thread");
+                }
+                let done = epoch.saturating_sub(first_epoch) as usize * steps_per_epoch + step;
+                reporter.send(Event::Progress { done, total: total_steps });
+            }
+            _ => {}
+        }
+        reporter.send(Event::Train(TrainingEvent::Progress(event)));
+    };
+    match train(&dataset, &run.config, &run.run_dir, run.resume.as_deref(), default_device(), cancel.flag(), &mut on_event) {
+        Ok(outcome) => reporter.send(Event::Train(TrainingEvent::Ended(outcome))),
+        Err(error) => reporter.fail(JobError::Training { message: error.to_string() }),
+    }
+    true
+}
