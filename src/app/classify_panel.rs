@@ -35,8 +35,10 @@ pub struct DescriptionEditor {
 
 #[derive(Default)]
 pub struct ClassifyPanel {
+    /// The picture asked for last (it may still be opening).
     pub image_path: Option<PathBuf>,
-    texture: Option<egui::TextureHandle>,
+    /// The picture on screen and the file it came from.
+    shown: Option<(PathBuf, egui::TextureHandle)>,
     pub original_size: Option<(u32, u32)>,
     /// The job decoding the picture, while it runs.
     pub opening: Option<JobId>,
@@ -85,7 +87,7 @@ impl ClassifyPanel {
             return; // a newer picture was asked for meanwhile
         }
         let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
-        self.texture = Some(ctx.load_texture("classify-picture", image, egui::TextureOptions::LINEAR));
+        self.shown = Some((path, ctx.load_texture("classify-picture", image, egui::TextureOptions::LINEAR)));
         self.original_size = Some(original_size);
     }
 
@@ -95,7 +97,7 @@ impl ClassifyPanel {
             && self.image_path.as_deref() == Some(path.as_path())
         {
             self.image_path = None;
-            self.texture = None;
+            self.shown = None;
             self.original_size = None;
         }
     }
@@ -115,12 +117,12 @@ impl ClassifyPanel {
     }
 
     pub fn has_picture(&self) -> bool {
-        self.texture.is_some()
+        self.shown.is_some()
     }
 
     /// The picture on screen (decoded), for the views that explain it.
     pub fn shown_photo(&self) -> Option<&Path> {
-        self.image_path.as_deref().filter(|_| self.has_picture())
+        self.shown.as_ref().map(|(path, _)| path.as_path())
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
@@ -138,7 +140,8 @@ impl ClassifyPanel {
             if ui.add(egui::Button::new(big(cx.t(T::ReadImage))).min_size(egui::vec2(120.0, 34.0))).clicked() {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::OpenImage));
             }
-            let can_verify = self.has_picture() && cx.model_info().is_some() && self.verifying.is_none();
+            // 验证 classifies the picture on screen, not one still opening.
+            let can_verify = self.has_picture() && self.opening.is_none() && cx.model_info().is_some() && self.verifying.is_none();
             if ui.add_enabled(can_verify, egui::Button::new(big(cx.t(T::Verify))).min_size(egui::vec2(120.0, 34.0))).clicked() {
                 self.verify(cx);
             }
@@ -153,7 +156,7 @@ impl ClassifyPanel {
     }
 
     fn picture_ui(&self, ui: &mut egui::Ui, lang: Lang) {
-        let Some(texture) = &self.texture else {
+        let Some((path, texture)) = &self.shown else {
             ui.centered_and_justified(|ui| {
                 ui.label(egui::RichText::new(format!("{}\n\n{}", T::NoImageYet.get(lang), T::DropHint.get(lang))).size(18.0));
             });
@@ -163,7 +166,7 @@ impl ClassifyPanel {
         let available = ui.available_size();
         let size = texture.size_vec2();
         let scale = (available.x / size.x).min(available.y / size.y).min(4.0);
-        let alt = self.image_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let alt = path.display().to_string();
         ui.centered_and_justified(|ui| {
             ui.add(egui::Image::new((texture.id(), size * scale)).alt_text(alt));
         });

@@ -99,6 +99,10 @@ pub struct ExplainPanel {
     pub vis_config: VisConfig,
     /// The job computing `method`, while it runs.
     pub running: Option<(JobId, Method)>,
+    /// The request of the running (or last) job.
+    last_request: Option<ExplainRequest>,
+    /// A request that failed: quick views do not retry it by themselves every frame.
+    failed_request: Option<ExplainRequest>,
     pub objective_values: Vec<[f64; 2]>,
     pub shown: Vec<(Method, Shown)>,
 }
@@ -124,6 +128,8 @@ impl Default for ExplainPanel {
             vis_second_class: 1,
             vis_config: VisConfig::default(),
             running: None,
+            last_request: None,
+            failed_request: None,
             objective_values: Vec::new(),
             shown: Vec::new(),
         }
@@ -142,6 +148,7 @@ impl ExplainPanel {
 
     /// Results describe one picture and one model; a new one of either clears them.
     pub fn clear(&mut self) {
+        self.failed_request = None;
         self.shown.clear();
         self.objective_values.clear();
     }
@@ -153,7 +160,11 @@ impl ExplainPanel {
         }
     }
 
-    pub fn job_failed(&mut self, _job: JobId, _error: &JobError) {}
+    pub fn job_failed(&mut self, job: JobId, _error: &JobError) {
+        if self.running.is_some_and(|(running, _)| running == job) {
+            self.failed_request = self.last_request.clone();
+        }
+    }
 
     pub fn job_finished(&mut self, job: JobId) {
         if self.running.is_some_and(|(running, _)| running == job) {
@@ -240,7 +251,10 @@ impl ExplainPanel {
         if method == Method::Visualize {
             self.objective_values.clear();
         }
-        let job = cx.submit(Job::Explain(ExplainJob::Run { path, request: self.request() }));
+        let request = self.request();
+        self.last_request = Some(request.clone());
+        self.failed_request = None;
+        let job = cx.submit(Job::Explain(ExplainJob::Run { path, request }));
         self.running = job.map(|job| (job, method));
     }
 
@@ -341,7 +355,14 @@ impl ExplainPanel {
         let quick = matches!(self.method, Method::Summary | Method::FeatureMaps | Method::PaperMap | Method::Filters | Method::GradCam)
             || (self.method == Method::Saliency && !self.smooth);
         let has_input = !self.method.needs_picture() || cx.photo.is_some();
-        if quick && cx.model_info().is_some() && self.running.is_none() && has_input && self.result_for(self.method).is_none() {
+        let failed_before = self.failed_request.as_ref() == Some(&self.request());
+        if quick
+            && !failed_before
+            && cx.model_info().is_some()
+            && self.running.is_none()
+            && has_input
+            && self.result_for(self.method).is_none()
+        {
             self.compute(cx);
         }
         egui::ScrollArea::both().show(ui, |ui| self.result_ui(ui, lang));

@@ -272,12 +272,13 @@ impl Jobs {
         if kind.is_long() && self.is_running(kind) {
             return Err(JobError::AlreadyRunning(kind));
         }
+        // Only None while the handle is being dropped.
+        let Some(interactive) = self.interactive.clone() else { return Err(JobError::Cancelled) };
         let id = JobId(self.next_id);
         self.next_id += 1;
         let cancel = CancelToken::default();
         let reporter = Reporter { job: id, events: self.events_sender.clone(), wake: self.wake.clone() };
         self.running.push(RunningJob { id, kind, progress: None, cancel: cancel.clone() });
-        let Some(interactive) = self.interactive.clone() else { return Err(JobError::Cancelled) };
         let long_reporter = reporter.clone();
         match job {
             Job::Train(TrainJob::Run(run)) => {
