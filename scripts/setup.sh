@@ -79,11 +79,11 @@ prepare_cuda_libtorch() {
     "$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))'
 }
 
-# WenQuanYi Micro Hei or Noto Sans CJK: both also cover the arrows and symbols the UI uses (the
-# Droid fallback font some systems have does not).
+# WenQuanYi Micro Hei: it covers the arrows and symbols the UI uses (the Droid fallback font some
+# systems have does not), and the snapshot test pins it, so it is installed even where another
+# CJK font is present.
 has_cjk_font() {
-    compgen -G "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc" >/dev/null \
-        || compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc" >/dev/null
+    compgen -G "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc" >/dev/null
 }
 
 ensure_cjk_font() {

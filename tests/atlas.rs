@@ -64,12 +64,67 @@ fn separated_clusters_stay_separated_after_umap() {
     assert!(unit.iter().all(|v| (0.0..=1.0).contains(v)));
 }
 
+/// The `k` nearest other points of `i` by squared Euclidean distance, by brute force.
+fn nearest(points: &[f32], dim: usize, i: usize, k: usize) -> Vec<usize> {
+    let n = points.len() / dim;
+    let d = |j: usize| (0..dim).map(|c| (points[i * dim + c] - points[j * dim + c]).powi(2)).sum::<f32>();
+    let mut others: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+    others.sort_by(|&a, &b| d(a).total_cmp(&d(b)));
+    others.truncate(k);
+    others
+}
+
 #[test]
 fn tsne_separates_clusters_too() {
-    let (vectors, _) = clusters(4, 60, 12, 2);
+    let (vectors, labels) = clusters(4, 60, 12, 2);
     let layout = tsne(&vectors, 12, 2, 30.0, 300, 1, &AtomicBool::new(false)).unwrap();
-    let t = trustworthiness(&vectors, 12, &layout, 2, 10, true);
-    assert!(t >= 0.9, "trustworthiness {t}");
+    // Checked without the crate's own measure: each point's 5 nearest in the layout, found by
+    // brute force, belong to its cluster (and the clusters are what the original space says).
+    let n = labels.len();
+    let mut wrong = 0;
+    for i in 0..n {
+        let in_original = nearest(&vectors, 12, i, 5);
+        assert!(in_original.iter().all(|&j| labels[j] == labels[i]), "the clusters are separated in the original space");
+        wrong += nearest(&layout, 2, i, 5).iter().filter(|&&j| labels[j] != labels[i]).count();
+    }
+    assert!(wrong <= n * 5 / 100, "{wrong} of {} layout neighbours are in another cluster", n * 5);
+}
+
+#[test]
+fn trustworthiness_is_one_for_a_faithful_layout_and_about_half_for_a_shuffled_one() {
+    // 200 points in the plane: the layout *is* the data (Euclidean), so every neighbour is kept.
+    let mut rng = SeededRng::new(9);
+    let points: Vec<f32> = (0..400).map(|_| rng.uniform(0.0, 1.0) as f32).collect();
+    let identity = trustworthiness(&points, 2, &points, 2, 5, false);
+    assert!((identity - 1.0).abs() < 1e-9, "identity layout: {identity}");
+    // A layout that scales and moves the points keeps every neighbourhood too.
+    let moved: Vec<f32> = points.iter().map(|v| 3.0 * v + 1.0).collect();
+    assert!((trustworthiness(&points, 2, &moved, 2, 5, false) - 1.0).abs() < 1e-9);
+    // A random layout: a layout neighbour's original rank is uniform over 1..n-1, so the
+    // expected value is 1 - (n-k)^2 / ((n-1)(2n-3k-1)), about 0.50 here.
+    let (n, k) = (200.0f64, 5.0f64);
+    let expected = 1.0 - (n - k).powi(2) / ((n - 1.0) * (2.0 * n - 3.0 * k - 1.0));
+    let mut shuffled_means = Vec::new();
+    for seed in 0..5 {
+        let mut order: Vec<usize> = (0..200).collect();
+        SeededRng::new(100 + seed).shuffle(&mut order);
+        let shuffled: Vec<f32> = order.iter().flat_map(|&i| [points[2 * i], points[2 * i + 1]]).collect();
+        shuffled_means.push(trustworthiness(&points, 2, &shuffled, 2, 5, false));
+    }
+    let mean = shuffled_means.iter().sum::<f64>() / 5.0;
+    assert!((mean - expected).abs() < 0.03, "shuffled layouts: {shuffled_means:?}, expected about {expected:.3}");
+}
+
+#[test]
+fn trustworthiness_matches_a_hand_count() {
+    // Five points on a line at 0, 1, 3, 7, 15 (no ties); the layout swaps the last two.
+    // With k = 1 the layout's nearest neighbours are 0→1, 1→0, 2→1 (original rank 1 each: no
+    // penalty), 3→4 (4 is 3's 4th nearest originally: penalty 3) and 4→2 (2nd nearest: 1).
+    // T = 1 - 2 / (n k (2n - 3k - 1)) * 4 = 1 - 2 / 30 * 4.
+    let original = [0.0f32, 1.0, 3.0, 7.0, 15.0];
+    let layout = [0.0f32, 1.0, 3.0, 15.0, 7.0];
+    let t = trustworthiness(&original, 1, &layout, 1, 1, false);
+    assert!((t - (1.0 - 8.0 / 30.0)).abs() < 1e-9, "{t}");
 }
 
 #[test]
@@ -183,6 +238,81 @@ mod built {
             let first: std::collections::HashSet<_> = c.position[..16].iter().collect();
             assert_eq!(first.len(), 16);
             assert_eq!(f.layouts_streamed, 20, "a layout every 10 of 200 epochs");
+        });
+    }
+
+    /// A vector's attribution to `class`, computed independently in float64: the derivative of
+    /// the class logit along the vector itself, t -> logit(A + t * A at that position only), by
+    /// central differences. That derivative is sum_channels A * d logit / d A at the position.
+    fn attribution_by_differences(
+        net: &activation_atlas::engine::model::Net,
+        image: &image::RgbImage,
+        layer: activation_atlas::engine::model::Layer,
+        x: usize,
+        y: usize,
+        class: usize,
+    ) -> f64 {
+        use tch::Kind;
+        let batch = activation_atlas::engine::image_input::images_to_tensor(std::slice::from_ref(image)).to_kind(Kind::Double);
+        let activation = tch::no_grad(|| net.forward_until(&batch, layer, false).get(layer).shallow_clone());
+        let mask = activation.zeros_like();
+        let _ = mask.narrow(2, y as i64, 1).narrow(3, x as i64, 1).fill_(1.0);
+        let along = &activation * &mask;
+        let logit = |t: f64| tch::no_grad(|| net.forward_from(layer, &(&activation + &along * t), false).double_value(&[0, class as i64]));
+        let step = 1e-5;
+        (logit(step) - logit(-step)) / (2.0 * step)
+    }
+
+    #[test]
+    fn attribution_matches_an_independent_float64_computation() {
+        with(|f| {
+            let c = &f.atlas.collected;
+            assert_eq!(c.attribution.len(), c.len() * c.classes, "one value per vector and class");
+            // The same network in float64.
+            let mut double = load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), Device::Cpu).unwrap();
+            double.net.vs.double();
+            let mut largest = 0f64;
+            for m in [0usize, 17, 300, c.len() - 1] {
+                let image = &f.dataset.images[c.image[m] as usize];
+                let [x, y] = c.position[m];
+                for class in [0usize, 5, c.label[m] as usize, c.classes - 1] {
+                    let expected = attribution_by_differences(&double.net, image, c.layer, x as usize, y as usize, class);
+                    let got = f64::from(c.attribution_of(m)[class]);
+                    largest = largest.max(expected.abs());
+                    assert!(
+                        (got - expected).abs() <= 1e-3 * expected.abs() + 1e-4,
+                        "vector {m}, class {class}: stored {got}, independent {expected}"
+                    );
+                }
+            }
+            assert!(largest > 1e-3, "the checked values are not all zero ({largest})");
+        });
+    }
+
+    #[test]
+    fn a_cells_top_classes_by_attribution_are_the_means_of_its_members() {
+        with(|f| {
+            let c = &f.atlas.collected;
+            let level = f.atlas.levels.iter().max_by_key(|l| l.size).unwrap();
+            // The densest cell, summed by hand in float64.
+            let cell = level.cells.iter().max_by_key(|cell| cell.count).unwrap();
+            let mut mean = vec![0f64; c.classes];
+            for &m in &cell.members {
+                for (class, value) in c.attribution_of(m as usize).iter().enumerate() {
+                    mean[class] += f64::from(*value) / cell.members.len() as f64;
+                }
+            }
+            let mut ranked: Vec<usize> = (0..c.classes).collect();
+            ranked.sort_by(|&a, &b| mean[b].total_cmp(&mean[a]));
+            assert_eq!(cell.top_by_attribution.len(), 3);
+            for (&(class, value), &expected_class) in cell.top_by_attribution.iter().zip(&ranked) {
+                assert_eq!(class as usize, expected_class);
+                assert!(
+                    (f64::from(value) - mean[expected_class]).abs() <= 1e-5 * mean[expected_class].abs().max(1.0),
+                    "{value} vs {}",
+                    mean[expected_class]
+                );
+            }
         });
     }
 

@@ -20,9 +20,23 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn help_documents_every_command_and_flag() {
+    // The commands as clap lists them: one per line under "Commands:", name first.
+    let commands = |help: &str| -> Vec<String> {
+        help.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect()
+    };
     let help = text(&app(&["--help"]).stdout);
-    for command in ["classify", "train", "evaluate", "explain", "visualize", "gui"] {
-        assert!(help.contains(command), "{command} missing from --help:\n{help}");
+    let listed = commands(&help);
+    for command in ["classify", "train", "evaluate", "explain", "visualize", "atlas", "gui"] {
+        assert!(listed.iter().any(|c| c == command), "{command} is not a command in --help: {listed:?}\n{help}");
+    }
+    let atlas_listed = commands(&text(&app(&["atlas", "--help"]).stdout));
+    for command in ["build", "export", "place"] {
+        assert!(atlas_listed.iter().any(|c| c == command), "atlas {command} missing: {atlas_listed:?}");
     }
     let train_help = text(&app(&["train", "--help"]).stdout);
     for flag in [
@@ -150,24 +164,61 @@ fn train_writes_a_run_folder_and_one_line_per_epoch() {
     assert!(output.status.success(), "{}", text(&output.stderr));
 }
 
+/// What each `explain --method` should draw, computed in the test from the engine's methods
+/// (not through the CLI's or the explanation entry point's own choice of method).
+fn expected_explanation(method: &str, photo: &Path, size: u32) -> image::RgbImage {
+    use activation_atlas::engine::explain::{
+        MapNormalisation, all_feature_maps, filter_montage, grad_cam, occlusion, paper_feature_map, saliency,
+    };
+    use activation_atlas::engine::model::Layer;
+    use activation_atlas::engine::render::{grey_image, overlay};
+    let checkpoint =
+        activation_atlas::engine::checkpoint::load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), tch::Device::Cpu)
+            .unwrap();
+    let net = &checkpoint.net;
+    let picture = activation_atlas::engine::image_input::load_network_image(photo).unwrap();
+    let class = activation_atlas::engine::classify::classify_images(net, std::slice::from_ref(&picture))[0].best().0;
+    let large = image::imageops::resize(&picture, size, size, image::imageops::FilterType::Triangle);
+    match method {
+        "gradcam" => overlay(&large, &grad_cam(net, &picture, Layer::Conv4, class).upsampled, 0.6),
+        "saliency" => overlay(&large, &saliency(net, &picture, class).scaled_to_quantile(0.99), 0.6),
+        "occlusion" => {
+            let result = occlusion(net, &picture, class, 20, 5, &mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+            let mut map = result.per_pixel.clone();
+            let largest = map.max().max(f32::EPSILON);
+            map.values.iter_mut().for_each(|v| *v = (*v / largest).max(0.0));
+            overlay(&large, &map, 0.6)
+        }
+        "featuremaps" => {
+            let maps = all_feature_maps(net, &picture);
+            maps[Layer::Conv2.index()].montage(MapNormalisation::PerChannel, (0.0, 1.0))
+        }
+        "papermap" => grey_image(&paper_feature_map(&all_feature_maps(net, &picture)[Layer::Conv2.index()]).1, size / 25),
+        "filters" => filter_montage(net, Layer::Conv1).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
 #[test]
 fn explain_and_visualize_write_pngs() {
     let dir = tempfile::tempdir().unwrap();
     let photo = common::flowers17_photo("daisy");
-    for (method, expected) in [
-        ("gradcam", (200, 200)),
-        ("saliency", (200, 200)),
-        ("occlusion", (200, 200)),
-        ("featuremaps", (0, 0)),
-        ("papermap", (200, 200)),
-        ("filters", (0, 0)),
-    ] {
+    let mut written_pictures = Vec::new();
+    for method in ["gradcam", "saliency", "occlusion", "featuremaps", "papermap", "filters"] {
         let out = dir.path().join(format!("{method}.png"));
         let output = app(&["explain", photo.to_str().unwrap(), "--method", method, "--size", "200", "--out", out.to_str().unwrap()]);
         assert!(output.status.success(), "{method}: {}", text(&output.stderr));
-        let written = image::open(&out).unwrap();
-        if expected != (0, 0) {
-            assert_eq!((written.width(), written.height()), expected, "{method}");
+        let written = image::open(&out).unwrap().to_rgb8();
+        let expected = expected_explanation(method, &photo, 200);
+        assert_eq!(written.dimensions(), expected.dimensions(), "{method}");
+        let largest = written.as_raw().iter().zip(expected.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+        assert!(largest <= 2, "{method}: the picture is not that method's (pixels differ by up to {largest})");
+        written_pictures.push((method, written));
+    }
+    // And no two methods draw the same picture.
+    for (i, (a, first)) in written_pictures.iter().enumerate() {
+        for (b, second) in &written_pictures[i + 1..] {
+            assert!(first != second, "{a} and {b} wrote the same picture");
         }
     }
     let output = app(&[
@@ -266,6 +317,14 @@ fn atlas_build_from_the_command_line() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(stdout.contains("built 204 vectors at conv2"), "{stdout}");
+    // The file it wrote is an atlas of that folder with the asked-for grids.
+    let atlas = activation_atlas::engine::atlas::load_atlas(&out).unwrap();
+    assert_eq!(atlas.collected.len(), 204);
+    assert_eq!(atlas.levels.iter().map(|l| l.size).collect::<Vec<_>>(), [5, 10]);
+    assert_eq!(atlas.icons.iter().map(|l| l.size).collect::<Vec<_>>(), [5]);
+    assert!(atlas.mosaic.is_none() && atlas.distribution.is_none(), "--no-paper-views");
+    let counted: u32 = atlas.levels[0].cells.iter().map(|c| c.count).sum();
+    assert_eq!(counted, 204, "every vector is in one cell");
     for stage in ["Collect", "Neighbours", "Layout", "Icons"] {
         assert!(stdout.contains(&format!("{stage}:")), "stage {stage} timed: {stdout}");
     }

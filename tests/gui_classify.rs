@@ -82,9 +82,13 @@ fn dropping_a_file_opens_it_and_enter_classifies() {
     let photo = common::flowers17_photo("daisy");
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(photo.clone())));
     common::run_until(&mut harness, "the dropped picture is shown", 60, |app| app.classify.has_picture());
-    assert_eq!(harness.state().classify.image_path.as_deref(), Some(photo.as_path()));
+    // The file's name and size are on screen.
+    harness.get_by_label_contains(&format!("{}  (", photo.display()));
     harness.key_press(egui::Key::Enter);
     common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
+    // What a user reads: the daisy's Chinese and English names, large.
+    harness.get_by_label("雏菊");
+    harness.get_by_label("Daisy");
 }
 
 #[test]

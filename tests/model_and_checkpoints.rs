@@ -5,12 +5,13 @@ use std::path::Path;
 
 use activation_atlas::engine::checkpoint::{CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint, sidecar_path};
 use activation_atlas::engine::model::{Layer, Net, layer_output_shape, parameter_shapes};
+use activation_atlas::engine::rng::SeededRng;
 use tch::{Device, Kind, Tensor};
 
 #[test]
 fn every_layer_has_the_papers_shape() {
     let net = Net::new(17, Device::Cpu);
-    let images = Tensor::rand([2, 3, 100, 100], (Kind::Float, Device::Cpu));
+    let images = SeededRng::new(1).normal_tensor(&[2, 3, 100, 100], Device::Cpu).sigmoid();
     let activations = net.forward_all(&images, false);
     let expected: [(Layer, &[i64]); 7] = [
         (Layer::Conv1, &[2, 32, 50, 50]),
@@ -32,9 +33,8 @@ fn every_layer_has_the_papers_shape() {
 
 #[test]
 fn forward_from_an_intermediate_layer_matches_the_full_pass() {
-    tch::manual_seed(3);
-    let net = Net::new(5, Device::Cpu);
-    let images = Tensor::rand([3, 3, 100, 100], (Kind::Float, Device::Cpu));
+    let net = Net::seeded(5, Device::Cpu, 3);
+    let images = SeededRng::new(3).normal_tensor(&[3, 3, 100, 100], Device::Cpu).sigmoid();
     let all = net.forward_all(&images, false);
     for layer in [Layer::Conv1, Layer::Conv2, Layer::Conv4, Layer::Fc1, Layer::Fc2] {
         let logits = net.forward_from(layer, all.get(layer), false);
@@ -43,9 +43,27 @@ fn forward_from_an_intermediate_layer_matches_the_full_pass() {
     }
 }
 
+#[test]
+fn a_seeded_network_depends_on_its_seed_alone() {
+    let weights = |seed| Net::seeded(4, Device::Cpu, seed).vs.variables();
+    let (a, b, c) = (weights(7), weights(7), weights(8));
+    for (name, tensor) in &a {
+        assert!(tensor.equal(&b[name]), "{name}: same seed, same values");
+        assert!(!tensor.equal(&c[name]), "{name}: another seed, other values");
+        // Uniform in ±1/sqrt(fan_in), fan_in from the layer's weight.
+        let layer = name.rsplit_once('.').unwrap().0;
+        let fan_in: i64 = a[&format!("{layer}.weight")].size()[1..].iter().product();
+        let largest = tensor.abs().max().double_value(&[]);
+        assert!(largest <= 1.0 / (fan_in as f64).sqrt() + 1e-7, "{name}: {largest}");
+    }
+}
+
 fn saved_net(dir: &Path, classes: usize) -> (Net, std::path::PathBuf) {
-    tch::manual_seed(11);
-    let net = Net::new(classes, Device::Cpu);
+    saved_net_with_seed(dir, classes, 11)
+}
+
+fn saved_net_with_seed(dir: &Path, classes: usize, seed: u64) -> (Net, std::path::PathBuf) {
+    let net = Net::seeded(classes, Device::Cpu, seed);
     let names = (0..classes).map(|i| format!("class{i}")).collect();
     let mut meta = CheckpointMeta::new(names);
     meta.epoch = 4;
@@ -69,8 +87,20 @@ fn save_and_load_round_trip_is_bit_exact() {
         let other = &restored[name];
         assert!(tensor.equal(other), "{name} differs after the round trip");
     }
-    // Same file, same fingerprint; and the sidecar is readable JSON for other tools.
-    assert_eq!(loaded.fingerprint, load_checkpoint(&path, Device::Cpu).unwrap().fingerprint);
+    // The fingerprint is the SHA-256 of the weights file's bytes: a copy elsewhere has the same
+    // one, other weights another; and the sidecar is readable JSON for other tools.
+    use sha2::Digest;
+    let expected: String = sha2::Sha256::digest(std::fs::read(&path).unwrap()).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(loaded.fingerprint, expected);
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(&path, copy.join("model.safetensors")).unwrap();
+    std::fs::copy(sidecar_path(&path), sidecar_path(&copy.join("model.safetensors"))).unwrap();
+    assert_eq!(load_checkpoint(&copy.join("model.safetensors"), Device::Cpu).unwrap().fingerprint, loaded.fingerprint);
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir(&other_dir).unwrap();
+    let (_, other) = saved_net_with_seed(&other_dir, 6, 12);
+    assert_ne!(load_checkpoint(&other, Device::Cpu).unwrap().fingerprint, loaded.fingerprint, "other weights, another fingerprint");
     let sidecar: serde_json::Value = serde_json::from_slice(&std::fs::read(sidecar_path(&path)).unwrap()).unwrap();
     assert_eq!(sidecar["class_names"][5], "class5");
     assert_eq!(sidecar["input"]["width"], 100);

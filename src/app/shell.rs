@@ -84,7 +84,14 @@ impl AtlasApp {
         let started = std::time::Instant::now();
         while started.elapsed() < EVENT_BUDGET {
             let Some(envelope) = self.jobs.try_recv() else { break };
+            // Icons of a build are drawn for at least one frame before what follows them (the
+            // finished atlas) can replace them.
+            let icons = matches!(envelope.event, Event::Atlas(AtlasEvent::Build(crate::worker::AtlasBuildProgress::Icons { .. })));
             self.route_event(ctx, envelope);
+            if icons {
+                ctx.request_repaint();
+                break;
+            }
         }
     }
 

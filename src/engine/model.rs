@@ -159,6 +159,28 @@ impl Net {
         Net { vs, convs, fc1, fc2, fc3, num_classes }
     }
 
+    /// A freshly initialised network whose weights come from `seed` alone: every weight and bias
+    /// uniform in ±1/√fan_in, torch's default for these layers. libtorch's global generator is
+    /// shared by every thread (a build or an explanation may run beside a training run), so it
+    /// cannot make an initialisation reproducible.
+    pub fn seeded(num_classes: usize, device: Device, seed: u64) -> Net {
+        let net = Net::new(num_classes, device);
+        let mut rng = crate::engine::rng::SeededRng::new(seed);
+        let mut variables: Vec<(String, Tensor)> = net.vs.variables().into_iter().collect();
+        variables.sort_by(|a, b| a.0.cmp(&b.0));
+        let weight_shapes: std::collections::HashMap<String, Vec<i64>> =
+            variables.iter().filter_map(|(name, t)| Some((name.strip_suffix(".weight")?.to_string(), t.size()))).collect();
+        for (name, mut tensor) in variables {
+            let layer = name.rsplit_once('.').map_or(name.as_str(), |(layer, _)| layer);
+            let fan_in: i64 = weight_shapes.get(layer).map_or(1, |shape| shape[1..].iter().product());
+            let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+            let values: Vec<f32> = (0..tensor.numel()).map(|_| rng.uniform(-bound, bound) as f32).collect();
+            let initial = Tensor::from_slice(&values).view(tensor.size().as_slice()).to_device(device);
+            tch::no_grad(|| tensor.copy_(&initial));
+        }
+        net
+    }
+
     pub fn num_classes(&self) -> usize {
         self.num_classes as usize
     }

@@ -117,6 +117,8 @@ pub fn train(
         move |source| TrainError::Io { path, source }
     };
     std::fs::create_dir_all(run_dir).map_err(io_error(run_dir))?;
+    // The initial weights come from the seed alone (Net::seeded); libtorch's global generator is
+    // seeded too, for dropout, which only training uses.
     tch::manual_seed(config.seed as i64);
 
     let (mut net, first_epoch, mut history) = match resume {
@@ -134,7 +136,7 @@ pub fn train(
                 read_history(&run_dir.join(HISTORY_FILE)).into_iter().filter(|record| record.epoch <= checkpoint.meta.epoch).collect();
             (checkpoint.net, checkpoint.meta.epoch, history)
         }
-        None => (Net::new(dataset.class_names.len(), device), 0, Vec::new()),
+        None => (Net::seeded(dataset.class_names.len(), device, config.seed), 0, Vec::new()),
     };
     let (train_indices, validation_indices) = stratified_split(&dataset.labels, config.validation_fraction, config.seed);
     if train_indices.is_empty() {

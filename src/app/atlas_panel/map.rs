@@ -96,13 +96,13 @@ impl AtlasPanel {
         let (mut hovered, mut clicked) = (None, None);
         let scene = egui::Scene::new().zoom_range(0.05..=40.0).scroll_zooms(true).show(ui, &mut scene_rect, |ui| {
             let (rect, response) = ui.allocate_exact_size(egui::vec2(WORLD, WORLD), egui::Sense::click());
-            let painter = ui.painter();
+            let painter = ui.painter().clone();
             painter.rect_filled(rect, 0.0, egui::Color32::from_rgb(18, 18, 22));
-            self.cells_ui(painter, rect.min, view);
+            self.cells_ui(&painter, rect.min, view);
             if Some(view.size) == self.icon_levels().first().copied() {
-                class_labels_ui(painter, rect.min, view);
+                class_labels_ui(ui, rect.min, view);
             }
-            self.pins_ui(painter, rect.min, view);
+            self.pins_ui(&painter, rect.min, view);
             hovered = response.hover_pos().and_then(|pos| view.cell_at(rect.min, pos));
             if response.clicked() {
                 clicked = response.interact_pointer_pos().and_then(|pos| view.cell_at(rect.min, pos));
@@ -218,8 +218,8 @@ pub(super) fn full_uv() -> egui::Rect {
 }
 
 /// Each class named on its densest cell; a label that would cover an earlier (denser) one moves
-/// aside, else is left out.
-fn class_labels_ui(painter: &egui::Painter, origin: egui::Pos2, view: &LevelView) {
+/// aside, else is left out. The names are labels, so screen readers (and tests) find them.
+fn class_labels_ui(ui: &mut egui::Ui, origin: egui::Pos2, view: &LevelView) {
     let mut best: Vec<Option<(u16, u16, u32)>> = vec![None; view.classes];
     for cell in &view.level.cells {
         if let Some(&(class, _)) = cell.top_by_attribution.first() {
@@ -232,21 +232,20 @@ fn class_labels_ui(painter: &egui::Painter, origin: egui::Pos2, view: &LevelView
     let mut order: Vec<(usize, (u16, u16, u32))> = best.iter().enumerate().filter_map(|(c, b)| Some((c, (*b)?))).collect();
     order.sort_by_key(|(_, (_, _, count))| std::cmp::Reverse(*count));
     let offsets = [(0.0, 0.0), (0.0, 0.3), (0.0, -0.3), (0.5, 0.3), (-0.5, 0.3), (0.5, -0.3), (-0.5, -0.3)];
+    let font = egui::FontId::proportional(view.cell_world * 0.28);
     let mut taken: Vec<egui::Rect> = Vec::new();
     for (class, (x, y, _)) in order {
-        let galley =
-            painter.layout_no_wrap(view.names[class].clone(), egui::FontId::proportional(view.cell_world * 0.28), egui::Color32::WHITE);
+        let size = ui.painter().layout_no_wrap(view.names[class].clone(), font.clone(), egui::Color32::WHITE).size();
         let centre = view.cell_rect(origin, x, y, 1.0).center();
         let spot = offsets
             .into_iter()
-            .map(|(dx, dy)| {
-                egui::Align2::CENTER_CENTER.anchor_size(centre + egui::vec2(dx, dy) * view.cell_world, galley.size()).expand(2.0)
-            })
+            .map(|(dx, dy)| egui::Align2::CENTER_CENTER.anchor_size(centre + egui::vec2(dx, dy) * view.cell_world, size).expand(2.0))
             .find(|r| taken.iter().all(|t| !t.intersects(*r)));
         if let Some(text_rect) = spot {
             taken.push(text_rect);
-            painter.rect_filled(text_rect, 3.0, egui::Color32::from_black_alpha(150));
-            painter.galley(text_rect.shrink(2.0).min, galley, egui::Color32::WHITE);
+            ui.painter().rect_filled(text_rect, 3.0, egui::Color32::from_black_alpha(150));
+            let text = egui::RichText::new(&view.names[class]).font(font.clone()).color(egui::Color32::WHITE);
+            ui.put(text_rect.shrink(2.0), egui::Label::new(text).selectable(false).extend());
         }
     }
 }
