@@ -1,38 +1,57 @@
 //! Killing the process during a save never leaves a broken file. This test binary is its own
-//! child: run with `--child-save checkpoint|atlas FILE` it saves that file over and over; run
-//! normally it starts such a child, kills it (SIGKILL) at random moments, and checks that the file
-//! still loads each time. It also counts how often the kill landed inside a save (a temporary file
-//! was left behind), so the run shows that the interesting case was hit, and checks that the next
-//! save removes such leftovers.
+//! child: run with `--child-save checkpoint|atlas FILE` it saves that file over and over, saying
+//! on standard output when each save begins ("saving N") and ends ("saved N"); run normally it
+//! starts such children and kills each (SIGKILL) at a random moment *inside* a save, timed from
+//! the child's announcement. A kill counts as inside a save only when the child's own last word
+//! was "saving". After every kill the file must load; the temporary files killed saves left are
+//! recorded, and the next save must remove exactly those. Every wait has a deadline.
 
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use activation_atlas::engine::atlas::{load_atlas, save_atlas};
 use activation_atlas::engine::checkpoint::{load_checkpoint, save_checkpoint};
 use tch::Device;
 
+/// Kills per file type; at least [`MIN_INSIDE`] of them must land inside a save.
+const ROUNDS: usize = 20;
+const MIN_INSIDE: usize = 10;
+/// The longest any single wait may take.
+const WAIT: Duration = Duration::from_secs(120);
+
 fn shipped_atlas() -> PathBuf {
     activation_atlas::resources::find_resource(Path::new("assets/flowers17.atlas")).expect("the atlas is shipped")
 }
 
-/// The child: saves `file` in a loop until killed, changing the contents each time.
+/// The child: saves `file` in a loop until killed, changing the contents each time, and says
+/// when each save begins and ends.
 fn child_save(kind: &str, file: &Path) -> ! {
+    let mut out = std::io::stdout().lock();
+    let mut announce = |line: String| {
+        writeln!(out, "{line}").expect("the parent reads");
+        out.flush().expect("the parent reads");
+    };
     match kind {
         "checkpoint" => {
             let model = activation_atlas::resources::shipped_model().expect("the model is shipped");
             let mut checkpoint = load_checkpoint(&model, Device::Cpu).expect("the shipped model loads");
-            for epoch in 1.. {
-                checkpoint.meta.epoch = epoch;
+            for round in 1.. {
+                checkpoint.meta.epoch = round;
+                announce(format!("saving {round}"));
                 save_checkpoint(&checkpoint.net, &checkpoint.meta, file).expect("save");
+                announce(format!("saved {round}"));
             }
         }
         "atlas" => {
             let mut atlas = load_atlas(&shipped_atlas()).expect("the shipped atlas loads");
-            for round in 0u64.. {
+            for round in 1u64.. {
                 atlas.meta.created_at = format!("round {round}");
+                announce(format!("saving {round}"));
                 save_atlas(&atlas, file).expect("save");
+                announce(format!("saved {round}"));
             }
         }
         other => panic!("unknown kind {other}"),
@@ -40,8 +59,69 @@ fn child_save(kind: &str, file: &Path) -> ! {
     unreachable!()
 }
 
-fn spawn_child(kind: &str, file: &Path) -> Child {
-    Command::new(std::env::current_exe().expect("own path")).args(["--child-save", kind]).arg(file).spawn().expect("the child starts")
+/// A running child and the lines it has said.
+struct Child {
+    process: std::process::Child,
+    lines: Receiver<String>,
+    /// The last line read so far.
+    last: Option<String>,
+}
+
+impl Child {
+    fn spawn(kind: &str, file: &Path) -> Child {
+        let mut process = Command::new(std::env::current_exe().expect("own path"))
+            .args(["--child-save", kind])
+            .arg(file)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the child starts");
+        let stdout = process.stdout.take().expect("piped");
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Child { process, lines, last: None }
+    }
+
+    /// Waits until the child says `wanted`.
+    fn wait_for(&mut self, wanted: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    let found = line == wanted;
+                    self.last = Some(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("the child did not say '{wanted}' within {WAIT:?}"),
+                Err(RecvTimeoutError::Disconnected) => panic!("the child exited before saying '{wanted}'"),
+            }
+        }
+    }
+
+    /// Kills the child and returns the last thing it said.
+    fn kill(mut self) -> Option<String> {
+        self.process.kill().expect("kill");
+        self.process.wait().expect("reaped");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => self.last = Some(line),
+                Err(RecvTimeoutError::Disconnected) => return self.last,
+                Err(RecvTimeoutError::Timeout) => panic!("the killed child's output did not end"),
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.process.id()
+    }
 }
 
 fn loads(kind: &str, file: &Path) -> Result<(), String> {
@@ -51,60 +131,82 @@ fn loads(kind: &str, file: &Path) -> Result<(), String> {
     }
 }
 
-fn leftovers(dir: &Path) -> usize {
-    std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains(".tmp-")).count()
+/// The temporary files of interrupted saves in `dir`.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".tmp-")))
+        .collect();
+    found.sort();
+    found
 }
 
 /// A small xorshift for kill delays (no dependency, reproducible per run).
 fn delays(seed: u64) -> impl FnMut(u64) -> u64 {
     let mut state = seed | 1;
-    move |max_ms| {
+    move |max| {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        state % max_ms
+        state % max.max(1)
     }
 }
 
-/// Kills at least `rounds` children of `kind`, more (up to 4x) until one kill lands inside a save;
-/// returns (kills inside a save, kills).
-fn kill_while_saving(kind: &str, extension: &str, rounds: usize) -> (usize, usize) {
+/// Kills [`ROUNDS`] children of `kind` during their second save; returns how many kills the
+/// children themselves reported as inside a save.
+fn kill_while_saving(kind: &str, extension: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(format!("saved.{extension}"));
-    let mut next_delay = delays(0x5eed + rounds as u64);
-    let mut inside_save = 0;
-    let mut round = 0;
-    while round < rounds || (inside_save == 0 && round < rounds * 4) {
-        round += 1;
-        let mut child = spawn_child(kind, &file);
-        // Wait for a first complete file (in round 0), then let it run a random while.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !file.exists() {
-            assert!(Instant::now() < deadline, "the child never saved");
-            assert!(child.try_wait().unwrap().is_none(), "the child exited early");
-            std::thread::sleep(Duration::from_millis(5));
+    // First complete saves; and how long a save takes as seen from here (the shortest of saves
+    // 2 to 4: the first one may be slow while caches warm up).
+    let mut child = Child::spawn(kind, &file);
+    let mut save_micros = u64::MAX;
+    for round in 2..=4 {
+        child.wait_for(&format!("saving {round}"));
+        let started = Instant::now();
+        child.wait_for(&format!("saved {round}"));
+        save_micros = save_micros.min(started.elapsed().as_micros() as u64);
+    }
+    child.kill();
+    let mut next_delay = delays(0x5eed);
+    let (mut inside, mut stale) = (0, Vec::new());
+    for round in 1..=ROUNDS {
+        let mut child = Child::spawn(kind, &file);
+        child.wait_for("saving 2");
+        // Somewhere in the first 80% of a save.
+        std::thread::sleep(Duration::from_micros(next_delay(save_micros * 4 / 5)));
+        // Inside a save when the child's last word began one (save 2, or a later one if save 2
+        // was quick).
+        let last_word = child.kill();
+        if last_word.as_deref().is_some_and(|word| word.starts_with("saving ")) {
+            inside += 1;
         }
-        std::thread::sleep(Duration::from_millis(200 + next_delay(1500)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let left = leftovers(dir.path());
-        if left > 0 {
-            inside_save += 1;
-        }
+        stale.extend(temporaries(dir.path()));
         if let Err(reason) = loads(kind, &file) {
             panic!("{kind}: after kill {round}, the file does not load: {reason}");
         }
     }
-    // The next save clears what killed saves left behind.
-    let mut child = spawn_child(kind, &file);
-    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
-    while std::fs::metadata(&file).unwrap().modified().unwrap() == before {
-        std::thread::sleep(Duration::from_millis(5));
+    stale.sort();
+    stale.dedup();
+    // The next save removes exactly what the killed saves left.
+    let mut child = Child::spawn(kind, &file);
+    child.wait_for("saved 1");
+    let last_pid = child.pid();
+    child.kill();
+    for path in &stale {
+        assert!(!path.exists(), "{kind}: {} was left by a killed save and not removed by the next", path.display());
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(leftovers(dir.path()) <= 2, "stale temporary files are removed by the next save");
-    (inside_save, round)
+    for path in temporaries(dir.path()) {
+        // Only the last child may have begun another save before it was killed.
+        assert!(path.to_string_lossy().ends_with(&format!(".tmp-{last_pid}")), "{kind}: unexpected {}", path.display());
+    }
+    println!(
+        "{kind}: a save takes about {} ms; killed {ROUNDS} times ({inside} inside a save by the child's own report, {} temporary files left and then removed); the file loaded every time",
+        save_micros / 1000,
+        stale.len()
+    );
+    inside
 }
 
 fn main() {
@@ -117,14 +219,11 @@ fn main() {
         println!("kill_during_saves: test");
         return;
     }
-    for (kind, extension, rounds) in [("checkpoint", "safetensors", 25), ("atlas", "atlas", 25)] {
+    for (kind, extension) in [("checkpoint", "safetensors"), ("atlas", "atlas")] {
         let started = Instant::now();
-        let (inside, rounds) = kill_while_saving(kind, extension, rounds);
-        println!(
-            "{kind}: killed {rounds} times ({inside} inside a save, leaving a temporary file); the file loaded every time ({:.0} s)",
-            started.elapsed().as_secs_f64()
-        );
-        assert!(inside > 0, "{kind}: no kill landed inside a save; the test did not test anything");
+        let inside = kill_while_saving(kind, extension);
+        println!("{kind}: {:.0} s", started.elapsed().as_secs_f64());
+        assert!(inside >= MIN_INSIDE, "{kind}: only {inside} of {ROUNDS} kills landed inside a save");
     }
     println!("test result: ok. crash_safety");
 }

@@ -166,7 +166,9 @@ fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
 fn export_writes_pngs_of_the_requested_size() {
     let Fixture { mut harness, answer, asked } = atlas_app();
     let dir = tempfile::tempdir().unwrap();
-    harness.state_mut().atlas.export_size = 640;
+    harness.get_by_label("尺寸（像素）").set_value_accesskit(640.0);
+    harness.run_steps(2);
+    assert_eq!(harness.state().atlas.export_size, 640, "the size field took the value");
 
     let whole = dir.path().join("whole atlas.png");
     *answer.lock().unwrap() = Some(whole.clone());
@@ -240,13 +242,13 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     harness.run_steps(2);
     harness.get_by_label("构建新的地图集").click();
     harness.run_steps(2);
-    {
-        let form = &mut harness.state_mut().atlas.form;
-        form.grid_levels = "5 10".into();
-        form.icon_levels = "5".into();
-        form.icon_steps = 8;
-    }
-    harness.run_steps(1);
+    // The form filled in through its fields.
+    harness.get_by_label("网格层级").set_text_value_accesskit("5 10");
+    harness.get_by_label("图标层级").set_text_value_accesskit("5");
+    harness.get_by_label("图标优化步数").set_value_accesskit(8.0);
+    harness.run_steps(2);
+    let form = &harness.state().atlas.form;
+    assert_eq!((form.grid_levels.as_str(), form.icon_levels.as_str(), form.icon_steps), ("5 10", "5", 8), "the fields took the values");
     harness.get_by_label("构建").click();
 
     // Watch the build: every stage is announced, the layout moves, icons arrive before the end.

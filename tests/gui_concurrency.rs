@@ -70,8 +70,10 @@ fn fixture_with(data: tempfile::TempDir) -> Fixture {
 fn start_long_run(harness: &mut Harness<'static, AtlasApp>) {
     harness.get_by_label("训练").click();
     harness.run_steps(2);
-    harness.state_mut().train.form.epochs = 500;
-    harness.state_mut().train.form.batch_size = 8;
+    harness.get_by_label("轮数").set_value_accesskit(500.0);
+    harness.get_by_label("批大小").set_value_accesskit(8.0);
+    harness.run_steps(2);
+    assert_eq!(harness.state().train.form.epochs, 500);
     harness.get_by_label("开始训练").click();
     common::run_until(harness, "training is under way", 120, |app| !app.train.step_losses.is_empty());
 }
@@ -116,11 +118,10 @@ fn classify_and_explain_while_training_then_cancel_stops_the_run() {
     assert!(harness.state().train.step_losses.len() > steps_before, "training kept taking steps meanwhile");
     harness.get_by_label("取消训练"); // the status bar lists the run with its own Cancel
 
-    // Cancel, then at once more jobs: the run still stops.
+    // Cancel, and in the same frame a dropped photo starts another job: the run still stops.
     harness.get_by_label("取消训练").click();
+    harness.input_mut().dropped_files.push(std::sync::Arc::new(common::DroppedPath(common::flowers17_photo("daisy"))));
     harness.step();
-    harness.state_mut().open_image(common::flowers17_photo("daisy"));
-    harness.state_mut().place_on_atlas(vec![common::flowers17_photo("tulip")]);
     common::run_until(&mut harness, "the run stops", 120, |app| app.train.running.is_none());
     harness.get_by_label("训练").click();
     harness.run_steps(2);

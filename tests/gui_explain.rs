@@ -64,7 +64,10 @@ fn every_view_is_produced_from_the_panel() {
     produce(&mut harness, "显著图", Method::Saliency, false);
     produce(&mut harness, "遮挡分析", Method::Occlusion, true);
     harness.get_by_label_contains("向日葵 · 未遮挡时概率 ");
-    harness.state_mut().explain.vis_config.steps = 24;
+    harness.get_by_label("特征可视化").click();
+    harness.run_steps(2);
+    harness.get_by_label("步数").set_value_accesskit(24.0);
+    harness.run_steps(2);
     produce(&mut harness, "特征可视化", Method::Visualize, true);
     assert_eq!(harness.state().explain.objective_values.len(), 24, "the objective is plotted step by step");
 

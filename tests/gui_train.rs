@@ -46,12 +46,20 @@ fn fixture(per_class: usize) -> Fixture {
     Fixture { harness, _data: data, _runs: runs }
 }
 
+/// Sets the recipe's epochs and batch size through their fields (as a screen reader does).
+fn set_epochs_and_batch(harness: &mut Harness<'static, AtlasApp>, epochs: u32, batch: usize) {
+    harness.get_by_label("轮数").set_value_accesskit(f64::from(epochs));
+    harness.get_by_label("批大小").set_value_accesskit(batch as f64);
+    harness.run_steps(2);
+    let form = &harness.state().train.form;
+    assert_eq!((form.epochs, form.batch_size), (epochs, batch), "the fields took the values");
+}
+
 #[test]
 fn train_from_the_panel_and_use_a_checkpoint_for_classification() {
     let Fixture { mut harness, _data, _runs } = fixture(12);
     harness.get_by_label_contains("3 个类别，36 张图片");
-    harness.state_mut().train.form.epochs = 4;
-    harness.state_mut().train.form.batch_size = 8;
+    set_epochs_and_batch(&mut harness, 4, 8);
     harness.get_by_label("开始训练").click();
     common::run_until(&mut harness, "the first chart points arrive", 120, |app| !app.train.step_losses.is_empty());
     harness.get_by_label("损失"); // the loss chart is on screen
@@ -87,8 +95,7 @@ fn train_from_the_panel_and_use_a_checkpoint_for_classification() {
 #[test]
 fn following_a_run_classifies_with_its_best_checkpoint() {
     let Fixture { mut harness, _data, _runs } = fixture(12);
-    harness.state_mut().train.form.epochs = 3;
-    harness.state_mut().train.form.batch_size = 8;
+    set_epochs_and_batch(&mut harness, 3, 8);
     harness.get_by_label("跟随这次训练").click();
     harness.run_steps(2);
     assert!(harness.state().train.follow, "the checkbox is ticked");
@@ -109,7 +116,7 @@ fn following_a_run_classifies_with_its_best_checkpoint() {
 #[test]
 fn cancel_stops_a_run_from_the_panel() {
     let Fixture { mut harness, _data, _runs } = fixture(30);
-    harness.state_mut().train.form.epochs = 50;
+    set_epochs_and_batch(&mut harness, 50, 64);
     harness.get_by_label("开始训练").click();
     common::run_until(&mut harness, "training is under way", 120, |app| !app.train.step_losses.is_empty());
     harness.get_all_by_label("取消").next().expect("a cancel button").click();

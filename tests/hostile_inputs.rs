@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use activation_atlas::app::{AppOptions, ModelStatus};
+use egui_kittest::kittest::Queryable;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 
 fn app(args: &[&OsStr]) -> Output {
@@ -297,7 +298,7 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
     common::run_until(&mut harness, "the atlas loads", 60, |app| app.atlas.atlas.is_some());
     // On the classifier: each bad file is named in a red message.
     for path in &corpus.bad {
-        harness.state_mut().messages.error = None;
+        common::dismiss_messages(&mut harness);
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
         common::run_until(&mut harness, "the error is shown", 60, |app| app.messages.error.is_some());
         let message = harness.state().messages.error.clone().unwrap();
@@ -311,8 +312,8 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
         });
     }
     // On the atlas, all at once: the good ones are placed, the bad ones named.
-    harness.state_mut().tab = activation_atlas::app::Tab::Atlas;
-    harness.state_mut().messages.error = None;
+    common::dismiss_messages(&mut harness);
+    harness.get_by_label("地图集").click();
     harness.run_steps(2);
     for path in corpus.bad.iter().chain(&corpus.good) {
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
@@ -324,15 +325,16 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
 
 #[test]
 fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
-    let mut harness = common::app_with_model(common::app_options(Arc::new(|_| None)), [1100.0, 760.0]);
+    let photo = common::flowers17_photo("daisy");
+    let answer = photo.clone();
+    let mut harness = common::app_with_model(common::app_options(Arc::new(move |_| Some(answer.clone()))), [1100.0, 760.0]);
     harness.state_mut().simulate_worker_crash();
     common::run_until(&mut harness, "the crash is reported", 60, |app| app.messages.error.is_some());
     let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("simulated crash"), "{message}");
     common::run_until(&mut harness, "the model is back", 60, |app| matches!(app.model, ModelStatus::Ready(_)) && !app.worker_busy());
-    // And it works: a photo classifies.
-    let photo = common::flowers17_photo("daisy");
-    harness.state_mut().open_image(photo);
+    // And it works: a photo opens with 读取图片 and classifies.
+    harness.get_by_label("读取图片").click();
     common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
     harness.key_press(eframe::egui::Key::Enter);
     common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
@@ -356,8 +358,7 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::copy(shipped.with_extension("json"), broken.with_extension("json")).unwrap();
     *answer.lock().unwrap() = Some(broken.clone());
-    let ctx = harness.ctx.clone();
-    harness.state_mut().request_dialog(&ctx, activation_atlas::app::dialogs::DialogKind::OpenCheckpoint);
+    common::menu_item(&mut harness, "模型", "加载检查点…");
     common::run_until(&mut harness, "the refusal is shown", 60, |app| {
         app.messages.error.is_some() && !matches!(app.model, ModelStatus::Loading(_))
     });
@@ -371,17 +372,17 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     let text = std::fs::read(&descriptions).unwrap();
     let cut = dir.path().join("cut.toml");
     std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
-    harness.state_mut().messages.error = None;
+    common::dismiss_messages(&mut harness);
     *answer.lock().unwrap() = Some(cut);
-    let ctx = harness.ctx.clone();
-    harness.state_mut().request_dialog(&ctx, activation_atlas::app::dialogs::DialogKind::OpenDescriptions);
+    common::menu_item(&mut harness, "模型", "加载类别介绍文件…");
     common::run_until(&mut harness, "the refusal is shown", 60, |app| app.messages.error.is_some());
     let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("cut.toml"), "{message}");
     assert!(harness.state().descriptions.as_ref().is_some_and(|d| d.get("sunflower").is_some()), "the shipped descriptions stay");
 
     // The app still classifies with the model it had.
-    harness.state_mut().open_image(common::flowers17_photo("sunflower"));
+    *answer.lock().unwrap() = Some(common::flowers17_photo("sunflower"));
+    harness.get_by_label("读取图片").click();
     common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
     harness.key_press(eframe::egui::Key::Enter);
     common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());

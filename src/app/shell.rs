@@ -374,7 +374,11 @@ impl AtlasApp {
                     return;
                 }
                 let mut cancel = None;
-                for job in self.jobs.running().iter().rev() {
+                // Right to left: long jobs first, oldest first, so a job's Cancel does not move
+                // when short jobs come and go beside it.
+                let mut jobs: Vec<&crate::worker::RunningJob> = self.jobs.running().iter().collect();
+                jobs.sort_by_key(|job| (!job.kind.is_long(), job.id));
+                for job in jobs {
                     ui.push_id(job.id, |ui| {
                         if ui.small_button(i18n::cancel_job(lang, job.kind)).clicked() {
                             cancel = Some(job.id);

@@ -52,7 +52,6 @@ fn remove_stale_temporaries(path: &Path) {
     }
 }
 
-/// Hex SHA-256 of `bytes`; identifies a model's exact weights.
 /// Encodes `image` as PNG and writes it atomically (every exported picture goes through here).
 pub fn write_png(image: &image::DynamicImage, path: &Path) -> std::io::Result<()> {
     let mut bytes = Vec::new();
@@ -60,6 +59,7 @@ pub fn write_png(image: &image::DynamicImage, path: &Path) -> std::io::Result<()
     write_atomically(path, &bytes)
 }
 
+/// Hex SHA-256 of `bytes`; identifies a model's exact weights.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);

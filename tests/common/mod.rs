@@ -130,3 +130,22 @@ pub fn app_with_model(
     run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, activation_atlas::app::ModelStatus::Ready(_)));
     harness
 }
+
+/// Clicks 知道了 on every message shown, as a user clears the message area.
+pub fn dismiss_messages(harness: &mut egui_kittest::Harness<'static, activation_atlas::app::AtlasApp>) {
+    use egui_kittest::kittest::Queryable;
+    while harness.query_by_label("知道了").is_some() {
+        harness.get_all_by_label("知道了").next().unwrap().click();
+        harness.run_steps(2);
+    }
+    assert!(harness.state().messages.error.is_none() && harness.state().messages.notice.is_none());
+}
+
+/// Opens a menu of the top bar and clicks one of its entries.
+pub fn menu_item(harness: &mut egui_kittest::Harness<'static, activation_atlas::app::AtlasApp>, menu: &str, item: &str) {
+    use egui_kittest::kittest::Queryable;
+    harness.get_by_label(menu).click();
+    harness.run_steps(2);
+    harness.get_by_label(item).click();
+    harness.run_steps(2);
+}
