@@ -66,6 +66,35 @@ pub enum AtlasCommand {
     Export(AtlasExportArgs),
     /// Place images on an atlas: where their activations land and the predicted class.
     Place(AtlasPlaceArgs),
+    /// What an atlas holds: layer, parameters, grid levels, cells, icons, images, provenance.
+    Info(AtlasInfoArgs),
+    /// Make an atlas self-contained: embed every image's network input (read from --data) so
+    /// its real patches show anywhere; with --portable, also drop this machine's paths.
+    Embed(AtlasEmbedArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasInfoArgs {
+    /// Atlas file.
+    pub atlas: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasEmbedArgs {
+    /// Atlas file.
+    pub atlas: PathBuf,
+    /// The data set folder the atlas was built from (needed when it has no embedded images).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output file; defaults to rewriting the atlas in place (atomically).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Record the model and data set by name only, and image paths inside the data set.
+    #[arg(long)]
+    pub portable: bool,
 }
 
 #[derive(Args, Debug)]
@@ -343,6 +372,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Atlas(AtlasCommand::Build(args)) => atlas_build(args),
         Command::Atlas(AtlasCommand::Export(args)) => atlas_export(args),
         Command::Atlas(AtlasCommand::Place(args)) => atlas_place(args),
+        Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args),
+        Command::Atlas(AtlasCommand::Embed(args)) => atlas_embed(args),
     }
 }
 
@@ -743,7 +774,13 @@ fn display_names(class_names: &[String]) -> Vec<String> {
 fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
     use crate::engine::atlas::place_image;
     let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
-    let weights = args.weights.unwrap_or_else(|| atlas.meta.model_path.clone());
+    // The recorded model, else (a portable atlas records only its file name) a shipped model of
+    // that name.
+    let recorded = atlas.meta.model_path.clone();
+    let weights = args.weights.unwrap_or_else(|| {
+        let shipped = recorded.file_name().and_then(|name| resources::find_resource(&Path::new("weights").join(name)));
+        if recorded.is_file() { recorded.clone() } else { shipped.unwrap_or(recorded.clone()) }
+    });
     let checkpoint = load_checkpoint(&weights, default_device())?;
     if checkpoint.fingerprint != atlas.meta.model_fingerprint {
         bail!("{} is not the model this atlas was built from", weights.display());
@@ -781,5 +818,104 @@ fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
     if failures > 0 {
         bail!("{failures} of {} pictures could not be read", args.images.len());
     }
+    Ok(())
+}
+
+fn atlas_info(args: AtlasInfoArgs) -> Result<()> {
+    let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
+    let meta = &atlas.meta;
+    let levels: Vec<serde_json::Value> = atlas
+        .levels
+        .iter()
+        .map(|level| {
+            let icons = atlas.icons_of(level.size).map_or(0, |i| i.cells.len());
+            json!({"grid": level.size, "cells": level.cells.len(), "icons": icons})
+        })
+        .collect();
+    let images = atlas.images.as_ref().map(|i| json!({"count": i.len(), "bytes": i.jpeg.len()}));
+    let info = json!({
+        "layer": atlas.collected.layer.name(),
+        "vectors": atlas.collected.len(),
+        "dim": atlas.collected.dim,
+        "classes": meta.class_names,
+        "levels": levels,
+        "params": meta.params,
+        "model": {"file": meta.model_path.display().to_string(), "fingerprint": meta.model_fingerprint},
+        "dataset": meta.dataset,
+        "embedded_images": images,
+        "paper_views": atlas.mosaic.is_some() && atlas.distribution.is_some(),
+        "created_at": meta.created_at,
+        "format_version": meta.format_version,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+        return Ok(());
+    }
+    println!(
+        "{}: {} vectors of {} at {} ({} classes)",
+        args.atlas.display(),
+        atlas.collected.len(),
+        atlas.collected.dim,
+        atlas.collected.layer,
+        meta.class_names.len()
+    );
+    for level in &levels {
+        println!("  grid {}x{}: {} cells, {} icons", level["grid"], level["grid"], level["cells"], level["icons"]);
+    }
+    match &atlas.images {
+        Some(images) => {
+            println!("  embedded images: {} ({:.1} MB): patches show without the data set", images.len(), images.jpeg.len() as f64 / 1e6)
+        }
+        None => println!("  no embedded images: patches are read from {}", meta.data_dir.display()),
+    }
+    if let Some(dataset) = &meta.dataset {
+        let total: usize = dataset.class_counts.iter().sum();
+        println!("  data set: {} ({total} images, file list sha256 {})", dataset.name, dataset.files_sha256);
+    }
+    println!("  model: {} (fingerprint {})", meta.model_path.display(), meta.model_fingerprint);
+    println!("  built {}", meta.created_at);
+    Ok(())
+}
+
+fn atlas_embed(args: AtlasEmbedArgs) -> Result<()> {
+    use crate::engine::atlas::embedded::{DatasetProvenance, EmbeddedImages};
+    let mut atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
+    if let Some(data) = &args.data {
+        // Image paths as recorded, found again under the folder given.
+        let count = atlas.meta.image_paths.len();
+        let old_root = atlas.meta.data_dir.clone();
+        let files: Vec<PathBuf> = (0..count)
+            .map(|i| {
+                let recorded = atlas.meta.image_file(i).unwrap_or_default();
+                data.join(crate::engine::atlas::embedded::relative_to(&recorded, &old_root))
+            })
+            .collect();
+        let mut images = Vec::with_capacity(count);
+        for file in &files {
+            images.push(load_network_image(file).with_context(|| format!("{} is one of the atlas's images", file.display()))?);
+        }
+        atlas.images = Some(EmbeddedImages::encode(&images));
+        let labels: Vec<usize> = {
+            // Each image's label, from any of its vectors.
+            let mut labels = vec![0; count];
+            for (image, label) in atlas.collected.image.iter().zip(&atlas.collected.label) {
+                labels[*image as usize] = *label as usize;
+            }
+            labels
+        };
+        atlas.meta.dataset = Some(DatasetProvenance::of(data, &files, &labels, atlas.meta.class_names.len()));
+        atlas.meta.data_dir = std::path::absolute(data).unwrap_or(data.clone());
+        atlas.meta.image_paths = files.iter().map(|f| crate::engine::atlas::embedded::relative_to(f, data)).collect();
+        atlas.meta.format_version = atlas.meta.format_version.max(2);
+    } else if atlas.images.is_none() {
+        bail!("{} has no embedded images: give --data with the folder it was built from", args.atlas.display());
+    }
+    if args.portable {
+        atlas.meta.make_portable();
+    }
+    let out = args.out.unwrap_or(args.atlas);
+    crate::engine::atlas::save_atlas(&atlas, &out)?;
+    let images = atlas.images.as_ref().map_or(0, |i| i.len());
+    println!("wrote {} with {images} embedded images", out.display());
     Ok(())
 }

@@ -416,6 +416,70 @@ mod built {
     }
 
     #[test]
+    fn embedded_images_round_trip_and_show_patches_without_the_files() {
+        use activation_atlas::engine::atlas::patches::cell_patches;
+        with(|f| {
+            let images = f.atlas.images.as_ref().expect("a build embeds its images");
+            assert_eq!(images.len(), f.dataset.len());
+            // JPEG at quality 90: close to the network input it came from.
+            for i in [0, f.dataset.len() / 2, f.dataset.len() - 1] {
+                let decoded = images.image(i).unwrap();
+                let original = &f.dataset.images[i];
+                assert_eq!(decoded.dimensions(), original.dimensions());
+                let mean = decoded.as_raw().iter().zip(original.as_raw()).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>()
+                    / decoded.as_raw().len() as f64;
+                assert!(mean < 4.0, "image {i}: mean difference {mean}");
+            }
+            // The file holds them; with the data set folder gone, the patches still come.
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("portable.atlas");
+            let mut portable = f.atlas.clone();
+            portable.meta.make_portable();
+            portable.meta.data_dir = dir.path().join("gone");
+            save_atlas(&portable, &path).unwrap();
+            let loaded = load_atlas(&path).unwrap();
+            assert_eq!(loaded.images, f.atlas.images);
+            let cell = loaded.levels[0].cells.iter().max_by_key(|c| c.count).unwrap();
+            let found = cell_patches(&loaded, &cell.members, 24);
+            assert_eq!(found.patches.len(), cell.members.len().min(24));
+            assert!(found.missing.is_empty());
+            // Without embedded images, the missing files are named, not silently skipped.
+            let mut bare = loaded.clone();
+            bare.images = None;
+            let found = cell_patches(&bare, &cell.members, 24);
+            assert!(found.patches.is_empty());
+            assert!(
+                !found.missing.is_empty() && found.missing.iter().all(|p| p.starts_with(dir.path().join("gone"))),
+                "{:?}",
+                found.missing
+            );
+        });
+    }
+
+    #[test]
+    fn damaged_embedded_images_are_refused() {
+        with(|f| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("damaged.atlas");
+            let mut damaged = f.atlas.clone();
+            let images = damaged.images.as_mut().unwrap();
+            // The last image's end points past the table (as if the table were cut short).
+            *images.offsets.last_mut().unwrap() += 100;
+            save_atlas(&damaged, &path).unwrap();
+            let error = load_atlas(&path).unwrap_err().to_string();
+            assert!(error.contains("damaged.atlas") && error.contains("embedded images"), "{error}");
+            // Fewer images than the vectors refer to.
+            let mut short = f.atlas.clone();
+            let images = short.images.as_mut().unwrap();
+            let keep = images.offsets[2] as usize;
+            images.offsets.truncate(3);
+            images.jpeg.truncate(keep);
+            save_atlas(&short, &path).unwrap();
+            assert!(load_atlas(&path).unwrap_err().to_string().contains("embedded images"));
+        });
+    }
+
+    #[test]
     fn same_seed_same_layout() {
         with(|f| {
             let again = build_atlas(

@@ -291,6 +291,29 @@ fn the_shipped_atlas_belongs_to_the_shipped_model_and_exports_and_places() {
 }
 
 #[test]
+fn atlas_info_describes_the_shipped_atlas_without_machine_paths() {
+    let atlas_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/flowers17.atlas");
+    let output = app(&["atlas", "info", "--json", atlas_path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(info["layer"], "conv2");
+    assert_eq!(info["vectors"], 19_040);
+    assert_eq!(info["levels"].as_array().unwrap().iter().map(|l| l["grid"].as_u64().unwrap()).collect::<Vec<_>>(), [10, 20, 40, 80]);
+    assert_eq!(info["embedded_images"]["count"], 1190);
+    assert_eq!(info["dataset"]["name"], "flowers17");
+    assert_eq!(info["dataset"]["class_counts"].as_array().unwrap().len(), 17);
+    assert_eq!(info["model"]["file"], "flowers17.safetensors");
+    // The shipped file names no path of the machine it was made on.
+    let bytes = std::fs::read(&atlas_path).unwrap();
+    let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = String::from_utf8_lossy(&bytes[8..header_end]);
+    for machine in ["/work/", "/root/", "/home/", "/tmp/", "../shared"] {
+        assert!(!header.contains(machine), "the atlas header names {machine}");
+    }
+    assert!(std::fs::metadata(&atlas_path).unwrap().len() <= 25_000_000, "the shipped atlas stays at most 25 MB");
+}
+
+#[test]
 fn atlas_build_from_the_command_line() {
     let data = tempfile::tempdir().unwrap();
     flowers_subset(data.path());

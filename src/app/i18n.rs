@@ -635,3 +635,11 @@ pub fn cancel_job(lang: Lang, kind: JobKind) -> String {
         Lang::En => format!("Cancel: {}", job_kind(lang, kind)),
     }
 }
+
+/// A cell's images could not be found (an atlas without embedded images whose data moved).
+pub fn missing_patches(lang: Lang, count: usize) -> String {
+    match lang {
+        Lang::Zh => format!("找不到这个单元格的 {count} 张原图（这个地图集没有内嵌图片，原图应在以下位置）："),
+        Lang::En => format!("{count} of this cell's images were not found (this atlas has no embedded images; they were expected here):"),
+    }
+}

@@ -60,11 +60,26 @@ pub struct AtlasBuild {
 
 #[derive(Clone, Debug)]
 pub enum AtlasEvent {
-    Loaded { atlas: Arc<Atlas>, path: PathBuf },
+    Loaded {
+        atlas: Arc<Atlas>,
+        path: PathBuf,
+    },
     Build(AtlasBuildProgress),
-    Placed { path: PathBuf, placement: Placement, thumbnail: Picture },
-    Patches { members: Vec<u32>, patches: Vec<PatchPicture> },
-    Exported { path: PathBuf },
+    Placed {
+        path: PathBuf,
+        placement: Placement,
+        thumbnail: Picture,
+    },
+    /// `missing`: image files the atlas refers to that could not be read (atlases without
+    /// embedded images).
+    Patches {
+        members: Vec<u32>,
+        patches: Vec<PatchPicture>,
+        missing: Vec<PathBuf>,
+    },
+    Exported {
+        path: PathBuf,
+    },
 }
 
 /// Progress of an atlas build, in plain data.
@@ -89,11 +104,13 @@ impl Interactive {
             AtlasJob::Load { path, quiet } => self.load_atlas(path, quiet, reporter),
             AtlasJob::Place { paths } => self.place_images(paths, reporter, cancel),
             AtlasJob::CellPatches { members, limit } => self.atlas().map(|atlas| {
-                let patches = cell_patches(atlas, &members, limit)
+                let found = cell_patches(atlas, &members, limit);
+                let patches = found
+                    .patches
                     .into_iter()
                     .map(|p| PatchPicture { picture: Picture::from_rgb(&p.image), label: p.label, path: p.path })
                     .collect();
-                reporter.send(Event::Atlas(AtlasEvent::Patches { members, patches }));
+                reporter.send(Event::Atlas(AtlasEvent::Patches { members, patches, missing: found.missing }));
             }),
             AtlasJob::Export { options, names, placements, crop, path } => {
                 self.export_atlas(&options, names, &placements, crop, path, reporter)

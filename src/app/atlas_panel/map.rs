@@ -85,6 +85,7 @@ impl AtlasPanel {
     fn select_cell(&mut self, atlas: &Arc<Atlas>, size: u16, index: usize, cx: &mut AppContext) {
         self.selected = Some((size, index));
         self.patches.clear();
+        self.missing_patches.clear();
         if let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) {
             cx.submit(Job::Atlas(AtlasJob::CellPatches { members: cell.members.clone(), limit: super::PATCHES_SHOWN }));
         }

@@ -114,6 +114,9 @@ pub struct AtlasPanel {
     pub class_colours: bool,
     pub selected: Option<(u16, usize)>,
     patches: Vec<(egui::TextureHandle, u16, PathBuf)>,
+    /// Image files behind the selected cell that could not be read (atlases without embedded
+    /// images, moved or not shipped data).
+    pub missing_patches: Vec<PathBuf>,
     pub dropped: Vec<DroppedImage>,
     pub building: Option<Building>,
     pub form: BuildForm,
@@ -137,6 +140,7 @@ impl Default for AtlasPanel {
             class_colours: false,
             selected: None,
             patches: Vec::new(),
+            missing_patches: Vec::new(),
             dropped: Vec::new(),
             building: None,
             form: BuildForm::default(),
@@ -188,6 +192,7 @@ impl AtlasPanel {
         self.scene_rect = egui::Rect::ZERO;
         self.selected = None;
         self.patches.clear();
+        self.missing_patches.clear();
         self.building = None;
     }
 
@@ -283,7 +288,10 @@ impl AtlasPanel {
             }
             AtlasEvent::Build(progress) => self.build_progress(ctx, progress),
             AtlasEvent::Placed { path, placement, thumbnail } => self.placed(ctx, path, placement, thumbnail),
-            AtlasEvent::Patches { patches, .. } => self.patches_received(ctx, patches),
+            AtlasEvent::Patches { patches, missing, .. } => {
+                self.patches_received(ctx, patches);
+                self.missing_patches = missing;
+            }
             AtlasEvent::Exported { path } => cx.messages.notice = Some(format!("{} {}", cx.t(T::Saved), path.display())),
         }
     }

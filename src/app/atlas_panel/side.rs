@@ -37,6 +37,14 @@ impl AtlasPanel {
             ui.label(format!("{}  {} {}", cx.class_label(class as usize), T::Attribution.get(lang), format_attribution(attribution)));
         }
         ui.label(T::RealPatches.get(lang));
+        if !self.missing_patches.is_empty() {
+            // Say what is missing and where it was expected, never an empty list.
+            let warn = ui.visuals().warn_fg_color;
+            ui.colored_label(warn, crate::app::i18n::missing_patches(lang, self.missing_patches.len()));
+            for path in self.missing_patches.iter().take(5) {
+                ui.small(path.display().to_string());
+            }
+        }
         ui.horizontal_wrapped(|ui| {
             for (texture, label, path) in &self.patches {
                 let name = cx.class_label(*label as usize);

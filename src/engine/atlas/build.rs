@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cells::{GridLevel, bin};
 use super::collect::{Collected, collect};
+use super::embedded::{DatasetProvenance, EmbeddedImages};
 use super::icons::{IconParams, icon_size, render_icons};
 use super::knn::knn_graph;
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
@@ -84,6 +85,28 @@ pub struct AtlasMeta {
     pub image_paths: Vec<PathBuf>,
     pub params: AtlasParams,
     pub created_at: String,
+    /// The data set by name, class counts and a digest of its file list (no machine paths).
+    #[serde(default)]
+    pub dataset: Option<DatasetProvenance>,
+}
+
+impl AtlasMeta {
+    /// Where image `index` was read from. From format 2 on, image paths are inside `data_dir`.
+    pub fn image_file(&self, index: usize) -> Option<PathBuf> {
+        let path = self.image_paths.get(index)?;
+        Some(if self.format_version >= 2 { self.data_dir.join(path) } else { path.clone() })
+    }
+
+    /// Drops this machine's paths: the model by file name, the data set by folder name, images
+    /// by their path inside it. For atlases that are shipped or shared.
+    pub fn make_portable(&mut self) {
+        let root = self.data_dir.clone();
+        self.image_paths =
+            (0..self.image_paths.len()).filter_map(|i| self.image_file(i)).map(|p| super::embedded::relative_to(&p, &root)).collect();
+        self.format_version = self.format_version.max(2);
+        self.model_path = self.model_path.file_name().map(PathBuf::from).unwrap_or_default();
+        self.data_dir = root.file_name().map(PathBuf::from).unwrap_or_default();
+    }
 }
 
 /// Icons of one grid level: one per dense cell, `icon_px` square RGB each.
@@ -119,6 +142,8 @@ pub struct Atlas {
     pub icons: Vec<LevelIcons>,
     pub mosaic: Option<ClassMosaic>,
     pub distribution: Option<Distribution>,
+    /// Every image's network input, so patches need no files (None in atlases made before).
+    pub images: Option<EmbeddedImages>,
 }
 
 impl Atlas {
@@ -279,16 +304,19 @@ pub fn build_atlas(
     }
 
     let meta = AtlasMeta {
-        format_version: 1,
+        format_version: 2,
         model_fingerprint: checkpoint.fingerprint.clone(),
         model_path: checkpoint.path.clone(),
         class_names: dataset.class_names.clone(),
         data_dir: dataset.root.clone(),
-        image_paths: dataset.paths.clone(),
+        // Inside the data set folder; `data_dir` says where that was.
+        image_paths: dataset.paths.iter().map(|p| super::embedded::relative_to(p, &dataset.root)).collect(),
         params: params.clone(),
         created_at: utc_timestamp_now(),
+        dataset: Some(DatasetProvenance::of(&dataset.root, &dataset.paths, &dataset.labels, dataset.class_names.len())),
     };
-    Ok(Atlas { meta, collected, layout, levels, icons, mosaic, distribution })
+    let images = Some(EmbeddedImages::encode(&dataset.images));
+    Ok(Atlas { meta, collected, layout, levels, icons, mosaic, distribution, images })
 }
 
 /// t-SNE of the vectors (subsampled to [`TSNE_MAX_POINTS`], seeded); the rest placed by kNN.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::build::{Atlas, AtlasError, AtlasMeta, LevelIcons};
 use super::cells::GridLevel;
 use super::collect::Collected;
+use super::embedded::EmbeddedImages;
 use crate::engine::fsutil::write_atomically;
 use crate::engine::model::Layer;
 
@@ -28,6 +29,9 @@ struct Header {
     mosaic: Option<(Vec<usize>, usize)>,
     #[serde(default)]
     has_distribution: bool,
+    /// Whether the file holds every image's network input (tables `images_jpeg`, `images_offsets`).
+    #[serde(default)]
+    has_images: bool,
 }
 
 fn bytes_of_f32(values: &[f32]) -> Vec<u8> {
@@ -60,6 +64,7 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
         icons: atlas.icons.iter().map(|l| (l.size, l.icon_px, l.cells.clone())).collect(),
         mosaic: atlas.mosaic.as_ref().map(|m| (m.order.clone(), m.map_side)),
         has_distribution: atlas.distribution.is_some(),
+        has_images: atlas.images.is_some(),
     };
     let position: Vec<u8> = c.position.iter().flat_map(|p| [p[0].to_le_bytes(), p[1].to_le_bytes()].concat()).collect();
     let label: Vec<u8> = c.label.iter().flat_map(|l| l.to_le_bytes()).collect();
@@ -83,6 +88,10 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
         for (name, values, components) in [("umap2", &d.umap2, 2), ("umap3", &d.umap3, 3), ("tsne2", &d.tsne2, 2), ("tsne3", &d.tsne3, 3)] {
             tables.push((format!("distribution_{name}"), Dtype::F32, vec![images, components], bytes_of_f32(values)));
         }
+    }
+    if let Some(images) = &atlas.images {
+        tables.push(("images_offsets".into(), Dtype::U32, vec![images.offsets.len()], bytes_of_u32(&images.offsets)));
+        tables.push(("images_jpeg".into(), Dtype::U8, vec![images.jpeg.len()], images.jpeg.clone()));
     }
     for level in &atlas.icons {
         let px = level.icon_px as usize;
@@ -179,5 +188,24 @@ pub fn parse_atlas(bytes: &[u8], path: &Path) -> Result<Atlas, AtlasError> {
     } else {
         None
     };
-    Ok(Atlas { meta: header.meta, collected, layout, levels, icons, mosaic, distribution })
+    let images = if header.has_images {
+        let length = |name: &str| {
+            tensors.tensor(name).map(|v| v.shape().first().copied().unwrap_or(0)).map_err(|_| error(format!("missing table '{name}'")))
+        };
+        let offsets = u32s(table("images_offsets", Dtype::U32, &[length("images_offsets")?])?);
+        let jpeg = table("images_jpeg", Dtype::U8, &[length("images_jpeg")?])?;
+        let images = EmbeddedImages { offsets, jpeg };
+        let referenced = collected.image.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
+        if !images.is_consistent() || images.len() < referenced {
+            return Err(error(format!(
+                "the embedded images are damaged ({} images, {} bytes; the vectors refer to {referenced})",
+                images.len(),
+                images.jpeg.len()
+            )));
+        }
+        Some(images)
+    } else {
+        None
+    };
+    Ok(Atlas { meta: header.meta, collected, layout, levels, icons, mosaic, distribution, images })
 }

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod cells;
 pub mod collect;
+pub mod embedded;
 pub mod export;
 pub mod file;
 pub mod icons;

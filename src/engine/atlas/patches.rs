@@ -20,14 +20,21 @@ pub struct Patch {
     pub path: PathBuf,
 }
 
-/// Patches for up to `limit` of `members` (vector indices), in order. Images that can no longer
-/// be read are left out.
-pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> Vec<Patch> {
+/// The patches behind a cell, and the image files that were needed but could not be read.
+pub struct CellPatches {
+    pub patches: Vec<Patch>,
+    /// Files an atlas without embedded images refers to that are missing or unreadable.
+    pub missing: Vec<PathBuf>,
+}
+
+/// Patches for up to `limit` of `members` (vector indices), in order: from the images embedded
+/// in the atlas, else from the files it was built from.
+pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> CellPatches {
     let side = layer_output_shape(atlas.collected.layer, 1)[1] as f32;
     let input = INPUT_SIZE as u32;
     let patch = (super::icons::icon_size(atlas.collected.layer) as u32).clamp(16, input);
     let mut decoded: HashMap<u32, Option<RgbImage>> = HashMap::new();
-    let mut patches = Vec::new();
+    let mut result = CellPatches { patches: Vec::new(), missing: Vec::new() };
     for &member in members.iter().take(limit) {
         let m = member as usize;
         let (Some(&image_index), Some(&[x, y]), Some(&label)) =
@@ -35,9 +42,17 @@ pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> Vec<Patch> 
         else {
             continue;
         };
-        let Some(path) = atlas.meta.image_paths.get(image_index as usize) else { continue };
-        let image = decoded.entry(image_index).or_insert_with(|| decode_image_file(path).ok().map(|i| to_network_image(&i)));
-        let Some(image) = image else { continue };
+        let path = atlas.meta.image_file(image_index as usize).unwrap_or_default();
+        let image = decoded.entry(image_index).or_insert_with(|| match &atlas.images {
+            Some(images) => images.image(image_index as usize),
+            None => decode_image_file(&path).ok().map(|i| to_network_image(&i)),
+        });
+        let Some(image) = image else {
+            if atlas.images.is_none() && !result.missing.contains(&path) {
+                result.missing.push(path);
+            }
+            continue;
+        };
         // The vector's receptive field centre in the input, cropped and enlarged.
         let scale = input as f32 / side;
         let (cx, cy) = ((f32::from(x) + 0.5) * scale, (f32::from(y) + 0.5) * scale);
@@ -46,7 +61,7 @@ pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> Vec<Patch> 
         let top = (cy - patch as f32 / 2.0).clamp(0.0, limit) as u32;
         let crop = image::imageops::crop_imm(image, left, top, patch, patch).to_image();
         let crop = image::imageops::resize(&crop, PATCH_DISPLAY_PX, PATCH_DISPLAY_PX, image::imageops::FilterType::Nearest);
-        patches.push(Patch { image: crop, label, path: path.clone() });
+        result.patches.push(Patch { image: crop, label, path });
     }
-    patches
+    result
 }
