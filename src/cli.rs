@@ -68,6 +68,9 @@ pub enum AtlasCommand {
     Place(AtlasPlaceArgs),
     /// What an atlas holds: layer, parameters, grid levels, cells, icons, images, provenance.
     Info(AtlasInfoArgs),
+    /// One cell: its count, top classes by attribution and by label, members, and its real
+    /// patches written as PNGs.
+    Cell(AtlasCellArgs),
     /// Make an atlas self-contained: embed every image's network input (read from --data) so
     /// its real patches show anywhere; with --portable, also drop this machine's paths.
     Embed(AtlasEmbedArgs),
@@ -77,6 +80,27 @@ pub enum AtlasCommand {
 pub struct AtlasInfoArgs {
     /// Atlas file.
     pub atlas: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasCellArgs {
+    /// Atlas file.
+    pub atlas: PathBuf,
+    /// Grid level (cells per side), one of the atlas's.
+    #[arg(long)]
+    pub grid: u16,
+    /// The cell by grid coordinates, "X,Y".
+    #[arg(long, conflicts_with = "rank", required_unless_present = "rank")]
+    pub cell: Option<String>,
+    /// The K-th most populated cell (1 = the densest).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Write the cell's real patches (up to 24) as PNG files into this folder.
+    #[arg(long)]
+    pub patches: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -373,6 +397,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Atlas(AtlasCommand::Export(args)) => atlas_export(args),
         Command::Atlas(AtlasCommand::Place(args)) => atlas_place(args),
         Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args),
+        Command::Atlas(AtlasCommand::Cell(args)) => atlas_cell(args),
         Command::Atlas(AtlasCommand::Embed(args)) => atlas_embed(args),
     }
 }
@@ -917,5 +942,85 @@ fn atlas_embed(args: AtlasEmbedArgs) -> Result<()> {
     crate::engine::atlas::save_atlas(&atlas, &out)?;
     let images = atlas.images.as_ref().map_or(0, |i| i.len());
     println!("wrote {} with {images} embedded images", out.display());
+    Ok(())
+}
+
+/// Patches written by `atlas cell`, as the window shows them.
+const CELL_PATCHES: usize = 24;
+
+fn atlas_cell(args: AtlasCellArgs) -> Result<()> {
+    let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
+    let grids: Vec<u16> = atlas.levels.iter().map(|l| l.size).collect();
+    let level = atlas.level(args.grid).with_context(|| format!("the atlas has no {} grid (it has {grids:?})", args.grid))?;
+    let cell = match (&args.cell, args.rank) {
+        (Some(at), _) => {
+            let parts: Vec<u16> = at
+                .split(',')
+                .map(|p| p.trim().parse::<u16>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("--cell takes X,Y, not '{at}'"))?;
+            let [x, y] = parts[..] else { bail!("--cell takes X,Y, not '{at}'") };
+            level.cell_at(x, y).with_context(|| format!("cell ({x}, {y}) of the {} grid is empty or outside it", args.grid))?
+        }
+        (None, Some(rank)) => {
+            let mut by_count: Vec<&crate::engine::atlas::cells::Cell> = level.cells.iter().collect();
+            by_count.sort_by(|a, b| b.count.cmp(&a.count).then((a.y, a.x).cmp(&(b.y, b.x))));
+            let count = by_count.len();
+            *by_count.get(rank.wrapping_sub(1)).with_context(|| format!("--rank must be from 1 to {count}"))?
+        }
+        (None, None) => bail!("give --cell X,Y or --rank K"),
+    };
+    let names = &atlas.meta.class_names;
+    let name = |class: u16| names.get(class as usize).cloned().unwrap_or_default();
+    let found = crate::engine::atlas::patches::cell_patches(&atlas, &cell.members, CELL_PATCHES);
+    let mut written = Vec::new();
+    if let Some(dir) = &args.patches {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (i, patch) in found.patches.iter().enumerate() {
+            let file = dir.join(format!("patch-{i:02}-{}.png", name(patch.label)));
+            crate::engine::fsutil::write_png(&image::DynamicImage::ImageRgb8(patch.image.clone()), &file)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            written.push(file);
+        }
+    }
+    let members: Vec<serde_json::Value> = cell
+        .members
+        .iter()
+        .map(|&m| {
+            let m = m as usize;
+            let image = atlas.collected.image[m] as usize;
+            json!({"vector": m, "image": atlas.meta.image_paths.get(image).map(|p| p.display().to_string()), "label": name(atlas.collected.label[m]), "position": atlas.collected.position[m]})
+        })
+        .collect();
+    if args.json {
+        let top_attribution: Vec<_> = cell.top_by_attribution.iter().map(|&(c, a)| json!({"class": name(c), "attribution": a})).collect();
+        let top_label: Vec<_> = cell.top_by_label.iter().map(|&(c, n)| json!({"class": name(c), "count": n})).collect();
+        let info = json!({
+            "grid": args.grid, "x": cell.x, "y": cell.y, "count": cell.count,
+            "top_by_attribution": top_attribution, "top_by_label": top_label, "members": members,
+            "patches": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "missing_images": found.missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        println!("cell ({}, {}) of the {}x{} grid: {} vectors", cell.x, cell.y, args.grid, args.grid, cell.count);
+        for &(class, attribution) in &cell.top_by_attribution {
+            println!("  by attribution: {} {attribution:.4}", name(class));
+        }
+        for &(class, count) in &cell.top_by_label {
+            println!("  by label: {} ({count})", name(class));
+        }
+        if !written.is_empty() {
+            println!("  wrote {} patches to {}", written.len(), args.patches.as_deref().unwrap_or(Path::new("")).display());
+        }
+    }
+    if !found.missing.is_empty() {
+        // Say what is missing and where it was expected.
+        eprintln!(
+            "note: {} of the cell's images were not found, e.g. {} (the atlas has no embedded images)",
+            found.missing.len(),
+            found.missing[0].display()
+        );
+    }
     Ok(())
 }

@@ -314,6 +314,35 @@ fn atlas_info_describes_the_shipped_atlas_without_machine_paths() {
 }
 
 #[test]
+fn atlas_cell_writes_the_densest_cells_patches_from_any_directory() {
+    let atlas_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/flowers17.atlas");
+    let atlas = activation_atlas::engine::atlas::load_atlas(&atlas_path).unwrap();
+    let densest = atlas.level(20).unwrap().cells.iter().map(|c| c.count).max().unwrap() as usize;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let patches = elsewhere.path().join("patches");
+    let output = Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
+        .args(["atlas", "cell", atlas_path.to_str().unwrap(), "--grid", "20", "--rank", "1", "--json", "--patches"])
+        .arg(&patches)
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let cell: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(cell["count"].as_u64().unwrap() as usize, densest);
+    assert_eq!(cell["members"].as_array().unwrap().len(), densest);
+    assert_eq!(cell["top_by_attribution"].as_array().unwrap().len(), 3);
+    let written: Vec<_> = std::fs::read_dir(&patches).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(written.len(), densest.min(24), "min(members, 24) patches");
+    assert!(written.iter().all(|p| image::open(p).is_ok_and(|i| i.width() == 72)));
+    // A cell by coordinates, and a rank that does not exist.
+    let (x, y) = (cell["x"].as_u64().unwrap(), cell["y"].as_u64().unwrap());
+    let again = app(&["atlas", "cell", atlas_path.to_str().unwrap(), "--grid", "20", "--cell", &format!("{x},{y}")]);
+    assert!(text(&again.stdout).contains(&format!("{densest} vectors")), "{}", text(&again.stdout));
+    let beyond = app(&["atlas", "cell", atlas_path.to_str().unwrap(), "--grid", "20", "--rank", "100000"]);
+    assert!(!beyond.status.success() && text(&beyond.stderr).contains("--rank must be from 1 to"));
+}
+
+#[test]
 fn atlas_build_from_the_command_line() {
     let data = tempfile::tempdir().unwrap();
     flowers_subset(data.path());
