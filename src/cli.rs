@@ -56,6 +56,51 @@ pub enum Command {
     /// Activation atlases: build one from a model and a data set, export it, place images on it.
     #[command(subcommand)]
     Atlas(AtlasCommand),
+    /// Data sets: get the paper's flowers17 in one step.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Checkpoints: prepare one for sharing.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CheckpointCommand {
+    /// Rewrite a checkpoint without this machine's paths: the data set by name, class counts
+    /// and a digest of its file list (from --data). The weights stay the same; atlases given
+    /// with --atlas that were built from it are updated to its new fingerprint.
+    Portable(CheckpointPortableArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointPortableArgs {
+    /// The checkpoint (.safetensors; its sidecar is rewritten too).
+    pub weights: PathBuf,
+    /// The data set folder it was trained on, recorded by name, counts and digest.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Atlas files built from this checkpoint, to keep them matched to it.
+    #[arg(long)]
+    pub atlas: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Download the Oxford 17 Category Flower Dataset (resuming an interrupted download), check
+    /// it, and sort it into the class folders training reads.
+    Get(DataGetArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DataGetArgs {
+    /// Which data set (only "flowers17").
+    pub name: String,
+    /// Where the class folders go (default ~/.local/share/activation-atlas/datasets/flowers17).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Another address of 17flowers.tgz, or a copy of it on disk.
+    #[arg(long)]
+    pub from: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -397,6 +442,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Atlas(AtlasCommand::Export(args)) => atlas_export(args),
         Command::Atlas(AtlasCommand::Place(args)) => atlas_place(args),
         Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args),
+        Command::Data(DataCommand::Get(args)) => data_get(args),
+        Command::Checkpoint(CheckpointCommand::Portable(args)) => checkpoint_portable(args),
         Command::Atlas(AtlasCommand::Cell(args)) => atlas_cell(args),
         Command::Atlas(AtlasCommand::Embed(args)) => atlas_embed(args),
     }
@@ -1022,5 +1069,68 @@ fn atlas_cell(args: AtlasCellArgs) -> Result<()> {
             found.missing[0].display()
         );
     }
+    Ok(())
+}
+
+fn data_get(args: DataGetArgs) -> Result<()> {
+    use crate::engine::dataset_get::{FLOWERS17_URL, GetProgress, Source, get_flowers17};
+    if args.name != "flowers17" {
+        bail!("unknown data set '{}': the one available is flowers17", args.name);
+    }
+    let dir = args.dir.unwrap_or_else(|| resources::user_data_dir().join("datasets").join("flowers17"));
+    let source = Source::parse(args.from.as_deref().unwrap_or(FLOWERS17_URL));
+    let downloads = cache_dir().join("downloads");
+    let show = std::io::stderr().is_terminal();
+    let mut last_percent = None;
+    let mut progress = |step: GetProgress| {
+        let (what, percent) = match step {
+            GetProgress::Downloading { done, total } => ("downloading", total.map(|t| done * 100 / t.max(1))),
+            GetProgress::Unpacking { done, total } => ("unpacking", Some((done * 100 / total.max(1)) as u64)),
+        };
+        if show && percent != last_percent {
+            eprint!("\r{what} {}%   ", percent.unwrap_or(0));
+            last_percent = percent;
+        }
+    };
+    let images = get_flowers17(&source, &dir, &downloads, &mut progress, &AtomicBool::new(false))?;
+    if show {
+        eprintln!();
+    }
+    println!("flowers17: {images} images in 17 class folders under {}", dir.display());
+    Ok(())
+}
+
+fn checkpoint_portable(args: CheckpointPortableArgs) -> Result<()> {
+    use crate::engine::atlas::embedded::DatasetProvenance;
+    let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
+    let before = checkpoint.fingerprint.clone();
+    // Atlases are checked before anything is written.
+    let mut atlases = Vec::new();
+    for path in &args.atlas {
+        let atlas = crate::engine::atlas::load_atlas(path)?;
+        if atlas.meta.model_fingerprint != before {
+            bail!("{} was not built from {}", path.display(), args.weights.display());
+        }
+        atlases.push((path, atlas));
+    }
+    if let Some(data) = &args.data {
+        let classes = crate::engine::data::scan_folder(data)?;
+        let names: Vec<String> = classes.iter().map(|(name, _)| name.clone()).collect();
+        if names != checkpoint.meta.class_names {
+            bail!("{} has the classes {names:?}, not the model's {:?}", data.display(), checkpoint.meta.class_names);
+        }
+        let (paths, labels): (Vec<PathBuf>, Vec<usize>) =
+            classes.iter().enumerate().flat_map(|(label, (_, files))| files.iter().map(move |f| (f.clone(), label))).unzip();
+        checkpoint.meta.dataset = Some(DatasetProvenance::of(data, &paths, &labels, names.len()));
+    }
+    checkpoint.meta.make_portable();
+    // The same tensors, new metadata: a new fingerprint for the same weights.
+    let after = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
+    for (path, mut atlas) in atlases {
+        atlas.meta.model_fingerprint = after.clone();
+        crate::engine::atlas::save_atlas(&atlas, path)?;
+        println!("updated {}", path.display());
+    }
+    println!("wrote {} (fingerprint {after})", args.weights.display());
     Ok(())
 }

@@ -85,3 +85,13 @@ pub fn cjk_font_bytes() -> Option<Vec<u8>> {
 pub fn label_font() -> Option<ab_glyph::FontVec> {
     ab_glyph::FontVec::try_from_vec_and_index(cjk_font_bytes()?, 0).ok()
 }
+
+/// The app's folder for the user's own files: `~/.local/share/activation-atlas` (or under
+/// `$XDG_DATA_HOME`): training runs, atlases, edited descriptions, downloaded data sets.
+pub fn user_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("activation-atlas")
+}

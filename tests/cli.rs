@@ -311,6 +311,74 @@ fn atlas_info_describes_the_shipped_atlas_without_machine_paths() {
         assert!(!header.contains(machine), "the atlas header names {machine}");
     }
     assert!(std::fs::metadata(&atlas_path).unwrap().len() <= 25_000_000, "the shipped atlas stays at most 25 MB");
+    // Nor do the shipped weights' sidecars; they record the data set by name, counts and digest.
+    for entry in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let sidecar = std::fs::read_to_string(&path).unwrap();
+            for machine in ["/work/", "/root/", "/home/", "/tmp/", "../shared"] {
+                assert!(!sidecar.contains(machine), "{} names {machine}", path.display());
+            }
+            let json: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
+            assert_eq!(json["dataset"]["name"], "flowers17");
+            assert_eq!(json["dataset"]["class_counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), 1190);
+        }
+    }
+}
+
+#[test]
+fn checkpoint_portable_keeps_the_weights_and_its_atlases_matched() {
+    use activation_atlas::engine::checkpoint::load_checkpoint;
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("shapes");
+    common::write_shape_dataset(&data, 3, 6);
+    let run = work.path().join("run");
+    let trained = app(&["train", "--data", data.to_str().unwrap(), "--out", run.to_str().unwrap(), "--epochs", "1", "--batch-size", "8"]);
+    assert!(trained.status.success(), "{}", text(&trained.stderr));
+    let weights = run.join("epoch-001.safetensors");
+    let before = load_checkpoint(&weights, tch::Device::Cpu).unwrap();
+    assert_eq!(before.meta.dataset.as_ref().unwrap().class_counts, [6, 6, 6], "training records the data set");
+    let atlas = work.path().join("shapes.atlas");
+    let built = app(&[
+        "atlas",
+        "build",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        atlas.to_str().unwrap(),
+        "--grids",
+        "4",
+        "--icon-grids",
+        "4",
+        "--icon-steps",
+        "8",
+        "--samples",
+        "4",
+        "--neighbors",
+        "5",
+        "--no-paper-views",
+    ]);
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let output =
+        app(&["checkpoint", "portable", weights.to_str().unwrap(), "--data", data.to_str().unwrap(), "--atlas", atlas.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let after = load_checkpoint(&weights, tch::Device::Cpu).unwrap();
+    let sidecar = std::fs::read_to_string(weights.with_extension("json")).unwrap();
+    assert!(!sidecar.contains(&work.path().display().to_string()), "no path of this machine: {sidecar}");
+    assert_eq!(after.meta.training.as_ref().unwrap().data_dir.as_deref(), Some(std::path::Path::new("shapes")));
+    for (name, tensor) in before.net.vs.variables() {
+        assert!(tensor.equal(&after.net.vs.variables()[&name]), "{name}: the weights are unchanged");
+    }
+    assert_ne!(after.fingerprint, before.fingerprint);
+    assert_eq!(activation_atlas::engine::atlas::load_atlas(&atlas).unwrap().meta.model_fingerprint, after.fingerprint, "the atlas follows");
+    // Run again, the atlas still matches; an atlas of another model is refused.
+    let again = app(&["checkpoint", "portable", weights.to_str().unwrap(), "--atlas", atlas.to_str().unwrap()]);
+    assert!(again.status.success(), "the atlas now matches: {}", text(&again.stderr));
+    let shipped_atlas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/flowers17.atlas");
+    let wrong = app(&["checkpoint", "portable", weights.to_str().unwrap(), "--atlas", shipped_atlas.to_str().unwrap()]);
+    assert!(!wrong.status.success() && text(&wrong.stderr).contains("was not built from"));
 }
 
 #[test]

@@ -280,9 +280,5 @@ pub fn user_descriptions_path(set: &DescriptionSet) -> PathBuf {
 
 /// `~/.local/share/activation-atlas` (or `$XDG_DATA_HOME/activation-atlas`).
 pub fn user_data_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join(super::APP_ID)
+    crate::resources::user_data_dir()
 }

@@ -210,6 +210,9 @@ pub enum T {
     TrainingAlreadyRunning,
     BuildAlreadyRunning,
     UseBestCheckpoint,
+    GetFlowers17,
+    GetFlowers17Hint,
+    OnlyInAtlas,
 }
 
 impl T {
@@ -236,6 +239,15 @@ impl T {
             T::NothingToShow => ("这一层在这个视图里没有可显示的内容", "This layer has nothing to show for that view"),
             T::Cancelled => ("已取消", "Cancelled"),
             T::UseBestCheckpoint => ("用最佳检查点分类", "Classify with the best checkpoint"),
+            T::GetFlowers17 => ("下载论文的数据集…", "Get the paper's data set…"),
+            T::OnlyInAtlas => (
+                "原图不在这台电脑上；这是地图集里保存的网络输入（100×100）",
+                "The photo is not on this computer; this is the network input kept in the atlas (100×100)",
+            ),
+            T::GetFlowers17Hint => (
+                "牛津 17 类花卉数据集（约 58 MB，1360 张图片），下载后自动按类别整理，作为训练数据集",
+                "The Oxford 17 Category Flower Dataset (about 58 MB, 1,360 pictures), sorted into class folders and used as the data set",
+            ),
             T::TrainingAlreadyRunning => (
                 "训练进行中：同时只能训练一个模型；分类、解释和地图集照常可用。",
                 "Training in progress: one run at a time; classify, explain and the atlas keep working.",
@@ -530,6 +542,7 @@ pub fn job_kind(lang: Lang, kind: JobKind) -> &'static str {
         JobKind::ExportAtlas => ("导出地图集", "Exporting atlas"),
         JobKind::Train => ("训练", "Training"),
         JobKind::BuildAtlas => ("构建地图集", "Building atlas"),
+        JobKind::GetDataset => ("下载数据集", "Getting data set"),
         JobKind::SimulateCrash => ("测试崩溃", "Test crash"),
     };
     match lang {

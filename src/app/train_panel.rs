@@ -108,6 +108,8 @@ pub struct TrainPanel {
     pub running: Option<JobId>,
     /// Use each new best checkpoint for classification while the run goes on.
     pub follow: bool,
+    /// The job getting flowers17, while it runs.
+    pub getting_flowers17: Option<JobId>,
     /// Test hook: the next run's training thread panics after this many steps.
     #[doc(hidden)]
     pub panic_after_steps: Option<usize>,
@@ -174,6 +176,7 @@ impl TrainPanel {
                     cx.submit(Job::Train(TrainJob::ListCheckpoints { dir }));
                 }
             }
+            TrainingEvent::DatasetReady { dir } => self.choose_folder(dir, cx),
             TrainingEvent::CheckpointsListed { dir, checkpoints } => {
                 if self.run_dir.as_ref() == Some(&dir) && self.running != Some(job) {
                     self.checkpoints = checkpoints;
@@ -191,6 +194,9 @@ impl TrainPanel {
     pub fn job_finished(&mut self, job: JobId) {
         if self.scanning == Some(job) {
             self.scanning = None;
+        }
+        if self.getting_flowers17 == Some(job) {
+            self.getting_flowers17 = None;
         }
         if self.running == Some(job) {
             self.running = None;
@@ -295,6 +301,7 @@ impl TrainPanel {
         }
         let Some(dir) = &self.data_dir else {
             ui.label(T::DatasetNone.get(lang));
+            self.get_flowers17_ui(ui, cx);
             return;
         };
         ui.label(dir.display().to_string());
@@ -335,6 +342,24 @@ impl TrainPanel {
                 }
             });
         }
+    }
+
+    /// No data set yet: offer the paper's, downloaded and sorted in one step.
+    fn get_flowers17_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        ui.horizontal(|ui| {
+            let button = ui.add_enabled(self.getting_flowers17.is_none(), egui::Button::new(T::GetFlowers17.get(lang)));
+            if button.on_hover_text(T::GetFlowers17Hint.get(lang)).clicked() {
+                let dir = crate::resources::user_data_dir().join("datasets").join("flowers17");
+                self.getting_flowers17 = cx.submit(Job::Train(TrainJob::GetFlowers17 { dir }));
+            }
+            if let Some(job) = self.getting_flowers17 {
+                ui.spinner();
+                if let Some((done, _)) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress) {
+                    ui.label(format!("{done}%"));
+                }
+            }
+        });
     }
 
     fn form_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {

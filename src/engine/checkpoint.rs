@@ -67,6 +67,9 @@ pub struct CheckpointMeta {
     /// SHA-256 of the `.safetensors` file this sidecar describes (empty inside the file itself).
     #[serde(default)]
     pub weights_sha256: String,
+    /// The data set trained on, by name, class counts and a digest of its file list.
+    #[serde(default)]
+    pub dataset: Option<crate::engine::atlas::embedded::DatasetProvenance>,
 }
 
 impl CheckpointMeta {
@@ -81,6 +84,15 @@ impl CheckpointMeta {
             validation: None,
             created_at: utc_timestamp_now(),
             weights_sha256: String::new(),
+            dataset: None,
+        }
+    }
+
+    /// Drops the paths of the machine the model was trained on (the data folder becomes its
+    /// name), for weights that are shipped or shared. `dataset` records the data set instead.
+    pub fn make_portable(&mut self) {
+        if let Some(training) = &mut self.training {
+            training.data_dir = training.data_dir.as_ref().and_then(|d| d.file_name()).map(PathBuf::from);
         }
     }
 

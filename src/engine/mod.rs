@@ -5,6 +5,7 @@ pub mod atlas;
 pub mod checkpoint;
 pub mod classify;
 pub mod data;
+pub mod dataset_get;
 pub mod eval;
 pub mod explain;
 pub mod explanation;

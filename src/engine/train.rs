@@ -160,6 +160,9 @@ pub fn train(
         first_epoch: first_epoch + 1,
         epochs: config.epochs,
     });
+    // Recorded in every checkpoint instead of the data folder's path.
+    let provenance =
+        crate::engine::atlas::embedded::DatasetProvenance::of(&dataset.root, &dataset.paths, &dataset.labels, dataset.class_names.len());
     let mut best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(f64::NEG_INFINITY, f64::max);
     let mut best_path = run_dir.join(BEST_CHECKPOINT).exists().then(|| run_dir.join(BEST_CHECKPOINT));
     let mut last_path = resume.map(Path::to_path_buf);
@@ -228,6 +231,7 @@ pub fn train(
 
         let mut meta = CheckpointMeta::new(dataset.class_names.clone());
         meta.training = Some(config.clone());
+        meta.dataset = Some(provenance.clone());
         meta.epoch = epoch;
         meta.validation = Some(validation.clone());
         if !validation_indices.is_empty() && record.validation_accuracy > best_accuracy {

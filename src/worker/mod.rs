@@ -72,13 +72,14 @@ pub enum JobKind {
     ExportAtlas,
     Train,
     BuildAtlas,
+    GetDataset,
     SimulateCrash,
 }
 
 impl JobKind {
     /// Long jobs run on threads of their own.
     pub fn is_long(self) -> bool {
-        matches!(self, JobKind::Train | JobKind::BuildAtlas)
+        matches!(self, JobKind::Train | JobKind::BuildAtlas | JobKind::GetDataset)
     }
 }
 
@@ -283,6 +284,9 @@ impl Jobs {
         match job {
             Job::Train(TrainJob::Run(run)) => {
                 self.spawn_long("training", reporter, move || train::run_training(run, &long_reporter, &cancel));
+            }
+            Job::Train(TrainJob::GetFlowers17 { dir }) => {
+                self.spawn_long("data-get", reporter, move || train::get_flowers17(dir, &long_reporter, &cancel));
             }
             Job::Atlas(AtlasJob::Build(build)) => {
                 self.spawn_long("atlas-build", reporter, move || atlas::run_build(build, &long_reporter, &cancel, &interactive));

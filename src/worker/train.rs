@@ -21,6 +21,8 @@ pub enum TrainJob {
     ListCheckpoints { dir: PathBuf },
     /// Train (or, with `resume`, continue) on a data set folder, on a thread of its own.
     Run(TrainRun),
+    /// Get the paper's flowers17 into `dir` (download, check, sort), on a thread of its own.
+    GetFlowers17 { dir: PathBuf },
 }
 
 impl TrainJob {
@@ -29,6 +31,7 @@ impl TrainJob {
             TrainJob::ScanDataset { .. } => JobKind::ScanDataset,
             TrainJob::ListCheckpoints { .. } => JobKind::ListCheckpoints,
             TrainJob::Run(_) => JobKind::Train,
+            TrainJob::GetFlowers17 { .. } => JobKind::GetDataset,
         }
     }
 }
@@ -54,6 +57,10 @@ pub enum TrainingEvent {
     CheckpointsListed {
         dir: PathBuf,
         checkpoints: Vec<CheckpointSummary>,
+    },
+    /// flowers17 is ready in `dir` (downloaded now or before).
+    DatasetReady {
+        dir: PathBuf,
     },
 }
 
@@ -109,9 +116,9 @@ impl Interactive {
                 let checkpoints = list_checkpoints(&dir);
                 reporter.send(Event::Train(TrainingEvent::CheckpointsListed { dir, checkpoints }));
             }
-            // Runs never come here (the job system gives them a thread); say so rather than block.
-            TrainJob::Run(_) => {
-                reporter.fail(JobError::Training { message: "a training run was sent to the interactive worker".to_string() })
+            // Runs and downloads never come here (the job system gives them a thread).
+            TrainJob::Run(_) | TrainJob::GetFlowers17 { .. } => {
+                reporter.fail(JobError::Training { message: "a long job was sent to the interactive worker".to_string() })
             }
         }
     }
@@ -147,5 +154,42 @@ pub(super) fn run_training(run: TrainRun, reporter: &Reporter, cancel: &CancelTo
         Ok(outcome) => reporter.send(Event::Train(TrainingEvent::Ended(outcome))),
         Err(error) => reporter.fail(JobError::Training { message: error.to_string() }),
     }
+    true
+}
+
+/// Gets flowers17 on its own thread: from `ACTIVATION_ATLAS_FLOWERS17_URL` if set (another
+/// mirror, or a local copy), else the official address. A folder that already holds it is used
+/// as it is. Returns true: the job ends here.
+pub(super) fn get_flowers17(dir: PathBuf, reporter: &Reporter, cancel: &CancelToken) -> bool {
+    use crate::engine::dataset_get::{FLOWERS17_URL, GetError, GetProgress, Source};
+    let already = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+    if !already {
+        let source = Source::parse(&std::env::var("ACTIVATION_ATLAS_FLOWERS17_URL").unwrap_or_else(|_| FLOWERS17_URL.to_string()));
+        let mut last = None;
+        let mut progress = |step: GetProgress| {
+            // Percent, so the status bar shows small numbers whatever the sizes.
+            let percent = match step {
+                GetProgress::Downloading { done, total } => total.map(|t| (done * 100 / t.max(1)) as usize),
+                GetProgress::Unpacking { done, total } => Some(done * 100 / total.max(1)),
+            };
+            if let Some(percent) = percent.filter(|p| last != Some(*p)) {
+                last = Some(percent);
+                reporter.send(Event::Progress { done: percent, total: 100 });
+            }
+        };
+        let downloads = cache_dir().join("downloads");
+        match crate::engine::dataset_get::get_flowers17(&source, &dir, &downloads, &mut progress, cancel.flag()) {
+            Ok(_) => {}
+            Err(GetError::Cancelled) => {
+                reporter.fail(JobError::Cancelled);
+                return true;
+            }
+            Err(error) => {
+                reporter.fail(JobError::Dataset { message: error.to_string() });
+                return true;
+            }
+        }
+    }
+    reporter.send(Event::Train(TrainingEvent::DatasetReady { dir }));
     true
 }

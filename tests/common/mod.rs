@@ -149,3 +149,23 @@ pub fn menu_item(harness: &mut egui_kittest::Harness<'static, activation_atlas::
     harness.get_by_label(item).click();
     harness.run_steps(2);
 }
+
+/// A tar.gz like 17flowers.tgz holding `count` of its images (each a distinct 8x8 JPEG).
+pub fn flowers17_archive(count: usize) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for n in 1..=count {
+        let picture = image::RgbImage::from_pixel(8, 8, image::Rgb([(n % 256) as u8, (n / 256) as u8, 90]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&picture).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(jpeg.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, format!("jpg/image_{n:04}.jpg"), jpeg.as_slice()).unwrap();
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_cksum();
+    builder.append_data(&mut header, "jpg/files.txt", &b"list\n"[..]).unwrap();
+    builder.into_inner().unwrap().finish().unwrap()
+}

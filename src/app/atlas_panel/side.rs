@@ -48,10 +48,16 @@ impl AtlasPanel {
         ui.horizontal_wrapped(|ui| {
             for (texture, label, path) in &self.patches {
                 let name = cx.class_label(*label as usize);
-                let image = egui::Image::new((texture.id(), egui::vec2(64.0, 64.0))).alt_text(name.as_str()).sense(egui::Sense::click());
-                let hint = format!("{name}\n{}\n{}", path.display(), T::OpenInClassifier.get(lang));
-                if ui.add(image).on_hover_text(hint).clicked() {
-                    cx.actions.push(AppAction::OpenPhoto(path.clone()));
+                let image = egui::Image::new((texture.id(), egui::vec2(64.0, 64.0))).alt_text(name.as_str());
+                // The photo opens in 分类 when its file is on this machine; a shared or shipped
+                // atlas may hold only its network input.
+                if path.is_file() {
+                    let hint = format!("{name}\n{}\n{}", path.display(), T::OpenInClassifier.get(lang));
+                    if ui.add(image.sense(egui::Sense::click())).on_hover_text(hint).clicked() {
+                        cx.actions.push(AppAction::OpenPhoto(path.clone()));
+                    }
+                } else {
+                    ui.add(image).on_hover_text(format!("{name}\n{}\n{}", path.display(), T::OnlyInAtlas.get(lang)));
                 }
             }
         });

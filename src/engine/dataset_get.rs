@@ -1,0 +1,226 @@
+//! The paper's data set in one step: download the Oxford 17 Category Flower Dataset archive
+//! (resuming a partial download), check its layout, and sort its images into the class folders
+//! that training reads.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The Visual Geometry Group's archive (about 58 MB). Not reachable from every machine; `--from`
+/// takes another address or a local copy.
+pub const FLOWERS17_URL: &str = "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz";
+/// The archive's classes, in the order of its numbered images.
+pub const FLOWERS17_CLASSES: [&str; 17] = [
+    "daffodil",
+    "snowdrop",
+    "lily_valley",
+    "bluebell",
+    "crocus",
+    "iris",
+    "tigerlily",
+    "tulip",
+    "fritillary",
+    "sunflower",
+    "daisy",
+    "colts_foot",
+    "dandelion",
+    "cowslip",
+    "buttercup",
+    "windflower",
+    "pansy",
+];
+/// Consecutive images per class: `jpg/image_0001.jpg` … `image_1360.jpg`.
+pub const FLOWERS17_PER_CLASS: usize = 80;
+const FLOWERS17_IMAGES: usize = FLOWERS17_CLASSES.len() * FLOWERS17_PER_CLASS;
+/// Largest archive accepted (the real one is about 58 MB).
+const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    #[error("cannot download {url}: {reason}")]
+    Download { url: String, reason: String },
+    #[error("{path}: {reason}", path = .path.display())]
+    File { path: PathBuf, reason: String },
+    #[error("{path} is not the 17 flowers archive: {reason}", path = .path.display())]
+    NotTheArchive { path: PathBuf, reason: String },
+    #[error("{path} already holds files; choose an empty or new folder", path = .path.display())]
+    NotEmpty { path: PathBuf },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// How far a `get` is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GetProgress {
+    /// Bytes of the archive on disk, and its size when the server says.
+    Downloading {
+        done: u64,
+        total: Option<u64>,
+    },
+    Unpacking {
+        done: usize,
+        total: usize,
+    },
+}
+
+/// Where the archive comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    Url(String),
+    File(PathBuf),
+}
+
+impl Source {
+    /// `http(s)://…` is an address, anything else a file.
+    pub fn parse(text: &str) -> Source {
+        if text.starts_with("http://") || text.starts_with("https://") {
+            Source::Url(text.to_string())
+        } else {
+            Source::File(PathBuf::from(text))
+        }
+    }
+}
+
+/// Gets flowers17 into `dir` (class folders of 80 images each). A download goes to
+/// `downloads/17flowers.tgz`, resuming from `17flowers.tgz.part` if an earlier one was cut off.
+pub fn get_flowers17(
+    source: &Source,
+    dir: &Path,
+    downloads: &Path,
+    progress: &mut dyn FnMut(GetProgress),
+    cancel: &AtomicBool,
+) -> Result<usize, GetError> {
+    refuse_if_not_empty(dir)?;
+    match source {
+        Source::File(path) => unpack_flowers17(path, dir, progress, cancel),
+        Source::Url(url) => {
+            // A complete download from an earlier run (whose unpacking failed or was
+            // cancelled) is used again rather than fetched anew.
+            let archive = downloads.join("17flowers.tgz");
+            if !archive.is_file() {
+                download(url, &archive, progress, cancel)?;
+            }
+            let unpacked = unpack_flowers17(&archive, dir, progress, cancel);
+            // A downloaded file that is not the archive would otherwise be refused on every later run.
+            if matches!(unpacked, Err(GetError::NotTheArchive { .. })) {
+                let _ = std::fs::remove_file(&archive);
+            }
+            unpacked
+        }
+    }
+}
+
+fn refuse_if_not_empty(dir: &Path) -> Result<(), GetError> {
+    let has_entries = std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    if has_entries { Err(GetError::NotEmpty { path: dir.to_path_buf() }) } else { Ok(()) }
+}
+
+/// Downloads `url` to `archive`, continuing `archive.part` when the server supports ranges.
+pub fn download(url: &str, archive: &Path, progress: &mut dyn FnMut(GetProgress), cancel: &AtomicBool) -> Result<(), GetError> {
+    let failed = |reason: String| GetError::Download { url: url.to_string(), reason };
+    let partial = archive.with_extension("tgz.part");
+    if let Some(dir) = archive.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| GetError::File { path: dir.to_path_buf(), reason: e.to_string() })?;
+    }
+    let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let mut request = ureq::get(url);
+    if have > 0 {
+        request = request.header("Range", &format!("bytes={have}-"));
+    }
+    let response = request.call().map_err(|e| failed(e.to_string()))?;
+    let resumed = response.status() == 206;
+    let length = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let start = if resumed { have } else { 0 };
+    let total = length.map(|l| l + start);
+    if total.is_some_and(|t| t > MAX_ARCHIVE_BYTES) {
+        return Err(failed(format!("the server offers {} bytes, more than the archive can be", total.unwrap_or(0))));
+    }
+    let file_error = |e: std::io::Error| GetError::File { path: partial.clone(), reason: e.to_string() };
+    let mut file = if resumed {
+        std::fs::OpenOptions::new().append(true).open(&partial).map_err(file_error)?
+    } else {
+        File::create(&partial).map_err(file_error)?
+    };
+    let mut body = response.into_body().into_reader();
+    let mut done = start;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(GetError::Cancelled);
+        }
+        let read =
+            body.read(&mut buffer).map_err(|e| failed(format!("the connection broke after {done} bytes ({e}); run again to resume")))?;
+        if read == 0 {
+            break;
+        }
+        file.write_all(&buffer[..read]).map_err(file_error)?;
+        done += read as u64;
+        if done > MAX_ARCHIVE_BYTES {
+            return Err(failed("more bytes than the archive can be".to_string()));
+        }
+        progress(GetProgress::Downloading { done, total });
+    }
+    file.sync_all().map_err(file_error)?;
+    if let Some(total) = total.filter(|&t| t != done) {
+        return Err(failed(format!("got {done} of {total} bytes; run again to resume")));
+    }
+    std::fs::rename(&partial, archive).map_err(|e| GetError::File { path: archive.to_path_buf(), reason: e.to_string() })
+}
+
+/// The number `n` of an archive entry named `jpg/image_NNNN.jpg`.
+fn image_number(entry: &Path) -> Option<usize> {
+    let name = entry.to_str()?.strip_prefix("jpg/")?.strip_prefix("image_")?.strip_suffix(".jpg")?;
+    (name.len() == 4).then(|| name.parse().ok()).flatten()
+}
+
+/// Sorts the archive's 1,360 images into `dir/<class>/image_NNNN.jpg`. Unpacks beside `dir` and
+/// renames at the end, so a failed or cancelled run leaves no half data set.
+pub fn unpack_flowers17(archive: &Path, dir: &Path, progress: &mut dyn FnMut(GetProgress), cancel: &AtomicBool) -> Result<usize, GetError> {
+    let not_it = |reason: String| GetError::NotTheArchive { path: archive.to_path_buf(), reason };
+    let file = File::open(archive).map_err(|e| GetError::File { path: archive.to_path_buf(), reason: e.to_string() })?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(GetError::File { path: archive.to_path_buf(), reason: "not a regular file".to_string() });
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "flowers17".to_string());
+    let staging = dir.with_file_name(format!(".{name}.partial"));
+    let _ = std::fs::remove_dir_all(&staging);
+    let write_error = |path: &Path, e: std::io::Error| GetError::File { path: path.to_path_buf(), reason: e.to_string() };
+    for class in FLOWERS17_CLASSES {
+        std::fs::create_dir_all(staging.join(class)).map_err(|e| write_error(&staging, e))?;
+    }
+    let mut seen = vec![false; FLOWERS17_IMAGES];
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
+    let entries = tar.entries().map_err(|e| not_it(e.to_string()))?;
+    for entry in entries {
+        if cancel.load(Ordering::Relaxed) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(GetError::Cancelled);
+        }
+        let mut entry = entry.map_err(|e| not_it(format!("damaged ({e})")))?;
+        let path = entry.path().map_err(|e| not_it(e.to_string()))?.into_owned();
+        let Some(number) = image_number(&path).filter(|n| (1..=FLOWERS17_IMAGES).contains(n)) else { continue };
+        let class = FLOWERS17_CLASSES[(number - 1) / FLOWERS17_PER_CLASS];
+        let target = staging.join(class).join(format!("image_{number:04}.jpg"));
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|e| not_it(format!("damaged at {} ({e})", path.display())))?;
+        std::fs::write(&target, &bytes).map_err(|e| write_error(&target, e))?;
+        seen[number - 1] = true;
+        progress(GetProgress::Unpacking { done: seen.iter().filter(|s| **s).count(), total: FLOWERS17_IMAGES });
+    }
+    let found = seen.iter().filter(|s| **s).count();
+    if found != FLOWERS17_IMAGES {
+        let _ = std::fs::remove_dir_all(&staging);
+        let first_missing = seen.iter().position(|s| !s).map_or(0, |i| i + 1);
+        return Err(not_it(format!(
+            "it holds {found} of the 1360 images jpg/image_0001.jpg … image_1360.jpg (image_{first_missing:04}.jpg is missing)"
+        )));
+    }
+    // `dir` is empty or absent (checked first); an empty one is replaced.
+    let _ = std::fs::remove_dir(dir);
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| write_error(parent, e))?;
+    }
+    std::fs::rename(&staging, dir).map_err(|e| write_error(dir, e))?;
+    Ok(found)
+}

@@ -1,0 +1,139 @@
+//! `activation-atlas data get flowers17`, run as a user would, against a generated archive of the
+//! official layout (1,360 small JPEGs under jpg/), served by a small HTTP server on 127.0.0.1 that
+//! can cut its first answer short, and read from a local file.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use activation_atlas::engine::dataset_get::{FLOWERS17_CLASSES, FLOWERS17_PER_CLASS};
+
+fn app(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_activation-atlas")).args(args).env("ACTIVATION_ATLAS_CACHE", cache).output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Serves `body` at http://127.0.0.1:PORT/17flowers.tgz for a few requests; the first answer
+/// stops after `cut_first_at` bytes when given. Records each request's Range header.
+fn serve(body: Vec<u8>, cut_first_at: Option<usize>) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/17flowers.tgz", listener.local_addr().unwrap());
+    let ranges = Arc::new(Mutex::new(Vec::new()));
+    let seen = ranges.clone();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().take(4).enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut range = None;
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("range:") {
+                    range = Some(value.trim().to_string());
+                }
+            }
+            seen.lock().unwrap().push(range.clone());
+            let start = range.as_deref().and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse::<usize>().ok());
+            let (status, part) = match start {
+                Some(start) => {
+                    (format!("206 Partial Content\r\nContent-Range: bytes {start}-{}/{}", body.len() - 1, body.len()), &body[start..])
+                }
+                None => ("200 OK".to_string(), &body[..]),
+            };
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", part.len());
+            let sent = match (i, cut_first_at) {
+                (0, Some(cut)) => &part[..cut],
+                _ => part,
+            };
+            let _ = stream.write_all(sent);
+        }
+    });
+    (url, ranges)
+}
+
+/// Every class folder holds its 80 images, numbered as in the archive.
+fn assert_sorted(dir: &Path) {
+    for (class_index, class) in FLOWERS17_CLASSES.iter().enumerate() {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir.join(class)).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), FLOWERS17_PER_CLASS, "{class}");
+        let first = class_index * FLOWERS17_PER_CLASS + 1;
+        assert!(dir.join(class).join(format!("image_{first:04}.jpg")).is_file(), "{class} starts at image {first}");
+    }
+    assert!(dir.join("daffodil/image_0001.jpg").is_file() && dir.join("pansy/image_1360.jpg").is_file());
+}
+
+#[test]
+fn from_a_local_file_the_images_are_sorted_into_17_class_folders() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("17flowers.tgz");
+    std::fs::write(&file, common::flowers17_archive(1360)).unwrap();
+    let out = work.path().join("flowers17");
+    let output = app(&["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()], work.path());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("1360 images in 17 class folders"), "{}", text(&output.stdout));
+    assert_sorted(&out);
+    // The folder is a data set training reads.
+    let dataset = activation_atlas::engine::data::load_dataset(&out, None, &|_, _| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    assert_eq!(dataset.class_names.len(), 17);
+    assert_eq!(dataset.len(), 1360);
+    // A second run into the same folder is refused rather than mixing files.
+    let again = app(&["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()], work.path());
+    assert!(!again.status.success() && text(&again.stderr).contains("already holds files"), "{}", text(&again.stderr));
+}
+
+#[test]
+fn an_interrupted_download_resumes_where_it_stopped() {
+    let work = tempfile::tempdir().unwrap();
+    let body = common::flowers17_archive(1360);
+    let cut = body.len() * 2 / 5;
+    let (url, ranges) = serve(body.clone(), Some(cut));
+    let out = work.path().join("flowers17");
+    let args = ["data", "get", "flowers17", "--from", url.as_str(), "--dir", out.to_str().unwrap()];
+    let first = app(&args, work.path());
+    assert!(!first.status.success(), "the cut download fails");
+    assert!(text(&first.stderr).contains("run again to resume"), "{}", text(&first.stderr));
+    let partial = work.path().join("downloads/17flowers.tgz.part");
+    assert_eq!(std::fs::metadata(&partial).unwrap().len(), cut as u64, "what arrived is kept");
+    assert!(!out.exists(), "no half data set");
+    let second = app(&args, work.path());
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(ranges.lock().unwrap().as_slice(), [None, Some(format!("bytes={cut}-"))], "the second request asked for the rest");
+    assert_eq!(std::fs::read(work.path().join("downloads/17flowers.tgz")).unwrap(), body, "the pieces make the archive");
+    assert_sorted(&out);
+}
+
+#[test]
+fn a_wrong_or_damaged_archive_is_refused_with_its_name() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("flowers17");
+    // Not gzip at all.
+    let noise = work.path().join("noise.tgz");
+    std::fs::write(&noise, b"this is not an archive at all").unwrap();
+    // The right layout but only 100 of the images.
+    let short = work.path().join("short.tgz");
+    std::fs::write(&short, common::flowers17_archive(100)).unwrap();
+    // Cut in the middle.
+    let cut = work.path().join("cut.tgz");
+    let full = common::flowers17_archive(1360);
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    for (file, expected) in
+        [(&noise, "not the 17 flowers archive"), (&short, "holds 100 of the 1360 images"), (&cut, "not the 17 flowers archive")]
+    {
+        let output = app(&["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()], work.path());
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{} was accepted", file.display());
+        assert!(stderr.contains(&file.display().to_string()) && stderr.contains(expected), "{stderr}");
+        assert!(!out.exists(), "nothing is left behind for {}", file.display());
+    }
+    let unknown = app(&["data", "get", "mnist"], work.path());
+    assert!(!unknown.status.success() && text(&unknown.stderr).contains("flowers17"));
+}

@@ -1,0 +1,34 @@
+//! 下载论文的数据集… in the 训练 panel: with no data set chosen, one click gets flowers17 (here
+//! from a generated archive of the official layout, named by ACTIVATION_ATLAS_FLOWERS17_URL),
+//! sorts it into class folders under the user's data folder, and makes it the data set. Its own
+//! test binary, because it sets environment variables.
+
+mod common;
+
+use std::sync::Arc;
+
+use activation_atlas::app::dialogs::DialogRequest;
+use egui_kittest::kittest::Queryable;
+
+#[test]
+fn the_papers_data_set_in_one_click() {
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("17flowers.tgz");
+    std::fs::write(&archive, common::flowers17_archive(1360)).unwrap();
+    // SAFETY: this binary's only test sets these before any other thread starts.
+    unsafe {
+        std::env::set_var("ACTIVATION_ATLAS_FLOWERS17_URL", &archive);
+        std::env::set_var("XDG_DATA_HOME", work.path().join("data"));
+        std::env::set_var("ACTIVATION_ATLAS_CACHE", work.path().join("cache"));
+    }
+    let mut harness = common::app_with_model(common::app_options(Arc::new(|_: DialogRequest| None)), [1280.0, 900.0]);
+    harness.get_by_label("训练").click();
+    harness.run_steps(2);
+    harness.get_by_label("下载论文的数据集…").click();
+    common::run_until(&mut harness, "the data set is read", 120, |app| app.train.overview.is_some());
+    harness.get_by_label_contains("17 个类别，1360 张图片");
+    let expected = work.path().join("data/activation-atlas/datasets/flowers17");
+    assert_eq!(harness.state().train.data_dir.as_deref(), Some(expected.as_path()));
+    assert!(expected.join("pansy/image_1360.jpg").is_file());
+    assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
+}
