@@ -429,8 +429,34 @@ pub struct EvaluateArgs {
     pub json: bool,
 }
 
+/// Set by Ctrl-C (SIGINT) while a command runs: long commands (loading a data set, training,
+/// atlas builds, downloads, explanations) stop at their next check and say "cancelled".
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect.
+pub const INTERRUPTED_EXIT_CODE: u8 = 130;
+
+/// Whether Ctrl-C stopped the command.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The first Ctrl-C asks the running command to stop cleanly (saved checkpoints stay, no half
+/// files); a second one ends the process at once.
+fn stop_on_ctrl_c() {
+    let installed = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            std::process::exit(i32::from(INTERRUPTED_EXIT_CODE));
+        }
+        eprintln!("\nstopping (Ctrl-C again to quit at once)");
+    });
+    // Without a handler Ctrl-C still ends the process, as before; nothing to stop for.
+    let _ = installed;
+}
+
 /// Runs a command-line command (everything but the window).
 pub fn run(command: Command) -> Result<()> {
+    stop_on_ctrl_c();
     match command {
         Command::Gui { .. } => unreachable!("the window is opened by main"),
         Command::Classify(args) => classify(args),
@@ -505,7 +531,7 @@ fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
             eprint!("\rreading images {done}/{total}");
         }
     };
-    let dataset = load_dataset(dir, Some(&cache_dir()), &progress, &AtomicBool::new(false))?;
+    let dataset = load_dataset(dir, Some(&cache_dir()), &progress, &INTERRUPTED)?;
     if show_progress {
         eprintln!();
     }
@@ -589,17 +615,28 @@ fn train_command(args: TrainArgs) -> Result<()> {
         }
         TrainEvent::CheckpointSaved { path, .. } => eprintln!("  saved {}", path.display()),
     };
-    let outcome = train(&dataset, &config, &args.out, args.resume.as_deref(), device, &AtomicBool::new(false), &mut on_event)?;
-    if let TrainOutcome::Finished { best, history, .. } = outcome {
-        let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
-        println!(
-            "finished in {:.1}s; best validation accuracy {:.4}{}",
-            started.elapsed().as_secs_f64(),
-            best_accuracy,
-            best.map(|p| format!(" ({})", p.display())).unwrap_or_default()
-        );
+    let outcome = train(&dataset, &config, &args.out, args.resume.as_deref(), device, &INTERRUPTED, &mut on_event)?;
+    match outcome {
+        TrainOutcome::Finished { best, history, .. } => {
+            let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
+            println!(
+                "finished in {:.1}s; best validation accuracy {:.4}{}",
+                started.elapsed().as_secs_f64(),
+                best_accuracy,
+                best.map(|p| format!(" ({})", p.display())).unwrap_or_default()
+            );
+            Ok(())
+        }
+        TrainOutcome::Cancelled { last, history } => {
+            if show_progress {
+                eprintln!();
+            }
+            let epochs = history.last().map_or(0, |r| r.epoch);
+            let kept = last.map(|p| format!("; the last checkpoint, {}, is kept", p.display())).unwrap_or_default();
+            eprintln!("stopped after {epochs} finished epochs{kept} (resume with --resume)");
+            bail!("cancelled")
+        }
     }
-    Ok(())
 }
 
 fn evaluate(args: EvaluateArgs) -> Result<()> {
@@ -689,7 +726,7 @@ fn explain(args: ExplainArgs) -> Result<()> {
         ExplainMethod::Gradcam => ExplainRequest::GradCam { layer: parse_layer(args.layer.as_deref(), Layer::Conv4)?, class: Some(class) },
         ExplainMethod::Occlusion => ExplainRequest::Occlusion { class: Some(class), patch: args.patch, stride: args.stride },
     };
-    let explanation = explain(net, classes.len(), Some(&picture), &request, &mut |_| {}, &AtomicBool::new(false))?;
+    let explanation = explain(net, classes.len(), Some(&picture), &request, &mut |_| {}, &INTERRUPTED)?;
     let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
     let output = match explanation {
         Explanation::FeatureMaps { montage, .. } | Explanation::Filters { montage, .. } => montage,
@@ -793,7 +830,7 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
             }
         }
     };
-    let atlas = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &AtomicBool::new(false))?;
+    let atlas = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &INTERRUPTED)?;
     if let Some(stage) = current {
         if show_progress {
             eprintln!();
@@ -1092,7 +1129,7 @@ fn data_get(args: DataGetArgs) -> Result<()> {
             last_percent = percent;
         }
     };
-    let images = get_flowers17(&source, &dir, &downloads, &mut progress, &AtomicBool::new(false))?;
+    let images = get_flowers17(&source, &dir, &downloads, &mut progress, &INTERRUPTED)?;
     if show {
         eprintln!();
     }

@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::fsutil::write_atomically;
 
+/// Description files larger than this are refused (17 classes take about 20 KB).
+const MAX_DESCRIPTION_BYTES: u64 = 16 << 20;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassDescription {
     pub id: String,
@@ -89,7 +92,8 @@ impl DescriptionSet {
     }
 
     pub fn load(path: &Path) -> Result<DescriptionSet, DescriptionError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DescriptionError::Read { path: path.to_path_buf(), source })?;
+        let text = crate::engine::fsutil::read_user_text(path, MAX_DESCRIPTION_BYTES)
+            .map_err(|source| DescriptionError::Read { path: path.to_path_buf(), source })?;
         DescriptionSet::parse(&text, path)
     }
 

@@ -14,6 +14,11 @@ fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Stopped by Ctrl-C: whatever the command was doing reports itself as cancelled.
+        Err(_) if activation_atlas::cli::interrupted() => {
+            eprintln!("cancelled");
+            std::process::ExitCode::from(activation_atlas::cli::INTERRUPTED_EXIT_CODE)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE

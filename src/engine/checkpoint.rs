@@ -246,8 +246,14 @@ pub fn load_checkpoint(path: &Path, device: Device) -> Result<Checkpoint, Checkp
     Ok(Checkpoint { net, meta, path: path_buf(), fingerprint })
 }
 
+/// Weights files larger than this are refused (the paper's network is about 22 MB).
+const MAX_WEIGHTS_BYTES: u64 = 4 << 30;
+/// Sidecars larger than this are refused (they hold metadata only).
+const MAX_SIDECAR_BYTES: u64 = 64 << 20;
+
 fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    std::fs::read(path).map_err(|source| CheckpointError::Read { path: path.to_path_buf(), source })
+    crate::engine::fsutil::read_user_file(path, MAX_WEIGHTS_BYTES)
+        .map_err(|source| CheckpointError::Read { path: path.to_path_buf(), source })
 }
 
 fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>, CheckpointError> {
@@ -258,7 +264,7 @@ fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>
 /// The sidecar when it exists and belongs to these weights; otherwise the header copy.
 fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
     let sidecar_file = sidecar_path(path);
-    match std::fs::read_to_string(&sidecar_file) {
+    match crate::engine::fsutil::read_user_text(&sidecar_file, MAX_SIDECAR_BYTES) {
         Ok(text) => checkpoint_meta_from_parts(path, bytes, Some(&text)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => checkpoint_meta_from_parts(path, bytes, None),
         Err(source) => Err(CheckpointError::Read { path: sidecar_file, source }),
@@ -315,7 +321,7 @@ pub fn list_checkpoints(dir: &Path) -> Vec<CheckpointSummary> {
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "safetensors"))
         .filter_map(|path| {
-            let text = std::fs::read_to_string(sidecar_path(&path)).ok()?;
+            let text = crate::engine::fsutil::read_user_text(&sidecar_path(&path), MAX_SIDECAR_BYTES).ok()?;
             let meta: CheckpointMeta = serde_json::from_str(&text).ok()?;
             Some(CheckpointSummary {
                 epoch: meta.epoch,

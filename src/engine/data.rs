@@ -121,10 +121,10 @@ pub fn scan_folder(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError
         for file in std::fs::read_dir(&class_dir).map_err(|source| io_error(&class_dir, source))? {
             let file = file.map_err(|source| io_error(&class_dir, source))?;
             let hidden = file.file_name().to_string_lossy().starts_with('.');
-            // Only files directly inside the class folder: no recursion, so no link loops. An entry
-            // that cannot be examined (a dangling or looping link) is kept, so that reading it fails
-            // and it is reported as skipped with the reason.
-            if !hidden && file.path().metadata().map_or(true, |m| m.is_file()) {
+            // Only entries directly inside the class folder: no recursion, so no link loops. Every
+            // entry but hidden ones is kept, so that what cannot be read (a dangling or looping
+            // link, a named pipe, a device, a sub-folder) is reported as skipped with the reason.
+            if !hidden {
                 files.push(file.path());
             }
         }

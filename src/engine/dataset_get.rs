@@ -178,10 +178,10 @@ fn image_number(entry: &Path) -> Option<usize> {
 /// renames at the end, so a failed or cancelled run leaves no half data set.
 pub fn unpack_flowers17(archive: &Path, dir: &Path, progress: &mut dyn FnMut(GetProgress), cancel: &AtomicBool) -> Result<usize, GetError> {
     let not_it = |reason: String| GetError::NotTheArchive { path: archive.to_path_buf(), reason };
-    let file = File::open(archive).map_err(|e| GetError::File { path: archive.to_path_buf(), reason: e.to_string() })?;
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(GetError::File { path: archive.to_path_buf(), reason: "not a regular file".to_string() });
-    }
+    let file_error = |e: std::io::Error| GetError::File { path: archive.to_path_buf(), reason: e.to_string() };
+    // Checked before opening: opening a named pipe would wait for a writer.
+    crate::engine::fsutil::ensure_regular_file(archive).map_err(file_error)?;
+    let file = File::open(archive).map_err(file_error)?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "flowers17".to_string());
     let staging = dir.with_file_name(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&staging);

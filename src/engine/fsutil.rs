@@ -52,6 +52,56 @@ fn remove_stale_temporaries(path: &Path) {
     }
 }
 
+/// Reads a file a user named, at most `limit` bytes. Refuses what is not a regular file before
+/// opening it: a FIFO would block the read forever and a device such as /dev/zero never ends.
+/// Links are followed, so a link to a regular file is read as that file.
+pub fn read_user_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    ensure_regular_file(path)?;
+    let mut file = File::open(path)?;
+    // Checked again on the opened file, in case the path was swapped in between.
+    ensure_regular(&file.metadata()?)?;
+    let mut bytes = Vec::new();
+    (&mut file).take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("larger than the {} MB this kind of file may have", limit / (1024 * 1024)),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_user_file`] for text files.
+pub fn read_user_text(path: &Path, limit: u64) -> std::io::Result<String> {
+    String::from_utf8(read_user_file(path, limit)?).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// An error naming what `path` is when it is not a regular file (a folder, a named pipe, a
+/// device, a socket).
+pub fn ensure_regular_file(path: &Path) -> std::io::Result<()> {
+    ensure_regular(&std::fs::metadata(path)?)
+}
+
+fn ensure_regular(metadata: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    };
+    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("not a regular file but {what}")))
+}
+
 /// Encodes `image` as PNG and writes it atomically (every exported picture goes through here).
 pub fn write_png(image: &image::DynamicImage, path: &Path) -> std::io::Result<()> {
     let mut bytes = Vec::new();

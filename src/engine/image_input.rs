@@ -60,7 +60,7 @@ pub fn decode_image_file(path: &Path) -> Result<DynamicImage, ImageInputError> {
     if bytes > MAX_FILE_BYTES {
         return Err(ImageInputError::FileTooLarge { path: path.to_path_buf(), bytes });
     }
-    let data = std::fs::read(path).map_err(io_error)?;
+    let data = super::fsutil::read_user_file(path, MAX_FILE_BYTES).map_err(io_error)?;
     decode_image_bytes(&data, path)
 }
 

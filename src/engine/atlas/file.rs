@@ -108,9 +108,13 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
     write_atomically(path, &bytes).map_err(|e| error(e.to_string()))
 }
 
+/// Atlas files larger than this are refused (the shipped one is about 20 MB).
+pub const MAX_ATLAS_FILE_BYTES: u64 = 8 << 30;
+
 /// Reads an atlas file, checking that every table has the size its header promises.
 pub fn load_atlas(path: &Path) -> Result<Atlas, AtlasError> {
-    let bytes = std::fs::read(path).map_err(|e| AtlasError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+    let bytes = crate::engine::fsutil::read_user_file(path, MAX_ATLAS_FILE_BYTES)
+        .map_err(|e| AtlasError::File { path: path.to_path_buf(), reason: e.to_string() })?;
     parse_atlas(&bytes, path)
 }
 
