@@ -11,5 +11,5 @@ cargo bench --locked --bench frame_time -- --both
 cargo build --release --locked --quiet
 out="$(mktemp -d)"
 /usr/bin/time -f "peak memory of 'atlas build' on flowers17: %M KB (%e s)" \
-    target/release/activation-atlas atlas build --data "$flowers" --out "$out/flowers17.atlas" >/dev/null
+    "${CARGO_TARGET_DIR:-target}/release/activation-atlas" atlas build --data "$flowers" --out "$out/flowers17.atlas" >/dev/null
 rm -rf "$out"

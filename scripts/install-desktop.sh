@@ -12,7 +12,7 @@ data_home="${XDG_DATA_HOME:-$HOME/.local/share}"
 bin_dir="$HOME/.local/bin"
 share_dir="$data_home/activation-atlas"
 mkdir -p "$bin_dir" "$share_dir" "$data_home/applications" "$data_home/icons/hicolor/256x256/apps"
-install -m 755 target/release/activation-atlas "$bin_dir/activation-atlas.new"
+install -m 755 "${CARGO_TARGET_DIR:-target}/release/activation-atlas" "$bin_dir/activation-atlas.new"
 mv "$bin_dir/activation-atlas.new" "$bin_dir/activation-atlas"
 for dir in weights descriptions assets; do
     rm -rf "$share_dir/$dir"

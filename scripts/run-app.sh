@@ -6,4 +6,5 @@ repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_dir"
 bash scripts/setup.sh
 cargo build --release --locked --bin activation-atlas
-exec target/release/activation-atlas "$@"
+# Honour a CARGO_TARGET_DIR the user has set.
+exec "${CARGO_TARGET_DIR:-target}/release/activation-atlas" "$@"

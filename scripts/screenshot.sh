@@ -11,7 +11,7 @@ Xvfb "$display" -screen 0 1280x860x24 >/dev/null 2>&1 &
 xvfb_pid=$!
 trap 'kill $app_pid $xvfb_pid 2>/dev/null || true' EXIT
 sleep 1
-DISPLAY="$display" "$repo_dir/target/release/activation-atlas" "${@:3}" >/tmp/screenshot-app.log 2>&1 &
+DISPLAY="$display" "${CARGO_TARGET_DIR:-$repo_dir/target}/release/activation-atlas" "${@:3}" >/tmp/screenshot-app.log 2>&1 &
 app_pid=$!
 sleep "$wait_secs"
 if [[ -n "${XDOTOOL_SCRIPT:-}" ]]; then

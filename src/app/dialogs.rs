@@ -20,6 +20,8 @@ pub enum DialogKind {
     PlaceImage,
     ExportAtlasView,
     ExportAtlasWhole,
+    /// A copy of 17flowers.tgz the user downloaded themselves.
+    OpenFlowersArchive,
 }
 
 /// A request to the picker: the kind and where to start.
@@ -32,7 +34,12 @@ pub struct DialogRequest {
 /// Shows a dialog and returns the chosen path (None: cancelled or no dialog service).
 pub type Picker = Arc<dyn Fn(DialogRequest) -> Option<PathBuf> + Send + Sync>;
 
-pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "JPG", "JPEG", "PNG"];
+/// Every format the decoder reads, in both cases: some dialogs match extensions case-sensitively,
+/// and cameras write `.JPG`.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "ico", "pbm", "pgm", "ppm", "pnm", "tga", "qoi", "JPG", "JPEG", "PNG",
+    "BMP", "GIF", "WEBP", "TIF", "TIFF", "ICO", "PBM", "PGM", "PPM", "PNM", "TGA", "QOI",
+];
 
 /// The system's dialogs through rfd (XDG portal, else zenity).
 pub fn native_picker() -> Picker {
@@ -51,7 +58,8 @@ pub fn native_picker() -> Picker {
             DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => {
                 dialog.add_filter("PNG", &["png"]).set_file_name("atlas.png").save_file()
             }
-            DialogKind::OpenDescriptions => dialog.add_filter("Descriptions", &["toml"]).pick_file(),
+            DialogKind::OpenDescriptions => dialog.add_filter("Descriptions", &["toml", "TOML"]).pick_file(),
+            DialogKind::OpenFlowersArchive => dialog.add_filter("17flowers.tgz", &["tgz", "gz", "TGZ", "GZ"]).pick_file(),
         }
     })
 }

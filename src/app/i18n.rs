@@ -212,6 +212,8 @@ pub enum T {
     UseBestCheckpoint,
     GetFlowers17,
     GetFlowers17Hint,
+    GetFlowers17FromFile,
+    GetFlowers17FromFileHint,
     OnlyInAtlas,
 }
 
@@ -240,6 +242,11 @@ impl T {
             T::Cancelled => ("已取消", "Cancelled"),
             T::UseBestCheckpoint => ("用最佳检查点分类", "Classify with the best checkpoint"),
             T::GetFlowers17 => ("下载论文的数据集…", "Get the paper's data set…"),
+            T::GetFlowers17FromFile => ("从已下载的文件…", "From a downloaded file…"),
+            T::GetFlowers17FromFileHint => (
+                "已经下载了 17flowers.tgz？选择它，按类别整理后作为训练数据集",
+                "Already downloaded 17flowers.tgz? Choose it; it is sorted into class folders and used as the data set",
+            ),
             T::OnlyInAtlas => (
                 "原图不在这台电脑上；这是地图集里保存的网络输入（100×100）",
                 "The photo is not on this computer; this is the network input kept in the atlas (100×100)",
@@ -577,6 +584,15 @@ pub fn job_error(lang: Lang, error: &JobError) -> String {
         JobError::Cancelled => T::Cancelled.get(lang).to_string(),
         JobError::Image { message, .. } => image_failed(lang, message),
         JobError::Checkpoint { message, .. } => model_failed(lang, message),
+        JobError::GetDataset { message } => {
+            if zh {
+                format!("无法获取论文的数据集：{message}。若已用浏览器下载了 17flowers.tgz，可点“从已下载的文件…”选择它。")
+            } else {
+                format!(
+                    "Could not get the paper's data set: {message}. If you downloaded 17flowers.tgz with a browser, choose it with “From a downloaded file…”."
+                )
+            }
+        }
         JobError::Dataset { message } => {
             if zh {
                 format!("无法读取数据集：{message}")

@@ -273,6 +273,10 @@ impl AtlasApp {
                 let mut cx = app_context!(self);
                 self.atlas.dialog_answered(kind, path, &mut cx);
             }
+            DialogKind::OpenFlowersArchive => {
+                let mut cx = app_context!(self);
+                self.train.get_flowers17(Some(path), &mut cx);
+            }
         }
     }
 

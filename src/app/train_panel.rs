@@ -348,10 +348,13 @@ impl TrainPanel {
     fn get_flowers17_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         ui.horizontal(|ui| {
-            let button = ui.add_enabled(self.getting_flowers17.is_none(), egui::Button::new(T::GetFlowers17.get(lang)));
-            if button.on_hover_text(T::GetFlowers17Hint.get(lang)).clicked() {
-                let dir = crate::resources::user_data_dir().join("datasets").join("flowers17");
-                self.getting_flowers17 = cx.submit(Job::Train(TrainJob::GetFlowers17 { dir }));
+            let idle = self.getting_flowers17.is_none();
+            if ui.add_enabled(idle, egui::Button::new(T::GetFlowers17.get(lang))).on_hover_text(T::GetFlowers17Hint.get(lang)).clicked() {
+                self.get_flowers17(None, cx);
+            }
+            let from_file = ui.add_enabled(idle, egui::Button::new(T::GetFlowers17FromFile.get(lang)));
+            if from_file.on_hover_text(T::GetFlowers17FromFileHint.get(lang)).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::OpenFlowersArchive));
             }
             if let Some(job) = self.getting_flowers17 {
                 ui.spinner();
@@ -360,6 +363,12 @@ impl TrainPanel {
                 }
             }
         });
+    }
+
+    /// Gets flowers17 into the user's data folder: downloaded, or from the archive `from`.
+    pub fn get_flowers17(&mut self, from: Option<PathBuf>, cx: &mut AppContext) {
+        let dir = crate::resources::user_data_dir().join("datasets").join("flowers17");
+        self.getting_flowers17 = cx.submit(Job::Train(TrainJob::GetFlowers17 { dir, from }));
     }
 
     fn form_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {

@@ -151,6 +151,8 @@ pub enum JobError {
     Checkpoint { path: PathBuf, message: String },
     /// A data set could not be read.
     Dataset { message: String },
+    /// The paper's data set could not be downloaded or unpacked.
+    GetDataset { message: String },
     /// Training stopped with an error.
     Training { message: String },
     /// An atlas could not be built, read or written.
@@ -285,8 +287,8 @@ impl Jobs {
             Job::Train(TrainJob::Run(run)) => {
                 self.spawn_long("training", reporter, move || train::run_training(run, &long_reporter, &cancel));
             }
-            Job::Train(TrainJob::GetFlowers17 { dir }) => {
-                self.spawn_long("data-get", reporter, move || train::get_flowers17(dir, &long_reporter, &cancel));
+            Job::Train(TrainJob::GetFlowers17 { dir, from }) => {
+                self.spawn_long("data-get", reporter, move || train::get_flowers17(dir, from, &long_reporter, &cancel));
             }
             Job::Atlas(AtlasJob::Build(build)) => {
                 self.spawn_long("atlas-build", reporter, move || atlas::run_build(build, &long_reporter, &cancel, &interactive));

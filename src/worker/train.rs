@@ -21,8 +21,9 @@ pub enum TrainJob {
     ListCheckpoints { dir: PathBuf },
     /// Train (or, with `resume`, continue) on a data set folder, on a thread of its own.
     Run(TrainRun),
-    /// Get the paper's flowers17 into `dir` (download, check, sort), on a thread of its own.
-    GetFlowers17 { dir: PathBuf },
+    /// Get the paper's flowers17 into `dir` (download, or unpack the archive `from`; check;
+    /// sort), on a thread of its own.
+    GetFlowers17 { dir: PathBuf, from: Option<PathBuf> },
 }
 
 impl TrainJob {
@@ -157,14 +158,17 @@ pub(super) fn run_training(run: TrainRun, reporter: &Reporter, cancel: &CancelTo
     true
 }
 
-/// Gets flowers17 on its own thread: from `ACTIVATION_ATLAS_FLOWERS17_URL` if set (another
-/// mirror, or a local copy), else the official address. A folder that already holds it is used
-/// as it is. Returns true: the job ends here.
-pub(super) fn get_flowers17(dir: PathBuf, reporter: &Reporter, cancel: &CancelToken) -> bool {
+/// Gets flowers17 on its own thread: from the archive `from` the user chose, else from
+/// `ACTIVATION_ATLAS_FLOWERS17_URL` if set (another mirror, or a local copy), else the official
+/// address. A folder that already holds it is used as it is. Returns true: the job ends here.
+pub(super) fn get_flowers17(dir: PathBuf, from: Option<PathBuf>, reporter: &Reporter, cancel: &CancelToken) -> bool {
     use crate::engine::dataset_get::{FLOWERS17_URL, GetError, GetProgress, Source};
     let already = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
     if !already {
-        let source = Source::parse(&std::env::var("ACTIVATION_ATLAS_FLOWERS17_URL").unwrap_or_else(|_| FLOWERS17_URL.to_string()));
+        let source = match from {
+            Some(archive) => Source::File(archive),
+            None => Source::parse(&std::env::var("ACTIVATION_ATLAS_FLOWERS17_URL").unwrap_or_else(|_| FLOWERS17_URL.to_string())),
+        };
         let mut last = None;
         let mut progress = |step: GetProgress| {
             // Percent, so the status bar shows small numbers whatever the sizes.
@@ -185,7 +189,7 @@ pub(super) fn get_flowers17(dir: PathBuf, reporter: &Reporter, cancel: &CancelTo
                 return true;
             }
             Err(error) => {
-                reporter.fail(JobError::Dataset { message: error.to_string() });
+                reporter.fail(JobError::GetDataset { message: error.to_string() });
                 return true;
             }
         }
