@@ -5,6 +5,7 @@
 //! [`AppAction`]s, applied after each frame.
 
 pub mod atlas_panel;
+pub mod backend;
 mod classify_panel;
 pub mod context;
 pub mod dialogs;
@@ -136,7 +137,8 @@ pub fn run_app(start: AppOptions) -> anyhow::Result<()> {
     if let Some(icon) = load_icon() {
         viewport = viewport.with_icon(icon);
     }
-    let options = eframe::NativeOptions { viewport, persist_window: true, ..Default::default() };
+    let event_loop_builder = backend::backend_from_environment().map(backend::event_loop_hook);
+    let options = eframe::NativeOptions { viewport, persist_window: true, event_loop_builder, ..Default::default() };
     eframe::run_native(APP_ID, options, Box::new(|cc| Ok(Box::new(AtlasApp::new(cc, start)))))
         .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))
 }
