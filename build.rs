@@ -1,5 +1,7 @@
 //! Makes the binaries find libtorch at run time without `LD_LIBRARY_PATH`, so the app starts
-//! from a double-click: the resolved libtorch `lib/` folder is baked in as an RPATH.
+//! from a double-click. Two RPATH entries: `$ORIGIN/../lib/activation-atlas`, where the desktop
+//! install copies the libraries (so an installed app does not depend on the build cache), and
+//! the resolved libtorch `lib/` folder, for binaries run from the build tree.
 
 use std::path::PathBuf;
 
@@ -16,7 +18,7 @@ fn main() {
     let lib_dir = lib_dir.canonicalize().unwrap_or(lib_dir);
     // RPATH (not RUNPATH) so libtorch's own dependencies are found in the same folder too.
     println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags");
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/../lib/activation-atlas:{}", lib_dir.display());
     // With a CUDA build, keep libtorch_cuda linked even though no symbol of it is referenced
     // directly; otherwise `--as-needed` drops it and CUDA reports itself unavailable.
     if lib_dir.join("libtorch_cuda.so").exists() {

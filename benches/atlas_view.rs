@@ -26,7 +26,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let frames: usize = args.iter().position(|a| a == "--frames").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(1500);
     let options = AppOptions {
-        picker: std::sync::Arc::new(|_| None),
+        picker: activation_atlas::app::dialogs::picker_from(|_| None),
         model: shipped_model(),
         persist: false,
         image: None,

@@ -23,7 +23,7 @@ fn main() {
     let scratch = std::env::temp_dir().join(format!("aa-frame-bench-{}", std::process::id()));
     let runs = scratch.join("runs");
     let options = AppOptions {
-        picker: std::sync::Arc::new(|_| None),
+        picker: activation_atlas::app::dialogs::picker_from(|_| None),
         model: shipped_model(),
         persist: false,
         image: None,

@@ -62,6 +62,14 @@ pub enum Command {
     /// Checkpoints: prepare one for sharing.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Print a completion script for a shell (e.g. `activation-atlas completions bash >
+    /// ~/.local/share/bash-completion/completions/activation-atlas`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `activation-atlas man | man -l -`.
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -175,8 +183,8 @@ pub struct AtlasBuildArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Conv layer to map (the paper uses conv2).
-    #[arg(long, default_value = "conv2")]
-    pub layer: String,
+    #[arg(long, value_enum, default_value_t = ConvLayerArg::Conv2)]
+    pub layer: ConvLayerArg,
     /// Output atlas file.
     #[arg(long)]
     pub out: PathBuf,
@@ -279,8 +287,8 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Layer (conv1..conv4; fc1..fc3 for feature maps).
-    #[arg(long)]
-    pub layer: Option<String>,
+    #[arg(long, value_enum)]
+    pub layer: Option<LayerArg>,
     /// Class to explain (name or index); defaults to the predicted class.
     #[arg(long)]
     pub class: Option<String>,
@@ -304,8 +312,8 @@ pub struct ExplainArgs {
 #[derive(Args, Debug)]
 pub struct VisualizeArgs {
     /// Layer of the channel (conv1..conv4, fc1, fc2).
-    #[arg(long)]
-    pub layer: Option<String>,
+    #[arg(long, value_enum)]
+    pub layer: Option<LayerArg>,
     /// Channel (or unit) of --layer to maximise.
     #[arg(long)]
     pub channel: Option<usize>,
@@ -472,6 +480,14 @@ pub fn run(command: Command) -> Result<()> {
         Command::Checkpoint(CheckpointCommand::Portable(args)) => checkpoint_portable(args),
         Command::Atlas(AtlasCommand::Cell(args)) => atlas_cell(args),
         Command::Atlas(AtlasCommand::Embed(args)) => atlas_embed(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "activation-atlas", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
     }
 }
 
@@ -677,11 +693,55 @@ fn print_report(report: &EvalReport) {
     }
 }
 
-fn parse_layer(name: Option<&str>, default: Layer) -> Result<Layer> {
-    match name {
-        None => Ok(default),
-        Some(name) => Layer::from_name(name).with_context(|| format!("unknown layer '{name}' (conv1..conv4, fc1..fc3)")),
+/// A layer of the paper's network, as `--layer` takes it (clap lists the values in `--help` and
+/// refuses others before any work starts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LayerArg {
+    Conv1,
+    Conv2,
+    Conv3,
+    Conv4,
+    Fc1,
+    Fc2,
+    Fc3,
+}
+
+impl LayerArg {
+    pub fn layer(self) -> Layer {
+        match self {
+            LayerArg::Conv1 => Layer::Conv1,
+            LayerArg::Conv2 => Layer::Conv2,
+            LayerArg::Conv3 => Layer::Conv3,
+            LayerArg::Conv4 => Layer::Conv4,
+            LayerArg::Fc1 => Layer::Fc1,
+            LayerArg::Fc2 => Layer::Fc2,
+            LayerArg::Fc3 => Layer::Fc3,
+        }
     }
+}
+
+/// A conv layer, for what only conv layers have (atlases map their spatial positions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConvLayerArg {
+    Conv1,
+    Conv2,
+    Conv3,
+    Conv4,
+}
+
+impl ConvLayerArg {
+    pub fn layer(self) -> Layer {
+        match self {
+            ConvLayerArg::Conv1 => Layer::Conv1,
+            ConvLayerArg::Conv2 => Layer::Conv2,
+            ConvLayerArg::Conv3 => Layer::Conv3,
+            ConvLayerArg::Conv4 => Layer::Conv4,
+        }
+    }
+}
+
+fn parse_layer(given: Option<LayerArg>, default: Layer) -> Layer {
+    given.map_or(default, LayerArg::layer)
 }
 
 /// A class given by name or index.
@@ -716,14 +776,13 @@ fn explain(args: ExplainArgs) -> Result<()> {
         None => classify_images(net, std::slice::from_ref(&picture))[0].best().0,
     };
     let request = match args.method {
-        ExplainMethod::Featuremaps => ExplainRequest::FeatureMaps {
-            layer: parse_layer(args.layer.as_deref(), Layer::Conv2)?,
-            normalisation: MapNormalisation::PerChannel,
-        },
+        ExplainMethod::Featuremaps => {
+            ExplainRequest::FeatureMaps { layer: parse_layer(args.layer, Layer::Conv2), normalisation: MapNormalisation::PerChannel }
+        }
         ExplainMethod::Papermap => ExplainRequest::PaperMap,
-        ExplainMethod::Filters => ExplainRequest::Filters { layer: parse_layer(args.layer.as_deref(), Layer::Conv1)? },
+        ExplainMethod::Filters => ExplainRequest::Filters { layer: parse_layer(args.layer, Layer::Conv1) },
         ExplainMethod::Saliency => ExplainRequest::Saliency { class: Some(class), smooth_samples: args.samples },
-        ExplainMethod::Gradcam => ExplainRequest::GradCam { layer: parse_layer(args.layer.as_deref(), Layer::Conv4)?, class: Some(class) },
+        ExplainMethod::Gradcam => ExplainRequest::GradCam { layer: parse_layer(args.layer, Layer::Conv4), class: Some(class) },
         ExplainMethod::Occlusion => ExplainRequest::Occlusion { class: Some(class), patch: args.patch, stride: args.stride },
     };
     let explanation = explain(net, classes.len(), Some(&picture), &request, &mut |_| {}, &INTERRUPTED)?;
@@ -764,7 +823,7 @@ fn visualize_command(args: VisualizeArgs) -> Result<()> {
             }
         }
         (None, Some(channel)) => {
-            let layer = parse_layer(args.layer.as_deref(), Layer::Conv2)?;
+            let layer = parse_layer(args.layer, Layer::Conv2);
             let channels = crate::engine::model::layer_output_shape(layer, classes.len() as i64)[0] as usize;
             if channel >= channels {
                 bail!("{layer} has {channels} channels; --channel must be below that");
@@ -786,7 +845,7 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let dataset = load_dataset_reporting(&args.data)?;
-    let layer = parse_layer(Some(&args.layer), Layer::Conv2)?;
+    let layer = args.layer.layer();
     let params = AtlasParams {
         layer,
         samples_per_image: args.samples,

@@ -8,5 +8,6 @@ pub mod app;
 pub mod cli;
 pub mod descriptions;
 pub mod engine;
+pub mod logging;
 pub mod resources;
 pub mod worker;

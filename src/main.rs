@@ -4,6 +4,8 @@ use activation_atlas::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Kept to the end of main: dropping it flushes the log file.
+    let _log = activation_atlas::logging::init();
     let result = match cli.command {
         None => activation_atlas::app::run_app(activation_atlas::app::AppOptions::default()),
         Some(Command::Gui { image, data, atlas, place }) => {
@@ -20,6 +22,7 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(activation_atlas::cli::INTERRUPTED_EXIT_CODE)
         }
         Err(error) => {
+            tracing::error!("{error:#}");
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }

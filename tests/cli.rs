@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn app(args: &[&str]) -> Output {
@@ -59,6 +59,61 @@ fn help_documents_every_command_and_flag() {
     for flag in ["--weights", "--top", "--json"] {
         assert!(classify_help.contains(flag), "{flag} missing from classify --help");
     }
+}
+
+#[test]
+fn layers_completions_and_the_man_page_come_from_the_same_definitions_as_help() {
+    // --layer lists its values in --help and refuses others as a usage error.
+    let explain_help = text(&app(&["explain", "--help"]).stdout);
+    assert!(explain_help.contains("[possible values: conv1, conv2, conv3, conv4, fc1, fc2, fc3]"), "{explain_help}");
+    let wrong = app(&["explain", "x.jpg", "--layer", "conv9"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(text(&wrong.stderr).contains("invalid value 'conv9'"), "{}", text(&wrong.stderr));
+    // Completion scripts name the subcommands and the layer values.
+    for shell in ["bash", "zsh", "fish"] {
+        let output = app(&["completions", shell]);
+        assert!(output.status.success(), "{shell}: {}", text(&output.stderr));
+        let script = text(&output.stdout);
+        for word in ["classify", "atlas", "conv2", "--data"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let bash = text(&app(&["completions", "bash"]).stdout);
+    assert!(bash.contains("complete -F") && bash.contains("activation-atlas"), "a bash completion function");
+    // The man page is roff with the program's name and its commands.
+    let man = text(&app(&["man"]).stdout);
+    assert!(man.contains(".TH activation-atlas") && man.contains(".SH NAME"), "{}", &man[..man.len().min(400)]);
+    for command in ["classify", "train", "atlas"] {
+        assert!(man.contains(command), "the man page names {command}");
+    }
+}
+
+#[test]
+fn errors_go_to_the_log_file_and_to_the_terminal_with_rust_log() {
+    let state = tempfile::tempdir().unwrap();
+    let missing = state.path().join("no-such-atlas.atlas");
+    let run = |rust_log: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_activation-atlas"));
+        command.args(["atlas", "info"]).arg(&missing).env("XDG_STATE_HOME", state.path()).env_remove("RUST_LOG");
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        command.output().unwrap()
+    };
+    let quiet = run(None);
+    assert!(!quiet.status.success());
+    assert!(!text(&quiet.stderr).contains("ERROR"), "no log lines on the terminal unless asked: {}", text(&quiet.stderr));
+    assert_eq!(text(&quiet.stderr).lines().count(), 1, "only the error itself: {}", text(&quiet.stderr));
+    let logs: Vec<PathBuf> = std::fs::read_dir(state.path().join("activation-atlas/logs")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(logs.len(), 1, "one daily file: {logs:?}");
+    let name = logs[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("activation-atlas.") && name.ends_with(".log"), "{name}");
+    let logged = std::fs::read_to_string(&logs[0]).unwrap();
+    assert!(logged.contains("ERROR") && logged.contains("no-such-atlas.atlas"), "{logged}");
+    let loud = run(Some("error"));
+    let stderr = text(&loud.stderr);
+    assert!(stderr.lines().any(|l| l.contains("ERROR") && l.contains("no-such-atlas.atlas")), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no colour codes when stderr is not a terminal");
 }
 
 #[test]
@@ -448,6 +503,8 @@ fn atlas_build_from_the_command_line() {
     for stage in ["Collect", "Neighbours", "Layout", "Icons"] {
         assert!(stdout.contains(&format!("{stage}:")), "stage {stage} timed: {stdout}");
     }
+    // Only conv layers have positions to map; --layer says so before any work, listing the values.
     let output = app(&["atlas", "build", "--data", data.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--layer", "fc1"]);
-    assert!(!output.status.success() && text(&output.stderr).contains("conv layer"));
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    assert!(text(&output.stderr).contains("[possible values: conv1, conv2, conv3, conv4]"), "{}", text(&output.stderr));
 }

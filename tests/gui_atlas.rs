@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use activation_atlas::app::atlas_panel::WORLD;
-use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker};
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -17,7 +17,7 @@ use egui_kittest::kittest::Queryable;
 
 /// Answers every file dialog with the path the test put in `answer`, and records which dialog asked.
 fn picker(answer: Arc<Mutex<Option<PathBuf>>>, asked: Arc<Mutex<Vec<DialogKind>>>) -> Picker {
-    Arc::new(move |request: DialogRequest| {
+    picker_from(move |request: DialogRequest| {
         asked.lock().unwrap().push(request.kind);
         answer.lock().unwrap().clone()
     })
@@ -232,7 +232,7 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     let options = AppOptions {
         data_dir: Some(data.path().to_path_buf()),
         run_root: Some(home.path().join("runs")),
-        ..common::app_options(Arc::new(|_: DialogRequest| None))
+        ..common::app_options(picker_from(|_: DialogRequest| None))
     };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     common::run_until(&mut harness, "the model, data set and shipped atlas are ready", 120, |app| {

@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker};
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
 use activation_atlas::app::explain_panel::Method;
 use activation_atlas::app::{AppOptions, AtlasApp, Tab};
 use activation_atlas::worker::JobKind;
@@ -53,7 +53,7 @@ fn fixture_with(data: tempfile::TempDir) -> Fixture {
     let folder = data.path().to_path_buf();
     let picture = Arc::new(Mutex::new(None));
     let answer = picture.clone();
-    let picker: Picker = Arc::new(move |request: DialogRequest| match request.kind {
+    let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {
         DialogKind::PickDataFolder => Some(folder.clone()),
         _ => answer.lock().unwrap().clone(),
     });

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use activation_atlas::app::dialogs::DialogRequest;
+use activation_atlas::app::dialogs::{DialogRequest, picker_from};
 use eframe::egui;
 use egui_kittest::kittest::Queryable;
 
@@ -22,7 +20,7 @@ fn the_shipped_atlas_shows_real_patches_from_any_directory() {
     }
     std::env::set_current_dir(elsewhere.path()).unwrap();
     assert!(!std::path::Path::new("../shared").exists(), "no data set beside the working directory");
-    let mut harness = common::app_with_model(common::app_options(Arc::new(|_: DialogRequest| None)), [1100.0, 760.0]);
+    let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1100.0, 760.0]);
     common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(2);

@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker};
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
 use activation_atlas::app::explain_panel::{Method, Shown};
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
 use egui_kittest::Harness;
@@ -13,7 +13,7 @@ use egui_kittest::kittest::Queryable;
 
 fn app_with_picture(export_to: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
     let photo = common::flowers17_photo("sunflower");
-    let picker: Picker = Arc::new(move |request: DialogRequest| match request.kind {
+    let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {
         DialogKind::ExportPng => export_to.lock().unwrap().clone(),
         _ => None,
     });
@@ -96,7 +96,7 @@ fn every_view_is_produced_from_the_panel() {
 
 #[test]
 fn views_that_need_a_picture_say_so() {
-    let mut harness = common::app_with_model(common::app_options(Arc::new(|_: DialogRequest| None)), [1280.0, 900.0]);
+    let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1280.0, 900.0]);
     harness.get_by_label("解释").click();
     harness.run_steps(2);
     harness.get_by_label("请先在“分类”面板读取一张图片。");

@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use activation_atlas::app::dialogs::{DialogKind, DialogRequest};
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, picker_from};
 use egui_kittest::kittest::Queryable;
 
 #[test]
@@ -26,7 +24,7 @@ fn the_papers_data_set_in_one_click_or_from_a_downloaded_file() {
         std::env::set_var("ACTIVATION_ATLAS_CACHE", work.path().join("cache"));
     }
     let chosen = archive.clone();
-    let picker = Arc::new(move |request: DialogRequest| (request.kind == DialogKind::OpenFlowersArchive).then(|| chosen.clone()));
+    let picker = picker_from(move |request: DialogRequest| (request.kind == DialogKind::OpenFlowersArchive).then(|| chosen.clone()));
     let mut harness = common::app_with_model(common::app_options(picker), [1280.0, 900.0]);
     harness.get_by_label("训练").click();
     harness.run_steps(2);

@@ -10,9 +10,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use activation_atlas::app::dialogs::DialogRequest;
+use activation_atlas::app::dialogs::{DialogRequest, picker_from};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{SnapshotOptions, image_snapshot_options};
 
@@ -27,7 +25,7 @@ fn atlas_map_snapshot() {
     assert!(std::path::Path::new(PINNED_FONT).exists(), "{PINNED_FONT} is missing: run scripts/setup.sh");
     // SAFETY: this binary's only test sets the variable before any thread reads it.
     unsafe { std::env::set_var("ACTIVATION_ATLAS_CJK_FONT", PINNED_FONT) };
-    let mut harness = common::app_with_model(common::app_options(Arc::new(|_: DialogRequest| None)), [1100.0, 760.0]);
+    let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1100.0, 760.0]);
     common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(2);

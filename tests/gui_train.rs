@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker};
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus, Tab};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -23,7 +23,7 @@ fn fixture(per_class: usize) -> Fixture {
     common::write_shape_dataset(data.path(), 3, per_class);
     let runs = tempfile::tempdir().unwrap();
     let folder = data.path().to_path_buf();
-    let picker: Picker = Arc::new(move |request: DialogRequest| match request.kind {
+    let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {
         DialogKind::PickDataFolder => Some(folder.clone()),
         _ => None,
     });
@@ -131,7 +131,7 @@ fn dropping_a_folder_makes_it_the_training_data_set() {
     let data = tempfile::tempdir().unwrap();
     common::write_shape_dataset(data.path(), 2, 4);
     let options = AppOptions {
-        picker: Arc::new(|_: DialogRequest| None),
+        picker: picker_from(|_: DialogRequest| None),
         model: None,
         persist: false,
         image: None,

@@ -293,7 +293,10 @@ fn folders_that_are_not_data_sets_get_a_clear_message() {
 fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = write_corpus(dir.path(), 0);
-    let options = AppOptions { run_root: Some(dir.path().join("runs")), ..common::app_options(Arc::new(|_| None)) };
+    let options = AppOptions {
+        run_root: Some(dir.path().join("runs")),
+        ..common::app_options(activation_atlas::app::dialogs::picker_from(|_| None))
+    };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     common::run_until(&mut harness, "the atlas loads", 60, |app| app.atlas.atlas.is_some());
     // On the classifier: each bad file is named in a red message.
@@ -327,7 +330,10 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
 fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
     let photo = common::flowers17_photo("daisy");
     let answer = photo.clone();
-    let mut harness = common::app_with_model(common::app_options(Arc::new(move |_| Some(answer.clone()))), [1100.0, 760.0]);
+    let mut harness = common::app_with_model(
+        common::app_options(activation_atlas::app::dialogs::picker_from(move |_| Some(answer.clone()))),
+        [1100.0, 760.0],
+    );
     harness.state_mut().simulate_worker_crash();
     common::run_until(&mut harness, "the crash is reported", 60, |app| app.messages.error.is_some());
     let message = harness.state().messages.error.clone().unwrap();
@@ -347,7 +353,7 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     let picker_answer = answer.clone();
     let options = AppOptions {
         run_root: Some(dir.path().join("runs")),
-        ..common::app_options(Arc::new(move |_| picker_answer.lock().unwrap().clone()))
+        ..common::app_options(activation_atlas::app::dialogs::picker_from(move |_| picker_answer.lock().unwrap().clone()))
     };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     let shipped = activation_atlas::resources::shipped_model().unwrap();

@@ -269,3 +269,36 @@ fn missing_file_is_refused() {
     assert!(matches!(error, ImageInputError::Io { .. }));
     assert!(error.to_string().contains("photo.jpg"));
 }
+
+#[test]
+fn a_108_megapixel_phone_photo_is_accepted_reduced_and_oriented() {
+    // 12000 x 9000, as a phone camera writes it, stored sideways (9000 wide, 12000 high) with
+    // EXIF orientation 6: red in the bottom half becomes the left half once displayed.
+    let (width, height) = (9000u16, 12000u16);
+    let stored =
+        RgbImage::from_fn(
+            width.into(),
+            height.into(),
+            |_, y| {
+                if y >= u32::from(height) / 2 { Rgb([230, 20, 20]) } else { Rgb([20, 20, 230]) }
+            },
+        );
+    let mut bytes = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 80);
+    encoder.add_app_segment(1, &exif_orientation(6)).unwrap();
+    encoder.encode(stored.as_raw(), width, height, jpeg_encoder::ColorType::Rgb).unwrap();
+    drop(stored);
+    let decoded = decode_image_bytes(&bytes, Path::new("phone.jpg")).unwrap();
+    let side = activation_atlas::engine::image_input::WORKING_SIDE;
+    assert_eq!(decoded.width(), side, "reduced to the working size on its long side");
+    assert_eq!(decoded.height(), side * 3 / 4, "aspect kept (4:3), landscape after the EXIF rotation");
+    assert_red_left_blue_right(&network_input(&bytes, "phone.jpg"), 12, "108 MP JPEG");
+}
+
+#[test]
+fn a_large_png_is_reduced_to_the_working_size() {
+    let png = encode(&DynamicImage::ImageRgb8(two_colour(6000, 3000)), ImageFormat::Png);
+    let decoded = decode_image_bytes(&png, Path::new("wide.png")).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (4096, 2048));
+    assert_red_left_blue_right(&network_input(&png, "wide.png"), 0, "18 MP PNG");
+}

@@ -1,11 +1,17 @@
-//! File dialogs that never block the window: each runs on its own short-lived thread and its
-//! answer is picked up on a later frame. Tests replace the picker with a double.
+//! File dialogs that never block the window and always work: the desktop's own dialog (through
+//! rfd: the XDG portal, else zenity) on a short-lived thread, and where the desktop has neither,
+//! the built-in browser ([`super::file_browser`]). Answers are picked up on a later frame. Tests
+//! replace the picker with a double.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use eframe::egui;
+
+use super::file_browser::FileBrowser;
+use super::i18n::Lang;
 
 /// What a dialog is for; decides its filters and what the app does with the answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,11 +23,45 @@ pub enum DialogKind {
     ResumeCheckpoint,
     ExportPng,
     OpenAtlas,
+    /// One or many pictures to place on the atlas.
     PlaceImage,
     ExportAtlasView,
     ExportAtlasWhole,
     /// A copy of 17flowers.tgz the user downloaded themselves.
     OpenFlowersArchive,
+}
+
+impl DialogKind {
+    /// The file extensions offered (lower case; matched in any case). None: folders.
+    pub fn extensions(self) -> Option<&'static [&'static str]> {
+        match self {
+            DialogKind::OpenImage | DialogKind::PlaceImage => Some(IMAGE_EXTENSIONS),
+            DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => Some(&["safetensors"]),
+            DialogKind::OpenDescriptions => Some(&["toml"]),
+            DialogKind::PickDataFolder => None,
+            DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => Some(&["png"]),
+            DialogKind::OpenAtlas => Some(&["atlas"]),
+            DialogKind::OpenFlowersArchive => Some(&["tgz", "gz"]),
+        }
+    }
+
+    /// Whether the dialog names a new file to write.
+    pub fn is_save(self) -> bool {
+        matches!(self, DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole)
+    }
+
+    /// Whether several files may be chosen at once.
+    pub fn is_multiple(self) -> bool {
+        self == DialogKind::PlaceImage
+    }
+
+    /// The file name a save dialog suggests.
+    pub fn suggested_name(self) -> &'static str {
+        match self {
+            DialogKind::ExportPng => "explanation.png",
+            _ => "atlas.png",
+        }
+    }
 }
 
 /// A request to the picker: the kind and where to start.
@@ -31,51 +71,130 @@ pub struct DialogRequest {
     pub start_dir: Option<PathBuf>,
 }
 
-/// Shows a dialog and returns the chosen path (None: cancelled or no dialog service).
-pub type Picker = Arc<dyn Fn(DialogRequest) -> Option<PathBuf> + Send + Sync>;
+/// What a picker answers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DialogAnswer {
+    /// One path, or several for [`DialogKind::is_multiple`] kinds.
+    Chosen(Vec<PathBuf>),
+    /// The user closed the dialog without choosing.
+    Cancelled,
+    /// No dialog could be shown: the built-in browser takes over.
+    Unavailable,
+}
 
-/// Every format the decoder reads, in both cases: some dialogs match extensions case-sensitively,
-/// and cameras write `.JPG`.
-pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "ico", "pbm", "pgm", "ppm", "pnm", "tga", "qoi", "JPG", "JPEG", "PNG",
-    "BMP", "GIF", "WEBP", "TIF", "TIFF", "ICO", "PBM", "PGM", "PPM", "PNM", "TGA", "QOI",
-];
+impl From<Option<PathBuf>> for DialogAnswer {
+    fn from(path: Option<PathBuf>) -> DialogAnswer {
+        path.map_or(DialogAnswer::Cancelled, |p| DialogAnswer::Chosen(vec![p]))
+    }
+}
 
-/// The system's dialogs through rfd (XDG portal, else zenity).
+/// Shows a dialog and returns what was chosen.
+pub type Picker = Arc<dyn Fn(DialogRequest) -> DialogAnswer + Send + Sync>;
+
+/// A picker from a function that answers one path or none (None: cancelled).
+pub fn picker_from(pick: impl Fn(DialogRequest) -> Option<PathBuf> + Send + Sync + 'static) -> Picker {
+    Arc::new(move |request| pick(request).into())
+}
+
+/// Every format the decoder reads.
+pub const IMAGE_EXTENSIONS: &[&str] =
+    &["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "ico", "pbm", "pgm", "ppm", "pnm", "tga", "qoi"];
+
+/// Forces the built-in browser (`builtin`) even where the desktop has a dialog service.
+pub const DIALOGS_VARIABLE: &str = "ACTIVATION_ATLAS_DIALOGS";
+
+/// A native dialog that answers "nothing" faster than this was never shown (no person cancels
+/// that quickly): the portal or zenity failed.
+const FASTEST_HUMAN_CANCEL: Duration = Duration::from_millis(300);
+
+/// Whether this desktop has a file-dialog service rfd can use: zenity, or an XDG portal with a
+/// file chooser on a session bus. Looked up once.
+pub fn native_dialogs_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        if std::env::var(DIALOGS_VARIABLE).is_ok_and(|v| v.trim().eq_ignore_ascii_case("builtin")) {
+            return false;
+        }
+        on_path("zenity") || (session_bus_present() && portal_file_chooser_installed())
+    })
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+fn session_bus_present() -> bool {
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        || std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| PathBuf::from(dir).join("bus").exists())
+}
+
+/// A portal back end (GTK, GNOME, KDE, …) that declares the file chooser interface.
+fn portal_file_chooser_installed() -> bool {
+    let dirs = std::env::var("XDG_DATA_DIRS").unwrap_or_else(|_| "/usr/local/share:/usr/share".to_string());
+    dirs.split(':').map(|dir| PathBuf::from(dir).join("xdg-desktop-portal/portals")).any(|portals| {
+        std::fs::read_dir(portals)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| std::fs::read_to_string(entry.path()).is_ok_and(|text| text.contains("org.freedesktop.impl.portal.FileChooser")))
+    })
+}
+
+/// The desktop's dialogs through rfd (XDG portal, else zenity); Unavailable where there are none.
 pub fn native_picker() -> Picker {
     Arc::new(|request: DialogRequest| {
+        if !native_dialogs_available() {
+            return DialogAnswer::Unavailable;
+        }
         let mut dialog = rfd::FileDialog::new();
         if let Some(dir) = &request.start_dir {
             dialog = dialog.set_directory(dir);
         }
-        match request.kind {
-            DialogKind::OpenImage => dialog.add_filter("Images", IMAGE_EXTENSIONS).pick_file(),
-            DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => dialog.add_filter("Checkpoint", &["safetensors"]).pick_file(),
-            DialogKind::PickDataFolder => dialog.pick_folder(),
-            DialogKind::ExportPng => dialog.add_filter("PNG", &["png"]).set_file_name("explanation.png").save_file(),
-            DialogKind::OpenAtlas => dialog.add_filter("Atlas", &["atlas"]).pick_file(),
-            DialogKind::PlaceImage => dialog.add_filter("Images", IMAGE_EXTENSIONS).pick_file(),
-            DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => {
-                dialog.add_filter("PNG", &["png"]).set_file_name("atlas.png").save_file()
-            }
-            DialogKind::OpenDescriptions => dialog.add_filter("Descriptions", &["toml", "TOML"]).pick_file(),
-            DialogKind::OpenFlowersArchive => dialog.add_filter("17flowers.tgz", &["tgz", "gz", "TGZ", "GZ"]).pick_file(),
+        if let Some(extensions) = request.kind.extensions() {
+            // Some dialogs match case-sensitively, and cameras write `.JPG`.
+            let both_cases: Vec<String> = extensions.iter().flat_map(|e| [e.to_string(), e.to_ascii_uppercase()]).collect();
+            dialog = dialog.add_filter(filter_name(request.kind), &both_cases);
+        }
+        let started = Instant::now();
+        let chosen = match request.kind {
+            DialogKind::PickDataFolder => dialog.pick_folder().map(|p| vec![p]),
+            kind if kind.is_save() => dialog.set_file_name(kind.suggested_name()).save_file().map(|p| vec![p]),
+            kind if kind.is_multiple() => dialog.pick_files(),
+            _ => dialog.pick_file().map(|p| vec![p]),
+        };
+        match chosen {
+            Some(paths) if !paths.is_empty() => DialogAnswer::Chosen(paths),
+            _ if started.elapsed() < FASTEST_HUMAN_CANCEL => DialogAnswer::Unavailable,
+            _ => DialogAnswer::Cancelled,
         }
     })
+}
+
+fn filter_name(kind: DialogKind) -> &'static str {
+    match kind {
+        DialogKind::OpenImage | DialogKind::PlaceImage => "Images",
+        DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => "Checkpoint",
+        DialogKind::OpenDescriptions => "Descriptions",
+        DialogKind::OpenAtlas => "Atlas",
+        DialogKind::OpenFlowersArchive => "17flowers.tgz",
+        _ => "PNG",
+    }
 }
 
 /// At most one dialog at a time; answers arrive through [`Dialogs::poll`].
 pub struct Dialogs {
     picker: Picker,
-    sender: Sender<(DialogKind, Option<PathBuf>)>,
-    receiver: Receiver<(DialogKind, Option<PathBuf>)>,
+    sender: Sender<(DialogRequest, DialogAnswer)>,
+    receiver: Receiver<(DialogRequest, DialogAnswer)>,
     open: Option<DialogKind>,
+    /// The built-in browser, while it stands in for a desktop dialog.
+    browser: Option<FileBrowser>,
 }
 
 impl Dialogs {
     pub fn new(picker: Picker) -> Dialogs {
         let (sender, receiver) = channel();
-        Dialogs { picker, sender, receiver, open: None }
+        Dialogs { picker, sender, receiver, open: None, browser: None }
     }
 
     /// Opens a dialog unless one is already open.
@@ -88,8 +207,9 @@ impl Dialogs {
         let sender = self.sender.clone();
         let ctx = ctx.clone();
         let spawned = std::thread::Builder::new().name("file-dialog".to_string()).spawn(move || {
-            let answer = picker(DialogRequest { kind, start_dir });
-            let _ = sender.send((kind, answer));
+            let request = DialogRequest { kind, start_dir };
+            let answer = picker(request.clone());
+            let _ = sender.send((request, answer));
             ctx.request_repaint();
         });
         if spawned.is_err() {
@@ -97,14 +217,40 @@ impl Dialogs {
         }
     }
 
-    /// The answer of the open dialog, once it has one.
-    pub fn poll(&mut self) -> Option<(DialogKind, Option<PathBuf>)> {
-        let answer = self.receiver.try_recv().ok()?;
-        self.open = None;
-        Some(answer)
+    /// The chosen paths of the open dialog once it has an answer (empty: cancelled). Where the
+    /// desktop showed no dialog, the built-in browser opens instead and answers later.
+    pub fn poll(&mut self, ctx: &egui::Context) -> Option<(DialogKind, Vec<PathBuf>)> {
+        if let Some(browser) = &mut self.browser {
+            let answer = browser.take_answer()?;
+            self.browser = None;
+            self.open = None;
+            return Some(answer);
+        }
+        let (request, answer) = self.receiver.try_recv().ok()?;
+        match answer {
+            DialogAnswer::Chosen(paths) => {
+                self.open = None;
+                Some((request.kind, paths))
+            }
+            DialogAnswer::Cancelled => {
+                self.open = None;
+                Some((request.kind, Vec::new()))
+            }
+            DialogAnswer::Unavailable => {
+                self.browser = Some(FileBrowser::open(ctx, request.kind, request.start_dir));
+                None
+            }
+        }
     }
 
     pub fn is_open(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// Draws the built-in browser when it is open.
+    pub fn ui(&mut self, ctx: &egui::Context, lang: Lang) {
+        if let Some(browser) = &mut self.browser {
+            browser.ui(ctx, lang);
+        }
     }
 }

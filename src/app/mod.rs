@@ -10,6 +10,7 @@ mod classify_panel;
 pub mod context;
 pub mod dialogs;
 pub mod explain_panel;
+mod file_browser;
 pub mod fonts;
 pub mod i18n;
 mod shell;
@@ -32,23 +33,34 @@ use explain_panel::ExplainPanel;
 use i18n::Lang;
 use train_panel::TrainPanel;
 
-/// Identifies the app's settings folder and window.
+/// Names the app's settings folder (kept from the first version, so settings carry over).
 pub const APP_ID: &str = "activation-atlas";
+/// The reverse-DNS id of the launcher, icons and metainfo; the window carries it so desktops
+/// match the window to its launcher.
+pub const DESKTOP_ID: &str = "io.github.activation_atlas.ActivationAtlas";
 
 /// What persists between runs.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Paths go through `any_path`, so a folder whose name is not UTF-8 is remembered like any other
+/// (a plain `PathBuf` would make the whole settings blob fail to save).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub lang: Lang,
+    #[serde(with = "crate::engine::fsutil::any_path::option")]
     pub last_model: Option<PathBuf>,
+    #[serde(with = "crate::engine::fsutil::any_path::option")]
     pub last_image_dir: Option<PathBuf>,
+    #[serde(with = "crate::engine::fsutil::any_path::option")]
     pub last_data_dir: Option<PathBuf>,
     /// A description file the user chose (or saved edits to).
+    #[serde(with = "crate::engine::fsutil::any_path::option")]
     pub description_file: Option<PathBuf>,
+    #[serde(with = "crate::engine::fsutil::any_path::option")]
     pub last_atlas: Option<PathBuf>,
 }
 
-const SETTINGS_KEY: &str = "settings";
+/// The key settings are stored under in eframe's storage.
+pub const SETTINGS_KEY: &str = "settings";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
@@ -125,13 +137,15 @@ pub struct AtlasApp {
     model_before_load: Option<ModelInfo>,
     /// Requests from panels, applied after the frame.
     actions: Vec<AppAction>,
+    /// The last error and notice written to the log, so each is logged once.
+    logged_messages: (Option<String>, Option<String>),
 }
 
 /// Opens the window and runs until it is closed. `start` says what to show first (picture, data set, atlas, placed pictures).
 pub fn run_app(start: AppOptions) -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("激活地图集 Activation Atlas")
-        .with_app_id(APP_ID)
+        .with_app_id(DESKTOP_ID)
         .with_inner_size([1100.0, 760.0])
         .with_min_inner_size([720.0, 480.0]);
     if let Some(icon) = load_icon() {
@@ -174,6 +188,7 @@ impl AtlasApp {
             atlas: AtlasPanel::default(),
             run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
             run_checkpoints: Vec::new(),
+            logged_messages: (None, None),
             cjk_font_found,
             start_atlas: options.atlas,
             pending_placements: options.place,
@@ -218,6 +233,11 @@ impl AtlasApp {
     }
 
     /// True while any job runs.
+    /// Whether a file dialog (the desktop's or the built-in browser) is waiting for the user.
+    pub fn dialogs_open(&self) -> bool {
+        self.dialogs.is_open()
+    }
+
     pub fn worker_busy(&self) -> bool {
         !self.jobs.running().is_empty()
     }
@@ -253,10 +273,11 @@ pub(crate) use app_context;
 impl eframe::App for AtlasApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain_job_events(ctx);
-        self.handle_dialog_answers();
+        self.handle_dialog_answers(ctx);
         self.handle_dropped_files(ctx);
         self.handle_shortcuts(ctx);
         self.apply_actions(ctx);
+        self.log_new_messages();
         if self.worker_busy() || self.dialogs.is_open() {
             // Keep the spinners moving; job events also wake the window.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
@@ -280,6 +301,7 @@ impl eframe::App for AtlasApp {
         let mut cx = app_context!(self);
         self.classify.description_editor_ui(ui.ctx(), &mut cx);
         self.drop_overlay_ui(ui.ctx());
+        self.dialogs.ui(ui.ctx(), self.settings.lang);
         // Actions from this frame's clicks are applied at once, so the next frame shows them.
         self.apply_actions(ui.ctx());
     }

@@ -244,13 +244,16 @@ impl AtlasApp {
         }
     }
 
-    pub(super) fn handle_dialog_answers(&mut self) {
-        let Some((kind, answer)) = self.dialogs.poll() else { return };
-        let Some(path) = answer else {
-            self.messages.notice = Some(T::DialogUnavailable.get(self.lang()).to_string());
+    pub(super) fn handle_dialog_answers(&mut self, ctx: &egui::Context) {
+        let Some((kind, paths)) = self.dialogs.poll(ctx) else { return };
+        if kind == DialogKind::PlaceImage && !paths.is_empty() {
+            self.place_on_atlas(paths);
             return;
-        };
+        }
+        // Cancelled: nothing to do.
+        let Some(path) = paths.into_iter().next() else { return };
         match kind {
+            DialogKind::PlaceImage => {}
             DialogKind::OpenImage => self.open_image(path),
             DialogKind::OpenCheckpoint => self.load_model(path),
             DialogKind::OpenDescriptions => match DescriptionSet::load(&path) {
@@ -269,7 +272,7 @@ impl AtlasApp {
                 let mut cx = app_context!(self);
                 self.explain.export(&path, &mut cx);
             }
-            DialogKind::OpenAtlas | DialogKind::PlaceImage | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => {
+            DialogKind::OpenAtlas | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => {
                 let mut cx = app_context!(self);
                 self.atlas.dialog_answered(kind, path, &mut cx);
             }
@@ -346,6 +349,11 @@ impl AtlasApp {
             }
             if ui.button(T::LoadDescriptions.get(lang)).clicked() {
                 self.actions.push(AppAction::OpenDialog(DialogKind::OpenDescriptions));
+                ui.close();
+            }
+            ui.separator();
+            if ui.button(T::OpenLogFolder.get(lang)).clicked() {
+                self.open_log_folder();
                 ui.close();
             }
             if self.run_checkpoints.len() > 1 {
@@ -430,6 +438,30 @@ impl AtlasApp {
                 );
                 ui.label(text).on_hover_text(info.path.display().to_string());
             }
+        }
+    }
+
+    /// Every error and notice the window shows also goes to the log file, once.
+    pub(super) fn log_new_messages(&mut self) {
+        if self.messages.error.is_some() && self.messages.error != self.logged_messages.0 {
+            tracing::error!("{}", self.messages.error.as_deref().unwrap_or_default());
+        }
+        if self.messages.notice.is_some() && self.messages.notice != self.logged_messages.1 {
+            tracing::info!("{}", self.messages.notice.as_deref().unwrap_or_default());
+        }
+        self.logged_messages = (self.messages.error.clone(), self.messages.notice.clone());
+    }
+
+    /// Opens the log folder in the file manager (detached, so the window never waits); the
+    /// notice names the folder either way, for desktops without one.
+    fn open_log_folder(&mut self) {
+        let dir = crate::logging::log_dir();
+        let _ = std::fs::create_dir_all(&dir);
+        let opened = open::that_detached(&dir).is_ok();
+        let lang = self.lang();
+        self.messages.notice = Some(format!("{}{}", T::LogFolderIs.get(lang), dir.display()));
+        if !opened {
+            tracing::warn!("no file manager to open {}", dir.display());
         }
     }
 

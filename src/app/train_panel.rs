@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use eframe::egui;
+use egui_extras::{Column, TableBuilder};
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
 use super::context::{AppAction, AppContext};
@@ -557,32 +558,41 @@ fn epoch_table_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
         return;
     }
     egui::CollapsingHeader::new(T::EpochTable.get(lang)).default_open(true).show(ui, |ui| {
-        egui::ScrollArea::vertical().id_salt("epoch-table").max_height(180.0).show(ui, |ui| {
-            egui::Grid::new("epochs").striped(true).num_columns(7).show(ui, |ui| {
-                for header in [
-                    T::Epoch,
-                    T::TrainingLoss,
-                    T::TrainingAccuracy,
-                    T::ValidationLoss,
-                    T::ValidationAccuracyShort,
-                    T::LearningRate,
-                    T::Duration,
-                ] {
-                    ui.strong(header.get(lang));
+        // A table with a header that stays while the rows scroll, drawing only the visible rows
+        // (runs of hundreds of epochs), newest first.
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        let headers =
+            [T::Epoch, T::TrainingLoss, T::TrainingAccuracy, T::ValidationLoss, T::ValidationAccuracyShort, T::LearningRate, T::Duration];
+        TableBuilder::new(ui)
+            .id_salt("epoch-table")
+            .striped(true)
+            .max_scroll_height(180.0)
+            .columns(Column::auto().at_least(48.0), headers.len())
+            .header(row_height, |mut row| {
+                for header in headers {
+                    row.col(|ui| {
+                        ui.strong(header.get(lang));
+                    });
                 }
-                ui.end_row();
-                for record in panel.epochs.iter().rev() {
-                    ui.label(record.epoch.to_string());
-                    ui.label(format!("{:.4}", record.train_loss));
-                    ui.label(format!("{:.1}%", record.train_accuracy * 100.0));
-                    ui.label(format!("{:.4}", record.validation_loss));
-                    ui.label(format!("{:.1}%", record.validation_accuracy * 100.0));
-                    ui.label(format!("{:.1e}", record.learning_rate));
-                    ui.label(format!("{:.1} s", record.duration_secs));
-                    ui.end_row();
-                }
+            })
+            .body(|body| {
+                body.rows(row_height, panel.epochs.len(), |mut row| {
+                    let record = &panel.epochs[panel.epochs.len() - 1 - row.index()];
+                    for cell in [
+                        record.epoch.to_string(),
+                        format!("{:.4}", record.train_loss),
+                        format!("{:.1}%", record.train_accuracy * 100.0),
+                        format!("{:.4}", record.validation_loss),
+                        format!("{:.1}%", record.validation_accuracy * 100.0),
+                        format!("{:.1e}", record.learning_rate),
+                        format!("{:.1} s", record.duration_secs),
+                    ] {
+                        row.col(|ui| {
+                            ui.label(cell);
+                        });
+                    }
+                });
             });
-        });
     });
 }
 

@@ -198,6 +198,19 @@ pub mod any_path {
         Stored::deserialize(deserializer).map(restored)
     }
 
+    /// The same for an optional path (settings).
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(path: &Option<PathBuf>, serializer: S) -> Result<S::Ok, S::Error> {
+            path.as_deref().map(stored).serialize(serializer)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<PathBuf>, D::Error> {
+            Option::<Stored>::deserialize(deserializer).map(|stored| stored.map(restored))
+        }
+    }
+
     /// The same for a list of paths.
     pub mod many {
         use super::*;

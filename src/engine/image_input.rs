@@ -12,12 +12,17 @@ use super::model::INPUT_SIZE;
 
 /// Files larger than this are refused before reading (a 100 MP 16-bit TIFF is about 600 MB).
 pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
-/// Images with more pixels than this are refused before decoding (decompression bombs).
-pub const MAX_PIXELS: u64 = 100_000_000;
-/// Neither side may exceed this many pixels.
-pub const MAX_SIDE: u32 = 30_000;
-/// Bytes the decoder may allocate.
-const MAX_DECODER_ALLOC: u64 = 1024 * 1024 * 1024;
+/// Images with more pixels than this are refused before decoding (decompression bombs); a
+/// 200 MP phone photo is within it.
+pub const MAX_PIXELS: u64 = 250_000_000;
+/// Neither side may exceed this many pixels (long panoramas are within it).
+pub const MAX_SIDE: u32 = 50_000;
+/// Bytes the decoder may allocate (a 250 MP RGB picture needs 750 MB).
+const MAX_DECODER_ALLOC: u64 = 1280 * 1024 * 1024;
+/// Pictures are kept at most this many pixels on their longer side once decoded: the network
+/// takes 100x100 and previews and overlays fit a screen, so memory stays bounded for any photo.
+/// Large JPEGs are decoded at 1/2, 1/4 or 1/8 size directly (DCT scaling).
+pub const WORKING_SIDE: u32 = 4096;
 
 /// Why a file could not be used as an image.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +85,7 @@ pub fn decode_image_bytes(data: &[u8], path: &Path) -> Result<DynamicImage, Imag
         // The JPEG decoder fills a cut-off scan with grey; such a picture would mislead training.
         return Err(ImageInputError::Corrupt { path: path_buf(), reason: "the JPEG data ends before the picture does".to_string() });
     }
+    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
     let mut reader = reader;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -97,9 +103,46 @@ pub fn decode_image_bytes(data: &[u8], path: &Path) -> Result<DynamicImage, Imag
     }
     // A missing or unreadable EXIF block is not worth refusing the picture for.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    let scaled = if is_jpeg { decode_jpeg_reduced(data, width, height) } else { None };
+    let mut image = match scaled {
+        Some(image) => image,
+        None => DynamicImage::from_decoder(decoder).map_err(corrupt)?,
+    };
+    if image.width().max(image.height()) > WORKING_SIDE {
+        image = image.thumbnail(WORKING_SIDE, WORKING_SIDE);
+    }
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// A JPEG larger than [`WORKING_SIDE`] decoded at the smallest DCT scale (1/2, 1/4 or 1/8) that
+/// still covers it, so a 108 MP photo never exists at full size in memory. None where scaling
+/// does not apply (small enough, CMYK, 16-bit) or the decoder objects: the full decode then
+/// runs and reports any damage as usual.
+fn decode_jpeg_reduced(data: &[u8], width: u32, height: u32) -> Option<DynamicImage> {
+    let fit = f64::from(WORKING_SIDE) / f64::from(width.max(height));
+    if fit > 0.5 {
+        return None;
+    }
+    let requested = |side: u32| u16::try_from((f64::from(side) * fit).ceil() as u32).ok();
+    let (requested_width, requested_height) = (requested(width)?, requested(height)?);
+    // The scaling decoder panics on some malformed headers; a user's file must never crash the
+    // app, so a panic just means "decode the usual way".
+    std::panic::catch_unwind(|| {
+        let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(data));
+        decoder.set_max_decoding_buffer_size(MAX_DECODER_ALLOC as usize);
+        decoder.scale(requested_width, requested_height).ok()?;
+        let pixels = decoder.decode().ok()?;
+        let info = decoder.info()?;
+        let (w, h) = (u32::from(info.width), u32::from(info.height));
+        match info.pixel_format {
+            jpeg_decoder::PixelFormat::RGB24 => RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+            jpeg_decoder::PixelFormat::L8 => image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+            _ => None,
+        }
+    })
+    .ok()
+    .flatten()
 }
 
 /// Whether a JPEG's image data is followed by its end marker: walks the segments from the start

@@ -216,6 +216,11 @@ impl Reporter {
     }
 
     pub(crate) fn fail(&self, error: JobError) {
+        match &error {
+            JobError::Cancelled => tracing::info!(job = ?self.job, "cancelled"),
+            JobError::Panicked { .. } => tracing::error!(job = ?self.job, "{error:?}"),
+            _ => tracing::warn!(job = ?self.job, "{error:?}"),
+        }
         self.send(Event::Failed(error));
     }
 }

@@ -333,7 +333,6 @@ impl AtlasPanel {
             DialogKind::OpenAtlas => {
                 cx.submit(Job::Atlas(AtlasJob::Load { path, quiet: false }));
             }
-            DialogKind::PlaceImage => self.place(vec![path], cx),
             DialogKind::ExportAtlasView => self.export(path, false, cx),
             DialogKind::ExportAtlasWhole => self.export(path, true, cx),
             _ => {}
