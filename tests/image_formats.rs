@@ -181,12 +181,9 @@ fn exif_orientation(value: u16) -> Vec<u8> {
     exif
 }
 
-#[test]
-fn exif_orientation_is_applied() {
-    // Stored sideways: top half red, bottom half blue, 120 wide x 160 high; orientation 6 says
-    // "rotate 90° clockwise to display", which puts the red half on the right... so store it
-    // the other way: red on the bottom becomes red on the left after the rotation.
-    let (width, height) = (120u16, 160u16);
+/// A JPEG stored sideways (`width` x `height`, red in the bottom half, blue in the top) with EXIF
+/// orientation 6, "rotate 90° clockwise to display": displayed, red is on the left.
+fn sideways_jpeg(width: u16, height: u16, quality: u8) -> Vec<u8> {
     let stored =
         RgbImage::from_fn(
             width.into(),
@@ -196,9 +193,15 @@ fn exif_orientation_is_applied() {
             },
         );
     let mut bytes = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 95);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
     encoder.add_app_segment(1, &exif_orientation(6)).unwrap();
     encoder.encode(stored.as_raw(), width, height, jpeg_encoder::ColorType::Rgb).unwrap();
+    bytes
+}
+
+#[test]
+fn exif_orientation_is_applied() {
+    let bytes = sideways_jpeg(120, 160, 95);
     let decoded = decode_image_bytes(&bytes, Path::new("rotated.jpg")).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (160, 120), "rotated to landscape");
     assert_red_left_blue_right(&network_input(&bytes, "rotated.jpg"), 12, "exif orientation 6");
@@ -272,22 +275,8 @@ fn missing_file_is_refused() {
 
 #[test]
 fn a_108_megapixel_phone_photo_is_accepted_reduced_and_oriented() {
-    // 12000 x 9000, as a phone camera writes it, stored sideways (9000 wide, 12000 high) with
-    // EXIF orientation 6: red in the bottom half becomes the left half once displayed.
-    let (width, height) = (9000u16, 12000u16);
-    let stored =
-        RgbImage::from_fn(
-            width.into(),
-            height.into(),
-            |_, y| {
-                if y >= u32::from(height) / 2 { Rgb([230, 20, 20]) } else { Rgb([20, 20, 230]) }
-            },
-        );
-    let mut bytes = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 80);
-    encoder.add_app_segment(1, &exif_orientation(6)).unwrap();
-    encoder.encode(stored.as_raw(), width, height, jpeg_encoder::ColorType::Rgb).unwrap();
-    drop(stored);
+    // 12000 x 9000, as a phone camera writes it, stored sideways (9000 wide, 12000 high).
+    let bytes = sideways_jpeg(9000, 12000, 80);
     let decoded = decode_image_bytes(&bytes, Path::new("phone.jpg")).unwrap();
     let side = activation_atlas::engine::image_input::WORKING_SIDE;
     assert_eq!(decoded.width(), side, "reduced to the working size on its long side");
