@@ -1,6 +1,5 @@
 //! The command line: the same engine as the window, for scripts, tests and benchmarks.
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -540,17 +539,30 @@ fn classify(args: ClassifyArgs) -> Result<()> {
 }
 
 /// Loads a data set with a progress line on a terminal, and reports skipped files.
-fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
-    let show_progress = std::io::stderr().is_terminal();
-    let progress = |done: usize, total: usize| {
-        if show_progress && (done.is_multiple_of(50) || done == total) {
-            eprint!("\rreading images {done}/{total}");
-        }
-    };
-    let dataset = load_dataset(dir, Some(&cache_dir()), &progress, &INTERRUPTED)?;
-    if show_progress {
-        eprintln!();
+/// A progress bar on stderr with an estimate of the time left. indicatif draws it only on a
+/// terminal, so piped or logged output stays plain lines.
+fn progress_bar(template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("#>."));
     }
+    bar
+}
+
+/// What most bars show: a message, the bar, the count and the time left.
+const BAR: &str = "{msg:>16} [{bar:30}] {pos}/{len} (ETA {eta})";
+
+fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
+    let bar = progress_bar(BAR);
+    bar.set_message("reading images");
+    // Called from the decoding threads; the bar is shared and cheap to update.
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let loaded = load_dataset(dir, Some(&cache_dir()), &progress, &INTERRUPTED);
+    bar.finish_and_clear();
+    let dataset = loaded?;
     let summary = dataset.summary();
     eprintln!(
         "{}: {} images in {} classes ({} from cache), {} skipped",
@@ -601,23 +613,19 @@ fn train_command(args: TrainArgs) -> Result<()> {
     let dataset = load_dataset_reporting(&args.data)?;
     let config = train_config(&args);
     let device = default_device();
-    let show_progress = std::io::stderr().is_terminal();
+    let bar = progress_bar(BAR);
     let started = std::time::Instant::now();
     let mut on_event = |event: TrainEvent| match event {
         TrainEvent::Started { train_images, validation_images, first_epoch, epochs, .. } => eprintln!(
             "training on {} ({train_images} train / {validation_images} validation images), epochs {first_epoch}..={epochs}",
             device_name(device)
         ),
-        TrainEvent::Step { epoch, step, steps_per_epoch, loss } if show_progress => {
-            let filled = step * 30 / steps_per_epoch.max(1);
-            eprint!("\repoch {epoch:>3} [{}{}] {step}/{steps_per_epoch} loss {loss:.4}", "#".repeat(filled), ".".repeat(30 - filled));
-            let _ = std::io::stderr().flush();
+        TrainEvent::Step { epoch, step, steps_per_epoch, loss } => {
+            bar.set_length(steps_per_epoch as u64);
+            bar.set_position(step as u64);
+            bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
         }
-        TrainEvent::Step { .. } => {}
-        TrainEvent::Epoch { record, .. } => {
-            if show_progress {
-                eprint!("\r{}\r", " ".repeat(70));
-            }
+        TrainEvent::Epoch { record, .. } => bar.suspend(|| {
             println!(
                 "epoch {:>3}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3}  lr {:.2e}  {:.1}s",
                 record.epoch,
@@ -628,11 +636,12 @@ fn train_command(args: TrainArgs) -> Result<()> {
                 record.learning_rate,
                 record.duration_secs
             );
-        }
-        TrainEvent::CheckpointSaved { path, .. } => eprintln!("  saved {}", path.display()),
+        }),
+        TrainEvent::CheckpointSaved { path, .. } => bar.suspend(|| eprintln!("  saved {}", path.display())),
     };
-    let outcome = train(&dataset, &config, &args.out, args.resume.as_deref(), device, &INTERRUPTED, &mut on_event)?;
-    match outcome {
+    let outcome = train(&dataset, &config, &args.out, args.resume.as_deref(), device, &INTERRUPTED, &mut on_event);
+    bar.finish_and_clear();
+    match outcome? {
         TrainOutcome::Finished { best, history, .. } => {
             let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
             println!(
@@ -644,9 +653,6 @@ fn train_command(args: TrainArgs) -> Result<()> {
             Ok(())
         }
         TrainOutcome::Cancelled { last, history } => {
-            if show_progress {
-                eprintln!();
-            }
             let epochs = history.last().map_or(0, |r| r.epoch);
             let kept = last.map(|p| format!("; the last checkpoint, {}, is kept", p.display())).unwrap_or_default();
             eprintln!("stopped after {epochs} finished epochs{kept} (resume with --resume)");
@@ -871,29 +877,27 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let mut stage_started = std::time::Instant::now();
     let mut current: Option<Stage> = None;
-    let show_progress = std::io::stderr().is_terminal();
+    let bar = progress_bar(BAR);
     let mut on_event = |event: BuildEvent| {
         if let BuildEvent::Stage { stage, done, total } = event {
             if current != Some(stage) {
                 if let Some(previous) = current {
-                    if show_progress {
-                        eprintln!();
-                    }
-                    println!("  {previous:?}: {:.1} s", stage_started.elapsed().as_secs_f64());
+                    bar.suspend(|| println!("  {previous:?}: {:.1} s", stage_started.elapsed().as_secs_f64()));
                 }
                 current = Some(stage);
                 stage_started = std::time::Instant::now();
+                // A new stage: its own count and time left.
+                bar.reset();
+                bar.set_message(format!("{stage:?}"));
             }
-            if show_progress {
-                eprint!("\r{stage:?} {done}/{total}   ");
-            }
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         }
     };
-    let atlas = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &INTERRUPTED)?;
+    let built = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &INTERRUPTED);
+    bar.finish_and_clear();
+    let atlas = built?;
     if let Some(stage) = current {
-        if show_progress {
-            eprintln!();
-        }
         println!("  {stage:?}: {:.1} s", stage_started.elapsed().as_secs_f64());
     }
     save_atlas(&atlas, &args.out)?;
@@ -1176,22 +1180,30 @@ fn data_get(args: DataGetArgs) -> Result<()> {
     let dir = args.dir.unwrap_or_else(|| resources::user_data_dir().join("datasets").join("flowers17"));
     let source = Source::parse(args.from.as_deref().unwrap_or(FLOWERS17_URL));
     let downloads = cache_dir().join("downloads");
-    let show = std::io::stderr().is_terminal();
-    let mut last_percent = None;
-    let mut progress = |step: GetProgress| {
-        let (what, percent) = match step {
-            GetProgress::Downloading { done, total } => ("downloading", total.map(|t| done * 100 / t.max(1))),
-            GetProgress::Unpacking { done, total } => ("unpacking", Some((done * 100 / total.max(1)) as u64)),
-        };
-        if show && percent != last_percent {
-            eprint!("\r{what} {}%   ", percent.unwrap_or(0));
-            last_percent = percent;
+    let bar = progress_bar("{msg:>12} [{bar:30}] {bytes}/{total_bytes} (ETA {eta})");
+    let mut unpacking = false;
+    let mut progress = |step: GetProgress| match step {
+        GetProgress::Downloading { done, total } => {
+            bar.set_message("downloading");
+            bar.set_length(total.unwrap_or(done));
+            bar.set_position(done);
+        }
+        GetProgress::Unpacking { done, total } => {
+            if !unpacking {
+                unpacking = true;
+                if let Ok(style) = indicatif::ProgressStyle::with_template(BAR) {
+                    bar.set_style(style.progress_chars("#>."));
+                }
+                bar.reset();
+                bar.set_message("sorting images");
+            }
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
         }
     };
-    let images = get_flowers17(&source, &dir, &downloads, &mut progress, &INTERRUPTED)?;
-    if show {
-        eprintln!();
-    }
+    let got = get_flowers17(&source, &dir, &downloads, &mut progress, &INTERRUPTED);
+    bar.finish_and_clear();
+    let images = got?;
     println!("flowers17: {images} images in 17 class folders under {}", dir.display());
     Ok(())
 }

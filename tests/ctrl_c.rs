@@ -55,6 +55,7 @@ fn ctrl_c_stops_training_cleanly_with_exit_code_130_and_keeps_its_checkpoints() 
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("cancelled"), "{stderr}");
     assert!(stderr.contains("is kept"), "{stderr}");
+    assert!(!stderr.contains('\r'), "no progress bar drawn when stderr is not a terminal: {stderr:?}");
     let checkpoints: Vec<_> =
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "safetensors")).collect();
     assert!(!checkpoints.is_empty(), "a checkpoint was saved before Ctrl-C");
