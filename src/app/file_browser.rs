@@ -39,7 +39,11 @@ pub struct FileBrowser {
     /// The new file's name, for saves.
     file_name: String,
     listing: Listing,
-    selected: Vec<PathBuf>,
+    /// Selected entries (with whether each is a folder, so drawing never asks the disk).
+    selected: Vec<Entry>,
+    /// Places and recent folders, looked up once when the browser opens.
+    places: Vec<(Option<T>, PathBuf)>,
+    recent: Vec<PathBuf>,
     /// A short message under the list (a typed path that does not exist, …).
     problem: Option<T>,
     ctx: egui::Context,
@@ -58,6 +62,8 @@ impl FileBrowser {
             file_name: kind.suggested_name().to_string(),
             listing: Listing::Ready(Vec::new()),
             selected: Vec::new(),
+            places: places(),
+            recent: RECENT.lock().map(|r| r.iter().filter(|p| p.is_dir()).cloned().collect()).unwrap_or_default(),
             problem: None,
             ctx: ctx.clone(),
             answer: None,
@@ -161,19 +167,18 @@ impl FileBrowser {
     fn places_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
         ui.strong(T::BrowserPlaces.get(lang));
         let mut target = None;
-        for (name, path) in places() {
-            let text = name.map_or_else(|| short_name(&path), |n| n.get(lang).to_string());
-            if ui.selectable_label(self.dir == path, text).on_hover_text(path.display().to_string()).clicked() {
-                target = Some(path);
+        for (name, path) in &self.places {
+            let text = name.map_or_else(|| short_name(path), |n| n.get(lang).to_string());
+            if ui.selectable_label(&self.dir == path, text).on_hover_text(path.display().to_string()).clicked() {
+                target = Some(path.clone());
             }
         }
-        let recent: Vec<PathBuf> = RECENT.lock().map(|r| r.clone()).unwrap_or_default();
-        if !recent.is_empty() {
+        if !self.recent.is_empty() {
             ui.separator();
             ui.strong(T::BrowserRecent.get(lang));
-            for path in recent.into_iter().filter(|p| p.is_dir()) {
-                if ui.selectable_label(self.dir == path, short_name(&path)).on_hover_text(path.display().to_string()).clicked() {
-                    target = Some(path);
+            for path in &self.recent {
+                if ui.selectable_label(&self.dir == path, short_name(path)).on_hover_text(path.display().to_string()).clicked() {
+                    target = Some(path.clone());
                 }
             }
         }
@@ -192,54 +197,52 @@ impl FileBrowser {
                 ui.colored_label(ui.visuals().error_fg_color, format!("{} {reason}", T::BrowserCannotList.get(lang)));
                 return;
             }
-            Listing::Ready(entries) => entries.clone(),
+            Listing::Ready(entries) => entries,
         };
         if entries.is_empty() {
             ui.weak(T::BrowserEmpty.get(lang));
         }
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-        let mut open_dir = None;
-        let mut chosen = None;
+        // What was clicked is noted while the list is drawn and acted on after it.
+        let (mut double_clicked, mut clicked) = (None, None);
         egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, row_height, entries.len(), |ui, rows| {
-            for entry in &entries[rows] {
+            for (index, entry) in entries.iter().enumerate().skip(rows.start).take(rows.len()) {
                 let text = if entry.is_dir { format!("{}/", entry.name) } else { entry.name.clone() };
-                let response = ui.selectable_label(self.selected.contains(&entry.path), text);
+                let response = ui.selectable_label(self.selected.iter().any(|s| s.path == entry.path), text);
                 if response.double_clicked() {
-                    if entry.is_dir {
-                        open_dir = Some(entry.path.clone());
-                    } else {
-                        chosen = Some(entry.path.clone());
-                    }
+                    double_clicked = Some(entry.clone());
                 } else if response.clicked() {
-                    self.select(entry, ui.input(|i| i.modifiers.command || i.modifiers.shift));
+                    clicked = Some((index, ui.input(|i| i.modifiers.command || i.modifiers.shift)));
                 }
             }
         });
-        if let Some(dir) = open_dir {
-            self.go_to(dir);
-        } else if let Some(file) = chosen {
-            self.choose(vec![file]);
+        if let Some((index, add)) = clicked {
+            let entry = entries[index].clone();
+            self.select(entry, add);
+        }
+        match double_clicked {
+            Some(entry) if entry.is_dir => self.go_to(entry.path),
+            Some(entry) => self.choose(vec![entry.path]),
+            None => {}
         }
         if let Some(problem) = self.problem {
             ui.colored_label(ui.visuals().warn_fg_color, problem.get(lang));
         }
     }
 
-    fn select(&mut self, entry: &Entry, add: bool) {
-        if entry.is_dir {
-            self.selected = vec![entry.path.clone()];
-        } else if self.kind.is_save() {
+    fn select(&mut self, entry: Entry, add: bool) {
+        self.typed = entry.path.display().to_string();
+        if !entry.is_dir && self.kind.is_save() {
             self.file_name = entry.name.clone();
-            self.selected = vec![entry.path.clone()];
-        } else if add && self.kind.is_multiple() {
-            match self.selected.iter().position(|p| p == &entry.path) {
+        }
+        if !entry.is_dir && add && self.kind.is_multiple() {
+            match self.selected.iter().position(|s| s.path == entry.path) {
                 Some(index) => drop(self.selected.remove(index)),
-                None => self.selected.push(entry.path.clone()),
+                None => self.selected.push(entry),
             }
         } else {
-            self.selected = vec![entry.path.clone()];
+            self.selected = vec![entry];
         }
-        self.typed = entry.path.display().to_string();
     }
 
     fn buttons_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
@@ -249,8 +252,8 @@ impl FileBrowser {
                 ui.add(egui::TextEdit::singleline(&mut self.file_name).desired_width(220.0)).labelled_by(label.id);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let files: Vec<PathBuf> = self.selected.iter().filter(|p| !p.is_dir()).cloned().collect();
-                let folder = self.selected.first().filter(|p| p.is_dir()).cloned();
+                let files: Vec<PathBuf> = self.selected.iter().filter(|s| !s.is_dir).map(|s| s.path.clone()).collect();
+                let folder = self.selected.first().filter(|s| s.is_dir).map(|s| s.path.clone());
                 let (confirm, ready) = match self.kind {
                     DialogKind::PickDataFolder => (T::BrowserChooseFolder, true),
                     kind if kind.is_save() => (T::Save, !self.file_name.trim().is_empty()),

@@ -232,12 +232,12 @@ impl AtlasApp {
         &self.jobs
     }
 
-    /// True while any job runs.
     /// Whether a file dialog (the desktop's or the built-in browser) is waiting for the user.
     pub fn dialogs_open(&self) -> bool {
         self.dialogs.is_open()
     }
 
+    /// True while any job runs.
     pub fn worker_busy(&self) -> bool {
         !self.jobs.running().is_empty()
     }

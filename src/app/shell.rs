@@ -246,14 +246,12 @@ impl AtlasApp {
 
     pub(super) fn handle_dialog_answers(&mut self, ctx: &egui::Context) {
         let Some((kind, paths)) = self.dialogs.poll(ctx) else { return };
-        if kind == DialogKind::PlaceImage && !paths.is_empty() {
-            self.place_on_atlas(paths);
-            return;
-        }
+        let mut paths = paths.into_iter();
         // Cancelled: nothing to do.
-        let Some(path) = paths.into_iter().next() else { return };
+        let Some(path) = paths.next() else { return };
         match kind {
-            DialogKind::PlaceImage => {}
+            // The one kind that takes several.
+            DialogKind::PlaceImage => self.place_on_atlas(std::iter::once(path).chain(paths).collect()),
             DialogKind::OpenImage => self.open_image(path),
             DialogKind::OpenCheckpoint => self.load_model(path),
             DialogKind::OpenDescriptions => match DescriptionSet::load(&path) {
