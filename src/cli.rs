@@ -182,7 +182,7 @@ pub struct AtlasBuildArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Conv layer to map (the paper uses conv2).
-    #[arg(long, value_enum, default_value_t = ConvLayerArg::Conv2)]
+    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::Conv2))]
     pub layer: ConvLayerArg,
     /// Output atlas file.
     #[arg(long)]
@@ -699,55 +699,55 @@ fn print_report(report: &EvalReport) {
     }
 }
 
-/// A layer of the paper's network, as `--layer` takes it (clap lists the values in `--help` and
-/// refuses others before any work starts).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LayerArg {
-    Conv1,
-    Conv2,
-    Conv3,
-    Conv4,
-    Fc1,
-    Fc2,
-    Fc3,
-}
+/// A layer of the paper's network as `--layer` takes it, by the engine's own names
+/// (`Layer::name`): clap lists them in `--help` and refuses others before any work starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerArg(pub Layer);
 
-impl LayerArg {
-    pub fn layer(self) -> Layer {
-        match self {
-            LayerArg::Conv1 => Layer::Conv1,
-            LayerArg::Conv2 => Layer::Conv2,
-            LayerArg::Conv3 => Layer::Conv3,
-            LayerArg::Conv4 => Layer::Conv4,
-            LayerArg::Fc1 => Layer::Fc1,
-            LayerArg::Fc2 => Layer::Fc2,
-            LayerArg::Fc3 => Layer::Fc3,
-        }
+/// A conv layer, for what only conv layers have (atlases map their spatial positions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvLayerArg(pub Layer);
+
+static LAYER_ARGS: [LayerArg; Layer::ALL.len()] = {
+    let mut args = [LayerArg(Layer::Conv1); Layer::ALL.len()];
+    let mut i = 0;
+    while i < args.len() {
+        args[i] = LayerArg(Layer::ALL[i]);
+        i += 1;
+    }
+    args
+};
+
+static CONV_LAYER_ARGS: [ConvLayerArg; Layer::CONV.len()] = {
+    let mut args = [ConvLayerArg(Layer::Conv1); Layer::CONV.len()];
+    let mut i = 0;
+    while i < args.len() {
+        args[i] = ConvLayerArg(Layer::CONV[i]);
+        i += 1;
+    }
+    args
+};
+
+impl ValueEnum for LayerArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &LAYER_ARGS
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()))
     }
 }
 
-/// A conv layer, for what only conv layers have (atlases map their spatial positions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ConvLayerArg {
-    Conv1,
-    Conv2,
-    Conv3,
-    Conv4,
-}
-
-impl ConvLayerArg {
-    pub fn layer(self) -> Layer {
-        match self {
-            ConvLayerArg::Conv1 => Layer::Conv1,
-            ConvLayerArg::Conv2 => Layer::Conv2,
-            ConvLayerArg::Conv3 => Layer::Conv3,
-            ConvLayerArg::Conv4 => Layer::Conv4,
-        }
+impl ValueEnum for ConvLayerArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &CONV_LAYER_ARGS
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()))
     }
 }
 
 fn parse_layer(given: Option<LayerArg>, default: Layer) -> Layer {
-    given.map_or(default, LayerArg::layer)
+    given.map_or(default, |arg| arg.0)
 }
 
 /// A class given by name or index.
@@ -851,7 +851,7 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let dataset = load_dataset_reporting(&args.data)?;
-    let layer = args.layer.layer();
+    let layer = args.layer.0;
     let params = AtlasParams {
         layer,
         samples_per_image: args.samples,
