@@ -190,6 +190,7 @@ pub fn unpack_flowers17(archive: &Path, dir: &Path, progress: &mut dyn FnMut(Get
         std::fs::create_dir_all(staging.join(class)).map_err(|e| write_error(&staging, e))?;
     }
     let mut seen = vec![false; FLOWERS17_IMAGES];
+    let mut found = 0;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     let entries = tar.entries().map_err(|e| not_it(e.to_string()))?;
     for entry in entries {
@@ -205,10 +206,11 @@ pub fn unpack_flowers17(archive: &Path, dir: &Path, progress: &mut dyn FnMut(Get
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|e| not_it(format!("damaged at {} ({e})", path.display())))?;
         std::fs::write(&target, &bytes).map_err(|e| write_error(&target, e))?;
-        seen[number - 1] = true;
-        progress(GetProgress::Unpacking { done: seen.iter().filter(|s| **s).count(), total: FLOWERS17_IMAGES });
+        if !std::mem::replace(&mut seen[number - 1], true) {
+            found += 1;
+        }
+        progress(GetProgress::Unpacking { done: found, total: FLOWERS17_IMAGES });
     }
-    let found = seen.iter().filter(|s| **s).count();
     if found != FLOWERS17_IMAGES {
         let _ = std::fs::remove_dir_all(&staging);
         let first_missing = seen.iter().position(|s| !s).map_or(0, |i| i + 1);
