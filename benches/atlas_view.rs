@@ -28,7 +28,8 @@ fn main() {
     let options = AppOptions {
         picker: activation_atlas::app::dialogs::picker_from(|_| None),
         model: shipped_model(),
-        persist: false,
+        settings_file: None,
+        user_descriptions: None,
         image: None,
         data_dir: None,
         run_root: None,

@@ -24,7 +24,40 @@ use crate::resources;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Print the result as JSON on stdout, one envelope: {"command", "ok", "result"} or {"command",
+    /// "ok": false, "error": {"message", "cancelled"}}; `train` first prints one JSON line per epoch.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
+
+/// Where a command's words go. With `--json` stdout carries only JSON, so what is said for
+/// people goes to stderr.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    pub json: bool,
+}
+
+/// `println!` for people, moved to stderr under `--json`.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {
+        if $out.json { eprintln!($($arg)*) } else { println!($($arg)*) }
+    };
+}
+
+/// A command that did part of its work: the result so far goes into the envelope beside the error.
+#[derive(Debug)]
+struct PartlyDone {
+    result: serde_json::Value,
+    message: String,
+}
+
+impl std::fmt::Display for PartlyDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PartlyDone {}
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -61,6 +94,9 @@ pub enum Command {
     /// Checkpoints: prepare one for sharing.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Class descriptions (names and introductions): a template for a model, and a check.
+    #[command(subcommand)]
+    Descriptions(DescriptionsCommand),
     /// Print a completion script for a shell (e.g. `activation-atlas completions bash >
     /// ~/.local/share/bash-completion/completions/activation-atlas`).
     Completions {
@@ -69,6 +105,47 @@ pub enum Command {
     },
     /// Print the manual page (roff), e.g. `activation-atlas man | man -l -`.
     Man,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DescriptionsCommand {
+    /// Write a description file with an empty entry for every class of a model, to fill in.
+    Init(DescriptionsInitArgs),
+    /// Report the model's classes a description file misses, its entries the model does not
+    /// have, and entries without both names (exit 1 when any class is missing or unknown).
+    Check(DescriptionsCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DescriptionsInitArgs {
+    /// The model whose classes the file describes.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Where to write it (default: print it). An existing file is not replaced.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DescriptionsCheckArgs {
+    /// The description file (TOML).
+    pub file: PathBuf,
+    /// The model it should describe.
+    #[arg(long)]
+    pub weights: PathBuf,
+}
+
+/// `--names`: classes named as their description file names them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NamesArgs {
+    /// Name classes by their description (Chinese where LANG is zh_*, else English) instead of
+    /// their folder names.
+    #[arg(long)]
+    pub names: bool,
+    /// The description file for --names (default: the one that matches the model, the user's
+    /// own before the shipped ones).
+    #[arg(long, value_name = "FILE", requires = "names")]
+    pub descriptions: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -132,9 +209,6 @@ pub enum AtlasCommand {
 pub struct AtlasInfoArgs {
     /// Atlas file.
     pub atlas: PathBuf,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -153,9 +227,6 @@ pub struct AtlasCellArgs {
     /// Write the cell's real patches (up to 24) as PNG files into this folder.
     #[arg(long)]
     pub patches: Option<PathBuf>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -252,9 +323,8 @@ pub struct AtlasPlaceArgs {
     /// Model weights (must be the atlas's model); defaults to the one recorded in the atlas.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub names: NamesArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -306,6 +376,8 @@ pub struct ExplainArgs {
     /// Output size in pixels of the picture-shaped views.
     #[arg(long, default_value_t = 400)]
     pub size: u32,
+    #[command(flatten)]
+    pub names: NamesArgs,
 }
 
 #[derive(Args, Debug)]
@@ -344,12 +416,11 @@ pub struct ClassifyArgs {
     /// How many classes to print per image.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Print JSON (one object with a result per image) instead of text.
-    #[arg(long)]
-    pub json: bool,
     /// Image files (JPEG, PNG, BMP, GIF, WebP, TIFF, ...).
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub names: NamesArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -431,9 +502,8 @@ pub struct EvaluateArgs {
     /// Labelled folder: one sub-folder per class, named as the model's classes.
     #[arg(long)]
     pub data: PathBuf,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub names: NamesArgs,
 }
 
 /// Set by Ctrl-C (SIGINT) while a command runs: long commands (loading a data set, training,
@@ -461,33 +531,95 @@ fn stop_on_ctrl_c() {
     let _ = installed;
 }
 
-/// Runs a command-line command (everything but the window).
-pub fn run(command: Command) -> Result<()> {
-    stop_on_ctrl_c();
+/// The name a command's JSON envelope carries, as typed ("atlas build").
+fn command_name(command: &Command) -> &'static str {
     match command {
+        Command::Gui { .. } => "gui",
+        Command::Classify(_) => "classify",
+        Command::Train(_) => "train",
+        Command::Evaluate(_) => "evaluate",
+        Command::Explain(_) => "explain",
+        Command::Visualize(_) => "visualize",
+        Command::Atlas(AtlasCommand::Build(_)) => "atlas build",
+        Command::Atlas(AtlasCommand::Export(_)) => "atlas export",
+        Command::Atlas(AtlasCommand::Place(_)) => "atlas place",
+        Command::Atlas(AtlasCommand::Info(_)) => "atlas info",
+        Command::Atlas(AtlasCommand::Cell(_)) => "atlas cell",
+        Command::Atlas(AtlasCommand::Embed(_)) => "atlas embed",
+        Command::Data(DataCommand::Get(_)) => "data get",
+        Command::Checkpoint(CheckpointCommand::Portable(_)) => "checkpoint portable",
+        Command::Descriptions(DescriptionsCommand::Init(_)) => "descriptions init",
+        Command::Descriptions(DescriptionsCommand::Check(_)) => "descriptions check",
+        Command::Completions { .. } => "completions",
+        Command::Man => "man",
+    }
+}
+
+/// Runs a command-line command (everything but the window). With `json`, stdout gets one JSON
+/// envelope whether the command succeeds or fails.
+pub fn run(command: Command, json: bool) -> Result<()> {
+    stop_on_ctrl_c();
+    let out = Output { json };
+    let name = command_name(&command);
+    let result = match command {
         Command::Gui { .. } => unreachable!("the window is opened by main"),
-        Command::Classify(args) => classify(args),
-        Command::Train(args) => train_command(args),
-        Command::Evaluate(args) => evaluate(args),
-        Command::Explain(args) => explain(args),
-        Command::Visualize(args) => visualize_command(args),
-        Command::Atlas(AtlasCommand::Build(args)) => atlas_build(args),
-        Command::Atlas(AtlasCommand::Export(args)) => atlas_export(args),
-        Command::Atlas(AtlasCommand::Place(args)) => atlas_place(args),
-        Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args),
-        Command::Data(DataCommand::Get(args)) => data_get(args),
-        Command::Checkpoint(CheckpointCommand::Portable(args)) => checkpoint_portable(args),
-        Command::Atlas(AtlasCommand::Cell(args)) => atlas_cell(args),
-        Command::Atlas(AtlasCommand::Embed(args)) => atlas_embed(args),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "activation-atlas", &mut std::io::stdout());
+        Command::Classify(args) => classify(args, out),
+        Command::Train(args) => train_command(args, out),
+        Command::Evaluate(args) => evaluate(args, out),
+        Command::Explain(args) => explain(args, out),
+        Command::Visualize(args) => visualize_command(args, out),
+        Command::Atlas(AtlasCommand::Build(args)) => atlas_build(args, out),
+        Command::Atlas(AtlasCommand::Export(args)) => atlas_export(args, out),
+        Command::Atlas(AtlasCommand::Place(args)) => atlas_place(args, out),
+        Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args, out),
+        Command::Data(DataCommand::Get(args)) => data_get(args, out),
+        Command::Checkpoint(CheckpointCommand::Portable(args)) => checkpoint_portable(args, out),
+        Command::Descriptions(DescriptionsCommand::Init(args)) => descriptions_init(args, out),
+        Command::Descriptions(DescriptionsCommand::Check(args)) => descriptions_check(args, out),
+        Command::Atlas(AtlasCommand::Cell(args)) => atlas_cell(args, out),
+        Command::Atlas(AtlasCommand::Embed(args)) => atlas_embed(args, out),
+        Command::Completions { shell } => generated_text(out, |sink| {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "activation-atlas", sink);
             Ok(())
-        }
-        Command::Man => {
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout())?;
-            Ok(())
+        })
+        .map(|script| json!({"shell": shell.to_string(), "script": script})),
+        Command::Man => generated_text(out, |sink| Ok(clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(sink)?))
+            .map(|roff| json!({"roff": roff})),
+    };
+    if json {
+        println!("{}", envelope(name, &result));
+    }
+    result.map(|_| ())
+}
+
+/// The one JSON object a command prints under `--json`.
+fn envelope(command: &str, result: &Result<serde_json::Value>) -> serde_json::Value {
+    match result {
+        Ok(result) => json!({"command": command, "ok": true, "result": result}),
+        Err(error) => {
+            let mut envelope = json!({
+                "command": command,
+                "ok": false,
+                "error": {"message": format!("{error:#}"), "cancelled": interrupted()},
+            });
+            if let Some(partly) = error.downcast_ref::<PartlyDone>() {
+                envelope["result"] = partly.result.clone();
+            }
+            envelope
         }
     }
+}
+
+/// A completion script or man page: written straight to stdout for people, kept as text for
+/// the JSON envelope.
+fn generated_text(out: Output, write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>) -> Result<serde_json::Value> {
+    if !out.json {
+        write(&mut std::io::stdout())?;
+        return Ok(serde_json::Value::Null);
+    }
+    let mut text = Vec::new();
+    write(&mut text)?;
+    Ok(serde_json::Value::String(String::from_utf8_lossy(&text).into_owned()))
 }
 
 fn weights_or_shipped(weights: Option<PathBuf>) -> Result<PathBuf> {
@@ -497,10 +629,11 @@ fn weights_or_shipped(weights: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn classify(args: ClassifyArgs) -> Result<()> {
+fn classify(args: ClassifyArgs, out: Output) -> Result<serde_json::Value> {
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let classes = &checkpoint.meta.class_names;
+    let namer = ClassNamer::new(&args.names, classes)?;
     let mut results = Vec::new();
     let mut failures = 0;
     for path in &args.images {
@@ -508,34 +641,32 @@ fn classify(args: ClassifyArgs) -> Result<()> {
             Ok(image) => {
                 let prediction = classify_images(&checkpoint.net, &[image]).remove(0);
                 let top = prediction.top_k(args.top);
-                if !args.json {
+                if !out.json {
                     println!("{}", path.display());
                     for (class, probability) in &top {
-                        println!("  {:>6.2}%  {}", probability * 100.0, classes[*class]);
+                        println!("  {:>6.2}%  {}", probability * 100.0, namer.name(*class));
                     }
                 }
                 results.push(json!({
                     "image": path.display().to_string(),
-                    "top": top.iter().map(|(c, p)| json!({"class": classes[*c], "index": c, "probability": p})).collect::<Vec<_>>(),
+                    "top": top.iter().map(|(c, p)| json!({"class": classes[*c], "name": namer.name(*c), "index": c, "probability": p})).collect::<Vec<_>>(),
                 }));
             }
             Err(error) => {
                 failures += 1;
-                if !args.json {
+                if !out.json {
                     eprintln!("error: {error}");
                 }
                 results.push(json!({"image": path.display().to_string(), "error": error.to_string()}));
             }
         }
     }
-    if args.json {
-        let out = json!({"weights": weights.display().to_string(), "results": results});
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    }
+    let result = json!({"weights": weights.display().to_string(), "results": results});
     if failures > 0 {
-        bail!("{failures} of {} images could not be read", args.images.len());
+        let message = format!("{failures} of {} images could not be read", args.images.len());
+        return Err(PartlyDone { result, message }.into());
     }
-    Ok(())
+    Ok(result)
 }
 
 /// Loads a data set with a progress line on a terminal, and reports skipped files.
@@ -609,7 +740,7 @@ fn train_config(args: &TrainArgs) -> TrainConfig {
     }
 }
 
-fn train_command(args: TrainArgs) -> Result<()> {
+fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
     let dataset = load_dataset_reporting(&args.data)?;
     let config = train_config(&args);
     let device = default_device();
@@ -625,6 +756,12 @@ fn train_command(args: TrainArgs) -> Result<()> {
             bar.set_position(step as u64);
             bar.set_message(format!("epoch {epoch} loss {loss:.4}"));
         }
+        // Under --json each epoch is one JSON line as it ends, for scripts that follow a run.
+        TrainEvent::Epoch { record, .. } if out.json => bar.suspend(|| {
+            let mut line = serde_json::to_value(&record).unwrap_or_default();
+            line["event"] = json!("epoch");
+            println!("{line}");
+        }),
         TrainEvent::Epoch { record, .. } => bar.suspend(|| {
             println!(
                 "epoch {:>3}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3}  lr {:.2e}  {:.1}s",
@@ -644,24 +781,35 @@ fn train_command(args: TrainArgs) -> Result<()> {
     match outcome? {
         TrainOutcome::Finished { best, history, .. } => {
             let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
-            println!(
-                "finished in {:.1}s; best validation accuracy {:.4}{}",
-                started.elapsed().as_secs_f64(),
-                best_accuracy,
-                best.map(|p| format!(" ({})", p.display())).unwrap_or_default()
+            let seconds = started.elapsed().as_secs_f64();
+            say!(
+                out,
+                "finished in {seconds:.1}s; best validation accuracy {best_accuracy:.4}{}",
+                best.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default()
             );
-            Ok(())
+            Ok(json!({
+                "run_dir": args.out.display().to_string(),
+                "best_checkpoint": best.map(|p| p.display().to_string()),
+                "best_validation_accuracy": best_accuracy,
+                "epochs": history,
+                "seconds": seconds,
+            }))
         }
         TrainOutcome::Cancelled { last, history } => {
             let epochs = history.last().map_or(0, |r| r.epoch);
-            let kept = last.map(|p| format!("; the last checkpoint, {}, is kept", p.display())).unwrap_or_default();
+            let kept = last.as_ref().map(|p| format!("; the last checkpoint, {}, is kept", p.display())).unwrap_or_default();
             eprintln!("stopped after {epochs} finished epochs{kept} (resume with --resume)");
-            bail!("cancelled")
+            let result = json!({
+                "run_dir": args.out.display().to_string(),
+                "last_checkpoint": last.map(|p| p.display().to_string()),
+                "epochs": history,
+            });
+            Err(PartlyDone { result, message: "cancelled".to_string() }.into())
         }
     }
 }
 
-fn evaluate(args: EvaluateArgs) -> Result<()> {
+fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let dataset = load_dataset_reporting(&args.data)?;
@@ -679,19 +827,17 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     }
     let tensor = images_to_tensor(images);
     let report = evaluate_tensors(&checkpoint.net, &tensor, &labels, model_classes, 256);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_report(&report);
+    if !out.json {
+        print_report(&report, &ClassNamer::new(&args.names, model_classes)?);
     }
-    Ok(())
+    Ok(serde_json::to_value(&report)?)
 }
 
-fn print_report(report: &EvalReport) {
+fn print_report(report: &EvalReport, namer: &ClassNamer) {
     println!("images {}  accuracy {:.4}  loss {:.4}  macro F1 {:.4}", report.images, report.accuracy, report.loss, report.macro_f1());
     println!("{:<20} {:>9} {:>9} {:>9} {:>8}", "class", "precision", "recall", "f1", "support");
-    for class in &report.per_class {
-        println!("{:<20} {:>9.3} {:>9.3} {:>9.3} {:>8}", class.name, class.precision, class.recall, class.f1, class.support);
+    for (index, class) in report.per_class.iter().enumerate() {
+        println!("{:<20} {:>9.3} {:>9.3} {:>9.3} {:>8}", namer.name(index), class.precision, class.recall, class.f1, class.support);
     }
     println!("confusion matrix (rows: true class, columns: predicted):");
     for row in &report.confusion {
@@ -761,14 +907,14 @@ fn parse_class(given: &str, classes: &[String]) -> Result<usize> {
     }
 }
 
-fn save_png(image: &image::RgbImage, path: &Path) -> Result<()> {
+fn save_png(image: &image::RgbImage, path: &Path, out: Output) -> Result<()> {
     crate::engine::fsutil::write_png(&image::DynamicImage::ImageRgb8(image.clone()), path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("wrote {}", path.display());
+    say!(out, "wrote {}", path.display());
     Ok(())
 }
 
-fn explain(args: ExplainArgs) -> Result<()> {
+fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::explain::MapNormalisation;
     use crate::engine::explanation::{ExplainRequest, Explanation, explain};
     use crate::engine::render::{grey_image, overlay};
@@ -793,10 +939,12 @@ fn explain(args: ExplainArgs) -> Result<()> {
     };
     let explanation = explain(net, classes.len(), Some(&picture), &request, &mut |_| {}, &INTERRUPTED)?;
     let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
+    let mut result = json!({"image": args.image.display().to_string(), "method": args.method.to_possible_value().map(|v| v.get_name().to_string()), "class": classes[class], "class_index": class});
     let output = match explanation {
         Explanation::FeatureMaps { montage, .. } | Explanation::Filters { montage, .. } => montage,
         Explanation::PaperMap { channel, map } => {
-            println!("conv2 channel {channel} has the largest maximum");
+            say!(out, "conv2 channel {channel} has the largest maximum");
+            result["channel"] = json!(channel);
             grey_image(&map, (args.size / 25).max(1))
         }
         Explanation::Heat { map, all_zero, layer, base_probability, .. } => {
@@ -804,17 +952,24 @@ fn explain(args: ExplainArgs) -> Result<()> {
                 eprintln!("note: {layer} has no positive evidence for '{}'; the map is empty", classes[class]);
             }
             if let Some(probability) = base_probability {
-                println!("probability of '{}' without occlusion: {probability:.3}", classes[class]);
+                say!(out, "probability of '{}' without occlusion: {probability:.3}", classes[class]);
             }
+            result["layer"] = json!(layer.map(|l| l.name()));
+            result["map_empty"] = json!(all_zero);
+            result["probability_without_occlusion"] = json!(base_probability);
             overlay(&large, &map, args.opacity)
         }
         Explanation::Summary(_) | Explanation::Visualization { .. } => bail!("this method has no picture"),
     };
-    println!("class: {} ({class})", classes[class]);
-    save_png(&output, &args.out)
+    let name = ClassNamer::new(&args.names, classes)?.name(class).to_string();
+    say!(out, "class: {name} ({class})");
+    result["name"] = json!(name);
+    save_png(&output, &args.out, out)?;
+    result["out"] = json!(args.out.display().to_string());
+    Ok(result)
 }
 
-fn visualize_command(args: VisualizeArgs) -> Result<()> {
+fn visualize_command(args: VisualizeArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::explain::{VisConfig, VisObjective, objective_of_picture, visualize};
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
@@ -841,12 +996,14 @@ fn visualize_command(args: VisualizeArgs) -> Result<()> {
     let config = VisConfig { steps: args.steps, learning_rate: args.lr, seed: args.seed, ..VisConfig::default() };
     let (picture, history) = visualize(&checkpoint.net, objective, &config, 0, &mut |_, _, _| true);
     let end = objective_of_picture(&checkpoint.net, &picture, objective);
-    println!("objective: {:.4} at the first step, {end:.4} at the end", history.first().copied().unwrap_or(0.0));
+    let start = history.first().copied().unwrap_or(0.0);
+    say!(out, "objective: {start:.4} at the first step, {end:.4} at the end");
     let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
-    save_png(&large, &args.out)
+    save_png(&large, &args.out, out)?;
+    Ok(json!({"out": args.out.display().to_string(), "objective_first_step": start, "objective_end": end, "steps": config.steps}))
 }
 
-fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
+fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::{AtlasParams, BuildEvent, Stage, build_atlas, save_atlas};
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
@@ -877,12 +1034,15 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let mut stage_started = std::time::Instant::now();
     let mut current: Option<Stage> = None;
+    let mut stage_seconds: Vec<(Stage, f64)> = Vec::new();
     let bar = progress_bar(BAR);
     let mut on_event = |event: BuildEvent| {
         if let BuildEvent::Stage { stage, done, total } = event {
             if current != Some(stage) {
                 if let Some(previous) = current {
-                    bar.suspend(|| println!("  {previous:?}: {:.1} s", stage_started.elapsed().as_secs_f64()));
+                    let seconds = stage_started.elapsed().as_secs_f64();
+                    stage_seconds.push((previous, seconds));
+                    bar.suspend(|| say!(out, "  {previous:?}: {seconds:.1} s"));
                 }
                 current = Some(stage);
                 stage_started = std::time::Instant::now();
@@ -898,21 +1058,32 @@ fn atlas_build(args: AtlasBuildArgs) -> Result<()> {
     bar.finish_and_clear();
     let atlas = built?;
     if let Some(stage) = current {
-        println!("  {stage:?}: {:.1} s", stage_started.elapsed().as_secs_f64());
+        let seconds = stage_started.elapsed().as_secs_f64();
+        stage_seconds.push((stage, seconds));
+        say!(out, "  {stage:?}: {seconds:.1} s");
     }
     save_atlas(&atlas, &args.out)?;
     let icons: usize = atlas.icons.iter().map(|l| l.cells.len()).sum();
-    println!(
-        "built {} vectors at {layer}, grids {:?}, {icons} icons in {:.1} s; saved {}",
+    let seconds = started.elapsed().as_secs_f64();
+    say!(
+        out,
+        "built {} vectors at {layer}, grids {:?}, {icons} icons in {seconds:.1} s; saved {}",
         atlas.collected.len(),
         args.grids,
-        started.elapsed().as_secs_f64(),
         args.out.display()
     );
-    Ok(())
+    Ok(json!({
+        "out": args.out.display().to_string(),
+        "layer": layer.name(),
+        "vectors": atlas.collected.len(),
+        "grids": args.grids,
+        "icons": icons,
+        "seconds": seconds,
+        "stages": stage_seconds.iter().map(|(stage, seconds)| json!({"stage": format!("{stage:?}"), "seconds": seconds})).collect::<Vec<_>>(),
+    }))
 }
 
-fn atlas_export(args: AtlasExportArgs) -> Result<()> {
+fn atlas_export(args: AtlasExportArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::export::ExportOptions;
     let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
     if !(16..=8192).contains(&args.size) {
@@ -928,12 +1099,14 @@ fn atlas_export(args: AtlasExportArgs) -> Result<()> {
     let labels = font.as_ref().map(|font| crate::engine::atlas::export::Labels { font, names: &names });
     let picture = crate::engine::atlas::export::render_atlas_labelled(&atlas, &options, labels.as_ref())
         .with_context(|| format!("the atlas has no {} grid (it has {levels:?})", args.grid))?;
-    save_png(&picture, &args.png)
+    save_png(&picture, &args.png, out)?;
+    Ok(json!({"out": args.png.display().to_string(), "size": args.size, "grid": args.grid, "labels": labels.is_some()}))
 }
 
 /// "向日葵 sunflower" where a description file names the class, else the class name.
 fn display_names(class_names: &[String]) -> Vec<String> {
-    let descriptions = crate::resources::descriptions_dir().and_then(|dir| crate::descriptions::find_matching(&dir, class_names).0);
+    // The user's own descriptions first, as the window picks them.
+    let descriptions = crate::descriptions::find_for_classes(&crate::descriptions::description_dirs(), class_names);
     class_names
         .iter()
         .map(|id| match descriptions.as_ref().and_then(|d| d.get(id)).map(|d| d.name_zh.clone()).filter(|n| !n.is_empty()) {
@@ -943,7 +1116,7 @@ fn display_names(class_names: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
+fn atlas_place(args: AtlasPlaceArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::place_image;
     let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
     // The recorded model, else (a portable atlas records only its file name) a shipped model of
@@ -957,6 +1130,7 @@ fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
     if checkpoint.fingerprint != atlas.meta.model_fingerprint {
         bail!("{} is not the model this atlas was built from", weights.display());
     }
+    let namer = ClassNamer::new(&args.names, &atlas.meta.class_names)?;
     let mut results = Vec::new();
     let mut failures = 0;
     for path in &args.images {
@@ -972,9 +1146,10 @@ fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
         };
         let placement = place_image(&checkpoint.net, &atlas, &image, 5);
         let class = &atlas.meta.class_names[placement.predicted_class];
-        if !args.json {
+        let name = namer.name(placement.predicted_class);
+        if !out.json {
             println!(
-                "{}: at ({:.3}, {:.3}), predicted {class} ({:.1}%), {} vectors",
+                "{}: at ({:.3}, {:.3}), predicted {name} ({:.1}%), {} vectors",
                 path.display(),
                 placement.centre[0],
                 placement.centre[1],
@@ -982,18 +1157,17 @@ fn atlas_place(args: AtlasPlaceArgs) -> Result<()> {
                 placement.points.len()
             );
         }
-        results.push(json!({"image": path.display().to_string(), "centre": placement.centre, "points": placement.points, "class": class, "confidence": placement.confidence}));
+        results.push(json!({"image": path.display().to_string(), "centre": placement.centre, "points": placement.points, "class": class, "name": name, "confidence": placement.confidence}));
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-    }
+    let result = json!({"atlas": args.atlas.display().to_string(), "results": results});
     if failures > 0 {
-        bail!("{failures} of {} pictures could not be read", args.images.len());
+        let message = format!("{failures} of {} pictures could not be read", args.images.len());
+        return Err(PartlyDone { result, message }.into());
     }
-    Ok(())
+    Ok(result)
 }
 
-fn atlas_info(args: AtlasInfoArgs) -> Result<()> {
+fn atlas_info(args: AtlasInfoArgs, out: Output) -> Result<serde_json::Value> {
     let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
     let meta = &atlas.meta;
     let levels: Vec<serde_json::Value> = atlas
@@ -1019,9 +1193,8 @@ fn atlas_info(args: AtlasInfoArgs) -> Result<()> {
         "created_at": meta.created_at,
         "format_version": meta.format_version,
     });
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
-        return Ok(());
+    if out.json {
+        return Ok(info);
     }
     println!(
         "{}: {} vectors of {} at {} ({} classes)",
@@ -1046,10 +1219,10 @@ fn atlas_info(args: AtlasInfoArgs) -> Result<()> {
     }
     println!("  model: {} (fingerprint {})", meta.model_path.display(), meta.model_fingerprint);
     println!("  built {}", meta.created_at);
-    Ok(())
+    Ok(info)
 }
 
-fn atlas_embed(args: AtlasEmbedArgs) -> Result<()> {
+fn atlas_embed(args: AtlasEmbedArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::embedded::{DatasetProvenance, EmbeddedImages};
     let mut atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
     if let Some(data) = &args.data {
@@ -1085,17 +1258,17 @@ fn atlas_embed(args: AtlasEmbedArgs) -> Result<()> {
     if args.portable {
         atlas.meta.make_portable();
     }
-    let out = args.out.unwrap_or(args.atlas);
-    crate::engine::atlas::save_atlas(&atlas, &out)?;
+    let written = args.out.unwrap_or(args.atlas);
+    crate::engine::atlas::save_atlas(&atlas, &written)?;
     let images = atlas.images.as_ref().map_or(0, |i| i.len());
-    println!("wrote {} with {images} embedded images", out.display());
-    Ok(())
+    say!(out, "wrote {} with {images} embedded images", written.display());
+    Ok(json!({"out": written.display().to_string(), "embedded_images": images, "portable": args.portable}))
 }
 
 /// Patches written by `atlas cell`, as the window shows them.
 const CELL_PATCHES: usize = 24;
 
-fn atlas_cell(args: AtlasCellArgs) -> Result<()> {
+fn atlas_cell(args: AtlasCellArgs, out: Output) -> Result<serde_json::Value> {
     let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
     let grids: Vec<u16> = atlas.levels.iter().map(|l| l.size).collect();
     let level = atlas.level(args.grid).with_context(|| format!("the atlas has no {} grid (it has {grids:?})", args.grid))?;
@@ -1139,17 +1312,15 @@ fn atlas_cell(args: AtlasCellArgs) -> Result<()> {
             json!({"vector": m, "image": atlas.meta.image_paths.get(image).map(|p| p.display().to_string()), "label": name(atlas.collected.label[m]), "position": atlas.collected.position[m]})
         })
         .collect();
-    if args.json {
-        let top_attribution: Vec<_> = cell.top_by_attribution.iter().map(|&(c, a)| json!({"class": name(c), "attribution": a})).collect();
-        let top_label: Vec<_> = cell.top_by_label.iter().map(|&(c, n)| json!({"class": name(c), "count": n})).collect();
-        let info = json!({
-            "grid": args.grid, "x": cell.x, "y": cell.y, "count": cell.count,
-            "top_by_attribution": top_attribution, "top_by_label": top_label, "members": members,
-            "patches": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "missing_images": found.missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&info)?);
-    } else {
+    let top_attribution: Vec<_> = cell.top_by_attribution.iter().map(|&(c, a)| json!({"class": name(c), "attribution": a})).collect();
+    let top_label: Vec<_> = cell.top_by_label.iter().map(|&(c, n)| json!({"class": name(c), "count": n})).collect();
+    let info = json!({
+        "grid": args.grid, "x": cell.x, "y": cell.y, "count": cell.count,
+        "top_by_attribution": top_attribution, "top_by_label": top_label, "members": members,
+        "patches": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "missing_images": found.missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+    });
+    if !out.json {
         println!("cell ({}, {}) of the {}x{} grid: {} vectors", cell.x, cell.y, args.grid, args.grid, cell.count);
         for &(class, attribution) in &cell.top_by_attribution {
             println!("  by attribution: {} {attribution:.4}", name(class));
@@ -1169,10 +1340,10 @@ fn atlas_cell(args: AtlasCellArgs) -> Result<()> {
             found.missing[0].display()
         );
     }
-    Ok(())
+    Ok(info)
 }
 
-fn data_get(args: DataGetArgs) -> Result<()> {
+fn data_get(args: DataGetArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::dataset_get::{FLOWERS17_URL, GetProgress, Source, get_flowers17};
     if args.name != "flowers17" {
         bail!("unknown data set '{}': the one available is flowers17", args.name);
@@ -1204,11 +1375,11 @@ fn data_get(args: DataGetArgs) -> Result<()> {
     let got = get_flowers17(&source, &dir, &downloads, &mut progress, &INTERRUPTED);
     bar.finish_and_clear();
     let images = got?;
-    println!("flowers17: {images} images in 17 class folders under {}", dir.display());
-    Ok(())
+    say!(out, "flowers17: {images} images in 17 class folders under {}", dir.display());
+    Ok(json!({"name": "flowers17", "dir": dir.display().to_string(), "images": images}))
 }
 
-fn checkpoint_portable(args: CheckpointPortableArgs) -> Result<()> {
+fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::embedded::DatasetProvenance;
     let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
     let before = checkpoint.fingerprint.clone();
@@ -1234,11 +1405,98 @@ fn checkpoint_portable(args: CheckpointPortableArgs) -> Result<()> {
     checkpoint.meta.make_portable();
     // The same tensors, new metadata: a new fingerprint for the same weights.
     let after = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
+    let mut updated = Vec::new();
     for (path, mut atlas) in atlases {
         atlas.meta.model_fingerprint = after.clone();
         crate::engine::atlas::save_atlas(&atlas, path)?;
-        println!("updated {}", path.display());
+        say!(out, "updated {}", path.display());
+        updated.push(path.display().to_string());
     }
-    println!("wrote {} (fingerprint {after})", args.weights.display());
-    Ok(())
+    say!(out, "wrote {} (fingerprint {after})", args.weights.display());
+    Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": after, "updated_atlases": updated}))
+}
+
+/// Display names for a model's classes under `--names`; the class ids otherwise.
+struct ClassNamer {
+    names: Vec<String>,
+}
+
+impl ClassNamer {
+    fn new(args: &NamesArgs, class_ids: &[String]) -> Result<ClassNamer> {
+        if !args.names {
+            return Ok(ClassNamer { names: class_ids.to_vec() });
+        }
+        let set = match &args.descriptions {
+            Some(file) => Some(crate::descriptions::DescriptionSet::load(file)?),
+            None => crate::descriptions::find_for_classes(&crate::descriptions::description_dirs(), class_ids),
+        };
+        let chinese = locale_is_chinese();
+        let names = class_ids
+            .iter()
+            .map(|id| set.as_ref().and_then(|set| set.name_of(id, chinese).or_else(|| set.name_of(id, !chinese))).unwrap_or(id).to_string())
+            .collect();
+        Ok(ClassNamer { names })
+    }
+
+    fn name(&self, index: usize) -> &str {
+        self.names.get(index).map_or("?", String::as_str)
+    }
+}
+
+/// Whether the user's locale asks for Chinese (LC_ALL, else LC_MESSAGES, else LANG).
+fn locale_is_chinese() -> bool {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.is_empty())
+        .is_some_and(|value| value.starts_with("zh"))
+}
+
+fn descriptions_init(args: DescriptionsInitArgs, out: Output) -> Result<serde_json::Value> {
+    use crate::descriptions::DescriptionFile;
+    let checkpoint = load_checkpoint(&args.weights, default_device())?;
+    let name = checkpoint
+        .meta
+        .dataset
+        .as_ref()
+        .map(|d| d.name.clone())
+        .or_else(|| args.weights.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let classes = &checkpoint.meta.class_names;
+    let template = DescriptionFile::template(&name, classes);
+    let text = toml::to_string_pretty(&template)?;
+    match &args.out {
+        Some(path) => {
+            if path.exists() {
+                bail!("{} already exists; it is not replaced (check it with `descriptions check`)", path.display());
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            crate::engine::fsutil::write_atomically(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            say!(out, "wrote {} with {} classes to fill in", path.display(), classes.len());
+        }
+        None if !out.json => print!("{text}"),
+        None => {}
+    }
+    Ok(json!({"out": args.out.map(|p| p.display().to_string()), "classes": classes, "toml": text}))
+}
+
+fn descriptions_check(args: DescriptionsCheckArgs, out: Output) -> Result<serde_json::Value> {
+    let checkpoint = load_checkpoint(&args.weights, default_device())?;
+    let set = crate::descriptions::DescriptionSet::load(&args.file)?;
+    let classes = &checkpoint.meta.class_names;
+    let check = set.check(classes);
+    say!(out, "{}: {} of the model's {} classes described", args.file.display(), classes.len() - check.missing.len(), classes.len());
+    for (what, ids) in [("missing", &check.missing), ("unknown to the model", &check.unknown), ("without both names", &check.incomplete)] {
+        if !ids.is_empty() {
+            say!(out, "  {what}: {}", ids.join(", "));
+        }
+    }
+    let result = json!({"file": args.file.display().to_string(), "classes": classes.len(), "missing": check.missing, "unknown": check.unknown, "incomplete": check.incomplete});
+    if !check.missing.is_empty() || !check.unknown.is_empty() {
+        let message = format!("{} classes missing, {} unknown", check.missing.len(), check.unknown.len());
+        return Err(PartlyDone { result, message }.into());
+    }
+    Ok(result)
 }

@@ -48,7 +48,7 @@ impl ClassDescription {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DescriptionFile {
     #[serde(default)]
     pub name: String,
@@ -120,9 +120,59 @@ impl DescriptionSet {
         self.file.classes.last_mut().expect("just pushed")
     }
 
+    /// The class's name in Chinese (`chinese`) or English, where the file gives one.
+    pub fn name_of(&self, class_id: &str, chinese: bool) -> Option<&str> {
+        let entry = self.get(class_id)?;
+        let name = if chinese { &entry.name_zh } else { &entry.name_en };
+        Some(name.trim()).filter(|name| !name.is_empty())
+    }
+
     /// How many of `class_names` this set describes.
     pub fn coverage(&self, class_names: &[String]) -> usize {
         class_names.iter().filter(|name| self.get(name).is_some()).count()
+    }
+}
+
+/// Where description files are found: the user's own (written by the window's description
+/// editor) first, then the shipped ones.
+pub fn description_dirs() -> Vec<PathBuf> {
+    std::iter::once(crate::resources::user_data_dir().join("user-descriptions")).chain(crate::resources::descriptions_dir()).collect()
+}
+
+/// The description file for `class_names` from the first of `dirs` that has one.
+pub fn find_for_classes(dirs: &[PathBuf], class_names: &[String]) -> Option<DescriptionSet> {
+    dirs.iter().find_map(|dir| find_matching(dir, class_names).0)
+}
+
+/// What a description file lacks for a model: its classes without an entry, entries for
+/// classes the model does not have, and entries without both names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct DescriptionCheck {
+    pub missing: Vec<String>,
+    pub unknown: Vec<String>,
+    pub incomplete: Vec<String>,
+}
+
+impl DescriptionSet {
+    /// How this file fits a model with `class_names`.
+    pub fn check(&self, class_names: &[String]) -> DescriptionCheck {
+        let missing = class_names.iter().filter(|id| self.get(id).is_none()).cloned().collect();
+        let unknown = self.file.classes.iter().filter(|c| !class_names.contains(&c.id)).map(|c| c.id.clone()).collect();
+        let incomplete = self
+            .file
+            .classes
+            .iter()
+            .filter(|c| class_names.contains(&c.id) && (c.name_zh.trim().is_empty() || c.name_en.trim().is_empty()))
+            .map(|c| c.id.clone())
+            .collect();
+        DescriptionCheck { missing, unknown, incomplete }
+    }
+}
+
+impl DescriptionFile {
+    /// A file with an empty entry for each of `class_names`, to fill in.
+    pub fn template(name: &str, class_names: &[String]) -> DescriptionFile {
+        DescriptionFile { name: name.to_string(), classes: class_names.iter().map(|id| ClassDescription::empty(id)).collect() }
     }
 }
 

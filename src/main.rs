@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
             let start = activation_atlas::app::AppOptions { image, data_dir: data, atlas, place, ..Default::default() };
             activation_atlas::app::run_app(start)
         }
-        Some(command) => activation_atlas::cli::run(command),
+        Some(command) => activation_atlas::cli::run(command, cli.json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -122,7 +122,7 @@ fn classify_names_a_real_photograph() {
     let output = app(&["classify", "--json", photo.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let top = json["results"][0]["top"].as_array().unwrap();
+    let top = json["result"]["results"][0]["top"].as_array().unwrap();
     assert_eq!(top.len(), 5);
     assert_eq!(top[0]["class"], "sunflower");
     let probabilities: Vec<f64> = top.iter().map(|t| t["probability"].as_f64().unwrap()).collect();
@@ -177,7 +177,9 @@ fn evaluate_prints_metrics_for_a_labelled_folder() {
     flowers_subset(dir.path());
     let output = app(&["evaluate", "--json", "--data", dir.path().to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(envelope["command"], "evaluate");
+    let report = &envelope["result"];
     assert_eq!(report["images"], 51);
     let confusion = report["confusion"].as_array().unwrap();
     assert_eq!(confusion.len(), 17);
@@ -339,7 +341,8 @@ fn the_shipped_atlas_belongs_to_the_shipped_model_and_exports_and_places() {
         photo.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let placed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let placed = &envelope["result"]["results"];
     assert_eq!(placed[0]["class"], "sunflower");
     let centre = placed[0]["centre"].as_array().unwrap();
     assert!(centre.iter().all(|v| (0.0..=1.0).contains(&v.as_f64().unwrap())));
@@ -350,7 +353,8 @@ fn atlas_info_describes_the_shipped_atlas_without_machine_paths() {
     let atlas_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/flowers17.atlas");
     let output = app(&["atlas", "info", "--json", atlas_path.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let info = &envelope["result"];
     assert_eq!(info["layer"], "conv2");
     assert_eq!(info["vectors"], 19_040);
     assert_eq!(info["levels"].as_array().unwrap().iter().map(|l| l["grid"].as_u64().unwrap()).collect::<Vec<_>>(), [10, 20, 40, 80]);
@@ -450,7 +454,8 @@ fn atlas_cell_writes_the_densest_cells_patches_from_any_directory() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let cell: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cell = &envelope["result"];
     assert_eq!(cell["count"].as_u64().unwrap() as usize, densest);
     assert_eq!(cell["members"].as_array().unwrap().len(), densest);
     assert_eq!(cell["top_by_attribution"].as_array().unwrap().len(), 3);

@@ -26,10 +26,12 @@ fn harness(answer: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
     let options = AppOptions {
         picker: picker_returning(answer),
         model: Some(shipped_model()),
-        persist: false,
+        settings_file: None,
         image: None,
         data_dir: None,
         run_root: None,
+        // No user description files: only the shipped ones.
+        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
     };
@@ -138,4 +140,37 @@ fn a_cancelled_dialog_changes_nothing() {
     assert!(!harness.state().classify.has_picture());
     assert!(harness.state().messages.notice.is_none() && harness.state().messages.error.is_none());
     assert!(harness.query_by_label("打开图片").is_none(), "no built-in browser after a cancel");
+}
+
+#[test]
+fn a_settings_save_that_fails_is_shown_in_the_window_once() {
+    struct NoStorage;
+    impl eframe::Storage for NoStorage {
+        fn get_string(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn set_string(&mut self, _: &str, _: String) {}
+        fn remove_string(&mut self, _: &str) {}
+        fn flush(&mut self) {}
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The settings folder's place is taken by a regular file.
+    let blocker = dir.path().join("activation-atlas");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let options = AppOptions { settings_file: Some(blocker.join("settings.ron")), ..common::app_options(picker_from(|_| None)) };
+    let mut harness = common::app_with_model(options, [1100.0, 760.0]);
+    harness.state_mut().messages.error = None;
+
+    eframe::App::save(harness.state_mut(), &mut NoStorage);
+    harness.run_steps(2);
+    let message = harness.state().messages.error.clone().expect("the failed save is shown");
+    assert!(message.contains("settings.ron"), "{message}");
+    harness.get_by_label_contains("settings.ron");
+
+    // The user dismisses it and changes a setting; the next auto-save fails the same way.
+    harness.state_mut().messages.error = None;
+    harness.state_mut().settings.last_image_dir = Some(dir.path().to_path_buf());
+    eframe::App::save(harness.state_mut(), &mut NoStorage);
+    harness.run_steps(2);
+    assert_eq!(harness.state().messages.error, None, "the same failure is not shown a second time");
 }

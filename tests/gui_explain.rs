@@ -20,10 +20,12 @@ fn app_with_picture(export_to: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, 
     let options = AppOptions {
         picker,
         model: activation_atlas::resources::shipped_model(),
-        persist: false,
+        settings_file: None,
         image: Some(photo),
         data_dir: None,
         run_root: None,
+        // No user description files: only the shipped ones.
+        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
     };

@@ -30,10 +30,11 @@ fn fixture(per_class: usize) -> Fixture {
     let options = AppOptions {
         picker,
         model: activation_atlas::resources::shipped_model(),
-        persist: false,
+        settings_file: None,
         image: None,
         data_dir: None,
         run_root: Some(runs.path().to_path_buf()),
+        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
     };
@@ -133,10 +134,12 @@ fn dropping_a_folder_makes_it_the_training_data_set() {
     let options = AppOptions {
         picker: picker_from(|_: DialogRequest| None),
         model: None,
-        persist: false,
+        settings_file: None,
         image: None,
         data_dir: None,
         run_root: None,
+        // No user description files: only the shipped ones.
+        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
     };

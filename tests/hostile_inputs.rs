@@ -158,7 +158,7 @@ fn classify_names_each_bad_file_and_classifies_each_odd_one() {
     assert_no_crash(&output, "odd files");
     assert!(output.status.success(), "{}", text(&output.stderr));
     let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let results = results["results"].as_array().unwrap();
+    let results = results["result"]["results"].as_array().unwrap();
     assert_eq!(results.len(), corpus.good.len());
     assert!(results.iter().all(|r| r.get("top").is_some()), "every odd file is classified: {results:?}");
 }

@@ -54,3 +54,71 @@ fn settings_written_before_paths_could_be_bytes_still_load() {
     assert_eq!(loaded.last_model, Some(PathBuf::from("/m/best.safetensors")));
     assert_eq!(loaded.lang, Lang::Zh);
 }
+
+#[test]
+fn the_settings_file_round_trips_a_non_utf8_folder_and_is_rewritten_only_on_change() {
+    use activation_atlas::app::settings_file::SettingsFile;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config/activation-atlas/settings.ron");
+    let settings = Settings {
+        lang: Lang::En,
+        last_image_dir: Some(PathBuf::from(OsString::from_vec(b"/home/user/Fotos/caf\xe9".to_vec()))),
+        ..Settings::default()
+    };
+    let mut file = SettingsFile::at(path.clone());
+    assert_eq!(file.save(&settings, Lang::En), None, "the save succeeds");
+    let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(file.save(&settings, Lang::En), None);
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), written, "unchanged settings are not rewritten");
+
+    let (loaded, problem) = SettingsFile::at(path).load(None, Lang::En);
+    assert_eq!(problem, None);
+    assert_eq!(loaded, settings);
+}
+
+#[test]
+fn without_a_settings_file_the_settings_of_earlier_versions_load_from_eframe_storage() {
+    use activation_atlas::app::settings_file::SettingsFile;
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = MemoryStorage::default();
+    storage.set_string(SETTINGS_KEY, r#"(lang: En, last_model: Some("/m/best.safetensors"))"#.to_string());
+    let (loaded, problem) = SettingsFile::at(dir.path().join("settings.ron")).load(Some(&storage), Lang::Zh);
+    assert_eq!(problem, None);
+    assert_eq!(loaded.lang, Lang::En);
+    assert_eq!(loaded.last_model, Some(PathBuf::from("/m/best.safetensors")));
+}
+
+#[test]
+fn a_corrupt_settings_file_gives_defaults_and_a_message_naming_it() {
+    use activation_atlas::app::settings_file::SettingsFile;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.ron");
+    std::fs::write(&path, "(lang: Klingon").unwrap();
+    let (loaded, problem) = SettingsFile::at(path.clone()).load(None, Lang::En);
+    assert_eq!(loaded, Settings::default());
+    let problem = problem.expect("the broken file is reported");
+    assert!(problem.contains(&path.display().to_string()), "{problem}");
+}
+
+#[test]
+fn a_failed_save_is_told_once_and_again_only_after_a_success() {
+    use activation_atlas::app::settings_file::SettingsFile;
+    let dir = tempfile::tempdir().unwrap();
+    // The settings folder's place is taken by a regular file: every save fails.
+    let blocker = dir.path().join("activation-atlas");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let mut file = SettingsFile::at(blocker.join("settings.ron"));
+    let mut settings = Settings::default();
+    let first = file.save(&settings, Lang::En).expect("the first failure is told");
+    assert!(first.contains("settings.ron"), "{first}");
+    settings.lang = Lang::En;
+    assert_eq!(file.save(&settings, Lang::En), None, "the same failure is not told again");
+
+    std::fs::remove_file(&blocker).unwrap();
+    assert_eq!(file.save(&settings, Lang::En), None, "the save succeeds once the folder can be made");
+    std::fs::remove_dir_all(&blocker).unwrap();
+    std::fs::write(&blocker, "not a folder").unwrap();
+    settings.lang = Lang::Zh;
+    assert!(file.save(&settings, Lang::En).is_some(), "a new failure after a success is told again");
+}

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use eframe::egui;
 
 use super::context::{AppAction, AppContext};
+use super::description_editor::DescriptionEditor;
 use super::dialogs::DialogKind;
 use super::i18n::{Lang, T};
-use crate::descriptions::{ClassDescription, DescriptionSet};
 use crate::worker::{ClassifyEvent, ClassifyJob, Job, JobError, JobId, Picture};
 
 /// The result of "验证" for the open picture.
@@ -25,12 +25,6 @@ impl ClassifyResult {
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranked
     }
-}
-
-/// An open description editor for one class.
-pub struct DescriptionEditor {
-    pub class_id: String,
-    pub draft: ClassDescription,
 }
 
 #[derive(Default)]
@@ -207,14 +201,14 @@ impl ClassifyPanel {
         self.introduction_ui(ui, cx, &best_id);
     }
 
-    fn introduction_ui(&mut self, ui: &mut egui::Ui, cx: &AppContext, class_id: &str) {
+    fn introduction_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext, class_id: &str) {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new(cx.t(T::Introduction)).strong());
-            if let Some(set) = cx.descriptions
-                && ui.small_button(cx.t(T::EditDescription)).clicked()
-            {
-                let draft = set.get(class_id).cloned().unwrap_or_else(|| ClassDescription::empty(class_id));
-                self.editor = Some(DescriptionEditor { class_id: class_id.to_string(), draft });
+            // Classes nobody has described yet get "添加介绍"; described ones can be edited.
+            let described = cx.descriptions.is_some_and(|set| set.get(class_id).is_some());
+            let button = if described { T::EditDescription } else { T::AddDescription };
+            if ui.small_button(cx.t(button)).clicked() {
+                self.open_editor(class_id, cx);
             }
         });
         let description = cx.descriptions.and_then(|set| set.get(class_id));
@@ -229,35 +223,20 @@ impl ClassifyPanel {
         }
     }
 
-    /// A small window to edit the predicted class's names and introductions.
+    /// Opens the description editor on all the model's classes, with `class_id` selected.
+    pub fn open_editor(&mut self, class_id: &str, cx: &mut AppContext) {
+        let Some(info) = cx.model_info() else { return };
+        let (class_ids, data_dir) = (info.class_names.clone(), info.data_dir.clone());
+        let existing = cx.descriptions.cloned();
+        self.editor = Some(DescriptionEditor::open(&class_ids, existing.as_ref(), class_id, data_dir.as_deref(), cx));
+    }
+
+    /// The description editor's window, while it is open.
     pub fn description_editor_ui(&mut self, ctx: &egui::Context, cx: &mut AppContext) {
-        let Some(editor) = self.editor.as_mut() else { return };
-        let lang = cx.lang;
-        let (mut save, mut close) = (false, false);
-        egui::Window::new(format!("{} — {}", T::EditDescription.get(lang), editor.class_id)).collapsible(false).default_width(460.0).show(
-            ctx,
-            |ui| {
-                let draft = &mut editor.draft;
-                for (label, value, multiline) in [
-                    (T::ChineseName, &mut draft.name_zh, false),
-                    (T::EnglishName, &mut draft.name_en, false),
-                    (T::IntroZh, &mut draft.intro_zh, true),
-                    (T::IntroEn, &mut draft.intro_en, true),
-                ] {
-                    let label = ui.label(label.get(lang));
-                    let edit = if multiline { egui::TextEdit::multiline(value).desired_rows(4) } else { egui::TextEdit::singleline(value) };
-                    ui.add(edit.desired_width(f32::INFINITY)).labelled_by(label.id);
-                }
-                ui.horizontal(|ui| {
-                    save = ui.button(T::Save.get(lang)).clicked();
-                    close = ui.button(T::Close.get(lang)).clicked();
-                });
-            },
-        );
-        if close {
+        if let Some(editor) = self.editor.as_mut()
+            && !editor.ui(ctx, cx)
+        {
             self.editor = None;
-        } else if save && let Some(editor) = self.editor.take() {
-            cx.actions.push(AppAction::SaveDescription { class_id: editor.class_id, draft: editor.draft });
         }
     }
 }
@@ -265,17 +244,6 @@ impl ClassifyPanel {
 /// "87.3%", or "<0.1%" for what would round to zero.
 pub fn percent(probability: f32) -> String {
     if probability > 0.0 && probability < 0.0005 { "<0.1%".to_string() } else { format!("{:.1}%", probability * 100.0) }
-}
-
-/// Shipped description files are not edited in place: edits go to the user's data folder.
-pub fn user_descriptions_path(set: &DescriptionSet) -> PathBuf {
-    let shipped = crate::resources::descriptions_dir();
-    let is_shipped = shipped.as_ref().is_some_and(|dir| set.path.starts_with(dir));
-    if !is_shipped {
-        return set.path.clone();
-    }
-    let name = set.path.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "descriptions.toml".into());
-    user_data_dir().join("user-descriptions").join(name)
 }
 
 /// `~/.local/share/activation-atlas` (or `$XDG_DATA_HOME/activation-atlas`).

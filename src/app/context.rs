@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
 use super::{ModelStatus, Settings, Tab};
-use crate::descriptions::{ClassDescription, DescriptionSet};
+use crate::descriptions::{DescriptionFile, DescriptionSet};
 use crate::worker::{Job, JobId, Jobs, ModelInfo};
 
 /// A request from a panel to the app, applied after the frame.
@@ -26,10 +26,11 @@ pub enum AppAction {
     OpenDialog(DialogKind),
     /// Place these pictures on the atlas in use.
     PlaceOnAtlas(Vec<PathBuf>),
-    /// Save an edited class description (to the user's copy of the description file).
-    SaveDescription {
-        class_id: String,
-        draft: ClassDescription,
+    /// Save the description editor's file to `path` (the user's own, never a shipped file)
+    /// and use it.
+    SaveDescriptions {
+        file: DescriptionFile,
+        path: PathBuf,
     },
 }
 
@@ -55,6 +56,8 @@ pub struct AppContext<'a> {
     pub settings: &'a mut Settings,
     /// Where new training runs go; new atlases go beside it.
     pub run_root: &'a Path,
+    /// The user's own description files (shipped ones are never written).
+    pub user_descriptions: &'a Path,
     /// The picture open in 分类, once it has been decoded.
     pub photo: Option<PathBuf>,
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
+use raw_window_handle::{DisplayHandle, HandleError, HasDisplayHandle, HasWindowHandle, RawDisplayHandle, RawWindowHandle, WindowHandle};
 
 use super::file_browser::FileBrowser;
 use super::i18n::Lang;
@@ -20,6 +21,8 @@ pub enum DialogKind {
     OpenCheckpoint,
     OpenDescriptions,
     PickDataFolder,
+    /// The image folder an atlas is built from (the 地图集 tab's own choice).
+    PickAtlasFolder,
     ResumeCheckpoint,
     ExportPng,
     OpenAtlas,
@@ -38,11 +41,16 @@ impl DialogKind {
             DialogKind::OpenImage | DialogKind::PlaceImage => Some(IMAGE_EXTENSIONS),
             DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => Some(&["safetensors"]),
             DialogKind::OpenDescriptions => Some(&["toml"]),
-            DialogKind::PickDataFolder => None,
+            DialogKind::PickDataFolder | DialogKind::PickAtlasFolder => None,
             DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => Some(&["png"]),
             DialogKind::OpenAtlas => Some(&["atlas"]),
             DialogKind::OpenFlowersArchive => Some(&["tgz", "gz"]),
         }
+    }
+
+    /// Whether the dialog chooses a folder.
+    pub fn is_folder(self) -> bool {
+        matches!(self, DialogKind::PickDataFolder | DialogKind::PickAtlasFolder)
     }
 
     /// Whether the dialog names a new file to write.
@@ -64,11 +72,50 @@ impl DialogKind {
     }
 }
 
-/// A request to the picker: the kind and where to start.
+/// A request to the picker: the kind, where to start, and the window to open it over.
 #[derive(Clone, Debug)]
 pub struct DialogRequest {
     pub kind: DialogKind,
     pub start_dir: Option<PathBuf>,
+    /// The app's window, so the desktop opens the dialog over it (modal, same workspace).
+    pub parent: Option<WindowParent>,
+}
+
+/// The app's window as the desktop names it (an X11 window id, a Wayland surface), handed to
+/// the dialog thread so the portal can put the dialog over the window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WindowParent {
+    window: RawWindowHandle,
+    display: RawDisplayHandle,
+}
+
+// SAFETY: the handles name the app's one window, which lives as long as the app. rfd reads them
+// once, when the dialog opens, to name the window to the portal; it never draws into them.
+unsafe impl Send for WindowParent {}
+unsafe impl Sync for WindowParent {}
+
+impl WindowParent {
+    /// The handles of a window (eframe's creation context or frame); None where it has none
+    /// (tests without a window).
+    pub fn of(window: &(impl HasWindowHandle + HasDisplayHandle + ?Sized)) -> Option<WindowParent> {
+        let window_handle = window.window_handle().ok()?.as_raw();
+        let display = window.display_handle().ok()?.as_raw();
+        Some(WindowParent { window: window_handle, display })
+    }
+}
+
+impl HasWindowHandle for WindowParent {
+    fn window_handle(&self) -> Result<WindowHandle<'_>, HandleError> {
+        // SAFETY: see the Send impl: the window outlives every dialog request.
+        Ok(unsafe { WindowHandle::borrow_raw(self.window) })
+    }
+}
+
+impl HasDisplayHandle for WindowParent {
+    fn display_handle(&self) -> Result<DisplayHandle<'_>, HandleError> {
+        // SAFETY: as above, for the window's display connection.
+        Ok(unsafe { DisplayHandle::borrow_raw(self.display) })
+    }
 }
 
 /// What a picker answers.
@@ -147,6 +194,9 @@ pub fn native_picker() -> Picker {
             return DialogAnswer::Unavailable;
         }
         let mut dialog = rfd::FileDialog::new();
+        if let Some(parent) = &request.parent {
+            dialog = dialog.set_parent(parent);
+        }
         if let Some(dir) = &request.start_dir {
             dialog = dialog.set_directory(dir);
         }
@@ -157,7 +207,7 @@ pub fn native_picker() -> Picker {
         }
         let started = Instant::now();
         let chosen = match request.kind {
-            DialogKind::PickDataFolder => dialog.pick_folder().map(|p| vec![p]),
+            kind if kind.is_folder() => dialog.pick_folder().map(|p| vec![p]),
             kind if kind.is_save() => dialog.set_file_name(kind.suggested_name()).save_file().map(|p| vec![p]),
             kind if kind.is_multiple() => dialog.pick_files(),
             _ => dialog.pick_file().map(|p| vec![p]),
@@ -189,12 +239,14 @@ pub struct Dialogs {
     open: Option<DialogKind>,
     /// The built-in browser, while it stands in for a desktop dialog.
     browser: Option<FileBrowser>,
+    parent: Option<WindowParent>,
 }
 
 impl Dialogs {
-    pub fn new(picker: Picker) -> Dialogs {
+    /// Dialogs opened over `parent`, the app's window (None: wherever the desktop puts them).
+    pub fn new(picker: Picker, parent: Option<WindowParent>) -> Dialogs {
         let (sender, receiver) = channel();
-        Dialogs { picker, sender, receiver, open: None, browser: None }
+        Dialogs { picker, sender, receiver, open: None, browser: None, parent }
     }
 
     /// Opens a dialog unless one is already open.
@@ -206,8 +258,9 @@ impl Dialogs {
         let picker = self.picker.clone();
         let sender = self.sender.clone();
         let ctx = ctx.clone();
+        let parent = self.parent;
         let spawned = std::thread::Builder::new().name("file-dialog".to_string()).spawn(move || {
-            let request = DialogRequest { kind, start_dir };
+            let request = DialogRequest { kind, start_dir, parent };
             let answer = picker(request.clone());
             let _ = sender.send((request, answer));
             ctx.request_repaint();
@@ -251,6 +304,58 @@ impl Dialogs {
     pub fn ui(&mut self, ctx: &egui::Context, lang: Lang) {
         if let Some(browser) = &mut self.browser {
             browser.ui(ctx, lang);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use raw_window_handle::{XlibDisplayHandle, XlibWindowHandle};
+
+    use super::*;
+
+    const WINDOW_ID: std::ffi::c_ulong = 0x2a0_0007;
+
+    /// Stands in for eframe's frame on X11: a window id and a display.
+    struct X11Window;
+
+    impl HasWindowHandle for X11Window {
+        fn window_handle(&self) -> Result<WindowHandle<'_>, HandleError> {
+            Ok(unsafe { WindowHandle::borrow_raw(RawWindowHandle::Xlib(XlibWindowHandle::new(WINDOW_ID))) })
+        }
+    }
+
+    impl HasDisplayHandle for X11Window {
+        fn display_handle(&self) -> Result<DisplayHandle<'_>, HandleError> {
+            Ok(unsafe { DisplayHandle::borrow_raw(RawDisplayHandle::Xlib(XlibDisplayHandle::new(None, 0))) })
+        }
+    }
+
+    #[test]
+    fn every_dialog_is_asked_for_over_the_app_window() {
+        let seen: Arc<Mutex<Vec<Option<WindowParent>>>> = Arc::default();
+        let record = seen.clone();
+        let picker: Picker = Arc::new(move |request: DialogRequest| {
+            record.lock().unwrap().push(request.parent);
+            DialogAnswer::Cancelled
+        });
+        let mut dialogs = Dialogs::new(picker, WindowParent::of(&X11Window));
+        let ctx = egui::Context::default();
+        for kind in [DialogKind::OpenImage, DialogKind::PickDataFolder, DialogKind::ExportPng] {
+            dialogs.request(&ctx, kind, None);
+            let started = Instant::now();
+            while dialogs.poll(&ctx).is_none() {
+                assert!(started.elapsed() < Duration::from_secs(10), "the dialog answers");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        for parent in seen.iter() {
+            let window = parent.expect("the request names the window").window_handle().unwrap().as_raw();
+            assert!(matches!(window, RawWindowHandle::Xlib(handle) if handle.window == WINDOW_ID), "{window:?}");
         }
     }
 }

@@ -516,7 +516,7 @@ impl ExplainPanel {
                     ui.end_row();
                     for row in rows {
                         ui.label(row.layer.name());
-                        ui.label(&row.description);
+                        ui.label(super::i18n::layer_kind(lang, row.kind));
                         ui.label(format!("{:?}", row.output_shape));
                         ui.label(row.parameters.to_string());
                         ui.label(format!("{0}×{0}", row.receptive_field));

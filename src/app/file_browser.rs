@@ -96,7 +96,7 @@ impl FileBrowser {
     }
 
     fn choose(&mut self, paths: Vec<PathBuf>) {
-        let folder = paths.first().map(|p| if self.kind == DialogKind::PickDataFolder { p.clone() } else { parent_of(p) });
+        let folder = paths.first().map(|p| if self.kind.is_folder() { p.clone() } else { parent_of(p) });
         if let (Some(folder), Ok(mut recent)) = (folder, RECENT.lock()) {
             recent.retain(|d| d != &folder);
             recent.insert(0, folder);
@@ -111,9 +111,7 @@ impl FileBrowser {
         let path = expand_home(self.typed.trim());
         if path.is_dir() {
             self.go_to(path);
-        } else if (self.kind.is_save() && path.parent().is_some_and(Path::is_dir))
-            || (path.is_file() && self.kind != DialogKind::PickDataFolder)
-        {
+        } else if (self.kind.is_save() && path.parent().is_some_and(Path::is_dir)) || (path.is_file() && !self.kind.is_folder()) {
             self.choose(vec![path]);
         } else {
             self.problem = Some(T::BrowserNoSuchPath);
@@ -255,14 +253,14 @@ impl FileBrowser {
                 let files: Vec<PathBuf> = self.selected.iter().filter(|s| !s.is_dir).map(|s| s.path.clone()).collect();
                 let folder = self.selected.first().filter(|s| s.is_dir).map(|s| s.path.clone());
                 let (confirm, ready) = match self.kind {
-                    DialogKind::PickDataFolder => (T::BrowserChooseFolder, true),
+                    kind if kind.is_folder() => (T::BrowserChooseFolder, true),
                     kind if kind.is_save() => (T::Save, !self.file_name.trim().is_empty()),
                     _ => (T::BrowserOpen, !files.is_empty() || folder.is_some()),
                 };
                 if ui.add_enabled(ready, egui::Button::new(confirm.get(lang))).clicked() {
                     match (self.kind, folder) {
                         // The selected sub-folder, else the folder on show.
-                        (DialogKind::PickDataFolder, folder) => self.choose(vec![folder.unwrap_or_else(|| self.dir.clone())]),
+                        (kind, folder) if kind.is_folder() => self.choose(vec![folder.unwrap_or_else(|| self.dir.clone())]),
                         // A selected folder opens, as in the desktop's dialogs.
                         (_, Some(folder)) => self.go_to(folder),
                         (kind, None) if kind.is_save() => self.choose(vec![self.dir.join(self.file_name.trim())]),
@@ -349,7 +347,7 @@ fn title(kind: DialogKind) -> T {
         DialogKind::PlaceImage => T::BrowserTitlePlace,
         DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => T::BrowserTitleCheckpoint,
         DialogKind::OpenDescriptions => T::BrowserTitleDescriptions,
-        DialogKind::PickDataFolder => T::BrowserTitleFolder,
+        DialogKind::PickDataFolder | DialogKind::PickAtlasFolder => T::BrowserTitleFolder,
         DialogKind::OpenAtlas => T::BrowserTitleAtlas,
         DialogKind::OpenFlowersArchive => T::BrowserTitleArchive,
         DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => T::BrowserTitleSave,

@@ -128,6 +128,16 @@ pub enum T {
     ExportPng,
     Layer,
     Class,
+    File,
+    AddDescription,
+    DescribeClasses,
+    ClassesDescribed,
+    SavedTo,
+    ClassId,
+    AtlasDataFolder,
+    ChooseAtlasDataFolder,
+    AtlasFolderMissing,
+    AtlasFolderOtherClasses,
     PredictedClassOption,
     Normalisation,
     PerChannel,
@@ -163,7 +173,6 @@ pub enum T {
     PlaceImages,
     ClassColours,
     NoAtlas,
-    AtlasNeedsData,
     GridLevel,
     Vectors,
     Attribution,
@@ -329,8 +338,8 @@ impl T {
             T::TopFive => ("前五个类别", "Top 5 classes"),
             T::Introduction => ("简介", "Introduction"),
             T::NoDescription => (
-                "（此类别暂无介绍。可在“模型”菜单中加载或编辑介绍文件。）",
-                "(No description for this class yet. Load or edit a description file from the Model menu.)",
+                "（此类别暂无介绍。点“添加介绍”为模型的各个类别写上名称和介绍，或在“模型”菜单中加载介绍文件。）",
+                "(No description for this class yet. Use “Add description” to name and introduce the model's classes, or load a description file from the Model menu.)",
             ),
             T::DropHint => {
                 ("点击“读取图片”，或把图片拖到窗口上，或按 Ctrl+O。", "Click “Read image”, drop a picture on the window, or press Ctrl+O.")
@@ -423,6 +432,18 @@ impl T {
             T::ExportPng => ("导出 PNG…", "Export PNG…"),
             T::Layer => ("层", "Layer"),
             T::Class => ("类别", "Class"),
+            T::File => ("文件", "File"),
+            T::AddDescription => ("添加介绍", "Add description"),
+            T::DescribeClasses => ("类别介绍", "Class descriptions"),
+            T::ClassesDescribed => ("已填写的类别", "Classes described"),
+            T::SavedTo => ("保存到", "Saved to"),
+            T::ClassId => ("类别编号（训练文件夹名）", "Class id (training folder name)"),
+            T::AtlasDataFolder => ("图片文件夹", "Image folder"),
+            T::ChooseAtlasDataFolder => ("选择文件夹…", "Choose folder…"),
+            T::AtlasFolderOtherClasses => ("注意：模型不认识这些类别文件夹：", "Note: the model does not know these class folders:"),
+            T::AtlasFolderMissing => {
+                ("请先选择一个按类别分文件夹的图片文件夹。", "Choose a folder with one sub-folder of images per class first.")
+            }
             T::PredictedClassOption => ("预测的类别", "predicted class"),
             T::Normalisation => ("归一化", "Normalisation"),
             T::PerChannel => ("每个通道", "per channel"),
@@ -458,7 +479,6 @@ impl T {
             T::PlaceImages => ("放置图片…", "Place pictures…"),
             T::ClassColours => ("按类别着色", "Class colours"),
             T::NoAtlas => ("还没有地图集：加载一个，或在右侧构建。", "No atlas yet: load one, or build one on the right."),
-            T::AtlasNeedsData => ("先在“训练”面板选择数据集文件夹。", "Choose a data set folder in the Train panel first."),
             T::GridLevel => ("网格", "grid"),
             T::Vectors => ("个向量", "vectors"),
             T::Attribution => ("贡献", "attribution"),
@@ -587,6 +607,7 @@ pub fn job_kind(lang: Lang, kind: JobKind) -> &'static str {
         JobKind::Classify => ("分类", "Classifying"),
         JobKind::Explain => ("解释", "Explaining"),
         JobKind::ScanDataset => ("读取数据集", "Reading data set"),
+        JobKind::ScanFolder => ("查看文件夹", "Looking into a folder"),
         JobKind::ListCheckpoints => ("列出检查点", "Listing checkpoints"),
         JobKind::LoadAtlas => ("加载地图集", "Loading atlas"),
         JobKind::PlaceImages => ("放置图片", "Placing pictures"),
@@ -715,5 +736,30 @@ pub fn missing_patches(lang: Lang, count: usize) -> String {
     match lang {
         Lang::Zh => format!("找不到这个单元格的 {count} 张原图（这个地图集没有内嵌图片，原图应在以下位置）："),
         Lang::En => format!("{count} of this cell's images were not found (this atlas has no embedded images; they were expected here):"),
+    }
+}
+
+/// A layer's operation in words ("卷积 5×5, 3→32, ReLU, 2×2 最大池化").
+pub fn layer_kind(lang: Lang, kind: crate::engine::explain::LayerKind) -> String {
+    use crate::engine::explain::LayerKind;
+    match (kind, lang) {
+        (LayerKind::ConvReluPool { kernel, in_channels, out_channels }, Lang::Zh) => {
+            format!("卷积 {kernel}×{kernel}，{in_channels}→{out_channels} 通道，ReLU，2×2 最大池化")
+        }
+        (LayerKind::ConvReluPool { kernel, in_channels, out_channels }, Lang::En) => {
+            format!("conv {kernel}×{kernel}, {in_channels}→{out_channels} channels, ReLU, 2×2 max-pool")
+        }
+        (LayerKind::DenseReluDropout { inputs, outputs }, Lang::Zh) => format!("全连接 {inputs}→{outputs}，ReLU，dropout 0.5"),
+        (LayerKind::DenseReluDropout { inputs, outputs }, Lang::En) => format!("fully connected {inputs}→{outputs}, ReLU, dropout 0.5"),
+        (LayerKind::Logits { inputs }, Lang::Zh) => format!("全连接 {inputs}→类别数（logits）"),
+        (LayerKind::Logits { inputs }, Lang::En) => format!("fully connected {inputs}→classes (logits)"),
+    }
+}
+
+/// What an atlas build will read, said before it starts.
+pub fn atlas_build_source(lang: Lang, dir: &std::path::Path, classes: usize, images: usize) -> String {
+    match lang {
+        Lang::Zh => format!("将使用 {}：{classes} 个类别，{images} 张图片", dir.display()),
+        Lang::En => format!("Will use {}: {images} images in {classes} classes", dir.display()),
     }
 }

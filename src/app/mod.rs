@@ -8,11 +8,13 @@ pub mod atlas_panel;
 pub mod backend;
 mod classify_panel;
 pub mod context;
+pub mod description_editor;
 pub mod dialogs;
 pub mod explain_panel;
 mod file_browser;
 pub mod fonts;
 pub mod i18n;
+pub mod settings_file;
 mod shell;
 mod train_panel;
 
@@ -83,14 +85,16 @@ pub struct AppOptions {
     pub picker: Picker,
     /// Model to load at start; None loads the last used one, else the shipped model.
     pub model: Option<PathBuf>,
-    /// Read and write settings (off in tests so they do not touch the user's).
-    pub persist: bool,
+    /// The settings file to read and write (None in tests, so they do not touch the user's).
+    pub settings_file: Option<PathBuf>,
     /// A picture to open at start (from the command line or a file manager's "Open with").
     pub image: Option<PathBuf>,
     /// A data set folder to open in the training panel at start.
     pub data_dir: Option<PathBuf>,
     /// Where new training runs are written (default `~/.local/share/activation-atlas/runs`).
     pub run_root: Option<PathBuf>,
+    /// Where the description editor writes (default `~/.local/share/activation-atlas/user-descriptions`).
+    pub user_descriptions: Option<PathBuf>,
     /// An atlas to show at start instead of the last used (or shipped) one.
     pub atlas: Option<PathBuf>,
     /// Pictures to place on the atlas once it is loaded; the app starts on the 地图集 tab.
@@ -102,10 +106,11 @@ impl Default for AppOptions {
         AppOptions {
             picker: dialogs::native_picker(),
             model: None,
-            persist: true,
+            settings_file: Some(settings_file::SettingsFile::default_path()),
             image: None,
             data_dir: None,
             run_root: None,
+            user_descriptions: None,
             atlas: None,
             place: Vec::new(),
         }
@@ -114,7 +119,7 @@ impl Default for AppOptions {
 
 pub struct AtlasApp {
     pub settings: Settings,
-    persist: bool,
+    settings_file: Option<settings_file::SettingsFile>,
     jobs: Jobs,
     dialogs: Dialogs,
     pub tab: Tab,
@@ -126,6 +131,7 @@ pub struct AtlasApp {
     pub explain: ExplainPanel,
     pub atlas: AtlasPanel,
     run_root: PathBuf,
+    user_descriptions: PathBuf,
     /// Sibling checkpoints of the current model (a training run's folder).
     run_checkpoints: Vec<PathBuf>,
     pub cjk_font_found: bool,
@@ -165,19 +171,19 @@ fn load_icon() -> Option<egui::IconData> {
 
 impl AtlasApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> AtlasApp {
-        let settings: Settings = if options.persist {
-            cc.storage.and_then(|storage| eframe::get_value(storage, SETTINGS_KEY)).unwrap_or_default()
-        } else {
-            Settings::default()
+        let mut settings_file = options.settings_file.map(settings_file::SettingsFile::at);
+        let (settings, settings_problem) = match &mut settings_file {
+            Some(file) => file.load(cc.storage, Lang::default()),
+            None => (Settings::default(), None),
         };
         let cjk_font_found = fonts::install_cjk_font(&cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
         let jobs = Jobs::spawn(move || ctx.request_repaint());
         let mut app = AtlasApp {
             settings,
-            persist: options.persist,
+            settings_file,
             jobs,
-            dialogs: Dialogs::new(options.picker),
+            dialogs: Dialogs::new(options.picker, dialogs::WindowParent::of(cc)),
             tab: Tab::Classify,
             model: ModelStatus::None,
             messages: Messages::default(),
@@ -187,6 +193,7 @@ impl AtlasApp {
             explain: ExplainPanel::default(),
             atlas: AtlasPanel::default(),
             run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
+            user_descriptions: options.user_descriptions.unwrap_or_else(|| classify_panel::user_data_dir().join("user-descriptions")),
             run_checkpoints: Vec::new(),
             logged_messages: (None, None),
             cjk_font_found,
@@ -195,6 +202,7 @@ impl AtlasApp {
             model_before_load: None,
             actions: Vec::new(),
         };
+        app.messages.error = settings_problem;
         if !cjk_font_found {
             // Without a CJK font Chinese would be boxes: start in English and say why.
             app.settings.lang = Lang::En;
@@ -264,6 +272,7 @@ macro_rules! app_context {
             actions: &mut $app.actions,
             settings: &mut $app.settings,
             run_root: &$app.run_root,
+            user_descriptions: &$app.user_descriptions,
             photo: $app.classify.shown_photo().map(std::path::Path::to_path_buf),
         }
     };
@@ -306,9 +315,12 @@ impl eframe::App for AtlasApp {
         self.apply_actions(ui.ctx());
     }
 
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        if self.persist {
-            eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    /// Called by eframe every 30 s and on closing; the settings go to their own file
+    /// ([`settings_file`]), eframe's storage keeps only the window's size and place.
+    fn save(&mut self, _storage: &mut dyn eframe::Storage) {
+        let lang = self.settings.lang;
+        if let Some(message) = self.settings_file.as_mut().and_then(|file| file.save(&self.settings, lang)) {
+            self.messages.error = Some(message);
         }
     }
 }

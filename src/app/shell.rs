@@ -73,6 +73,7 @@ impl AtlasApp {
             DialogKind::OpenImage | DialogKind::PlaceImage => self.settings.last_image_dir.clone(),
             DialogKind::OpenCheckpoint => self.settings.last_model.as_ref().and_then(|p| p.parent().map(Path::to_path_buf)),
             DialogKind::PickDataFolder => self.settings.last_data_dir.clone(),
+            DialogKind::PickAtlasFolder => self.atlas.build_folder.clone().or_else(|| self.settings.last_data_dir.clone()),
             DialogKind::ResumeCheckpoint => self.train.run_dir.clone().or_else(|| Some(self.run_root.clone())),
             _ => None,
         };
@@ -98,6 +99,11 @@ impl AtlasApp {
     fn route_event(&mut self, ctx: &egui::Context, Envelope { job, event }: Envelope) {
         match event {
             Event::Model(ModelEvent::Loaded(info)) => self.model_loaded(info),
+            Event::Model(ModelEvent::ClassSamples { samples, .. }) => {
+                if let Some(editor) = self.classify.editor.as_mut().filter(|editor| editor.samples_job == Some(job)) {
+                    editor.samples_read(ctx, samples);
+                }
+            }
             Event::Classify(event) => {
                 let opened = matches!(event, crate::worker::ClassifyEvent::Opened { .. });
                 let mut cx = app_context!(self);
@@ -193,12 +199,17 @@ impl AtlasApp {
                 Err(error) => self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
             }
         }
+        // The user's own files (written by the description editor) before the shipped ones.
         self.descriptions = None;
-        if let Some(dir) = resources::descriptions_dir() {
+        let user_dir = self.user_descriptions.clone();
+        for dir in std::iter::once(user_dir).chain(resources::descriptions_dir()) {
             let (found, errors) = find_matching(&dir, class_names);
-            self.descriptions = found;
             if let Some(error) = errors.first() {
                 self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string()));
+            }
+            if found.is_some() {
+                self.descriptions = found;
+                return;
             }
         }
     }
@@ -225,20 +236,20 @@ impl AtlasApp {
                 AppAction::ShowTab(tab) => self.tab = tab,
                 AppAction::OpenDialog(kind) => self.request_dialog(ctx, kind),
                 AppAction::PlaceOnAtlas(paths) => self.place_on_atlas(paths),
-                AppAction::SaveDescription { class_id, draft } => self.save_description(&class_id, draft),
+                AppAction::SaveDescriptions { file, path } => self.save_descriptions(file, path),
             }
         }
     }
 
-    /// Writes the descriptions with one class's edit applied to the user's copy, atomically.
-    fn save_description(&mut self, class_id: &str, draft: crate::descriptions::ClassDescription) {
-        let Some(set) = self.descriptions.as_mut() else { return };
-        *set.entry_mut(class_id) = draft;
-        let path = super::classify_panel::user_descriptions_path(set);
+    /// Writes the description editor's file atomically and makes it the one in use; on failure
+    /// the editor stays open with the user's text.
+    fn save_descriptions(&mut self, file: crate::descriptions::DescriptionFile, path: PathBuf) {
+        let set = DescriptionSet { file, path: path.clone() };
         match set.save(&path) {
             Ok(()) => {
-                set.path = path.clone();
+                self.descriptions = Some(set);
                 self.settings.description_file = Some(path);
+                self.classify.editor = None;
             }
             Err(error) => self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
         }
@@ -262,6 +273,10 @@ impl AtlasApp {
                 Err(error) => self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
             },
             DialogKind::PickDataFolder => self.choose_data_folder(path),
+            DialogKind::PickAtlasFolder => {
+                let mut cx = app_context!(self);
+                self.atlas.choose_build_folder(path, true, &mut cx);
+            }
             DialogKind::ResumeCheckpoint => {
                 let mut cx = app_context!(self);
                 self.train.start(Some(path), &mut cx);

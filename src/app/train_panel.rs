@@ -123,6 +123,34 @@ pub struct TrainPanel {
     pub last_validation: Option<EvalReport>,
     pub checkpoints: Vec<CheckpointSummary>,
     pub outcome: Option<String>,
+    /// The per-class table's order, chosen by clicking a column header.
+    pub per_class_sort: TableSort,
+}
+
+/// A table's order: which column (0 = the rows' own order) and which way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSort {
+    pub column: usize,
+    pub descending: bool,
+}
+
+impl TableSort {
+    /// A click on a column's header: sorts by it, or turns the order round if it already does.
+    fn click(&mut self, column: usize) {
+        if self.column == column {
+            self.descending = !self.descending;
+        } else {
+            *self = TableSort { column, descending: false };
+        }
+    }
+
+    fn arrow(&self, column: usize) -> &'static str {
+        match (self.column == column, self.descending) {
+            (false, _) => "",
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+        }
+    }
 }
 
 impl TrainPanel {
@@ -325,7 +353,10 @@ impl TrainPanel {
         egui::ScrollArea::vertical().id_salt("class-strip-scroll").max_height(200.0).show(ui, |ui| {
             egui::Grid::new("class-strip").num_columns(2).spacing([8.0, 4.0]).show(ui, |ui| {
                 for (class, (name, count)) in summary.class_names.iter().zip(&summary.counts).enumerate() {
-                    ui.label(format!("{name} ({count})"));
+                    // The description's name in the UI language where the model in use has one.
+                    let (shown, _) = cx.class_names_of(name);
+                    let label = if shown == *name { format!("{name} ({count})") } else { format!("{shown} · {name} ({count})") };
+                    ui.label(label);
                     ui.horizontal(|ui| {
                         ui.spacing_mut().item_spacing.x = 2.0;
                         for texture in self.thumbnails.get(class).into_iter().flatten() {
@@ -450,11 +481,12 @@ impl TrainPanel {
         let lang = cx.lang;
         if let Some(report) = &self.last_validation {
             ui.separator();
+            let names: Vec<String> = report.per_class.iter().map(|class| cx.class_names_of(&class.name).0).collect();
             ui.columns(2, |columns| {
                 columns[0].strong(T::ConfusionMatrix.get(lang));
-                confusion_ui(&mut columns[0], report, lang);
+                confusion_ui(&mut columns[0], report, &names, lang);
                 columns[1].strong(T::PerClass.get(lang));
-                per_class_ui(&mut columns[1], report, lang);
+                per_class_ui(&mut columns[1], report, &names, &mut self.per_class_sort, lang);
             });
         }
         if self.checkpoints.is_empty() {
@@ -463,26 +495,50 @@ impl TrainPanel {
         ui.separator();
         ui.strong(T::Checkpoints.get(lang));
         let current = cx.model_info().map(|info| info.path.clone());
-        egui::Grid::new("checkpoints").striped(true).num_columns(5).show(ui, |ui| {
-            for checkpoint in &self.checkpoints {
-                let name = checkpoint.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                ui.label(&name);
-                ui.label(format!("{} {}", T::Epoch.get(lang), checkpoint.epoch));
-                ui.label(
-                    checkpoint
-                        .validation_accuracy
-                        .map(|a| format!("{} {:.1}%", T::ValidationAccuracyShort.get(lang), a * 100.0))
-                        .unwrap_or_default(),
-                );
-                ui.label(checkpoint.validation_loss.map(|l| format!("{} {l:.4}", T::ValidationLoss.get(lang))).unwrap_or_default());
-                if current.as_ref() == Some(&checkpoint.path) {
-                    ui.label(T::InUse.get(lang));
-                } else if ui.button(T::UseForClassification.get(lang)).on_hover_text(checkpoint.path.display().to_string()).clicked() {
-                    cx.actions.push(AppAction::UseCheckpoint(checkpoint.path.clone()));
+        let row_height = ui.spacing().interact_size.y + 4.0;
+        let headers = [T::File, T::Epoch, T::ValidationAccuracyShort, T::ValidationLoss];
+        TableBuilder::new(ui)
+            .id_salt("checkpoint-table")
+            .striped(true)
+            .max_scroll_height(200.0)
+            .column(Column::auto().at_least(140.0))
+            .columns(Column::auto().at_least(60.0), headers.len() - 1)
+            .column(Column::remainder())
+            .header(row_height, |mut row| {
+                for header in headers {
+                    row.col(|ui| {
+                        ui.strong(header.get(lang));
+                    });
                 }
-                ui.end_row();
-            }
-        });
+                row.col(|_| {});
+            })
+            .body(|body| {
+                body.rows(row_height, self.checkpoints.len(), |mut row| {
+                    let checkpoint = &self.checkpoints[row.index()];
+                    let name = checkpoint.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    for cell in [
+                        name,
+                        checkpoint.epoch.to_string(),
+                        checkpoint.validation_accuracy.map(|a| format!("{:.1}%", a * 100.0)).unwrap_or_default(),
+                        checkpoint.validation_loss.map(|l| format!("{l:.4}")).unwrap_or_default(),
+                    ] {
+                        row.col(|ui| {
+                            ui.label(cell);
+                        });
+                    }
+                    row.col(|ui| {
+                        if current.as_ref() == Some(&checkpoint.path) {
+                            ui.label(T::InUse.get(lang));
+                        } else if ui
+                            .button(T::UseForClassification.get(lang))
+                            .on_hover_text(checkpoint.path.display().to_string())
+                            .clicked()
+                        {
+                            cx.actions.push(AppAction::UseCheckpoint(checkpoint.path.clone()));
+                        }
+                    });
+                });
+            });
     }
 }
 
@@ -597,16 +653,19 @@ fn epoch_table_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
 }
 
 /// The confusion matrix as a heat map: rows are true classes, columns predicted ones.
-fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, lang: Lang) {
+/// `names`: the classes' display names, in the report's order.
+fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], lang: Lang) {
     let classes = report.confusion.len();
     if classes == 0 {
         return;
     }
-    let names: Vec<&str> = report.per_class.iter().map(|c| c.name.as_str()).collect();
     let label_width = 110.0;
     let cell = ((ui.available_width() - label_width) / classes as f32).clamp(10.0, 28.0);
     let size = egui::vec2(label_width + cell * classes as f32, cell * classes as f32 + 16.0);
     let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    // The rows' names for screen readers (and tests), since the picture itself is painted.
+    let described = format!("{}: {}", T::ConfusionMatrix.get(lang), names.join(", "));
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &described));
     let painter = ui.painter_at(rect);
     let text_color = ui.visuals().text_color();
     let origin = rect.min + egui::vec2(label_width, 16.0);
@@ -615,7 +674,7 @@ fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, lang: Lang) {
         painter.text(
             egui::pos2(rect.min.x + label_width - 4.0, origin.y + (row as f32 + 0.5) * cell),
             egui::Align2::RIGHT_CENTER,
-            names.get(row).copied().unwrap_or(""),
+            names.get(row).map_or("", String::as_str),
             egui::FontId::proportional(11.0),
             text_color,
         );
@@ -666,20 +725,62 @@ fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, lang: Lang) {
     }
 }
 
-fn per_class_ui(ui: &mut egui::Ui, report: &EvalReport, lang: Lang) {
-    egui::Grid::new("per-class").striped(true).num_columns(5).show(ui, |ui| {
-        ui.strong("");
-        for header in [T::Precision, T::Recall, T::F1, T::Support] {
-            ui.strong(header.get(lang));
+/// Precision, recall, F1 and support per class; a click on a header sorts by that column (the
+/// weakest classes first, or last on a second click).
+fn per_class_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], sort: &mut TableSort, lang: Lang) {
+    let classes = &report.per_class;
+    let key = |index: usize| {
+        let class = &classes[index];
+        match sort.column {
+            1 => class.precision,
+            2 => class.recall,
+            3 => class.f1,
+            4 => class.support as f64,
+            _ => index as f64,
         }
-        ui.end_row();
-        for (index, class) in report.per_class.iter().enumerate() {
-            ui.label(format!("{} {}", index + 1, class.name));
-            ui.label(format!("{:.2}", class.precision));
-            ui.label(format!("{:.2}", class.recall));
-            ui.label(format!("{:.2}", class.f1));
-            ui.label(class.support.to_string());
-            ui.end_row();
-        }
-    });
+    };
+    let mut order: Vec<usize> = (0..classes.len()).collect();
+    order.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+    if sort.descending {
+        order.reverse();
+    }
+    let row_height = ui.spacing().interact_size.y + 2.0;
+    let headers = [T::Class, T::Precision, T::Recall, T::F1, T::Support];
+    let mut clicked = None;
+    TableBuilder::new(ui)
+        .id_salt("per-class-table")
+        .striped(true)
+        .max_scroll_height(320.0)
+        .column(Column::auto().at_least(110.0))
+        .columns(Column::auto().at_least(56.0), headers.len() - 1)
+        .header(row_height, |mut row| {
+            for (column, header) in headers.into_iter().enumerate() {
+                row.col(|ui| {
+                    let title = format!("{}{}", header.get(lang), sort.arrow(column));
+                    if ui.add(egui::Button::new(egui::RichText::new(title).strong()).frame(false)).clicked() {
+                        clicked = Some(column);
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, order.len(), |mut row| {
+                let index = order[row.index()];
+                let class = &classes[index];
+                for cell in [
+                    format!("{} {}", index + 1, names.get(index).unwrap_or(&class.name)),
+                    format!("{:.2}", class.precision),
+                    format!("{:.2}", class.recall),
+                    format!("{:.2}", class.f1),
+                    class.support.to_string(),
+                ] {
+                    row.col(|ui| {
+                        ui.label(cell);
+                    });
+                }
+            });
+        });
+    if let Some(column) = clicked {
+        sort.click(column);
+    }
 }

@@ -106,6 +106,33 @@ fn io_error(path: &Path, source: std::io::Error) -> DataError {
     DataError::Io { path: path.to_path_buf(), source }
 }
 
+/// What each class looks like: the first readable image of each class folder under `root`, as
+/// the network sees it (100x100); None for a class whose folder is missing or unreadable.
+pub fn class_samples(root: &Path, class_names: &[String]) -> Vec<Option<RgbImage>> {
+    /// Files tried per class before giving up (a folder may start with a broken file).
+    const TRIES: usize = 8;
+    class_names
+        .iter()
+        .map(|class| {
+            let mut files: Vec<PathBuf> =
+                std::fs::read_dir(root.join(class)).into_iter().flatten().flatten().map(|entry| entry.path()).collect();
+            files.sort();
+            files.iter().filter(|file| !is_hidden(file)).take(TRIES).find_map(|file| load_network_image(file).ok())
+        })
+        .collect()
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'))
+}
+
+/// How many images a data set folder holds and in which classes, without reading them.
+pub fn count_images(root: &Path) -> Result<(Vec<String>, usize), DataError> {
+    let classes = scan_folder(root)?;
+    let images = classes.iter().map(|(_, files)| files.len()).sum();
+    Ok((classes.into_iter().map(|(name, _)| name).collect(), images))
+}
+
 /// Lists class folders (sorted by name, hidden ones ignored) and their files.
 pub fn scan_folder(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError> {
     let mut classes = Vec::new();

@@ -16,11 +16,23 @@ use super::rng::SeededRng;
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerSummary {
     pub layer: Layer,
-    pub description: String,
+    /// What the layer does, as numbers; the app words it in the UI language.
+    pub kind: LayerKind,
     pub output_shape: Vec<i64>,
     pub parameters: i64,
     /// Side of the input square that can influence one output unit (the whole image for fc).
     pub receptive_field: i64,
+}
+
+/// The operation of a layer of the paper's network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    /// Convolution (kernel x kernel), ReLU, then 2x2 max-pooling.
+    ConvReluPool { kernel: i64, in_channels: i64, out_channels: i64 },
+    /// Fully connected, ReLU and dropout 0.5.
+    DenseReluDropout { inputs: i64, outputs: i64 },
+    /// Fully connected to one logit per class.
+    Logits { inputs: i64 },
 }
 
 /// Layers, output shapes, parameter counts and receptive fields of the paper's network.
@@ -37,20 +49,20 @@ pub fn model_summary(num_classes: usize) -> Vec<LayerSummary> {
         jump *= 2;
         rows.push(LayerSummary {
             layer: spec.layer,
-            description: format!("conv {0}x{0} {1}→{2}, ReLU, max-pool 2x2", spec.kernel, spec.in_channels, spec.out_channels),
+            kind: LayerKind::ConvReluPool { kernel: spec.kernel, in_channels: spec.in_channels, out_channels: spec.out_channels },
             output_shape: layer_output_shape(spec.layer, num_classes as i64),
             parameters: parameters(spec.layer),
             receptive_field: field,
         });
     }
-    for (layer, description) in [
-        (Layer::Fc1, "fully connected 4608→1024, ReLU, dropout 0.5"),
-        (Layer::Fc2, "fully connected 1024→512, ReLU, dropout 0.5"),
-        (Layer::Fc3, "fully connected 512→classes (logits)"),
+    for (layer, kind) in [
+        (Layer::Fc1, LayerKind::DenseReluDropout { inputs: 4608, outputs: 1024 }),
+        (Layer::Fc2, LayerKind::DenseReluDropout { inputs: 1024, outputs: 512 }),
+        (Layer::Fc3, LayerKind::Logits { inputs: 512 }),
     ] {
         rows.push(LayerSummary {
             layer,
-            description: description.to_string(),
+            kind,
             output_shape: layer_output_shape(layer, num_classes as i64),
             parameters: parameters(layer),
             receptive_field: INPUT_SIZE,

@@ -35,6 +35,8 @@ pub enum AtlasJob {
     /// Render the atlas (or the part `crop`) as a PNG file, with `names` as class labels and
     /// legend when given, and `placements` marked.
     Export { options: ExportOptions, names: Option<Vec<String>>, placements: Vec<Placement>, crop: Option<[f32; 4]>, path: PathBuf },
+    /// How many images a folder offers a build, and in which classes (nothing is decoded).
+    CountImages { dir: PathBuf },
 }
 
 impl AtlasJob {
@@ -45,6 +47,7 @@ impl AtlasJob {
             AtlasJob::Place { .. } => JobKind::PlaceImages,
             AtlasJob::CellPatches { .. } => JobKind::CellPatches,
             AtlasJob::Export { .. } => JobKind::ExportAtlas,
+            AtlasJob::CountImages { .. } => JobKind::ScanFolder,
         }
     }
 }
@@ -79,6 +82,11 @@ pub enum AtlasEvent {
     },
     Exported {
         path: PathBuf,
+    },
+    ImagesCounted {
+        dir: PathBuf,
+        classes: Vec<String>,
+        images: usize,
     },
 }
 
@@ -115,6 +123,13 @@ impl Interactive {
             AtlasJob::Export { options, names, placements, crop, path } => {
                 self.export_atlas(&options, names, &placements, crop, path, reporter)
             }
+            AtlasJob::CountImages { dir } => match crate::engine::data::count_images(&dir) {
+                Ok((classes, images)) => {
+                    reporter.send(Event::Atlas(AtlasEvent::ImagesCounted { dir, classes, images }));
+                    Ok(())
+                }
+                Err(error) => Err(JobError::Dataset { message: error.to_string() }),
+            },
             AtlasJob::Build(_) => Err(JobError::Atlas { message: "an atlas build was sent to the interactive worker".to_string() }),
         };
         if let Err(error) = result {

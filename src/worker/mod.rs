@@ -65,6 +65,8 @@ pub enum JobKind {
     Classify,
     Explain,
     ScanDataset,
+    /// A quick look into a folder: its classes and image count, or a picture per class.
+    ScanFolder,
     ListCheckpoints,
     LoadAtlas,
     PlaceImages,
@@ -101,6 +103,7 @@ impl Job {
     pub fn kind(&self) -> JobKind {
         match self {
             Job::Model(ModelJob::Load { .. }) => JobKind::LoadModel,
+            Job::Model(ModelJob::ClassSamples { .. }) => JobKind::ScanFolder,
             Job::Classify(job) => job.kind(),
             Job::Explain(_) => JobKind::Explain,
             Job::Train(job) => job.kind(),

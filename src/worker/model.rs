@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use tch::Device;
 
 use super::interactive::Interactive;
-use super::{Event, JobError, Reporter};
+use super::{Event, JobError, Picture, Reporter};
 use crate::engine::checkpoint::{Checkpoint, load_checkpoint};
 use crate::engine::model::device_name;
 
@@ -13,11 +13,19 @@ use crate::engine::model::device_name;
 pub enum ModelJob {
     /// Load a checkpoint and make it the model in use. A refused file keeps the previous model.
     Load { path: PathBuf },
+    /// A picture of each class from the folder the classes were trained on, for the
+    /// description editor.
+    ClassSamples { dir: PathBuf, class_names: Vec<String> },
 }
 
 #[derive(Clone, Debug)]
 pub enum ModelEvent {
     Loaded(ModelInfo),
+    /// One picture per class, in the order asked (None: none found for that class).
+    ClassSamples {
+        dir: PathBuf,
+        samples: Vec<Option<Picture>>,
+    },
 }
 
 /// What the model in use is, in plain data for the window.
@@ -30,6 +38,9 @@ pub struct ModelInfo {
     pub epoch: u32,
     pub device: String,
     pub fingerprint: String,
+    /// The folder the model was trained on, as its checkpoint records it (None for portable or
+    /// imported weights).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl ModelInfo {
@@ -43,6 +54,7 @@ impl ModelInfo {
             epoch: checkpoint.meta.epoch,
             device: device_name(device),
             fingerprint: checkpoint.fingerprint.clone(),
+            data_dir: checkpoint.meta.training.as_ref().and_then(|training| training.data_dir.clone()),
         }
     }
 }
@@ -51,6 +63,11 @@ impl Interactive {
     pub(super) fn model_job(&mut self, job: ModelJob, reporter: &Reporter) {
         match job {
             ModelJob::Load { path } => self.load_model(&path, reporter),
+            ModelJob::ClassSamples { dir, class_names } => {
+                let samples =
+                    crate::engine::data::class_samples(&dir, &class_names).iter().map(|s| s.as_ref().map(Picture::from_rgb)).collect();
+                reporter.send(Event::Model(ModelEvent::ClassSamples { dir, samples }));
+            }
         }
     }
 

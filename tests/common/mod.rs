@@ -111,10 +111,12 @@ pub fn app_options(picker: activation_atlas::app::dialogs::Picker) -> activation
     activation_atlas::app::AppOptions {
         picker,
         model: activation_atlas::resources::shipped_model(),
-        persist: false,
+        settings_file: None,
         image: None,
         data_dir: None,
         run_root: None,
+        // No user description files: only the shipped ones.
+        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
     }

@@ -103,6 +103,14 @@ pub fn parse_levels(text: &str) -> Option<Vec<usize>> {
     (!levels.is_empty()).then_some(levels)
 }
 
+/// The classes and number of images in a folder, counted without decoding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FolderCount {
+    pub dir: PathBuf,
+    pub classes: Vec<String>,
+    pub images: usize,
+}
+
 pub struct AtlasPanel {
     pub atlas: Option<Arc<Atlas>>,
     pub path: Option<PathBuf>,
@@ -120,6 +128,13 @@ pub struct AtlasPanel {
     pub dropped: Vec<DroppedImage>,
     pub building: Option<Building>,
     pub form: BuildForm,
+    /// The image folder the next build reads: chosen here, else the model's training folder.
+    pub build_folder: Option<PathBuf>,
+    /// Whether the user chose `build_folder` (kept when the model changes).
+    build_folder_chosen: bool,
+    /// What a look into `build_folder` found, before a build starts.
+    pub build_folder_count: Option<FolderCount>,
+    counting: Option<JobId>,
     pub export_size: u32,
     pub export_labels: bool,
     pub export_grid_lines: bool,
@@ -144,6 +159,10 @@ impl Default for AtlasPanel {
             dropped: Vec::new(),
             building: None,
             form: BuildForm::default(),
+            build_folder: None,
+            build_folder_chosen: false,
+            build_folder_count: None,
+            counting: None,
             export_size: 2048,
             export_labels: true,
             export_grid_lines: false,
@@ -293,12 +312,50 @@ impl AtlasPanel {
                 self.missing_patches = missing;
             }
             AtlasEvent::Exported { path } => cx.messages.notice = Some(format!("{} {}", cx.t(T::Saved), path.display())),
+            AtlasEvent::ImagesCounted { dir, classes, images } => {
+                if self.build_folder.as_ref() == Some(&dir) {
+                    self.build_folder_count = Some(FolderCount { dir, classes, images });
+                }
+            }
         }
     }
 
-    pub fn job_failed(&mut self, _job: JobId, _error: &JobError) {}
+    pub fn job_failed(&mut self, job: JobId, _error: &JobError) {
+        if self.counting == Some(job) {
+            self.build_folder_count = None;
+        }
+    }
+
+    /// Makes `dir` the folder the next build reads and counts its images. `chosen`: the user
+    /// picked it (else it is the model's training folder, replaced when the model changes).
+    pub fn choose_build_folder(&mut self, dir: PathBuf, chosen: bool, cx: &mut AppContext) {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        self.build_folder_chosen = chosen;
+        self.build_folder = Some(dir.clone());
+        self.build_folder_count = None;
+        self.counting = cx.submit(Job::Atlas(AtlasJob::CountImages { dir }));
+    }
+
+    /// Where a build reads from when the user has not chosen: the folder the model in use was
+    /// trained on while it exists, else the training tab's data set.
+    fn default_build_folder(cx: &AppContext) -> Option<PathBuf> {
+        let trained_on = cx.model_info().and_then(|info| info.data_dir.clone()).filter(|dir| dir.is_dir());
+        trained_on.or_else(|| cx.settings.last_data_dir.clone().filter(|dir| dir.is_dir()))
+    }
+
+    /// Fills in the default build folder the first time the form is shown for a model.
+    pub(super) fn ensure_build_folder(&mut self, cx: &mut AppContext) {
+        if self.build_folder.is_none()
+            && let Some(dir) = Self::default_build_folder(cx)
+        {
+            self.choose_build_folder(dir, false, cx);
+        }
+    }
 
     pub fn job_finished(&mut self, job: JobId) {
+        if self.counting == Some(job) {
+            self.counting = None;
+        }
         if self.building.as_ref().is_some_and(|b| b.job == job) {
             self.building = None;
         }
@@ -307,6 +364,11 @@ impl AtlasPanel {
     /// A new model: an atlas of another model is put away (the worker drops it too). Returns
     /// whether the shown atlas belongs to the new model.
     pub fn model_changed(&mut self, model_fingerprint: &str) -> bool {
+        // The default folder follows the model; a folder the user chose stays.
+        if !self.build_folder_chosen {
+            self.build_folder = None;
+            self.build_folder_count = None;
+        }
         match &self.atlas {
             Some(atlas) if atlas.meta.model_fingerprint == model_fingerprint => true,
             Some(_) => {
@@ -341,8 +403,8 @@ impl AtlasPanel {
 
     /// Builds an atlas of the model in use on its own thread, from the form's settings.
     pub fn build(&mut self, cx: &mut AppContext) {
-        let Some(data_dir) = cx.settings.last_data_dir.clone() else {
-            cx.messages.notice = Some(cx.t(T::AtlasNeedsData).to_string());
+        let Some(data_dir) = self.build_folder.clone() else {
+            cx.messages.notice = Some(cx.t(T::AtlasFolderMissing).to_string());
             return;
         };
         let Some(weights) = cx.model_info().map(|info| info.path.clone()) else { return };

@@ -142,11 +142,35 @@ impl AtlasPanel {
 
     fn build_form_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
-        let data = cx.settings.last_data_dir.clone();
-        ui.small(match &data {
-            Some(dir) => dir.display().to_string(),
-            None => T::AtlasNeedsData.get(lang).to_string(),
+        self.ensure_build_folder(cx);
+        let data = self.build_folder.clone();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(T::AtlasDataFolder.get(lang));
+            if ui.add_enabled(self.building.is_none(), egui::Button::new(T::ChooseAtlasDataFolder.get(lang))).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::PickAtlasFolder));
+            }
         });
+        // Which folder and how many photos, before anything starts.
+        match (&data, &self.build_folder_count) {
+            (None, _) => {
+                ui.colored_label(ui.visuals().warn_fg_color, T::AtlasFolderMissing.get(lang));
+            }
+            (Some(dir), Some(count)) if count.dir == *dir => {
+                ui.label(crate::app::i18n::atlas_build_source(lang, dir, count.classes.len(), count.images));
+                let model_classes = cx.model_info().map(|info| info.class_names.clone()).unwrap_or_default();
+                let unknown: Vec<&String> = count.classes.iter().filter(|c| !model_classes.contains(c)).collect();
+                if !unknown.is_empty() {
+                    let names = unknown.iter().take(5).map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
+                    ui.colored_label(ui.visuals().warn_fg_color, format!("{} {names}", T::AtlasFolderOtherClasses.get(lang)));
+                }
+            }
+            (Some(dir), _) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.small(dir.display().to_string());
+                });
+            }
+        }
         let form = &mut self.form;
         egui::Grid::new("atlas-form").num_columns(2).show(ui, |ui| {
             let label = ui.label(T::Layer.get(lang));
