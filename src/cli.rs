@@ -736,7 +736,8 @@ fn train_config(args: &TrainArgs) -> TrainConfig {
         validation_fraction: args.validation_fraction,
         checkpoint_every: args.checkpoint_every,
         keep_last: args.keep_last,
-        data_dir: Some(args.data.clone()),
+        // Absolute, so the window finds the folder again from any working directory.
+        data_dir: Some(std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone())),
     }
 }
 
