@@ -16,13 +16,7 @@ const KEPT_LOG_FILES: usize = 7;
 
 /// `$XDG_STATE_HOME/activation-atlas/logs`, else `~/.local/state/activation-atlas/logs`.
 pub fn log_dir() -> PathBuf {
-    std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("activation-atlas")
-        .join("logs")
+    crate::resources::xdg_app_dir("XDG_STATE_HOME", ".local/state").join("logs")
 }
 
 /// Keeps the log file's writer thread alive; dropping it flushes what is left.

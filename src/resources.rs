@@ -89,9 +89,17 @@ pub fn label_font() -> Option<ab_glyph::FontVec> {
 /// The app's folder for the user's own files: `~/.local/share/activation-atlas` (or under
 /// `$XDG_DATA_HOME`): training runs, atlases, edited descriptions, downloaded data sets.
 pub fn user_data_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
+    xdg_app_dir("XDG_DATA_HOME", ".local/share")
+}
+
+/// The app's folder under an XDG base directory: `$variable/activation-atlas` where the variable
+/// holds an absolute path (the XDG rule: relative or empty values are ignored), else
+/// `~/<under_home>/activation-atlas`; the temporary folder where there is no HOME either.
+pub fn xdg_app_dir(variable: &str, under_home: &str) -> PathBuf {
+    std::env::var_os(variable)
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(under_home)))
         .unwrap_or_else(std::env::temp_dir)
         .join("activation-atlas")
 }

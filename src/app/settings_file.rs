@@ -28,13 +28,7 @@ impl SettingsFile {
 
     /// `$XDG_CONFIG_HOME/activation-atlas/settings.ron`, else `~/.config/activation-atlas/settings.ron`.
     pub fn default_path() -> PathBuf {
-        std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|dir| dir.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join(super::APP_ID)
-            .join("settings.ron")
+        crate::resources::xdg_app_dir("XDG_CONFIG_HOME", ".config").join("settings.ron")
     }
 
     pub fn path(&self) -> &Path {

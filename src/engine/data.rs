@@ -95,11 +95,7 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ACTIVATION_ATLAS_CACHE") {
         return PathBuf::from(dir);
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("activation-atlas")
+    crate::resources::xdg_app_dir("XDG_CACHE_HOME", ".cache")
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> DataError {
