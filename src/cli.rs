@@ -1107,7 +1107,7 @@ fn atlas_export(args: AtlasExportArgs, out: Output) -> Result<serde_json::Value>
 /// "向日葵 sunflower" where a description file names the class, else the class name.
 fn display_names(class_names: &[String]) -> Vec<String> {
     // The user's own descriptions first, as the window picks them.
-    let descriptions = crate::descriptions::find_for_classes(&crate::descriptions::description_dirs(), class_names);
+    let descriptions = crate::descriptions::find_for_classes(&crate::descriptions::description_dirs(), class_names).0;
     class_names
         .iter()
         .map(|id| match descriptions.as_ref().and_then(|d| d.get(id)).map(|d| d.name_zh.clone()).filter(|n| !n.is_empty()) {
@@ -1429,7 +1429,7 @@ impl ClassNamer {
         }
         let set = match &args.descriptions {
             Some(file) => Some(crate::descriptions::DescriptionSet::load(file)?),
-            None => crate::descriptions::find_for_classes(&crate::descriptions::description_dirs(), class_ids),
+            None => crate::descriptions::find_for_classes(&crate::descriptions::description_dirs(), class_ids).0,
         };
         let chinese = locale_is_chinese();
         let names = class_ids

@@ -113,11 +113,7 @@ impl DescriptionSet {
 
     /// The entry for a class, created empty if missing (for editing).
     pub fn entry_mut(&mut self, class_id: &str) -> &mut ClassDescription {
-        if let Some(index) = self.file.classes.iter().position(|class| class.id == class_id) {
-            return &mut self.file.classes[index];
-        }
-        self.file.classes.push(ClassDescription::empty(class_id));
-        self.file.classes.last_mut().expect("just pushed")
+        self.file.entry_mut(class_id)
     }
 
     /// The class's name in Chinese (`chinese`) or English, where the file gives one.
@@ -136,12 +132,26 @@ impl DescriptionSet {
 /// Where description files are found: the user's own (written by the window's description
 /// editor) first, then the shipped ones.
 pub fn description_dirs() -> Vec<PathBuf> {
-    std::iter::once(crate::resources::user_data_dir().join("user-descriptions")).chain(crate::resources::descriptions_dir()).collect()
+    std::iter::once(user_descriptions_dir()).chain(crate::resources::descriptions_dir()).collect()
 }
 
-/// The description file for `class_names` from the first of `dirs` that has one.
-pub fn find_for_classes(dirs: &[PathBuf], class_names: &[String]) -> Option<DescriptionSet> {
-    dirs.iter().find_map(|dir| find_matching(dir, class_names).0)
+/// The user's own description files: `~/.local/share/activation-atlas/user-descriptions`.
+pub fn user_descriptions_dir() -> PathBuf {
+    crate::resources::user_data_dir().join("user-descriptions")
+}
+
+/// The description file for `class_names` from the first of `dirs` that has one, and the
+/// files that failed to parse on the way (for reporting).
+pub fn find_for_classes(dirs: &[PathBuf], class_names: &[String]) -> (Option<DescriptionSet>, Vec<DescriptionError>) {
+    let mut errors = Vec::new();
+    for dir in dirs {
+        let (found, mut failed) = find_matching(dir, class_names);
+        errors.append(&mut failed);
+        if found.is_some() {
+            return (found, errors);
+        }
+    }
+    (None, errors)
 }
 
 /// What a description file lacks for a model: its classes without an entry, entries for
@@ -170,6 +180,15 @@ impl DescriptionSet {
 }
 
 impl DescriptionFile {
+    /// The entry for a class, created empty at the end if missing.
+    pub fn entry_mut(&mut self, class_id: &str) -> &mut ClassDescription {
+        if let Some(index) = self.classes.iter().position(|class| class.id == class_id) {
+            return &mut self.classes[index];
+        }
+        self.classes.push(ClassDescription::empty(class_id));
+        self.classes.last_mut().expect("just pushed")
+    }
+
     /// A file with an empty entry for each of `class_names`, to fill in.
     pub fn template(name: &str, class_names: &[String]) -> DescriptionFile {
         DescriptionFile { name: name.to_string(), classes: class_names.iter().map(|id| ClassDescription::empty(id)).collect() }

@@ -13,8 +13,8 @@ use crate::descriptions::{DescriptionFile, DescriptionSet};
 use crate::worker::{Job, JobId, ModelJob, Picture};
 
 pub struct DescriptionEditor {
-    /// The file as it will be saved: the model's classes first, in its order, then whatever
-    /// else the file it started from held.
+    /// The file as it will be saved: what the file it started from held, with an entry added
+    /// for each of the model's classes it lacked.
     pub file: DescriptionFile,
     /// The model's class ids, in its order.
     pub class_ids: Vec<String>,
@@ -37,22 +37,22 @@ impl DescriptionEditor {
         data_dir: Option<&Path>,
         cx: &mut AppContext,
     ) -> Self {
-        let mut set = DescriptionSet { file: existing.map(|set| set.file.clone()).unwrap_or_default(), path: PathBuf::new() };
+        let mut file = existing.map(|set| set.file.clone()).unwrap_or_default();
         for id in class_ids {
-            set.entry_mut(id);
+            file.entry_mut(id);
         }
         let target = match existing {
             Some(existing) if existing.coverage(class_ids) > 0 => user_copy_path(existing, cx.user_descriptions),
             _ => new_description_path(cx.user_descriptions, class_ids, data_dir),
         };
-        if set.file.name.is_empty() {
-            set.file.name = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if file.name.is_empty() {
+            file.name = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         }
         let samples_job = data_dir
             .filter(|dir| dir.is_dir())
             .and_then(|dir| cx.submit(Job::Model(ModelJob::ClassSamples { dir: dir.to_path_buf(), class_names: class_ids.to_vec() })));
         DescriptionEditor {
-            file: set.file,
+            file,
             class_ids: class_ids.to_vec(),
             selected: class_ids.iter().position(|id| id == select).unwrap_or(0),
             target,

@@ -193,7 +193,7 @@ impl AtlasApp {
             explain: ExplainPanel::default(),
             atlas: AtlasPanel::default(),
             run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
-            user_descriptions: options.user_descriptions.unwrap_or_else(|| classify_panel::user_data_dir().join("user-descriptions")),
+            user_descriptions: options.user_descriptions.unwrap_or_else(crate::descriptions::user_descriptions_dir),
             run_checkpoints: Vec::new(),
             logged_messages: (None, None),
             cjk_font_found,

@@ -8,7 +8,7 @@ use eframe::egui;
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
 use super::{AppAction, AtlasApp, ModelStatus, Tab, app_context};
-use crate::descriptions::{DescriptionSet, find_matching};
+use crate::descriptions::{DescriptionSet, find_for_classes};
 use crate::resources;
 use crate::worker::{AtlasEvent, AtlasJob, Envelope, Event, Job, JobError, JobId, JobKind, ModelEvent, ModelInfo, ModelJob};
 
@@ -200,17 +200,11 @@ impl AtlasApp {
             }
         }
         // The user's own files (written by the description editor) before the shipped ones.
-        self.descriptions = None;
-        let user_dir = self.user_descriptions.clone();
-        for dir in std::iter::once(user_dir).chain(resources::descriptions_dir()) {
-            let (found, errors) = find_matching(&dir, class_names);
-            if let Some(error) = errors.first() {
-                self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string()));
-            }
-            if found.is_some() {
-                self.descriptions = found;
-                return;
-            }
+        let dirs: Vec<PathBuf> = std::iter::once(self.user_descriptions.clone()).chain(resources::descriptions_dir()).collect();
+        let (found, errors) = find_for_classes(&dirs, class_names);
+        self.descriptions = found;
+        if let Some(error) = errors.first() {
+            self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string()));
         }
     }
 

@@ -102,8 +102,7 @@ pub enum Job {
 impl Job {
     pub fn kind(&self) -> JobKind {
         match self {
-            Job::Model(ModelJob::Load { .. }) => JobKind::LoadModel,
-            Job::Model(ModelJob::ClassSamples { .. }) => JobKind::ScanFolder,
+            Job::Model(job) => job.kind(),
             Job::Classify(job) => job.kind(),
             Job::Explain(_) => JobKind::Explain,
             Job::Train(job) => job.kind(),

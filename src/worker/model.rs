@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use tch::Device;
 
 use super::interactive::Interactive;
-use super::{Event, JobError, Picture, Reporter};
+use super::{Event, JobError, JobKind, Picture, Reporter};
 use crate::engine::checkpoint::{Checkpoint, load_checkpoint};
 use crate::engine::model::device_name;
 
@@ -16,6 +16,15 @@ pub enum ModelJob {
     /// A picture of each class from the folder the classes were trained on, for the
     /// description editor.
     ClassSamples { dir: PathBuf, class_names: Vec<String> },
+}
+
+impl ModelJob {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            ModelJob::Load { .. } => JobKind::LoadModel,
+            ModelJob::ClassSamples { .. } => JobKind::ScanFolder,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
