@@ -164,9 +164,12 @@ impl AtlasPanel {
                     ui.colored_label(ui.visuals().warn_fg_color, format!("{} {names}", T::AtlasFolderOtherClasses.get(lang)));
                 }
             }
+            // Still counting; or the count failed, and the message area says why.
             (Some(dir), _) => {
                 ui.horizontal(|ui| {
-                    ui.spinner();
+                    if self.counting.is_some() {
+                        ui.spinner();
+                    }
                     ui.small(dir.display().to_string());
                 });
             }
