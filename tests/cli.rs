@@ -3,20 +3,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn app(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
-        .args(args)
-        // Keep the decode cache of test folders out of the user's cache.
-        .env("ACTIVATION_ATLAS_CACHE", std::env::temp_dir().join("activation-atlas-test-cache"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{run_cli as app, text};
 
 #[test]
 fn help_documents_every_command_and_flag() {
@@ -93,7 +81,7 @@ fn errors_go_to_the_log_file_and_to_the_terminal_with_rust_log() {
     let state = tempfile::tempdir().unwrap();
     let missing = state.path().join("no-such-atlas.atlas");
     let run = |rust_log: Option<&str>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_activation-atlas"));
+        let mut command = common::cli();
         command.args(["atlas", "info"]).arg(&missing).env("XDG_STATE_HOME", state.path()).env_remove("RUST_LOG");
         if let Some(filter) = rust_log {
             command.env("RUST_LOG", filter);
@@ -447,7 +435,7 @@ fn atlas_cell_writes_the_densest_cells_patches_from_any_directory() {
     let densest = atlas.level(20).unwrap().cells.iter().map(|c| c.count).max().unwrap() as usize;
     let elsewhere = tempfile::tempdir().unwrap();
     let patches = elsewhere.path().join("patches");
-    let output = Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
+    let output = common::cli()
         .args(["atlas", "cell", atlas_path.to_str().unwrap(), "--grid", "20", "--rank", "1", "--json", "--patches"])
         .arg(&patches)
         .current_dir(elsewhere.path())

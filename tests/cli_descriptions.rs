@@ -3,12 +3,13 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::text;
 
 fn app(args: &[&str], lang: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
+    common::cli()
         .args(args)
-        .env("ACTIVATION_ATLAS_CACHE", std::env::temp_dir().join("activation-atlas-test-cache"))
         .env("LANG", lang)
         // No description files of the user's own: the shipped ones are found.
         .env("XDG_DATA_HOME", std::env::temp_dir().join("activation-atlas-tests-empty-data-home"))
@@ -16,10 +17,6 @@ fn app(args: &[&str], lang: &str) -> Output {
         .env_remove("LC_MESSAGES")
         .output()
         .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn shipped_model() -> String {

@@ -4,19 +4,9 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn app(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
-        .args(args)
-        .env("ACTIVATION_ATLAS_CACHE", std::env::temp_dir().join("activation-atlas-test-cache"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{run_cli as app, text};
 
 /// Every stdout line parsed as JSON (the test fails on any line that is not), the envelope last.
 fn json_lines(output: &Output) -> Vec<serde_json::Value> {

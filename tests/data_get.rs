@@ -7,17 +7,15 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use activation_atlas::engine::dataset_get::{FLOWERS17_CLASSES, FLOWERS17_PER_CLASS};
 
-fn app(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_activation-atlas")).args(args).env("ACTIVATION_ATLAS_CACHE", cache).output().expect("the binary runs")
-}
+use common::text;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn app(args: &[&str], cache: &Path) -> Output {
+    common::cli().args(args).env("ACTIVATION_ATLAS_CACHE", cache).output().expect("the binary runs")
 }
 
 /// Serves `body` at http://127.0.0.1:PORT/17flowers.tgz for a few requests; the first answer

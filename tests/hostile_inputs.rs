@@ -8,24 +8,14 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use activation_atlas::app::{AppOptions, ModelStatus};
 use egui_kittest::kittest::Queryable;
 use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
 
-fn app(args: &[&OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
-        .args(args)
-        .env("ACTIVATION_ATLAS_CACHE", std::env::temp_dir().join("activation-atlas-test-cache"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{run_cli as app, text};
 
 /// Every run must end by itself (no signal), and no Rust panic may be printed.
 fn assert_no_crash(output: &Output, what: &str) {

@@ -6,6 +6,23 @@ use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
 
+/// The command-line binary, with the decode cache of test folders kept out of the user's cache.
+pub fn cli() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_activation-atlas"));
+    command.env("ACTIVATION_ATLAS_CACHE", std::env::temp_dir().join("activation-atlas-test-cache"));
+    command
+}
+
+/// Runs the binary with `args` to the end.
+pub fn run_cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    cli().args(args).output().expect("the binary runs")
+}
+
+/// A command's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// The flowers17 data set. Tests that use it must run (not skip) on CI, so a missing folder fails.
 pub fn flowers17() -> PathBuf {
     let dir = activation_atlas::resources::flowers17_dir();
