@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use crate::engine::attribution::{AttributionMethod, AttributionSettings, IgBaseline};
 use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::classify::classify_images;
 use crate::engine::data::{Dataset, cache_dir, load_dataset};
@@ -83,6 +84,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Explain one image: feature maps, filters, saliency, Grad-CAM or occlusion, as a PNG.
     Explain(ExplainArgs),
+    /// Faithfulness of the attribution methods over a labelled folder: deletion and insertion
+    /// AUC, average drop, increase rate and time per image, one row per method.
+    ExplainEval(ExplainEvalArgs),
     /// Feature visualisation: the picture that most excites a channel or a class, as a PNG.
     Visualize(VisualizeArgs),
     /// Activation atlases: build one from a model and a data set, export it, place images on it.
@@ -290,6 +294,17 @@ pub struct AtlasBuildArgs {
     /// Skip the paper's class mosaic and data distribution views.
     #[arg(long)]
     pub no_paper_views: bool,
+    /// A class activation atlas: only the vectors with the strongest attribution to this class
+    /// (name or index), their own layout and icons.
+    #[arg(long, conflicts_with = "compare")]
+    pub class: Option<String>,
+    /// Compare two classes (names or indices, e.g. daisy,windflower): x is attribution to the
+    /// first minus attribution to the second, y a 1-D UMAP of the vectors.
+    #[arg(long, value_delimiter = ',', num_args = 2)]
+    pub compare: Vec<String>,
+    /// Vectors a --class or --compare atlas keeps (the strongest).
+    #[arg(long, default_value_t = crate::engine::atlas::build::FOCUS_VECTORS)]
+    pub focus_vectors: usize,
 }
 
 #[derive(Args, Debug)]
@@ -337,10 +352,141 @@ pub enum ExplainMethod {
     Filters,
     /// Gradient of the class logit with respect to the pixels, over the picture.
     Saliency,
+    /// Saliency averaged over --samples noisy copies (default 16 here).
+    Smoothgrad,
+    /// Integrated Gradients: --steps points from a --baseline (black, blurred or noise).
+    IntegratedGradients,
+    /// Guided Backprop: gradients passed back only through positive ReLUs.
+    GuidedBackprop,
     /// Grad-CAM at --layer (default conv4), over the picture.
     Gradcam,
+    /// Grad-CAM++ at --layer.
+    #[value(name = "gradcam++")]
+    GradcamPlusPlus,
+    /// LayerCAM at --layer (sharp at conv1/conv2).
+    Layercam,
+    /// HiResCAM at --layer.
+    Hirescam,
+    /// Score-CAM at --layer: one masked forward pass per channel.
+    Scorecam,
+    /// Guided Backprop times Grad-CAM at --layer.
+    GuidedGradcam,
     /// Drop in class probability when a grey patch covers each place, over the picture.
     Occlusion,
+    /// A random map (a reference: any real method should beat it).
+    Random,
+    /// Sobel edges of the picture (a reference that ignores the network).
+    Sobel,
+}
+
+impl ExplainMethod {
+    /// The engine's attribution method, for the methods that are one.
+    fn attribution(self) -> Option<AttributionMethod> {
+        Some(match self {
+            ExplainMethod::Featuremaps | ExplainMethod::Papermap | ExplainMethod::Filters => return None,
+            ExplainMethod::Saliency => AttributionMethod::Saliency,
+            ExplainMethod::Smoothgrad => AttributionMethod::SmoothGrad,
+            ExplainMethod::IntegratedGradients => AttributionMethod::IntegratedGradients,
+            ExplainMethod::GuidedBackprop => AttributionMethod::GuidedBackprop,
+            ExplainMethod::Gradcam => AttributionMethod::GradCam,
+            ExplainMethod::GradcamPlusPlus => AttributionMethod::GradCamPlusPlus,
+            ExplainMethod::Layercam => AttributionMethod::LayerCam,
+            ExplainMethod::Hirescam => AttributionMethod::HiResCam,
+            ExplainMethod::Scorecam => AttributionMethod::ScoreCam,
+            ExplainMethod::GuidedGradcam => AttributionMethod::GuidedGradCam,
+            ExplainMethod::Occlusion => AttributionMethod::Occlusion,
+            ExplainMethod::Random => AttributionMethod::Random,
+            ExplainMethod::Sobel => AttributionMethod::Sobel,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BaselineArg {
+    Black,
+    Blurred,
+    Noise,
+}
+
+impl From<BaselineArg> for IgBaseline {
+    fn from(arg: BaselineArg) -> IgBaseline {
+        match arg {
+            BaselineArg::Black => IgBaseline::Black,
+            BaselineArg::Blurred => IgBaseline::Blurred,
+            BaselineArg::Noise => IgBaseline::Noise,
+        }
+    }
+}
+
+/// Settings of the attribution methods, shared by `explain` and `explain-eval`.
+#[derive(Args, Debug)]
+pub struct AttributionArgs {
+    /// Layer of the class activation maps (conv1..conv4; default conv4); of feature maps and
+    /// filters too.
+    #[arg(long, value_enum)]
+    pub layer: Option<LayerArg>,
+    /// SmoothGrad samples (`--method saliency` with more than 1 is SmoothGrad).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Integrated Gradients: points on the path from the baseline.
+    #[arg(long, default_value_t = 64)]
+    pub steps: usize,
+    /// Integrated Gradients: the picture the path starts from.
+    #[arg(long, value_enum, default_value = "black")]
+    pub baseline: BaselineArg,
+    /// Occlusion patch size in pixels.
+    #[arg(long, default_value_t = 20)]
+    pub patch: usize,
+    /// Occlusion stride in pixels.
+    #[arg(long, default_value_t = 5)]
+    pub stride: usize,
+}
+
+impl AttributionArgs {
+    fn settings(&self) -> AttributionSettings {
+        let defaults = AttributionSettings::default();
+        let layer = parse_layer(self.layer, defaults.layer);
+        AttributionSettings {
+            layer,
+            smooth_samples: self.samples.unwrap_or(defaults.smooth_samples).max(1),
+            ig_steps: self.steps.max(1),
+            ig_baseline: self.baseline.into(),
+            occlusion_patch: self.patch,
+            occlusion_stride: self.stride.max(1),
+            ..defaults
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// Every image of the folder.
+    All,
+    /// The validation part of the split the model was trained with (its seed and fraction), for a
+    /// model trained on this folder.
+    Validation,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainEvalArgs {
+    /// Labelled folder: one sub-folder per class.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Model weights; defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Methods to score, comma-separated CLI names (as `explain --method`, plus `random` and
+    /// `sobel`); default every attribution method.
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// Score at most this many images, taken in turn from each class.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Which images of the folder.
+    #[arg(long, value_enum, default_value = "all")]
+    pub split: SplitArg,
+    #[command(flatten)]
+    pub attribution: AttributionArgs,
 }
 
 #[derive(Args, Debug)]
@@ -350,26 +496,27 @@ pub struct ExplainArgs {
     #[arg(long, value_enum)]
     pub method: ExplainMethod,
     /// Output PNG.
+    #[arg(long, required_unless_present = "save_map")]
+    pub out: Option<PathBuf>,
+    /// The raw map as float32 .npy: CAM methods at the layer's resolution after ReLU, before
+    /// upsampling or normalisation; gradient methods the [3, 100, 100] attribution.
     #[arg(long)]
-    pub out: PathBuf,
+    pub save_map: Option<PathBuf>,
+    /// Print the map's faithfulness (deletion/insertion AUC, average drop) beside a random and a
+    /// Sobel map.
+    #[arg(long)]
+    pub faithfulness: bool,
+    /// Print the sanity check: how much the map changes as the weights are randomised.
+    #[arg(long)]
+    pub sanity: bool,
     /// Model weights; defaults to the shipped flower model.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Layer (conv1..conv4; fc1..fc3 for feature maps).
-    #[arg(long, value_enum)]
-    pub layer: Option<LayerArg>,
     /// Class to explain (name or index); defaults to the predicted class.
     #[arg(long)]
     pub class: Option<String>,
-    /// SmoothGrad samples for saliency (1 = plain saliency).
-    #[arg(long, default_value_t = 1)]
-    pub samples: usize,
-    /// Occlusion patch size in pixels.
-    #[arg(long, default_value_t = 20)]
-    pub patch: usize,
-    /// Occlusion stride in pixels.
-    #[arg(long, default_value_t = 5)]
-    pub stride: usize,
+    #[command(flatten)]
+    pub attribution: AttributionArgs,
     /// Heat-map opacity over the picture (saliency, Grad-CAM, occlusion).
     #[arg(long, default_value_t = 0.6)]
     pub opacity: f32,
@@ -539,6 +686,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Train(_) => "train",
         Command::Evaluate(_) => "evaluate",
         Command::Explain(_) => "explain",
+        Command::ExplainEval(_) => "explain-eval",
         Command::Visualize(_) => "visualize",
         Command::Atlas(AtlasCommand::Build(_)) => "atlas build",
         Command::Atlas(AtlasCommand::Export(_)) => "atlas export",
@@ -567,6 +715,7 @@ pub fn run(command: Command, json: bool) -> Result<()> {
         Command::Train(args) => train_command(args, out),
         Command::Evaluate(args) => evaluate(args, out),
         Command::Explain(args) => explain(args, out),
+        Command::ExplainEval(args) => explain_eval(args, out),
         Command::Visualize(args) => visualize_command(args, out),
         Command::Atlas(AtlasCommand::Build(args)) => atlas_build(args, out),
         Command::Atlas(AtlasCommand::Export(args)) => atlas_export(args, out),
@@ -928,19 +1077,48 @@ fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Value> {
         Some(given) => parse_class(given, classes)?,
         None => classify_images(net, std::slice::from_ref(&picture))[0].best().0,
     };
-    let request = match args.method {
-        ExplainMethod::Featuremaps => {
-            ExplainRequest::FeatureMaps { layer: parse_layer(args.layer, Layer::Conv2), normalisation: MapNormalisation::PerChannel }
-        }
-        ExplainMethod::Papermap => ExplainRequest::PaperMap,
-        ExplainMethod::Filters => ExplainRequest::Filters { layer: parse_layer(args.layer, Layer::Conv1) },
-        ExplainMethod::Saliency => ExplainRequest::Saliency { class: Some(class), smooth_samples: args.samples },
-        ExplainMethod::Gradcam => ExplainRequest::GradCam { layer: parse_layer(args.layer, Layer::Conv4), class: Some(class) },
-        ExplainMethod::Occlusion => ExplainRequest::Occlusion { class: Some(class), patch: args.patch, stride: args.stride },
+    let namer = ClassNamer::new(&args.names, classes)?;
+    let settings = args.attribution.settings();
+    // `--method saliency --samples N` was SmoothGrad before it had a name of its own.
+    let method = match (args.method, args.attribution.samples) {
+        (ExplainMethod::Saliency, Some(samples)) if samples > 1 => Some(AttributionMethod::SmoothGrad),
+        (method, _) => method.attribution(),
     };
-    let explanation = explain(net, classes.len(), Some(&picture), &request, &mut |_| {}, &INTERRUPTED)?;
+    if method.is_some_and(AttributionMethod::uses_layer) && !settings.layer.is_conv() {
+        bail!("{} needs a conv layer (conv1..conv4), not {}", method.map_or("", AttributionMethod::display_name), settings.layer);
+    }
+    if args.save_map.is_some() && method.is_none() {
+        bail!("--save-map needs an attribution method (saliency, gradcam, …), not {:?}", args.method);
+    }
+    if (args.faithfulness || args.sanity) && method.is_none() {
+        bail!("--faithfulness and --sanity need an attribution method (saliency, gradcam, …)");
+    }
+    let request = match (args.method, method) {
+        (_, Some(method)) => ExplainRequest::Attribute { method, class: Some(class), settings, faithfulness: args.faithfulness },
+        (ExplainMethod::Featuremaps, None) => ExplainRequest::FeatureMaps {
+            layer: parse_layer(args.attribution.layer, Layer::Conv2),
+            normalisation: MapNormalisation::PerChannel,
+        },
+        (ExplainMethod::Filters, None) => ExplainRequest::Filters { layer: parse_layer(args.attribution.layer, Layer::Conv1) },
+        (_, None) => ExplainRequest::PaperMap,
+    };
+    let bar = progress_bar(BAR);
+    bar.set_message("explaining");
+    let mut on_progress = |step: crate::engine::explanation::ExplainProgress| {
+        if let crate::engine::explanation::ExplainProgress::Steps { done, total } = step {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    };
+    let explained = explain(net, classes.len(), Some(&picture), &request, &mut on_progress, &INTERRUPTED);
+    bar.finish_and_clear();
+    let explanation = explained?;
     let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);
-    let mut result = json!({"image": args.image.display().to_string(), "method": args.method.to_possible_value().map(|v| v.get_name().to_string()), "class": classes[class], "class_index": class});
+    let method_name =
+        method.map_or_else(|| args.method.to_possible_value().map(|v| v.get_name().to_string()), |m| Some(m.cli_name().to_string()));
+    let mut result =
+        json!({"image": args.image.display().to_string(), "method": method_name, "class": classes[class], "class_index": class});
+    let name = namer.name(class).to_string();
     let output = match explanation {
         Explanation::FeatureMaps { montage, .. } | Explanation::Filters { montage, .. } => montage,
         Explanation::PaperMap { channel, map } => {
@@ -948,25 +1126,176 @@ fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Value> {
             result["channel"] = json!(channel);
             grey_image(&map, (args.size / 25).max(1))
         }
-        Explanation::Heat { map, all_zero, layer, base_probability, .. } => {
-            if let (true, Some(layer)) = (all_zero, layer) {
-                eprintln!("note: {layer} has no positive evidence for '{}'; the map is empty", classes[class]);
+        Explanation::Heat { method, map, raw, all_zero, layer, base_probability, faithfulness, .. } => {
+            if all_zero {
+                eprintln!("note: {} finds no positive evidence for '{name}'; the map is empty", method.display_name());
             }
             if let Some(probability) = base_probability {
-                say!(out, "probability of '{}' without occlusion: {probability:.3}", classes[class]);
+                say!(out, "probability of '{name}' without occlusion: {probability:.3}");
             }
             result["layer"] = json!(layer.map(|l| l.name()));
             result["map_empty"] = json!(all_zero);
             result["probability_without_occlusion"] = json!(base_probability);
+            if let Some(path) = &args.save_map {
+                crate::engine::npy::write_npy(path, &raw.shape, &raw.values).with_context(|| format!("cannot write {}", path.display()))?;
+                say!(out, "wrote {} (float32 {:?})", path.display(), raw.shape);
+                result["map_file"] = json!(path.display().to_string());
+                result["map_shape"] = json!(raw.shape);
+            }
+            if let Some(report) = faithfulness {
+                if !out.json {
+                    print_faithfulness(&report, &name);
+                }
+                result["faithfulness"] = serde_json::to_value(&report)?;
+            }
+            if args.sanity {
+                let mut report = |_, _| {};
+                let sanity = crate::engine::faithfulness::sanity_check(net, &picture, method, class, &settings, &mut report, &INTERRUPTED)
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
+                if !out.json {
+                    print_sanity(&sanity);
+                }
+                result["sanity"] = serde_json::to_value(&sanity)?;
+            }
             overlay(&large, &map, args.opacity)
         }
-        Explanation::Summary(_) | Explanation::Visualization { .. } => bail!("this method has no picture"),
+        Explanation::Summary(_) | Explanation::Visualization { .. } | Explanation::Sanity { .. } => bail!("this method has no picture"),
     };
-    let name = ClassNamer::new(&args.names, classes)?.name(class).to_string();
     say!(out, "class: {name} ({class})");
     result["name"] = json!(name);
-    save_png(&output, &args.out, out)?;
-    result["out"] = json!(args.out.display().to_string());
+    if let Some(path) = &args.out {
+        save_png(&output, path, out)?;
+        result["out"] = json!(path.display().to_string());
+    }
+    Ok(result)
+}
+
+fn print_faithfulness(report: &crate::engine::faithfulness::FaithfulnessReport, name: &str) {
+    println!("faithfulness for '{name}' (probability {:.1}%):", report.probability * 100.0);
+    println!("  {:<8} {:>13} {:>14} {:>13} {:>9}", "map", "deletion AUC↓", "insertion AUC↑", "average drop↓", "increase");
+    for (label, f) in [("this", &report.map), ("random", &report.random), ("sobel", &report.sobel)] {
+        println!(
+            "  {:<8} {:>13.3} {:>14.3} {:>12.1}% {:>9}",
+            label,
+            f.deletion_auc,
+            f.insertion_auc,
+            f.average_drop * 100.0,
+            if f.increased { "yes" } else { "no" }
+        );
+    }
+    println!(
+        "  removing the 10% most important pixels drops '{name}' from {:.0}% to {:.0}%; a random 10% drops it to {:.0}%",
+        report.probability * 100.0,
+        report.map.probability_after_deleting(0.1) * 100.0,
+        report.random.probability_after_deleting(0.1) * 100.0
+    );
+}
+
+fn print_sanity(report: &crate::engine::faithfulness::SanityReport) {
+    println!("sanity check (weights randomised from fc3 down):");
+    println!("  {:<16} {:>9} {:>7}", "random down to", "Spearman", "SSIM");
+    for stage in &report.stages {
+        println!("  {:<16} {:>9.3} {:>7.3}", stage.randomised_down_to.name(), stage.spearman, stage.ssim);
+    }
+    if report.insensitive {
+        println!("  warning: the map barely changes with random weights; it does not show what the network learned");
+    }
+}
+
+fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_json::Value> {
+    use crate::engine::faithfulness::score_methods;
+    let weights = weights_or_shipped(args.weights)?;
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let settings = args.attribution.settings();
+    let methods: Vec<AttributionMethod> = if args.methods.is_empty() {
+        AttributionMethod::ALL.to_vec()
+    } else {
+        args.methods
+            .iter()
+            .map(|name| {
+                AttributionMethod::from_cli_name(name.trim()).with_context(|| {
+                    let known: Vec<&str> = AttributionMethod::ALL.iter().map(|m| m.cli_name()).collect();
+                    format!("unknown method '{name}'; the methods: {}", known.join(", "))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    if methods.iter().any(|m| m.uses_layer()) && !settings.layer.is_conv() {
+        bail!("the class activation maps need a conv layer (conv1..conv4), not {}", settings.layer);
+    }
+    let dataset = load_dataset_reporting(&args.data)?;
+    let mut chosen: Vec<usize> = match args.split {
+        SplitArg::All => (0..dataset.len()).collect(),
+        SplitArg::Validation => {
+            let Some(training) = &checkpoint.meta.training else {
+                bail!("{} has no record of its training split; use --split all", weights.display());
+            };
+            crate::engine::data::stratified_split(&dataset.labels, training.validation_fraction, training.seed).1
+        }
+    };
+    // Taken in turn from each class, so a limit keeps every class.
+    let classes = dataset.class_names.len();
+    let mut by_class: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); classes];
+    chosen.sort_unstable();
+    for index in chosen {
+        by_class[dataset.labels[index]].push_back(index);
+    }
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let mut order = Vec::new();
+    while order.len() < limit && by_class.iter().any(|queue| !queue.is_empty()) {
+        for queue in &mut by_class {
+            if order.len() < limit
+                && let Some(index) = queue.pop_front()
+            {
+                order.push(index);
+            }
+        }
+    }
+    if order.is_empty() {
+        bail!("{} has no images to score", args.data.display());
+    }
+    let images: Vec<image::RgbImage> = order.iter().map(|&i| dataset.images[i].clone()).collect();
+    let bar = progress_bar(BAR);
+    bar.set_message("scoring maps");
+    bar.set_length(images.len() as u64);
+    let mut on_progress = |done: usize, _total: usize| bar.set_position(done as u64);
+    let scores = score_methods(&checkpoint.net, &images, &methods, &settings, &mut on_progress, &INTERRUPTED);
+    bar.finish_and_clear();
+    let scored = scores.first().map_or(0, |s| s.images);
+    if !out.json {
+        println!(
+            "{scored} images of {}, CAM layer {}, Integrated Gradients {} steps from {}",
+            args.data.display(),
+            settings.layer,
+            settings.ig_steps,
+            settings.ig_baseline.cli_name()
+        );
+        println!(
+            "{:<22} {:>13} {:>14} {:>13} {:>14} {:>10}",
+            "method", "deletion AUC↓", "insertion AUC↑", "average drop↓", "increase rate↑", "ms/image"
+        );
+        for score in &scores {
+            println!(
+                "{:<22} {:>13.4} {:>14.4} {:>12.2}% {:>13.2}% {:>10.1}",
+                score.name,
+                score.deletion_auc,
+                score.insertion_auc,
+                score.average_drop * 100.0,
+                score.increase_rate * 100.0,
+                score.ms_per_image
+            );
+        }
+    }
+    let result = json!({
+        "data": args.data.display().to_string(),
+        "weights": weights.display().to_string(),
+        "images": scored,
+        "layer": settings.layer.name(),
+        "methods": scores,
+    });
+    if interrupted() {
+        return Err(PartlyDone { result, message: format!("cancelled after {scored} of {} images", images.len()) }.into());
+    }
     Ok(result)
 }
 
@@ -1005,11 +1334,21 @@ fn visualize_command(args: VisualizeArgs, out: Output) -> Result<serde_json::Val
 }
 
 fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
+    use crate::engine::atlas::build::AtlasFocus;
     use crate::engine::atlas::{AtlasParams, BuildEvent, Stage, build_atlas, save_atlas};
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let dataset = load_dataset_reporting(&args.data)?;
     let layer = args.layer.0;
+    let classes = &checkpoint.meta.class_names;
+    let focus = match (&args.class, args.compare.as_slice()) {
+        (Some(class), _) => AtlasFocus::Class { class: parse_class(class, classes)?, vectors: args.focus_vectors },
+        (None, [first, second]) => {
+            AtlasFocus::Compare { first: parse_class(first, classes)?, second: parse_class(second, classes)?, vectors: args.focus_vectors }
+        }
+        (None, []) => AtlasFocus::All,
+        (None, _) => bail!("--compare takes two classes, e.g. --compare daisy,windflower"),
+    };
     let params = AtlasParams {
         layer,
         samples_per_image: args.samples,
@@ -1031,6 +1370,7 @@ fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
             crate::engine::atlas::build::LayoutMethod::Umap
         },
         paper_views: !args.no_paper_views,
+        focus,
     };
     let started = std::time::Instant::now();
     let mut stage_started = std::time::Instant::now();
@@ -1171,12 +1511,20 @@ fn atlas_place(args: AtlasPlaceArgs, out: Output) -> Result<serde_json::Value> {
 fn atlas_info(args: AtlasInfoArgs, out: Output) -> Result<serde_json::Value> {
     let atlas = crate::engine::atlas::load_atlas(&args.atlas)?;
     let meta = &atlas.meta;
+    let fidelity = crate::engine::atlas::fidelity::level_fidelity(&atlas);
     let levels: Vec<serde_json::Value> = atlas
         .levels
         .iter()
         .map(|level| {
             let icons = atlas.icons_of(level.size).map_or(0, |i| i.cells.len());
-            json!({"grid": level.size, "cells": level.cells.len(), "icons": icons})
+            let mut entry = json!({"grid": level.size, "cells": level.cells.len(), "icons": icons});
+            if let Some(f) = fidelity.iter().find(|f| f.grid == level.size) {
+                entry["icon_cosine_median"] = json!(f.icon_cosine_median);
+                entry["icon_saturation_mean"] = json!(f.icon_saturation_mean);
+                entry["patch_saturation_mean"] = json!(f.patch_saturation_mean);
+                entry["icon_patch_colour_distance"] = json!(f.icon_patch_colour_distance);
+            }
+            entry
         })
         .collect();
     let images = atlas.images.as_ref().map(|i| json!({"count": i.len(), "bytes": i.jpeg.len()}));
@@ -1193,6 +1541,8 @@ fn atlas_info(args: AtlasInfoArgs, out: Output) -> Result<serde_json::Value> {
         "paper_views": atlas.mosaic.is_some() && atlas.distribution.is_some(),
         "created_at": meta.created_at,
         "format_version": meta.format_version,
+        "focus": meta.params.focus,
+        "colours": meta.colours,
     });
     if out.json {
         return Ok(info);
@@ -1206,7 +1556,17 @@ fn atlas_info(args: AtlasInfoArgs, out: Output) -> Result<serde_json::Value> {
         meta.class_names.len()
     );
     for level in &levels {
-        println!("  grid {}x{}: {} cells, {} icons", level["grid"], level["grid"], level["cells"], level["icons"]);
+        print!("  grid {}x{}: {} cells, {} icons", level["grid"], level["grid"], level["cells"], level["icons"]);
+        if let Some(cosine) = level["icon_cosine_median"].as_f64() {
+            print!(", centre cosine median {cosine:.3}");
+        }
+        if let Some(saturation) = level["icon_saturation_mean"].as_f64() {
+            print!(", icon saturation {saturation:.3}");
+        }
+        if let (Some(patches), Some(distance)) = (level["patch_saturation_mean"].as_f64(), level["icon_patch_colour_distance"].as_f64()) {
+            print!(" (real patches {patches:.3}; hue/saturation distance {distance:.3})");
+        }
+        println!();
     }
     match &atlas.images {
         Some(images) => {

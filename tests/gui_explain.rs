@@ -63,7 +63,7 @@ fn every_view_is_produced_from_the_panel() {
     harness.get_by_label("conv2：64 个通道"); // captions in the window's language
     produce(&mut harness, "论文特征图", Method::PaperMap, false);
     produce(&mut harness, "卷积核", Method::Filters, false);
-    produce(&mut harness, "显著图", Method::Saliency, false);
+    produce(&mut harness, "梯度归因", Method::Saliency, false);
     produce(&mut harness, "遮挡分析", Method::Occlusion, true);
     harness.get_by_label_contains("向日葵 · 未遮挡时概率 ");
     harness.get_by_label("特征可视化").click();
@@ -94,6 +94,41 @@ fn every_view_is_produced_from_the_panel() {
     common::run_until(&mut harness, "the PNG is written", 30, |_| out.exists());
     let written = image::open(&out).unwrap();
     assert_eq!((written.width(), written.height()), (100, 100));
+}
+
+#[test]
+fn a_map_comes_with_its_faithfulness_and_a_sanity_check() {
+    let mut harness = app_with_picture(Arc::new(Mutex::new(None)));
+    common::run_until(&mut harness, "Grad-CAM is shown", 60, |app| app.explain.result_for(Method::GradCam).is_some());
+    // The faithfulness panel: one plain sentence, the curves and the table beside random and Sobel.
+    harness.get_by_label_contains("删除最重要的 10% 像素，向日葵 的概率从");
+    harness.get_by_label("删除 AUC ↓");
+    // Each reference map is named in the table and in both plots' legends.
+    assert!(harness.query_all_by_label("随机图").count() >= 2);
+    assert!(harness.query_all_by_label("Sobel 边缘图").count() >= 2);
+    let Some(Shown::Heat { faithfulness: Some(report), .. }) = harness.state().explain.result_for(Method::GradCam) else {
+        panic!("Grad-CAM has no faithfulness report")
+    };
+    assert_eq!(report.map.deletion.len(), 21);
+
+    // Another CAM method from the method list; it replaces the Grad-CAM map.
+    harness.get_by_label("方法").click();
+    harness.run_steps(2);
+    harness.get_by_label("LayerCAM").click();
+    common::run_until(
+        &mut harness,
+        "LayerCAM is shown",
+        60,
+        |app| matches!(app.explain.result_for(Method::GradCam), Some(Shown::Heat { method, .. }) if method.cli_name() == "layercam"),
+    );
+    harness.get_by_label_contains("LayerCAM · conv4 · 向日葵");
+
+    // The sanity check of the map on screen.
+    harness.get_by_label("合理性检查…").click();
+    common::run_until(&mut harness, "the sanity check is shown", 120, |app| app.explain.sanity.is_some() && app.explain.running.is_none());
+    harness.run_steps(2);
+    harness.get_by_label("随机化到");
+    assert_eq!(harness.state().explain.sanity.as_ref().map(|s| s.report.stages.len()), Some(7));
 }
 
 #[test]

@@ -221,3 +221,34 @@ fn a_diverging_run_stops_with_a_clear_message() {
     assert!(matches!(error, TrainError::NonFiniteLoss { .. }), "{error}");
     assert!(error.to_string().contains("learning rate"));
 }
+
+#[test]
+fn a_seeded_run_repeats_while_other_work_uses_the_global_generator() {
+    // Other jobs in the app (noise baselines, random maps) draw from libtorch's global generator
+    // and may reseed it; a training run must not depend on them.
+    let data = tempfile::tempdir().unwrap();
+    common::write_shape_dataset(data.path(), 3, 10);
+    let losses = |disturb: bool| -> Vec<f64> {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            if disturb {
+                scope.spawn(|| {
+                    let mut seed = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        seed += 1;
+                        tch::manual_seed(seed);
+                        let _ = tch::Tensor::rand([64], (tch::Kind::Float, Device::Cpu));
+                    }
+                });
+            }
+            let run_dir = tempfile::tempdir().unwrap();
+            let outcome = run(data.path(), &quick_config(2), run_dir.path(), None, &AtomicBool::new(false), &mut |_| {});
+            stop.store(true, Ordering::Relaxed);
+            let TrainOutcome::Finished { history, .. } = outcome.unwrap() else { panic!("the run did not finish") };
+            history.iter().map(|record| record.train_loss).collect()
+        })
+    };
+    let quiet = losses(false);
+    assert_eq!(quiet.len(), 2);
+    assert_eq!(losses(true), quiet);
+}

@@ -7,7 +7,9 @@ use egui_plot::{Line, Plot, PlotPoints};
 use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
+use crate::engine::attribution::{AttributionMethod, AttributionSettings, IgBaseline};
 use crate::engine::explain::{LayerSummary, MapNormalisation, VisConfig, VisObjective};
+use crate::engine::faithfulness::{FaithfulnessReport, SanityReport};
 use crate::engine::model::Layer;
 use crate::worker::{ExplainEvent, ExplainJob, ExplainRequest, ExplainView, Job, JobError, JobId, Picture, PictureKind};
 
@@ -51,6 +53,17 @@ impl Method {
     fn needs_picture(self) -> bool {
         !matches!(self, Method::Summary | Method::Filters | Method::Visualize)
     }
+
+    /// The tab that shows an attribution method's maps.
+    fn of_attribution(method: AttributionMethod) -> Method {
+        if AttributionMethod::CAM.contains(&method) {
+            Method::GradCam
+        } else if method == AttributionMethod::Occlusion {
+            Method::Occlusion
+        } else {
+            Method::Saliency
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +88,19 @@ pub enum Shown {
         heat_picture: Picture,
         caption: String,
         all_zero: bool,
+        method: AttributionMethod,
+        class: usize,
+        /// The class as the window names it.
+        class_name: String,
+        faithfulness: Option<Box<FaithfulnessReport>>,
     },
+}
+
+/// A sanity check's result, for the map it checked.
+pub struct SanityShown {
+    pub method: AttributionMethod,
+    pub class: usize,
+    pub report: SanityReport,
 }
 
 pub struct ExplainPanel {
@@ -86,8 +111,13 @@ pub struct ExplainPanel {
     pub normalisation: MapNormalisation,
     pub filter_layer: Layer,
     pub gradcam_layer: Layer,
-    pub smooth: bool,
+    /// The method of the 梯度归因 tab (saliency, SmoothGrad, Integrated Gradients, Guided Backprop).
+    pub gradient_method: AttributionMethod,
+    /// The method of the CAM tab.
+    pub cam_method: AttributionMethod,
     pub samples: usize,
+    pub ig_steps: usize,
+    pub ig_baseline: IgBaseline,
     pub patch: usize,
     pub stride: usize,
     pub opacity: f32,
@@ -105,6 +135,7 @@ pub struct ExplainPanel {
     failed_request: Option<ExplainRequest>,
     pub objective_values: Vec<[f64; 2]>,
     pub shown: Vec<(Method, Shown)>,
+    pub sanity: Option<SanityShown>,
 }
 
 impl Default for ExplainPanel {
@@ -116,8 +147,11 @@ impl Default for ExplainPanel {
             normalisation: MapNormalisation::PerChannel,
             filter_layer: Layer::Conv1,
             gradcam_layer: Layer::Conv4,
-            smooth: false,
+            gradient_method: AttributionMethod::Saliency,
+            cam_method: AttributionMethod::GradCam,
             samples: 16,
+            ig_steps: 64,
+            ig_baseline: IgBaseline::Black,
             patch: 20,
             stride: 5,
             opacity: 0.6,
@@ -132,6 +166,7 @@ impl Default for ExplainPanel {
             failed_request: None,
             objective_values: Vec::new(),
             shown: Vec::new(),
+            sanity: None,
         }
     }
 }
@@ -150,6 +185,7 @@ impl ExplainPanel {
     pub fn clear(&mut self) {
         self.failed_request = None;
         self.shown.clear();
+        self.sanity = None;
         self.objective_values.clear();
     }
 
@@ -191,12 +227,16 @@ impl ExplainPanel {
                 };
                 Shown::Picture { texture: texture(format!("explain-{method:?}"), &picture, options), picture, caption }
             }
-            ExplainView::Heat { photo, heat, class, all_zero, layer, base_probability } => {
+            ExplainView::Sanity { class, report } => {
+                self.sanity = Some(SanityShown { method: report.method, class, report });
+                return;
+            }
+            ExplainView::Heat { method: attribution, photo, heat, class, all_zero, layer, base_probability, faithfulness } => {
                 let name = cx.class_label(class);
                 let caption = match (layer, base_probability) {
-                    (Some(layer), _) => format!("{layer} · {name}"),
+                    (Some(layer), _) => format!("{} · {layer} · {name}", attribution.display_name()),
                     (None, Some(p)) => i18n::occlusion_caption(cx.lang, &name, p),
-                    (None, None) => name,
+                    (None, None) => format!("{} · {name}", attribution.display_name()),
                 };
                 Shown::Heat {
                     photo: texture(format!("explain-photo-{method:?}"), &photo, egui::TextureOptions::LINEAR),
@@ -205,6 +245,10 @@ impl ExplainPanel {
                     heat_picture: heat,
                     caption,
                     all_zero,
+                    method: attribution,
+                    class,
+                    class_name: name,
+                    faithfulness,
                 }
             }
         };
@@ -226,9 +270,12 @@ impl ExplainPanel {
             Method::FeatureMaps => ExplainRequest::FeatureMaps { layer: self.feature_layer, normalisation: self.normalisation },
             Method::PaperMap => ExplainRequest::PaperMap,
             Method::Filters => ExplainRequest::Filters { layer: self.filter_layer },
-            Method::Saliency => ExplainRequest::Saliency { class: self.class, smooth_samples: if self.smooth { self.samples } else { 1 } },
-            Method::GradCam => ExplainRequest::GradCam { layer: self.gradcam_layer, class: self.class },
-            Method::Occlusion => ExplainRequest::Occlusion { class: self.class, patch: self.patch, stride: self.stride },
+            Method::Saliency | Method::GradCam | Method::Occlusion => ExplainRequest::Attribute {
+                method: self.attribution_method(),
+                class: self.class,
+                settings: self.attribution_settings(),
+                faithfulness: true,
+            },
             Method::Visualize => {
                 let objective = match self.vis_target {
                     VisTarget::Channel => VisObjective::Channel { layer: self.vis_layer, channel: self.vis_channel },
@@ -238,6 +285,38 @@ impl ExplainPanel {
                 ExplainRequest::Visualize { objective, config: self.vis_config }
             }
         }
+    }
+
+    /// The attribution method of the selected tab.
+    fn attribution_method(&self) -> AttributionMethod {
+        match self.method {
+            Method::GradCam => self.cam_method,
+            Method::Occlusion => AttributionMethod::Occlusion,
+            _ => self.gradient_method,
+        }
+    }
+
+    fn attribution_settings(&self) -> AttributionSettings {
+        AttributionSettings {
+            layer: self.gradcam_layer,
+            smooth_samples: self.samples,
+            ig_steps: self.ig_steps,
+            ig_baseline: self.ig_baseline,
+            occlusion_patch: self.patch,
+            occlusion_stride: self.stride,
+            ..AttributionSettings::default()
+        }
+    }
+
+    /// Starts the sanity check of the map on screen.
+    pub fn check_sanity(&mut self, cx: &mut AppContext) {
+        let Some(Shown::Heat { method, class, .. }) = self.result_for(self.method) else { return };
+        let request = ExplainRequest::SanityCheck { method: *method, class: Some(*class), settings: self.attribution_settings() };
+        self.sanity = None;
+        self.last_request = Some(request.clone());
+        self.failed_request = None;
+        let job = cx.submit(Job::Explain(ExplainJob::Run { path: cx.photo.clone(), request }));
+        self.running = job.map(|job| (job, self.method));
     }
 
     /// Computes the selected view on the interactive worker.
@@ -294,9 +373,7 @@ fn method_of(request: &ExplainRequest) -> Method {
         ExplainRequest::FeatureMaps { .. } => Method::FeatureMaps,
         ExplainRequest::PaperMap => Method::PaperMap,
         ExplainRequest::Filters { .. } => Method::Filters,
-        ExplainRequest::Saliency { .. } => Method::Saliency,
-        ExplainRequest::GradCam { .. } => Method::GradCam,
-        ExplainRequest::Occlusion { .. } => Method::Occlusion,
+        ExplainRequest::Attribute { method, .. } | ExplainRequest::SanityCheck { method, .. } => Method::of_attribution(*method),
         ExplainRequest::Visualize { .. } => Method::Visualize,
     }
 }
@@ -352,10 +429,18 @@ impl ExplainPanel {
         ui.separator();
         // Quick views compute as soon as they are chosen; slow ones (occlusion, feature
         // visualisation, SmoothGrad) wait for 计算.
-        let quick = matches!(self.method, Method::Summary | Method::FeatureMaps | Method::PaperMap | Method::Filters | Method::GradCam)
-            || (self.method == Method::Saliency && !self.smooth);
+        let quick = matches!(self.method, Method::Summary | Method::FeatureMaps | Method::PaperMap | Method::Filters)
+            || (matches!(self.method, Method::Saliency | Method::GradCam) && !self.attribution_method().is_slow());
         let has_input = !self.method.needs_picture() || cx.photo.is_some();
         let failed_before = self.failed_request.as_ref() == Some(&self.request());
+        // A result of another method or layer than the one chosen is recomputed.
+        if let Some(Shown::Heat { method, .. }) = self.result_for(self.method)
+            && *method != self.attribution_method()
+            && quick
+        {
+            let tab = self.method;
+            self.shown.retain(|(m, _)| *m != tab);
+        }
         if quick
             && !failed_before
             && cx.model_info().is_some()
@@ -378,6 +463,10 @@ impl ExplainPanel {
             let exportable = matches!(self.result_for(self.method), Some(Shown::Picture { .. } | Shown::Heat { .. }));
             if ui.add_enabled(exportable, egui::Button::new(T::ExportPng.get(lang))).clicked() {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::ExportPng));
+            }
+            let has_map = matches!(self.result_for(self.method), Some(Shown::Heat { .. }));
+            if has_map && ui.add_enabled(ready, egui::Button::new(T::SanityCheck.get(lang))).clicked() {
+                self.check_sanity(cx);
             }
             if let Some((job, _)) = self.running {
                 ui.spinner();
@@ -427,13 +516,50 @@ impl ExplainPanel {
             })
             .response
             .labelled_by(label.id);
+        let method_combo = |ui: &mut egui::Ui, id: &str, value: &mut AttributionMethod, methods: &[AttributionMethod]| {
+            let label = ui.label(T::AttributionMethodLabel.get(lang));
+            egui::ComboBox::from_id_salt(id)
+                .selected_text(value.display_name())
+                .show_ui(ui, |ui| {
+                    for &method in methods {
+                        ui.selectable_value(value, method, method.display_name());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+        };
         match self.method {
-            Method::GradCam => layer_combo(ui, "gradcam-layer", T::Layer.get(lang), &mut self.gradcam_layer, &Layer::CONV),
+            Method::GradCam => {
+                method_combo(ui, "cam-method", &mut self.cam_method, &AttributionMethod::CAM);
+                layer_combo(ui, "gradcam-layer", T::Layer.get(lang), &mut self.gradcam_layer, &Layer::CONV);
+            }
             Method::Saliency => {
-                ui.checkbox(&mut self.smooth, T::SmoothGrad.get(lang));
-                if self.smooth {
-                    let label = ui.label(T::Samples.get(lang));
-                    ui.add(egui::DragValue::new(&mut self.samples).range(2..=64)).labelled_by(label.id);
+                method_combo(ui, "gradient-method", &mut self.gradient_method, &AttributionMethod::GRADIENT);
+                match self.gradient_method {
+                    AttributionMethod::SmoothGrad => {
+                        let label = ui.label(T::Samples.get(lang));
+                        ui.add(egui::DragValue::new(&mut self.samples).range(2..=64)).labelled_by(label.id);
+                    }
+                    AttributionMethod::IntegratedGradients => {
+                        let label = ui.label(T::IgSteps.get(lang));
+                        ui.add(egui::DragValue::new(&mut self.ig_steps).range(4..=512)).labelled_by(label.id);
+                        let name = |baseline| match baseline {
+                            IgBaseline::Black => T::BaselineBlack.get(lang),
+                            IgBaseline::Blurred => T::BaselineBlurred.get(lang),
+                            IgBaseline::Noise => T::BaselineNoise.get(lang),
+                        };
+                        let label = ui.label(T::IgBaselineLabel.get(lang));
+                        egui::ComboBox::from_id_salt("ig-baseline")
+                            .selected_text(name(self.ig_baseline))
+                            .show_ui(ui, |ui| {
+                                for baseline in IgBaseline::ALL {
+                                    ui.selectable_value(&mut self.ig_baseline, baseline, name(baseline));
+                                }
+                            })
+                            .response
+                            .labelled_by(label.id);
+                    }
+                    _ => {}
                 }
             }
             _ => {
@@ -540,7 +666,7 @@ impl ExplainPanel {
                 let fit = (ui.available_width() / size.x).min(1200.0 / size.x.max(size.y)).max(1.0).floor().max(1.0);
                 ui.add(egui::Image::new((texture.id(), size * fit)).alt_text(panel.method.label().get(lang)));
             }
-            Shown::Heat { photo, heat, caption, all_zero, .. } => {
+            Shown::Heat { photo, heat, caption, all_zero, faithfulness, class_name, .. } => {
                 ui.label(caption);
                 if *all_zero {
                     ui.colored_label(ui.visuals().warn_fg_color, T::NoPositiveEvidence.get(lang));
@@ -577,7 +703,100 @@ impl ExplainPanel {
                         ui.small(T::MapAlone.get(lang));
                     });
                 });
+                if let Some(report) = faithfulness {
+                    faithfulness_ui(ui, lang, report, class_name);
+                }
+                if let Some(sanity) = &panel.sanity
+                    && let Some(Shown::Heat { method, class, .. }) = panel.result_for(panel.method)
+                    && sanity.method == *method
+                    && sanity.class == *class
+                {
+                    sanity_ui(ui, lang, &sanity.report);
+                }
             }
         }
+    }
+}
+
+/// Deletion and insertion curves of the map beside a random and a Sobel map, a table of the
+/// numbers, and one plain sentence.
+fn faithfulness_ui(ui: &mut egui::Ui, lang: Lang, report: &FaithfulnessReport, class: &str) {
+    ui.separator();
+    ui.strong(T::FaithfulnessHeading.get(lang));
+    ui.label(i18n::deletion_sentence(
+        lang,
+        class,
+        report.probability,
+        report.map.probability_after_deleting(0.1),
+        report.random.probability_after_deleting(0.1),
+    ));
+    let maps = [(T::FaithfulnessMap, &report.map), (T::FaithfulnessRandom, &report.random), (T::FaithfulnessSobel, &report.sobel)];
+    ui.horizontal(|ui| {
+        let curve = |values: &[f32]| -> PlotPoints<'static> {
+            let steps = (values.len() - 1).max(1) as f64;
+            values.iter().enumerate().map(|(k, p)| [k as f64 / steps, f64::from(*p)]).collect()
+        };
+        for (title, id, pick) in [
+            (
+                T::DeletionCurve,
+                "deletion-curves",
+                (|f: &crate::engine::faithfulness::Faithfulness| f.deletion.clone()) as fn(&_) -> Vec<f32>,
+            ),
+            (T::InsertionCurve, "insertion-curves", |f: &crate::engine::faithfulness::Faithfulness| f.insertion.clone()),
+        ] {
+            ui.vertical(|ui| {
+                ui.label(title.get(lang));
+                Plot::new(id)
+                    .width(300.0)
+                    .height(170.0)
+                    .include_y(0.0)
+                    .include_y(1.0)
+                    .x_axis_label(T::FractionOfPixels.get(lang))
+                    .y_axis_label(T::ClassProbability.get(lang))
+                    .legend(egui_plot::Legend::default())
+                    .allow_scroll(false)
+                    .show(ui, |plot| {
+                        for (name, faithfulness) in maps {
+                            plot.line(Line::new(name.get(lang), curve(&pick(faithfulness))));
+                        }
+                    });
+            });
+        }
+    });
+    egui::Grid::new("faithfulness-table").striped(true).num_columns(5).show(ui, |ui| {
+        for header in [T::FaithfulnessMapColumn, T::DeletionAuc, T::InsertionAuc, T::AverageDrop, T::ConfidenceIncreased] {
+            ui.strong(header.get(lang));
+        }
+        ui.end_row();
+        for (name, faithfulness) in maps {
+            ui.label(name.get(lang));
+            ui.label(format!("{:.3}", faithfulness.deletion_auc));
+            ui.label(format!("{:.3}", faithfulness.insertion_auc));
+            ui.label(format!("{:.1}%", faithfulness.average_drop * 100.0));
+            ui.label(if faithfulness.increased { T::Yes.get(lang) } else { T::No.get(lang) });
+            ui.end_row();
+        }
+    });
+}
+
+fn sanity_ui(ui: &mut egui::Ui, lang: Lang, report: &SanityReport) {
+    ui.separator();
+    ui.strong(T::SanityHeading.get(lang));
+    egui::Grid::new("sanity-table").striped(true).num_columns(3).show(ui, |ui| {
+        for header in [T::SanityRandomisedDownTo.get(lang), "Spearman ρ", "SSIM"] {
+            ui.strong(header);
+        }
+        ui.end_row();
+        for stage in &report.stages {
+            ui.label(stage.randomised_down_to.name());
+            ui.label(format!("{:.3}", stage.spearman));
+            ui.label(format!("{:.3}", stage.ssim));
+            ui.end_row();
+        }
+    });
+    if report.insensitive {
+        ui.colored_label(ui.visuals().warn_fg_color, T::SanityInsensitive.get(lang));
+    } else {
+        ui.label(T::SanitySensitive.get(lang));
     }
 }

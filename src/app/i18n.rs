@@ -143,7 +143,42 @@ pub enum T {
     PerChannel,
     PerLayer,
     Global,
-    SmoothGrad,
+    AttributionMethodLabel,
+    TintByAttribution,
+    CompareSameClass,
+    TintOff,
+    AtlasFocusLabel,
+    FocusAll,
+    FocusClass,
+    FocusCompare,
+    CellPictureSynthetic,
+    CellPictureMean,
+    CellPictureTypical,
+    IgSteps,
+    IgBaselineLabel,
+    BaselineBlack,
+    BaselineBlurred,
+    BaselineNoise,
+    SanityCheck,
+    SanityHeading,
+    SanityRandomisedDownTo,
+    SanityInsensitive,
+    SanitySensitive,
+    FaithfulnessHeading,
+    FaithfulnessMap,
+    FaithfulnessMapColumn,
+    FaithfulnessRandom,
+    FaithfulnessSobel,
+    DeletionAuc,
+    InsertionAuc,
+    AverageDrop,
+    ConfidenceIncreased,
+    DeletionCurve,
+    InsertionCurve,
+    FractionOfPixels,
+    ClassProbability,
+    Yes,
+    No,
     Samples,
     PatchSize,
     Stride,
@@ -424,8 +459,8 @@ impl T {
             T::ExplainFeatureMaps => ("特征图", "Feature maps"),
             T::ExplainPaperMap => ("论文特征图", "Paper's map"),
             T::ExplainFilters => ("卷积核", "Filters"),
-            T::ExplainSaliency => ("显著图", "Saliency"),
-            T::ExplainGradCam => ("Grad-CAM", "Grad-CAM"),
+            T::ExplainSaliency => ("梯度归因", "Gradient attribution"),
+            T::ExplainGradCam => ("类激活图 (CAM)", "Class activation maps (CAM)"),
             T::ExplainOcclusion => ("遮挡分析", "Occlusion"),
             T::ExplainVisualize => ("特征可视化", "Feature visualisation"),
             T::Compute => ("计算", "Compute"),
@@ -449,7 +484,54 @@ impl T {
             T::PerChannel => ("每个通道", "per channel"),
             T::PerLayer => ("整层", "per layer"),
             T::Global => ("所有层", "all layers"),
-            T::SmoothGrad => ("SmoothGrad（加噪平均）", "SmoothGrad (average over noise)"),
+            T::AttributionMethodLabel => ("方法", "Method"),
+            T::TintByAttribution => ("按归因着色", "Tint by attribution to"),
+            T::TintOff => ("不着色", "off"),
+            T::CompareSameClass => ("对比需要两个不同的类别。", "A comparison needs two different classes."),
+            T::AtlasFocusLabel => ("地图集内容", "Atlas of"),
+            T::FocusAll => ("全部激活", "every activation"),
+            T::FocusClass => ("一个类别（类别激活地图集）", "one class (class activation atlas)"),
+            T::FocusCompare => ("两个类别对比", "two classes compared"),
+            T::CellPictureSynthetic => ("特征可视化", "feature visualisation"),
+            T::CellPictureMean => ("真实图块的平均", "mean of the real patches"),
+            T::CellPictureTypical => ("最典型的真实图块", "most typical real patch"),
+            T::IgSteps => ("积分步数", "Path steps"),
+            T::IgBaselineLabel => ("基线图", "Baseline"),
+            T::BaselineBlack => ("黑色", "black"),
+            T::BaselineBlurred => ("模糊原图", "blurred picture"),
+            T::BaselineNoise => ("随机噪声", "noise"),
+            T::SanityCheck => ("合理性检查…", "Sanity check…"),
+            T::SanityHeading => (
+                "合理性检查：从 fc3 往下逐层把权重换成随机数，看热力图变了多少（相关越低越好）",
+                "Sanity check: the weights are replaced by random ones from fc3 down, layer by layer; how much does the map change (lower similarity is better)",
+            ),
+            T::SanityRandomisedDownTo => ("随机化到", "Random down to"),
+            T::SanityInsensitive => (
+                "警告：权重全部随机后热力图几乎不变——这种方法显示的不是网络学到的东西。",
+                "Warning: with every weight random the map barely changes - this method does not show what the network learned.",
+            ),
+            T::SanitySensitive => (
+                "通过：权重随机后热力图明显改变，它取决于网络学到的东西。",
+                "Passed: with random weights the map changes clearly; it depends on what the network learned.",
+            ),
+            T::FaithfulnessHeading => (
+                "可信度：按热力图从最重要的像素开始删除（换成模糊图）或插入",
+                "Faithfulness: pixels deleted (replaced by a blurred copy) or inserted, most important first",
+            ),
+            T::FaithfulnessMap => ("本热力图", "This map"),
+            T::FaithfulnessMapColumn => ("热力图", "Map"),
+            T::FaithfulnessRandom => ("随机图", "Random map"),
+            T::FaithfulnessSobel => ("Sobel 边缘图", "Sobel edges"),
+            T::DeletionAuc => ("删除 AUC ↓", "Deletion AUC ↓"),
+            T::InsertionAuc => ("插入 AUC ↑", "Insertion AUC ↑"),
+            T::AverageDrop => ("平均下降 ↓", "Average drop ↓"),
+            T::ConfidenceIncreased => ("置信度上升", "Confidence increased"),
+            T::DeletionCurve => ("删除", "Deletion"),
+            T::InsertionCurve => ("插入", "Insertion"),
+            T::FractionOfPixels => ("像素比例", "Fraction of pixels"),
+            T::ClassProbability => ("类别概率", "Class probability"),
+            T::Yes => ("是", "yes"),
+            T::No => ("否", "no"),
             T::Samples => ("样本数", "Samples"),
             T::PatchSize => ("遮挡块大小", "Patch size"),
             T::Stride => ("步长", "Stride"),
@@ -716,6 +798,41 @@ pub fn paper_map_caption(lang: Lang, channel: usize) -> String {
 }
 
 /// Caption of an occlusion map: the class and its probability without occlusion.
+/// An icon's fidelity, on hover.
+pub fn icon_fidelity(lang: Lang, cosine: f32, objective: f32) -> String {
+    match lang {
+        Lang::Zh => format!("图标中心与格子方向的余弦 {cosine:.3} · 目标值 {objective:.1}"),
+        Lang::En => format!("icon centre vs cell direction: cosine {cosine:.3} · objective {objective:.1}"),
+    }
+}
+
+/// A cell's mean attribution to the tint class, on hover.
+pub fn cell_attribution_to(lang: Lang, class: &str, value: &str) -> String {
+    match lang {
+        Lang::Zh => format!("对 {class} 的平均归因 {value}"),
+        Lang::En => format!("mean attribution to {class}: {value}"),
+    }
+}
+
+/// The axis of a two-class comparison atlas.
+pub fn compare_axis(lang: Lang, first: &str, second: &str) -> String {
+    match lang {
+        Lang::Zh => format!("← 更支持 {second}　　　　更支持 {first} →"),
+        Lang::En => format!("← pushes towards {second}        pushes towards {first} →"),
+    }
+}
+
+/// The faithfulness panel's one plain sentence.
+pub fn deletion_sentence(lang: Lang, class: &str, before: f32, after_map: f32, after_random: f32) -> String {
+    let (before, map, random) = (before * 100.0, after_map * 100.0, after_random * 100.0);
+    match lang {
+        Lang::Zh => format!("删除最重要的 10% 像素，{class} 的概率从 {before:.0}% 降到 {map:.0}%；随机删除 10% 则降到 {random:.0}%。"),
+        Lang::En => format!(
+            "Removing the 10% most important pixels drops {class} from {before:.0}% to {map:.0}%; a random 10% drops it to {random:.0}%."
+        ),
+    }
+}
+
 pub fn occlusion_caption(lang: Lang, class: &str, probability: f32) -> String {
     match lang {
         Lang::Zh => format!("{class} · 未遮挡时概率 {probability:.3}"),

@@ -369,27 +369,125 @@ impl Default for VisConfig {
 /// that optimising in a decorrelated space gives natural colours.
 const COLOUR_CORRELATION: [[f64; 3]; 3] = [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]];
 
+/// How feature visualisation turns its decorrelated colour channels into RGB: a square root of a
+/// colour covariance (rows are output channels) and the colour a blank picture has. Natural
+/// images' by default; an atlas measures its own data's, so a network trained on grey pictures
+/// gets grey icons instead of colours it never saw.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColourModel {
+    // f32: stored in atlas headers as JSON, where f32 values round-trip exactly.
+    pub sqrt_covariance: [[f32; 3]; 3],
+    pub mean: [f32; 3],
+}
+
+impl ColourModel {
+    /// Natural images' colour correlation (ImageNet's, as published with Lucid), centred on grey.
+    pub fn natural() -> ColourModel {
+        ColourModel { sqrt_covariance: COLOUR_CORRELATION.map(|row| row.map(|v| v as f32)), mean: [0.5; 3] }
+    }
+
+    /// The colour statistics of `images`' pixels (values in [0, 1]): their mean and the symmetric
+    /// square root of their covariance. One pass; memory does not grow with the images.
+    pub fn of_images<'a>(images: impl IntoIterator<Item = &'a RgbImage>) -> ColourModel {
+        let (mut count, mut sum, mut products) = (0f64, [0f64; 3], [[0f64; 3]; 3]);
+        for image in images {
+            for pixel in image.pixels() {
+                let v = pixel.0.map(|c| f64::from(c) / 255.0);
+                for a in 0..3 {
+                    sum[a] += v[a];
+                    for b in 0..3 {
+                        products[a][b] += v[a] * v[b];
+                    }
+                }
+                count += 1.0;
+            }
+        }
+        if count == 0.0 {
+            return ColourModel::natural();
+        }
+        let mean = sum.map(|s| s / count);
+        let covariance: [[f64; 3]; 3] = std::array::from_fn(|a| std::array::from_fn(|b| products[a][b] / count - mean[a] * mean[b]));
+        ColourModel { sqrt_covariance: symmetric_sqrt(covariance).map(|row| row.map(|v| v as f32)), mean: mean.map(|m| m as f32) }
+    }
+
+    fn matrix(&self, device: Device) -> Tensor {
+        // Scaled so the largest column has unit norm: the optimiser's step means the same
+        // whatever the data's contrast.
+        let m = &self.sqrt_covariance;
+        let max_norm = (0..3).map(|c| m.iter().map(|row| row[c] * row[c]).sum::<f32>().sqrt()).fold(0.0, f32::max).max(1e-12);
+        let flat: Vec<f32> = m.iter().flatten().map(|v| v / max_norm).collect();
+        Tensor::from_slice(&flat).view([3, 3]).to_device(device)
+    }
+
+    /// Per channel, the value before the sigmoid that gives the mean colour.
+    fn bias(&self, device: Device) -> Tensor {
+        let logits: Vec<f32> = self.mean.iter().map(|m| m.clamp(0.02, 0.98)).map(|m| (m / (1.0 - m)).ln()).collect();
+        Tensor::from_slice(&logits).view([1, 3, 1, 1]).to_device(device)
+    }
+}
+
+/// The symmetric positive semi-definite square root of a symmetric 3 x 3 matrix, by Jacobi
+/// rotations (eigenvalues below zero, from rounding, count as zero).
+#[allow(clippy::needless_range_loop)] // index arithmetic on 3 x 3 matrices reads as the maths does
+fn symmetric_sqrt(matrix: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let mut a = matrix;
+    let mut v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    for _ in 0..64 {
+        let (mut p, mut q, mut largest) = (0, 1, 0.0);
+        for i in 0..3 {
+            for j in i + 1..3 {
+                if a[i][j].abs() > largest {
+                    (p, q, largest) = (i, j, a[i][j].abs());
+                }
+            }
+        }
+        if largest < 1e-15 {
+            break;
+        }
+        let theta = (a[q][q] - a[p][p]) / (2.0 * a[p][q]);
+        let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+        let t = if theta == 0.0 { 1.0 } else { t };
+        let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
+        // a ← Jᵀ a J, v ← v J for the rotation J in the (p, q) plane.
+        for k in 0..3 {
+            let (akp, akq) = (a[k][p], a[k][q]);
+            a[k][p] = c * akp - s * akq;
+            a[k][q] = s * akp + c * akq;
+        }
+        for k in 0..3 {
+            let (apk, aqk) = (a[p][k], a[q][k]);
+            a[p][k] = c * apk - s * aqk;
+            a[q][k] = s * apk + c * aqk;
+        }
+        for row in &mut v {
+            let (vkp, vkq) = (row[p], row[q]);
+            row[p] = c * vkp - s * vkq;
+            row[q] = s * vkp + c * vkq;
+        }
+    }
+    let roots = [a[0][0].max(0.0).sqrt(), a[1][1].max(0.0).sqrt(), a[2][2].max(0.0).sqrt()];
+    std::array::from_fn(|i| std::array::from_fn(|j| (0..3).map(|k| v[i][k] * roots[k] * v[j][k]).sum()))
+}
+
 /// A batch of images parameterised by Fourier coefficients (scaled by 1/frequency) in a
 /// colour-decorrelated space, mapped to [0, 1] by a sigmoid.
 pub struct FourierImages {
     pub spectrum: Tensor,
     scale: Tensor,
     colour: Tensor,
+    bias: Tensor,
     size: i64,
 }
 
 impl FourierImages {
-    pub fn new(count: i64, size: i64, device: Device, rng: &mut SeededRng) -> FourierImages {
+    pub fn new(count: i64, size: i64, device: Device, rng: &mut SeededRng, colours: &ColourModel) -> FourierImages {
         let width_freqs = size / 2 + 1;
         let fy = Tensor::fft_fftfreq(size, 1.0, (Kind::Float, device)).unsqueeze(1);
         let fx = Tensor::fft_rfftfreq(size, 1.0, (Kind::Float, device)).unsqueeze(0);
         let frequencies = (&fy * &fy + &fx * &fx).sqrt();
         let scale = frequencies.clamp_min(1.0 / size as f64).reciprocal() * (size as f64);
         let spectrum = (rng.normal_tensor(&[count, 3, size, width_freqs, 2], device) * 0.01).set_requires_grad(true);
-        let max_norm = (0..3).map(|c| COLOUR_CORRELATION.iter().map(|row| row[c] * row[c]).sum::<f64>().sqrt()).fold(0.0, f64::max);
-        let flat: Vec<f32> = COLOUR_CORRELATION.iter().flatten().map(|v| (v / max_norm) as f32).collect();
-        let colour = Tensor::from_slice(&flat).view([3, 3]).to_device(device);
-        FourierImages { spectrum, scale: scale.unsqueeze(-1), colour, size }
+        FourierImages { spectrum, scale: scale.unsqueeze(-1), colour: colours.matrix(device), bias: colours.bias(device), size }
     }
 
     /// The images [N, 3, size, size] in [0, 1], differentiable with respect to the spectrum.
@@ -397,7 +495,7 @@ impl FourierImages {
         let complex = (&self.spectrum * &self.scale).view_as_complex();
         let decorrelated = complex.fft_irfft2(&[self.size, self.size][..], [-2, -1], "backward") / 4.0;
         let coloured = decorrelated.permute([0, 2, 3, 1]).matmul(&self.colour.tr()).permute([0, 3, 1, 2]);
-        coloured.sigmoid()
+        (coloured + &self.bias).sigmoid()
     }
 }
 
@@ -481,7 +579,7 @@ pub fn visualize(
     on_step: &mut dyn FnMut(usize, f32, Option<RgbImage>) -> bool,
 ) -> (RgbImage, Vec<f32>) {
     let mut rng = SeededRng::new(config.seed);
-    let images = FourierImages::new(1, INPUT_SIZE, net.device(), &mut rng);
+    let images = FourierImages::new(1, INPUT_SIZE, net.device(), &mut rng, &ColourModel::natural());
     let mut adam = TensorAdam::new(&images.spectrum, config.learning_rate);
     let mut history = Vec::with_capacity(config.steps);
     for step in 1..=config.steps {

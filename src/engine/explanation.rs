@@ -1,26 +1,20 @@
 //! The explain slice's engine entry point: one plain request in, one explanation out. The
-//! window's worker and the CLI both call [`explain`], so each method's settings (SmoothGrad noise,
-//! saliency quantile, occlusion scaling) live here once.
+//! window's worker and the CLI both call [`explain`]; the attribution methods and their settings
+//! live in [`super::attribution`], their faithfulness in [`super::faithfulness`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::RgbImage;
 
+use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, RawMap, attribute};
 use super::classify::classify_images;
 use super::explain::{
-    FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, filter_montage, grad_cam, model_summary,
-    occlusion, paper_feature_map, saliency, smooth_grad, visualize,
+    FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, filter_montage, model_summary,
+    paper_feature_map, visualize,
 };
+use super::faithfulness::{FaithfulnessReport, SanityReport, faithfulness_report, sanity_check};
 use super::model::{Layer, Net};
 use super::render::Map2d;
-
-/// Standard deviation of SmoothGrad's noise, in [0, 1] pixel units.
-pub const SMOOTHGRAD_NOISE: f64 = 0.15;
-/// SmoothGrad's noise is seeded so the same picture gives the same map.
-pub const SMOOTHGRAD_SEED: u64 = 0;
-/// Saliency maps are scaled by this quantile: a few extreme pixels would otherwise make the rest
-/// black.
-pub const SALIENCY_QUANTILE: f32 = 0.99;
 /// Feature visualisation sends a preview picture every this many steps.
 pub const VISUALIZE_PREVIEW_EVERY: usize = 8;
 
@@ -28,13 +22,32 @@ pub const VISUALIZE_PREVIEW_EVERY: usize = 8;
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExplainRequest {
     Summary,
-    FeatureMaps { layer: Layer, normalisation: MapNormalisation },
+    FeatureMaps {
+        layer: Layer,
+        normalisation: MapNormalisation,
+    },
     PaperMap,
-    Filters { layer: Layer },
-    Saliency { class: Option<usize>, smooth_samples: usize },
-    GradCam { layer: Layer, class: Option<usize> },
-    Occlusion { class: Option<usize>, patch: usize, stride: usize },
-    Visualize { objective: VisObjective, config: VisConfig },
+    Filters {
+        layer: Layer,
+    },
+    /// An attribution map; with `faithfulness`, its deletion/insertion numbers beside a random
+    /// and a Sobel map.
+    Attribute {
+        method: AttributionMethod,
+        class: Option<usize>,
+        settings: AttributionSettings,
+        faithfulness: bool,
+    },
+    /// Cascading randomisation of the weights and how much `method`'s map changes.
+    SanityCheck {
+        method: AttributionMethod,
+        class: Option<usize>,
+        settings: AttributionSettings,
+    },
+    Visualize {
+        objective: VisObjective,
+        config: VisConfig,
+    },
 }
 
 impl ExplainRequest {
@@ -64,13 +77,21 @@ pub enum Explanation {
         montage: RgbImage,
     },
     /// A map in [0, 1] at the input's resolution: how much each pixel matters for `class`.
-    /// `layer` for Grad-CAM; `base_probability` for occlusion (the class's unoccluded probability).
+    /// `layer` for class activation maps; `base_probability` for occlusion (the class's
+    /// unoccluded probability); `raw` as the method defines it.
     Heat {
+        method: AttributionMethod,
         map: Map2d,
+        raw: RawMap,
         class: usize,
         all_zero: bool,
         layer: Option<Layer>,
         base_probability: Option<f32>,
+        faithfulness: Option<Box<FaithfulnessReport>>,
+    },
+    Sanity {
+        class: usize,
+        report: SanityReport,
     },
     Visualization {
         picture: RgbImage,
@@ -84,17 +105,26 @@ pub enum ExplainError {
     NeedsPicture,
     #[error("{0} has nothing to show for this view")]
     NothingToShow(Layer),
-    #[error("Grad-CAM needs a conv layer (conv1..conv4), not {0}")]
-    NotConvLayer(Layer),
+    #[error("{method} needs a conv layer (conv1..conv4), not {layer}", method = .0.display_name(), layer = .1)]
+    NotConvLayer(AttributionMethod, Layer),
     #[error("class {class} does not exist (the model has {classes} classes)")]
     NoSuchClass { class: usize, classes: usize },
     #[error("cancelled")]
     Cancelled,
 }
 
+impl From<AttributionError> for ExplainError {
+    fn from(error: AttributionError) -> Self {
+        match error {
+            AttributionError::NotConvLayer(method, layer) => ExplainError::NotConvLayer(method, layer),
+            AttributionError::Cancelled => ExplainError::Cancelled,
+        }
+    }
+}
+
 /// Progress of the slow methods.
 pub enum ExplainProgress {
-    /// Occlusion: patches done of total.
+    /// Occlusion, Score-CAM, Integrated Gradients, SmoothGrad, the sanity check: steps done.
     Steps { done: usize, total: usize },
     /// Feature visualisation: the objective after `step`, with a picture every few steps.
     Visualize { step: usize, steps: usize, value: f32, preview: Option<RgbImage> },
@@ -136,37 +166,31 @@ pub fn explain(
             let montage = filter_montage(net, *layer).ok_or(ExplainError::NothingToShow(*layer))?;
             Ok(Explanation::Filters { layer: *layer, montage })
         }
-        ExplainRequest::Saliency { class, smooth_samples } => {
-            let picture = picture()?;
-            let class = class_of(*class, picture)?;
-            let map = if *smooth_samples > 1 {
-                smooth_grad(net, picture, class, *smooth_samples, SMOOTHGRAD_NOISE, SMOOTHGRAD_SEED)
-            } else {
-                saliency(net, picture, class)
-            };
-            let all_zero = map.max() <= 0.0;
-            Ok(Explanation::Heat { map: map.scaled_to_quantile(SALIENCY_QUANTILE), class, all_zero, layer: None, base_probability: None })
-        }
-        ExplainRequest::GradCam { layer, class } => {
-            if !layer.is_conv() {
-                return Err(ExplainError::NotConvLayer(*layer));
-            }
-            let picture = picture()?;
-            let class = class_of(*class, picture)?;
-            let cam = grad_cam(net, picture, *layer, class);
-            Ok(Explanation::Heat { map: cam.upsampled, class, all_zero: cam.all_zero, layer: Some(*layer), base_probability: None })
-        }
-        ExplainRequest::Occlusion { class, patch, stride } => {
+        ExplainRequest::Attribute { method, class, settings, faithfulness } => {
             let picture = picture()?;
             let class = class_of(*class, picture)?;
             let mut report = |done, total| progress(ExplainProgress::Steps { done, total });
-            let result = occlusion(net, picture, class, *patch, *stride, &mut report, cancel).ok_or(ExplainError::Cancelled)?;
-            // Only drops in probability are evidence; scale by the largest drop.
-            let largest = result.per_pixel.max().max(f32::EPSILON);
-            let mut map = result.per_pixel.clone();
-            map.values.iter_mut().for_each(|v| *v = (*v / largest).max(0.0));
-            let all_zero = result.per_pixel.max() <= 0.0;
-            Ok(Explanation::Heat { map, class, all_zero, layer: None, base_probability: Some(result.base_probability) })
+            let attribution = attribute(net, picture, *method, class, settings, &mut report, cancel).map_err(ExplainError::from)?;
+            let faithfulness = faithfulness.then(|| Box::new(faithfulness_report(net, picture, class, &attribution.heat, settings)));
+            let base_probability = (*method == AttributionMethod::Occlusion)
+                .then(|| classify_images(net, std::slice::from_ref(picture))[0].probabilities[class]);
+            Ok(Explanation::Heat {
+                method: *method,
+                layer: method.uses_layer().then_some(settings.layer),
+                map: attribution.heat,
+                raw: attribution.raw,
+                class,
+                all_zero: attribution.all_zero,
+                base_probability,
+                faithfulness,
+            })
+        }
+        ExplainRequest::SanityCheck { method, class, settings } => {
+            let picture = picture()?;
+            let class = class_of(*class, picture)?;
+            let mut report = |done, total| progress(ExplainProgress::Steps { done, total });
+            let report = sanity_check(net, picture, *method, class, settings, &mut report, cancel).map_err(ExplainError::from)?;
+            Ok(Explanation::Sanity { class, report })
         }
         ExplainRequest::Visualize { objective, config } => {
             let steps = config.steps;

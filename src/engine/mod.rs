@@ -2,6 +2,7 @@
 //! Model, image input, data sets, training, evaluation, checkpoints.
 
 pub mod atlas;
+pub mod attribution;
 pub mod checkpoint;
 pub mod classify;
 pub mod data;
@@ -9,9 +10,11 @@ pub mod dataset_get;
 pub mod eval;
 pub mod explain;
 pub mod explanation;
+pub mod faithfulness;
 pub mod fsutil;
 pub mod image_input;
 pub mod model;
+pub mod npy;
 pub mod recipe;
 pub mod render;
 pub mod rng;

@@ -165,20 +165,98 @@ impl Net {
     /// cannot make an initialisation reproducible.
     pub fn seeded(num_classes: usize, device: Device, seed: u64) -> Net {
         let net = Net::new(num_classes, device);
+        net.reinitialise(|_| true, seed);
+        net
+    }
+
+    /// Draws the weights and biases of the layers `chosen` selects afresh from `seed`, as
+    /// [`Net::seeded`] initialises them.
+    fn reinitialise(&self, chosen: impl Fn(&str) -> bool, seed: u64) {
         let mut rng = crate::engine::rng::SeededRng::new(seed);
-        let mut variables: Vec<(String, Tensor)> = net.vs.variables().into_iter().collect();
+        let mut variables: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
         variables.sort_by(|a, b| a.0.cmp(&b.0));
         let weight_shapes: std::collections::HashMap<String, Vec<i64>> =
             variables.iter().filter_map(|(name, t)| Some((name.strip_suffix(".weight")?.to_string(), t.size()))).collect();
         for (name, mut tensor) in variables {
             let layer = name.rsplit_once('.').map_or(name.as_str(), |(layer, _)| layer);
+            if !chosen(layer) {
+                continue;
+            }
             let fan_in: i64 = weight_shapes.get(layer).map_or(1, |shape| shape[1..].iter().product());
             let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
             let values: Vec<f32> = (0..tensor.numel()).map(|_| rng.uniform(-bound, bound) as f32).collect();
-            let initial = Tensor::from_slice(&values).view(tensor.size().as_slice()).to_device(device);
+            let initial = Tensor::from_slice(&values).view(tensor.size().as_slice()).to_device(tensor.device()).to_kind(tensor.kind());
             tch::no_grad(|| tensor.copy_(&initial));
         }
-        net
+    }
+
+    /// An independent copy of the network (same weights, own storage).
+    pub fn duplicate(&self) -> Net {
+        let mut copy = Net::new(self.num_classes(), self.device());
+        if self.kind() != tch::Kind::Float {
+            copy.vs.set_kind(self.kind());
+        }
+        copy.vs.copy(&self.vs).expect("a network of the same shape has the same variables");
+        copy
+    }
+
+    /// Replaces `layer`'s weights with fresh random ones from `seed` (the sanity check's
+    /// cascading randomisation).
+    pub fn randomise_layer(&self, layer: Layer, seed: u64) {
+        self.reinitialise(|name| name == layer.name(), seed);
+    }
+
+    /// Guided backpropagation (Springenberg et al. 2015): the gradient of `class`'s logit with
+    /// respect to `images`, where every ReLU passes back only positive gradient at positive
+    /// inputs. Computed one block at a time, each block's backward pass masked by hand.
+    pub fn guided_backprop(&self, images: &Tensor, class: usize) -> Tensor {
+        // Forward, keeping every pre-activation (before ReLU) and each block's input.
+        let mut inputs = Vec::new(); // detached block inputs
+        let mut pre = Vec::new(); // detached pre-activations
+        let mut x = images.detach();
+        tch::no_grad(|| {
+            for conv in &self.convs {
+                inputs.push(x.shallow_clone());
+                let z = conv.forward(&x);
+                x = z.relu().max_pool2d_default(2);
+                pre.push(z);
+            }
+            inputs.push(x.shallow_clone());
+            let z = self.fc1.forward(&x.flatten(1, -1));
+            x = z.relu();
+            pre.push(z);
+            inputs.push(x.shallow_clone());
+            let z = self.fc2.forward(&x);
+            x = z.relu();
+            pre.push(z);
+            inputs.push(x.shallow_clone());
+        });
+        // Backward from the logit: gradient with respect to each block's input, then guided
+        // through the ReLU that produced that input.
+        let guided = |gradient: Tensor, pre_activation: &Tensor| gradient.clamp_min(0.0) * pre_activation.gt(0.0).to_kind(gradient.kind());
+        let through = |input: &Tensor, block: &dyn Fn(&Tensor) -> Tensor, upstream: &Tensor| -> Tensor {
+            let leaf = input.detach().set_requires_grad(true);
+            let output = (block(&leaf) * upstream).sum(tch::Kind::Float);
+            Tensor::run_backward(&[output], &[&leaf], false, false).remove(0)
+        };
+        let batch = images.size()[0];
+        let one_hot = Tensor::zeros([batch, self.num_classes], (images.kind(), images.device()));
+        let _ = one_hot.narrow(1, class as i64, 1).fill_(1.0);
+        // fc3 <- fc2's ReLU
+        let g = through(&inputs[6], &|x| self.fc3.forward(x), &one_hot);
+        let g = guided(g, &pre[5]);
+        let g = through(&inputs[5], &|x| self.fc2.forward(x), &g);
+        let g = guided(g, &pre[4]);
+        let g = through(&inputs[4], &|x| self.fc1.forward(&x.flatten(1, -1)), &g);
+        // Through each conv block from the last: the pooling's gradient, then the guided ReLU,
+        // then the convolution.
+        let mut g = g;
+        for index in (0..self.convs.len()).rev() {
+            let g_relu = through(&pre[index].relu(), &|x| x.max_pool2d_default(2), &g);
+            let g_pre = guided(g_relu, &pre[index]);
+            g = through(&inputs[index], &|x| self.convs[index].forward(x), &g_pre);
+        }
+        g
     }
 
     pub fn num_classes(&self) -> usize {
@@ -195,7 +273,8 @@ impl Net {
     }
 
     /// Runs `images` ([N, 3, 100, 100], values in [0, 1]) through every layer, stopping after
-    /// `last` (later entries are absent). `train` enables dropout.
+    /// `last` (later entries are absent). `train` enables dropout drawn from libtorch's global
+    /// generator; training itself uses [`Net::forward_training`] with seeded masks.
     pub fn forward_until(&self, images: &Tensor, last: Layer, train: bool) -> Activations {
         let mut outputs = Vec::with_capacity(last.index() + 1);
         let mut x = images.shallow_clone();
@@ -219,6 +298,13 @@ impl Net {
         }
         outputs.push(self.fc3.forward(&h2.dropout(DROPOUT, train)));
         Activations { outputs }
+    }
+
+    /// Training logits for `images`, with dropout applied through `masks` (see [`DropoutMasks`]).
+    pub fn forward_training(&self, images: &Tensor, masks: &DropoutMasks) -> Tensor {
+        let h1 = self.forward_until(images, Layer::Fc1, false).outputs.pop().expect("forward_until returns fc1");
+        let h2 = self.fc2.forward(&(h1 * &masks.before_fc2)).relu();
+        self.fc3.forward(&(h2 * &masks.before_fc3))
     }
 
     /// Every layer's output for `images`.
@@ -248,6 +334,32 @@ impl Net {
             x = self.fc3.forward(&x.dropout(DROPOUT, train));
         }
         x
+    }
+}
+
+/// Dropout for one training batch as multiplicative masks (0, or 1/(1-p) for kept units), drawn
+/// from the training run's own seeded generator: libtorch's global generator is shared with every
+/// other job in the process, so dropout drawn from it would make a seeded run unrepeatable.
+pub struct DropoutMasks {
+    before_fc2: Tensor,
+    before_fc3: Tensor,
+}
+
+impl DropoutMasks {
+    /// The mask values for `batch` images, flat: fc1's units then fc2's, row by row.
+    pub fn draw(batch: usize, rng: &mut crate::engine::rng::SeededRng) -> Vec<f32> {
+        let keep = (1.0 / (1.0 - DROPOUT)) as f32;
+        (0..batch * (FC1_UNITS + FC2_UNITS) as usize).map(|_| if rng.next_f64() < DROPOUT { 0.0 } else { keep }).collect()
+    }
+
+    /// Masks from values made by [`DropoutMasks::draw`] for `batch` images.
+    pub fn from_values(values: &[f32], batch: usize, device: Device) -> DropoutMasks {
+        let split = batch * FC1_UNITS as usize;
+        let batch = batch as i64;
+        DropoutMasks {
+            before_fc2: Tensor::from_slice(&values[..split]).view([batch, FC1_UNITS]).to_device(device),
+            before_fc3: Tensor::from_slice(&values[split..]).view([batch, FC2_UNITS]).to_device(device),
+        }
     }
 }
 

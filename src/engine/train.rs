@@ -16,7 +16,7 @@ use super::data::{Dataset, stratified_split};
 use super::eval::{EvalReport, evaluate_tensors};
 use super::fsutil::write_atomically;
 use super::image_input::images_to_tensor;
-use super::model::{INPUT_SIZE, Net};
+use super::model::{DropoutMasks, INPUT_SIZE, Net};
 pub use super::recipe::{Augmentation, LrSchedule, TrainConfig};
 use super::rng::SeededRng;
 
@@ -117,9 +117,8 @@ pub fn train(
         move |source| TrainError::Io { path, source }
     };
     std::fs::create_dir_all(run_dir).map_err(io_error(run_dir))?;
-    // The initial weights come from the seed alone (Net::seeded); libtorch's global generator is
-    // seeded too, for dropout, which only training uses.
-    tch::manual_seed(config.seed as i64);
+    // Every random draw of a run (initial weights, shuffling, augmentation, dropout) comes from
+    // the seed alone, not from libtorch's global generator, which other jobs share.
 
     let (mut net, first_epoch, mut history) = match resume {
         Some(path) => {
@@ -179,7 +178,7 @@ pub fn train(
         let mut seen = 0usize;
         let cancelled = std::thread::scope(|scope| -> Result<bool, TrainError> {
             // Batches are assembled (and augmented) on their own thread, two ahead of the optimiser.
-            let (sender, receiver) = mpsc::sync_channel::<(Vec<f32>, Vec<i64>)>(2);
+            let (sender, receiver) = mpsc::sync_channel::<PreparedBatch>(2);
             let batches = &batches;
             scope.spawn(move || {
                 for (batch_number, batch) in batches.iter().enumerate() {
@@ -193,12 +192,13 @@ pub fn train(
                 if cancel.load(Ordering::Relaxed) {
                     return Ok(true);
                 }
-                let Ok((pixels, targets)) = receiver.recv() else { break };
+                let Ok(PreparedBatch { pixels, targets, dropout }) = receiver.recv() else { break };
                 let count = targets.len() as i64;
                 optimizer.set_lr(config.learning_rate_at(epoch_index, (step - 1) as f64 / batches.len() as f64));
                 let images = Tensor::from_slice(&pixels).view([count, 3, INPUT_SIZE, INPUT_SIZE]).to_device(device);
                 let targets = Tensor::from_slice(&targets).to_device(device);
-                let logits = net.forward(&images, true);
+                let dropout = DropoutMasks::from_values(&dropout, count as usize, device);
+                let logits = net.forward_training(&images, &dropout);
                 let loss = logits.cross_entropy_for_logits(&targets);
                 let loss_value = loss.double_value(&[]);
                 if !loss_value.is_finite() {
@@ -301,10 +301,19 @@ fn prune_epoch_checkpoints(run_dir: &Path, keep: usize, newest: u32) {
     }
 }
 
-/// Pixels (CHW floats in [0, 1]) and labels of one batch, augmented as configured. Each image's
-/// random draws depend only on the seed, epoch and its place in the epoch, so the result does not
-/// depend on thread scheduling.
-fn prepare_batch(dataset: &Dataset, batch: &[usize], config: &TrainConfig, epoch: u32, batch_number: usize) -> (Vec<f32>, Vec<i64>) {
+/// One batch as the optimiser takes it, assembled on the producer thread.
+struct PreparedBatch {
+    /// CHW floats in [0, 1], image after image.
+    pixels: Vec<f32>,
+    targets: Vec<i64>,
+    /// Values for [`DropoutMasks::from_values`].
+    dropout: Vec<f32>,
+}
+
+/// Pixels and labels of one batch, augmented as configured, and its dropout masks. Each random
+/// draw depends only on the seed, epoch and place in the epoch, so the result does not depend on
+/// thread scheduling or on other work in the process.
+fn prepare_batch(dataset: &Dataset, batch: &[usize], config: &TrainConfig, epoch: u32, batch_number: usize) -> PreparedBatch {
     let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
     let mut pixels = vec![0f32; batch.len() * 3 * plane];
     // Sequential on purpose: this runs on the producer thread while libtorch's threads use every
@@ -314,8 +323,10 @@ fn prepare_batch(dataset: &Dataset, batch: &[usize], config: &TrainConfig, epoch
         let mut rng = SeededRng::derive(config.seed ^ 0xa5a5_a5a5, stream);
         augment_into(&dataset.images[index], &config.augmentation, &mut rng, out);
     });
-    let labels = batch.iter().map(|&i| dataset.labels[i] as i64).collect();
-    (pixels, labels)
+    let targets = batch.iter().map(|&i| dataset.labels[i] as i64).collect();
+    let dropout =
+        DropoutMasks::draw(batch.len(), &mut SeededRng::derive(config.seed ^ 0x5eed_d20f, (u64::from(epoch) << 32) ^ batch_number as u64));
+    PreparedBatch { pixels, targets, dropout }
 }
 
 /// Writes `image` as CHW floats into `out`, with a random resized crop, flip and colour jitter.

@@ -79,6 +79,9 @@ pub enum AtlasEvent {
         members: Vec<u32>,
         patches: Vec<PatchPicture>,
         missing: Vec<PathBuf>,
+        /// The cell in real pictures: the mean of its patches and its most typical patch.
+        mean: Option<Picture>,
+        typical: Option<Picture>,
     },
     Exported {
         path: PathBuf,
@@ -118,7 +121,9 @@ impl Interactive {
                     .into_iter()
                     .map(|p| PatchPicture { picture: Picture::from_rgb(&p.image), label: p.label, path: p.path })
                     .collect();
-                reporter.send(Event::Atlas(AtlasEvent::Patches { members, patches, missing: found.missing }));
+                let real = crate::engine::atlas::patches::real_cell_pictures(atlas, &members);
+                let (mean, typical) = (real.mean.as_ref().map(Picture::from_rgb), real.typical.as_ref().map(Picture::from_rgb));
+                reporter.send(Event::Atlas(AtlasEvent::Patches { members, patches, missing: found.missing, mean, typical }));
             }),
             AtlasJob::Export { options, names, placements, crop, path } => {
                 self.export_atlas(&options, names, &placements, crop, path, reporter)

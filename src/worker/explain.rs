@@ -7,8 +7,10 @@ use image::imageops::FilterType;
 
 use super::interactive::Interactive;
 use super::{CancelToken, Event, JobError, Picture, Reporter};
+use crate::engine::attribution::AttributionMethod;
 use crate::engine::explain::LayerSummary;
 use crate::engine::explanation::{ExplainError, ExplainProgress, ExplainRequest, Explanation, explain};
+use crate::engine::faithfulness::{FaithfulnessReport, SanityReport};
 use crate::engine::model::Layer;
 use crate::engine::render::{grey_image, heat_layer};
 
@@ -57,12 +59,19 @@ pub enum ExplainView {
     },
     /// A heat layer (RGBA, alpha by strength) to lay over the picture as the network sees it.
     Heat {
+        method: AttributionMethod,
         photo: Picture,
         heat: Picture,
         class: usize,
         all_zero: bool,
         layer: Option<Layer>,
         base_probability: Option<f32>,
+        faithfulness: Option<Box<FaithfulnessReport>>,
+    },
+    /// How much a method's map changes as the weights are randomised.
+    Sanity {
+        class: usize,
+        report: SanityReport,
     },
 }
 
@@ -99,7 +108,7 @@ impl Interactive {
         let explanation = explain(&model.net, classes, image, request, &mut progress, cancel.flag()).map_err(|error| match error {
             ExplainError::NeedsPicture => JobError::NoPicture,
             ExplainError::Cancelled => JobError::Cancelled,
-            ExplainError::NothingToShow(_) | ExplainError::NotConvLayer(_) | ExplainError::NoSuchClass { .. } => JobError::NothingToShow,
+            ExplainError::NothingToShow(_) | ExplainError::NotConvLayer(..) | ExplainError::NoSuchClass { .. } => JobError::NothingToShow,
         })?;
         let size = EXPLAIN_VIEW_SIZE;
         Ok(match explanation {
@@ -117,11 +126,13 @@ impl Interactive {
             Explanation::Visualization { picture } => {
                 ExplainView::Picture { picture: Picture::from_rgb(&picture), kind: PictureKind::Visualization }
             }
-            Explanation::Heat { map, class, all_zero, layer, base_probability } => {
+            Explanation::Heat { method, map, class, all_zero, layer, base_probability, faithfulness, .. } => {
                 let input = image.ok_or(JobError::NoPicture)?;
                 let photo = Picture::from_rgb(&image::imageops::resize(input, size, size, FilterType::Triangle));
-                ExplainView::Heat { photo, heat: Picture::from_rgba(heat_layer(&map, size)), class, all_zero, layer, base_probability }
+                let heat = Picture::from_rgba(heat_layer(&map, size));
+                ExplainView::Heat { method, photo, heat, class, all_zero, layer, base_probability, faithfulness }
             }
+            Explanation::Sanity { class, report } => ExplainView::Sanity { class, report },
         })
     }
 }

@@ -30,7 +30,7 @@ pub(super) fn run(messages: Receiver<InteractiveMessage>) {
             InteractiveMessage::Run { reporter, cancel, job } => {
                 // A job cancelled while it waited in the queue is not started.
                 if !cancel.is_cancelled() {
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| state.handle(job, &reporter, &cancel)));
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| state.handle(*job, &reporter, &cancel)));
                     if let Err(panic) = result {
                         state.recover_after_panic(&reporter, panic_message(&panic));
                     }

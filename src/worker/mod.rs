@@ -232,15 +232,12 @@ pub(crate) enum InteractiveMessage {
     Run {
         reporter: Reporter,
         cancel: CancelToken,
-        job: Job,
+        // Boxed: jobs vary a lot in size and the channel holds them by value.
+        job: Box<Job>,
     },
     /// A finished atlas build hands its atlas over, so placing and patches use it; the build job
     /// finishes once the worker has it.
-    AdoptAtlas {
-        reporter: Reporter,
-        atlas: Arc<crate::engine::atlas::Atlas>,
-        path: PathBuf,
-    },
+    AdoptAtlas { reporter: Reporter, atlas: Arc<crate::engine::atlas::Atlas>, path: PathBuf },
 }
 
 /// The window's handle on the job system. Dropping it cancels every job and joins the threads.
@@ -301,7 +298,7 @@ impl Jobs {
                 self.spawn_long("atlas-build", reporter, move || atlas::run_build(build, &long_reporter, &cancel, &interactive));
             }
             job => {
-                let _ = interactive.send(InteractiveMessage::Run { reporter, cancel, job });
+                let _ = interactive.send(InteractiveMessage::Run { reporter, cancel, job: Box::new(job) });
             }
         }
         Ok(id)

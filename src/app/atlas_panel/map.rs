@@ -8,7 +8,8 @@ use eframe::egui;
 
 use super::{AtlasPanel, Building, LevelTexture, WORLD, class_colour, format_attribution};
 use crate::app::context::AppContext;
-use crate::app::i18n::{Lang, T};
+use crate::app::i18n::{self, Lang, T};
+use crate::engine::atlas::build::AtlasFocus;
 use crate::engine::atlas::cells::GridLevel;
 use crate::engine::atlas::{Atlas, Stage};
 use crate::worker::{AtlasJob, Job};
@@ -73,18 +74,35 @@ impl AtlasPanel {
             for &(class, attribution) in &cell.top_by_attribution {
                 text += &format!("\n{}  {} {}", names[class as usize], T::Attribution.get(lang), format_attribution(attribution));
             }
+            if let Some(class) = self.tint_class.filter(|&c| c < classes) {
+                let mean = mean_attribution(&atlas, &cell.members, class);
+                text += &format!("\n{}", i18n::cell_attribution_to(lang, &names[class], &format_attribution(mean)));
+            }
+            if let Some(fidelity) = atlas.icons_of(size).and_then(|icons| {
+                let slot = icons.cells.iter().position(|&c| c as usize == index)?;
+                icons.fidelity.get(slot)
+            }) {
+                text += &format!("\n{}", i18n::icon_fidelity(lang, fidelity.cosine, fidelity.objective));
+            }
             response.on_hover_text(text);
         }
         if let Some(index) = clicked {
             self.select_cell(&atlas, size, index, cx);
         }
         level_badge_ui(ui, viewport, size, lang);
+        if let AtlasFocus::Compare { first, second, .. } = atlas.meta.params.focus
+            && first < classes
+            && second < classes
+        {
+            compare_axis_ui(ui, viewport, &i18n::compare_axis(lang, &names[first], &names[second]));
+        }
     }
 
     /// Selects a cell and asks for the real patches behind it.
     fn select_cell(&mut self, atlas: &Arc<Atlas>, size: u16, index: usize, cx: &mut AppContext) {
         self.selected = Some((size, index));
         self.patches.clear();
+        self.real_pictures = [None, None];
         self.missing_patches.clear();
         if let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) {
             cx.submit(Job::Atlas(AtlasJob::CellPatches { members: cell.members.clone(), limit: super::PATCHES_SHOWN }));
@@ -122,6 +140,17 @@ impl AtlasPanel {
 
     /// The class colour overlay, then every icon of the level as one mesh; sparse cells as dots.
     fn cells_ui(&self, painter: &egui::Painter, origin: egui::Pos2, view: &LevelView) {
+        if let (Some(class), Some(atlas)) = (self.tint_class.filter(|&c| c < view.classes), &self.atlas) {
+            // Warm for cells that push towards the class, blue for those that push away; the
+            // strongest cell of the level at full strength.
+            let means: Vec<f32> = view.level.cells.iter().map(|cell| mean_attribution(atlas, &cell.members, class)).collect();
+            let largest = means.iter().fold(0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+            for (cell, mean) in view.level.cells.iter().zip(means) {
+                let strength = (mean.abs() / largest).sqrt();
+                let colour = if mean >= 0.0 { egui::Color32::from_rgb(255, 120, 40) } else { egui::Color32::from_rgb(60, 130, 255) };
+                painter.rect_filled(view.cell_rect(origin, cell.x, cell.y, 1.0), 0.0, colour.gamma_multiply(0.75 * strength));
+            }
+        }
         if self.class_colours {
             for cell in &view.level.cells {
                 if let Some(&(class, _)) = cell.top_by_attribution.first() {
@@ -249,6 +278,27 @@ fn class_labels_ui(ui: &mut egui::Ui, origin: egui::Pos2, view: &LevelView) {
             ui.put(text_rect.shrink(2.0), egui::Label::new(text).selectable(false).extend());
         }
     }
+}
+
+/// The mean attribution to `class` of the vectors `members`.
+pub(super) fn mean_attribution(atlas: &Atlas, members: &[u32], class: usize) -> f32 {
+    let collected = &atlas.collected;
+    let sum: f32 = members.iter().filter_map(|&m| collected.attribution_of(m as usize).get(class)).sum();
+    sum / members.len().max(1) as f32
+}
+
+/// What the x axis of a two-class comparison means, along the bottom of the map.
+fn compare_axis_ui(ui: &egui::Ui, viewport: egui::Rect, text: &str) {
+    egui::Area::new(egui::Id::unique("atlas-compare-axis"))
+        .order(egui::Order::Foreground)
+        .pivot(egui::Align2::CENTER_BOTTOM)
+        .fixed_pos(viewport.center_bottom() + egui::vec2(0.0, -8.0))
+        .interactable(false)
+        .show(ui.ctx(), |ui| {
+            egui::Frame::new().fill(egui::Color32::from_black_alpha(170)).corner_radius(3.0).inner_margin(4.0).show(ui, |ui| {
+                ui.label(egui::RichText::new(text).color(egui::Color32::WHITE).size(14.0));
+            });
+        });
 }
 
 /// The grid level, over the map's corner (a label, so screen readers and tests find it).

@@ -15,7 +15,7 @@ mod views;
 use super::context::AppContext;
 use super::dialogs::DialogKind;
 use super::i18n::T;
-use crate::engine::atlas::build::AtlasParams;
+use crate::engine::atlas::build::{AtlasFocus, AtlasParams, FOCUS_VECTORS};
 use crate::engine::atlas::export::ExportOptions;
 use crate::engine::atlas::{Atlas, Placement, Stage};
 use crate::engine::model::Layer;
@@ -62,7 +62,19 @@ pub struct Building {
     pub icons: Vec<(u16, [u16; 2], egui::TextureHandle)>,
 }
 
+/// What a new atlas maps, as the form offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FocusKind {
+    All,
+    Class,
+    Compare,
+}
+
 pub struct BuildForm {
+    pub focus: FocusKind,
+    /// The class of a class atlas; the first of a comparison.
+    pub focus_class: usize,
+    pub focus_second: usize,
     pub layer: Layer,
     pub samples: usize,
     pub neighbours: usize,
@@ -79,6 +91,9 @@ impl Default for BuildForm {
         let defaults = AtlasParams::default();
         let join = |levels: &[usize]| levels.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
         BuildForm {
+            focus: FocusKind::All,
+            focus_class: 0,
+            focus_second: 1,
             layer: defaults.layer,
             samples: defaults.samples_per_image,
             neighbours: defaults.umap.n_neighbors,
@@ -120,8 +135,12 @@ pub struct AtlasPanel {
     /// The grid level drawn in the last frame.
     pub current_level: u16,
     pub class_colours: bool,
+    /// Cells shaded by their mean attribution to this class (None: not shaded).
+    pub tint_class: Option<usize>,
     pub selected: Option<(u16, usize)>,
     patches: Vec<(egui::TextureHandle, u16, PathBuf)>,
+    /// The selected cell in real pictures: the mean of its patches, its most typical patch.
+    real_pictures: [Option<egui::TextureHandle>; 2],
     /// Image files behind the selected cell that could not be read (atlases without embedded
     /// images, moved or not shipped data).
     pub missing_patches: Vec<PathBuf>,
@@ -153,8 +172,10 @@ impl Default for AtlasPanel {
             view: AtlasView::Map,
             current_level: 0,
             class_colours: false,
+            tint_class: None,
             selected: None,
             patches: Vec::new(),
+            real_pictures: [None, None],
             missing_patches: Vec::new(),
             dropped: Vec::new(),
             building: None,
@@ -206,11 +227,14 @@ impl AtlasPanel {
             self.textures.insert(icons.size, LevelTexture { texture: handle, columns, slots, icon_px: px });
         }
         self.mosaic = mosaic_textures(ctx, &atlas);
+        // A class atlas is shaded by its class from the start.
+        self.tint_class = atlas.meta.params.focus.class();
         self.atlas = Some(atlas);
         self.path = Some(path);
         self.scene_rect = egui::Rect::ZERO;
         self.selected = None;
         self.patches.clear();
+        self.real_pictures = [None, None];
         self.missing_patches.clear();
         self.building = None;
     }
@@ -307,9 +331,13 @@ impl AtlasPanel {
             }
             AtlasEvent::Build(progress) => self.build_progress(ctx, progress),
             AtlasEvent::Placed { path, placement, thumbnail } => self.placed(ctx, path, placement, thumbnail),
-            AtlasEvent::Patches { patches, missing, .. } => {
+            AtlasEvent::Patches { patches, missing, mean, typical, .. } => {
                 self.patches_received(ctx, patches);
                 self.missing_patches = missing;
+                self.real_pictures = [
+                    mean.map(|p| texture(ctx, "cell-mean-patch", &p, egui::TextureOptions::LINEAR)),
+                    typical.map(|p| texture(ctx, "cell-typical-patch", &p, egui::TextureOptions::NEAREST)),
+                ];
             }
             AtlasEvent::Exported { path } => cx.messages.notice = Some(format!("{} {}", cx.t(T::Saved), path.display())),
             AtlasEvent::ImagesCounted { dir, classes, images } => {
@@ -408,6 +436,10 @@ impl AtlasPanel {
             return;
         };
         let Some(weights) = cx.model_info().map(|info| info.path.clone()) else { return };
+        if self.form.focus == FocusKind::Compare && self.form.focus_class == self.form.focus_second {
+            cx.messages.error = Some(cx.t(T::CompareSameClass).to_string());
+            return;
+        }
         let Some(params) = self.form.params() else {
             cx.messages.error = Some(cx.t(T::BadGridLevels).to_string());
             return;
@@ -448,8 +480,14 @@ impl BuildForm {
         if !icon_levels.iter().all(|l| grid_levels.contains(l)) {
             return None;
         }
+        let focus = match self.focus {
+            FocusKind::All => AtlasFocus::All,
+            FocusKind::Class => AtlasFocus::Class { class: self.focus_class, vectors: FOCUS_VECTORS },
+            FocusKind::Compare if self.focus_class == self.focus_second => return None,
+            FocusKind::Compare => AtlasFocus::Compare { first: self.focus_class, second: self.focus_second, vectors: FOCUS_VECTORS },
+        };
         let mut params =
-            AtlasParams { layer: self.layer, samples_per_image: self.samples, grid_levels, icon_levels, ..AtlasParams::default() };
+            AtlasParams { layer: self.layer, samples_per_image: self.samples, grid_levels, icon_levels, focus, ..AtlasParams::default() };
         params.umap.n_neighbors = self.neighbours;
         params.umap.min_dist = self.min_dist;
         params.icons.steps = self.icon_steps;

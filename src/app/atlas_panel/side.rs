@@ -3,7 +3,7 @@
 
 use eframe::egui;
 
-use super::{AtlasPanel, WORLD, class_colour, format_attribution};
+use super::{AtlasPanel, FocusKind, WORLD, class_colour, format_attribution};
 use crate::app::context::{AppAction, AppContext};
 use crate::app::dialogs::DialogKind;
 use crate::app::i18n::T;
@@ -30,8 +30,39 @@ impl AtlasPanel {
         let (Some(atlas), Some((size, index))) = (&self.atlas, self.selected) else { return };
         let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) else { return };
         ui.strong(format!("{} ({}, {}) · {} {}", T::Cell.get(lang), cell.x, cell.y, cell.count, T::Vectors.get(lang)));
-        if let Some((texture, uv)) = self.textures.get(&size).and_then(|t| Some((&t.texture, t.uv(index)?))) {
-            ui.add(egui::Image::new((texture.id(), egui::vec2(160.0, 160.0))).uv(uv).alt_text(T::Cell.get(lang)));
+        // The cell drawn three ways, synthetic beside real.
+        ui.horizontal(|ui| {
+            let side = 96.0;
+            ui.vertical(|ui| {
+                match self.textures.get(&size).and_then(|t| Some((&t.texture, t.uv(index)?))) {
+                    Some((texture, uv)) => {
+                        ui.add(egui::Image::new((texture.id(), egui::vec2(side, side))).uv(uv).alt_text(T::CellPictureSynthetic.get(lang)));
+                    }
+                    None => {
+                        ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+                    }
+                }
+                ui.small(T::CellPictureSynthetic.get(lang));
+            });
+            for (picture, caption) in self.real_pictures.iter().zip([T::CellPictureMean, T::CellPictureTypical]) {
+                ui.vertical(|ui| {
+                    match picture {
+                        Some(texture) => {
+                            ui.add(egui::Image::new((texture.id(), egui::vec2(side, side))).alt_text(caption.get(lang)));
+                        }
+                        None => {
+                            ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+                        }
+                    }
+                    ui.small(caption.get(lang));
+                });
+            }
+        });
+        if let Some(fidelity) = atlas.icons_of(size).and_then(|icons| {
+            let slot = icons.cells.iter().position(|&c| c as usize == index)?;
+            icons.fidelity.get(slot)
+        }) {
+            ui.small(crate::app::i18n::icon_fidelity(lang, fidelity.cosine, fidelity.objective));
         }
         for &(class, attribution) in &cell.top_by_attribution {
             ui.label(format!("{}  {} {}", cx.class_label(class as usize), T::Attribution.get(lang), format_attribution(attribution)));
@@ -174,8 +205,47 @@ impl AtlasPanel {
                 });
             }
         }
+        let class_count = cx.model_info().map_or(0, |info| info.class_names.len());
+        let names: Vec<String> = (0..class_count).map(|c| cx.class_label(c)).collect();
         let form = &mut self.form;
         egui::Grid::new("atlas-form").num_columns(2).show(ui, |ui| {
+            let focus_name = |kind| match kind {
+                FocusKind::All => T::FocusAll.get(lang),
+                FocusKind::Class => T::FocusClass.get(lang),
+                FocusKind::Compare => T::FocusCompare.get(lang),
+            };
+            let label = ui.label(T::AtlasFocusLabel.get(lang));
+            egui::ComboBox::from_id_salt("atlas-focus")
+                .selected_text(focus_name(form.focus))
+                .show_ui(ui, |ui| {
+                    for kind in [FocusKind::All, FocusKind::Class, FocusKind::Compare] {
+                        ui.selectable_value(&mut form.focus, kind, focus_name(kind));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            if form.focus != FocusKind::All && !names.is_empty() {
+                form.focus_class = form.focus_class.min(names.len() - 1);
+                form.focus_second = form.focus_second.min(names.len() - 1);
+                let class_row = |ui: &mut egui::Ui, id: &str, caption: T, value: &mut usize| {
+                    let label = ui.label(caption.get(lang));
+                    egui::ComboBox::from_id_salt(id)
+                        .selected_text(names[*value].clone())
+                        .show_ui(ui, |ui| {
+                            for (class, name) in names.iter().enumerate() {
+                                ui.selectable_value(value, class, name);
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                    ui.end_row();
+                };
+                class_row(ui, "atlas-focus-class", T::Class, &mut form.focus_class);
+                if form.focus == FocusKind::Compare {
+                    class_row(ui, "atlas-focus-second", T::SecondClass, &mut form.focus_second);
+                }
+            }
             let label = ui.label(T::Layer.get(lang));
             egui::ComboBox::from_id_salt("atlas-layer")
                 .selected_text(form.layer.name())

@@ -26,6 +26,21 @@ impl AtlasPanel {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::PlaceImage));
             }
             ui.checkbox(&mut self.class_colours, T::ClassColours.get(lang));
+            if let Some(atlas) = &self.atlas {
+                let names: Vec<String> = (0..atlas.meta.class_names.len()).map(|c| cx.class_label(c)).collect();
+                let label = ui.label(T::TintByAttribution.get(lang));
+                let selected = self.tint_class.and_then(|c| names.get(c).cloned()).unwrap_or_else(|| T::TintOff.get(lang).to_string());
+                egui::ComboBox::from_id_salt("atlas-tint")
+                    .selected_text(selected)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.tint_class, None, T::TintOff.get(lang));
+                        for (class, name) in names.iter().enumerate() {
+                            ui.selectable_value(&mut self.tint_class, Some(class), name);
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+            }
             if let Some(path) = &self.path {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 ui.small(name).on_hover_text(path.display().to_string());

@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::cells::{GridLevel, bin};
 use super::collect::{Collected, collect};
 use super::embedded::{DatasetProvenance, EmbeddedImages};
-use super::icons::{IconParams, icon_size, render_icons};
+use super::icons::{IconFidelity, IconParams, icon_fidelity, icon_size, render_icons};
 use super::knn::knn_graph;
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
 use super::views::{ClassMosaic, Distribution, class_mosaic, data_distribution};
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::data::Dataset;
+use crate::engine::explain::ColourModel;
 use crate::engine::fsutil::utc_timestamp_now;
 use crate::engine::model::Layer;
 
@@ -27,6 +28,53 @@ pub enum LayoutMethod {
     /// Exact t-SNE on at most [`TSNE_MAX_POINTS`] vectors; the others are placed at the mean of
     /// their 3 nearest laid-out neighbours.
     Tsne,
+}
+
+/// Which activation vectors an atlas maps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AtlasFocus {
+    /// Every sampled vector (the whole atlas).
+    #[default]
+    All,
+    /// A class activation atlas (Distill's): the `vectors` with the strongest positive attribution
+    /// to `class`, their own layout and icons.
+    Class { class: usize, vectors: usize },
+    /// Two classes side by side (Distill's "focusing on two classes"): the `vectors` that push
+    /// hardest towards either; x is attribution to `first` minus attribution to `second`, y a 1-D
+    /// UMAP of the vectors.
+    Compare { first: usize, second: usize, vectors: usize },
+}
+
+/// Vectors a class or comparison atlas keeps by default (Distill used a few thousand).
+pub const FOCUS_VECTORS: usize = 2500;
+
+impl AtlasFocus {
+    /// The class whose attribution shades the cells, for a class atlas.
+    pub fn class(&self) -> Option<usize> {
+        match self {
+            AtlasFocus::Class { class, .. } => Some(*class),
+            _ => None,
+        }
+    }
+
+    /// The indices of the vectors of `collected` this focus keeps, strongest first.
+    pub fn select(&self, collected: &Collected) -> Vec<usize> {
+        let strength = |i: usize| -> f32 {
+            let attribution = collected.attribution_of(i);
+            match self {
+                AtlasFocus::All => 0.0,
+                AtlasFocus::Class { class, .. } => attribution[*class],
+                AtlasFocus::Compare { first, second, .. } => attribution[*first].max(attribution[*second]),
+            }
+        };
+        let (AtlasFocus::Class { vectors, .. } | AtlasFocus::Compare { vectors, .. }) = self else {
+            return (0..collected.len()).collect();
+        };
+        let mut chosen: Vec<usize> = (0..collected.len()).filter(|&i| strength(i) > 0.0).collect();
+        chosen.sort_by(|&a, &b| strength(b).total_cmp(&strength(a)).then(a.cmp(&b)));
+        chosen.truncate(*vectors);
+        chosen
+    }
 }
 
 /// t-SNE here is exact (O(n²) memory and time), so larger sets are subsampled.
@@ -51,6 +99,8 @@ pub struct AtlasParams {
     /// Also compute the paper's class mosaic and data distribution.
     #[serde(default)]
     pub paper_views: bool,
+    #[serde(default)]
+    pub focus: AtlasFocus,
 }
 
 impl Default for AtlasParams {
@@ -66,6 +116,7 @@ impl Default for AtlasParams {
             seed: 0,
             layout_method: LayoutMethod::Umap,
             paper_views: true,
+            focus: AtlasFocus::All,
         }
     }
 }
@@ -88,6 +139,10 @@ pub struct AtlasMeta {
     /// The data set by name, class counts and a digest of its file list (no machine paths).
     #[serde(default)]
     pub dataset: Option<DatasetProvenance>,
+    /// The training pictures' colour statistics, which the icons are drawn in (None in atlases
+    /// made before: natural images' colours).
+    #[serde(default)]
+    pub colours: Option<ColourModel>,
 }
 
 impl AtlasMeta {
@@ -118,6 +173,8 @@ pub struct LevelIcons {
     pub cells: Vec<u32>,
     /// Icons one after another, `icon_px * icon_px * 3` bytes each.
     pub pixels: Vec<u8>,
+    /// Per icon, how well it shows its cell (empty in atlases made before this was measured).
+    pub fidelity: Vec<IconFidelity>,
 }
 
 impl LevelIcons {
@@ -197,6 +254,12 @@ pub enum AtlasError {
     ClassMismatch { data: Vec<String>, model: Vec<String> },
     #[error("invalid grid levels {0:?}: sizes must be between 2 and 256")]
     BadGrid(Vec<usize>),
+    #[error("class {0} does not exist in this model")]
+    NoSuchClass(usize),
+    #[error("a comparison needs two different classes")]
+    SameClass,
+    #[error("only {0} activation vectors have a positive attribution to the chosen class(es); too few for an atlas")]
+    TooFewFocusVectors(usize),
     #[error(transparent)]
     Layout(#[from] LayoutError),
     #[error("cancelled")]
@@ -222,6 +285,15 @@ pub fn build_atlas(
     if params.grid_levels.is_empty() || params.grid_levels.iter().any(|&s| !(2..=256).contains(&s)) {
         return Err(AtlasError::BadGrid(params.grid_levels.clone()));
     }
+    let classes = dataset.class_names.len();
+    match params.focus {
+        AtlasFocus::Class { class, .. } if class >= classes => return Err(AtlasError::NoSuchClass(class)),
+        AtlasFocus::Compare { first, second, .. } if first >= classes || second >= classes => {
+            return Err(AtlasError::NoSuchClass(first.max(second)));
+        }
+        AtlasFocus::Compare { first, second, .. } if first == second => return Err(AtlasError::SameClass),
+        _ => {}
+    }
     let net = &checkpoint.net;
     // Each stage is announced as it begins, so timings and progress bars start at the right time.
     on_event(BuildEvent::Stage { stage: Stage::Collect, done: 0, total: dataset.len() });
@@ -235,6 +307,16 @@ pub fn build_atlas(
         cancel,
     )
     .ok_or(AtlasError::Cancelled)?;
+    let collected = match params.focus {
+        AtlasFocus::All => collected,
+        focus => {
+            let keep = focus.select(&collected);
+            if keep.len() <= params.umap.n_neighbors {
+                return Err(AtlasError::TooFewFocusVectors(keep.len()));
+            }
+            collected.subset(&keep)
+        }
+    };
     validate(&params.umap, collected.len())?;
 
     on_event(BuildEvent::Stage { stage: Stage::Neighbours, done: 0, total: 1 });
@@ -243,22 +325,36 @@ pub fn build_atlas(
 
     let epochs = params.umap.epochs;
     on_event(BuildEvent::Stage { stage: Stage::Layout, done: 0, total: epochs });
-    let raw = match params.layout_method {
-        LayoutMethod::Umap => {
+    let raw = match (params.focus, params.layout_method) {
+        (AtlasFocus::Compare { first, second, .. }, _) => {
+            // x: which of the two classes the vector pushes towards; y: a 1-D UMAP, so vectors
+            // that look alike sit together along the other axis.
+            let mut on_snapshot =
+                |epoch: usize, _: &[f32]| on_event(BuildEvent::Stage { stage: Stage::Layout, done: epoch, total: epochs });
+            let y = umap(&neighbours, &UmapParams { components: 1, ..params.umap }, 10, &mut on_snapshot, cancel)?;
+            (0..collected.len())
+                .flat_map(|i| {
+                    let a = collected.attribution_of(i);
+                    [a[first] - a[second], y[i]]
+                })
+                .collect()
+        }
+        (_, LayoutMethod::Umap) => {
             let mut on_snapshot = |epoch: usize, raw: &[f32]| {
                 on_event(BuildEvent::Layout { epoch, layout: normalise(raw, 2, 0.02) });
                 on_event(BuildEvent::Stage { stage: Stage::Layout, done: epoch, total: epochs });
             };
             umap(&neighbours, &UmapParams { components: 2, ..params.umap }, 10, &mut on_snapshot, cancel)?
         }
-        LayoutMethod::Tsne => tsne_layout(&collected, params.seed, net.device(), cancel)?,
+        (_, LayoutMethod::Tsne) => tsne_layout(&collected, params.seed, net.device(), cancel)?,
     };
     let layout = normalise(&raw, 2, 0.02);
 
     let levels: Vec<GridLevel> = params.grid_levels.iter().map(|&size| bin(&layout, &collected, size)).collect();
     on_event(BuildEvent::Stage { stage: Stage::Cells, done: 1, total: 1 });
 
-    let (mosaic, distribution) = if params.paper_views {
+    // The paper's views are about whole images; a focused atlas keeps only some of their vectors.
+    let (mosaic, distribution) = if params.paper_views && params.focus == AtlasFocus::All {
         on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 0, total: 1 });
         let mosaic = class_mosaic(net, dataset);
         let distribution = data_distribution(net, dataset, params.seed, cancel)?;
@@ -268,6 +364,7 @@ pub fn build_atlas(
         (None, None)
     };
 
+    let colours = ColourModel::of_images(&dataset.images);
     let mut icons = Vec::new();
     let icon_px = icon_size(params.layer) as u16;
     let total_icons: usize =
@@ -279,16 +376,20 @@ pub fn build_atlas(
         let directions: Vec<f32> = dense.iter().flat_map(|(_, c)| c.direction.iter().copied()).collect();
         let cell_indices: Vec<u32> = dense.iter().map(|(i, _)| *i as u32).collect();
         let mut pixels = Vec::with_capacity(dense.len() * (icon_px as usize).pow(2) * 3);
+        let mut fidelity = Vec::with_capacity(dense.len());
+        let dim = collected.dim;
         let finished = render_icons(
             net,
             params.layer,
             &directions,
-            collected.dim,
+            dim,
             &IconParams { seed: params.icons.seed ^ u64::from(level.size), ..params.icons },
+            &colours,
             &mut |first, batch| {
                 for icon in &batch {
                     pixels.extend_from_slice(icon.as_raw());
                 }
+                fidelity.extend(icon_fidelity(net, params.layer, &batch, &directions[first * dim..], dim));
                 done_icons += batch.len();
                 let cells = cell_indices[first..first + batch.len()].to_vec();
                 let positions = cells.iter().map(|&c| [level.cells[c as usize].x, level.cells[c as usize].y]).collect();
@@ -300,7 +401,7 @@ pub fn build_atlas(
         if !finished {
             return Err(AtlasError::Cancelled);
         }
-        icons.push(LevelIcons { size: level.size, icon_px, cells: cell_indices, pixels });
+        icons.push(LevelIcons { size: level.size, icon_px, cells: cell_indices, pixels, fidelity });
     }
 
     let meta = AtlasMeta {
@@ -314,6 +415,7 @@ pub fn build_atlas(
         params: params.clone(),
         created_at: utc_timestamp_now(),
         dataset: Some(DatasetProvenance::of(&dataset.root, &dataset.paths, &dataset.labels, dataset.class_names.len())),
+        colours: Some(colours),
     };
     let images = Some(EmbeddedImages::encode(&dataset.images));
     Ok(Atlas { meta, collected, layout, levels, icons, mosaic, distribution, images })

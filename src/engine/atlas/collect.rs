@@ -45,6 +45,20 @@ impl Collected {
     pub fn attribution_of(&self, i: usize) -> &[f32] {
         &self.attribution[i * self.classes..(i + 1) * self.classes]
     }
+
+    /// Only the vectors `keep` (indices, in the order given), every table alike.
+    pub fn subset(&self, keep: &[usize]) -> Collected {
+        Collected {
+            layer: self.layer,
+            dim: self.dim,
+            classes: self.classes,
+            vectors: keep.iter().flat_map(|&i| self.vector(i).iter().copied()).collect(),
+            image: keep.iter().map(|&i| self.image[i]).collect(),
+            position: keep.iter().map(|&i| self.position[i]).collect(),
+            label: keep.iter().map(|&i| self.label[i]).collect(),
+            attribution: keep.iter().flat_map(|&i| self.attribution_of(i).iter().copied()).collect(),
+        }
+    }
 }
 
 /// Positions a vector may be sampled from: the layer's grid without a border of `margin`

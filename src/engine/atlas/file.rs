@@ -32,6 +32,9 @@ struct Header {
     /// Whether the file holds every image's network input (tables `images_jpeg`, `images_offsets`).
     #[serde(default)]
     has_images: bool,
+    /// Per icon level (as `icons`), each icon's fidelity (absent in older files).
+    #[serde(default)]
+    icon_fidelity: Vec<Vec<super::icons::IconFidelity>>,
 }
 
 fn bytes_of_f32(values: &[f32]) -> Vec<u8> {
@@ -65,6 +68,7 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
         mosaic: atlas.mosaic.as_ref().map(|m| (m.order.clone(), m.map_side)),
         has_distribution: atlas.distribution.is_some(),
         has_images: atlas.images.is_some(),
+        icon_fidelity: atlas.icons.iter().map(|l| l.fidelity.clone()).collect(),
     };
     let position: Vec<u8> = c.position.iter().flat_map(|p| [p[0].to_le_bytes(), p[1].to_le_bytes()].concat()).collect();
     let label: Vec<u8> = c.label.iter().flat_map(|l| l.to_le_bytes()).collect();
@@ -164,10 +168,13 @@ pub fn parse_atlas(bytes: &[u8], path: &Path) -> Result<Atlas, AtlasError> {
         at += cell.count as usize;
     }
     let mut icons = Vec::new();
+    let mut fidelities = header.icon_fidelity.into_iter();
     for (size, icon_px, cells) in header.icons {
         let px = icon_px as usize;
         let pixels = table(&format!("icons_{size}"), Dtype::U8, &[cells.len(), px, px, 3])?;
-        icons.push(LevelIcons { size, icon_px, cells, pixels });
+        // A fidelity list that does not match its icons is dropped, not trusted.
+        let fidelity = fidelities.next().filter(|f| f.len() == cells.len()).unwrap_or_default();
+        icons.push(LevelIcons { size, icon_px, cells, pixels, fidelity });
     }
     let mosaic = match header.mosaic {
         Some((order, side)) => {

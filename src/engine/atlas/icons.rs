@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
-use crate::engine::explain::{FourierImages, TensorAdam, VisConfig, random_transform};
+use crate::engine::explain::{ColourModel, FourierImages, TensorAdam, VisConfig, random_transform};
 use crate::engine::image_input::tensor_to_rgb;
 use crate::engine::model::{Layer, Net};
 use crate::engine::rng::SeededRng;
@@ -47,14 +47,46 @@ fn direction_objective(net: &Net, images: &Tensor, layer: Layer, directions: &Te
     dot * cosine.clamp_min(0.1).pow_tensor_scalar(4.0)
 }
 
-/// Renders one icon per direction (`count x dim`), calling `done(first_index, icons)` after each
-/// batch. Returns false when cancelled.
+/// How well an icon shows its cell, measured on the finished 8-bit icon: the cosine between the
+/// activation at its centre and the cell's direction, and the objective it reaches there.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IconFidelity {
+    pub cosine: f32,
+    pub objective: f32,
+}
+
+/// The fidelity of each icon to its direction (`icons.len() x dim`), in one batch.
+pub fn icon_fidelity(net: &Net, layer: Layer, icons: &[RgbImage], directions: &[f32], dim: usize) -> Vec<IconFidelity> {
+    if icons.is_empty() {
+        return Vec::new();
+    }
+    tch::no_grad(|| {
+        let batch = crate::engine::image_input::images_to_tensor_any(icons.iter()).to_device(net.device()).to_kind(net.kind());
+        let targets = Tensor::from_slice(&directions[..icons.len() * dim])
+            .view([icons.len() as i64, dim as i64])
+            .to_device(net.device())
+            .to_kind(net.kind());
+        let objective = direction_objective(net, &batch, layer, &targets);
+        let activation = net.forward_until(&batch, layer, false).get(layer).shallow_clone();
+        let side = activation.size()[2];
+        let h = activation.select(3, side / 2).select(2, side / 2);
+        let cosine = (&h * &targets).sum_dim_intlist(&[1i64][..], false, Kind::Float)
+            / (h.norm_scalaropt_dim(2.0, &[1i64][..], false) * targets.norm_scalaropt_dim(2.0, &[1i64][..], false)).clamp_min(1e-8);
+        let floats = |t: Tensor| Vec::<f32>::try_from(t.to_kind(Kind::Float).to_device(tch::Device::Cpu)).expect("floats");
+        floats(cosine).into_iter().zip(floats(objective)).map(|(cosine, objective)| IconFidelity { cosine, objective }).collect()
+    })
+}
+
+/// Renders one icon per direction (`count x dim`) in `colours`, calling `done(first_index,
+/// icons)` after each batch. Returns false when cancelled.
+#[allow(clippy::too_many_arguments)]
 pub fn render_icons(
     net: &Net,
     layer: Layer,
     directions: &[f32],
     dim: usize,
     params: &IconParams,
+    colours: &ColourModel,
     done: &mut dyn FnMut(usize, Vec<RgbImage>),
     cancel: &AtomicBool,
 ) -> bool {
@@ -70,7 +102,7 @@ pub fn render_icons(
             .view([len as i64, dim as i64])
             .to_device(net.device())
             .to_kind(net.kind());
-        let images = FourierImages::new(len as i64, size, net.device(), &mut rng);
+        let images = FourierImages::new(len as i64, size, net.device(), &mut rng, colours);
         let mut adam = TensorAdam::new(&images.spectrum, params.learning_rate);
         for _ in 0..params.steps {
             if cancel.load(Ordering::Relaxed) {

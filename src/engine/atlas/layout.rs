@@ -33,7 +33,7 @@ pub enum LayoutError {
     BadNeighbours { n_neighbors: usize, points: usize },
     #[error("min_dist must be between 0 and 1; got {0}")]
     BadMinDist(f32),
-    #[error("the layout needs 2 or 3 components; got {0}")]
+    #[error("the layout needs 1, 2 or 3 components; got {0}")]
     BadComponents(usize),
     #[error("cancelled")]
     Cancelled,
@@ -47,7 +47,7 @@ pub fn validate(params: &UmapParams, points: usize) -> Result<(), LayoutError> {
     if !(0.0..=1.0).contains(&params.min_dist) {
         return Err(LayoutError::BadMinDist(params.min_dist));
     }
-    if !(2..=3).contains(&params.components) {
+    if !(1..=3).contains(&params.components) {
         return Err(LayoutError::BadComponents(params.components));
     }
     Ok(())

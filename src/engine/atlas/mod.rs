@@ -7,6 +7,7 @@ pub mod cells;
 pub mod collect;
 pub mod embedded;
 pub mod export;
+pub mod fidelity;
 pub mod file;
 pub mod icons;
 pub mod knn;

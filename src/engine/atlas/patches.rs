@@ -65,3 +65,46 @@ pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> CellPatches
     }
     result
 }
+
+/// Real patches averaged into a cell's "mean patch": at most this many members.
+pub const MEAN_PATCH_MEMBERS: usize = 256;
+
+/// A cell drawn from real pictures instead of feature visualisation: the mean of its members'
+/// patches, and the patch of its most typical member (the one whose vector is closest in angle
+/// to the cell's direction, the mean of its members' vectors). None when no patch can be read.
+pub struct RealCellPictures {
+    pub mean: Option<RgbImage>,
+    pub typical: Option<RgbImage>,
+}
+
+pub fn real_cell_pictures(atlas: &Atlas, members: &[u32]) -> RealCellPictures {
+    let collected = &atlas.collected;
+    let members: Vec<u32> = members.iter().copied().filter(|&m| (m as usize) < collected.len()).collect();
+    if members.is_empty() {
+        return RealCellPictures { mean: None, typical: None };
+    }
+    let dim = collected.dim;
+    let mut direction = vec![0f32; dim];
+    for &m in &members {
+        direction.iter_mut().zip(collected.vector(m as usize)).for_each(|(d, v)| *d += v);
+    }
+    let cosine = |m: u32| -> f32 {
+        let v = collected.vector(m as usize);
+        let dot: f32 = v.iter().zip(&direction).map(|(a, b)| a * b).sum();
+        let norms = v.iter().map(|a| a * a).sum::<f32>().sqrt() * direction.iter().map(|a| a * a).sum::<f32>().sqrt();
+        if norms > 0.0 { dot / norms } else { 0.0 }
+    };
+    let typical_member = members.iter().copied().max_by(|&a, &b| cosine(a).total_cmp(&cosine(b)));
+    let typical = typical_member.and_then(|m| cell_patches(atlas, &[m], 1).patches.into_iter().next()).map(|p| p.image);
+    let patches = cell_patches(atlas, &members, MEAN_PATCH_MEMBERS).patches;
+    let mean = patches.first().map(|first| {
+        let (width, height) = first.image.dimensions();
+        let mut sum = vec![0f32; (width * height * 3) as usize];
+        for patch in &patches {
+            sum.iter_mut().zip(patch.image.as_raw()).for_each(|(s, &v)| *s += f32::from(v));
+        }
+        let count = patches.len() as f32;
+        RgbImage::from_raw(width, height, sum.into_iter().map(|s| (s / count).round() as u8).collect()).expect("sized as the patches")
+    });
+    RealCellPictures { mean, typical }
+}

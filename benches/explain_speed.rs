@@ -1,0 +1,82 @@
+//! Time per photo of the attribution methods and of the faithfulness panel, with the shipped
+//! model on CPU, over the first 3 photos of each flowers17 class (51 photos), after one warm-up
+//! photo. Prints one RESULT line per method (median and 90th percentile, milliseconds).
+//!
+//! cargo bench --bench explain_speed
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use activation_atlas::engine::attribution::{AttributionMethod, AttributionSettings, attribute};
+use activation_atlas::engine::checkpoint::load_checkpoint;
+use activation_atlas::engine::faithfulness::faithfulness_report;
+use activation_atlas::engine::image_input::load_network_image;
+use activation_atlas::resources::{flowers17_dir, shipped_model};
+
+fn photos() -> Vec<image::RgbImage> {
+    let mut classes: Vec<_> = std::fs::read_dir(flowers17_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    classes.sort();
+    let mut photos = Vec::new();
+    for class in classes {
+        let mut files: Vec<_> = std::fs::read_dir(class).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        photos.extend(files.into_iter().take(3).map(|path| load_network_image(&path).unwrap()));
+    }
+    photos
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let checkpoint = load_checkpoint(&shipped_model().expect("the shipped model"), tch::Device::Cpu).unwrap();
+    let net = &checkpoint.net;
+    let photos = photos();
+    let settings = AttributionSettings::default();
+    let never = AtomicBool::new(false);
+    println!("{} photos, libtorch threads {}", photos.len(), tch::get_num_threads());
+    let methods = [
+        AttributionMethod::GradCam,
+        AttributionMethod::GradCamPlusPlus,
+        AttributionMethod::LayerCam,
+        AttributionMethod::HiResCam,
+        AttributionMethod::ScoreCam,
+        AttributionMethod::Saliency,
+        AttributionMethod::IntegratedGradients,
+        AttributionMethod::GuidedBackprop,
+        AttributionMethod::GuidedGradCam,
+    ];
+    let time = |name: &str, run: &mut dyn FnMut(&image::RgbImage)| {
+        run(&photos[0]); // warm-up: libtorch's first calls allocate and pick kernels
+        let mut times: Vec<f64> = photos
+            .iter()
+            .map(|photo| {
+                let started = Instant::now();
+                run(photo);
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!("RESULT explain-speed {name} median_ms {:.1} p90_ms {:.1}", percentile(&times, 0.5), percentile(&times, 0.9));
+    };
+    for method in methods {
+        let layers: &[_] = if method == AttributionMethod::LayerCam {
+            &[activation_atlas::engine::model::Layer::Conv4, activation_atlas::engine::model::Layer::Conv2]
+        } else {
+            &[settings.layer]
+        };
+        for &layer in layers {
+            let settings = activation_atlas::engine::attribution::AttributionSettings { layer, ..settings };
+            let name = if method.uses_layer() { format!("{}@{layer}", method.cli_name()) } else { method.cli_name().to_string() };
+            time(&name, &mut |photo| {
+                attribute(net, photo, method, 0, &settings, &mut |_, _| {}, &never).unwrap();
+            });
+        }
+    }
+    // The panel: a Grad-CAM map, then its faithfulness beside the random and Sobel maps.
+    time("faithfulness-panel", &mut |photo| {
+        let cam = attribute(net, photo, AttributionMethod::GradCam, 0, &settings, &mut |_, _| {}, &never).unwrap();
+        faithfulness_report(net, photo, 0, &cam.heat, &settings);
+    });
+}
