@@ -300,7 +300,7 @@ pub struct AtlasBuildArgs {
     pub class: Option<String>,
     /// Compare two classes (names or indices, e.g. daisy,windflower): x is attribution to the
     /// first minus attribution to the second, y a 1-D UMAP of the vectors.
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',', value_name = "C1,C2")]
     pub compare: Vec<String>,
     /// Vectors a --class or --compare atlas keeps (the strongest).
     #[arg(long, default_value_t = crate::engine::atlas::build::FOCUS_VECTORS)]

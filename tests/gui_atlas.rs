@@ -160,6 +160,24 @@ fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
     assert_eq!(app.atlas.patch_count(), cell.members.len().min(24), "one patch per sampled vector, up to 24");
     harness.get_by_label_contains(&format!("({}, {})", cell.x, cell.y));
     harness.get_by_label_contains("真实图片");
+    // The cell three ways, synthetic beside real.
+    common::run_until(&mut harness, "the real pictures of the cell arrive", 60, |app| app.atlas.has_real_cell_pictures());
+    for caption in ["特征可视化", "真实图块的平均", "最典型的真实图块"] {
+        assert!(harness.query_all_by_label(caption).count() >= 1, "{caption}");
+    }
+}
+
+#[test]
+fn the_map_can_be_tinted_by_attribution_to_a_class() {
+    let Fixture { mut harness, .. } = atlas_app();
+    harness.get_by_label("按归因着色").click();
+    harness.run_steps(2);
+    // The class names also label the map (as text); the list's entry is the button. It may be
+    // scrolled out of the list's view, so it is clicked through accessibility.
+    harness.get_all_by_label("向日葵").next().unwrap().click_accesskit();
+    harness.run_steps(2);
+    let sunflower = harness.state().atlas.atlas.as_ref().unwrap().meta.class_names.iter().position(|c| c == "sunflower");
+    assert_eq!(harness.state().atlas.tint_class, sunflower);
 }
 
 #[test]
@@ -293,11 +311,31 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     assert!(icons_seen <= atlas.icons[0].cells.len());
     assert_eq!(atlas.collected.len(), 51 * 16);
 
+    // A class activation atlas from the same form.
+    harness.get_by_label("地图集内容").click();
+    harness.run_steps(2);
+    harness.get_by_label("一个类别（类别激活地图集）").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().atlas.form.focus, activation_atlas::app::atlas_panel::FocusKind::Class);
+    harness.get_by_label("构建").click();
+    common::run_until(&mut harness, "the class atlas is built", 180, |app| {
+        app.atlas.building.is_none() && app.atlas.atlas.as_ref().is_some_and(|a| a.meta.params.focus.class().is_some())
+    });
+    let class_atlas = harness.state().atlas.atlas.clone().unwrap();
+    let built = harness.state().atlas.path.clone().unwrap();
+    let class = class_atlas.meta.params.focus.class().unwrap();
+    assert!((0..class_atlas.collected.len()).all(|i| class_atlas.collected.attribution_of(i)[class] > 0.0));
+    assert_eq!(harness.state().atlas.tint_class, Some(class), "a class atlas is shaded by its class");
+    harness.get_by_label("地图集内容").click();
+    harness.run_steps(2);
+    harness.get_by_label("全部激活").click();
+    harness.run_steps(2);
+
     // A second build, cancelled: the first one stays shown and no new file is written.
     harness.get_by_label("构建").click();
     common::run_until(&mut harness, "the second build starts", 60, |app| app.atlas.building.is_some());
     harness.get_all_by_label("取消").next().unwrap().click();
     common::run_until(&mut harness, "the build stops", 60, |app| app.atlas.building.is_none() && !app.worker_busy());
     assert_eq!(harness.state().atlas.path.as_deref(), Some(built.as_path()));
-    assert_eq!(std::fs::read_dir(home.path().join("atlases")).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(home.path().join("atlases")).unwrap().count(), 2, "the two finished builds, not the cancelled one");
 }

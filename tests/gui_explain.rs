@@ -103,9 +103,9 @@ fn a_map_comes_with_its_faithfulness_and_a_sanity_check() {
     // The faithfulness panel: one plain sentence, the curves and the table beside random and Sobel.
     harness.get_by_label_contains("删除最重要的 10% 像素，向日葵 的概率从");
     harness.get_by_label("删除 AUC ↓");
-    // Each reference map is named in the table and in both plots' legends.
-    assert!(harness.query_all_by_label("随机图").count() >= 2);
-    assert!(harness.query_all_by_label("Sobel 边缘图").count() >= 2);
+    // Each reference map is named in the table, in the colour of its curves.
+    harness.get_by_label("随机图");
+    harness.get_by_label("Sobel 边缘图");
     let Some(Shown::Heat { faithfulness: Some(report), .. }) = harness.state().explain.result_for(Method::GradCam) else {
         panic!("Grad-CAM has no faithfulness report")
     };

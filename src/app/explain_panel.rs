@@ -702,17 +702,21 @@ impl ExplainPanel {
                         }
                         ui.small(T::MapAlone.get(lang));
                     });
+                    // How far to believe the map, beside it.
+                    ui.vertical(|ui| {
+                        ui.set_max_width(480.0);
+                        if let Some(report) = faithfulness {
+                            faithfulness_ui(ui, lang, report, class_name);
+                        }
+                        if let Some(sanity) = &panel.sanity
+                            && let Some(Shown::Heat { method, class, .. }) = panel.result_for(panel.method)
+                            && sanity.method == *method
+                            && sanity.class == *class
+                        {
+                            sanity_ui(ui, lang, &sanity.report);
+                        }
+                    });
                 });
-                if let Some(report) = faithfulness {
-                    faithfulness_ui(ui, lang, report, class_name);
-                }
-                if let Some(sanity) = &panel.sanity
-                    && let Some(Shown::Heat { method, class, .. }) = panel.result_for(panel.method)
-                    && sanity.method == *method
-                    && sanity.class == *class
-                {
-                    sanity_ui(ui, lang, &sanity.report);
-                }
             }
         }
     }
@@ -721,7 +725,6 @@ impl ExplainPanel {
 /// Deletion and insertion curves of the map beside a random and a Sobel map, a table of the
 /// numbers, and one plain sentence.
 fn faithfulness_ui(ui: &mut egui::Ui, lang: Lang, report: &FaithfulnessReport, class: &str) {
-    ui.separator();
     ui.strong(T::FaithfulnessHeading.get(lang));
     ui.label(i18n::deletion_sentence(
         lang,
@@ -730,34 +733,37 @@ fn faithfulness_ui(ui: &mut egui::Ui, lang: Lang, report: &FaithfulnessReport, c
         report.map.probability_after_deleting(0.1),
         report.random.probability_after_deleting(0.1),
     ));
-    let maps = [(T::FaithfulnessMap, &report.map), (T::FaithfulnessRandom, &report.random), (T::FaithfulnessSobel, &report.sobel)];
+    // One colour per map in both plots and the table, so no legend covers the curves.
+    let maps = [
+        (T::FaithfulnessMap, &report.map, egui::Color32::from_rgb(255, 110, 60)),
+        (T::FaithfulnessRandom, &report.random, egui::Color32::from_rgb(120, 160, 255)),
+        (T::FaithfulnessSobel, &report.sobel, egui::Color32::from_rgb(140, 210, 110)),
+    ];
+    let curve = |values: &[f32]| -> PlotPoints<'static> {
+        let steps = (values.len() - 1).max(1) as f64;
+        values.iter().enumerate().map(|(k, p)| [k as f64 / steps, f64::from(*p)]).collect()
+    };
+    type Pick = fn(&crate::engine::faithfulness::Faithfulness) -> &[f32];
+    let plots: [(T, &str, Pick); 2] =
+        [(T::DeletionCurve, "deletion-curves", |f| &f.deletion), (T::InsertionCurve, "insertion-curves", |f| &f.insertion)];
     ui.horizontal(|ui| {
-        let curve = |values: &[f32]| -> PlotPoints<'static> {
-            let steps = (values.len() - 1).max(1) as f64;
-            values.iter().enumerate().map(|(k, p)| [k as f64 / steps, f64::from(*p)]).collect()
-        };
-        for (title, id, pick) in [
-            (
-                T::DeletionCurve,
-                "deletion-curves",
-                (|f: &crate::engine::faithfulness::Faithfulness| f.deletion.clone()) as fn(&_) -> Vec<f32>,
-            ),
-            (T::InsertionCurve, "insertion-curves", |f: &crate::engine::faithfulness::Faithfulness| f.insertion.clone()),
-        ] {
+        for (title, id, pick) in plots {
             ui.vertical(|ui| {
                 ui.label(title.get(lang));
                 Plot::new(id)
-                    .width(300.0)
-                    .height(170.0)
+                    .width(230.0)
+                    .height(150.0)
+                    .include_x(0.0)
+                    .include_x(1.0)
                     .include_y(0.0)
-                    .include_y(1.0)
+                    .include_y(1.05)
                     .x_axis_label(T::FractionOfPixels.get(lang))
                     .y_axis_label(T::ClassProbability.get(lang))
-                    .legend(egui_plot::Legend::default())
                     .allow_scroll(false)
+                    .allow_drag(false)
                     .show(ui, |plot| {
-                        for (name, faithfulness) in maps {
-                            plot.line(Line::new(name.get(lang), curve(&pick(faithfulness))));
+                        for (name, faithfulness, colour) in maps {
+                            plot.line(Line::new(name.get(lang), curve(pick(faithfulness))).color(colour).width(2.0));
                         }
                     });
             });
@@ -768,8 +774,8 @@ fn faithfulness_ui(ui: &mut egui::Ui, lang: Lang, report: &FaithfulnessReport, c
             ui.strong(header.get(lang));
         }
         ui.end_row();
-        for (name, faithfulness) in maps {
-            ui.label(name.get(lang));
+        for (name, faithfulness, colour) in maps {
+            ui.colored_label(colour, name.get(lang));
             ui.label(format!("{:.3}", faithfulness.deletion_auc));
             ui.label(format!("{:.3}", faithfulness.insertion_auc));
             ui.label(format!("{:.1}%", faithfulness.average_drop * 100.0));
@@ -781,7 +787,7 @@ fn faithfulness_ui(ui: &mut egui::Ui, lang: Lang, report: &FaithfulnessReport, c
 
 fn sanity_ui(ui: &mut egui::Ui, lang: Lang, report: &SanityReport) {
     ui.separator();
-    ui.strong(T::SanityHeading.get(lang));
+    ui.label(egui::RichText::new(T::SanityHeading.get(lang)).strong());
     egui::Grid::new("sanity-table").striped(true).num_columns(3).show(ui, |ui| {
         for header in [T::SanityRandomisedDownTo.get(lang), "Spearman ρ", "SSIM"] {
             ui.strong(header);

@@ -272,6 +272,11 @@ impl AtlasPanel {
             .collect();
     }
 
+    /// Whether the selected cell's mean and most typical real patches have arrived.
+    pub fn has_real_cell_pictures(&self) -> bool {
+        self.real_pictures.iter().all(Option::is_some)
+    }
+
     /// How many real image patches are shown for the selected cell.
     pub fn patch_count(&self) -> usize {
         self.patches.len()

@@ -332,12 +332,18 @@ pub fn build_atlas(
             let mut on_snapshot =
                 |epoch: usize, _: &[f32]| on_event(BuildEvent::Stage { stage: Stage::Layout, done: epoch, total: epochs });
             let y = umap(&neighbours, &UmapParams { components: 1, ..params.umap }, 10, &mut on_snapshot, cancel)?;
-            (0..collected.len())
-                .flat_map(|i| {
+            let difference: Vec<f32> = (0..collected.len())
+                .map(|i| {
                     let a = collected.attribution_of(i);
-                    [a[first] - a[second], y[i]]
+                    a[first] - a[second]
                 })
-                .collect()
+                .collect();
+            // Attribution differences are heavy-tailed: asinh(d / typical |d|) keeps their order
+            // and sign but spreads the many small ones across the map instead of one column.
+            let mut magnitudes: Vec<f32> = difference.iter().map(|d| d.abs()).collect();
+            magnitudes.sort_by(f32::total_cmp);
+            let typical = magnitudes[magnitudes.len() / 2].max(f32::MIN_POSITIVE);
+            difference.iter().zip(&y).flat_map(|(d, y)| [(d / typical).asinh(), *y]).collect()
         }
         (_, LayoutMethod::Umap) => {
             let mut on_snapshot = |epoch: usize, raw: &[f32]| {
