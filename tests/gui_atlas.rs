@@ -168,6 +168,24 @@ fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
 }
 
 #[test]
+fn the_map_can_draw_its_cells_from_real_patches() {
+    let Fixture { mut harness, .. } = atlas_app();
+    harness.get_by_label("格子显示").click();
+    harness.run_steps(2);
+    harness.get_by_label("真实图块的平均").click();
+    common::run_until(&mut harness, "the level is drawn from mean patches", 120, |app| {
+        app.atlas.current_level > 0 && app.atlas.shows_real_pictures(app.atlas.current_level)
+    });
+    harness.get_by_label("格子显示").click();
+    harness.run_steps(2);
+    harness.get_by_label("最典型的真实图块").click();
+    common::run_until(&mut harness, "the level is drawn from typical patches", 60, |app| {
+        app.atlas.cell_picture == activation_atlas::app::atlas_panel::CellPicture::Typical
+            && app.atlas.shows_real_pictures(app.atlas.current_level)
+    });
+}
+
+#[test]
 fn the_map_can_be_tinted_by_attribution_to_a_class() {
     let Fixture { mut harness, .. } = atlas_app();
     harness.get_by_label("按归因着色").click();

@@ -137,7 +137,11 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
     harness.get_by_label("构建新的地图集").click();
     harness.run_steps(3);
     harness.get_by_label("选择文件夹…").click();
-    common::run_until(&mut harness, "the folder is counted", 30, |app| app.atlas.build_folder_count.is_some());
+    // The dialog answers on its own thread; the folder it gives is then counted.
+    let chooser_answered = atlas_folders_asked.clone();
+    common::run_until(&mut harness, "the chosen folder is counted", 30, move |app| {
+        chooser_answered.load(std::sync::atomic::Ordering::SeqCst) == 1 && app.atlas.build_folder_count.is_some()
+    });
     assert_eq!(atlas_folders_asked.load(std::sync::atomic::Ordering::SeqCst), 1);
     harness.get_by_label_contains("3 个类别，30 张图片");
     set_text(&mut harness, "网格层级", "6");

@@ -32,6 +32,8 @@ pub enum AtlasJob {
     Place { paths: Vec<PathBuf> },
     /// Crops of the real images behind atlas vectors (up to `limit`), around their positions.
     CellPatches { members: Vec<u32>, limit: usize },
+    /// Every icon cell of grid `level` drawn from real pictures (mean and most typical patch).
+    RealLevelPictures { level: u16 },
     /// Render the atlas (or the part `crop`) as a PNG file, with `names` as class labels and
     /// legend when given, and `placements` marked.
     Export { options: ExportOptions, names: Option<Vec<String>>, placements: Vec<Placement>, crop: Option<[f32; 4]>, path: PathBuf },
@@ -45,12 +47,15 @@ impl AtlasJob {
             AtlasJob::Load { .. } => JobKind::LoadAtlas,
             AtlasJob::Build(_) => JobKind::BuildAtlas,
             AtlasJob::Place { .. } => JobKind::PlaceImages,
-            AtlasJob::CellPatches { .. } => JobKind::CellPatches,
+            AtlasJob::CellPatches { .. } | AtlasJob::RealLevelPictures { .. } => JobKind::CellPatches,
             AtlasJob::Export { .. } => JobKind::ExportAtlas,
             AtlasJob::CountImages { .. } => JobKind::ScanFolder,
         }
     }
 }
+
+/// Side of a cell's real picture when the whole map is drawn from them.
+const REAL_PICTURE_PX: u32 = 48;
 
 #[derive(Debug)]
 pub struct AtlasBuild {
@@ -82,6 +87,13 @@ pub enum AtlasEvent {
         /// The cell in real pictures: the mean of its patches and its most typical patch.
         mean: Option<Picture>,
         typical: Option<Picture>,
+    },
+    /// A level's icon cells in real pictures: cell indices, their mean and most typical patches.
+    RealLevelPictures {
+        level: u16,
+        cells: Vec<u32>,
+        mean: Vec<Picture>,
+        typical: Vec<Picture>,
     },
     Exported {
         path: PathBuf,
@@ -124,6 +136,17 @@ impl Interactive {
                 let real = crate::engine::atlas::patches::real_cell_pictures(atlas, &members);
                 let (mean, typical) = (real.mean.as_ref().map(Picture::from_rgb), real.typical.as_ref().map(Picture::from_rgb));
                 reporter.send(Event::Atlas(AtlasEvent::Patches { members, patches, missing: found.missing, mean, typical }));
+            }),
+            AtlasJob::RealLevelPictures { level } => self.atlas().and_then(|atlas| {
+                let mut progress = |done, total| reporter.send(Event::Progress { done, total });
+                let pictures =
+                    crate::engine::atlas::patches::real_level_pictures(atlas, level, REAL_PICTURE_PX, &mut progress, cancel.flag())
+                        .ok_or(JobError::Cancelled)?;
+                let cells = pictures.iter().map(|(cell, _, _)| *cell).collect();
+                let mean = pictures.iter().map(|(_, mean, _)| Picture::from_rgb(mean)).collect();
+                let typical = pictures.iter().map(|(_, _, typical)| Picture::from_rgb(typical)).collect();
+                reporter.send(Event::Atlas(AtlasEvent::RealLevelPictures { level, cells, mean, typical }));
+                Ok(())
             }),
             AtlasJob::Export { options, names, placements, crop, path } => {
                 self.export_atlas(&options, names, &placements, crop, path, reporter)

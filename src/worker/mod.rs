@@ -128,6 +128,12 @@ impl Picture {
     pub fn from_rgba(image: RgbaImage) -> Picture {
         Picture { width: image.width() as usize, height: image.height() as usize, rgba: image.into_raw() }
     }
+
+    /// The picture without its alpha; None if its size does not match its pixels.
+    pub fn to_rgb(&self) -> Option<RgbImage> {
+        let rgba = RgbaImage::from_raw(self.width as u32, self.height as u32, self.rgba.clone())?;
+        Some(image::DynamicImage::ImageRgba8(rgba).to_rgb8())
+    }
 }
 
 /// Why a job failed, as data; the window words it in its own language.

@@ -62,6 +62,7 @@ impl AtlasPanel {
         };
         let size = self.level_for_zoom(pixels_per_unit);
         self.current_level = size;
+        self.request_real_pictures(size, cx);
         let Some(level) = atlas.level(size) else { return };
         let classes = atlas.meta.class_names.len();
         let names: Vec<String> = (0..classes).map(|c| cx.class_label(c)).collect();
@@ -162,7 +163,7 @@ impl AtlasPanel {
                 }
             }
         }
-        let Some(level_texture) = self.textures.get(&view.size) else { return };
+        let Some(level_texture) = self.level_texture(view.size) else { return };
         let mean_count = view.level.cells.iter().map(|c| c.count as f32).sum::<f32>() / view.level.cells.len().max(1) as f32;
         let mut mesh = egui::Mesh::with_texture(level_texture.texture.id());
         for (index, cell) in view.level.cells.iter().enumerate() {

@@ -36,6 +36,17 @@ pub enum AtlasView {
     Distribution,
 }
 
+/// What the map draws in each cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CellPicture {
+    /// The feature visualisation icon.
+    Synthetic,
+    /// The mean of the cell's real patches.
+    Mean,
+    /// The cell's most typical real patch.
+    Typical,
+}
+
 /// The icons of one grid level packed into one texture.
 struct LevelTexture {
     texture: egui::TextureHandle,
@@ -137,6 +148,11 @@ pub struct AtlasPanel {
     pub class_colours: bool,
     /// Cells shaded by their mean attribution to this class (None: not shaded).
     pub tint_class: Option<usize>,
+    pub cell_picture: CellPicture,
+    /// Levels drawn from real pictures, per kind (made on the worker when first asked for).
+    real_textures: HashMap<(u16, CellPicture), LevelTexture>,
+    /// Levels whose real pictures have been asked for.
+    real_requested: std::collections::HashSet<u16>,
     pub selected: Option<(u16, usize)>,
     patches: Vec<(egui::TextureHandle, u16, PathBuf)>,
     /// The selected cell in real pictures: the mean of its patches, its most typical patch.
@@ -173,6 +189,9 @@ impl Default for AtlasPanel {
             current_level: 0,
             class_colours: false,
             tint_class: None,
+            cell_picture: CellPicture::Synthetic,
+            real_textures: HashMap::new(),
+            real_requested: std::collections::HashSet::new(),
             selected: None,
             patches: Vec::new(),
             real_pictures: [None, None],
@@ -206,25 +225,14 @@ pub fn class_colour(class: usize, classes: usize) -> egui::Color32 {
 impl AtlasPanel {
     fn loaded(&mut self, ctx: &egui::Context, atlas: Arc<Atlas>, path: PathBuf) {
         self.textures.clear();
+        self.real_textures.clear();
+        self.real_requested.clear();
         for icons in &atlas.icons {
-            let count = icons.cells.len();
-            if count == 0 {
-                continue;
+            let pictures: Vec<(usize, image::RgbImage)> =
+                icons.cells.iter().enumerate().map(|(i, &cell)| (cell as usize, icons.icon(i))).collect();
+            if let Some(texture) = pack_level(ctx, &format!("atlas-icons-{}", icons.size), &pictures) {
+                self.textures.insert(icons.size, texture);
             }
-            let px = icons.icon_px as usize;
-            let columns = (count as f64).sqrt().ceil() as usize;
-            let rows = count.div_ceil(columns);
-            let mut image = egui::ColorImage::filled([columns * px, rows * px], egui::Color32::TRANSPARENT);
-            for i in 0..count {
-                let icon = icons.icon(i);
-                let (col, row) = (i % columns, i / columns);
-                for (x, y, p) in icon.enumerate_pixels() {
-                    image[(col * px + x as usize, row * px + y as usize)] = egui::Color32::from_rgb(p[0], p[1], p[2]);
-                }
-            }
-            let handle = ctx.load_texture(format!("atlas-icons-{}", icons.size), image, egui::TextureOptions::LINEAR);
-            let slots = icons.cells.iter().enumerate().map(|(slot, &cell)| (cell as usize, slot)).collect();
-            self.textures.insert(icons.size, LevelTexture { texture: handle, columns, slots, icon_px: px });
         }
         self.mosaic = mosaic_textures(ctx, &atlas);
         // A class atlas is shaded by its class from the start.
@@ -272,6 +280,28 @@ impl AtlasPanel {
             .collect();
     }
 
+    /// The texture the map draws grid `size` with: the chosen real pictures once they have
+    /// arrived, the icons until then.
+    fn level_texture(&self, size: u16) -> Option<&LevelTexture> {
+        match self.cell_picture {
+            CellPicture::Synthetic => None,
+            kind => self.real_textures.get(&(size, kind)),
+        }
+        .or_else(|| self.textures.get(&size))
+    }
+
+    /// Whether grid `size` is drawn from the kind of real pictures chosen.
+    pub fn shows_real_pictures(&self, size: u16) -> bool {
+        self.cell_picture != CellPicture::Synthetic && self.real_textures.contains_key(&(size, self.cell_picture))
+    }
+
+    /// Asks the worker for grid `size`'s real pictures the first time they are needed.
+    fn request_real_pictures(&mut self, size: u16, cx: &mut AppContext) {
+        if self.cell_picture != CellPicture::Synthetic && self.real_requested.insert(size) {
+            cx.submit(Job::Atlas(AtlasJob::RealLevelPictures { level: size }));
+        }
+    }
+
     /// Whether the selected cell's mean and most typical real patches have arrived.
     pub fn has_real_cell_pictures(&self) -> bool {
         self.real_pictures.iter().all(Option::is_some)
@@ -296,6 +326,25 @@ impl AtlasPanel {
         let Some(&coarsest) = levels.first() else { return fallback };
         levels.iter().rev().copied().find(|&l| WORLD / f32::from(l) * pixels_per_unit >= MIN_CELL_PX).unwrap_or(coarsest)
     }
+}
+
+/// Square pictures of one level's cells (cell index, picture; all the same size) packed into one
+/// texture, so the level draws as one mesh. None when there are none.
+fn pack_level(ctx: &egui::Context, name: &str, pictures: &[(usize, image::RgbImage)]) -> Option<LevelTexture> {
+    let px = pictures.first()?.1.width() as usize;
+    let count = pictures.len();
+    let columns = (count as f64).sqrt().ceil() as usize;
+    let rows = count.div_ceil(columns);
+    let mut image = egui::ColorImage::filled([columns * px, rows * px], egui::Color32::TRANSPARENT);
+    for (slot, (_, picture)) in pictures.iter().enumerate() {
+        let (col, row) = (slot % columns, slot / columns);
+        for (x, y, p) in picture.enumerate_pixels().filter(|(x, y, _)| (*x as usize) < px && (*y as usize) < px) {
+            image[(col * px + x as usize, row * px + y as usize)] = egui::Color32::from_rgb(p[0], p[1], p[2]);
+        }
+    }
+    let texture = ctx.load_texture(name, image, egui::TextureOptions::LINEAR);
+    let slots = pictures.iter().enumerate().map(|(slot, (cell, _))| (*cell, slot)).collect();
+    Some(LevelTexture { texture, columns, slots, icon_px: px })
 }
 
 /// An attribution value with three significant digits, however small.
@@ -343,6 +392,15 @@ impl AtlasPanel {
                     mean.map(|p| texture(ctx, "cell-mean-patch", &p, egui::TextureOptions::LINEAR)),
                     typical.map(|p| texture(ctx, "cell-typical-patch", &p, egui::TextureOptions::NEAREST)),
                 ];
+            }
+            AtlasEvent::RealLevelPictures { level, cells, mean, typical } => {
+                for (kind, pictures) in [(CellPicture::Mean, mean), (CellPicture::Typical, typical)] {
+                    let pictures: Vec<(usize, image::RgbImage)> =
+                        cells.iter().zip(&pictures).filter_map(|(&cell, picture)| Some((cell as usize, picture.to_rgb()?))).collect();
+                    if let Some(texture) = pack_level(ctx, &format!("atlas-real-{kind:?}-{level}"), &pictures) {
+                        self.real_textures.insert((level, kind), texture);
+                    }
+                }
             }
             AtlasEvent::Exported { path } => cx.messages.notice = Some(format!("{} {}", cx.t(T::Saved), path.display())),
             AtlasEvent::ImagesCounted { dir, classes, images } => {

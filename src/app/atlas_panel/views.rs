@@ -26,6 +26,24 @@ impl AtlasPanel {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::PlaceImage));
             }
             ui.checkbox(&mut self.class_colours, T::ClassColours.get(lang));
+            if self.atlas.is_some() {
+                use super::CellPicture;
+                let name = |kind| match kind {
+                    CellPicture::Synthetic => T::CellPictureSynthetic.get(lang),
+                    CellPicture::Mean => T::CellPictureMean.get(lang),
+                    CellPicture::Typical => T::CellPictureTypical.get(lang),
+                };
+                let label = ui.label(T::CellPictureLabel.get(lang));
+                egui::ComboBox::from_id_salt("atlas-cell-picture")
+                    .selected_text(name(self.cell_picture))
+                    .show_ui(ui, |ui| {
+                        for kind in [CellPicture::Synthetic, CellPicture::Mean, CellPicture::Typical] {
+                            ui.selectable_value(&mut self.cell_picture, kind, name(kind));
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+            }
             if let Some(atlas) = &self.atlas {
                 let names: Vec<String> = (0..atlas.meta.class_names.len()).map(|c| cx.class_label(c)).collect();
                 let label = ui.label(T::TintByAttribution.get(lang));

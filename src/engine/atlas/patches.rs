@@ -30,10 +30,15 @@ pub struct CellPatches {
 /// Patches for up to `limit` of `members` (vector indices), in order: from the images embedded
 /// in the atlas, else from the files it was built from.
 pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> CellPatches {
+    cell_patches_cached(atlas, members, limit, &mut HashMap::new())
+}
+
+/// [`cell_patches`] with a cache of decoded images shared between calls (image index → picture),
+/// for work over many cells.
+pub fn cell_patches_cached(atlas: &Atlas, members: &[u32], limit: usize, decoded: &mut HashMap<u32, Option<RgbImage>>) -> CellPatches {
     let side = layer_output_shape(atlas.collected.layer, 1)[1] as f32;
     let input = INPUT_SIZE as u32;
     let patch = (super::icons::icon_size(atlas.collected.layer) as u32).clamp(16, input);
-    let mut decoded: HashMap<u32, Option<RgbImage>> = HashMap::new();
     let mut result = CellPatches { patches: Vec::new(), missing: Vec::new() };
     for &member in members.iter().take(limit) {
         let m = member as usize;
@@ -78,6 +83,11 @@ pub struct RealCellPictures {
 }
 
 pub fn real_cell_pictures(atlas: &Atlas, members: &[u32]) -> RealCellPictures {
+    real_cell_pictures_cached(atlas, members, &mut HashMap::new())
+}
+
+/// [`real_cell_pictures`] with a shared cache of decoded images.
+pub fn real_cell_pictures_cached(atlas: &Atlas, members: &[u32], decoded: &mut HashMap<u32, Option<RgbImage>>) -> RealCellPictures {
     let collected = &atlas.collected;
     let members: Vec<u32> = members.iter().copied().filter(|&m| (m as usize) < collected.len()).collect();
     if members.is_empty() {
@@ -95,8 +105,8 @@ pub fn real_cell_pictures(atlas: &Atlas, members: &[u32]) -> RealCellPictures {
         if norms > 0.0 { dot / norms } else { 0.0 }
     };
     let typical_member = members.iter().copied().max_by(|&a, &b| cosine(a).total_cmp(&cosine(b)));
-    let typical = typical_member.and_then(|m| cell_patches(atlas, &[m], 1).patches.into_iter().next()).map(|p| p.image);
-    let patches = cell_patches(atlas, &members, MEAN_PATCH_MEMBERS).patches;
+    let typical = typical_member.and_then(|m| cell_patches_cached(atlas, &[m], 1, decoded).patches.into_iter().next()).map(|p| p.image);
+    let patches = cell_patches_cached(atlas, &members, MEAN_PATCH_MEMBERS, decoded).patches;
     let mean = patches.first().map(|first| {
         let (width, height) = first.image.dimensions();
         let mut sum = vec![0f32; (width * height * 3) as usize];
@@ -107,4 +117,33 @@ pub fn real_cell_pictures(atlas: &Atlas, members: &[u32]) -> RealCellPictures {
         RgbImage::from_raw(width, height, sum.into_iter().map(|s| (s / count).round() as u8).collect()).expect("sized as the patches")
     });
     RealCellPictures { mean, typical }
+}
+
+/// Every icon cell of grid `size` in real pictures, in the order of the level's icons: (cell
+/// index, mean patch, most typical patch), each `px` square. Cells whose patches cannot be read
+/// are left out. `progress(done, total)` counts cells; None when cancelled.
+pub fn real_level_pictures(
+    atlas: &Atlas,
+    size: u16,
+    px: u32,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Option<Vec<(u32, RgbImage, RgbImage)>> {
+    let (Some(level), Some(icons)) = (atlas.level(size), atlas.icons_of(size)) else { return Some(Vec::new()) };
+    let mut decoded = HashMap::new();
+    let mut pictures = Vec::with_capacity(icons.cells.len());
+    for (done, &cell) in icons.cells.iter().enumerate() {
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        if let Some(members) = level.cells.get(cell as usize).map(|c| &c.members) {
+            let real = real_cell_pictures_cached(atlas, members, &mut decoded);
+            if let (Some(mean), Some(typical)) = (real.mean, real.typical) {
+                let shrink = |image: &RgbImage| image::imageops::resize(image, px, px, image::imageops::FilterType::Triangle);
+                pictures.push((cell, shrink(&mean), shrink(&typical)));
+            }
+        }
+        progress(done + 1, icons.cells.len());
+    }
+    Some(pictures)
 }
