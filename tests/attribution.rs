@@ -16,7 +16,6 @@ use activation_atlas::engine::explain::image_batch;
 use activation_atlas::engine::faithfulness::{
     FaithfulnessInput, RANDOMISATION_ORDER, faithfulness, faithfulness_report, sanity_check, spearman, ssim,
 };
-use activation_atlas::engine::image_input::load_network_image;
 use activation_atlas::engine::model::{Layer, Net};
 use activation_atlas::engine::render::Map2d;
 use activation_atlas::engine::train::{TrainConfig, TrainOutcome, train};
@@ -24,16 +23,11 @@ use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
 fn shipped(double: bool) -> Net {
-    let path = activation_atlas::resources::shipped_model().expect("shipped model");
-    let mut net = load_checkpoint(&path, Device::Cpu).unwrap().net;
-    if double {
-        net.vs.double();
-    }
-    net
+    common::shipped_net(double)
 }
 
 fn photo(class: &str) -> RgbImage {
-    load_network_image(&common::flowers17_photo(class)).unwrap()
+    common::flowers17_input(class)
 }
 
 fn values(tensor: &Tensor) -> Vec<f64> {

@@ -5,27 +5,20 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 
-use activation_atlas::engine::checkpoint::load_checkpoint;
 use activation_atlas::engine::explain::{
     VisConfig, VisObjective, all_feature_maps, filter_montage, grad_cam, image_batch, model_summary, objective_of_picture, occlusion,
     occlusion_positions, paper_feature_map, saliency, smooth_grad, visualize,
 };
-use activation_atlas::engine::image_input::load_network_image;
 use activation_atlas::engine::model::{Layer, Net};
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
 fn shipped(double: bool) -> Net {
-    let path = activation_atlas::resources::shipped_model().expect("shipped model");
-    let mut net = load_checkpoint(&path, Device::Cpu).unwrap().net;
-    if double {
-        net.vs.double();
-    }
-    net
+    common::shipped_net(double)
 }
 
 fn photo(class: &str) -> RgbImage {
-    load_network_image(&common::flowers17_photo(class)).unwrap()
+    common::flowers17_input(class)
 }
 
 fn logit(net: &Net, batch: &Tensor, class: usize) -> f64 {

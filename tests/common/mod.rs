@@ -38,6 +38,22 @@ pub fn flowers17_photo(class: &str) -> PathBuf {
     files.into_iter().next().expect("class folder has photos")
 }
 
+/// The shipped model on the CPU; in float64 with `double` (for comparisons with hand-computed or
+/// finite-difference values).
+pub fn shipped_net(double: bool) -> activation_atlas::engine::model::Net {
+    let path = activation_atlas::resources::shipped_model().expect("shipped model");
+    let mut net = activation_atlas::engine::checkpoint::load_checkpoint(&path, tch::Device::Cpu).unwrap().net;
+    if double {
+        net.vs.double();
+    }
+    net
+}
+
+/// The network input (100 x 100) of the first flowers17 photo of `class`.
+pub fn flowers17_input(class: &str) -> RgbImage {
+    activation_atlas::engine::image_input::load_network_image(&flowers17_photo(class)).unwrap()
+}
+
 /// A picture of a filled shape on a noisy background: class 0 red disc, 1 green square,
 /// 2 blue horizontal bar, 3 yellow cross. Position, size and noise vary with `variant`.
 pub fn shape_image(class: usize, variant: u64, side: u32) -> RgbImage {
