@@ -1375,15 +1375,25 @@ fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
     let started = std::time::Instant::now();
     let mut stage_started = std::time::Instant::now();
     let mut current: Option<Stage> = None;
-    let mut stage_seconds: Vec<(Stage, f64)> = Vec::new();
+    // Per stage: seconds, and the process's peak resident memory when it ended.
+    let mut stage_seconds: Vec<(Stage, f64, u64)> = Vec::new();
+    let mut neighbours = None;
     let bar = progress_bar(BAR);
+    let peak_mb = || crate::engine::memory::peak_resident_bytes().map(crate::engine::memory::megabytes).unwrap_or(0);
     let mut on_event = |event: BuildEvent| {
+        if let BuildEvent::Neighbours(report) = event {
+            neighbours = Some(report);
+            let recall =
+                if report.sampled > 0 { format!(", recall {:.3} on {} points", report.recall, report.sampled) } else { String::new() };
+            bar.suspend(|| say!(out, "  neighbours: {}{recall}", report.method));
+        }
         if let BuildEvent::Stage { stage, done, total } = event {
             if current != Some(stage) {
                 if let Some(previous) = current {
                     let seconds = stage_started.elapsed().as_secs_f64();
-                    stage_seconds.push((previous, seconds));
-                    bar.suspend(|| say!(out, "  {previous:?}: {seconds:.1} s"));
+                    let peak = peak_mb();
+                    stage_seconds.push((previous, seconds, peak));
+                    bar.suspend(|| say!(out, "  {previous:?}: {seconds:.1} s, peak memory {peak} MB"));
                 }
                 current = Some(stage);
                 stage_started = std::time::Instant::now();
@@ -1400,8 +1410,9 @@ fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
     let atlas = built?;
     if let Some(stage) = current {
         let seconds = stage_started.elapsed().as_secs_f64();
-        stage_seconds.push((stage, seconds));
-        say!(out, "  {stage:?}: {seconds:.1} s");
+        let peak = peak_mb();
+        stage_seconds.push((stage, seconds, peak));
+        say!(out, "  {stage:?}: {seconds:.1} s, peak memory {peak} MB");
     }
     save_atlas(&atlas, &args.out)?;
     let icons: usize = atlas.icons.iter().map(|l| l.cells.len()).sum();
@@ -1420,7 +1431,12 @@ fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
         "grids": args.grids,
         "icons": icons,
         "seconds": seconds,
-        "stages": stage_seconds.iter().map(|(stage, seconds)| json!({"stage": format!("{stage:?}"), "seconds": seconds})).collect::<Vec<_>>(),
+        "peak_rss_mb": peak_mb(),
+        "neighbours": neighbours,
+        "stages": stage_seconds
+            .iter()
+            .map(|(stage, seconds, peak)| json!({"stage": format!("{stage:?}"), "seconds": seconds, "peak_rss_mb": peak}))
+            .collect::<Vec<_>>(),
     }))
 }
 

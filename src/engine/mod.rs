@@ -13,6 +13,7 @@ pub mod explanation;
 pub mod faithfulness;
 pub mod fsutil;
 pub mod image_input;
+pub mod memory;
 pub mod model;
 pub mod npy;
 pub mod recipe;

@@ -317,6 +317,22 @@ impl Net {
         self.forward_all(images, train).outputs.pop().expect("forward_all returns fc3")
     }
 
+    /// The convolution of conv block `layer` alone (before its ReLU and pooling), applied to the
+    /// previous block's output.
+    pub fn conv_pre_activation(&self, layer: Layer, input: &Tensor) -> Tensor {
+        self.convs[layer.index()].forward(input)
+    }
+
+    /// The kernel of conv block `layer`: `[out, in, k, k]`.
+    pub fn conv_weight(&self, layer: Layer) -> &Tensor {
+        &self.convs[layer.index()].ws
+    }
+
+    /// Logits from conv block `layer`'s convolution output (see [`Net::conv_pre_activation`]).
+    pub fn forward_from_pre_activation(&self, layer: Layer, pre_activation: &Tensor) -> Tensor {
+        self.forward_from(layer, &pre_activation.relu().max_pool2d_default(2), false)
+    }
+
     /// Continues a forward pass from the output of conv `layer` to the logits; Grad-CAM and the
     /// atlas take gradients with respect to an intermediate activation this way.
     pub fn forward_from(&self, layer: Layer, activation: &Tensor, train: bool) -> Tensor {

@@ -256,6 +256,10 @@ pub(super) fn run_build(build: AtlasBuild, reporter: &Reporter, cancel: &CancelT
                 AtlasBuildProgress::Stage { stage, done, total }
             }
             BuildEvent::Layout { epoch, layout } => AtlasBuildProgress::Layout { epoch, layout },
+            BuildEvent::Neighbours(report) => {
+                tracing::info!(method = %report.method, recall = report.recall, sampled = report.sampled, "atlas neighbour graph");
+                return;
+            }
             BuildEvent::Icons { level, positions, icons, .. } => {
                 AtlasBuildProgress::Icons { level, positions, icons: icons.iter().map(Picture::from_rgb).collect() }
             }

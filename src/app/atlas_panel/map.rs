@@ -328,7 +328,13 @@ fn building_ui(building: &Building, ui: &mut egui::Ui, lang: Lang) {
         Stage::Icons => T::StageIcons,
     };
     let fraction = building.done as f32 / building.total.max(1) as f32;
-    ui.add(egui::ProgressBar::new(fraction).text(format!("{} {}/{}", stage.get(lang), building.done, building.total)));
+    // Time left in this stage, from its pace so far (shown once there is a pace to go by).
+    let elapsed = building.stage_started.elapsed().as_secs_f64();
+    let left = (building.done > 0 && elapsed > 1.0)
+        .then(|| elapsed * (building.total.saturating_sub(building.done)) as f64 / building.done as f64)
+        .map(|seconds| format!(" · {} {}:{:02}", T::TimeLeft.get(lang), (seconds as u64) / 60, (seconds as u64) % 60))
+        .unwrap_or_default();
+    ui.add(egui::ProgressBar::new(fraction).text(format!("{} {}/{}{left}", stage.get(lang), building.done, building.total)));
     let (rect, _) = ui.allocate_exact_size(ui.available_size(), egui::Sense::hover());
     let side = rect.width().min(rect.height());
     let area = egui::Rect::from_min_size(rect.min, egui::vec2(side, side));

@@ -69,6 +69,8 @@ pub struct Building {
     pub stage: Stage,
     pub done: usize,
     pub total: usize,
+    /// When the current stage began, for its time left.
+    pub stage_started: std::time::Instant,
     pub layout: Vec<f32>,
     pub icons: Vec<(u16, [u16; 2], egui::TextureHandle)>,
 }
@@ -251,6 +253,9 @@ impl AtlasPanel {
         let Some(building) = self.building.as_mut() else { return };
         match progress {
             AtlasBuildProgress::Stage { stage, done, total } => {
+                if building.stage != stage {
+                    building.stage_started = std::time::Instant::now();
+                }
                 building.stage = stage;
                 building.done = done;
                 building.total = total;
@@ -512,7 +517,15 @@ impl AtlasPanel {
         // Beside the training runs: ~/.local/share/activation-atlas/atlases by default.
         let out = cx.run_root.with_file_name("atlases").join(format!("{name}-{}-{stamp}.atlas", self.form.layer));
         if let Some(job) = cx.submit(Job::Atlas(AtlasJob::Build(AtlasBuild { weights, data_dir, params, out }))) {
-            self.building = Some(Building { job, stage: Stage::Collect, done: 0, total: 1, layout: Vec::new(), icons: Vec::new() });
+            self.building = Some(Building {
+                job,
+                stage: Stage::Collect,
+                done: 0,
+                total: 1,
+                stage_started: std::time::Instant::now(),
+                layout: Vec::new(),
+                icons: Vec::new(),
+            });
         }
     }
 

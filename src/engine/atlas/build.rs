@@ -11,13 +11,14 @@ use super::cells::{GridLevel, bin};
 use super::collect::{Collected, collect};
 use super::embedded::{DatasetProvenance, EmbeddedImages};
 use super::icons::{IconFidelity, IconParams, icon_fidelity, icon_size, render_icons};
-use super::knn::knn_graph;
+use super::knn::{KnnReport, neighbour_graph};
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
-use super::views::{ClassMosaic, Distribution, class_mosaic, data_distribution};
+use super::views::{ClassMosaic, Distribution, paper_views};
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::data::Dataset;
 use crate::engine::explain::ColourModel;
 use crate::engine::fsutil::utc_timestamp_now;
+use crate::engine::memory;
 use crate::engine::model::Layer;
 
 /// How the vectors are laid out in 2-D.
@@ -237,6 +238,8 @@ pub enum BuildEvent {
         epoch: usize,
         layout: Vec<f32>,
     },
+    /// How the neighbour graph was made (exact or approximate, and its recall).
+    Neighbours(KnnReport),
     /// Icons finished for some dense cells of `level` (cell indices and grid positions).
     Icons {
         level: u16,
@@ -264,6 +267,10 @@ pub enum AtlasError {
     Layout(#[from] LayoutError),
     #[error("cancelled")]
     Cancelled,
+    #[error(
+        "this atlas would need about {needed_mb} MB of memory and the machine has {available_mb} MB free; use fewer photos or fewer samples per photo"
+    )]
+    TooLarge { needed_mb: u64, available_mb: u64 },
     #[error("{path}: {reason}")]
     File { path: PathBuf, reason: String },
 }
@@ -294,6 +301,17 @@ pub fn build_atlas(
         AtlasFocus::Compare { first, second, .. } if first == second => return Err(AtlasError::SameClass),
         _ => {}
     }
+    let classes_of_model = checkpoint.meta.class_names.len();
+    let shape = crate::engine::model::layer_output_shape(params.layer, classes_of_model as i64);
+    let positions = super::collect::interior_positions(shape[1] as usize, super::collect::sampling_margin(params.layer)).len();
+    let vectors = dataset.len() * params.samples_per_image.clamp(1, positions.max(1));
+    let needed = estimate_build_bytes(dataset.len(), vectors, shape[0] as usize, classes_of_model, params.umap.n_neighbors);
+    if let (Some(available), Some(resident)) = (memory::available_bytes(), memory::resident_bytes()) {
+        // What the process already holds (the decoded photos, libtorch) is part of the estimate.
+        if needed > available + resident {
+            return Err(AtlasError::TooLarge { needed_mb: memory::megabytes(needed), available_mb: memory::megabytes(available) });
+        }
+    }
     let net = &checkpoint.net;
     // Each stage is announced as it begins, so timings and progress bars start at the right time.
     on_event(BuildEvent::Stage { stage: Stage::Collect, done: 0, total: dataset.len() });
@@ -320,7 +338,17 @@ pub fn build_atlas(
     validate(&params.umap, collected.len())?;
 
     on_event(BuildEvent::Stage { stage: Stage::Neighbours, done: 0, total: 1 });
-    let neighbours = knn_graph(&collected.vectors, collected.dim, params.umap.n_neighbors, net.device());
+    let (neighbours, report) = neighbour_graph(
+        &collected.vectors,
+        collected.dim,
+        params.umap.n_neighbors,
+        params.seed,
+        net.device(),
+        &mut |done, total| on_event(BuildEvent::Stage { stage: Stage::Neighbours, done, total }),
+        cancel,
+    )
+    .ok_or(AtlasError::Cancelled)?;
+    on_event(BuildEvent::Neighbours(report));
     on_event(BuildEvent::Stage { stage: Stage::Neighbours, done: 1, total: 1 });
 
     let epochs = params.umap.epochs;
@@ -362,8 +390,7 @@ pub fn build_atlas(
     // The paper's views are about whole images; a focused atlas keeps only some of their vectors.
     let (mosaic, distribution) = if params.paper_views && params.focus == AtlasFocus::All {
         on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 0, total: 1 });
-        let mosaic = class_mosaic(net, dataset);
-        let distribution = data_distribution(net, dataset, params.seed, cancel)?;
+        let (mosaic, distribution) = paper_views(net, dataset, params.seed, cancel)?;
         on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 1, total: 1 });
         (Some(mosaic), Some(distribution))
     } else {
@@ -427,6 +454,28 @@ pub fn build_atlas(
     Ok(Atlas { meta, collected, layout, levels, icons, mosaic, distribution, images })
 }
 
+/// Peak memory of a build, in bytes, from its sizes: every term is linear in the number of
+/// photos or vectors (no stage holds an n x n matrix). The constants are per-item costs of the
+/// stages' largest structures, with room for allocator slack; a fixed part covers libtorch, the
+/// network and the icon batches.
+pub fn estimate_build_bytes(images: usize, vectors: usize, dim: usize, classes: usize, neighbours: usize) -> u64 {
+    let (images, vectors, dim, classes, k) = (images as u64, vectors as u64, dim as u64, classes as u64, neighbours.max(1) as u64);
+    let decoded_photos = images * 100 * 100 * 3;
+    // Vectors and attributions, plus one copy while a focus or the file is made.
+    let collected = vectors * ((dim + classes) * 4 + 10) * 2;
+    // Unit rows, lists and candidates (NN-descent), or lists and a 64 MB block (exact).
+    let graph = vectors * dim * 4 + vectors * k * 48 + (64 << 20);
+    // The fuzzy graph, its edges both ways and their schedules.
+    let layout = vectors * k * 2 * 64;
+    // Per image: its max-activation vector, neighbour lists for t-SNE and four layouts; exact
+    // t-SNE's n x n matrices only up to 2,000 images.
+    let exact_tsne_images = images.min(super::views::EXACT_TSNE_MAX_IMAGES as u64);
+    let paper_views = images * (dim * 4 + 100 * 24 + 64) + exact_tsne_images * exact_tsne_images * 4 * 8;
+    let embedded = images * 12_000;
+    let fixed = 600 << 20;
+    fixed + decoded_photos + collected + graph.max(layout) + paper_views + embedded
+}
+
 /// t-SNE of the vectors (subsampled to [`TSNE_MAX_POINTS`], seeded); the rest placed by kNN.
 fn tsne_layout(collected: &Collected, seed: u64, device: tch::Device, cancel: &AtomicBool) -> Result<Vec<f32>, LayoutError> {
     let n = collected.len();
@@ -443,7 +492,7 @@ fn tsne_layout(collected: &Collected, seed: u64, device: tch::Device, cancel: &A
     }
     let reference = super::knn::unit_rows(&sample, dim, device);
     let everything = super::knn::unit_rows(&collected.vectors, dim, device);
-    let (indices, _) = super::knn::nearest_among(&everything, &reference, 3, 2048);
+    let (indices, _) = super::knn::nearest_among(&everything, &reference, 3);
     let placed: std::collections::HashSet<usize> = chosen.iter().copied().collect();
     for i in (0..n).filter(|i| !placed.contains(i)) {
         let row = &indices[i * 3..i * 3 + 3];

@@ -105,33 +105,27 @@ pub fn collect(
             return None;
         }
         let end = (start + batch_size).min(dataset.len());
+        // This image's positions, from its own seeded stream.
+        let chosen: Vec<Vec<[u16; 2]>> = (start..end)
+            .map(|index| {
+                let mut positions = candidates.clone();
+                SeededRng::derive(seed, index as u64).shuffle(&mut positions);
+                positions.truncate(per_image);
+                positions
+            })
+            .collect();
         let batch = images_to_tensor(&dataset.images[start..end]).to_device(net.device()).to_kind(net.kind());
-        let activation =
-            tch::no_grad(|| net.forward_until(&batch, layer, false).get(layer).shallow_clone()).detach().set_requires_grad(true);
-        let logits = net.forward_from(layer, &activation, false);
-        // One backward pass per class: the attribution map of class c is sum_channels(A * dA).
-        let mut attribution_maps = Vec::with_capacity(classes);
-        for class in 0..classes {
-            let target = logits.select(1, class as i64).sum(Kind::Float);
-            let gradient = Tensor::run_backward(&[target], &[&activation], class + 1 < classes, false).remove(0);
-            attribution_maps.push((&activation * gradient).sum_dim_intlist(&[1i64][..], false, Kind::Float).detach());
-        }
-        // [batch, classes, H, W] on the CPU.
-        let attribution = Tensor::stack(&attribution_maps, 1).to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
-        let activation = activation.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
-        let attribution_values = Vec::<f32>::try_from(attribution.flatten(0, -1)).expect("floats");
+        let (activation, attribution) = attribution_at(net, layer, &batch, &chosen);
         let activation_values = Vec::<f32>::try_from(activation.flatten(0, -1)).expect("floats");
-        for (offset, index) in (start..end).enumerate() {
-            let mut rng = SeededRng::derive(seed, index as u64);
-            let mut positions = candidates.clone();
-            rng.shuffle(&mut positions);
-            for &[x, y] in &positions[..per_image] {
+        let attribution_values = Vec::<f32>::try_from(attribution.flatten(0, -1)).expect("floats");
+        for (offset, (index, positions)) in (start..end).zip(&chosen).enumerate() {
+            for (p, &[x, y]) in positions.iter().enumerate() {
                 let (x, y) = (x as usize, y as usize);
                 for channel in 0..dim {
                     out.vectors.push(activation_values[((offset * dim + channel) * side + y) * side + x]);
                 }
                 for class in 0..classes {
-                    out.attribution.push(attribution_values[((offset * classes + class) * side + y) * side + x]);
+                    out.attribution.push(attribution_values[(offset * classes + class) * per_image + p]);
                 }
                 out.image.push(index as u32);
                 out.position.push([x as u16, y as u16]);
@@ -141,4 +135,96 @@ pub fn collect(
         progress(end, dataset.len());
     }
     Some(out)
+}
+
+/// Attribution maps of every class for a batch at conv `layer`, by one backward pass per class
+/// through everything after it: activation `[batch, C, H, W]` and maps `[batch, classes, H, W]`
+/// (activation x gradient of the class logit, summed over channels), both float on the CPU.
+pub fn attribution_maps(net: &Net, layer: Layer, images: &Tensor) -> (Tensor, Tensor) {
+    let classes = net.num_classes();
+    let activation = tch::no_grad(|| net.forward_until(images, layer, false).get(layer).shallow_clone()).detach().set_requires_grad(true);
+    let logits = net.forward_from(layer, &activation, false);
+    let mut maps = Vec::with_capacity(classes);
+    for class in 0..classes {
+        let target = logits.select(1, class as i64).sum(Kind::Float);
+        let gradient = Tensor::run_backward(&[target], &[&activation], class + 1 < classes, false).remove(0);
+        maps.push((&activation * gradient).sum_dim_intlist(&[1i64][..], false, Kind::Float).detach());
+    }
+    let maps = Tensor::stack(&maps, 1).to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
+    (activation.detach().to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous(), maps)
+}
+
+/// The activation of conv `layer` for a batch (`[batch, C, H, W]`) and the attribution of every
+/// class at the given positions of each image (`[batch, classes, positions]`), float on the CPU.
+///
+/// The same numbers as [`attribution_maps`] at those positions, for a fraction of the cost: most
+/// of a backward pass is the next convolution's input gradient over the whole grid, and only a
+/// few positions are kept. So the backward passes stop at the next convolution's output, and its
+/// input gradient is computed only at the chosen positions, as the flipped kernel applied to the
+/// output gradient's window around each.
+pub fn attribution_at(net: &Net, layer: Layer, images: &Tensor, positions: &[Vec<[u16; 2]>]) -> (Tensor, Tensor) {
+    let classes = net.num_classes() as i64;
+    let per_image = positions.first().map_or(0, Vec::len) as i64;
+    let batch = positions.len() as i64;
+    let Some(&next) = Layer::CONV.get(layer.index() + 1) else {
+        // The last conv block: its gradient comes straight from the small fully connected part.
+        let (activation, maps) = attribution_maps(net, layer, images);
+        let side = maps.size()[3];
+        let flat: Vec<i64> = positions.iter().flat_map(|p| p.iter().map(|&[x, y]| i64::from(y) * side + i64::from(x))).collect();
+        let index = Tensor::from_slice(&flat).reshape([batch, 1, per_image]).expand([batch, classes, per_image], false);
+        return (activation, maps.flatten(2, 3).gather(2, &index, false));
+    };
+    let device = images.device();
+    let activation = tch::no_grad(|| net.forward_until(images, layer, false).get(layer).shallow_clone());
+    let size = activation.size();
+    let (channels, height, width) = (size[1], size[2], size[3]);
+    let pre_activation = tch::no_grad(|| net.conv_pre_activation(next, &activation)).detach().set_requires_grad(true);
+    let logits = net.forward_from_pre_activation(next, &pre_activation);
+    let mut gradients = Vec::with_capacity(classes as usize);
+    for class in 0..classes {
+        let target = logits.select(1, class).sum(Kind::Float);
+        gradients.push(Tensor::run_backward(&[target], &[&pre_activation], class + 1 < classes, false).remove(0));
+    }
+    tch::no_grad(|| {
+        let weight = net.conv_weight(next).to_kind(Kind::Float);
+        let (out_channels, kernel) = (weight.size()[0], weight.size()[2]);
+        let pad = kernel / 2;
+        // Rows of the windows, in the order (image, position, offset): the flat index of
+        // (image, y + ky - pad, x + kx - pad) in a channels-last gradient, and whether it lies
+        // inside the grid (outside, the convolution saw padding: no gradient flows there).
+        let mut rows = Vec::with_capacity((batch * per_image * kernel * kernel) as usize);
+        let mut inside = Vec::with_capacity(rows.capacity());
+        for (b, image) in positions.iter().enumerate() {
+            for &[x, y] in image {
+                for offset in 0..kernel * kernel {
+                    let (yy, xx) = (i64::from(y) + offset / kernel - pad, i64::from(x) + offset % kernel - pad);
+                    let valid = (0..height).contains(&yy) && (0..width).contains(&xx);
+                    rows.push(b as i64 * height * width + if valid { yy * width + xx } else { 0 });
+                    inside.push(if valid { 1f32 } else { 0.0 });
+                }
+            }
+        }
+        let rows = Tensor::from_slice(&rows).to_device(device);
+        let inside = Tensor::from_slice(&inside).to_device(device).unsqueeze(1);
+        // [k² * out, C]: row (ky * k + kx) * out + o holds the flipped kernel W[o, :, k-1-ky, k-1-kx].
+        let flipped = weight.flip([2, 3]).permute([2, 3, 0, 1]).reshape([kernel * kernel * out_channels, channels]);
+        let per_class: Vec<Tensor> = gradients
+            .iter()
+            .map(|gradient| {
+                let channels_last = gradient.to_kind(Kind::Float).permute([0, 2, 3, 1]).contiguous().view([-1, out_channels]);
+                let windows = channels_last.index_select(0, &rows) * &inside;
+                // [batch * positions, C]
+                windows.view([batch * per_image, kernel * kernel * out_channels]).matmul(&flipped)
+            })
+            .collect();
+        // [batch, classes, positions, C]
+        let input_gradient = Tensor::stack(&per_class, 0).view([classes, batch, per_image, channels]).permute([1, 0, 2, 3]);
+        let flat: Vec<i64> = positions.iter().flat_map(|p| p.iter().map(|&[x, y]| i64::from(y) * width + i64::from(x))).collect();
+        let at = Tensor::from_slice(&flat).to_device(device).reshape([batch, 1, per_image]).expand([batch, channels, per_image], false);
+        // [batch, positions, C]
+        let activation_there =
+            activation.to_kind(Kind::Float).reshape([batch, channels, height * width]).gather(2, &at, false).permute([0, 2, 1]);
+        let attribution = (input_gradient * activation_there.unsqueeze(1)).sum_dim_intlist(&[3i64][..], false, Kind::Float);
+        (activation.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous(), attribution.to_device(tch::Device::Cpu).contiguous())
+    })
 }

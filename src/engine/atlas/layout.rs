@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::Array2;
+use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use super::knn::Neighbours;
@@ -87,63 +88,138 @@ pub fn umap(
     let graph = manifold.graph();
 
     // Edges weighted by membership; weak ones (sampled less than once) are dropped, as the
-    // reference implementation does.
+    // reference implementation does. Sorted by head, so each point's edges are contiguous.
     let mut edges: Vec<(u32, u32, f32)> = graph.iter().map(|(&w, (i, j))| (i, j, w)).collect();
     let max_weight = edges.iter().map(|e| e.2).fold(0.0f32, f32::max);
     edges.retain(|e| e.2 >= max_weight / params.epochs as f32);
-    let epochs_per_sample: Vec<f32> = edges.iter().map(|e| max_weight / e.2).collect();
-    let negative_rate = params.negative_sample_rate.max(1) as f32;
-    let epochs_per_negative: Vec<f32> = epochs_per_sample.iter().map(|e| e / negative_rate).collect();
-    let mut next_sample = epochs_per_sample.clone();
-    let mut next_negative = epochs_per_negative.clone();
+    edges.sort_unstable_by_key(|e| (e.0, e.1));
+    let mut first_edge = vec![0usize; n + 1];
+    for e in &edges {
+        first_edge[e.0 as usize + 1] += 1;
+    }
+    for i in 0..n {
+        first_edge[i + 1] += first_edge[i];
+    }
+    let schedule: Vec<EdgeSchedule> = edges
+        .iter()
+        .map(|e| {
+            let per_sample = max_weight / e.2;
+            let per_negative = per_sample / params.negative_sample_rate.max(1) as f32;
+            EdgeSchedule { tail: e.1, per_sample, per_negative, next_sample: per_sample, next_negative: per_negative }
+        })
+        .collect();
+    let mut schedule = schedule;
 
     let dim = params.components;
     let mut rng = SeededRng::new(params.seed);
     let mut embedding: Vec<f32> = (0..n * dim).map(|_| rng.uniform(-10.0, 10.0) as f32).collect();
-    let clip = |v: f32| v.clamp(-4.0, 4.0);
     for epoch in 0..params.epochs {
         if cancel.load(Ordering::Relaxed) {
             return Err(LayoutError::Cancelled);
         }
-        let alpha = 1.0 - epoch as f32 / params.epochs as f32;
-        let epoch_f = epoch as f32;
-        for (e, &(head, tail, _)) in edges.iter().enumerate() {
-            if next_sample[e] > epoch_f {
-                continue;
-            }
-            let (h, t) = (head as usize * dim, tail as usize * dim);
-            let dist2: f32 = (0..dim).map(|d| (embedding[h + d] - embedding[t + d]).powi(2)).sum();
-            if dist2 > 0.0 {
-                // Attraction: -2ab d^(2(b-1)) / (a d^(2b) + 1).
-                let coefficient = -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0);
-                for d in 0..dim {
-                    let step = clip(coefficient * (embedding[h + d] - embedding[t + d])) * alpha;
-                    embedding[h + d] += step;
-                    embedding[t + d] -= step;
-                }
-            }
-            next_sample[e] += epochs_per_sample[e];
-            let negatives = ((epoch_f - next_negative[e]) / epochs_per_negative[e]).max(0.0) as usize;
-            for _ in 0..negatives {
-                let other = rng.below(n) * dim;
-                if other == h {
-                    continue;
-                }
-                let dist2: f32 = (0..dim).map(|d| (embedding[h + d] - embedding[other + d]).powi(2)).sum();
-                // Repulsion: 2b / ((0.001 + d^2)(a d^(2b) + 1)).
-                let coefficient = 2.0 * b / ((0.001 + dist2) * (a * dist2.powf(b) + 1.0));
-                for d in 0..dim {
-                    let step = if coefficient > 0.0 { clip(coefficient * (embedding[h + d] - embedding[other + d])) } else { 4.0 };
-                    embedding[h + d] += step * alpha;
-                }
-            }
-            next_negative[e] += negatives as f32 * epochs_per_negative[e];
+        let previous = embedding.clone();
+        // Fixed blocks of points (not one per thread), so the layout is the same on any number
+        // of threads. Each block moves only its own points.
+        let mut blocks = Vec::with_capacity(n.div_ceil(EPOCH_BLOCK));
+        let (mut rest_points, mut rest_edges) = (&mut embedding[..], &mut schedule[..]);
+        for start in (0..n).step_by(EPOCH_BLOCK) {
+            let end = (start + EPOCH_BLOCK).min(n);
+            let (points, others) = std::mem::take(&mut rest_points).split_at_mut((end - start) * dim);
+            let (block_edges, other_edges) = std::mem::take(&mut rest_edges).split_at_mut(first_edge[end] - first_edge[start]);
+            blocks.push((start, points, block_edges));
+            (rest_points, rest_edges) = (others, other_edges);
         }
+        let context =
+            EpochContext { a, b, dim, n, epoch, epochs: params.epochs, seed: params.seed, first_edge: &first_edge, previous: &previous };
+        blocks.into_par_iter().for_each(|(start, points, block_edges)| context.move_block(start, points, block_edges));
         if snapshot_every > 0 && (epoch + 1) % snapshot_every == 0 {
             snapshot(epoch + 1, &embedding);
         }
     }
     Ok(embedding)
+}
+
+/// Points per block of the parallel epoch.
+const EPOCH_BLOCK: usize = 256;
+
+/// When an edge is next sampled, and its negative samples.
+struct EdgeSchedule {
+    tail: u32,
+    per_sample: f32,
+    per_negative: f32,
+    next_sample: f32,
+    next_negative: f32,
+}
+
+/// What every block of one epoch reads.
+struct EpochContext<'a> {
+    a: f32,
+    b: f32,
+    dim: usize,
+    n: usize,
+    epoch: usize,
+    epochs: usize,
+    seed: u64,
+    first_edge: &'a [usize],
+    /// The layout at the start of the epoch: other blocks' points are read from it.
+    previous: &'a [f32],
+}
+
+impl EpochContext<'_> {
+    /// One epoch of SGD for the points `start..start + points.len() / dim`, which only this call
+    /// moves: attraction along the edges due this epoch and repulsion from negative samples,
+    /// drawn from a generator seeded by (seed, epoch, edge). Points of the block are read as they
+    /// move; others as they were when the epoch began.
+    fn move_block(&self, start: usize, points: &mut [f32], edges: &mut [EdgeSchedule]) {
+        let (a, b, dim) = (self.a, self.b, self.dim);
+        let clip = |v: f32| v.clamp(-4.0, 4.0);
+        let alpha = 1.0 - self.epoch as f32 / self.epochs as f32;
+        let epoch_f = self.epoch as f32;
+        let end = start + points.len() / dim;
+        let edge_base = self.first_edge[start];
+        let position = |points: &[f32], j: usize| -> [f32; 3] {
+            let source = if (start..end).contains(&j) { &points[(j - start) * dim..] } else { &self.previous[j * dim..] };
+            std::array::from_fn(|d| if d < dim { source[d] } else { 0.0 })
+        };
+        for head in start..end {
+            let h = (head - start) * dim;
+            for e in self.first_edge[head]..self.first_edge[head + 1] {
+                let edge = &mut edges[e - edge_base];
+                if edge.next_sample > epoch_f {
+                    continue;
+                }
+                let tail = position(points, edge.tail as usize);
+                let dist2: f32 = (0..dim).map(|d| (points[h + d] - tail[d]).powi(2)).sum();
+                if dist2 > 0.0 {
+                    // Attraction: -2ab d^(2(b-1)) / (a d^(2b) + 1). Twice, because the reference
+                    // moves both ends of an edge and the graph holds each edge both ways; here
+                    // each end moves itself along its own copy.
+                    let coefficient = -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0);
+                    for d in 0..dim {
+                        points[h + d] += 2.0 * clip(coefficient * (points[h + d] - tail[d])) * alpha;
+                    }
+                }
+                edge.next_sample += edge.per_sample;
+                let negatives = ((epoch_f - edge.next_negative) / edge.per_negative).max(0.0) as usize;
+                let mut rng = SeededRng::derive(self.seed ^ (self.epoch as u64).wrapping_mul(0xa076_1d64_78bd_642f), e as u64);
+                for _ in 0..negatives {
+                    let other = rng.below(self.n);
+                    if other == head {
+                        continue;
+                    }
+                    let far = position(points, other);
+                    let dist2: f32 = (0..dim).map(|d| (points[h + d] - far[d]).powi(2)).sum();
+                    // Repulsion: 2b / ((0.001 + d^2)(a d^(2b) + 1)).
+                    let coefficient = 2.0 * b / ((0.001 + dist2) * (a * dist2.powf(b) + 1.0));
+                    for d in 0..dim {
+                        let step = if coefficient > 0.0 { clip(coefficient * (points[h + d] - far[d])) } else { 4.0 };
+                        points[h + d] += step * alpha;
+                    }
+                }
+                edge.next_negative += negatives as f32 * edge.per_negative;
+            }
+        }
+    }
 }
 
 /// Exact t-SNE (perplexity-calibrated Gaussian affinities, Student-t similarities, early

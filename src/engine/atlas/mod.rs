@@ -2,6 +2,7 @@
 //! images at one layer, laid out in 2-D by UMAP, binned into grid cells, each cell drawn by
 //! feature visualisation; new images can be placed on it.
 
+pub mod bhtsne;
 pub mod build;
 pub mod cells;
 pub mod collect;
@@ -12,6 +13,7 @@ pub mod file;
 pub mod icons;
 pub mod knn;
 pub mod layout;
+pub mod nndescent;
 pub mod patches;
 pub mod place;
 pub mod views;

@@ -40,7 +40,7 @@ pub fn place_image(net: &Net, atlas: &Atlas, image: &image::RgbImage, k: usize) 
     let reference = unit_rows(&atlas.collected.vectors, dim, tch::Device::Cpu);
     let queries: Tensor = unit_rows(&vectors, dim, tch::Device::Cpu);
     let k = k.max(1);
-    let (indices, _) = nearest_among(&queries, &reference, k, 1024);
+    let (indices, _) = nearest_among(&queries, &reference, k);
     let points: Vec<[f32; 2]> = indices
         .chunks(k)
         .map(|row| {

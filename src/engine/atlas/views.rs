@@ -4,7 +4,8 @@
 
 use std::sync::atomic::AtomicBool;
 
-use super::knn::knn_graph;
+use super::bhtsne::{barnes_hut_tsne, sparse_affinities};
+use super::knn::neighbour_graph;
 use super::layout::{LayoutError, UmapParams, normalise, tsne_affinities, tsne_from_affinities, umap};
 use crate::engine::data::Dataset;
 use crate::engine::explain::{FeatureMaps, paper_feature_map};
@@ -77,7 +78,46 @@ pub fn similarity_order(class_means: &[Vec<f32>]) -> Vec<usize> {
 }
 
 pub fn class_mosaic(net: &Net, dataset: &Dataset) -> ClassMosaic {
-    let (vectors, dim) = max_activation_vectors(net, dataset, Layer::Conv2);
+    let (vectors, dim, maps, side) = conv2_summaries(net, dataset);
+    mosaic_of(dataset, &vectors, dim, maps, side)
+}
+
+/// Both paper views from one pass of the data set through the network.
+pub fn paper_views(net: &Net, dataset: &Dataset, seed: u64, cancel: &AtomicBool) -> Result<(ClassMosaic, Distribution), LayoutError> {
+    let (vectors, dim, maps, side) = conv2_summaries(net, dataset);
+    let distribution = distribution_of(net, dataset, &vectors, dim, seed, cancel)?;
+    Ok((mosaic_of(dataset, &vectors, dim, maps, side), distribution))
+}
+
+/// Per image, in one pass: conv2's max-activation vector (`images x channels`) and the paper's
+/// feature map (`images x side²` grey levels).
+fn conv2_summaries(net: &Net, dataset: &Dataset) -> (Vec<f32>, usize, Vec<u8>, usize) {
+    let mut vectors = Vec::new();
+    let mut dim = 0;
+    let mut maps = Vec::with_capacity(dataset.len() * 625);
+    let mut side = 25;
+    for chunk in dataset.images.chunks(64) {
+        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
+        let conv2 = tch::no_grad(|| {
+            net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).to_kind(tch::Kind::Float).to_device(tch::Device::Cpu)
+        });
+        let max = conv2.amax(&[2i64, 3][..], false);
+        dim = max.size()[1] as usize;
+        vectors.extend(Vec::<f32>::try_from(max.flatten(0, -1)).expect("floats"));
+        let size = conv2.size();
+        let (channels, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
+        let values = Vec::<f32>::try_from(conv2.flatten(0, -1)).expect("floats");
+        for image in values.chunks(channels * h * w) {
+            let feature_maps = FeatureMaps { layer: Layer::Conv2, channels, height: h, width: w, values: image.to_vec() };
+            let (_, map) = paper_feature_map(&feature_maps);
+            side = map.width;
+            maps.extend(map.values.iter().map(|v| (v * 255.0).round() as u8));
+        }
+    }
+    (vectors, dim, maps, side)
+}
+
+fn mosaic_of(dataset: &Dataset, vectors: &[f32], dim: usize, maps: Vec<u8>, side: usize) -> ClassMosaic {
     let classes = dataset.class_names.len();
     let mut means = vec![vec![0f32; dim]; classes];
     let mut counts = vec![0f32; classes];
@@ -90,38 +130,44 @@ pub fn class_mosaic(net: &Net, dataset: &Dataset) -> ClassMosaic {
     for (mean, count) in means.iter_mut().zip(&counts) {
         mean.iter_mut().for_each(|m| *m /= count.max(1.0));
     }
-    let mut maps = Vec::with_capacity(dataset.len() * 625);
-    let mut side = 25;
-    for chunk in dataset.images.chunks(64) {
-        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
-        let conv2 = tch::no_grad(|| {
-            net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).to_kind(tch::Kind::Float).to_device(tch::Device::Cpu)
-        });
-        let size = conv2.size();
-        let (channels, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
-        let values = Vec::<f32>::try_from(conv2.flatten(0, -1)).expect("floats");
-        for image in values.chunks(channels * h * w) {
-            let feature_maps = FeatureMaps { layer: Layer::Conv2, channels, height: h, width: w, values: image.to_vec() };
-            let (_, map) = paper_feature_map(&feature_maps);
-            side = map.width;
-            maps.extend(map.values.iter().map(|v| (v * 255.0).round() as u8));
-        }
-    }
     ClassMosaic { order: similarity_order(&means), maps, map_side: side, labels: dataset.labels.iter().map(|&l| l as u16).collect() }
 }
 
+/// Exact t-SNE holds n x n matrices (16 MB at 2,000 images, 1.6 GB at 20,000): above this many
+/// images the distribution uses Barnes-Hut t-SNE, whose memory is linear.
+pub const EXACT_TSNE_MAX_IMAGES: usize = 2000;
+
 /// The paper's data distribution: UMAP (n_neighbors 5, min_dist 0.05) and t-SNE (300
-/// iterations), each in 2-D and 3-D, of the images' conv2 max-activation vectors.
+/// iterations), each in 2-D and 3-D, of the images' conv2 max-activation vectors. t-SNE is exact
+/// up to [`EXACT_TSNE_MAX_IMAGES`] images and Barnes-Hut above.
 pub fn data_distribution(net: &Net, dataset: &Dataset, seed: u64, cancel: &AtomicBool) -> Result<Distribution, LayoutError> {
     let (vectors, dim) = max_activation_vectors(net, dataset, Layer::Conv2);
-    let neighbours = knn_graph(&vectors, dim, 6, net.device());
+    distribution_of(net, dataset, &vectors, dim, seed, cancel)
+}
+
+fn distribution_of(
+    net: &Net,
+    dataset: &Dataset,
+    vectors: &[f32],
+    dim: usize,
+    seed: u64,
+    cancel: &AtomicBool,
+) -> Result<Distribution, LayoutError> {
+    let cancelled = || LayoutError::Cancelled;
+    let (neighbours, _) = neighbour_graph(vectors, dim, 6, seed, net.device(), &mut |_, _| {}, cancel).ok_or_else(cancelled)?;
     let params = UmapParams { n_neighbors: 5, min_dist: 0.05, epochs: 500, seed, ..UmapParams::default() };
     let umap2 = umap(&neighbours, &UmapParams { components: 2, ..params }, 0, &mut |_, _| {}, cancel)?;
     let umap3 = umap(&neighbours, &UmapParams { components: 3, ..params }, 0, &mut |_, _| {}, cancel)?;
     let perplexity = 30.0f64.min((dataset.len() as f64 - 1.0) / 3.0);
-    let affinities = tsne_affinities(&vectors, dim, perplexity);
-    let tsne2 = tsne_from_affinities(&affinities, 2, 300, seed, cancel)?;
-    let tsne3 = tsne_from_affinities(&affinities, 3, 300, seed, cancel)?;
+    let (tsne2, tsne3) = if dataset.len() <= EXACT_TSNE_MAX_IMAGES {
+        let affinities = tsne_affinities(vectors, dim, perplexity);
+        (tsne_from_affinities(&affinities, 2, 300, seed, cancel)?, tsne_from_affinities(&affinities, 3, 300, seed, cancel)?)
+    } else {
+        let k = (3.0 * perplexity).ceil() as usize + 1;
+        let (neighbours, _) = neighbour_graph(vectors, dim, k, seed, net.device(), &mut |_, _| {}, cancel).ok_or_else(cancelled)?;
+        let affinities = sparse_affinities(vectors, dim, &neighbours, perplexity);
+        (barnes_hut_tsne::<2>(&affinities, 300, seed, cancel)?, barnes_hut_tsne::<3>(&affinities, 300, seed, cancel)?)
+    };
     Ok(Distribution {
         labels: dataset.labels.iter().map(|&l| l as u16).collect(),
         umap2: normalise(&umap2, 2, 0.02),
