@@ -143,6 +143,8 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
         chooser_answered.load(std::sync::atomic::Ordering::SeqCst) == 1 && app.atlas.build_folder_count.is_some()
     });
     assert_eq!(atlas_folders_asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The count arrived during the last step: draw once more so the form shows it.
+    harness.run_steps(2);
     harness.get_by_label_contains("3 个类别，30 张图片");
     set_text(&mut harness, "网格层级", "6");
     set_text(&mut harness, "图标层级", "6");
