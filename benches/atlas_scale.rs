@@ -90,8 +90,9 @@ fn main() {
                     .collect()
             })
             .unwrap_or_default();
+        let recall = result["neighbours"]["recall"].as_f64().unwrap_or(f64::NAN);
         println!(
-            "n = {n}: {} vectors, neighbours {}; {}",
+            "n = {n}: {} vectors, neighbours {} (recall {recall:.3}); {}",
             result["vectors"],
             result["neighbours"]["method"].as_str().unwrap_or("?"),
             stages.join(", ")

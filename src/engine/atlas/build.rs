@@ -13,7 +13,7 @@ use super::embedded::{DatasetProvenance, EmbeddedImages};
 use super::icons::{IconFidelity, IconParams, icon_fidelity, icon_size, render_icons};
 use super::knn::{KnnReport, neighbour_graph};
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
-use super::views::{ClassMosaic, Distribution, paper_views};
+use super::views::{ClassMosaic, Distribution, ImageSummaries, paper_views};
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::data::Dataset;
 use crate::engine::explain::ColourModel;
@@ -315,12 +315,16 @@ pub fn build_atlas(
     let net = &checkpoint.net;
     // Each stage is announced as it begins, so timings and progress bars start at the right time.
     on_event(BuildEvent::Stage { stage: Stage::Collect, done: 0, total: dataset.len() });
+    let wants_paper_views = params.paper_views && params.focus == AtlasFocus::All;
+    // The paper views are about conv2: an atlas of conv2 gathers what they need while collecting.
+    let mut summaries = (wants_paper_views && params.layer == Layer::Conv2).then(ImageSummaries::default);
     let collected = collect(
         net,
         dataset,
         params.layer,
         params.samples_per_image,
         params.seed,
+        summaries.as_mut(),
         &mut |done, total| on_event(BuildEvent::Stage { stage: Stage::Collect, done, total }),
         cancel,
     )
@@ -388,9 +392,9 @@ pub fn build_atlas(
     on_event(BuildEvent::Stage { stage: Stage::Cells, done: 1, total: 1 });
 
     // The paper's views are about whole images; a focused atlas keeps only some of their vectors.
-    let (mosaic, distribution) = if params.paper_views && params.focus == AtlasFocus::All {
+    let (mosaic, distribution) = if wants_paper_views {
         on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 0, total: 1 });
-        let (mosaic, distribution) = paper_views(net, dataset, params.seed, cancel)?;
+        let (mosaic, distribution) = paper_views(net, dataset, summaries.take(), params.seed, cancel)?;
         on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 1, total: 1 });
         (Some(mosaic), Some(distribution))
     } else {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tch::{Kind, Tensor};
 
+use super::views::ImageSummaries;
 use crate::engine::data::Dataset;
 use crate::engine::image_input::images_to_tensor;
 use crate::engine::model::{Layer, Net, layer_output_shape};
@@ -74,13 +75,16 @@ pub fn sampling_margin(layer: Layer) -> usize {
 }
 
 /// Collects `samples_per_image` vectors (distinct interior positions, seeded) from every image of
-/// `dataset` at conv `layer`. `progress(done, total)` counts images; None when cancelled.
+/// `dataset` at conv `layer`. `progress(done, total)` counts images; None when cancelled. With
+/// `summaries` (for conv2 only), each image's conv2 summary for the paper views is kept on the way.
+#[allow(clippy::too_many_arguments)]
 pub fn collect(
     net: &Net,
     dataset: &Dataset,
     layer: Layer,
     samples_per_image: usize,
     seed: u64,
+    mut summaries: Option<&mut ImageSummaries>,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Option<Collected> {
@@ -116,6 +120,11 @@ pub fn collect(
             .collect();
         let batch = images_to_tensor(&dataset.images[start..end]).to_device(net.device()).to_kind(net.kind());
         let (activation, attribution) = attribution_at(net, layer, &batch, &chosen);
+        if let Some(summaries) = summaries.as_deref_mut()
+            && layer == Layer::Conv2
+        {
+            summaries.add(&activation);
+        }
         let activation_values = Vec::<f32>::try_from(activation.flatten(0, -1)).expect("floats");
         let attribution_values = Vec::<f32>::try_from(attribution.flatten(0, -1)).expect("floats");
         for (offset, (index, positions)) in (start..end).zip(&chosen).enumerate() {
@@ -174,6 +183,9 @@ pub fn attribution_at(net: &Net, layer: Layer, images: &Tensor, positions: &[Vec
         let index = Tensor::from_slice(&flat).reshape([batch, 1, per_image]).expand([batch, classes, per_image], false);
         return (activation, maps.flatten(2, 3).gather(2, &index, false));
     };
+    if let Some(&after) = Layer::CONV.get(layer.index() + 2) {
+        return attribution_through_two_convs(net, layer, next, after, images, positions);
+    }
     let device = images.device();
     let activation = tch::no_grad(|| net.forward_until(images, layer, false).get(layer).shallow_clone());
     let size = activation.size();
@@ -226,5 +238,136 @@ pub fn attribution_at(net: &Net, layer: Layer, images: &Tensor, positions: &[Vec
             activation.to_kind(Kind::Float).reshape([batch, channels, height * width]).gather(2, &at, false).permute([0, 2, 1]);
         let attribution = (input_gradient * activation_there.unsqueeze(1)).sum_dim_intlist(&[3i64][..], false, Kind::Float);
         (activation.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous(), attribution.to_device(tch::Device::Cpu).contiguous())
+    })
+}
+
+/// The flipped kernel of a convolution as a matrix `[k² * out, in]`: row `(ky * k + kx) * out + o`
+/// holds W[o, :, k-1-ky, k-1-kx], so a window of output gradients (offset-major, then channel)
+/// times it is the input gradient at the window's centre.
+fn flipped_kernel(weight: &Tensor) -> Tensor {
+    let size = weight.size();
+    let (out_channels, in_channels, kernel) = (size[0], size[1], size[2]);
+    weight.to_kind(Kind::Float).flip([2, 3]).permute([2, 3, 0, 1]).reshape([kernel * kernel * out_channels, in_channels])
+}
+
+/// For positions `(image, y, x)` of a `height x width` grid, the rows of their `kernel x kernel`
+/// windows in a channels-last `[images * height * width, channels]` matrix (position-major, then
+/// offset), and whether each lies inside the grid (outside is padding: 0).
+fn window_rows(positions: &[(i64, i64, i64)], kernel: i64, height: i64, width: i64) -> (Vec<i64>, Vec<f32>) {
+    let pad = kernel / 2;
+    let mut rows = Vec::with_capacity(positions.len() * (kernel * kernel) as usize);
+    let mut inside = Vec::with_capacity(rows.capacity());
+    for &(b, y, x) in positions {
+        for offset in 0..kernel * kernel {
+            let (yy, xx) = (y + offset / kernel - pad, x + offset % kernel - pad);
+            let valid = (0..height).contains(&yy) && (0..width).contains(&xx);
+            rows.push(b * height * width + if valid { yy * width + xx } else { 0 });
+            inside.push(if valid { 1.0 } else { 0.0 });
+        }
+    }
+    (rows, inside)
+}
+
+/// [`attribution_at`] when two conv blocks follow `layer`: the backward passes stop at the second
+/// one's convolution output (only the small fully connected part is run per class), and the
+/// gradient is carried back by hand through the second convolution, the first block's pooling and
+/// ReLU, and the first convolution, each only where the chosen positions need it.
+fn attribution_through_two_convs(
+    net: &Net,
+    layer: Layer,
+    first: Layer,
+    second: Layer,
+    images: &Tensor,
+    positions: &[Vec<[u16; 2]>],
+) -> (Tensor, Tensor) {
+    let classes = net.num_classes() as i64;
+    let per_image = positions.first().map_or(0, Vec::len) as i64;
+    let batch = positions.len() as i64;
+    let device = images.device();
+    let (activation, first_out, pooled_index, pooled) = tch::no_grad(|| {
+        let activation = net.forward_until(images, layer, false).get(layer).to_kind(Kind::Float);
+        let first_out = net.conv_pre_activation(first, &activation.to_kind(net.kind()));
+        let (pooled, index) = first_out.relu().max_pool2d_with_indices([2, 2], [2, 2], [0, 0], [1, 1], false);
+        (activation, first_out.to_kind(Kind::Float), index, pooled)
+    });
+    let size = activation.size();
+    let (channels, height, width) = (size[1], size[2], size[3]);
+    let (first_channels, pooled_height, pooled_width) = (first_out.size()[1], pooled.size()[2], pooled.size()[3]);
+    let second_out = tch::no_grad(|| net.conv_pre_activation(second, &pooled)).detach().set_requires_grad(true);
+    let logits = net.forward_from_pre_activation(second, &second_out);
+    let mut gradients = Vec::with_capacity(classes as usize);
+    for class in 0..classes {
+        let target = logits.select(1, class).sum(Kind::Float);
+        gradients.push(Tensor::run_backward(&[target], &[&second_out], class + 1 < classes, false).remove(0));
+    }
+    tch::no_grad(|| {
+        let first_kernel = net.conv_weight(first).size()[2];
+        let second_weight = net.conv_weight(second);
+        let (second_channels, second_kernel) = (second_weight.size()[0], second_weight.size()[2]);
+        // Where the first convolution's output passes gradient on: the pooling's chosen element
+        // of each window, where the ReLU was open. Channels-last rows of [batch * H * W, channels].
+        let chosen =
+            first_out.zeros_like().view([batch, first_channels, -1]).scatter_value(2, &pooled_index.view([batch, first_channels, -1]), 1.0);
+        let open = chosen.view_as(&first_out) * first_out.gt(0.0).to_kind(Kind::Float);
+        let open = open.permute([0, 2, 3, 1]).contiguous().view([-1, first_channels]);
+        // The first convolution's output positions in each chosen position's window, and the pooled
+        // positions they feed (each once per image).
+        let mut pooled_slots: std::collections::HashMap<(i64, i64, i64), i64> = std::collections::HashMap::new();
+        let mut pooled_positions = Vec::new();
+        let mut slot_of_window = Vec::with_capacity((batch * per_image * first_kernel * first_kernel) as usize);
+        let mut open_rows = Vec::with_capacity(slot_of_window.capacity());
+        let mut window_valid = Vec::with_capacity(slot_of_window.capacity());
+        let pad = first_kernel / 2;
+        for (b, image) in positions.iter().enumerate() {
+            let b = b as i64;
+            for &[x, y] in image {
+                for offset in 0..first_kernel * first_kernel {
+                    let (qy, qx) = (i64::from(y) + offset / first_kernel - pad, i64::from(x) + offset % first_kernel - pad);
+                    // Outside the grid (padding) or in the row or column the pooling drops: no gradient.
+                    let feeds = (0..pooled_height * 2).contains(&qy) && (0..pooled_width * 2).contains(&qx);
+                    if feeds {
+                        let key = (b, qy / 2, qx / 2);
+                        let next_slot = pooled_positions.len() as i64;
+                        let slot = *pooled_slots.entry(key).or_insert_with(|| {
+                            pooled_positions.push(key);
+                            next_slot
+                        });
+                        slot_of_window.push(slot);
+                        open_rows.push(b * height * width + qy * width + qx);
+                    } else {
+                        slot_of_window.push(0);
+                        open_rows.push(0);
+                    }
+                    window_valid.push(if feeds { 1f32 } else { 0.0 });
+                }
+            }
+        }
+        let (second_rows, second_inside) = window_rows(&pooled_positions, second_kernel, pooled_height, pooled_width);
+        let second_rows = Tensor::from_slice(&second_rows).to_device(device);
+        let second_inside = Tensor::from_slice(&second_inside).to_device(device).unsqueeze(1);
+        let slot_of_window = Tensor::from_slice(&slot_of_window).to_device(device);
+        let open_there = open.index_select(0, &Tensor::from_slice(&open_rows).to_device(device))
+            * Tensor::from_slice(&window_valid).to_device(device).unsqueeze(1);
+        let second_flipped = flipped_kernel(second_weight);
+        let first_flipped = flipped_kernel(net.conv_weight(first));
+        let per_class: Vec<Tensor> = gradients
+            .iter()
+            .map(|gradient| {
+                let rows = gradient.to_kind(Kind::Float).permute([0, 2, 3, 1]).contiguous().view([-1, second_channels]);
+                // Gradient at the pooled positions needed, then at the first convolution's output
+                // in every chosen position's window, then at the chosen positions.
+                let windows = rows.index_select(0, &second_rows) * &second_inside;
+                let at_pooled = windows.view([pooled_positions.len() as i64, -1]).matmul(&second_flipped);
+                let at_first = at_pooled.index_select(0, &slot_of_window) * &open_there;
+                at_first.view([batch * per_image, -1]).matmul(&first_flipped)
+            })
+            .collect();
+        // [batch, classes, positions, C]
+        let input_gradient = Tensor::stack(&per_class, 0).view([classes, batch, per_image, channels]).permute([1, 0, 2, 3]);
+        let flat: Vec<i64> = positions.iter().flat_map(|p| p.iter().map(|&[x, y]| i64::from(y) * width + i64::from(x))).collect();
+        let at = Tensor::from_slice(&flat).to_device(device).reshape([batch, 1, per_image]).expand([batch, channels, per_image], false);
+        let activation_there = activation.reshape([batch, channels, height * width]).gather(2, &at, false).permute([0, 2, 1]);
+        let attribution = (input_gradient * activation_there.unsqueeze(1)).sum_dim_intlist(&[3i64][..], false, Kind::Float);
+        (activation.to_device(tch::Device::Cpu).contiguous(), attribution.to_device(tch::Device::Cpu).contiguous())
     })
 }

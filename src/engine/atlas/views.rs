@@ -78,43 +78,77 @@ pub fn similarity_order(class_means: &[Vec<f32>]) -> Vec<usize> {
 }
 
 pub fn class_mosaic(net: &Net, dataset: &Dataset) -> ClassMosaic {
-    let (vectors, dim, maps, side) = conv2_summaries(net, dataset);
-    mosaic_of(dataset, &vectors, dim, maps, side)
+    let summaries = conv2_summaries(net, dataset);
+    mosaic_of(dataset, &summaries.vectors, summaries.dim, summaries.maps, summaries.side)
 }
 
-/// Both paper views from one pass of the data set through the network.
-pub fn paper_views(net: &Net, dataset: &Dataset, seed: u64, cancel: &AtomicBool) -> Result<(ClassMosaic, Distribution), LayoutError> {
-    let (vectors, dim, maps, side) = conv2_summaries(net, dataset);
-    let distribution = distribution_of(net, dataset, &vectors, dim, seed, cancel)?;
-    Ok((mosaic_of(dataset, &vectors, dim, maps, side), distribution))
+/// Both paper views. `summaries` are the images' conv2 summaries when the caller already has
+/// them (an atlas of conv2 sees every image's conv2 output while collecting); else one pass of
+/// the data set through the network makes them.
+pub fn paper_views(
+    net: &Net,
+    dataset: &Dataset,
+    summaries: Option<ImageSummaries>,
+    seed: u64,
+    cancel: &AtomicBool,
+) -> Result<(ClassMosaic, Distribution), LayoutError> {
+    let summaries = match summaries {
+        Some(summaries) if summaries.len() == dataset.len() => summaries,
+        _ => conv2_summaries(net, dataset),
+    };
+    let distribution = distribution_of(net, dataset, &summaries.vectors, summaries.dim, seed, cancel)?;
+    Ok((mosaic_of(dataset, &summaries.vectors, summaries.dim, summaries.maps, summaries.side), distribution))
 }
 
-/// Per image, in one pass: conv2's max-activation vector (`images x channels`) and the paper's
-/// feature map (`images x side²` grey levels).
-fn conv2_summaries(net: &Net, dataset: &Dataset) -> (Vec<f32>, usize, Vec<u8>, usize) {
-    let mut vectors = Vec::new();
-    let mut dim = 0;
-    let mut maps = Vec::with_capacity(dataset.len() * 625);
-    let mut side = 25;
-    for chunk in dataset.images.chunks(64) {
-        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
-        let conv2 = tch::no_grad(|| {
-            net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).to_kind(tch::Kind::Float).to_device(tch::Device::Cpu)
-        });
+/// Per image: conv2's max-activation vector and the paper's feature map, batch by batch.
+#[derive(Clone, Debug, Default)]
+pub struct ImageSummaries {
+    /// `images x channels`
+    vectors: Vec<f32>,
+    dim: usize,
+    /// `images x side²` grey levels
+    maps: Vec<u8>,
+    side: usize,
+    images: usize,
+}
+
+impl ImageSummaries {
+    /// Adds a batch of conv2 block outputs, `[batch, C, H, W]`.
+    pub fn add(&mut self, conv2: &tch::Tensor) {
+        let conv2 = conv2.to_kind(tch::Kind::Float).to_device(tch::Device::Cpu).contiguous();
         let max = conv2.amax(&[2i64, 3][..], false);
-        dim = max.size()[1] as usize;
-        vectors.extend(Vec::<f32>::try_from(max.flatten(0, -1)).expect("floats"));
+        self.dim = max.size()[1] as usize;
+        self.vectors.extend(Vec::<f32>::try_from(max.flatten(0, -1)).expect("floats"));
         let size = conv2.size();
         let (channels, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
         let values = Vec::<f32>::try_from(conv2.flatten(0, -1)).expect("floats");
         for image in values.chunks(channels * h * w) {
             let feature_maps = FeatureMaps { layer: Layer::Conv2, channels, height: h, width: w, values: image.to_vec() };
             let (_, map) = paper_feature_map(&feature_maps);
-            side = map.width;
-            maps.extend(map.values.iter().map(|v| (v * 255.0).round() as u8));
+            self.side = map.width;
+            self.maps.extend(map.values.iter().map(|v| (v * 255.0).round() as u8));
+            self.images += 1;
         }
     }
-    (vectors, dim, maps, side)
+
+    pub fn len(&self) -> usize {
+        self.images
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images == 0
+    }
+}
+
+/// The images' conv2 summaries, from one pass of the data set through the network.
+fn conv2_summaries(net: &Net, dataset: &Dataset) -> ImageSummaries {
+    let mut summaries = ImageSummaries::default();
+    for chunk in dataset.images.chunks(64) {
+        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
+        let conv2 = tch::no_grad(|| net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).shallow_clone());
+        summaries.add(&conv2);
+    }
+    summaries
 }
 
 fn mosaic_of(dataset: &Dataset, vectors: &[f32], dim: usize, maps: Vec<u8>, side: usize) -> ClassMosaic {
