@@ -189,7 +189,7 @@ pub fn attribution_at(net: &Net, layer: Layer, images: &Tensor, positions: &[Vec
     let device = images.device();
     let activation = tch::no_grad(|| net.forward_until(images, layer, false).get(layer).shallow_clone());
     let size = activation.size();
-    let (channels, height, width) = (size[1], size[2], size[3]);
+    let (height, width) = (size[2], size[3]);
     let pre_activation = tch::no_grad(|| net.conv_pre_activation(next, &activation)).detach().set_requires_grad(true);
     let logits = net.forward_from_pre_activation(next, &pre_activation);
     let mut gradients = Vec::with_capacity(classes as usize);
@@ -198,28 +198,17 @@ pub fn attribution_at(net: &Net, layer: Layer, images: &Tensor, positions: &[Vec
         gradients.push(Tensor::run_backward(&[target], &[&pre_activation], class + 1 < classes, false).remove(0));
     }
     tch::no_grad(|| {
-        let weight = net.conv_weight(next).to_kind(Kind::Float);
+        let weight = net.conv_weight(next);
         let (out_channels, kernel) = (weight.size()[0], weight.size()[2]);
-        let pad = kernel / 2;
-        // Rows of the windows, in the order (image, position, offset): the flat index of
-        // (image, y + ky - pad, x + kx - pad) in a channels-last gradient, and whether it lies
-        // inside the grid (outside, the convolution saw padding: no gradient flows there).
-        let mut rows = Vec::with_capacity((batch * per_image * kernel * kernel) as usize);
-        let mut inside = Vec::with_capacity(rows.capacity());
-        for (b, image) in positions.iter().enumerate() {
-            for &[x, y] in image {
-                for offset in 0..kernel * kernel {
-                    let (yy, xx) = (i64::from(y) + offset / kernel - pad, i64::from(x) + offset % kernel - pad);
-                    let valid = (0..height).contains(&yy) && (0..width).contains(&xx);
-                    rows.push(b as i64 * height * width + if valid { yy * width + xx } else { 0 });
-                    inside.push(if valid { 1f32 } else { 0.0 });
-                }
-            }
-        }
+        let centres: Vec<(i64, i64, i64)> = positions
+            .iter()
+            .enumerate()
+            .flat_map(|(b, image)| image.iter().map(move |&[x, y]| (b as i64, i64::from(y), i64::from(x))))
+            .collect();
+        let (rows, inside) = window_rows(&centres, kernel, height, width);
         let rows = Tensor::from_slice(&rows).to_device(device);
         let inside = Tensor::from_slice(&inside).to_device(device).unsqueeze(1);
-        // [k² * out, C]: row (ky * k + kx) * out + o holds the flipped kernel W[o, :, k-1-ky, k-1-kx].
-        let flipped = weight.flip([2, 3]).permute([2, 3, 0, 1]).reshape([kernel * kernel * out_channels, channels]);
+        let flipped = flipped_kernel(weight);
         let per_class: Vec<Tensor> = gradients
             .iter()
             .map(|gradient| {
@@ -229,15 +218,7 @@ pub fn attribution_at(net: &Net, layer: Layer, images: &Tensor, positions: &[Vec
                 windows.view([batch * per_image, kernel * kernel * out_channels]).matmul(&flipped)
             })
             .collect();
-        // [batch, classes, positions, C]
-        let input_gradient = Tensor::stack(&per_class, 0).view([classes, batch, per_image, channels]).permute([1, 0, 2, 3]);
-        let flat: Vec<i64> = positions.iter().flat_map(|p| p.iter().map(|&[x, y]| i64::from(y) * width + i64::from(x))).collect();
-        let at = Tensor::from_slice(&flat).to_device(device).reshape([batch, 1, per_image]).expand([batch, channels, per_image], false);
-        // [batch, positions, C]
-        let activation_there =
-            activation.to_kind(Kind::Float).reshape([batch, channels, height * width]).gather(2, &at, false).permute([0, 2, 1]);
-        let attribution = (input_gradient * activation_there.unsqueeze(1)).sum_dim_intlist(&[3i64][..], false, Kind::Float);
-        (activation.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous(), attribution.to_device(tch::Device::Cpu).contiguous())
+        attribution_from_gradients(&per_class, &activation.to_kind(Kind::Float), positions)
     })
 }
 
@@ -291,7 +272,7 @@ fn attribution_through_two_convs(
         (activation, first_out.to_kind(Kind::Float), index, pooled)
     });
     let size = activation.size();
-    let (channels, height, width) = (size[1], size[2], size[3]);
+    let (height, width) = (size[2], size[3]);
     let (first_channels, pooled_height, pooled_width) = (first_out.size()[1], pooled.size()[2], pooled.size()[3]);
     let second_out = tch::no_grad(|| net.conv_pre_activation(second, &pooled)).detach().set_requires_grad(true);
     let logits = net.forward_from_pre_activation(second, &second_out);
@@ -362,12 +343,25 @@ fn attribution_through_two_convs(
                 at_first.view([batch * per_image, -1]).matmul(&first_flipped)
             })
             .collect();
-        // [batch, classes, positions, C]
-        let input_gradient = Tensor::stack(&per_class, 0).view([classes, batch, per_image, channels]).permute([1, 0, 2, 3]);
-        let flat: Vec<i64> = positions.iter().flat_map(|p| p.iter().map(|&[x, y]| i64::from(y) * width + i64::from(x))).collect();
-        let at = Tensor::from_slice(&flat).to_device(device).reshape([batch, 1, per_image]).expand([batch, channels, per_image], false);
-        let activation_there = activation.reshape([batch, channels, height * width]).gather(2, &at, false).permute([0, 2, 1]);
-        let attribution = (input_gradient * activation_there.unsqueeze(1)).sum_dim_intlist(&[3i64][..], false, Kind::Float);
-        (activation.to_device(tch::Device::Cpu).contiguous(), attribution.to_device(tch::Device::Cpu).contiguous())
+        attribution_from_gradients(&per_class, &activation, positions)
     })
+}
+
+/// Activation x gradient summed over channels at each chosen position, from per-class input
+/// gradients `[batch * positions, C]`: activation `[batch, C, H, W]` and attribution
+/// `[batch, classes, positions]`, on the CPU.
+fn attribution_from_gradients(per_class: &[Tensor], activation: &Tensor, positions: &[Vec<[u16; 2]>]) -> (Tensor, Tensor) {
+    let size = activation.size();
+    let (batch, channels, height, width) = (size[0], size[1], size[2], size[3]);
+    let per_image = positions.first().map_or(0, Vec::len) as i64;
+    let classes = per_class.len() as i64;
+    // [batch, classes, positions, C]
+    let input_gradient = Tensor::stack(per_class, 0).view([classes, batch, per_image, channels]).permute([1, 0, 2, 3]);
+    let flat: Vec<i64> = positions.iter().flat_map(|p| p.iter().map(|&[x, y]| i64::from(y) * width + i64::from(x))).collect();
+    let at =
+        Tensor::from_slice(&flat).to_device(activation.device()).reshape([batch, 1, per_image]).expand([batch, channels, per_image], false);
+    // [batch, positions, C]
+    let activation_there = activation.reshape([batch, channels, height * width]).gather(2, &at, false).permute([0, 2, 1]);
+    let attribution = (input_gradient * activation_there.unsqueeze(1)).sum_dim_intlist(&[3i64][..], false, Kind::Float);
+    (activation.to_device(tch::Device::Cpu).contiguous(), attribution.to_device(tch::Device::Cpu).contiguous())
 }

@@ -33,20 +33,6 @@ pub struct Distribution {
     pub tsne3: Vec<f32>,
 }
 
-/// Max-activation vectors of `layer` for every image (`images x channels`).
-pub fn max_activation_vectors(net: &Net, dataset: &Dataset, layer: Layer) -> (Vec<f32>, usize) {
-    let mut vectors = Vec::new();
-    let mut dim = 0;
-    for chunk in dataset.images.chunks(64) {
-        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
-        let activation = tch::no_grad(|| net.forward_until(&batch, layer, false).get(layer).shallow_clone());
-        let max = if activation.dim() == 4 { activation.amax(&[2i64, 3][..], false) } else { activation };
-        dim = max.size()[1] as usize;
-        vectors.extend(Vec::<f32>::try_from(max.to_kind(tch::Kind::Float).to_device(tch::Device::Cpu).flatten(0, -1)).expect("floats"));
-    }
-    (vectors, dim)
-}
-
 /// Orders classes so that neighbours are similar: start with the class most unlike the others,
 /// then repeatedly append the most similar (cosine) class not yet placed.
 pub fn similarity_order(class_means: &[Vec<f32>]) -> Vec<usize> {
@@ -75,11 +61,6 @@ pub fn similarity_order(class_means: &[Vec<f32>]) -> Vec<usize> {
         order.push(next);
     }
     order
-}
-
-pub fn class_mosaic(net: &Net, dataset: &Dataset) -> ClassMosaic {
-    let summaries = conv2_summaries(net, dataset);
-    mosaic_of(dataset, &summaries.vectors, summaries.dim, summaries.maps, summaries.side)
 }
 
 /// Both paper views. `summaries` are the images' conv2 summaries when the caller already has
@@ -171,14 +152,9 @@ fn mosaic_of(dataset: &Dataset, vectors: &[f32], dim: usize, maps: Vec<u8>, side
 /// images the distribution uses Barnes-Hut t-SNE, whose memory is linear.
 pub const EXACT_TSNE_MAX_IMAGES: usize = 2000;
 
-/// The paper's data distribution: UMAP (n_neighbors 5, min_dist 0.05) and t-SNE (300
-/// iterations), each in 2-D and 3-D, of the images' conv2 max-activation vectors. t-SNE is exact
-/// up to [`EXACT_TSNE_MAX_IMAGES`] images and Barnes-Hut above.
-pub fn data_distribution(net: &Net, dataset: &Dataset, seed: u64, cancel: &AtomicBool) -> Result<Distribution, LayoutError> {
-    let (vectors, dim) = max_activation_vectors(net, dataset, Layer::Conv2);
-    distribution_of(net, dataset, &vectors, dim, seed, cancel)
-}
-
+/// The paper's data distribution of the images' conv2 max-activation `vectors`: UMAP
+/// (n_neighbors 5, min_dist 0.05) and t-SNE (300 iterations), each in 2-D and 3-D; t-SNE exact up
+/// to [`EXACT_TSNE_MAX_IMAGES`] images, Barnes-Hut above.
 fn distribution_of(
     net: &Net,
     dataset: &Dataset,
