@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use super::knn::Neighbours;
-use super::layout::LayoutError;
+use super::layout::{LayoutError, conditional_probabilities};
 use super::nndescent::squared_distance;
 use crate::engine::rng::SeededRng;
 
@@ -51,30 +51,8 @@ pub fn sparse_affinities(vectors: &[f32], dim: usize, neighbours: &Neighbours, p
                 .filter(|&&j| j as usize != i)
                 .map(|&j| (j, squared_distance(row(i), row(j as usize)) as f64))
                 .collect();
-            let nearest = listed.iter().map(|e| e.1).fold(f64::INFINITY, f64::min);
-            let (mut beta, mut low, mut high) = (1.0f64, 0.0f64, f64::INFINITY);
-            for _ in 0..64 {
-                let (mut sum, mut weighted) = (0.0, 0.0);
-                for &(_, d) in &listed {
-                    let w = (-(d - nearest) * beta).exp();
-                    sum += w;
-                    weighted += w * (d - nearest);
-                }
-                let entropy = sum.max(1e-300).ln() + beta * weighted / sum.max(1e-300);
-                if (entropy - target_entropy).abs() < 1e-5 {
-                    break;
-                }
-                if entropy > target_entropy {
-                    low = beta;
-                    beta = if high.is_finite() { (beta + high) / 2.0 } else { beta * 2.0 };
-                } else {
-                    high = beta;
-                    beta = (beta + low) / 2.0;
-                }
-            }
-            let weights: Vec<f64> = listed.iter().map(|&(_, d)| (-(d - nearest) * beta).exp()).collect();
-            let sum = weights.iter().sum::<f64>().max(1e-300);
-            listed.iter().zip(weights).map(|(&(j, _), w)| (j, w / sum)).collect()
+            let distances: Vec<f64> = listed.iter().map(|e| e.1).collect();
+            listed.iter().map(|e| e.0).zip(conditional_probabilities(&distances, target_entropy)).collect()
         })
         .collect();
     // Symmetrise: every (i, j, p) also as (j, i, p), then sum duplicates.

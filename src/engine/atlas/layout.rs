@@ -249,45 +249,45 @@ pub fn tsne_affinities(vectors: &[f32], dim: usize, perplexity: f64) -> Tensor {
     let target_entropy = perplexity.max(1.0).ln();
     let mut p = vec![0f64; n * n];
     for i in 0..n {
-        let (mut beta, mut low, mut high) = (1.0f64, 0.0f64, f64::INFINITY);
         let row = &distances[i * n..(i + 1) * n];
-        let min_other = row.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, d)| *d).fold(f64::INFINITY, f64::min);
-        for _ in 0..64 {
-            let mut sum = 0.0;
-            let mut weighted = 0.0;
-            for (j, &d) in row.iter().enumerate() {
-                if j != i {
-                    let w = (-(d - min_other) * beta).exp();
-                    sum += w;
-                    weighted += w * (d - min_other);
-                }
-            }
-            let entropy = sum.max(1e-300).ln() + beta * weighted / sum.max(1e-300);
-            if (entropy - target_entropy).abs() < 1e-5 {
-                break;
-            }
-            if entropy > target_entropy {
-                low = beta;
-                beta = if high.is_finite() { (beta + high) / 2.0 } else { beta * 2.0 };
-            } else {
-                high = beta;
-                beta = (beta + low) / 2.0;
-            }
-        }
-        let mut sum = 0.0;
-        for j in 0..n {
-            if j != i {
-                let w = (-(row[j] - min_other) * beta).exp();
-                p[i * n + j] = w;
-                sum += w;
-            }
-        }
-        for j in 0..n {
-            p[i * n + j] /= sum.max(1e-300);
+        let others: Vec<f64> = row.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, d)| *d).collect();
+        let probabilities = conditional_probabilities(&others, target_entropy);
+        for (j, probability) in (0..n).filter(|&j| j != i).zip(probabilities) {
+            p[i * n + j] = probability;
         }
     }
     let p = Tensor::from_slice(&p).view([n as i64, n as i64]);
     ((&p + p.tr()) / (2.0 * n as f64)).clamp_min(1e-12).to_kind(Kind::Float)
+}
+
+/// t-SNE's conditional probabilities p_j|i of one point's `distances` (squared, to the others):
+/// a Gaussian whose precision is found by binary search so that its entropy is `target_entropy`
+/// (the log of the perplexity). Shared by exact and Barnes-Hut t-SNE.
+pub(super) fn conditional_probabilities(distances: &[f64], target_entropy: f64) -> Vec<f64> {
+    let nearest = distances.iter().copied().fold(f64::INFINITY, f64::min);
+    let (mut beta, mut low, mut high) = (1.0f64, 0.0f64, f64::INFINITY);
+    for _ in 0..64 {
+        let (mut sum, mut weighted) = (0.0, 0.0);
+        for &d in distances {
+            let w = (-(d - nearest) * beta).exp();
+            sum += w;
+            weighted += w * (d - nearest);
+        }
+        let entropy = sum.max(1e-300).ln() + beta * weighted / sum.max(1e-300);
+        if (entropy - target_entropy).abs() < 1e-5 {
+            break;
+        }
+        if entropy > target_entropy {
+            low = beta;
+            beta = if high.is_finite() { (beta + high) / 2.0 } else { beta * 2.0 };
+        } else {
+            high = beta;
+            beta = (beta + low) / 2.0;
+        }
+    }
+    let weights: Vec<f64> = distances.iter().map(|&d| (-(d - nearest) * beta).exp()).collect();
+    let sum = weights.iter().sum::<f64>().max(1e-300);
+    weights.into_iter().map(|w| w / sum).collect()
 }
 
 /// t-SNE iterations from precomputed affinities (see [`tsne_affinities`]).
