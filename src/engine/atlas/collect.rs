@@ -192,11 +192,7 @@ pub fn attribution_at(net: &Net, layer: Layer, images: &Tensor, positions: &[Vec
     let (height, width) = (size[2], size[3]);
     let pre_activation = tch::no_grad(|| net.conv_pre_activation(next, &activation)).detach().set_requires_grad(true);
     let logits = net.forward_from_pre_activation(next, &pre_activation);
-    let mut gradients = Vec::with_capacity(classes as usize);
-    for class in 0..classes {
-        let target = logits.select(1, class).sum(Kind::Float);
-        gradients.push(Tensor::run_backward(&[target], &[&pre_activation], class + 1 < classes, false).remove(0));
-    }
+    let gradients = gradient_per_class(&logits, &pre_activation);
     tch::no_grad(|| {
         let weight = net.conv_weight(next);
         let (out_channels, kernel) = (weight.size()[0], weight.size()[2]);
@@ -261,7 +257,6 @@ fn attribution_through_two_convs(
     images: &Tensor,
     positions: &[Vec<[u16; 2]>],
 ) -> (Tensor, Tensor) {
-    let classes = net.num_classes() as i64;
     let per_image = positions.first().map_or(0, Vec::len) as i64;
     let batch = positions.len() as i64;
     let device = images.device();
@@ -276,11 +271,7 @@ fn attribution_through_two_convs(
     let (first_channels, pooled_height, pooled_width) = (first_out.size()[1], pooled.size()[2], pooled.size()[3]);
     let second_out = tch::no_grad(|| net.conv_pre_activation(second, &pooled)).detach().set_requires_grad(true);
     let logits = net.forward_from_pre_activation(second, &second_out);
-    let mut gradients = Vec::with_capacity(classes as usize);
-    for class in 0..classes {
-        let target = logits.select(1, class).sum(Kind::Float);
-        gradients.push(Tensor::run_backward(&[target], &[&second_out], class + 1 < classes, false).remove(0));
-    }
+    let gradients = gradient_per_class(&logits, &second_out);
     tch::no_grad(|| {
         let first_kernel = net.conv_weight(first).size()[2];
         let second_weight = net.conv_weight(second);
@@ -364,4 +355,16 @@ fn attribution_from_gradients(per_class: &[Tensor], activation: &Tensor, positio
     let activation_there = activation.reshape([batch, channels, height * width]).gather(2, &at, false).permute([0, 2, 1]);
     let attribution = (input_gradient * activation_there.unsqueeze(1)).sum_dim_intlist(&[3i64][..], false, Kind::Float);
     (activation.to_device(tch::Device::Cpu).contiguous(), attribution.to_device(tch::Device::Cpu).contiguous())
+}
+
+/// The gradient of each class logit (summed over the batch) with respect to `input`: one backward
+/// pass per class, the graph kept until the last.
+fn gradient_per_class(logits: &Tensor, input: &Tensor) -> Vec<Tensor> {
+    let classes = logits.size()[1];
+    (0..classes)
+        .map(|class| {
+            let target = logits.select(1, class).sum(Kind::Float);
+            Tensor::run_backward(&[target], &[input], class + 1 < classes, false).remove(0)
+        })
+        .collect()
 }
