@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::engine::attribution::{AttributionMethod, AttributionSettings, IgBaseline};
 use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::classify::classify_images;
-use crate::engine::data::{Dataset, cache_dir, load_dataset};
+use crate::engine::data::{Dataset, Photos, StoredDataset, cache_dir, load_dataset, open_dataset};
 use crate::engine::eval::{EvalReport, evaluate_tensors};
 use crate::engine::image_input::{images_to_tensor, load_network_image};
 use crate::engine::model::{Layer, default_device, device_name};
@@ -833,6 +833,21 @@ fn progress_bar(template: &str) -> indicatif::ProgressBar {
 const BAR: &str = "{msg:>16} [{bar:30}] {pos}/{len} (ETA {eta})";
 
 fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
+    let dataset = reading_images(|progress| load_dataset(dir, Some(&cache_dir()), progress, &INTERRUPTED))?;
+    report_dataset(dir, dataset.len(), &dataset.summary(), dataset.cached);
+    Ok(dataset)
+}
+
+/// [`load_dataset_reporting`] for a data set that stays on disk (an atlas build reads its photos a
+/// batch at a time).
+fn open_dataset_reporting(dir: &Path) -> Result<StoredDataset> {
+    let dataset = reading_images(|progress| open_dataset(dir, Some(&cache_dir()), progress, &INTERRUPTED))?;
+    report_dataset(dir, dataset.len(), &dataset.summary(), dataset.cached);
+    Ok(dataset)
+}
+
+/// Runs `read` with a progress bar for the files it reads.
+fn reading_images<T>(read: impl FnOnce(&(dyn Fn(usize, usize) + Sync)) -> Result<T, crate::engine::data::DataError>) -> Result<T> {
     let bar = progress_bar(BAR);
     bar.set_message("reading images");
     // Called from the decoding threads; the bar is shared and cheap to update.
@@ -840,16 +855,18 @@ fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let loaded = load_dataset(dir, Some(&cache_dir()), &progress, &INTERRUPTED);
+    let loaded = read(&progress);
     bar.finish_and_clear();
-    let dataset = loaded?;
-    let summary = dataset.summary();
+    Ok(loaded?)
+}
+
+fn report_dataset(dir: &Path, images: usize, summary: &crate::engine::data::DatasetSummary, cached: usize) {
     eprintln!(
         "{}: {} images in {} classes ({} from cache), {} skipped",
         dir.display(),
-        dataset.len(),
+        images,
         summary.class_names.len(),
-        dataset.cached,
+        cached,
         summary.skipped.len()
     );
     for skipped in &summary.skipped {
@@ -858,7 +875,6 @@ fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
     for class in summary.classes_too_small_to_split() {
         eprintln!("  warning: class '{class}' has fewer than 2 images and is not validated");
     }
-    Ok(dataset)
 }
 
 fn train_config(args: &TrainArgs) -> TrainConfig {
@@ -1338,7 +1354,7 @@ fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::{AtlasParams, BuildEvent, Stage, build_atlas, save_atlas};
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
-    let dataset = load_dataset_reporting(&args.data)?;
+    let dataset = open_dataset_reporting(&args.data)?;
     let layer = args.layer.0;
     let classes = &checkpoint.meta.class_names;
     let focus = match (&args.class, args.compare.as_slice()) {

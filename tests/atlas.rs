@@ -227,6 +227,23 @@ mod built {
     }
 
     #[test]
+    fn a_build_from_photos_kept_on_disk_equals_one_from_photos_in_memory() {
+        with(|f| {
+            let cache = tempfile::tempdir().unwrap();
+            let stored =
+                activation_atlas::engine::data::open_dataset(&f.dataset.root, Some(cache.path()), &|_, _| {}, &AtomicBool::new(false))
+                    .unwrap();
+            let atlas = build_atlas(&f.checkpoint, &stored, &params(), &mut |_| {}, &AtomicBool::new(false)).unwrap();
+            assert_eq!(atlas.collected, f.atlas.collected);
+            assert_eq!(atlas.layout, f.atlas.layout);
+            assert_eq!(atlas.images, f.atlas.images);
+            assert_eq!(atlas.meta.colours, f.atlas.meta.colours);
+            assert_eq!(atlas.mosaic, f.atlas.mosaic);
+            assert_eq!(atlas.distribution, f.atlas.distribution);
+        });
+    }
+
+    #[test]
     fn collection_samples_enough_vectors_with_attributions() {
         with(|f| {
             let c = &f.atlas.collected;

@@ -3,6 +3,7 @@
 //! Decoded 100x100 images are cached per folder so a second run does not decode again.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::UNIX_EPOCH;
@@ -11,7 +12,7 @@ use image::RgbImage;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{sha256_hex, write_atomically};
+use super::fsutil::{AtomicFile, sha256_hex};
 use super::image_input::load_network_image;
 use super::model::INPUT_SIZE;
 use super::rng::SeededRng;
@@ -52,11 +53,7 @@ pub struct DatasetSummary {
 
 impl Dataset {
     pub fn summary(&self) -> DatasetSummary {
-        let mut counts = vec![0; self.class_names.len()];
-        for &label in &self.labels {
-            counts[label] += 1;
-        }
-        DatasetSummary { root: self.root.clone(), class_names: self.class_names.clone(), counts, skipped: self.skipped.clone() }
+        summarise(&self.root, &self.class_names, &self.labels, &self.skipped)
     }
 
     pub fn len(&self) -> usize {
@@ -161,79 +158,303 @@ pub fn scan_folder(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError
     Ok(classes)
 }
 
-/// One file read for a data set: label, path, stamp, the picture or why not, and whether it came
-/// from the decode cache.
-type DecodedFile = (usize, PathBuf, FileStamp, Result<RgbImage, String>, bool);
-
-/// Loads a data set folder. Decoded images are cached under `cache` (normally [`cache_dir`];
-/// None decodes everything). `progress(done, total)` is called from worker threads as files are
-/// decoded; `cancel` stops early with `DataError::Cancelled`.
+/// Loads a data set folder into memory. Decoded images are cached under `cache` (normally
+/// [`cache_dir`]; None decodes everything). `progress(done, total)` is called from worker threads
+/// as files are read; `cancel` stops early with `DataError::Cancelled`.
 pub fn load_dataset(
     root: &Path,
     cache: Option<&Path>,
     progress: &(dyn Fn(usize, usize) + Sync),
     cancel: &AtomicBool,
 ) -> Result<Dataset, DataError> {
+    let read = read_folder(root, cache, true, progress, cancel)?;
+    Ok(Dataset {
+        root: read.root,
+        class_names: read.class_names,
+        images: read.images,
+        labels: read.labels,
+        paths: read.paths,
+        skipped: read.skipped,
+        cached: read.cached,
+    })
+}
+
+/// Opens a data set folder without keeping its photos in memory: each is decoded once (or found
+/// in the cache under `cache`) to learn whether it is readable, and read back a batch at a time
+/// through [`Photos::read`]. Memory does not grow with the number of photos, so any folder fits.
+pub fn open_dataset(
+    root: &Path,
+    cache: Option<&Path>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<StoredDataset, DataError> {
+    let read = read_folder(root, cache, false, progress, cancel)?;
+    Ok(StoredDataset {
+        root: read.root,
+        class_names: read.class_names,
+        labels: read.labels,
+        paths: read.paths,
+        skipped: read.skipped,
+        cached: read.cached,
+        places: read.places,
+        store: read.store,
+    })
+}
+
+/// A data set's photos wherever they are kept: what an atlas build reads, a batch at a time.
+pub trait Photos: Sync {
+    fn root(&self) -> &Path;
+    fn class_names(&self) -> &[String];
+    fn labels(&self) -> &[usize];
+    fn paths(&self) -> &[PathBuf];
+    /// Photos `range`, network-ready (100x100 RGB). An error names a file that can no longer be
+    /// read (changed or removed since the data set was opened).
+    fn read(&self, range: std::ops::Range<usize>) -> Result<std::borrow::Cow<'_, [RgbImage]>, SkippedFile>;
+    /// Bytes of decoded photos this data set holds in memory.
+    fn resident_photo_bytes(&self) -> u64;
+
+    fn len(&self) -> usize {
+        self.labels().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.labels().is_empty()
+    }
+}
+
+impl Photos for Dataset {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    fn read(&self, range: std::ops::Range<usize>) -> Result<std::borrow::Cow<'_, [RgbImage]>, SkippedFile> {
+        Ok(std::borrow::Cow::Borrowed(&self.images[range]))
+    }
+
+    fn resident_photo_bytes(&self) -> u64 {
+        (self.images.len() * IMAGE_BYTES) as u64
+    }
+}
+
+/// A data set whose photos stay on disk: in the decode cache, or (when no cache could be
+/// written) in their own files, decoded again when read.
+pub struct StoredDataset {
+    pub root: PathBuf,
+    pub class_names: Vec<String>,
+    pub labels: Vec<usize>,
+    pub paths: Vec<PathBuf>,
+    pub skipped: Vec<SkippedFile>,
+    /// How many images were taken from the cache instead of decoded.
+    pub cached: usize,
+    places: Vec<Place>,
+    store: Option<std::fs::File>,
+}
+
+impl StoredDataset {
+    pub fn summary(&self) -> DatasetSummary {
+        summarise(&self.root, &self.class_names, &self.labels, &self.skipped)
+    }
+}
+
+impl Photos for StoredDataset {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    fn read(&self, range: std::ops::Range<usize>) -> Result<std::borrow::Cow<'_, [RgbImage]>, SkippedFile> {
+        let images: Result<Vec<RgbImage>, SkippedFile> = range
+            .into_par_iter()
+            .map(|i| {
+                let path = &self.paths[i];
+                let unreadable = |reason: String| SkippedFile { path: path.clone(), reason };
+                let cached = match (self.places[i], &self.store) {
+                    (Place::Record(record), Some(store)) => read_record(store, record).ok(),
+                    _ => None,
+                };
+                // A record that cannot be read (the cache damaged from outside) costs a decode.
+                cached.map_or_else(|| load_network_image(path).map_err(|error| unreadable(error.to_string())), Ok)
+            })
+            .collect();
+        images.map(std::borrow::Cow::Owned)
+    }
+
+    fn resident_photo_bytes(&self) -> u64 {
+        0
+    }
+}
+
+fn summarise(root: &Path, class_names: &[String], labels: &[usize], skipped: &[SkippedFile]) -> DatasetSummary {
+    let mut counts = vec![0; class_names.len()];
+    for &label in labels {
+        counts[label] += 1;
+    }
+    DatasetSummary { root: root.to_path_buf(), class_names: class_names.to_vec(), counts, skipped: skipped.to_vec() }
+}
+
+/// Where a stored data set finds a photo.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// A record of the decode cache file.
+    Record(u64),
+    /// Its own file, decoded again.
+    File,
+}
+
+/// What reading a folder found, for [`load_dataset`] and [`open_dataset`].
+struct ReadFolder {
+    root: PathBuf,
+    class_names: Vec<String>,
+    labels: Vec<usize>,
+    paths: Vec<PathBuf>,
+    skipped: Vec<SkippedFile>,
+    cached: usize,
+    /// The pictures, when kept in memory.
+    images: Vec<RgbImage>,
+    /// Where each picture is on disk, when not kept.
+    places: Vec<Place>,
+    store: Option<std::fs::File>,
+}
+
+/// A file's picture (None when it stays in the old cache, unread) or why it is not usable.
+type FileRead = Result<Option<RgbImage>, String>;
+
+/// Files are read this many at a time: every file of a chunk decoded in parallel, then written to
+/// the new cache, so memory holds one chunk of pictures, not the folder.
+const READ_CHUNK: usize = 256;
+
+fn read_folder(
+    root: &Path,
+    cache: Option<&Path>,
+    keep_images: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<ReadFolder, DataError> {
     let classes = scan_folder(root)?;
     let files: Vec<(usize, &PathBuf)> =
         classes.iter().enumerate().flat_map(|(label, (_, files))| files.iter().map(move |path| (label, path))).collect();
     let cache_file = cache.map(|dir| dir.join("datasets").join(format!("{}.bin", dataset_key(root))));
-    let cache = cache_file.as_deref().map(DecodeCache::read).unwrap_or_default();
-    let total = files.len();
-    let done = AtomicUsize::new(0);
-    let results: Vec<DecodedFile> = files
-        .par_iter()
-        .map(|&(label, path)| {
-            if cancel.load(Ordering::Relaxed) {
-                return None;
-            }
-            let stamp = FileStamp::of(path);
-            let key = cache_key(root, path);
-            let (result, from_cache) = match cache.entries.get(&key) {
-                Some((cached_stamp, cached)) if *cached_stamp == stamp => (cached.clone(), true),
-                _ => (load_network_image(path).map_err(|error| error.to_string()), false),
-            };
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            Some((label, path.clone(), stamp, result, from_cache))
-        })
-        .collect::<Option<Vec<_>>>()
-        .ok_or(DataError::Cancelled)?;
+    let old = cache_file.as_deref().and_then(DecodeCache::open);
+    let stamps: Vec<FileStamp> = files.par_iter().map(|(_, path)| FileStamp::of(path)).collect();
+    let keys: Vec<String> = files.iter().map(|(_, path)| cache_key(root, path)).collect();
+    let cached_entry = |i: usize| old.as_ref().and_then(|old| old.entries.get(&keys[i]).filter(|(stamp, _)| *stamp == stamps[i]));
+    // A cache that already describes every file, and only them, is kept as it is.
+    let up_to_date =
+        old.as_ref().is_some_and(|old| old.entries.len() == files.len()) && (0..files.len()).all(|i| cached_entry(i).is_some());
+    let mut writer = match (&cache_file, up_to_date) {
+        (Some(path), false) => CacheWriter::create(path),
+        _ => None,
+    };
+    let needs_pixels = keep_images || writer.is_some();
 
-    let mut dataset = Dataset {
+    let mut read = ReadFolder {
         root: root.to_path_buf(),
         class_names: classes.iter().map(|(name, _)| name.clone()).collect(),
-        images: Vec::new(),
         labels: Vec::new(),
         paths: Vec::new(),
         skipped: Vec::new(),
         cached: 0,
+        images: Vec::new(),
+        places: Vec::new(),
+        store: None,
     };
-    let mut fresh_cache = DecodeCache::default();
-    for (label, path, stamp, result, from_cache) in results {
-        dataset.cached += usize::from(from_cache);
-        fresh_cache.entries.insert(cache_key(root, &path), (stamp, result.clone()));
-        match result {
-            Ok(image) => {
-                dataset.images.push(image);
-                dataset.labels.push(label);
-                dataset.paths.push(path);
+    let total = files.len();
+    let done = AtomicUsize::new(0);
+    // Per usable photo: its record in the new cache and in the old one.
+    let mut records: Vec<(Option<u64>, Option<u64>)> = Vec::new();
+    for chunk_start in (0..total).step_by(READ_CHUNK) {
+        let chunk: Vec<usize> = (chunk_start..(chunk_start + READ_CHUNK).min(total)).collect();
+        // Per file: the picture (None when it stays in the old cache unread) or why it is not
+        // usable, and its record in the old cache.
+        let results: Vec<(FileRead, Option<u64>)> = chunk
+            .par_iter()
+            .map(|&i| {
+                if cancel.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let decode = || load_network_image(files[i].1).map(Some).map_err(|error| error.to_string());
+                let result = match (cached_entry(i), &old) {
+                    (Some((_, Err(reason))), _) => (Err(reason.clone()), None),
+                    (Some((_, Ok(record))), Some(old)) if needs_pixels => match read_record(&old.file, *record) {
+                        Ok(image) => (Ok(Some(image)), Some(*record)),
+                        // The cache went bad under us: decode the file itself.
+                        Err(_) => (decode(), None),
+                    },
+                    (Some((_, Ok(record))), _) => (Ok(None), Some(*record)),
+                    _ => (decode(), None),
+                };
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                Some(result)
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or(DataError::Cancelled)?;
+        for (&i, (result, old_record)) in chunk.iter().zip(results) {
+            let (label, path) = files[i];
+            read.cached += usize::from(old_record.is_some() || cached_entry(i).is_some_and(|(_, r)| r.is_err()));
+            let new_record = writer.as_mut().and_then(|w| w.add(&keys[i], stamps[i], &result));
+            if writer.as_ref().is_some_and(|w| w.failed) {
+                // A cache that cannot be written only costs time next run.
+                writer = None;
             }
-            Err(reason) => dataset.skipped.push(SkippedFile { path, reason }),
+            match result {
+                Ok(image) => {
+                    read.labels.push(label);
+                    read.paths.push(path.clone());
+                    records.push((new_record, old_record));
+                    if keep_images && let Some(image) = image {
+                        read.images.push(image);
+                    }
+                }
+                Err(reason) => read.skipped.push(SkippedFile { path: path.clone(), reason }),
+            }
         }
     }
-    if let Some(cache_file) = cache_file.filter(|_| dataset.cached < total || cache.entries.len() != total) {
-        // A cache that cannot be written only costs time next run.
-        let _ = fresh_cache.write(&cache_file);
+    // Photos are read back from the new cache when it was written whole, else from the old one
+    // where it has them, else from their own files.
+    let committed = writer.and_then(CacheWriter::commit);
+    if !keep_images {
+        let use_new = committed.is_some();
+        read.places = records
+            .iter()
+            .map(|&(new, old)| match if use_new { new } else { old } {
+                Some(record) => Place::Record(record),
+                None => Place::File,
+            })
+            .collect();
+        read.store = committed.or_else(|| old.map(|old| old.file));
     }
-    if dataset.images.is_empty() {
-        return Err(DataError::NoImages { path: root.to_path_buf(), skipped: dataset.skipped.len() });
+    if read.labels.is_empty() {
+        return Err(DataError::NoImages { path: root.to_path_buf(), skipped: read.skipped.len() });
     }
-    let summary = dataset.summary();
+    let summary = summarise(root, &read.class_names, &read.labels, &read.skipped);
     let populated: Vec<&String> = summary.class_names.iter().zip(&summary.counts).filter(|(_, n)| **n > 0).map(|(c, _)| c).collect();
     if populated.len() < 2 {
         return Err(DataError::SingleClass { path: root.to_path_buf(), class: populated[0].clone() });
     }
-    Ok(dataset)
+    Ok(read)
 }
 
 /// Indices of the training and validation images: per class, a seeded shuffle, then the first
@@ -281,25 +502,50 @@ fn dataset_key(root: &Path) -> String {
     sha256_hex(canonical.to_string_lossy().as_bytes())[..24].to_string()
 }
 
-/// The decode cache of one folder: per file path, its stamp and either the decoded image or the
-/// reason it was skipped. A simple binary file; anything unreadable is treated as no cache.
-#[derive(Default)]
+/// The decode cache of one folder: a file of fixed-size picture records followed by an index
+/// that gives, per file path, its stamp and either its record or the reason it was skipped.
+/// Opening it reads only the index; pictures are read by record when needed. Anything
+/// unreadable is treated as no cache.
+///
+/// Layout: magic, records (`IMAGE_BYTES` each), index, the index's offset (u64 LE).
 struct DecodeCache {
-    entries: HashMap<String, (FileStamp, Result<RgbImage, String>)>,
+    entries: HashMap<String, (FileStamp, Result<u64, String>)>,
+    file: std::fs::File,
 }
 
-const CACHE_MAGIC: &[u8; 8] = b"AADECv1\n";
+const CACHE_MAGIC: &[u8; 8] = b"AADECv2\n";
+
+fn read_record(file: &std::fs::File, record: u64) -> std::io::Result<RgbImage> {
+    use std::os::unix::fs::FileExt;
+    let mut pixels = vec![0u8; IMAGE_BYTES];
+    file.read_exact_at(&mut pixels, CACHE_MAGIC.len() as u64 + record * IMAGE_BYTES as u64)?;
+    let side = INPUT_SIZE as u32;
+    RgbImage::from_raw(side, side, pixels).ok_or_else(|| std::io::Error::other("bad record"))
+}
 
 impl DecodeCache {
-    fn read(path: &Path) -> DecodeCache {
-        std::fs::read(path).ok().and_then(|bytes| DecodeCache::parse(&bytes)).unwrap_or_default()
-    }
-
-    fn parse(bytes: &[u8]) -> Option<DecodeCache> {
-        let mut reader = ByteReader { bytes, at: 0 };
-        if reader.take(8)? != CACHE_MAGIC {
+    fn open(path: &Path) -> Option<DecodeCache> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(path).ok()?;
+        let length = file.metadata().ok()?.len();
+        let mut magic = [0u8; 8];
+        file.read_exact(&mut magic).ok()?;
+        if &magic != CACHE_MAGIC || length < 16 {
             return None;
         }
+        file.seek(SeekFrom::End(-8)).ok()?;
+        let mut footer = [0u8; 8];
+        file.read_exact(&mut footer).ok()?;
+        let index_at = u64::from_le_bytes(footer);
+        let records_end = index_at.checked_sub(CACHE_MAGIC.len() as u64)?;
+        if index_at > length - 8 || records_end % IMAGE_BYTES as u64 != 0 {
+            return None;
+        }
+        let records = records_end / IMAGE_BYTES as u64;
+        file.seek(SeekFrom::Start(index_at)).ok()?;
+        let mut index = Vec::new();
+        (&mut file).take(length - 8 - index_at).read_to_end(&mut index).ok()?;
+        let mut reader = ByteReader { bytes: &index, at: 0 };
         let count = reader.u64()? as usize;
         let mut entries = HashMap::with_capacity(count.min(1 << 20));
         for _ in 0..count {
@@ -307,10 +553,7 @@ impl DecodeCache {
             let path = String::from_utf8(reader.take(path_len)?.to_vec()).ok()?;
             let stamp = FileStamp { bytes: reader.u64()?, modified_nanos: u128::from(reader.u64()?) << 64 | u128::from(reader.u64()?) };
             let result = match reader.take(1)?[0] {
-                0 => {
-                    let side = INPUT_SIZE as u32;
-                    Ok(RgbImage::from_raw(side, side, reader.take(IMAGE_BYTES)?.to_vec())?)
-                }
+                0 => Ok(Some(reader.u64()?).filter(|&record| record < records)?),
                 _ => {
                     let len = reader.u64()? as usize;
                     Err(String::from_utf8(reader.take(len)?.to_vec()).ok()?)
@@ -318,35 +561,69 @@ impl DecodeCache {
             };
             entries.insert(path, (stamp, result));
         }
-        Some(DecodeCache { entries })
+        Some(DecodeCache { entries, file })
+    }
+}
+
+/// A new decode cache, written a picture at a time while a folder is read, and put in place
+/// atomically at the end.
+struct CacheWriter {
+    out: AtomicFile,
+    records: u64,
+    index: Vec<u8>,
+    entries: u64,
+    failed: bool,
+}
+
+impl CacheWriter {
+    fn create(path: &Path) -> Option<CacheWriter> {
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        let mut out = AtomicFile::create(path).ok()?;
+        out.write_all(CACHE_MAGIC).ok()?;
+        Some(CacheWriter { out, records: 0, index: Vec::new(), entries: 0, failed: false })
     }
 
-    fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut out = Vec::with_capacity(self.entries.len() * (IMAGE_BYTES + 128) + 16);
-        out.extend_from_slice(CACHE_MAGIC);
-        out.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
-        for (file, (stamp, result)) in &self.entries {
-            out.extend_from_slice(&(file.len() as u64).to_le_bytes());
-            out.extend_from_slice(file.as_bytes());
-            out.extend_from_slice(&stamp.bytes.to_le_bytes());
-            out.extend_from_slice(&((stamp.modified_nanos >> 64) as u64).to_le_bytes());
-            out.extend_from_slice(&(stamp.modified_nanos as u64).to_le_bytes());
-            match result {
-                Ok(image) => {
-                    out.push(0);
-                    out.extend_from_slice(image.as_raw());
+    /// Adds a file's entry; returns the record its picture went to (None for a skipped file, or
+    /// when writing failed, which sets `failed`).
+    fn add(&mut self, key: &str, stamp: FileStamp, result: &FileRead) -> Option<u64> {
+        self.index.extend_from_slice(&(key.len() as u64).to_le_bytes());
+        self.index.extend_from_slice(key.as_bytes());
+        self.index.extend_from_slice(&stamp.bytes.to_le_bytes());
+        self.index.extend_from_slice(&((stamp.modified_nanos >> 64) as u64).to_le_bytes());
+        self.index.extend_from_slice(&(stamp.modified_nanos as u64).to_le_bytes());
+        self.entries += 1;
+        match result {
+            Ok(Some(image)) => {
+                if self.out.write_all(image.as_raw()).is_err() {
+                    self.failed = true;
+                    return None;
                 }
-                Err(reason) => {
-                    out.push(1);
-                    out.extend_from_slice(&(reason.len() as u64).to_le_bytes());
-                    out.extend_from_slice(reason.as_bytes());
-                }
+                self.index.push(0);
+                self.index.extend_from_slice(&self.records.to_le_bytes());
+                self.records += 1;
+                Some(self.records - 1)
+            }
+            // Pictures are always given to a writer; a missing one cannot be recorded.
+            Ok(None) => {
+                self.failed = true;
+                None
+            }
+            Err(reason) => {
+                self.index.push(1);
+                self.index.extend_from_slice(&(reason.len() as u64).to_le_bytes());
+                self.index.extend_from_slice(reason.as_bytes());
+                None
             }
         }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        write_atomically(path, &out)
+    }
+
+    /// Writes the index and puts the file in place; the file, open for reading, or None.
+    fn commit(mut self) -> Option<std::fs::File> {
+        let index_at = CACHE_MAGIC.len() as u64 + self.records * IMAGE_BYTES as u64;
+        self.out.write_all(&self.entries.to_le_bytes()).ok()?;
+        self.out.write_all(&self.index).ok()?;
+        self.out.write_all(&index_at.to_le_bytes()).ok()?;
+        self.out.commit().ok()
     }
 }
 

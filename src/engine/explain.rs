@@ -380,6 +380,40 @@ pub struct ColourModel {
     pub mean: [f32; 3],
 }
 
+/// Running sums of pixel colours, for a [`ColourModel`] of pictures seen one at a time.
+#[derive(Clone, Debug, Default)]
+pub struct ColourStatistics {
+    count: f64,
+    sum: [f64; 3],
+    products: [[f64; 3]; 3],
+}
+
+impl ColourStatistics {
+    pub fn add(&mut self, image: &RgbImage) {
+        for pixel in image.pixels() {
+            let v = pixel.0.map(|c| f64::from(c) / 255.0);
+            for a in 0..3 {
+                self.sum[a] += v[a];
+                for b in 0..3 {
+                    self.products[a][b] += v[a] * v[b];
+                }
+            }
+            self.count += 1.0;
+        }
+    }
+
+    /// The model of every pixel added: natural images' when there were none.
+    pub fn model(&self) -> ColourModel {
+        if self.count == 0.0 {
+            return ColourModel::natural();
+        }
+        let mean = self.sum.map(|s| s / self.count);
+        let covariance: [[f64; 3]; 3] =
+            std::array::from_fn(|a| std::array::from_fn(|b| self.products[a][b] / self.count - mean[a] * mean[b]));
+        ColourModel { sqrt_covariance: symmetric_sqrt(covariance).map(|row| row.map(|v| v as f32)), mean: mean.map(|m| m as f32) }
+    }
+}
+
 impl ColourModel {
     /// Natural images' colour correlation (ImageNet's, as published with Lucid), centred on grey.
     pub fn natural() -> ColourModel {
@@ -389,25 +423,9 @@ impl ColourModel {
     /// The colour statistics of `images`' pixels (values in [0, 1]): their mean and the symmetric
     /// square root of their covariance. One pass; memory does not grow with the images.
     pub fn of_images<'a>(images: impl IntoIterator<Item = &'a RgbImage>) -> ColourModel {
-        let (mut count, mut sum, mut products) = (0f64, [0f64; 3], [[0f64; 3]; 3]);
-        for image in images {
-            for pixel in image.pixels() {
-                let v = pixel.0.map(|c| f64::from(c) / 255.0);
-                for a in 0..3 {
-                    sum[a] += v[a];
-                    for b in 0..3 {
-                        products[a][b] += v[a] * v[b];
-                    }
-                }
-                count += 1.0;
-            }
-        }
-        if count == 0.0 {
-            return ColourModel::natural();
-        }
-        let mean = sum.map(|s| s / count);
-        let covariance: [[f64; 3]; 3] = std::array::from_fn(|a| std::array::from_fn(|b| products[a][b] / count - mean[a] * mean[b]));
-        ColourModel { sqrt_covariance: symmetric_sqrt(covariance).map(|row| row.map(|v| v as f32)), mean: mean.map(|m| m as f32) }
+        let mut statistics = ColourStatistics::default();
+        images.into_iter().for_each(|image| statistics.add(image));
+        statistics.model()
     }
 
     fn matrix(&self, device: Device) -> Tensor {

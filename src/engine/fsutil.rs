@@ -7,33 +7,76 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the new
 /// one, never a mix: write a temporary file beside it, flush it to disk, then rename over.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    remove_stale_temporaries(path);
-    let temporary = temporary_path(path);
-    let result = (|| {
-        let mut file = File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temporary, path)?;
-        // Make the rename itself durable.
-        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
-            && let Ok(dir) = File::open(dir)
-        {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit().map(drop)
 }
 
-/// `dir/.name.tmp-<pid>`: hidden, beside the target (same file system, so rename is atomic),
-/// and distinct per process.
+/// A file written in pieces that replaces `path` only when [`AtomicFile::commit`] succeeds: until
+/// then it is a hidden temporary beside it, removed if the writer is dropped, so a crash or an
+/// error part-way never leaves a half-written file under the real name.
+pub struct AtomicFile {
+    path: PathBuf,
+    temporary: PathBuf,
+    writer: Option<std::io::BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
+        remove_stale_temporaries(path);
+        let temporary = temporary_path(path);
+        // Readable too, so the committed file can be read back through the same handle.
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&temporary)?;
+        Ok(AtomicFile { path: path.to_path_buf(), temporary, writer: Some(std::io::BufWriter::with_capacity(1 << 20, file)) })
+    }
+
+    /// Flushes to disk and renames over `path`; returns the file, open for reading.
+    pub fn commit(mut self) -> std::io::Result<File> {
+        let writer = self.writer.take().expect("committed once");
+        let result = (|| {
+            let file = writer.into_inner().map_err(|error| error.into_error())?;
+            file.sync_all()?;
+            std::fs::rename(&self.temporary, &self.path)?;
+            // Make the rename itself durable.
+            if let Some(dir) = self.path.parent().filter(|dir| !dir.as_os_str().is_empty())
+                && let Ok(dir) = File::open(dir)
+            {
+                let _ = dir.sync_all();
+            }
+            Ok(file)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+        result
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.writer.as_mut().expect("not committed").write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+/// `dir/.name.tmp-<pid>-<n>`: hidden, beside the target (same file system, so rename is atomic),
+/// and distinct per process and per writer (two threads may write the same file at once).
 fn temporary_path(path: &Path) -> PathBuf {
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
 /// Removes temporary files of `path` left by processes that were killed mid-save (their pid no
@@ -45,7 +88,7 @@ fn remove_stale_temporaries(path: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|pid| pid.parse::<u32>().ok()) else { continue };
+        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()?.parse::<u32>().ok()) else { continue };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_file(entry.path());
         }

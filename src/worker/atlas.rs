@@ -248,7 +248,7 @@ pub(super) fn run_build(build: AtlasBuild, reporter: &Reporter, cancel: &CancelT
             return true;
         }
     };
-    let Some(dataset) = super::train::read_dataset(&build.data_dir, reporter, cancel) else { return true };
+    let Some(dataset) = super::train::open_stored_dataset(&build.data_dir, reporter, cancel) else { return true };
     let mut on_event = |event: BuildEvent| {
         let progress = match event {
             BuildEvent::Stage { stage, done, total } => {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::interactive::Interactive;
 use super::{CancelToken, Event, JobError, JobKind, Picture, Reporter};
 use crate::engine::checkpoint::{CheckpointSummary, list_checkpoints};
-use crate::engine::data::{Dataset, DatasetSummary, cache_dir, load_dataset};
+use crate::engine::data::{Dataset, DatasetSummary, StoredDataset, cache_dir, load_dataset, open_dataset};
 use crate::engine::model::default_device;
 use crate::engine::train::{TrainConfig, TrainEvent, TrainOutcome, train};
 
@@ -87,12 +87,26 @@ impl DatasetOverview {
 
 /// Reads a data set with progress; a failure is reported as the job's.
 pub(super) fn read_dataset(dir: &Path, reporter: &Reporter, cancel: &CancelToken) -> Option<Dataset> {
+    reading(reporter, cancel, |progress| load_dataset(dir, Some(&cache_dir()), progress, cancel.flag()))
+}
+
+/// [`read_dataset`] for a data set whose photos stay on disk (an atlas build reads them a batch at
+/// a time).
+pub(super) fn open_stored_dataset(dir: &Path, reporter: &Reporter, cancel: &CancelToken) -> Option<StoredDataset> {
+    reading(reporter, cancel, |progress| open_dataset(dir, Some(&cache_dir()), progress, cancel.flag()))
+}
+
+fn reading<T>(
+    reporter: &Reporter,
+    cancel: &CancelToken,
+    read: impl FnOnce(&(dyn Fn(usize, usize) + Sync)) -> Result<T, crate::engine::data::DataError>,
+) -> Option<T> {
     let progress = |done, total| {
         if done % 25 == 0 || done == total {
             reporter.send(Event::Progress { done, total });
         }
     };
-    match load_dataset(dir, Some(&cache_dir()), &progress, cancel.flag()) {
+    match read(&progress) {
         Ok(dataset) => Some(dataset),
         Err(_) if cancel.is_cancelled() => {
             reporter.fail(JobError::Cancelled);

@@ -8,15 +8,15 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use super::cells::{GridLevel, bin};
-use super::collect::{Collected, collect};
+use super::collect::{CollectStop, Collected, collect};
 use super::embedded::{DatasetProvenance, EmbeddedImages};
 use super::icons::{IconFidelity, IconParams, icon_fidelity, icon_size, render_icons};
 use super::knn::{KnnReport, neighbour_graph};
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
 use super::views::{ClassMosaic, Distribution, ImageSummaries, paper_views};
 use crate::engine::checkpoint::Checkpoint;
-use crate::engine::data::Dataset;
-use crate::engine::explain::ColourModel;
+use crate::engine::data::Photos;
+use crate::engine::explain::{ColourModel, ColourStatistics};
 use crate::engine::fsutil::utc_timestamp_now;
 use crate::engine::memory;
 use crate::engine::model::Layer;
@@ -278,7 +278,7 @@ pub enum AtlasError {
 /// Builds an atlas of `checkpoint` on `dataset`.
 pub fn build_atlas(
     checkpoint: &Checkpoint,
-    dataset: &Dataset,
+    photos: &dyn Photos,
     params: &AtlasParams,
     on_event: &mut dyn FnMut(BuildEvent),
     cancel: &AtomicBool,
@@ -286,13 +286,13 @@ pub fn build_atlas(
     if !params.layer.is_conv() {
         return Err(AtlasError::NotConv(params.layer));
     }
-    if checkpoint.meta.class_names != dataset.class_names {
-        return Err(AtlasError::ClassMismatch { data: dataset.class_names.clone(), model: checkpoint.meta.class_names.clone() });
+    if checkpoint.meta.class_names != photos.class_names() {
+        return Err(AtlasError::ClassMismatch { data: photos.class_names().to_vec(), model: checkpoint.meta.class_names.clone() });
     }
     if params.grid_levels.is_empty() || params.grid_levels.iter().any(|&s| !(2..=256).contains(&s)) {
         return Err(AtlasError::BadGrid(params.grid_levels.clone()));
     }
-    let classes = dataset.class_names.len();
+    let classes = photos.class_names().len();
     match params.focus {
         AtlasFocus::Class { class, .. } if class >= classes => return Err(AtlasError::NoSuchClass(class)),
         AtlasFocus::Compare { first, second, .. } if first >= classes || second >= classes => {
@@ -304,31 +304,44 @@ pub fn build_atlas(
     let classes_of_model = checkpoint.meta.class_names.len();
     let shape = crate::engine::model::layer_output_shape(params.layer, classes_of_model as i64);
     let positions = super::collect::interior_positions(shape[1] as usize, super::collect::sampling_margin(params.layer)).len();
-    let vectors = dataset.len() * params.samples_per_image.clamp(1, positions.max(1));
-    let needed = estimate_build_bytes(dataset.len(), vectors, shape[0] as usize, classes_of_model, params.umap.n_neighbors);
+    let vectors = photos.len() * params.samples_per_image.clamp(1, positions.max(1));
+    let needed = photos.resident_photo_bytes()
+        + estimate_build_bytes(photos.len(), vectors, shape[0] as usize, classes_of_model, params.umap.n_neighbors);
     if let (Some(available), Some(resident)) = (memory::available_bytes(), memory::resident_bytes()) {
-        // What the process already holds (the decoded photos, libtorch) is part of the estimate.
+        // What the process already holds (photos kept in memory, libtorch) is part of the estimate.
         if needed > available + resident {
             return Err(AtlasError::TooLarge { needed_mb: memory::megabytes(needed), available_mb: memory::megabytes(available) });
         }
     }
     let net = &checkpoint.net;
     // Each stage is announced as it begins, so timings and progress bars start at the right time.
-    on_event(BuildEvent::Stage { stage: Stage::Collect, done: 0, total: dataset.len() });
+    on_event(BuildEvent::Stage { stage: Stage::Collect, done: 0, total: photos.len() });
     let wants_paper_views = params.paper_views && params.focus == AtlasFocus::All;
-    // The paper views are about conv2: an atlas of conv2 gathers what they need while collecting.
-    let mut summaries = (wants_paper_views && params.layer == Layer::Conv2).then(ImageSummaries::default);
+    // Everything a build keeps of the photos is taken from them in the one pass that collects:
+    // the paper views' conv2 summaries, the colour statistics and the embedded copies.
+    let mut summaries = wants_paper_views.then(ImageSummaries::default);
+    let mut colour_statistics = ColourStatistics::default();
+    let mut embedded = EmbeddedImages::default();
     let collected = collect(
         net,
-        dataset,
+        photos,
         params.layer,
         params.samples_per_image,
         params.seed,
         summaries.as_mut(),
+        &mut |batch| {
+            for image in batch {
+                colour_statistics.add(image);
+                embedded.push(image);
+            }
+        },
         &mut |done, total| on_event(BuildEvent::Stage { stage: Stage::Collect, done, total }),
         cancel,
     )
-    .ok_or(AtlasError::Cancelled)?;
+    .map_err(|stop| match stop {
+        CollectStop::Cancelled => AtlasError::Cancelled,
+        CollectStop::Unreadable(file) => AtlasError::File { path: file.path, reason: file.reason },
+    })?;
     let collected = match params.focus {
         AtlasFocus::All => collected,
         focus => {
@@ -394,14 +407,15 @@ pub fn build_atlas(
     // The paper's views are about whole images; a focused atlas keeps only some of their vectors.
     let (mosaic, distribution) = if wants_paper_views {
         on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 0, total: 1 });
-        let (mosaic, distribution) = paper_views(net, dataset, summaries.take(), params.seed, cancel)?;
+        let summaries = summaries.take().unwrap_or_default();
+        let (mosaic, distribution) = paper_views(net, photos.labels(), classes, summaries, params.seed, cancel)?;
         on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 1, total: 1 });
         (Some(mosaic), Some(distribution))
     } else {
         (None, None)
     };
 
-    let colours = ColourModel::of_images(&dataset.images);
+    let colours = colour_statistics.model();
     let mut icons = Vec::new();
     let icon_px = icon_size(params.layer) as u16;
     let total_icons: usize =
@@ -445,26 +459,26 @@ pub fn build_atlas(
         format_version: 2,
         model_fingerprint: checkpoint.fingerprint.clone(),
         model_path: checkpoint.path.clone(),
-        class_names: dataset.class_names.clone(),
-        data_dir: dataset.root.clone(),
+        class_names: photos.class_names().to_vec(),
+        data_dir: photos.root().to_path_buf(),
         // Inside the data set folder; `data_dir` says where that was.
-        image_paths: dataset.paths.iter().map(|p| super::embedded::relative_to(p, &dataset.root)).collect(),
+        image_paths: photos.paths().iter().map(|p| super::embedded::relative_to(p, photos.root())).collect(),
         params: params.clone(),
         created_at: utc_timestamp_now(),
-        dataset: Some(DatasetProvenance::of(&dataset.root, &dataset.paths, &dataset.labels, dataset.class_names.len())),
+        dataset: Some(DatasetProvenance::of(photos.root(), photos.paths(), photos.labels(), classes)),
         colours: Some(colours),
     };
-    let images = Some(EmbeddedImages::encode(&dataset.images));
+    let images = Some(embedded);
     Ok(Atlas { meta, collected, layout, levels, icons, mosaic, distribution, images })
 }
 
-/// Peak memory of a build, in bytes, from its sizes: every term is linear in the number of
+/// Peak memory of a build, in bytes, from its sizes (photos kept in memory not included: the
+/// build itself reads them a batch at a time): every term is linear in the number of
 /// photos or vectors (no stage holds an n x n matrix). The constants are per-item costs of the
 /// stages' largest structures, with room for allocator slack; a fixed part covers libtorch, the
 /// network and the icon batches.
 pub fn estimate_build_bytes(images: usize, vectors: usize, dim: usize, classes: usize, neighbours: usize) -> u64 {
     let (images, vectors, dim, classes, k) = (images as u64, vectors as u64, dim as u64, classes as u64, neighbours.max(1) as u64);
-    let decoded_photos = images * 100 * 100 * 3;
     // Vectors and attributions, plus one copy while a focus or the file is made.
     let collected = vectors * ((dim + classes) * 4 + 10) * 2;
     // Unit rows, lists and candidates (NN-descent), or lists and a 64 MB block (exact).
@@ -477,7 +491,7 @@ pub fn estimate_build_bytes(images: usize, vectors: usize, dim: usize, classes: 
     let paper_views = images * (dim * 4 + 100 * 24 + 64) + exact_tsne_images * exact_tsne_images * 4 * 8;
     let embedded = images * 12_000;
     let fixed = 600 << 20;
-    fixed + decoded_photos + collected + graph.max(layout) + paper_views + embedded
+    fixed + collected + graph.max(layout) + paper_views + embedded
 }
 
 /// t-SNE of the vectors (subsampled to [`TSNE_MAX_POINTS`], seeded); the rest placed by kNN.

@@ -4,10 +4,11 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use image::RgbImage;
 use tch::{Kind, Tensor};
 
 use super::views::ImageSummaries;
-use crate::engine::data::Dataset;
+use crate::engine::data::{Photos, SkippedFile};
 use crate::engine::image_input::images_to_tensor;
 use crate::engine::model::{Layer, Net, layer_output_shape};
 use crate::engine::rng::SeededRng;
@@ -74,21 +75,32 @@ pub fn sampling_margin(layer: Layer) -> usize {
     if layer == Layer::Conv1 { 2 } else { 1 }
 }
 
-/// Collects `samples_per_image` vectors (distinct interior positions, seeded) from every image of
-/// `dataset` at conv `layer`. `progress(done, total)` counts images; None when cancelled. With
-/// `summaries` (for conv2 only), each image's conv2 summary for the paper views is kept on the way.
+/// Why collecting stopped early.
+#[derive(Debug)]
+pub enum CollectStop {
+    Cancelled,
+    /// A photo could no longer be read.
+    Unreadable(SkippedFile),
+}
+
+/// Collects `samples_per_image` vectors (distinct interior positions, seeded) from every photo of
+/// `photos` at conv `layer`, reading the photos a batch at a time; `on_photos` sees each batch
+/// once (for whatever else a build keeps of them). `progress(done, total)` counts images. With
+/// `summaries`, each image's conv2 summary for the paper views is kept on the way.
 #[allow(clippy::too_many_arguments)]
 pub fn collect(
     net: &Net,
-    dataset: &Dataset,
+    photos: &dyn Photos,
     layer: Layer,
     samples_per_image: usize,
     seed: u64,
     mut summaries: Option<&mut ImageSummaries>,
+    on_photos: &mut dyn FnMut(&[RgbImage]),
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
-) -> Option<Collected> {
-    let classes = dataset.class_names.len();
+) -> Result<Collected, CollectStop> {
+    let classes = photos.class_names().len();
+    let labels = photos.labels();
     let shape = layer_output_shape(layer, classes as i64);
     let (dim, side) = (shape[0] as usize, shape[1] as usize);
     let candidates = interior_positions(side, sampling_margin(layer));
@@ -97,18 +109,18 @@ pub fn collect(
         layer,
         dim,
         classes,
-        vectors: Vec::with_capacity(dataset.len() * per_image * dim),
+        vectors: Vec::with_capacity(photos.len() * per_image * dim),
         image: Vec::new(),
         position: Vec::new(),
         label: Vec::new(),
         attribution: Vec::new(),
     };
     let batch_size = 32;
-    for start in (0..dataset.len()).step_by(batch_size) {
+    for start in (0..photos.len()).step_by(batch_size) {
         if cancel.load(Ordering::Relaxed) {
-            return None;
+            return Err(CollectStop::Cancelled);
         }
-        let end = (start + batch_size).min(dataset.len());
+        let end = (start + batch_size).min(photos.len());
         // This image's positions, from its own seeded stream.
         let chosen: Vec<Vec<[u16; 2]>> = (start..end)
             .map(|index| {
@@ -118,12 +130,18 @@ pub fn collect(
                 positions
             })
             .collect();
-        let batch = images_to_tensor(&dataset.images[start..end]).to_device(net.device()).to_kind(net.kind());
+        let images = photos.read(start..end).map_err(CollectStop::Unreadable)?;
+        on_photos(&images);
+        let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(net.kind());
+        drop(images);
         let (activation, attribution) = attribution_at(net, layer, &batch, &chosen);
-        if let Some(summaries) = summaries.as_deref_mut()
-            && layer == Layer::Conv2
-        {
-            summaries.add(&activation);
+        if let Some(summaries) = summaries.as_deref_mut() {
+            if layer == Layer::Conv2 {
+                summaries.add(&activation);
+            } else {
+                let conv2 = tch::no_grad(|| net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).shallow_clone());
+                summaries.add(&conv2);
+            }
         }
         let activation_values = Vec::<f32>::try_from(activation.flatten(0, -1)).expect("floats");
         let attribution_values = Vec::<f32>::try_from(attribution.flatten(0, -1)).expect("floats");
@@ -138,12 +156,12 @@ pub fn collect(
                 }
                 out.image.push(index as u32);
                 out.position.push([x as u16, y as u16]);
-                out.label.push(dataset.labels[index] as u16);
+                out.label.push(labels[index] as u16);
             }
         }
-        progress(end, dataset.len());
+        progress(end, photos.len());
     }
-    Some(out)
+    Ok(out)
 }
 
 /// Attribution maps of every class for a batch at conv `layer`, by one backward pass per class

@@ -18,18 +18,29 @@ pub struct EmbeddedImages {
     pub jpeg: Vec<u8>,
 }
 
+impl Default for EmbeddedImages {
+    fn default() -> Self {
+        EmbeddedImages { offsets: vec![0], jpeg: Vec::new() }
+    }
+}
+
 impl EmbeddedImages {
     pub fn encode(images: &[RgbImage]) -> EmbeddedImages {
-        let mut offsets = vec![0u32];
-        let mut jpeg = Vec::new();
-        for image in images {
-            let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY);
-            // Encoding an in-memory RGB image into a Vec cannot fail; an empty entry would only
-            // mean no patch for that image.
-            let _ = encoder.encode_image(image);
-            offsets.push(jpeg.len() as u32);
+        let mut embedded = EmbeddedImages::default();
+        images.iter().for_each(|image| embedded.push(image));
+        embedded
+    }
+
+    /// Appends one image.
+    pub fn push(&mut self, image: &RgbImage) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
         }
-        EmbeddedImages { offsets, jpeg }
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut self.jpeg, JPEG_QUALITY);
+        // Encoding an in-memory RGB image into a Vec cannot fail; an empty entry would only mean
+        // no patch for that image.
+        let _ = encoder.encode_image(image);
+        self.offsets.push(self.jpeg.len() as u32);
     }
 
     pub fn len(&self) -> usize {

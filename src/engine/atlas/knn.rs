@@ -1,7 +1,7 @@
 //! k-nearest neighbours by cosine distance: exact, as batched matrix products on libtorch, while
 //! that is cheap; NN-descent above [`EXACT_MAX_POINTS`], with its recall measured on a sample.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -65,6 +65,11 @@ pub fn unit_rows(vectors: &[f32], dim: usize, device: Device) -> Tensor {
 /// rows), as indices and cosine distances. Query and reference are both taken in blocks, so at
 /// most [`BLOCK_FLOATS`] similarities exist at a time.
 pub fn nearest_among(points: &Tensor, reference: &Tensor, k: usize) -> (Vec<u32>, Vec<f32>) {
+    nearest_among_until(points, reference, k, &AtomicBool::new(false)).expect("never cancelled")
+}
+
+/// [`nearest_among`], stopping between blocks (None) once `cancel` is set.
+fn nearest_among_until(points: &Tensor, reference: &Tensor, k: usize, cancel: &AtomicBool) -> Option<(Vec<u32>, Vec<f32>)> {
     let n = points.size()[0];
     let m = reference.size()[0];
     let k = k.min(m as usize) as i64;
@@ -75,6 +80,9 @@ pub fn nearest_among(points: &Tensor, reference: &Tensor, k: usize) -> (Vec<u32>
     tch::no_grad(|| {
         let mut start = 0;
         while start < n {
+            if cancel.load(Ordering::Relaxed) {
+                return None;
+            }
             let len = queries_per_block.min(n - start);
             let query = points.narrow(0, start, len);
             // Running best k of the reference blocks seen so far.
@@ -105,8 +113,9 @@ pub fn nearest_among(points: &Tensor, reference: &Tensor, k: usize) -> (Vec<u32>
             }
             start += len;
         }
-    });
-    (indices, distances)
+        Some(())
+    })?;
+    Some((indices, distances))
 }
 
 /// Ties can put an identical twin before the point itself: make every row start with itself.
@@ -145,7 +154,11 @@ pub fn neighbour_graph(
 ) -> Option<(Neighbours, KnnReport)> {
     let n = vectors.len() / dim.max(1);
     if n <= EXACT_MAX_POINTS {
-        let graph = knn_graph(vectors, dim, k, device);
+        let unit = unit_rows(vectors, dim, device);
+        let (mut indices, mut distances) = nearest_among_until(&unit, &unit, k, cancel)?;
+        let k = k.min(n);
+        self_first(&mut indices, &mut distances, k);
+        let graph = Neighbours { k, indices, distances };
         progress(1, 1);
         return Some((graph, KnnReport { method: KnnMethod::Exact, recall: 1.0, sampled: 0 }));
     }

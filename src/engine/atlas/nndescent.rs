@@ -78,8 +78,17 @@ impl List {
 
 /// Splits `members` by random hyperplanes until leaves hold at most [`LEAF_SIZE`] points.
 /// `node` identifies the node within the tree, so the split is the same however it is reached.
-fn random_projection_leaves(rows: &[f32], dim: usize, members: &mut [u32], seed: u64, node: u64, leaves: &mut Vec<Vec<u32>>) {
-    if members.len() <= LEAF_SIZE {
+fn random_projection_leaves(
+    rows: &[f32],
+    dim: usize,
+    members: &mut [u32],
+    seed: u64,
+    node: u64,
+    leaves: &mut Vec<Vec<u32>>,
+    cancel: &AtomicBool,
+) {
+    // A cancelled build stops splitting; the caller checks the flag and discards the tree.
+    if members.len() <= LEAF_SIZE || cancel.load(Ordering::Relaxed) {
         leaves.push(members.to_vec());
         return;
     }
@@ -104,8 +113,8 @@ fn random_projection_leaves(rows: &[f32], dim: usize, members: &mut [u32], seed:
     }
     let (left, right) = members.split_at_mut(split);
     let child = |side: u64| node.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(side + 1);
-    random_projection_leaves(rows, dim, left, seed, child(0), leaves);
-    random_projection_leaves(rows, dim, right, seed, child(1), leaves);
+    random_projection_leaves(rows, dim, left, seed, child(0), leaves, cancel);
+    random_projection_leaves(rows, dim, right, seed, child(1), leaves, cancel);
 }
 
 /// Candidates of every point for one round, in compressed rows: its own list and the points
@@ -176,7 +185,7 @@ pub fn nn_descent(
         .map(|tree| {
             let mut members: Vec<u32> = (0..n as u32).collect();
             let mut leaves = Vec::new();
-            random_projection_leaves(rows, dim, &mut members, SeededRng::derive(seed, tree as u64).next_u64(), 1, &mut leaves);
+            random_projection_leaves(rows, dim, &mut members, SeededRng::derive(seed, tree as u64).next_u64(), 1, &mut leaves, cancel);
             let mut leaf_of = vec![0u32; n];
             for (l, leaf) in leaves.iter().enumerate() {
                 for &i in leaf {
@@ -193,6 +202,9 @@ pub fn nn_descent(
         .into_par_iter()
         .map(|i| {
             let mut list = List::new(others + 1);
+            if cancel.load(Ordering::Relaxed) {
+                return list;
+            }
             for (leaves, leaf_of) in &trees {
                 for &j in &leaves[leaf_of[i] as usize] {
                     if j as usize != i {
@@ -214,6 +226,9 @@ pub fn nn_descent(
         })
         .collect();
     drop(trees);
+    if cancel.load(Ordering::Relaxed) {
+        return None;
+    }
 
     for round in 0..MAX_ROUNDS {
         if cancel.load(Ordering::Relaxed) {
@@ -228,6 +243,11 @@ pub fn nn_descent(
             .par_iter()
             .enumerate()
             .map(|(u, previous)| {
+                // Checked per point, so a cancel is seen within a fraction of a second even in
+                // a round over a million points; the round's result is then discarded.
+                if cancel.load(Ordering::Relaxed) {
+                    return (List::new(0), 0);
+                }
                 let mut list = previous.clone();
                 list.fresh.iter_mut().for_each(|f| *f = false);
                 let mut changed = 0;
@@ -242,6 +262,9 @@ pub fn nn_descent(
                 (list, changed)
             })
             .unzip();
+        if cancel.load(Ordering::Relaxed) {
+            return None;
+        }
         lists = next;
         progress(round + 1, MAX_ROUNDS);
         let changed: usize = changes.iter().sum();

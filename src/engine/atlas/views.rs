@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicBool;
 use super::bhtsne::{barnes_hut_tsne, sparse_affinities};
 use super::knn::neighbour_graph;
 use super::layout::{LayoutError, UmapParams, normalise, tsne_affinities, tsne_from_affinities, umap};
-use crate::engine::data::Dataset;
 use crate::engine::explain::{FeatureMaps, paper_feature_map};
 use crate::engine::model::{Layer, Net};
 
@@ -63,22 +62,18 @@ pub fn similarity_order(class_means: &[Vec<f32>]) -> Vec<usize> {
     order
 }
 
-/// Both paper views. `summaries` are the images' conv2 summaries when the caller already has
-/// them (an atlas of conv2 sees every image's conv2 output while collecting); else one pass of
-/// the data set through the network makes them.
+/// Both paper views, from the images' conv2 `summaries` (gathered while collecting) and their
+/// `labels` among `classes`.
 pub fn paper_views(
     net: &Net,
-    dataset: &Dataset,
-    summaries: Option<ImageSummaries>,
+    labels: &[usize],
+    classes: usize,
+    summaries: ImageSummaries,
     seed: u64,
     cancel: &AtomicBool,
 ) -> Result<(ClassMosaic, Distribution), LayoutError> {
-    let summaries = match summaries {
-        Some(summaries) if summaries.len() == dataset.len() => summaries,
-        _ => conv2_summaries(net, dataset),
-    };
-    let distribution = distribution_of(net, dataset, &summaries.vectors, summaries.dim, seed, cancel)?;
-    Ok((mosaic_of(dataset, &summaries.vectors, summaries.dim, summaries.maps, summaries.side), distribution))
+    let distribution = distribution_of(net, labels, &summaries.vectors, summaries.dim, seed, cancel)?;
+    Ok((mosaic_of(labels, classes, &summaries.vectors, summaries.dim, summaries.maps, summaries.side), distribution))
 }
 
 /// Per image: conv2's max-activation vector and the paper's feature map, batch by batch.
@@ -121,22 +116,10 @@ impl ImageSummaries {
     }
 }
 
-/// The images' conv2 summaries, from one pass of the data set through the network.
-fn conv2_summaries(net: &Net, dataset: &Dataset) -> ImageSummaries {
-    let mut summaries = ImageSummaries::default();
-    for chunk in dataset.images.chunks(64) {
-        let batch = crate::engine::image_input::images_to_tensor(chunk).to_device(net.device()).to_kind(net.kind());
-        let conv2 = tch::no_grad(|| net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).shallow_clone());
-        summaries.add(&conv2);
-    }
-    summaries
-}
-
-fn mosaic_of(dataset: &Dataset, vectors: &[f32], dim: usize, maps: Vec<u8>, side: usize) -> ClassMosaic {
-    let classes = dataset.class_names.len();
+fn mosaic_of(labels: &[usize], classes: usize, vectors: &[f32], dim: usize, maps: Vec<u8>, side: usize) -> ClassMosaic {
     let mut means = vec![vec![0f32; dim]; classes];
     let mut counts = vec![0f32; classes];
-    for (i, &label) in dataset.labels.iter().enumerate() {
+    for (i, &label) in labels.iter().enumerate() {
         counts[label] += 1.0;
         for (m, v) in means[label].iter_mut().zip(&vectors[i * dim..(i + 1) * dim]) {
             *m += v;
@@ -145,7 +128,7 @@ fn mosaic_of(dataset: &Dataset, vectors: &[f32], dim: usize, maps: Vec<u8>, side
     for (mean, count) in means.iter_mut().zip(&counts) {
         mean.iter_mut().for_each(|m| *m /= count.max(1.0));
     }
-    ClassMosaic { order: similarity_order(&means), maps, map_side: side, labels: dataset.labels.iter().map(|&l| l as u16).collect() }
+    ClassMosaic { order: similarity_order(&means), maps, map_side: side, labels: labels.iter().map(|&l| l as u16).collect() }
 }
 
 /// Exact t-SNE holds n x n matrices (16 MB at 2,000 images, 1.6 GB at 20,000): above this many
@@ -157,7 +140,7 @@ pub const EXACT_TSNE_MAX_IMAGES: usize = 2000;
 /// to [`EXACT_TSNE_MAX_IMAGES`] images, Barnes-Hut above.
 fn distribution_of(
     net: &Net,
-    dataset: &Dataset,
+    labels: &[usize],
     vectors: &[f32],
     dim: usize,
     seed: u64,
@@ -168,8 +151,8 @@ fn distribution_of(
     let params = UmapParams { n_neighbors: 5, min_dist: 0.05, epochs: 500, seed, ..UmapParams::default() };
     let umap2 = umap(&neighbours, &UmapParams { components: 2, ..params }, 0, &mut |_, _| {}, cancel)?;
     let umap3 = umap(&neighbours, &UmapParams { components: 3, ..params }, 0, &mut |_, _| {}, cancel)?;
-    let perplexity = 30.0f64.min((dataset.len() as f64 - 1.0) / 3.0);
-    let (tsne2, tsne3) = if dataset.len() <= EXACT_TSNE_MAX_IMAGES {
+    let perplexity = 30.0f64.min((labels.len() as f64 - 1.0) / 3.0);
+    let (tsne2, tsne3) = if labels.len() <= EXACT_TSNE_MAX_IMAGES {
         let affinities = tsne_affinities(vectors, dim, perplexity);
         (tsne_from_affinities(&affinities, 2, 300, seed, cancel)?, tsne_from_affinities(&affinities, 3, 300, seed, cancel)?)
     } else {
@@ -179,7 +162,7 @@ fn distribution_of(
         (barnes_hut_tsne::<2>(&affinities, 300, seed, cancel)?, barnes_hut_tsne::<3>(&affinities, 300, seed, cancel)?)
     };
     Ok(Distribution {
-        labels: dataset.labels.iter().map(|&l| l as u16).collect(),
+        labels: labels.iter().map(|&l| l as u16).collect(),
         umap2: normalise(&umap2, 2, 0.02),
         umap3: normalise(&umap3, 3, 0.02),
         tsne2: normalise(&tsne2, 2, 0.02),
