@@ -1,6 +1,8 @@
 //! The paper's network: every layer's shape; checkpoints: bit-exact round trip and precise
 //! refusals of wrong files.
 
+mod common;
+
 use std::path::Path;
 
 use activation_atlas::engine::checkpoint::{CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint, sidecar_path};
@@ -220,4 +222,28 @@ fn weights_without_a_sidecar_still_load_from_their_header() {
     let loaded = load_checkpoint(&path, Device::Cpu).unwrap();
     assert_eq!(loaded.meta.class_names, ["class0", "class1", "class2"]);
     assert_eq!(parameter_shapes(3).len(), loaded.net.vs.variables().len());
+}
+
+#[test]
+fn the_centre_activation_from_its_receptive_field_equals_the_full_forward_pass() {
+    let net = common::shipped_net(true);
+    tch::manual_seed(11);
+    // The icon sizes of conv1, conv2 and conv3, odd sizes, and the network's own input size.
+    for (layer, side) in
+        [(Layer::Conv1, 16), (Layer::Conv1, 23), (Layer::Conv2, 24), (Layer::Conv2, 31), (Layer::Conv3, 40), (Layer::Conv2, 100)]
+    {
+        let images = tch::Tensor::rand([3, 3, side, side], (tch::Kind::Double, tch::Device::Cpu));
+        let full = net.forward_until(&images, layer, false).get(layer).shallow_clone();
+        let grid = full.size()[2];
+        let expected = full.select(3, grid / 2).select(2, grid / 2);
+        let centre = net.centre_activation(&images, layer).unwrap_or_else(|| panic!("{layer:?} at {side} px"));
+        assert_eq!(centre.size(), expected.size());
+        let difference = f64::try_from((&centre - &expected).abs().max()).unwrap();
+        let scale = f64::try_from(expected.abs().max()).unwrap();
+        assert!(scale > 0.0 && difference <= 1e-9 * scale, "{layer:?} at {side} px: {difference} of {scale}");
+    }
+    // Too small for the receptive field to fit: the full pass is needed.
+    let small = tch::Tensor::rand([1, 3, 12, 12], (tch::Kind::Double, tch::Device::Cpu));
+    assert!(net.centre_activation(&small, Layer::Conv2).is_none());
+    assert!(net.centre_activation(&small, Layer::Fc1).is_none());
 }

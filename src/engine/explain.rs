@@ -380,36 +380,52 @@ pub struct ColourModel {
     pub mean: [f32; 3],
 }
 
-/// Running sums of pixel colours, for a [`ColourModel`] of pictures seen one at a time.
+/// Running sums of pixel colours, for a [`ColourModel`] of pictures seen one at a time. Integer
+/// sums: exact, so pictures may be added in any order or in parallel with the same result (255²
+/// per pixel fits a u64 for over 10¹⁴ pixels).
 #[derive(Clone, Debug, Default)]
 pub struct ColourStatistics {
-    count: f64,
-    sum: [f64; 3],
-    products: [[f64; 3]; 3],
+    pixels: u64,
+    sum: [u64; 3],
+    products: [[u64; 3]; 3],
 }
 
 impl ColourStatistics {
     pub fn add(&mut self, image: &RgbImage) {
         for pixel in image.pixels() {
-            let v = pixel.0.map(|c| f64::from(c) / 255.0);
+            let v = pixel.0.map(u64::from);
             for a in 0..3 {
                 self.sum[a] += v[a];
-                for b in 0..3 {
+                for b in a..3 {
                     self.products[a][b] += v[a] * v[b];
                 }
             }
-            self.count += 1.0;
         }
+        self.pixels += u64::from(image.width()) * u64::from(image.height());
     }
 
-    /// The model of every pixel added: natural images' when there were none.
+    /// Both sets of sums together.
+    pub fn merge(mut self, other: &ColourStatistics) -> ColourStatistics {
+        self.pixels += other.pixels;
+        for a in 0..3 {
+            self.sum[a] += other.sum[a];
+            for b in 0..3 {
+                self.products[a][b] += other.products[a][b];
+            }
+        }
+        self
+    }
+
+    /// The model of every pixel added (values in [0, 1]): natural images' when there were none.
     pub fn model(&self) -> ColourModel {
-        if self.count == 0.0 {
+        if self.pixels == 0 {
             return ColourModel::natural();
         }
-        let mean = self.sum.map(|s| s / self.count);
-        let covariance: [[f64; 3]; 3] =
-            std::array::from_fn(|a| std::array::from_fn(|b| self.products[a][b] / self.count - mean[a] * mean[b]));
+        let count = self.pixels as f64;
+        let mean = self.sum.map(|s| s as f64 / 255.0 / count);
+        let covariance: [[f64; 3]; 3] = std::array::from_fn(|a| {
+            std::array::from_fn(|b| self.products[a.min(b)][a.max(b)] as f64 / (255.0 * 255.0) / count - mean[a] * mean[b])
+        });
         ColourModel { sqrt_covariance: symmetric_sqrt(covariance).map(|row| row.map(|v| v as f32)), mean: mean.map(|m| m as f32) }
     }
 }

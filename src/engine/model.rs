@@ -323,6 +323,40 @@ impl Net {
         self.convs[layer.index()].forward(input)
     }
 
+    /// Conv block `layer`'s output at the centre of its grid, `[N, C]`, computed from only the
+    /// pixels that position sees: the same numbers as [`Net::forward_until`] there, for a
+    /// fraction of the work (an icon for conv2 needs 4 of conv2's 144 positions). None when that
+    /// receptive field does not lie inside the picture (padding would then matter).
+    pub fn centre_activation(&self, images: &Tensor, layer: Layer) -> Option<Tensor> {
+        let size = images.size();
+        if !layer.is_conv() || size.len() != 4 || size[2] != size[3] {
+            return None;
+        }
+        let blocks = layer.index() + 1;
+        // Each block keeps its input size (padding k/2) and halves it by pooling.
+        let mut sides = vec![size[3]];
+        for b in 0..blocks {
+            sides.push(sides[b] / 2);
+        }
+        // From the top down: the rows (and columns) of each block's input its needed outputs see.
+        let centre = sides[blocks] / 2;
+        let (mut low, mut high) = (centre, centre);
+        for b in (0..blocks).rev() {
+            let pad = CONV_SPECS[b].kernel / 2;
+            (low, high) = (2 * low - pad, 2 * high + 1 + pad);
+            if low < 0 || high >= sides[b] {
+                return None;
+            }
+        }
+        let mut x = images.narrow(2, low, high - low + 1).narrow(3, low, high - low + 1);
+        for conv in &self.convs[..blocks] {
+            // Without padding: the window holds every input the kept outputs need, and pooling
+            // pairs line up because each window starts on an even row of the full grid.
+            x = x.conv2d(&conv.ws, conv.bs.as_ref(), [1, 1], [0, 0], [1, 1], 1).relu().max_pool2d_default(2);
+        }
+        Some(x.flatten(1, -1))
+    }
+
     /// The kernel of conv block `layer`: `[out, in, k, k]`.
     pub fn conv_weight(&self, layer: Layer) -> &Tensor {
         &self.convs[layer.index()].ws

@@ -330,10 +330,13 @@ pub fn build_atlas(
         params.seed,
         summaries.as_mut(),
         &mut |batch| {
-            for image in batch {
-                colour_statistics.add(image);
-                embedded.push(image);
-            }
+            use rayon::prelude::*;
+            let statistics = batch.par_iter().fold(ColourStatistics::default, |mut s, image| {
+                s.add(image);
+                s
+            });
+            colour_statistics = statistics.reduce(ColourStatistics::default, |a, b| a.merge(&b)).merge(&colour_statistics);
+            embedded.extend(batch);
         },
         &mut |done, total| on_event(BuildEvent::Stage { stage: Stage::Collect, done, total }),
         cancel,
@@ -486,7 +489,7 @@ pub fn estimate_build_bytes(images: usize, vectors: usize, dim: usize, classes: 
     // The fuzzy graph, its edges both ways and their schedules.
     let layout = vectors * k * 2 * 64;
     // Per image: its max-activation vector, neighbour lists for t-SNE and four layouts; exact
-    // t-SNE's n x n matrices only up to 2,000 images.
+    // t-SNE's n x n matrices only up to 1,500 images.
     let exact_tsne_images = images.min(super::views::EXACT_TSNE_MAX_IMAGES as u64);
     let paper_views = images * (dim * 4 + 100 * 24 + 64) + exact_tsne_images * exact_tsne_images * 4 * 8;
     let embedded = images * 12_000;

@@ -18,6 +18,14 @@ pub struct EmbeddedImages {
     pub jpeg: Vec<u8>,
 }
 
+fn encode_jpeg(image: &RgbImage) -> Vec<u8> {
+    let mut jpeg = Vec::new();
+    // Encoding an in-memory RGB image into a Vec cannot fail; an empty entry would only mean no
+    // patch for that image.
+    let _ = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY).encode_image(image);
+    jpeg
+}
+
 impl Default for EmbeddedImages {
     fn default() -> Self {
         EmbeddedImages { offsets: vec![0], jpeg: Vec::new() }
@@ -27,19 +35,27 @@ impl Default for EmbeddedImages {
 impl EmbeddedImages {
     pub fn encode(images: &[RgbImage]) -> EmbeddedImages {
         let mut embedded = EmbeddedImages::default();
-        images.iter().for_each(|image| embedded.push(image));
+        embedded.extend(images);
         embedded
     }
 
     /// Appends one image.
     pub fn push(&mut self, image: &RgbImage) {
+        self.push_encoded(&encode_jpeg(image));
+    }
+
+    /// Appends several images, encoded in parallel.
+    pub fn extend(&mut self, images: &[RgbImage]) {
+        use rayon::prelude::*;
+        let encoded: Vec<Vec<u8>> = images.par_iter().map(encode_jpeg).collect();
+        encoded.iter().for_each(|bytes| self.push_encoded(bytes));
+    }
+
+    fn push_encoded(&mut self, bytes: &[u8]) {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut self.jpeg, JPEG_QUALITY);
-        // Encoding an in-memory RGB image into a Vec cannot fail; an empty entry would only mean
-        // no patch for that image.
-        let _ = encoder.encode_image(image);
+        self.jpeg.extend_from_slice(bytes);
         self.offsets.push(self.jpeg.len() as u32);
     }
 

@@ -38,9 +38,11 @@ impl Default for IconParams {
 
 /// The objective per batch item: dot(h, v) * max(0.1, cos(h, v))^4 at the centre position.
 fn direction_objective(net: &Net, images: &Tensor, layer: Layer, directions: &Tensor) -> Tensor {
-    let activation = net.forward_until(images, layer, false).get(layer).shallow_clone();
-    let side = activation.size()[2];
-    let h = activation.select(3, side / 2).select(2, side / 2); // [N, C]
+    let h = net.centre_activation(images, layer).unwrap_or_else(|| {
+        let activation = net.forward_until(images, layer, false).get(layer).shallow_clone();
+        let side = activation.size()[2];
+        activation.select(3, side / 2).select(2, side / 2)
+    }); // [N, C]
     let dot = (&h * directions).sum_dim_intlist(&[1i64][..], false, Kind::Float);
     let norms = h.norm_scalaropt_dim(2.0, &[1i64][..], false) * directions.norm_scalaropt_dim(2.0, &[1i64][..], false);
     let cosine = &dot / norms.clamp_min(1e-8);

@@ -83,7 +83,11 @@ pub fn umap(
     };
     // The graph builder reads only the neighbour lists; the data array is a placeholder.
     let placeholder = Array2::<f32>::zeros((n, 1));
+    // umap-rs cannot be interrupted inside; it takes under 3 s at a million vectors here.
     let manifold = umap_rs::Umap::new(config).learn_manifold(placeholder.view(), knn_indices.view(), knn_dists.view());
+    if cancel.load(Ordering::Relaxed) {
+        return Err(LayoutError::Cancelled);
+    }
     let (a, b) = manifold.curve_params();
     let graph = manifold.graph();
 
@@ -93,6 +97,9 @@ pub fn umap(
     let max_weight = edges.iter().map(|e| e.2).fold(0.0f32, f32::max);
     edges.retain(|e| e.2 >= max_weight / params.epochs as f32);
     edges.sort_unstable_by_key(|e| (e.0, e.1));
+    if cancel.load(Ordering::Relaxed) {
+        return Err(LayoutError::Cancelled);
+    }
     let mut first_edge = vec![0usize; n + 1];
     for e in &edges {
         first_edge[e.0 as usize + 1] += 1;
