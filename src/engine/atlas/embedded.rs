@@ -39,11 +39,6 @@ impl EmbeddedImages {
         embedded
     }
 
-    /// Appends one image.
-    pub fn push(&mut self, image: &RgbImage) {
-        self.push_encoded(&encode_jpeg(image));
-    }
-
     /// Appends several images, encoded in parallel.
     pub fn extend(&mut self, images: &[RgbImage]) {
         use rayon::prelude::*;

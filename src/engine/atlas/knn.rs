@@ -134,11 +134,16 @@ fn self_first(indices: &mut [u32], distances: &mut [f32], k: usize) {
 
 /// Exact kNN graph of `vectors` (`n x dim`) under cosine distance, `k` including the point itself.
 pub fn knn_graph(vectors: &[f32], dim: usize, k: usize, device: Device) -> Neighbours {
+    exact_graph(vectors, dim, k, device, &AtomicBool::new(false)).expect("never cancelled")
+}
+
+/// [`knn_graph`], None once `cancel` is set (checked between blocks).
+fn exact_graph(vectors: &[f32], dim: usize, k: usize, device: Device, cancel: &AtomicBool) -> Option<Neighbours> {
     let unit = unit_rows(vectors, dim, device);
-    let (mut indices, mut distances) = nearest_among(&unit, &unit, k);
+    let (mut indices, mut distances) = nearest_among_until(&unit, &unit, k, cancel)?;
     let k = k.min(unit.size()[0] as usize);
     self_first(&mut indices, &mut distances, k);
-    Neighbours { k, indices, distances }
+    Some(Neighbours { k, indices, distances })
 }
 
 /// The kNN graph by the method the size calls for: exact up to [`EXACT_MAX_POINTS`] points,
@@ -154,11 +159,7 @@ pub fn neighbour_graph(
 ) -> Option<(Neighbours, KnnReport)> {
     let n = vectors.len() / dim.max(1);
     if n <= EXACT_MAX_POINTS {
-        let unit = unit_rows(vectors, dim, device);
-        let (mut indices, mut distances) = nearest_among_until(&unit, &unit, k, cancel)?;
-        let k = k.min(n);
-        self_first(&mut indices, &mut distances, k);
-        let graph = Neighbours { k, indices, distances };
+        let graph = exact_graph(vectors, dim, k, device, cancel)?;
         progress(1, 1);
         return Some((graph, KnnReport { method: KnnMethod::Exact, recall: 1.0, sampled: 0 }));
     }
