@@ -275,6 +275,10 @@ pub enum AtlasError {
     File { path: PathBuf, reason: String },
 }
 
+fn scratch_error(error: super::table::ScratchError) -> AtlasError {
+    AtlasError::File { path: error.folder, reason: format!("could not write the build's scratch file: {}", error.source) }
+}
+
 /// Builds an atlas of `checkpoint` on `dataset`.
 pub fn build_atlas(
     checkpoint: &Checkpoint,
@@ -344,6 +348,7 @@ pub fn build_atlas(
     .map_err(|stop| match stop {
         CollectStop::Cancelled => AtlasError::Cancelled,
         CollectStop::Unreadable(file) => AtlasError::File { path: file.path, reason: file.reason },
+        CollectStop::Scratch(error) => scratch_error(error),
     })?;
     let collected = match params.focus {
         AtlasFocus::All => collected,
@@ -352,7 +357,7 @@ pub fn build_atlas(
             if keep.len() <= params.umap.n_neighbors {
                 return Err(AtlasError::TooFewFocusVectors(keep.len()));
             }
-            collected.subset(&keep)
+            collected.subset(&keep).map_err(scratch_error)?
         }
     };
     validate(&params.umap, collected.len())?;
@@ -482,8 +487,13 @@ pub fn build_atlas(
 /// network and the icon batches.
 pub fn estimate_build_bytes(images: usize, vectors: usize, dim: usize, classes: usize, neighbours: usize) -> u64 {
     let (images, vectors, dim, classes, k) = (images as u64, vectors as u64, dim as u64, classes as u64, neighbours.max(1) as u64);
-    // Vectors and attributions, plus one copy while a focus or the file is made.
-    let collected = vectors * ((dim + classes) * 4 + 10) * 2;
+    // Vectors and attributions, plus one copy while a focus or the file is made; tables over
+    // the spill size are mapped from a scratch file, pages the kernel can drop, so not counted.
+    let heap_table = |width: u64| {
+        let bytes = vectors * width * 4;
+        if bytes as usize <= super::table::SPILL_BYTES { bytes } else { 0 }
+    };
+    let collected = (heap_table(dim) + heap_table(classes) + vectors * 10) * 2;
     // Unit rows, lists and candidates (NN-descent), or lists and a 64 MB block (exact).
     let graph = vectors * dim * 4 + vectors * k * 48 + (64 << 20);
     // The fuzzy graph, its edges both ways and their schedules.

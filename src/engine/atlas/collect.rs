@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
+use super::table::{FloatTable, FloatTableWriter, ScratchError, scratch_folder};
 use super::views::ImageSummaries;
 use crate::engine::data::{Photos, SkippedFile};
 use crate::engine::image_input::images_to_tensor;
@@ -20,15 +21,15 @@ pub struct Collected {
     /// Length of one vector (the layer's channels).
     pub dim: usize,
     pub classes: usize,
-    /// `n x dim`, row-major.
-    pub vectors: Vec<f32>,
+    /// `n x dim`, row-major; in a mapped scratch file when large.
+    pub vectors: FloatTable,
     /// Index of the image in the data set.
     pub image: Vec<u32>,
     /// (x, y) in the layer's grid.
     pub position: Vec<[u16; 2]>,
     pub label: Vec<u16>,
     /// `n x classes`: activation . d logit_c / d activation at the vector's position.
-    pub attribution: Vec<f32>,
+    pub attribution: FloatTable,
 }
 
 impl Collected {
@@ -49,17 +50,24 @@ impl Collected {
     }
 
     /// Only the vectors `keep` (indices, in the order given), every table alike.
-    pub fn subset(&self, keep: &[usize]) -> Collected {
-        Collected {
+    pub fn subset(&self, keep: &[usize]) -> Result<Collected, ScratchError> {
+        let folder = scratch_folder();
+        let mut vectors = FloatTableWriter::new(keep.len() * self.dim, &folder)?;
+        let mut attribution = FloatTableWriter::new(keep.len() * self.classes, &folder)?;
+        for &i in keep {
+            vectors.extend_from_slice(self.vector(i))?;
+            attribution.extend_from_slice(self.attribution_of(i))?;
+        }
+        Ok(Collected {
             layer: self.layer,
             dim: self.dim,
             classes: self.classes,
-            vectors: keep.iter().flat_map(|&i| self.vector(i).iter().copied()).collect(),
+            vectors: vectors.finish()?,
             image: keep.iter().map(|&i| self.image[i]).collect(),
             position: keep.iter().map(|&i| self.position[i]).collect(),
             label: keep.iter().map(|&i| self.label[i]).collect(),
-            attribution: keep.iter().flat_map(|&i| self.attribution_of(i).iter().copied()).collect(),
-        }
+            attribution: attribution.finish()?,
+        })
     }
 }
 
@@ -68,6 +76,15 @@ impl Collected {
 pub fn interior_positions(side: usize, margin: usize) -> Vec<[u16; 2]> {
     let (start, end) = (margin.min(side / 2), side.saturating_sub(margin).max(margin.min(side / 2) + 1));
     (start..end).flat_map(|y| (start..end).map(move |x| [x as u16, y as u16])).collect()
+}
+
+/// The `per_image` positions sampled from image `index`: from its own seeded stream, so the
+/// same seed picks the same positions under any model (the timeline relies on it).
+pub fn sampled_positions(candidates: &[[u16; 2]], seed: u64, index: usize, per_image: usize) -> Vec<[u16; 2]> {
+    let mut positions = candidates.to_vec();
+    SeededRng::derive(seed, index as u64).shuffle(&mut positions);
+    positions.truncate(per_image);
+    positions
 }
 
 /// The border left out of sampling for a layer (one position, two for conv1's larger grid).
@@ -81,6 +98,14 @@ pub enum CollectStop {
     Cancelled,
     /// A photo could no longer be read.
     Unreadable(SkippedFile),
+    /// The tables, too large for the heap, could not be written to their scratch file.
+    Scratch(ScratchError),
+}
+
+impl From<ScratchError> for CollectStop {
+    fn from(error: ScratchError) -> Self {
+        CollectStop::Scratch(error)
+    }
 }
 
 /// Collects `samples_per_image` vectors (distinct interior positions, seeded) from every photo of
@@ -105,16 +130,11 @@ pub fn collect(
     let (dim, side) = (shape[0] as usize, shape[1] as usize);
     let candidates = interior_positions(side, sampling_margin(layer));
     let per_image = samples_per_image.clamp(1, candidates.len());
-    let mut out = Collected {
-        layer,
-        dim,
-        classes,
-        vectors: Vec::with_capacity(photos.len() * per_image * dim),
-        image: Vec::new(),
-        position: Vec::new(),
-        label: Vec::new(),
-        attribution: Vec::new(),
-    };
+    let expected = photos.len() * per_image;
+    let folder = scratch_folder();
+    let mut vectors = FloatTableWriter::new(expected * dim, &folder)?;
+    let mut attributions = FloatTableWriter::new(expected * classes, &folder)?;
+    let (mut image, mut position, mut label) = (Vec::with_capacity(expected), Vec::with_capacity(expected), Vec::with_capacity(expected));
     let batch_size = 32;
     for start in (0..photos.len()).step_by(batch_size) {
         if cancel.load(Ordering::Relaxed) {
@@ -122,14 +142,7 @@ pub fn collect(
         }
         let end = (start + batch_size).min(photos.len());
         // This image's positions, from its own seeded stream.
-        let chosen: Vec<Vec<[u16; 2]>> = (start..end)
-            .map(|index| {
-                let mut positions = candidates.clone();
-                SeededRng::derive(seed, index as u64).shuffle(&mut positions);
-                positions.truncate(per_image);
-                positions
-            })
-            .collect();
+        let chosen: Vec<Vec<[u16; 2]>> = (start..end).map(|index| sampled_positions(&candidates, seed, index, per_image)).collect();
         let images = photos.read(start..end).map_err(CollectStop::Unreadable)?;
         on_photos(&images);
         let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(net.kind());
@@ -145,23 +158,27 @@ pub fn collect(
         }
         let activation_values = Vec::<f32>::try_from(activation.flatten(0, -1)).expect("floats");
         let attribution_values = Vec::<f32>::try_from(attribution.flatten(0, -1)).expect("floats");
+        let rows = (end - start) * per_image;
+        let (mut batch_vectors, mut batch_attributions) = (Vec::with_capacity(rows * dim), Vec::with_capacity(rows * classes));
         for (offset, (index, positions)) in (start..end).zip(&chosen).enumerate() {
             for (p, &[x, y]) in positions.iter().enumerate() {
                 let (x, y) = (x as usize, y as usize);
                 for channel in 0..dim {
-                    out.vectors.push(activation_values[((offset * dim + channel) * side + y) * side + x]);
+                    batch_vectors.push(activation_values[((offset * dim + channel) * side + y) * side + x]);
                 }
                 for class in 0..classes {
-                    out.attribution.push(attribution_values[(offset * classes + class) * per_image + p]);
+                    batch_attributions.push(attribution_values[(offset * classes + class) * per_image + p]);
                 }
-                out.image.push(index as u32);
-                out.position.push([x as u16, y as u16]);
-                out.label.push(labels[index] as u16);
+                image.push(index as u32);
+                position.push([x as u16, y as u16]);
+                label.push(labels[index] as u16);
             }
         }
+        vectors.extend_from_slice(&batch_vectors)?;
+        attributions.extend_from_slice(&batch_attributions)?;
         progress(end, photos.len());
     }
-    Ok(out)
+    Ok(Collected { layer, dim, classes, vectors: vectors.finish()?, image, position, label, attribution: attributions.finish()? })
 }
 
 /// Attribution maps of every class for a batch at conv `layer`, by one backward pass per class

@@ -115,6 +115,16 @@ pub fn save_atlas(atlas: &Atlas, path: &Path) -> Result<(), AtlasError> {
 /// Atlas files larger than this are refused (the shipped one is about 20 MB).
 pub const MAX_ATLAS_FILE_BYTES: u64 = 8 << 30;
 
+/// The bytes of table `name` of a safetensors file, if it is there with this type and shape;
+/// else why not, in words.
+pub(super) fn checked_table(tensors: &SafeTensors, name: &str, dtype: Dtype, shape: &[usize]) -> Result<Vec<u8>, String> {
+    let view = tensors.tensor(name).map_err(|_| format!("missing table '{name}'"))?;
+    if view.dtype() != dtype || view.shape() != shape {
+        return Err(format!("table '{name}' is {:?} {:?}, expected {dtype:?} {shape:?}", view.dtype(), view.shape()));
+    }
+    Ok(view.data().to_vec())
+}
+
 /// Reads an atlas file, checking that every table has the size its header promises.
 pub fn load_atlas(path: &Path) -> Result<Atlas, AtlasError> {
     let bytes = crate::engine::fsutil::read_user_file(path, MAX_ATLAS_FILE_BYTES)
@@ -134,13 +144,7 @@ pub fn parse_atlas(bytes: &[u8], path: &Path) -> Result<Atlas, AtlasError> {
         .ok_or_else(|| error("not an atlas file (no atlas header)".to_string()))?;
     let header: Header = serde_json::from_str(header_json).map_err(|e| error(format!("malformed atlas header: {e}")))?;
     let n = tensors.tensor("image").map_err(|_| error("missing table 'image'".into()))?.shape().first().copied().unwrap_or(0);
-    let table = |name: &str, dtype: Dtype, shape: &[usize]| -> Result<Vec<u8>, AtlasError> {
-        let view = tensors.tensor(name).map_err(|_| error(format!("missing table '{name}'")))?;
-        if view.dtype() != dtype || view.shape() != shape {
-            return Err(error(format!("table '{name}' is {:?} {:?}, expected {dtype:?} {shape:?}", view.dtype(), view.shape())));
-        }
-        Ok(view.data().to_vec())
-    };
+    let table = |name: &str, dtype: Dtype, shape: &[usize]| checked_table(&tensors, name, dtype, shape).map_err(error);
     let f32s = |b: Vec<u8>| b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect::<Vec<f32>>();
     let u32s = |b: Vec<u8>| b.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect::<Vec<u32>>();
     let u16s = |b: Vec<u8>| b.chunks_exact(2).map(|c| u16::from_le_bytes(c.try_into().expect("2 bytes"))).collect::<Vec<u16>>();
@@ -149,11 +153,11 @@ pub fn parse_atlas(bytes: &[u8], path: &Path) -> Result<Atlas, AtlasError> {
         layer: header.layer,
         dim: header.dim,
         classes: header.classes,
-        vectors: f32s(table("vectors", Dtype::F32, &[n, header.dim])?),
+        vectors: f32s(table("vectors", Dtype::F32, &[n, header.dim])?).into(),
         image: u32s(table("image", Dtype::U32, &[n])?),
         position: positions.chunks_exact(2).map(|p| [p[0], p[1]]).collect(),
         label: u16s(table("label", Dtype::U16, &[n])?),
-        attribution: f32s(table("attribution", Dtype::F32, &[n, header.classes])?),
+        attribution: f32s(table("attribution", Dtype::F32, &[n, header.classes])?).into(),
     };
     let layout = f32s(table("layout", Dtype::F32, &[n, 2])?);
     let total_members: usize = header.levels.iter().flat_map(|l| &l.cells).map(|c| c.count as usize).sum();

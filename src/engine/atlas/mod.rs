@@ -16,6 +16,7 @@ pub mod layout;
 pub mod nndescent;
 pub mod patches;
 pub mod place;
+pub mod table;
 pub mod views;
 
 pub use build::{Atlas, AtlasError, AtlasParams, BuildEvent, Stage, build_atlas};
