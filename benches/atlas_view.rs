@@ -35,6 +35,7 @@ fn main() {
         run_root: None,
         atlas: None,
         place: Vec::new(),
+        timeline: None,
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     wait_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));

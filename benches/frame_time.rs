@@ -32,6 +32,7 @@ fn main() {
         run_root: Some(runs.clone()),
         atlas: None,
         place: Vec::new(),
+        timeline: None,
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     let deadline = Instant::now() + Duration::from_secs(120);

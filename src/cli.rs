@@ -75,6 +75,9 @@ pub enum Command {
         /// Pictures to place on the atlas at start (the window opens on the atlas).
         #[arg(long, num_args = 1..)]
         place: Vec<PathBuf>,
+        /// An atlas timeline (.timeline) to show (地图集 → 时间线).
+        #[arg(long)]
+        timeline: Option<PathBuf>,
     },
     /// Print the most probable classes of each image.
     Classify(ClassifyArgs),
@@ -207,6 +210,72 @@ pub enum AtlasCommand {
     /// Make an atlas self-contained: embed every image's network input (read from --data) so
     /// its real patches show anywhere; with --portable, also drop this machine's paths.
     Embed(AtlasEmbedArgs),
+    /// The atlas timeline of a training run: the same activations laid out under each epoch's
+    /// checkpoint, every layout started from and aligned to the one before, saved as a
+    /// .timeline file (and, with --animation, as a GIF or APNG).
+    Timeline(AtlasTimelineArgs),
+    /// Write a .timeline file as an animated GIF (.gif) or APNG (.png).
+    TimelineExport(AtlasTimelineExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasTimelineArgs {
+    /// The run folder: the epoch-NNN.safetensors checkpoints (with their .json) of one training run.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// The labelled data set folder the run trained on (classes must match).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output .timeline file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Conv layer to map.
+    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::Conv2))]
+    pub layer: ConvLayerArg,
+    /// Interior positions sampled per photo (fewer when the frame would exceed --max-points).
+    #[arg(long, default_value_t = 8)]
+    pub samples: usize,
+    /// Points per frame at most.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_points: usize,
+    /// Use every N-th checkpoint (the last is always used).
+    #[arg(long, default_value_t = 1)]
+    pub every: usize,
+    /// UMAP neighbours.
+    #[arg(long, default_value_t = 15)]
+    pub neighbors: usize,
+    /// UMAP epochs per frame.
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the animation (.gif or .png/APNG).
+    #[arg(long)]
+    pub animation: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AtlasTimelineExportArgs {
+    /// A .timeline file (from `atlas timeline` or the window).
+    pub timeline: PathBuf,
+    /// Output animation: .gif or .png (APNG).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub animation: AnimationArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AnimationArgs {
+    /// Plot size in pixels (16-2048; the legend adds 190).
+    #[arg(long, default_value_t = 640)]
+    pub size: u32,
+    /// Pictures between two checkpoints, for smooth motion.
+    #[arg(long, default_value_t = 4)]
+    pub tween: usize,
+    /// Milliseconds per picture.
+    #[arg(long, default_value_t = 80)]
+    pub frame_ms: u32,
 }
 
 #[derive(Args, Debug)]
@@ -694,6 +763,8 @@ fn command_name(command: &Command) -> &'static str {
         Command::Atlas(AtlasCommand::Info(_)) => "atlas info",
         Command::Atlas(AtlasCommand::Cell(_)) => "atlas cell",
         Command::Atlas(AtlasCommand::Embed(_)) => "atlas embed",
+        Command::Atlas(AtlasCommand::Timeline(_)) => "atlas timeline",
+        Command::Atlas(AtlasCommand::TimelineExport(_)) => "atlas timeline-export",
         Command::Data(DataCommand::Get(_)) => "data get",
         Command::Checkpoint(CheckpointCommand::Portable(_)) => "checkpoint portable",
         Command::Descriptions(DescriptionsCommand::Init(_)) => "descriptions init",
@@ -727,6 +798,8 @@ pub fn run(command: Command, json: bool) -> Result<()> {
         Command::Descriptions(DescriptionsCommand::Check(args)) => descriptions_check(args, out),
         Command::Atlas(AtlasCommand::Cell(args)) => atlas_cell(args, out),
         Command::Atlas(AtlasCommand::Embed(args)) => atlas_embed(args, out),
+        Command::Atlas(AtlasCommand::Timeline(args)) => atlas_timeline(args, out),
+        Command::Atlas(AtlasCommand::TimelineExport(args)) => atlas_timeline_export(args, out),
         Command::Completions { shell } => generated_text(out, |sink| {
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "activation-atlas", sink);
             Ok(())
@@ -1454,6 +1527,92 @@ fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_json::Value> {
             .map(|(stage, seconds, peak)| json!({"stage": format!("{stage:?}"), "seconds": seconds, "peak_rss_mb": peak}))
             .collect::<Vec<_>>(),
     }))
+}
+
+fn atlas_timeline(args: AtlasTimelineArgs, out: Output) -> Result<serde_json::Value> {
+    use crate::engine::atlas::timeline::{TimelineEvent, TimelineParams, build_timeline, save_timeline};
+    if let Some(path) = &args.animation {
+        animation_format(path)?;
+    }
+    let dataset = open_dataset_reporting(&args.data)?;
+    let params = TimelineParams {
+        layer: args.layer.0,
+        samples_per_image: args.samples,
+        max_points: args.max_points,
+        umap: crate::engine::atlas::layout::UmapParams {
+            n_neighbors: args.neighbors,
+            epochs: args.epochs,
+            seed: args.seed,
+            ..Default::default()
+        },
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let bar = progress_bar(BAR);
+    let mut on_event = |event: TimelineEvent| match event {
+        TimelineEvent::Frame { frame, frames, epoch } => {
+            bar.reset();
+            bar.set_message(format!("epoch {epoch} ({}/{frames})", frame + 1));
+        }
+        TimelineEvent::Photos { done, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+        TimelineEvent::FrameDone { frame, movement } => {
+            bar.suspend(|| say!(out, "  frame {}: points moved {movement:.3} of the plot on average", frame + 1));
+        }
+    };
+    let built = build_timeline(&args.run, &dataset, params, args.every, &mut on_event, &INTERRUPTED);
+    bar.finish_and_clear();
+    let timeline = built?;
+    save_timeline(&timeline, &args.out)?;
+    let seconds = started.elapsed().as_secs_f64();
+    say!(out, "{} frames of {} points in {seconds:.1} s; saved {}", timeline.frames.len(), timeline.len(), args.out.display());
+    let animation = match &args.animation {
+        Some(path) => Some(write_animation(&timeline, path, &AnimationArgs { size: 640, tween: 4, frame_ms: 80 }, out)?),
+        None => None,
+    };
+    let movements = timeline.movements();
+    Ok(json!({
+        "out": args.out.display().to_string(),
+        "frames": timeline.frames.iter().zip(&movements).map(|(f, movement)| json!({
+            "epoch": f.epoch, "checkpoint": f.checkpoint, "validation_accuracy": f.validation_accuracy, "movement": movement,
+        })).collect::<Vec<_>>(),
+        "points": timeline.len(),
+        "seconds": seconds,
+        "animation": animation,
+    }))
+}
+
+fn atlas_timeline_export(args: AtlasTimelineExportArgs, out: Output) -> Result<serde_json::Value> {
+    animation_format(&args.out)?;
+    let timeline = crate::engine::atlas::timeline::load_timeline(&args.timeline)?;
+    write_animation(&timeline, &args.out, &args.animation, out)
+}
+
+fn animation_format(path: &Path) -> Result<crate::engine::atlas::animation::AnimationFormat> {
+    crate::engine::atlas::animation::AnimationFormat::of(path)
+        .ok_or_else(|| anyhow::anyhow!("{}: an animation is written as .gif or .png (APNG)", path.display()))
+}
+
+fn write_animation(
+    timeline: &crate::engine::atlas::timeline::Timeline,
+    path: &Path,
+    args: &AnimationArgs,
+    out: Output,
+) -> Result<serde_json::Value> {
+    use crate::engine::atlas::animation::{AnimationOptions, Captions, export_animation};
+    if !(16..=2048).contains(&args.size) {
+        bail!("--size must be between 16 and 2048 pixels");
+    }
+    let options =
+        AnimationOptions { size_px: args.size, tween: args.tween.min(30), frame_ms: args.frame_ms.clamp(10, 10_000), ..Default::default() };
+    let font = crate::resources::label_font();
+    let names = display_names(&timeline.class_names);
+    let captions = font.as_ref().map(|font| Captions { font, names: &names });
+    let pictures = export_animation(timeline, path, &options, captions.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
+    say!(out, "wrote {} ({pictures} pictures, {} checkpoints)", path.display(), timeline.frames.len());
+    Ok(json!({"animation": path.display().to_string(), "pictures": pictures, "frames": timeline.frames.len()}))
 }
 
 fn atlas_export(args: AtlasExportArgs, out: Output) -> Result<serde_json::Value> {

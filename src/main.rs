@@ -8,8 +8,8 @@ fn main() -> std::process::ExitCode {
     let _log = activation_atlas::logging::init();
     let result = match cli.command {
         None => activation_atlas::app::run_app(activation_atlas::app::AppOptions::default()),
-        Some(Command::Gui { image, data, atlas, place }) => {
-            let start = activation_atlas::app::AppOptions { image, data_dir: data, atlas, place, ..Default::default() };
+        Some(Command::Gui { image, data, atlas, place, timeline }) => {
+            let start = activation_atlas::app::AppOptions { image, data_dir: data, atlas, place, timeline, ..Default::default() };
             activation_atlas::app::run_app(start)
         }
         Some(command) => activation_atlas::cli::run(command, cli.json),

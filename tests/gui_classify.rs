@@ -34,6 +34,7 @@ fn harness(answer: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
         user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
+        timeline: None,
     };
     let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));

@@ -28,6 +28,7 @@ fn app_with_picture(export_to: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, 
         user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
+        timeline: None,
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "model and picture are ready", 60, |app| {

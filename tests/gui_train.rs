@@ -37,6 +37,7 @@ fn fixture(per_class: usize) -> Fixture {
         user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
+        timeline: None,
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 120, |app| matches!(app.model, ModelStatus::Ready(_)));
@@ -142,6 +143,7 @@ fn dropping_a_folder_makes_it_the_training_data_set() {
         user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
+        timeline: None,
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(data.path().to_path_buf())));

@@ -26,6 +26,10 @@ pub enum AppAction {
     OpenDialog(DialogKind),
     /// Place these pictures on the atlas in use.
     PlaceOnAtlas(Vec<PathBuf>),
+    /// Open this picture (in 分类) and show its explanation in 解释.
+    ExplainPhoto(PathBuf),
+    /// Make the atlas timeline of the training tab's run, following it while it trains.
+    TimelineOfTrainingRun,
     /// Save the description editor's file to `path` (the user's own, never a shipped file)
     /// and use it.
     SaveDescriptions {

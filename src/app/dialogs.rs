@@ -32,6 +32,11 @@ pub enum DialogKind {
     ExportAtlasWhole,
     /// A copy of 17flowers.tgz the user downloaded themselves.
     OpenFlowersArchive,
+    OpenTimeline,
+    /// A training run's folder, for its atlas timeline.
+    PickRunFolder,
+    /// Where the timeline's animation goes (.gif or .png).
+    ExportTimeline,
 }
 
 impl DialogKind {
@@ -45,17 +50,20 @@ impl DialogKind {
             DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => Some(&["png"]),
             DialogKind::OpenAtlas => Some(&["atlas"]),
             DialogKind::OpenFlowersArchive => Some(&["tgz", "gz"]),
+            DialogKind::OpenTimeline => Some(&["timeline"]),
+            DialogKind::PickRunFolder => None,
+            DialogKind::ExportTimeline => Some(&["gif", "png"]),
         }
     }
 
     /// Whether the dialog chooses a folder.
     pub fn is_folder(self) -> bool {
-        matches!(self, DialogKind::PickDataFolder | DialogKind::PickAtlasFolder)
+        matches!(self, DialogKind::PickDataFolder | DialogKind::PickAtlasFolder | DialogKind::PickRunFolder)
     }
 
     /// Whether the dialog names a new file to write.
     pub fn is_save(self) -> bool {
-        matches!(self, DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole)
+        matches!(self, DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole | DialogKind::ExportTimeline)
     }
 
     /// Whether several files may be chosen at once.
@@ -67,6 +75,7 @@ impl DialogKind {
     pub fn suggested_name(self) -> &'static str {
         match self {
             DialogKind::ExportPng => "explanation.png",
+            DialogKind::ExportTimeline => "timeline.gif",
             _ => "atlas.png",
         }
     }
@@ -227,6 +236,8 @@ fn filter_name(kind: DialogKind) -> &'static str {
         DialogKind::OpenDescriptions => "Descriptions",
         DialogKind::OpenAtlas => "Atlas",
         DialogKind::OpenFlowersArchive => "17flowers.tgz",
+        DialogKind::OpenTimeline => "Timeline",
+        DialogKind::ExportTimeline => "GIF / APNG",
         _ => "PNG",
     }
 }

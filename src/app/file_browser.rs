@@ -348,8 +348,12 @@ fn title(kind: DialogKind) -> T {
         DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => T::BrowserTitleCheckpoint,
         DialogKind::OpenDescriptions => T::BrowserTitleDescriptions,
         DialogKind::PickDataFolder | DialogKind::PickAtlasFolder => T::BrowserTitleFolder,
+        DialogKind::PickRunFolder => T::BrowserTitleRunFolder,
+        DialogKind::OpenTimeline => T::BrowserTitleTimeline,
         DialogKind::OpenAtlas => T::BrowserTitleAtlas,
         DialogKind::OpenFlowersArchive => T::BrowserTitleArchive,
-        DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => T::BrowserTitleSave,
+        DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole | DialogKind::ExportTimeline => {
+            T::BrowserTitleSave
+        }
     }
 }

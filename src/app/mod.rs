@@ -7,6 +7,7 @@
 pub mod atlas_panel;
 pub mod backend;
 mod classify_panel;
+pub mod confusion_photos;
 pub mod context;
 pub mod description_editor;
 pub mod dialogs;
@@ -99,6 +100,8 @@ pub struct AppOptions {
     pub atlas: Option<PathBuf>,
     /// Pictures to place on the atlas once it is loaded; the app starts on the 地图集 tab.
     pub place: Vec<PathBuf>,
+    /// A timeline file to show at start (地图集 → 时间线).
+    pub timeline: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -113,6 +116,7 @@ impl Default for AppOptions {
             user_descriptions: None,
             atlas: None,
             place: Vec::new(),
+            timeline: None,
         }
     }
 }
@@ -225,6 +229,11 @@ impl AtlasApp {
         }
         if app.start_atlas.is_some() || !app.pending_placements.is_empty() {
             app.tab = Tab::Atlas;
+        }
+        if let Some(path) = options.timeline {
+            app.tab = Tab::Atlas;
+            app.atlas.view = atlas_panel::AtlasView::Timeline;
+            let _ = app.jobs.submit(Job::Timeline(crate::worker::TimelineJob::Load { path }));
         }
         app
     }

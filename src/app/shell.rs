@@ -62,6 +62,17 @@ impl AtlasApp {
         }
     }
 
+    /// The timeline of the training tab's run; while that run trains, it follows it.
+    fn timeline_of_training_run(&mut self) {
+        let Some(run_dir) = self.train.run_dir.clone() else {
+            self.messages.notice = Some(T::TimelineNoTrainingRun.get(self.lang()).to_string());
+            return;
+        };
+        let follow = self.jobs.is_running(JobKind::Train);
+        let mut cx = app_context!(self);
+        self.atlas.build_timeline(run_dir, follow, &mut cx);
+    }
+
     /// Places pictures on the atlas in use (dropped, chosen, or from the command line).
     pub fn place_on_atlas(&mut self, paths: Vec<PathBuf>) {
         let mut cx = app_context!(self);
@@ -74,7 +85,8 @@ impl AtlasApp {
             DialogKind::OpenCheckpoint => self.settings.last_model.as_ref().and_then(|p| p.parent().map(Path::to_path_buf)),
             DialogKind::PickDataFolder => self.settings.last_data_dir.clone(),
             DialogKind::PickAtlasFolder => self.atlas.build_folder.clone().or_else(|| self.settings.last_data_dir.clone()),
-            DialogKind::ResumeCheckpoint => self.train.run_dir.clone().or_else(|| Some(self.run_root.clone())),
+            DialogKind::ResumeCheckpoint | DialogKind::PickRunFolder => self.train.run_dir.clone().or_else(|| Some(self.run_root.clone())),
+            DialogKind::OpenTimeline => Some(self.run_root.with_file_name("timelines")),
             _ => None,
         };
         self.dialogs.request(ctx, kind, start_dir);
@@ -120,6 +132,10 @@ impl AtlasApp {
             Event::Train(event) => {
                 let mut cx = app_context!(self);
                 self.train.on_event(ctx, job, event, &mut cx);
+            }
+            Event::Timeline(event) => {
+                let mut cx = app_context!(self);
+                self.atlas.timeline_event(job, event, &mut cx);
             }
             Event::Atlas(event) => {
                 let loaded = matches!(event, AtlasEvent::Loaded { .. });
@@ -230,6 +246,11 @@ impl AtlasApp {
                 AppAction::ShowTab(tab) => self.tab = tab,
                 AppAction::OpenDialog(kind) => self.request_dialog(ctx, kind),
                 AppAction::PlaceOnAtlas(paths) => self.place_on_atlas(paths),
+                AppAction::TimelineOfTrainingRun => self.timeline_of_training_run(),
+                AppAction::ExplainPhoto(path) => {
+                    self.open_image(path);
+                    self.tab = Tab::Explain;
+                }
                 AppAction::SaveDescriptions { file, path } => self.save_descriptions(file, path),
             }
         }
@@ -279,7 +300,12 @@ impl AtlasApp {
                 let mut cx = app_context!(self);
                 self.explain.export(&path, &mut cx);
             }
-            DialogKind::OpenAtlas | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => {
+            DialogKind::OpenAtlas
+            | DialogKind::ExportAtlasView
+            | DialogKind::ExportAtlasWhole
+            | DialogKind::OpenTimeline
+            | DialogKind::PickRunFolder
+            | DialogKind::ExportTimeline => {
                 let mut cx = app_context!(self);
                 self.atlas.dialog_answered(kind, path, &mut cx);
             }

@@ -125,6 +125,8 @@ pub struct TrainPanel {
     pub outcome: Option<String>,
     /// The per-class table's order, chosen by clicking a column header.
     pub per_class_sort: TableSort,
+    /// The validation photos behind a confusion-matrix cell.
+    pub confusion_photos: super::confusion_photos::ConfusionPhotos,
 }
 
 /// A table's order: which column (0 = the rows' own order) and which way.
@@ -188,6 +190,7 @@ impl TrainPanel {
             self.epochs.clear();
             self.last_validation = None;
             self.checkpoints.clear();
+            self.confusion_photos.clear();
         }
         cx.messages.error = None;
     }
@@ -206,6 +209,7 @@ impl TrainPanel {
                 }
             }
             TrainingEvent::DatasetReady { dir } => self.choose_folder(dir, cx),
+            TrainingEvent::Pictures { paths, pictures } => self.confusion_photos.pictures_read(ctx, paths, pictures),
             TrainingEvent::CheckpointsListed { dir, checkpoints } => {
                 if self.run_dir.as_ref() == Some(&dir) && self.running != Some(job) {
                     self.checkpoints = checkpoints;
@@ -221,6 +225,7 @@ impl TrainPanel {
     }
 
     pub fn job_finished(&mut self, job: JobId) {
+        self.confusion_photos.job_finished(job);
         if self.scanning == Some(job) {
             self.scanning = None;
         }
@@ -262,10 +267,11 @@ impl TrainPanel {
                 let x = f64::from(epoch - 1) + step as f64 / steps_per_epoch.max(1) as f64;
                 self.step_losses.push([x, loss]);
             }
-            TrainEvent::Epoch { record, validation } => {
+            TrainEvent::Epoch { record, validation, photos } => {
                 self.epochs.retain(|r| r.epoch < record.epoch);
                 self.epochs.push(record);
                 self.last_validation = Some(validation);
+                self.confusion_photos.epoch_done(photos, cx);
             }
             TrainEvent::CheckpointSaved { path, epoch, is_best } => {
                 if is_best && self.follow {
@@ -482,12 +488,17 @@ impl TrainPanel {
         if let Some(report) = &self.last_validation {
             ui.separator();
             let names: Vec<String> = report.per_class.iter().map(|class| cx.class_names_of(&class.name).0).collect();
+            let mut clicked = None;
             ui.columns(2, |columns| {
                 columns[0].strong(T::ConfusionMatrix.get(lang));
-                confusion_ui(&mut columns[0], report, &names, lang);
+                clicked = confusion_ui(&mut columns[0], report, &names, lang);
                 columns[1].strong(T::PerClass.get(lang));
                 per_class_ui(&mut columns[1], report, &names, &mut self.per_class_sort, lang);
             });
+            if let Some(cell) = clicked {
+                self.confusion_photos.open(cell, cx);
+            }
+            self.confusion_photos.ui(ui, &names, cx);
         }
         if self.checkpoints.is_empty() {
             return;
@@ -653,16 +664,17 @@ fn epoch_table_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
 }
 
 /// The confusion matrix as a heat map: rows are true classes, columns predicted ones.
-/// `names`: the classes' display names, in the report's order.
-fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], lang: Lang) {
+/// `names`: the classes' display names, in the report's order. Returns the cell clicked
+/// (true, predicted).
+fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], lang: Lang) -> Option<(usize, usize)> {
     let classes = report.confusion.len();
     if classes == 0 {
-        return;
+        return None;
     }
     let label_width = 110.0;
     let cell = ((ui.available_width() - label_width) / classes as f32).clamp(10.0, 28.0);
     let size = egui::vec2(label_width + cell * classes as f32, cell * classes as f32 + 16.0);
-    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click());
     // The rows' names for screen readers (and tests), since the picture itself is painted.
     let described = format!("{}: {}", T::ConfusionMatrix.get(lang), names.join(", "));
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &described));
@@ -708,21 +720,23 @@ fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], lang: 
             text_color,
         );
     }
-    if let Some(pointer) = response.hover_pos() {
+    let cell_at = |pointer: egui::Pos2| {
         let local = pointer - origin;
         let (row, column) = ((local.y / cell).floor(), (local.x / cell).floor());
-        if (0.0..classes as f32).contains(&row) && (0.0..classes as f32).contains(&column) {
-            let (row, column) = (row as usize, column as usize);
-            response.on_hover_text(format!(
-                "{}: {}\n{}: {}\n{}",
-                T::TrueClass.get(lang),
-                names[row],
-                T::PredictedClass.get(lang),
-                names[column],
-                report.confusion[row][column]
-            ));
-        }
+        ((0.0..classes as f32).contains(&row) && (0.0..classes as f32).contains(&column)).then_some((row as usize, column as usize))
+    };
+    let clicked = if response.clicked() { response.interact_pointer_pos().and_then(cell_at) } else { None };
+    if let Some((row, column)) = response.hover_pos().and_then(cell_at) {
+        response.clone().on_hover_text(format!(
+            "{}: {}\n{}: {}\n{}",
+            T::TrueClass.get(lang),
+            names[row],
+            T::PredictedClass.get(lang),
+            names[column],
+            report.confusion[row][column]
+        ));
     }
+    clicked
 }
 
 /// Precision, recall, F1 and support per class; a click on a header sorts by that column (the

@@ -69,6 +69,25 @@ impl EvalReport {
 
 /// Runs `net` (in evaluation mode) over `images` [N, 3, 100, 100] with `labels` in batches.
 pub fn evaluate_tensors(net: &Net, images: &Tensor, labels: &[usize], class_names: &[String], batch_size: i64) -> EvalReport {
+    evaluate_with_predictions(net, images, labels, class_names, batch_size).0
+}
+
+/// What the network said of one image: its class and the softmax probability of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction {
+    pub predicted: usize,
+    pub confidence: f32,
+}
+
+/// [`evaluate_tensors`], also giving each image's prediction (in the images' order), so a
+/// confusion cell can be opened as its images.
+pub fn evaluate_with_predictions(
+    net: &Net,
+    images: &Tensor,
+    labels: &[usize],
+    class_names: &[String],
+    batch_size: i64,
+) -> (EvalReport, Vec<Prediction>) {
     let count = images.size()[0];
     let mut predictions = Vec::with_capacity(labels.len());
     let mut loss_sum = 0.0;
@@ -81,13 +100,16 @@ pub fn evaluate_tensors(net: &Net, images: &Tensor, labels: &[usize], class_name
             let targets: Vec<i64> = labels[start as usize..(start + len) as usize].iter().map(|&l| l as i64).collect();
             let targets = Tensor::from_slice(&targets).to_device(net.device());
             loss_sum += logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
-            let predicted = Vec::<i64>::try_from(logits.argmax(1, false).to_kind(Kind::Int64).to_device(tch::Device::Cpu))
-                .expect("argmax gives an int64 vector");
-            predictions.extend(predicted.into_iter().map(|p| p as usize));
+            let (confidence, predicted) = logits.to_kind(Kind::Float).softmax(1, Kind::Float).max_dim(1, false);
+            let predicted =
+                Vec::<i64>::try_from(predicted.to_kind(Kind::Int64).to_device(tch::Device::Cpu)).expect("argmax gives an int64 vector");
+            let confidence = Vec::<f32>::try_from(confidence.to_device(tch::Device::Cpu)).expect("a float vector");
+            predictions.extend(predicted.into_iter().zip(confidence).map(|(p, c)| Prediction { predicted: p as usize, confidence: c }));
             start += len;
         }
     });
-    let confusion = confusion_matrix(labels, &predictions, class_names.len());
+    let predicted: Vec<usize> = predictions.iter().map(|p| p.predicted).collect();
+    let confusion = confusion_matrix(labels, &predicted, class_names.len());
     let loss = if count == 0 { 0.0 } else { loss_sum / count as f64 };
-    report_from_confusion(confusion, class_names, loss)
+    (report_from_confusion(confusion, class_names, loss), predictions)
 }

@@ -13,7 +13,7 @@ use tch::{Device, Kind, Tensor, nn, nn::OptimizerConfig};
 
 use super::checkpoint::{CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint};
 use super::data::{Dataset, stratified_split};
-use super::eval::{EvalReport, evaluate_tensors};
+use super::eval::{EvalReport, evaluate_with_predictions};
 use super::fsutil::write_atomically;
 use super::image_input::images_to_tensor;
 use super::model::{DropoutMasks, INPUT_SIZE, Net};
@@ -53,12 +53,24 @@ pub enum TrainEvent {
     Epoch {
         record: EpochRecord,
         validation: EvalReport,
+        /// Every validation photo with what the network said of it after this epoch.
+        photos: Vec<ValidationPhoto>,
     },
     CheckpointSaved {
         path: PathBuf,
         epoch: u32,
         is_best: bool,
     },
+}
+
+/// A validation photo after an epoch: its file, its true class and the network's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidationPhoto {
+    pub path: PathBuf,
+    pub truth: usize,
+    pub predicted: usize,
+    /// Softmax probability of the predicted class.
+    pub confidence: f32,
 }
 
 /// How a run ended when it did not fail.
@@ -216,7 +228,17 @@ pub fn train(
             return Ok(TrainOutcome::Cancelled { last: last_path, history });
         }
 
-        let validation = evaluate_tensors(&net, &validation_images, &validation_labels, &dataset.class_names, 256);
+        let (validation, predictions) = evaluate_with_predictions(&net, &validation_images, &validation_labels, &dataset.class_names, 256);
+        let photos = validation_indices
+            .iter()
+            .zip(&predictions)
+            .map(|(&i, p)| ValidationPhoto {
+                path: dataset.paths[i].clone(),
+                truth: dataset.labels[i],
+                predicted: p.predicted,
+                confidence: p.confidence,
+            })
+            .collect();
         let record = EpochRecord {
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -227,7 +249,7 @@ pub fn train(
             duration_secs: started.elapsed().as_secs_f64(),
         };
         history.push(record.clone());
-        on_event(TrainEvent::Epoch { record: record.clone(), validation: validation.clone() });
+        on_event(TrainEvent::Epoch { record: record.clone(), validation: validation.clone(), photos });
 
         let mut meta = CheckpointMeta::new(dataset.class_names.clone());
         meta.training = Some(config.clone());

@@ -16,6 +16,7 @@ mod classify;
 mod explain;
 mod interactive;
 mod model;
+mod timeline;
 mod train;
 
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ pub use atlas::{AtlasBuild, AtlasBuildProgress, AtlasEvent, AtlasJob, PatchPictu
 pub use classify::{ClassifyEvent, ClassifyJob, PREVIEW_MAX_SIDE};
 pub use explain::{EXPLAIN_VIEW_SIZE, ExplainEvent, ExplainJob, ExplainView, PictureKind};
 pub use model::{ModelEvent, ModelInfo, ModelJob};
+pub use timeline::{TimelineJob, TimelineJobEvent};
 pub use train::{DatasetOverview, THUMBNAILS_PER_CLASS, TrainJob, TrainRun, TrainingEvent};
 
 pub use crate::engine::explanation::ExplainRequest;
@@ -75,13 +77,18 @@ pub enum JobKind {
     Train,
     BuildAtlas,
     GetDataset,
+    BuildTimeline,
+    LoadTimeline,
+    /// Pictures of photos for a grid (a confusion cell's).
+    ReadPictures,
+    ExportTimeline,
     SimulateCrash,
 }
 
 impl JobKind {
     /// Long jobs run on threads of their own.
     pub fn is_long(self) -> bool {
-        matches!(self, JobKind::Train | JobKind::BuildAtlas | JobKind::GetDataset)
+        matches!(self, JobKind::Train | JobKind::BuildAtlas | JobKind::GetDataset | JobKind::BuildTimeline | JobKind::ExportTimeline)
     }
 }
 
@@ -93,6 +100,7 @@ pub enum Job {
     Explain(ExplainJob),
     Train(TrainJob),
     Atlas(AtlasJob),
+    Timeline(TimelineJob),
     /// Panics on the interactive worker: tests use it to check that a crash is caught, reported
     /// and the model reloaded.
     #[doc(hidden)]
@@ -107,6 +115,7 @@ impl Job {
             Job::Explain(_) => JobKind::Explain,
             Job::Train(job) => job.kind(),
             Job::Atlas(job) => job.kind(),
+            Job::Timeline(job) => job.kind(),
             Job::SimulateCrash => JobKind::SimulateCrash,
         }
     }
@@ -181,6 +190,7 @@ pub enum Event {
     Explain(ExplainEvent),
     Train(TrainingEvent),
     Atlas(AtlasEvent),
+    Timeline(TimelineJobEvent),
     /// How far the job is (`done` of `total`), for the status bar.
     Progress {
         done: usize,
@@ -255,6 +265,9 @@ pub struct Jobs {
     next_id: u64,
     running: Vec<RunningJob>,
     threads: Vec<JoinHandle<()>>,
+    /// True while a training run of this window goes on: a timeline that follows a run waits
+    /// for new checkpoints until it goes false.
+    training_active: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Jobs {
@@ -275,6 +288,7 @@ impl Jobs {
             next_id: 1,
             running: Vec::new(),
             threads: vec![thread],
+            training_active: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -295,6 +309,7 @@ impl Jobs {
         let long_reporter = reporter.clone();
         match job {
             Job::Train(TrainJob::Run(run)) => {
+                self.training_active.store(true, std::sync::atomic::Ordering::Relaxed);
                 self.spawn_long("training", reporter, move || train::run_training(run, &long_reporter, &cancel));
             }
             Job::Train(TrainJob::GetFlowers17 { dir, from }) => {
@@ -302,6 +317,13 @@ impl Jobs {
             }
             Job::Atlas(AtlasJob::Build(build)) => {
                 self.spawn_long("atlas-build", reporter, move || atlas::run_build(build, &long_reporter, &cancel, &interactive));
+            }
+            Job::Timeline(job) => {
+                let training_active = self.training_active.clone();
+                self.spawn_long("timeline", reporter, move || {
+                    timeline::run(job, &long_reporter, &cancel, &training_active);
+                    true
+                });
             }
             job => {
                 let _ = interactive.send(InteractiveMessage::Run { reporter, cancel, job: Box::new(job) });
@@ -369,7 +391,12 @@ impl Jobs {
                     job.progress = Some((done, total));
                 }
             }
-            Event::Finished => self.running.retain(|j| j.id != envelope.job),
+            Event::Finished => {
+                if self.kind_of(envelope.job) == Some(JobKind::Train) {
+                    self.training_active.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
+                self.running.retain(|j| j.id != envelope.job)
+            }
             _ => {}
         }
         Some(envelope)

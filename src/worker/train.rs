@@ -19,6 +19,8 @@ pub enum TrainJob {
     ScanDataset { dir: PathBuf },
     /// List a run folder's checkpoints with their metrics.
     ListCheckpoints { dir: PathBuf },
+    /// Pictures of these photos as the network sees them (100x100), e.g. a confusion cell's.
+    Pictures { paths: Vec<PathBuf> },
     /// Train (or, with `resume`, continue) on a data set folder, on a thread of its own.
     Run(TrainRun),
     /// Get the paper's flowers17 into `dir` (download, or unpack the archive `from`; check;
@@ -31,6 +33,7 @@ impl TrainJob {
         match self {
             TrainJob::ScanDataset { .. } => JobKind::ScanDataset,
             TrainJob::ListCheckpoints { .. } => JobKind::ListCheckpoints,
+            TrainJob::Pictures { .. } => JobKind::ReadPictures,
             TrainJob::Run(_) => JobKind::Train,
             TrainJob::GetFlowers17 { .. } => JobKind::GetDataset,
         }
@@ -58,6 +61,11 @@ pub enum TrainingEvent {
     CheckpointsListed {
         dir: PathBuf,
         checkpoints: Vec<CheckpointSummary>,
+    },
+    /// The pictures asked for, in the same order; None for a file that can no longer be read.
+    Pictures {
+        paths: Vec<PathBuf>,
+        pictures: Vec<Option<Picture>>,
     },
     /// flowers17 is ready in `dir` (downloaded now or before).
     DatasetReady {
@@ -130,6 +138,14 @@ impl Interactive {
             TrainJob::ListCheckpoints { dir } => {
                 let checkpoints = list_checkpoints(&dir);
                 reporter.send(Event::Train(TrainingEvent::CheckpointsListed { dir, checkpoints }));
+            }
+            TrainJob::Pictures { paths } => {
+                use rayon::prelude::*;
+                let pictures = paths
+                    .par_iter()
+                    .map(|path| crate::engine::image_input::load_network_image(path).ok().map(|image| Picture::from_rgb(&image)))
+                    .collect();
+                reporter.send(Event::Train(TrainingEvent::Pictures { paths, pictures }));
             }
             // Runs and downloads never come here (the job system gives them a thread).
             TrainJob::Run(_) | TrainJob::GetFlowers17 { .. } => {

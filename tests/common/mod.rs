@@ -152,6 +152,7 @@ pub fn app_options(picker: activation_atlas::app::dialogs::Picker) -> activation
         user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
         atlas: None,
         place: Vec::new(),
+        timeline: None,
     }
 }
 

@@ -8,9 +8,14 @@ use std::sync::Arc;
 
 use eframe::egui;
 
+mod distribution;
 mod map;
 mod side;
+mod timeline;
 mod views;
+
+pub use distribution::DistributionState;
+pub use timeline::{TimelineBuilding, TimelineState};
 
 use super::context::AppContext;
 use super::dialogs::DialogKind;
@@ -34,6 +39,7 @@ pub enum AtlasView {
     Map,
     Mosaic,
     Distribution,
+    Timeline,
 }
 
 /// What the map draws in each cell.
@@ -178,6 +184,10 @@ pub struct AtlasPanel {
     /// Rotation of the 3-D distribution views, degrees.
     pub yaw: f32,
     mosaic: Vec<(usize, egui::TextureHandle)>,
+    /// The atlas timeline shown in its view (any run's, not tied to the model in use).
+    pub timeline: TimelineState,
+    /// 数据分布's class filter, search and hover.
+    pub distribution: DistributionState,
 }
 
 impl Default for AtlasPanel {
@@ -210,6 +220,8 @@ impl Default for AtlasPanel {
             export_grid_lines: false,
             yaw: 30.0,
             mosaic: Vec::new(),
+            timeline: TimelineState::default(),
+            distribution: DistributionState::default(),
         }
     }
 }
@@ -449,6 +461,7 @@ impl AtlasPanel {
     }
 
     pub fn job_finished(&mut self, job: JobId) {
+        self.timeline_job_finished(job);
         if self.counting == Some(job) {
             self.counting = None;
         }
@@ -470,7 +483,9 @@ impl AtlasPanel {
             Some(_) => {
                 let form = std::mem::take(&mut self.form);
                 let building = self.building.take();
-                *self = AtlasPanel { form, building, ..AtlasPanel::default() };
+                // A timeline is of a run, not of the model in use: it stays.
+                let timeline = std::mem::take(&mut self.timeline);
+                *self = AtlasPanel { form, building, timeline, ..AtlasPanel::default() };
                 false
             }
             None => false,
@@ -493,7 +508,7 @@ impl AtlasPanel {
             }
             DialogKind::ExportAtlasView => self.export(path, false, cx),
             DialogKind::ExportAtlasWhole => self.export(path, true, cx),
-            _ => {}
+            kind => self.timeline_dialog_answered(kind, path, cx),
         }
     }
 

@@ -1,10 +1,9 @@
-//! The paper's views of an atlas's data: the class mosaic of conv2 maps and the data
-//! distribution (UMAP and t-SNE, in 2-D and 3-D).
+//! The 地图集 tab's views and their switch; the paper's class mosaic of conv2 maps (the data
+//! distribution is in `distribution.rs`).
 
 use eframe::egui;
-use egui_plot::{Legend, Plot, PlotPoints, Points};
 
-use super::{AtlasPanel, AtlasView, class_colour};
+use super::{AtlasPanel, AtlasView};
 use crate::app::context::{AppAction, AppContext};
 use crate::app::dialogs::DialogKind;
 use crate::app::i18n::T;
@@ -13,14 +12,29 @@ impl AtlasPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         ui.horizontal_wrapped(|ui| {
-            for (view, label) in
-                [(AtlasView::Map, T::AtlasMap), (AtlasView::Mosaic, T::ClassMosaic), (AtlasView::Distribution, T::DataDistribution)]
-            {
+            for (view, label) in [
+                (AtlasView::Map, T::AtlasMap),
+                (AtlasView::Mosaic, T::ClassMosaic),
+                (AtlasView::Distribution, T::DataDistribution),
+                (AtlasView::Timeline, T::TimelineTab),
+            ] {
                 ui.selectable_value(&mut self.view, view, label.get(lang));
+            }
+            if self.view == AtlasView::Timeline {
+                // The timeline has its own buttons; it is of a run, not of the atlas.
+                return;
             }
             ui.separator();
             if ui.button(T::LoadAtlas.get(lang)).clicked() {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::OpenAtlas));
+            }
+            if let Some(path) = &self.path {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                ui.small(name).on_hover_text(path.display().to_string());
+            }
+            if self.view != AtlasView::Map {
+                // The rest are the map's own controls.
+                return;
             }
             if ui.add_enabled(self.atlas.is_some(), egui::Button::new(T::PlaceImages.get(lang))).clicked() {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::PlaceImage));
@@ -59,19 +73,20 @@ impl AtlasPanel {
                     .response
                     .labelled_by(label.id);
             }
-            if let Some(path) = &self.path {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                ui.small(name).on_hover_text(path.display().to_string());
-            }
         });
         ui.separator();
         egui::Panel::right("atlas-side").resizable(true).default_size(330.0).min_size(260.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.side_panel_ui(ui, cx));
+            egui::ScrollArea::vertical().show(ui, |ui| match self.view {
+                AtlasView::Timeline => self.timeline_side_ui(ui, cx),
+                AtlasView::Distribution => self.distribution_side_ui(ui, cx),
+                _ => self.side_panel_ui(ui, cx),
+            });
         });
         egui::CentralPanel::default().show(ui, |ui| match self.view {
             AtlasView::Map => self.map_ui(ui, cx),
             AtlasView::Mosaic => self.mosaic_ui(ui, cx),
             AtlasView::Distribution => self.distribution_ui(ui, cx),
+            AtlasView::Timeline => self.timeline_ui(ui, cx),
         });
     }
 
@@ -90,51 +105,6 @@ impl AtlasPanel {
                     ui.add(egui::Image::new((texture.id(), size)).alt_text(cx.class_label(*class)));
                     ui.end_row();
                 }
-            });
-        });
-    }
-
-    fn distribution_ui(&mut self, ui: &mut egui::Ui, cx: &AppContext) {
-        let lang = cx.lang;
-        let Some(atlas) = self.atlas.clone() else { return };
-        let Some(d) = &atlas.distribution else {
-            ui.label(T::NoPaperViews.get(lang));
-            return;
-        };
-        let classes = atlas.meta.class_names.len();
-        let names: Vec<String> = (0..classes).map(|c| cx.class_label(c)).collect();
-        let label = ui.label(T::Rotate3d.get(lang));
-        ui.add(egui::Slider::new(&mut self.yaw, 0.0..=360.0)).labelled_by(label.id);
-        let yaw = self.yaw.to_radians();
-        // 3-D points seen from the side, turned by `yaw` around the vertical axis.
-        let project = |p: &[f32]| -> [f64; 2] {
-            let (x, y, z) = (p[0] - 0.5, p[1] - 0.5, p[2] - 0.5);
-            [f64::from(x * yaw.cos() + z * yaw.sin()), f64::from(-y)]
-        };
-        let scatter = |ui: &mut egui::Ui, id: &str, title: &str, points: Vec<[f64; 2]>| {
-            ui.vertical(|ui| {
-                ui.strong(title);
-                Plot::new(id).width(ui.available_width().min(380.0)).height(280.0).data_aspect(1.0).legend(Legend::default()).show(
-                    ui,
-                    |plot| {
-                        for (class, name) in names.iter().enumerate() {
-                            let own: Vec<[f64; 2]> =
-                                points.iter().zip(&d.labels).filter(|(_, l)| **l as usize == class).map(|(p, _)| *p).collect();
-                            plot.points(Points::new(name.clone(), PlotPoints::from(own)).radius(2.0).color(class_colour(class, classes)));
-                        }
-                    },
-                );
-            });
-        };
-        let flat = |v: &[f32]| v.chunks_exact(2).map(|p| [f64::from(p[0]), -f64::from(p[1])]).collect::<Vec<_>>();
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            ui.horizontal(|ui| {
-                scatter(ui, "umap2", "UMAP 2-D", flat(&d.umap2));
-                scatter(ui, "tsne2", "t-SNE 2-D", flat(&d.tsne2));
-            });
-            ui.horizontal(|ui| {
-                scatter(ui, "umap3", "UMAP 3-D", d.umap3.chunks_exact(3).map(project).collect());
-                scatter(ui, "tsne3", "t-SNE 3-D", d.tsne3.chunks_exact(3).map(project).collect());
             });
         });
     }

@@ -213,7 +213,7 @@ pub fn draw_placements(out: &mut RgbImage, placements: &[&super::place::Placemen
 }
 
 /// Paints the disc of radius `r` around (cx, cy); `paint` gets each pixel's distance from the centre.
-fn fill_disc(out: &mut RgbImage, cx: f32, cy: f32, r: f32, paint: impl Fn(f32) -> Rgb<u8>) {
+pub(crate) fn fill_disc(out: &mut RgbImage, cx: f32, cy: f32, r: f32, paint: impl Fn(f32) -> Rgb<u8>) {
     let (w, h) = (out.width() as i64, out.height() as i64);
     for y in (cy - r).floor() as i64..=(cy + r).ceil() as i64 {
         for x in (cx - r).floor() as i64..=(cx + r).ceil() as i64 {

@@ -64,6 +64,19 @@ pub fn umap(
     snapshot: &mut dyn FnMut(usize, &[f32]),
     cancel: &AtomicBool,
 ) -> Result<Vec<f32>, LayoutError> {
+    umap_from(neighbours, params, None, snapshot_every, snapshot, cancel)
+}
+
+/// [`umap`] starting from `start` (`n x components`, e.g. the layout of the same points under an
+/// earlier model) instead of seeded random positions.
+pub fn umap_from(
+    neighbours: &Neighbours,
+    params: &UmapParams,
+    start: Option<&[f32]>,
+    snapshot_every: usize,
+    snapshot: &mut dyn FnMut(usize, &[f32]),
+    cancel: &AtomicBool,
+) -> Result<Vec<f32>, LayoutError> {
     let n = neighbours.indices.len() / neighbours.k.max(1);
     validate(params, n)?;
     let k = params.n_neighbors.min(neighbours.k);
@@ -119,7 +132,10 @@ pub fn umap(
 
     let dim = params.components;
     let mut rng = SeededRng::new(params.seed);
-    let mut embedding: Vec<f32> = (0..n * dim).map(|_| rng.uniform(-10.0, 10.0) as f32).collect();
+    let mut embedding: Vec<f32> = match start {
+        Some(start) if start.len() == n * dim => start.to_vec(),
+        _ => (0..n * dim).map(|_| rng.uniform(-10.0, 10.0) as f32).collect(),
+    };
     for epoch in 0..params.epochs {
         if cancel.load(Ordering::Relaxed) {
             return Err(LayoutError::Cancelled);

@@ -2,6 +2,7 @@
 //! images at one layer, laid out in 2-D by UMAP, binned into grid cells, each cell drawn by
 //! feature visualisation; new images can be placed on it.
 
+pub mod animation;
 pub mod bhtsne;
 pub mod build;
 pub mod cells;
@@ -17,6 +18,7 @@ pub mod nndescent;
 pub mod patches;
 pub mod place;
 pub mod table;
+pub mod timeline;
 pub mod views;
 
 pub use build::{Atlas, AtlasError, AtlasParams, BuildEvent, Stage, build_atlas};

@@ -1,0 +1,251 @@
+//! 数据分布: the paper's four views of the images (UMAP and t-SNE, 2-D and 3-D) with one legend
+//! beside them instead of four over them: classes shown or hidden by a click or a search, names in
+//! the window's language, hover for a photo's thumbnail, click to open it in 分类; the photo open
+//! in 分类 is ringed in every view.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use eframe::egui;
+use egui_plot::{Plot, PlotPoint, PlotPoints, Points};
+
+use super::{AtlasPanel, class_colour};
+use crate::app::context::{AppAction, AppContext};
+use crate::app::i18n::T;
+use crate::engine::atlas::Atlas;
+
+/// Pointer distance (points) within which a point counts as hovered.
+const HOVER_RADIUS: f32 = 6.0;
+/// Thumbnails kept for hovered points.
+const THUMBNAILS_KEPT: usize = 256;
+
+#[derive(Default)]
+pub struct DistributionState {
+    /// Classes hidden from the plots (by index).
+    pub hidden: Vec<bool>,
+    /// Shows only classes whose name contains this (any language, any case).
+    pub search: String,
+    /// The image under the pointer in the last frame.
+    pub hovered: Option<usize>,
+    thumbnails: HashMap<usize, egui::TextureHandle>,
+    /// The photo open in 分类 and its image index in the atlas, worked out when it changes.
+    open_photo: Option<(PathBuf, Option<usize>)>,
+}
+
+impl DistributionState {
+    /// Whether image `index`'s thumbnail has been made (shown on hover).
+    pub fn has_thumbnail(&self, index: usize) -> bool {
+        self.thumbnails.contains_key(&index)
+    }
+
+    /// Whether `class` is drawn: not hidden, and its names (`searchable`: both languages and
+    /// the id, lower case) contain the search.
+    fn shown(&self, class: usize, searchable: &[String]) -> bool {
+        if self.hidden.get(class).copied().unwrap_or(false) {
+            return false;
+        }
+        let needle = self.search.trim().to_lowercase();
+        needle.is_empty() || searchable.get(class).is_some_and(|n| n.contains(&needle))
+    }
+
+    fn thumbnail(&mut self, ctx: &egui::Context, atlas: &Atlas, image: usize) -> Option<egui::TextureHandle> {
+        if let Some(texture) = self.thumbnails.get(&image) {
+            return Some(texture.clone());
+        }
+        // A 100x100 JPEG from the atlas file: well under a millisecond to decode.
+        let picture = atlas.images.as_ref()?.image(image)?;
+        if self.thumbnails.len() >= THUMBNAILS_KEPT {
+            self.thumbnails.clear();
+        }
+        let colour = egui::ColorImage::from_rgb([picture.width() as usize, picture.height() as usize], picture.as_raw());
+        let texture = ctx.load_texture(format!("distribution-{image}"), colour, egui::TextureOptions::LINEAR);
+        self.thumbnails.insert(image, texture.clone());
+        Some(texture)
+    }
+}
+
+/// Each class's names in both languages ("雏菊 daisy"), and the same with its id in lower case,
+/// for the search.
+fn class_names_both(atlas: &Atlas, cx: &AppContext) -> (Vec<String>, Vec<String>) {
+    atlas
+        .meta
+        .class_names
+        .iter()
+        .map(|id| {
+            let (main, secondary) = cx.class_names_of(id);
+            let both = if secondary.is_empty() || secondary == main { main } else { format!("{main} {secondary}") };
+            let searchable = format!("{both} {id}").to_lowercase();
+            (both, searchable)
+        })
+        .unzip()
+}
+
+/// The file of image `index` on this machine: where the atlas says, else inside the folder the
+/// 地图集 form reads (a portable atlas names its images inside its data set).
+fn image_file(atlas: &Atlas, index: usize, build_folder: Option<&PathBuf>) -> Option<PathBuf> {
+    let recorded = atlas.meta.image_file(index).filter(|p| p.is_file());
+    recorded.or_else(|| Some(build_folder?.join(atlas.meta.image_paths.get(index)?)).filter(|p| p.is_file()))
+}
+
+impl AtlasPanel {
+    pub(super) fn distribution_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        let Some(atlas) = self.atlas.clone() else { return };
+        let Some(d) = &atlas.distribution else {
+            ui.label(T::NoPaperViews.get(lang));
+            return;
+        };
+        let classes = atlas.meta.class_names.len();
+        let names: Vec<String> = (0..classes).map(|c| cx.class_label(c)).collect();
+        self.distribution.hidden.resize(classes, false);
+        self.update_open_photo(&atlas, cx);
+        let (_, searchable) = class_names_both(&atlas, cx);
+        let shown: Vec<bool> = (0..classes).map(|c| self.distribution.shown(c, &searchable)).collect();
+        let label = ui.label(T::Rotate3d.get(lang));
+        ui.add(egui::Slider::new(&mut self.yaw, 0.0..=360.0)).labelled_by(label.id);
+        let yaw = self.yaw.to_radians();
+        // 3-D points seen from the side, turned by `yaw` around the vertical axis.
+        let project = |p: &[f32]| -> [f64; 2] {
+            let (x, y, z) = (p[0] - 0.5, p[1] - 0.5, p[2] - 0.5);
+            [f64::from(x * yaw.cos() + z * yaw.sin()), f64::from(-y)]
+        };
+        let flat = |v: &[f32]| v.chunks_exact(2).map(|p| [f64::from(p[0]), -f64::from(p[1])]).collect::<Vec<_>>();
+        let views: [(&str, &str, Vec<[f64; 2]>); 4] = [
+            ("umap2", "UMAP 2-D", flat(&d.umap2)),
+            ("tsne2", "t-SNE 2-D", flat(&d.tsne2)),
+            ("umap3", "UMAP 3-D", d.umap3.chunks_exact(3).map(project).collect()),
+            ("tsne3", "t-SNE 3-D", d.tsne3.chunks_exact(3).map(project).collect()),
+        ];
+        let open_index = self.distribution.open_photo.as_ref().and_then(|(_, i)| *i);
+        let side = ((ui.available_width() - 24.0) / 2.0).clamp(200.0, 520.0);
+        let mut hovered = None;
+        let mut clicked = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("distribution-views").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
+                for (i, (id, title, points)) in views.iter().enumerate() {
+                    ui.vertical(|ui| {
+                        ui.strong(*title);
+                        let response = Plot::new(*id).width(side).height(side * 0.8).data_aspect(1.0).show(ui, |plot| {
+                            for (class, name) in names.iter().enumerate().filter(|(c, _)| shown[*c]) {
+                                let own: Vec<[f64; 2]> =
+                                    points.iter().zip(&d.labels).filter(|(_, l)| **l as usize == class).map(|(p, _)| *p).collect();
+                                plot.points(
+                                    Points::new(name.clone(), PlotPoints::from(own)).radius(2.0).color(class_colour(class, classes)),
+                                );
+                            }
+                            let ring = |index: usize, colour: egui::Color32| {
+                                Points::new("", PlotPoints::from(vec![points[index]])).radius(6.0).filled(false).color(colour)
+                            };
+                            if let Some(index) = open_index.filter(|&i| i < points.len()) {
+                                plot.points(ring(index, egui::Color32::WHITE));
+                            }
+                            if let Some(index) = self.distribution.hovered.filter(|&i| i < points.len()) {
+                                plot.points(ring(index, egui::Color32::YELLOW));
+                            }
+                        });
+                        // The nearest shown point to the pointer, in screen distance.
+                        if let Some(pointer) = response.response.hover_pos() {
+                            let near = points
+                                .iter()
+                                .enumerate()
+                                .filter(|(image, _)| shown.get(d.labels[*image] as usize).copied().unwrap_or(false))
+                                .map(|(image, p)| {
+                                    (image, response.transform.position_from_point(&PlotPoint::new(p[0], p[1])).distance(pointer))
+                                })
+                                .filter(|(_, distance)| *distance <= HOVER_RADIUS)
+                                .min_by(|a, b| a.1.total_cmp(&b.1))
+                                .map(|(image, _)| image);
+                            hovered = near;
+                            if near.is_some() && response.response.clicked() {
+                                clicked = near;
+                            }
+                        }
+                    });
+                    if i % 2 == 1 {
+                        ui.end_row();
+                    }
+                }
+            });
+        });
+        self.distribution.hovered = hovered;
+        if let Some(image) = hovered {
+            let thumbnail = self.distribution.thumbnail(ui.ctx(), &atlas, image);
+            let class = d.labels[image] as usize;
+            let file = atlas.meta.image_paths.get(image).and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+            egui::Tooltip::always_open(ui.ctx().clone(), ui.layer_id(), egui::Id::unique("distribution-hover"), egui::PopupAnchor::Pointer)
+                .show(|ui| {
+                    if let Some(texture) = &thumbnail {
+                        ui.add(egui::Image::new((texture.id(), egui::vec2(100.0, 100.0))));
+                    }
+                    ui.strong(names.get(class).cloned().unwrap_or_default());
+                    if let Some(file) = file {
+                        ui.small(file);
+                    }
+                    ui.small(T::ClickToOpenInClassify.get(lang));
+                });
+        }
+        if let Some(image) = clicked {
+            match image_file(&atlas, image, self.build_folder.as_ref()) {
+                Some(path) => cx.actions.push(AppAction::OpenPhoto(path)),
+                None => cx.messages.notice = Some(T::PhotoFileNotHere.get(lang).to_string()),
+            }
+        }
+    }
+
+    /// Which atlas image is the photo open in 分类 (by its file), when that photo changes.
+    fn update_open_photo(&mut self, atlas: &Atlas, cx: &AppContext) {
+        let Some(photo) = cx.photo.clone() else {
+            self.distribution.open_photo = None;
+            return;
+        };
+        if self.distribution.open_photo.as_ref().is_some_and(|(path, _)| *path == photo) {
+            return;
+        }
+        let index = (0..atlas.meta.image_paths.len()).find(|&i| image_file(atlas, i, self.build_folder.as_ref()).as_ref() == Some(&photo));
+        self.distribution.open_photo = Some((photo, index));
+    }
+
+    /// The side panel of 数据分布: its legend, class filter and search.
+    pub(super) fn distribution_side_ui(&mut self, ui: &mut egui::Ui, cx: &AppContext) {
+        let lang = cx.lang;
+        let Some(atlas) = self.atlas.clone() else { return };
+        let classes = atlas.meta.class_names.len();
+        let (names, searchable) = class_names_both(&atlas, cx);
+        self.distribution.hidden.resize(classes, false);
+        let counts: Vec<usize> = (0..classes)
+            .map(|c| atlas.distribution.as_ref().map_or(0, |d| d.labels.iter().filter(|&&l| l as usize == c).count()))
+            .collect();
+        ui.strong(T::TimelineLegend.get(lang));
+        ui.horizontal(|ui| {
+            let label = ui.label(T::SearchClasses.get(lang));
+            ui.add(egui::TextEdit::singleline(&mut self.distribution.search).desired_width(150.0)).labelled_by(label.id);
+        });
+        ui.horizontal(|ui| {
+            if ui.small_button(T::ShowAllClasses.get(lang)).clicked() {
+                self.distribution.hidden.iter_mut().for_each(|h| *h = false);
+            }
+            if ui.small_button(T::HideAllClasses.get(lang)).clicked() {
+                self.distribution.hidden.iter_mut().for_each(|h| *h = true);
+            }
+        });
+        for (class, name) in names.iter().enumerate() {
+            if !self.distribution.search.trim().is_empty()
+                && !self.distribution.shown(class, &searchable)
+                && !self.distribution.hidden[class]
+            {
+                // Searched away: not listed (hidden ones stay, to be ticked again).
+                continue;
+            }
+            ui.horizontal(|ui| {
+                let mut visible = !self.distribution.hidden[class];
+                let (dot, painter) = ui.allocate_painter(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                painter.circle_filled(dot.rect.center(), 5.0, class_colour(class, classes));
+                if ui.checkbox(&mut visible, format!("{name} ({})", counts[class])).changed() {
+                    self.distribution.hidden[class] = !visible;
+                }
+            });
+        }
+        ui.separator();
+        ui.small(T::DistributionHint.get(lang));
+    }
+}

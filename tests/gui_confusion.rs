@@ -1,0 +1,81 @@
+//! 训练's confusion matrix as a way into the photos: a click on a cell lists exactly the
+//! validation photos of that true and predicted class, and a click on one opens it in 分类 and
+//! shows 解释.
+
+mod common;
+
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
+use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus, Tab};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// Clicks cell (row, column) of the painted matrix: its widget is the row names (110 points)
+/// then one square per class, under a 16-point header of column numbers (the widget may be
+/// wider than its squares, so their size comes from the height).
+fn click_cell(harness: &Harness<'static, AtlasApp>, classes: usize, row: usize, column: usize) {
+    let rect = harness.get_by_label_contains("混淆矩阵（验证集）: ").rect();
+    let cell = (rect.height() - 16.0) / classes as f32;
+    let at = rect.min + egui::vec2(110.0 + (column as f32 + 0.5) * cell, 16.0 + (row as f32 + 0.5) * cell);
+    harness.event(egui::Event::PointerMoved(at));
+    for pressed in [true, false] {
+        harness.event(egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() });
+    }
+}
+
+#[test]
+fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain() {
+    let data = tempfile::tempdir().unwrap();
+    common::write_shape_dataset(data.path(), 3, 15);
+    let runs = tempfile::tempdir().unwrap();
+    let folder = data.path().to_path_buf();
+    let picker: Picker = picker_from(move |request: DialogRequest| (request.kind == DialogKind::PickDataFolder).then(|| folder.clone()));
+    let options = AppOptions { run_root: Some(runs.path().to_path_buf()), ..common::app_options(picker) };
+    // Tall enough that the photo grid under the matrix is on screen, to be clicked.
+    let mut harness = Harness::builder().with_size([1280.0, 2000.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
+    common::run_until(&mut harness, "the model loads", 120, |app| matches!(app.model, ModelStatus::Ready(_)));
+    harness.get_by_label("训练").click();
+    harness.run_steps(2);
+    harness.get_by_label("选择数据集文件夹…").click();
+    common::run_until(&mut harness, "the data set is read", 120, |app| app.train.overview.is_some());
+    harness.get_by_label("轮数").set_value_accesskit(2.0);
+    harness.run_steps(2);
+    harness.get_by_label("开始训练").click();
+    common::run_until(&mut harness, "training ends", 120, |app| app.train.running.is_none() && !app.train.epochs.is_empty());
+    harness.get_by_label("点击混淆矩阵的一个格子，查看其中的验证集照片");
+
+    let photos = harness.state().train.confusion_photos.photos.clone();
+    assert_eq!(photos.len(), 9, "three validation photos per class (20% of 15)");
+    let report = harness.state().train.last_validation.clone().unwrap();
+    // Every cell: the grid holds exactly the photos of that true and predicted class.
+    for row in 0..3 {
+        for column in 0..3 {
+            click_cell(&harness, 3, row, column);
+            harness.run_steps(3);
+            let panel = &harness.state().train.confusion_photos;
+            assert_eq!(panel.cell, Some((row, column)));
+            let mut shown: Vec<_> = panel.shown.iter().map(|(p, _)| p.path.clone()).collect();
+            let mut expected: Vec<_> = photos.iter().filter(|p| p.truth == row && p.predicted == column).map(|p| p.path.clone()).collect();
+            assert_eq!(shown.len(), report.confusion[row][column] as usize, "as many as the matrix counts");
+            shown.sort();
+            expected.sort();
+            assert_eq!(shown, expected, "cell ({row}, {column})");
+        }
+    }
+
+    // The biggest cell, its pictures read, and its first photo opened.
+    let (row, column) = (0..9).map(|i| (i / 3, i % 3)).max_by_key(|&(r, c)| report.confusion[r][c]).unwrap();
+    click_cell(&harness, 3, row, column);
+    common::run_until(&mut harness, "the cell's pictures arrive", 60, |app| {
+        app.train.confusion_photos.shown.iter().all(|(_, texture)| texture.is_some())
+    });
+    let first = harness.state().train.confusion_photos.shown[0].0.clone();
+    let name = first.path.file_name().unwrap().to_string_lossy().into_owned();
+    // Let the grid settle with its pictures before clicking where it is drawn.
+    harness.run_steps(2);
+    harness.get_by_label(&name).click();
+    common::run_until(&mut harness, "the photo opens", 60, |app| {
+        app.classify.image_path.as_ref() == Some(&first.path) && app.classify.opening.is_none()
+    });
+    assert_eq!(harness.state().tab, Tab::Explain);
+}
