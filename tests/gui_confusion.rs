@@ -5,7 +5,7 @@
 mod common;
 
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
-use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus, Tab};
+use activation_atlas::app::{AppOptions, AtlasApp, Tab};
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -32,12 +32,7 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     let picker: Picker = picker_from(move |request: DialogRequest| (request.kind == DialogKind::PickDataFolder).then(|| folder.clone()));
     let options = AppOptions { run_root: Some(runs.path().to_path_buf()), ..common::app_options(picker) };
     // Tall enough that the photo grid under the matrix is on screen, to be clicked.
-    let mut harness = Harness::builder().with_size([1280.0, 2000.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    common::run_until(&mut harness, "the model loads", 120, |app| matches!(app.model, ModelStatus::Ready(_)));
-    harness.get_by_label("训练").click();
-    harness.run_steps(2);
-    harness.get_by_label("选择数据集文件夹…").click();
-    common::run_until(&mut harness, "the data set is read", 120, |app| app.train.overview.is_some());
+    let mut harness = common::app_on_training_folder(options, [1280.0, 2000.0]);
     harness.get_by_label("轮数").set_value_accesskit(2.0);
     harness.run_steps(2);
     harness.get_by_label("开始训练").click();

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use activation_atlas::app::atlas_panel::AtlasView;
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
-use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
+use activation_atlas::app::{AppOptions, AtlasApp};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -35,12 +35,7 @@ fn fixture() -> Fixture {
         _ => None,
     });
     let options = AppOptions { run_root: Some(runs.path().join("runs")), ..common::app_options(picker) };
-    let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
-    common::run_until(&mut harness, "the model loads", 120, |app| matches!(app.model, ModelStatus::Ready(_)));
-    harness.get_by_label("训练").click();
-    harness.run_steps(2);
-    harness.get_by_label("选择数据集文件夹…").click();
-    common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());
+    let harness = common::app_on_training_folder(options, [1280.0, 900.0]);
     Fixture { harness, runs, _data: data, save_to }
 }
 

@@ -167,6 +167,21 @@ pub fn app_with_model(
     harness
 }
 
+/// The real app of `size` with `options`, its model loaded, on 训练 with the data folder the
+/// picker answers for 选择数据集文件夹… read.
+pub fn app_on_training_folder(
+    options: activation_atlas::app::AppOptions,
+    size: [f32; 2],
+) -> egui_kittest::Harness<'static, activation_atlas::app::AtlasApp> {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = app_with_model(options, size);
+    harness.get_by_label("训练").click();
+    harness.run_steps(2);
+    harness.get_by_label("选择数据集文件夹…").click();
+    run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());
+    harness
+}
+
 /// Clicks 知道了 on every message shown, as a user clears the message area.
 pub fn dismiss_messages(harness: &mut egui_kittest::Harness<'static, activation_atlas::app::AtlasApp>) {
     use egui_kittest::kittest::Queryable;
