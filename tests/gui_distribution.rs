@@ -57,8 +57,14 @@ fn hovering_a_point_shows_its_thumbnail_and_a_click_opens_the_photo() {
         harness.event(egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() });
     }
     let expected = common::flowers17().join(&atlas.meta.image_paths[image]);
-    common::run_until(&mut harness, "the photo opens in 分类", 60, |app| app.classify.image_path.as_ref() == Some(&expected));
+    common::run_until(&mut harness, "the photo opens in 分类", 60, |app| {
+        app.classify.image_path.as_ref() == Some(&expected) && app.classify.opening.is_none()
+    });
     assert_eq!(harness.state().tab, Tab::Classify);
+    // Back on 数据分布, the photo open in 分类 is the one ringed.
+    harness.get_by_label("地图集").click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().atlas.distribution.open_photo_index(), Some(image));
 }
 
 #[test]

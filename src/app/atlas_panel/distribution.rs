@@ -33,6 +33,11 @@ pub struct DistributionState {
 }
 
 impl DistributionState {
+    /// The atlas image that is the photo open in 分类 (ringed in the views), if it is one.
+    pub fn open_photo_index(&self) -> Option<usize> {
+        self.open_photo.as_ref().and_then(|(_, index)| *index)
+    }
+
     /// Whether image `index`'s thumbnail has been made (shown on hover).
     pub fn has_thumbnail(&self, index: usize) -> bool {
         self.thumbnails.contains_key(&index)
@@ -201,7 +206,10 @@ impl AtlasPanel {
         if self.distribution.open_photo.as_ref().is_some_and(|(path, _)| *path == photo) {
             return;
         }
-        let index = (0..atlas.meta.image_paths.len()).find(|&i| image_file(atlas, i, self.build_folder.as_ref()).as_ref() == Some(&photo));
+        // By path alone (no file system calls): where the atlas records it, or inside the form's folder.
+        let inside_folder = |i: usize| self.build_folder.as_ref().zip(atlas.meta.image_paths.get(i)).map(|(dir, p)| dir.join(p));
+        let index = (0..atlas.meta.image_paths.len())
+            .find(|&i| atlas.meta.image_file(i).as_ref() == Some(&photo) || inside_folder(i).as_ref() == Some(&photo));
         self.distribution.open_photo = Some((photo, index));
     }
 
