@@ -357,3 +357,25 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     assert_eq!(harness.state().atlas.path.as_deref(), Some(built.as_path()));
     assert_eq!(std::fs::read_dir(home.path().join("atlases")).unwrap().count(), 2, "the two finished builds, not the cancelled one");
 }
+
+#[test]
+fn the_photo_open_in_the_classifier_shows_on_the_map_and_follows_the_next_one() {
+    let daisy = common::flowers17_photo("daisy");
+    let options = activation_atlas::app::AppOptions { image: Some(daisy.clone()), ..common::app_options(picker_from(|_| None)) };
+    let mut harness = common::app_with_model(options, [1100.0, 760.0]);
+    common::run_until(&mut harness, "the atlas loads and the photo opens", 60, |app| {
+        app.atlas.atlas.is_some() && app.classify.opening.is_none() && app.classify.image_path.is_some()
+    });
+    harness.get_by_label("地图集").click();
+    common::run_until(&mut harness, "the open photo is placed on the map", 60, |app| app.atlas.dropped.iter().any(|d| d.path == daisy));
+    assert_eq!(harness.state().atlas.dropped.len(), 1);
+    assert!(!harness.state().atlas.dropped[0].placement.points.is_empty(), "its activations are marked");
+
+    // Another photo opened in 分类 takes its place.
+    let bluebell = common::flowers17_photo("bluebell");
+    harness.state_mut().open_image(bluebell.clone());
+    common::run_until(&mut harness, "the next photo opens", 60, |app| app.classify.opening.is_none());
+    harness.get_by_label("地图集").click();
+    common::run_until(&mut harness, "it replaces the first on the map", 60, |app| app.atlas.dropped.iter().any(|d| d.path == bluebell));
+    assert!(harness.state().atlas.dropped.iter().all(|d| d.path != daisy));
+}

@@ -42,6 +42,7 @@ impl LevelView<'_> {
 
 impl AtlasPanel {
     pub(super) fn map_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        self.follow_open_photo(cx);
         let lang = cx.lang;
         if let Some(building) = &self.building {
             building_ui(building, ui, lang);

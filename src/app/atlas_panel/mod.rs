@@ -188,6 +188,8 @@ pub struct AtlasPanel {
     pub timeline: TimelineState,
     /// 数据分布's class filter, search and hover.
     pub distribution: DistributionState,
+    /// The photo open in 分类 that was placed on the map by itself (replaced when another opens).
+    pub placed_open_photo: Option<PathBuf>,
 }
 
 impl Default for AtlasPanel {
@@ -222,6 +224,7 @@ impl Default for AtlasPanel {
             mosaic: Vec::new(),
             timeline: TimelineState::default(),
             distribution: DistributionState::default(),
+            placed_open_photo: None,
         }
     }
 }
@@ -489,6 +492,24 @@ impl AtlasPanel {
                 false
             }
             None => false,
+        }
+    }
+
+    /// The photo open in 分类 shows on the map too (its activations and a pin), without being
+    /// dropped there: placed when the map is looked at, replaced when another photo opens.
+    pub(super) fn follow_open_photo(&mut self, cx: &mut AppContext) {
+        if self.atlas.is_none() || cx.photo == self.placed_open_photo {
+            return;
+        }
+        if let Some(previous) = self.placed_open_photo.take() {
+            self.dropped.retain(|d| d.path != previous);
+        }
+        if let Some(photo) = cx.photo.clone() {
+            // Already on the map (dropped by the user): leave it as it is.
+            if !self.dropped.iter().any(|d| d.path == photo) {
+                cx.submit(Job::Atlas(AtlasJob::Place { paths: vec![photo.clone()] }));
+                self.placed_open_photo = Some(photo);
+            }
         }
     }
 
