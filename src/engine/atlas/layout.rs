@@ -94,13 +94,7 @@ pub fn umap_from(
         graph: umap_rs::GraphParams { n_neighbors: k, ..Default::default() },
         optimization: umap_rs::OptimizationParams::default(),
     };
-    // The graph builder reads only the neighbour lists; the data array is a placeholder.
-    let placeholder = Array2::<f32>::zeros((n, 1));
-    // umap-rs cannot be interrupted inside; it takes under 3 s at a million vectors here.
-    let manifold = umap_rs::Umap::new(config).learn_manifold(placeholder.view(), knn_indices.view(), knn_dists.view());
-    if cancel.load(Ordering::Relaxed) {
-        return Err(LayoutError::Cancelled);
-    }
+    let manifold = fuzzy_graph(config, n, knn_indices, knn_dists, cancel)?;
     let (a, b) = manifold.curve_params();
     let graph = manifold.graph();
 
@@ -160,6 +154,40 @@ pub fn umap_from(
         }
     }
     Ok(embedding)
+}
+
+/// umap-rs's fuzzy graph of the neighbour lists. The crate cannot be interrupted inside (up to
+/// about 3 s at a million vectors), so it runs on a thread of its own: a cancel returns within
+/// 50 ms and the abandoned graph is dropped when that thread ends.
+fn fuzzy_graph(
+    config: umap_rs::UmapConfig,
+    n: usize,
+    knn_indices: Array2<u32>,
+    knn_dists: Array2<f32>,
+    cancel: &AtomicBool,
+) -> Result<umap_rs::LearnedManifold, LayoutError> {
+    // The graph builder reads only the neighbour lists; the data array is a placeholder.
+    let build = move || {
+        let placeholder = Array2::<f32>::zeros((n, 1));
+        umap_rs::Umap::new(config).learn_manifold(placeholder.view(), knn_indices.view(), knn_dists.view())
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("umap-graph".into())
+        .spawn(move || {
+            let _ = sender.send(build());
+        })
+        .expect("the OS can start a thread");
+    loop {
+        match receiver.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(manifold) => return Ok(manifold),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if cancel.load(Ordering::Relaxed) => return Err(LayoutError::Cancelled),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            // Its thread panicked (umap-rs panics on settings `validate` lets through): say so here,
+            // where the job system catches it.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("umap-rs failed while building its fuzzy graph"),
+        }
+    }
 }
 
 /// Points per block of the parallel epoch.
