@@ -113,11 +113,8 @@ impl Timeline {
         self.frames[frame].layout.chunks_exact(2).flat_map(|p| [unit(p[0], cx), unit(p[1], cy)]).collect()
     }
 
-    /// Frame `at` (fractional: between two frames, the points part way) in the unit square.
-    pub fn display_between(&self, at: f32) -> Vec<f32> {
-        self.display_between_within(at, self.bounds())
-    }
-
+    /// Frame `at` (fractional: between two frames, the points part way) in the unit square, by
+    /// `bounds` (see [`Timeline::bounds`]).
     pub fn display_between_within(&self, at: f32, bounds: [f32; 4]) -> Vec<f32> {
         let last = self.frames.len().saturating_sub(1);
         let at = at.clamp(0.0, last as f32);
@@ -132,7 +129,11 @@ impl Timeline {
 
     /// Mean distance a point moves from frame `frame - 1` to `frame`, in units of the display square.
     pub fn movement(&self, frame: usize) -> f32 {
-        self.movements().get(frame).copied().unwrap_or(0.0)
+        if frame == 0 || frame >= self.frames.len() {
+            return 0.0;
+        }
+        let bounds = self.bounds();
+        mean_displacement(&self.display_layout_within(frame - 1, bounds), &self.display_layout_within(frame, bounds))
     }
 
     /// The order to draw the points in: shuffled (seeded), so no class is painted over all the
