@@ -276,6 +276,10 @@ pub struct AnimationArgs {
     /// Milliseconds per picture.
     #[arg(long, default_value_t = 80)]
     pub frame_ms: u32,
+    /// Draw each picture as an atlas of real photo patches in a grid of N x N cells (2-100)
+    /// instead of points in class colours.
+    #[arg(long, value_name = "N")]
+    pub atlas_grid: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -1569,7 +1573,7 @@ fn atlas_timeline(args: AtlasTimelineArgs, out: Output) -> Result<serde_json::Va
     let seconds = started.elapsed().as_secs_f64();
     say!(out, "{} frames of {} points in {seconds:.1} s; saved {}", timeline.frames.len(), timeline.len(), args.out.display());
     let animation = match &args.animation {
-        Some(path) => Some(write_animation(&timeline, path, &AnimationArgs { size: 640, tween: 4, frame_ms: 80 }, out)?),
+        Some(path) => Some(write_animation(&timeline, path, &AnimationArgs { size: 640, tween: 4, frame_ms: 80, atlas_grid: None }, out)?),
         None => None,
     };
     let movements = timeline.movements();
@@ -1605,8 +1609,19 @@ fn write_animation(
     if !(16..=2048).contains(&args.size) {
         bail!("--size must be between 16 and 2048 pixels");
     }
-    let options =
-        AnimationOptions { size_px: args.size, tween: args.tween.min(30), frame_ms: args.frame_ms.clamp(10, 10_000), ..Default::default() };
+    if args.atlas_grid.is_some_and(|grid| !(2..=100).contains(&grid)) {
+        bail!("--atlas-grid must be between 2 and 100 cells");
+    }
+    if args.atlas_grid.is_some() && timeline.patch(0).is_none() {
+        bail!("this timeline keeps no photo patches (it was made by an older version); make it again to draw it as an atlas");
+    }
+    let options = AnimationOptions {
+        size_px: args.size,
+        tween: args.tween.min(30),
+        frame_ms: args.frame_ms.clamp(10, 10_000),
+        atlas_grid: args.atlas_grid,
+        ..Default::default()
+    };
     let font = crate::resources::label_font();
     let names = display_names(&timeline.class_names);
     let captions = font.as_ref().map(|font| Captions { font, names: &names });

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use activation_atlas::engine::atlas::animation::{AnimationFormat, AnimationOptions, animation_frames, encode_animation};
+use activation_atlas::engine::atlas::patches::receptive_patch;
 use activation_atlas::engine::atlas::timeline::{
-    TimelineBuilder, TimelineFrame, TimelineParams, build_timeline, load_timeline, mean_displacement, procrustes_onto, run_checkpoints,
-    save_timeline,
+    TIMELINE_PATCH_PX, TimelineBuilder, TimelineFrame, TimelineParams, build_timeline, frame_cells, load_timeline, mean_displacement,
+    procrustes_onto, run_checkpoints, save_timeline,
 };
 use activation_atlas::engine::checkpoint::load_checkpoint;
-use activation_atlas::engine::data::{load_dataset, open_dataset};
+use activation_atlas::engine::data::{Photos, load_dataset, open_dataset};
 use activation_atlas::engine::train::{TrainConfig, train};
 use tch::Device;
 
@@ -96,6 +97,31 @@ fn a_run_of_three_checkpoints_gives_three_aligned_frames_of_the_same_points() {
     save_timeline(&timeline, &file).unwrap();
     let loaded = load_timeline(&file).unwrap();
     assert_eq!(loaded, timeline);
+
+    // Each point keeps the patch of its photo that it sees, so a frame can be drawn as an atlas.
+    let px = TIMELINE_PATCH_PX;
+    let point = 4 * 5 + 2; // photo 5, its third position
+    let photo = photos.read(5..6).unwrap()[0].clone();
+    let expected = image::imageops::resize(
+        &receptive_patch(&photo, timeline.layer, timeline.position[point]),
+        px,
+        px,
+        image::imageops::FilterType::Triangle,
+    );
+    assert_eq!(timeline.patch(point), Some(expected.as_raw().as_slice()));
+    let layout = timeline.display_layout(2);
+    let cells = frame_cells(&layout, 10, 1);
+    assert_eq!(cells.iter().map(|c| c.count).sum::<usize>(), timeline.len(), "every point in one cell");
+    for cell in &cells {
+        let p = &layout[2 * cell.point..2 * cell.point + 2];
+        let inside = |v: f32, at: usize| v >= at as f32 / 10.0 - 1e-6 && v <= (at + 1) as f32 / 10.0 + 1e-6;
+        assert!(inside(p[0], cell.column) && inside(p[1], cell.row), "a cell's patch is one of its own points");
+    }
+    let picture = timeline.frame_atlas_picture(2.0, timeline.bounds(), 10, 1).unwrap();
+    assert_eq!(picture.dimensions(), (10 * px, 10 * px));
+    let first = cells[0];
+    let at = |x: u32, y: u32| picture.get_pixel(first.column as u32 * px + x, first.row as u32 * px + y).0;
+    assert_eq!(at(3, 7), timeline.patch(first.point).unwrap()[((7 * px + 3) * 3) as usize..][..3]);
     let options = AnimationOptions { size_px: 96, tween: 2, ..Default::default() };
     let pictures = animation_frames(&loaded, &options, None);
     assert_eq!(pictures.len(), 2 * 3 + 1);
@@ -108,6 +134,12 @@ fn a_run_of_three_checkpoints_gives_three_aligned_frames_of_the_same_points() {
     let apng = encode_animation(&pictures, AnimationFormat::Apng).unwrap();
     let reader = png::Decoder::new(std::io::Cursor::new(apng)).read_info().unwrap();
     assert_eq!(reader.info().animation_control.map(|a| a.num_frames), Some(7));
+
+    // Drawn as an atlas, the animation's last picture is the last frame's atlas, enlarged.
+    let options = AnimationOptions { size_px: 10 * px, tween: 0, atlas_grid: Some(10), ..Default::default() };
+    let pictures = animation_frames(&loaded, &options, None);
+    assert_eq!(pictures.len(), 3);
+    assert_eq!(pictures[2].0, loaded.frame_atlas_picture(2.0, loaded.bounds(), 10, 3).unwrap());
 }
 
 #[test]
@@ -152,6 +184,20 @@ fn the_cli_builds_a_timeline_and_exports_it() {
     .collect_frames()
     .unwrap();
     assert_eq!(frames.len(), 2 * 5 + 1, "three checkpoints, four pictures between each two");
+    let atlas_gif = out.path().join("atlas.gif");
+    let output = common::run_cli(&[
+        "atlas".as_ref(),
+        "timeline-export".as_ref(),
+        timeline.as_os_str(),
+        "--out".as_ref(),
+        atlas_gif.as_os_str(),
+        "--atlas-grid".as_ref(),
+        "12".as_ref(),
+        "--tween".as_ref(),
+        "0".as_ref(),
+    ]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert!(std::fs::read(&atlas_gif).unwrap() != std::fs::read(&gif).unwrap());
 
     // A name the exporter cannot write is refused before any work, with the reason.
     let output = common::run_cli(&[

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use activation_atlas::app::atlas_panel::WORLD;
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
+use activation_atlas::app::i18n::Lang;
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -165,6 +166,23 @@ fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
     for caption in ["特征可视化", "真实图块的平均", "最典型的真实图块"] {
         assert!(harness.query_all_by_label(caption).count() >= 1, "{caption}");
     }
+
+    // A patch opens its photo in 分类 and 解释: the shipped atlas names its photos inside
+    // flowers17, found in the folder the build form reads.
+    harness.state_mut().atlas.build_folder = Some(common::flowers17());
+    harness.run_steps(2);
+    let atlas = harness.state().atlas.atlas.clone().unwrap();
+    let first = atlas.level(level).unwrap().cells[index].members[0] as usize;
+    let class_id = &atlas.meta.class_names[atlas.collected.label[first] as usize];
+    let class = activation_atlas::app::context::display_names(harness.state().descriptions.as_ref(), Lang::Zh, class_id).0;
+    let expected = common::flowers17().join(&atlas.meta.image_paths[atlas.collected.image[first] as usize]);
+    harness
+        .get_all_by(|node| node.role() == egui::accesskit::Role::Image && node.label().as_deref() == Some(class.as_str()))
+        .next()
+        .expect("the patches are drawn")
+        .click();
+    common::run_until(&mut harness, "the patch's photo opens", 60, |app| app.classify.image_path.as_ref() == Some(&expected));
+    assert_eq!(harness.state().tab, activation_atlas::app::Tab::Explain);
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use activation_atlas::app::atlas_panel::AtlasView;
+use activation_atlas::app::atlas_panel::{AtlasView, TimelineLook};
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
 use activation_atlas::app::{AppOptions, AtlasApp};
 use egui_kittest::Harness;
@@ -86,6 +86,15 @@ fn a_timeline_made_while_the_run_trains_is_complete_when_it_ends_and_scrubs_and_
     harness.get_by_label_contains(&format!("轮次 {} ·", epochs[last])).click();
     harness.run_steps(2);
     assert_eq!(harness.state().atlas.timeline.at, last as f32);
+
+    // A frame is drawn as an atlas of the photos' real patches; 点 switches to points.
+    assert_eq!(harness.state().atlas.timeline.look, TimelineLook::Atlas);
+    assert!(timeline.patch(timeline.len() - 1).is_some(), "every point keeps its patch");
+    harness.get_by_label("20×20");
+    harness.get_by_label("点（按类别着色）").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().atlas.timeline.look, TimelineLook::Points);
+    assert!(harness.query_by_label("20×20").is_none(), "the grid sizes belong to the atlas look");
 
     let gif = runs.path().join("timeline.gif");
     *save_to.lock().unwrap() = Some(gif.clone());

@@ -37,6 +37,12 @@ pub enum DialogKind {
     PickRunFolder,
     /// Where the timeline's animation goes (.gif or .png).
     ExportTimeline,
+    /// Where the list of selected photos goes (.csv or .json).
+    ExportSelection,
+    /// The folder the selected photos are copied into.
+    PickCopyFolder,
+    /// The labelled folder whose photos 错误 checks the model on.
+    PickMistakesFolder,
 }
 
 impl DialogKind {
@@ -53,17 +59,33 @@ impl DialogKind {
             DialogKind::OpenTimeline => Some(&["timeline"]),
             DialogKind::PickRunFolder => None,
             DialogKind::ExportTimeline => Some(&["gif", "png"]),
+            DialogKind::ExportSelection => Some(&["csv", "json"]),
+            DialogKind::PickCopyFolder | DialogKind::PickMistakesFolder => None,
         }
     }
 
     /// Whether the dialog chooses a folder.
     pub fn is_folder(self) -> bool {
-        matches!(self, DialogKind::PickDataFolder | DialogKind::PickAtlasFolder | DialogKind::PickRunFolder)
+        matches!(
+            self,
+            DialogKind::PickDataFolder
+                | DialogKind::PickAtlasFolder
+                | DialogKind::PickRunFolder
+                | DialogKind::PickCopyFolder
+                | DialogKind::PickMistakesFolder
+        )
     }
 
     /// Whether the dialog names a new file to write.
     pub fn is_save(self) -> bool {
-        matches!(self, DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole | DialogKind::ExportTimeline)
+        matches!(
+            self,
+            DialogKind::ExportPng
+                | DialogKind::ExportAtlasView
+                | DialogKind::ExportAtlasWhole
+                | DialogKind::ExportTimeline
+                | DialogKind::ExportSelection
+        )
     }
 
     /// Whether several files may be chosen at once.
@@ -76,6 +98,7 @@ impl DialogKind {
         match self {
             DialogKind::ExportPng => "explanation.png",
             DialogKind::ExportTimeline => "timeline.gif",
+            DialogKind::ExportSelection => "selection.csv",
             _ => "atlas.png",
         }
     }
@@ -238,6 +261,7 @@ fn filter_name(kind: DialogKind) -> &'static str {
         DialogKind::OpenFlowersArchive => "17flowers.tgz",
         DialogKind::OpenTimeline => "Timeline",
         DialogKind::ExportTimeline => "GIF / APNG",
+        DialogKind::ExportSelection => "CSV / JSON",
         _ => "PNG",
     }
 }

@@ -347,11 +347,13 @@ fn title(kind: DialogKind) -> T {
         DialogKind::PlaceImage => T::BrowserTitlePlace,
         DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => T::BrowserTitleCheckpoint,
         DialogKind::OpenDescriptions => T::BrowserTitleDescriptions,
-        DialogKind::PickDataFolder | DialogKind::PickAtlasFolder => T::BrowserTitleFolder,
+        DialogKind::PickDataFolder | DialogKind::PickAtlasFolder | DialogKind::PickMistakesFolder => T::BrowserTitleFolder,
         DialogKind::PickRunFolder => T::BrowserTitleRunFolder,
         DialogKind::OpenTimeline => T::BrowserTitleTimeline,
         DialogKind::OpenAtlas => T::BrowserTitleAtlas,
         DialogKind::OpenFlowersArchive => T::BrowserTitleArchive,
+        DialogKind::ExportSelection => T::BrowserTitleSaveSelection,
+        DialogKind::PickCopyFolder => T::BrowserTitleCopyFolder,
         DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole | DialogKind::ExportTimeline => {
             T::BrowserTitleSave
         }

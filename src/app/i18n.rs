@@ -315,6 +315,38 @@ pub enum T {
     TimelineNoModelRun,
     TimelineFramesList,
     TimelineLegend,
+    TimelineLook,
+    TimelineLookAtlas,
+    TimelineLookPoints,
+    TimelineNoPatches,
+    TimelineCellActivations,
+    SelectTool,
+    ToolPan,
+    ToolBox,
+    ToolLasso,
+    SelectionHint,
+    ClearSelection,
+    ExportSelectionList,
+    CopySelectedPhotos,
+    BrowserTitleSaveSelection,
+    BrowserTitleCopyFolder,
+    TabMistakes,
+    MistakesTitle,
+    MistakesIntro,
+    MistakesFolder,
+    MistakesNoFolder,
+    ChooseFolder,
+    FindMistakes,
+    MistakesTrueClass,
+    AllClasses,
+    SurestFirst,
+    LeastSureFirst,
+    NoMistakes,
+    ClickToExplain,
+    ExplainThis,
+    ShowOnAtlas,
+    NearestTraining,
+    Similarity,
 }
 
 impl T {
@@ -400,6 +432,47 @@ impl T {
             ),
             T::TimelineFramesList => ("各帧", "Frames"),
             T::TimelineLegend => ("类别", "Classes"),
+            T::TimelineLook => ("显示：", "Show:"),
+            T::TimelineLookAtlas => ("地图集（真实图块）", "Atlas (real patches)"),
+            T::TimelineLookPoints => ("点（按类别着色）", "Points (class colours)"),
+            T::TimelineNoPatches => (
+                "这个时间线文件没有保存图块；重新生成时间线即可",
+                "This timeline file keeps no patches; make the timeline again to get them",
+            ),
+            T::TimelineCellActivations => ("激活数", "Activations"),
+            T::SelectTool => ("拖动：", "Drag to:"),
+            T::ToolPan => ("平移", "Pan"),
+            T::ToolBox => ("框选", "Box select"),
+            T::ToolLasso => ("套索", "Lasso"),
+            T::SelectionHint => (
+                "按住鼠标左键拖动，圈出要选的照片；用右键或中键拖动平移。",
+                "Hold the left button and drag around the photos to select; drag with the right or middle button to pan.",
+            ),
+            T::ClearSelection => ("清除选择", "Clear selection"),
+            T::ExportSelectionList => ("导出列表（CSV/JSON）…", "Export list (CSV/JSON)…"),
+            T::CopySelectedPhotos => ("复制照片到文件夹…", "Copy photos to a folder…"),
+            T::BrowserTitleSaveSelection => ("保存所选照片的列表", "Save the list of selected photos"),
+            T::BrowserTitleCopyFolder => ("选择复制照片的目标文件夹", "Choose the folder to copy the photos into"),
+            T::TabMistakes => ("错误", "Mistakes"),
+            T::MistakesTitle => ("模型在哪里出错", "Where the model goes wrong"),
+            T::MistakesIntro => (
+                "当前模型在验证照片（训练时没见过的照片）上答错的地方：每张附上两张 Grad-CAM 图（它认为是所选类别的依据、真实类别的依据）和在 fc2 层中最相近的训练照片。",
+                "The model in use's wrong answers on its validation photos (photos it did not train on): each with two Grad-CAM maps (its evidence for the class it chose and for the true class) and the training photos nearest to it in fc2.",
+            ),
+            T::MistakesFolder => ("照片文件夹：", "Photo folder:"),
+            T::MistakesNoFolder => ("（未选择：请选择每类一个子文件夹的数据集）", "(none: choose a data set with a sub-folder per class)"),
+            T::ChooseFolder => ("选择文件夹…", "Choose folder…"),
+            T::FindMistakes => ("查找错误", "Find mistakes"),
+            T::MistakesTrueClass => ("真实类别：", "True class:"),
+            T::AllClasses => ("全部类别", "All classes"),
+            T::SurestFirst => ("最自信的错误在前", "Surest first"),
+            T::LeastSureFirst => ("最不确定的在前", "Least sure first"),
+            T::NoMistakes => ("没有答错的照片。", "No wrong answers."),
+            T::ClickToExplain => ("点击在“解释”中查看", "Click to see it in Explain"),
+            T::ExplainThis => ("解释", "Explain"),
+            T::ShowOnAtlas => ("在地图集上显示", "Show on the atlas"),
+            T::NearestTraining => ("fc2 中最相近的训练照片", "Nearest training photos in fc2"),
+            T::Similarity => ("相似度", "similarity"),
             T::GetFlowers17FromFileHint => (
                 "已经下载了 17flowers.tgz？选择它，按类别整理后作为训练数据集",
                 "Already downloaded 17flowers.tgz? Choose it; it is sorted into class folders and used as the data set",
@@ -654,7 +727,7 @@ impl T {
             T::RealPatches => {
                 ("产生这些激活的真实图片片段（点击在分类面板打开）：", "Real image patches behind it (click to open in the classifier):")
             }
-            T::OpenInClassifier => ("点击在分类面板打开", "click to open in the classifier"),
+            T::OpenInClassifier => ("点击在“分类”和“解释”中打开", "click to open it in Classify and Explain"),
             T::PlacedImages => ("放置的图片", "Placed pictures"),
             T::Show => ("显示", "show"),
             T::Focus => ("定位", "Focus"),
@@ -788,6 +861,9 @@ pub fn job_kind(lang: Lang, kind: JobKind) -> &'static str {
         JobKind::ReadPictures => ("读取照片", "Reading photos"),
         JobKind::LoadTimeline => ("加载时间线", "Loading timeline"),
         JobKind::ExportTimeline => ("导出动画", "Exporting animation"),
+        JobKind::SaveSelection => ("导出所选照片列表", "Saving the selection"),
+        JobKind::CopyPhotos => ("复制照片", "Copying photos"),
+        JobKind::FindMistakes => ("查找错误", "Finding mistakes"),
         JobKind::SimulateCrash => ("测试崩溃", "Test crash"),
     };
     match lang {
@@ -944,6 +1020,81 @@ pub fn missing_patches(lang: Lang, count: usize) -> String {
         Lang::Zh => format!("找不到这个单元格的 {count} 张原图（这个地图集没有内嵌图片，原图应在以下位置）："),
         Lang::En => format!("{count} of this cell's images were not found (this atlas has no embedded images; they were expected here):"),
     }
+}
+
+/// What 错误 found.
+pub fn mistakes_summary(lang: Lang, wrong: usize, examined: usize, held_out: bool) -> String {
+    let accuracy = 100.0 * (1.0 - wrong as f64 / examined.max(1) as f64);
+    match (lang, held_out) {
+        (Lang::Zh, true) => format!("{examined} 张验证照片中答错 {wrong} 张（准确率 {accuracy:.1}%）"),
+        (Lang::Zh, false) => {
+            format!("{examined} 张照片中答错 {wrong} 张（准确率 {accuracy:.1}%）；模型没有记录验证集划分，这些照片可能参与过训练")
+        }
+        (Lang::En, true) => format!("{wrong} wrong of {examined} validation photos (accuracy {accuracy:.1}%)"),
+        (Lang::En, false) => format!(
+            "{wrong} wrong of {examined} photos (accuracy {accuracy:.1}%); the model records no validation split, so it may have trained on them"
+        ),
+    }
+}
+
+pub fn mistakes_shown(lang: Lang, shown: usize) -> String {
+    match lang {
+        Lang::Zh => format!("显示最自信的 {shown} 个错误"),
+        Lang::En => format!("The {shown} surest mistakes are shown"),
+    }
+}
+
+/// Caption of a Grad-CAM map: the evidence for a class.
+pub fn evidence_for(lang: Lang, class: &str) -> String {
+    match lang {
+        Lang::Zh => format!("“{class}”的依据"),
+        Lang::En => format!("evidence for {class}"),
+    }
+}
+
+pub fn mistake_probabilities(lang: Lang, confidence: f32, truth_probability: f32) -> String {
+    match lang {
+        Lang::Zh => format!("置信度 {:.1}% · 真实类别的概率 {:.1}%", confidence * 100.0, truth_probability * 100.0),
+        Lang::En => format!("confidence {:.1}% · true class {:.1}%", confidence * 100.0, truth_probability * 100.0),
+    }
+}
+
+/// The selection's heading.
+pub fn selected_photos(lang: Lang, count: usize) -> String {
+    match lang {
+        Lang::Zh => format!("已选 {count} 张照片"),
+        Lang::En => format!("{count} photos selected"),
+    }
+}
+
+/// Below a grid that draws only its first photos.
+pub fn more_photos_not_drawn(lang: Lang, count: usize) -> String {
+    match lang {
+        Lang::Zh => format!("还有 {count} 张未显示（导出和复制包括全部）"),
+        Lang::En => format!("{count} more not drawn (export and copy include them all)"),
+    }
+}
+
+pub fn selection_saved(lang: Lang, count: usize, path: &std::path::Path) -> String {
+    match lang {
+        Lang::Zh => format!("已将 {count} 张照片的列表保存到 {}", path.display()),
+        Lang::En => format!("The list of {count} photos was saved to {}", path.display()),
+    }
+}
+
+/// What a copy did; failures name the first file and its reason.
+pub fn selection_copied(lang: Lang, copied: usize, dest: &std::path::Path, failed: &[(std::path::PathBuf, String)]) -> String {
+    let mut text = match lang {
+        Lang::Zh => format!("已复制 {copied} 张照片到 {}（按类别分文件夹）", dest.display()),
+        Lang::En => format!("{copied} photos copied to {} (a folder per class)", dest.display()),
+    };
+    if let Some((file, reason)) = failed.first() {
+        text += &match lang {
+            Lang::Zh => format!("；{} 张未复制，例如 {}：{reason}", failed.len(), file.display()),
+            Lang::En => format!("; {} not copied, e.g. {}: {reason}", failed.len(), file.display()),
+        };
+    }
+    text
 }
 
 /// A layer's operation in words ("卷积 5×5, 3→32, ReLU, 2×2 最大池化").

@@ -15,6 +15,7 @@ pub mod explain_panel;
 mod file_browser;
 pub mod fonts;
 pub mod i18n;
+pub mod mistakes_panel;
 pub mod settings_file;
 mod shell;
 mod train_panel;
@@ -34,6 +35,7 @@ pub use context::{AppAction, AppContext, Messages};
 use dialogs::{Dialogs, Picker};
 use explain_panel::ExplainPanel;
 use i18n::Lang;
+use mistakes_panel::MistakesPanel;
 use train_panel::TrainPanel;
 
 /// Names the app's settings folder (kept from the first version, so settings carry over).
@@ -71,6 +73,7 @@ pub enum Tab {
     Train,
     Explain,
     Atlas,
+    Mistakes,
 }
 
 /// The model as the window knows it.
@@ -134,6 +137,7 @@ pub struct AtlasApp {
     pub train: TrainPanel,
     pub explain: ExplainPanel,
     pub atlas: AtlasPanel,
+    pub mistakes: MistakesPanel,
     run_root: PathBuf,
     user_descriptions: PathBuf,
     /// Sibling checkpoints of the current model (a training run's folder).
@@ -196,6 +200,7 @@ impl AtlasApp {
             train: TrainPanel::default(),
             explain: ExplainPanel::default(),
             atlas: AtlasPanel::default(),
+            mistakes: MistakesPanel::default(),
             run_root: options.run_root.unwrap_or_else(|| classify_panel::user_data_dir().join("runs")),
             user_descriptions: options.user_descriptions.unwrap_or_else(crate::descriptions::user_descriptions_dir),
             run_checkpoints: Vec::new(),
@@ -314,6 +319,7 @@ impl eframe::App for AtlasApp {
                 Tab::Train => self.train.ui(ui, &mut cx),
                 Tab::Explain => self.explain.ui(ui, &mut cx),
                 Tab::Atlas => self.atlas.ui(ui, &mut cx),
+                Tab::Mistakes => self.mistakes.ui(ui, &mut cx),
             }
         });
         let mut cx = app_context!(self);

@@ -137,6 +137,7 @@ impl AtlasApp {
                 let mut cx = app_context!(self);
                 self.atlas.timeline_event(job, event, &mut cx);
             }
+            Event::Mistakes(event) => self.mistakes.on_event(job, event),
             Event::Atlas(event) => {
                 let loaded = matches!(event, AtlasEvent::Loaded { .. });
                 let mut cx = app_context!(self);
@@ -154,6 +155,7 @@ impl AtlasApp {
                 self.train.job_finished(job);
                 self.explain.job_finished(job);
                 self.atlas.job_finished(job);
+                self.mistakes.job_finished(job);
             }
         }
     }
@@ -180,6 +182,7 @@ impl AtlasApp {
         self.pick_descriptions(&info.class_names);
         self.classify.model_changed();
         self.explain.clear();
+        self.mistakes.model_changed(&info.path);
         let atlas_kept = self.atlas.model_changed(&info.fingerprint);
         self.model = ModelStatus::Ready(info);
         if !atlas_kept {
@@ -305,10 +308,13 @@ impl AtlasApp {
             | DialogKind::ExportAtlasWhole
             | DialogKind::OpenTimeline
             | DialogKind::PickRunFolder
-            | DialogKind::ExportTimeline => {
+            | DialogKind::ExportTimeline
+            | DialogKind::ExportSelection
+            | DialogKind::PickCopyFolder => {
                 let mut cx = app_context!(self);
                 self.atlas.dialog_answered(kind, path, &mut cx);
             }
+            DialogKind::PickMistakesFolder => self.mistakes.folder_chosen(path),
             DialogKind::OpenFlowersArchive => {
                 let mut cx = app_context!(self);
                 self.train.get_flowers17(Some(path), &mut cx);
@@ -355,9 +361,13 @@ impl AtlasApp {
             let lang = self.lang();
             ui.heading(T::AppTitle.get(lang));
             ui.separator();
-            for (tab, label) in
-                [(Tab::Classify, T::TabClassify), (Tab::Train, T::TabTrain), (Tab::Explain, T::TabExplain), (Tab::Atlas, T::TabAtlas)]
-            {
+            for (tab, label) in [
+                (Tab::Classify, T::TabClassify),
+                (Tab::Train, T::TabTrain),
+                (Tab::Explain, T::TabExplain),
+                (Tab::Atlas, T::TabAtlas),
+                (Tab::Mistakes, T::TabMistakes),
+            ] {
                 ui.selectable_value(&mut self.tab, tab, egui::RichText::new(label.get(lang)).size(16.0));
             }
             ui.separator();

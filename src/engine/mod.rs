@@ -14,6 +14,7 @@ pub mod faithfulness;
 pub mod fsutil;
 pub mod image_input;
 pub mod memory;
+pub mod mistakes;
 pub mod model;
 pub mod npy;
 pub mod recipe;

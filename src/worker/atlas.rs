@@ -11,6 +11,7 @@ use super::{CancelToken, Event, InteractiveMessage, JobError, JobKind, Picture, 
 use crate::engine::atlas::build::AtlasParams;
 use crate::engine::atlas::export::{ExportOptions, Labels, export_picture};
 use crate::engine::atlas::patches::cell_patches;
+use crate::engine::atlas::selection::{SelectedImage, copy_selection, save_selection};
 use crate::engine::atlas::{Atlas, BuildEvent, Placement, Stage, build_atlas, load_atlas, place_image, save_atlas};
 use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::image_input::to_network_image;
@@ -39,6 +40,10 @@ pub enum AtlasJob {
     Export { options: ExportOptions, names: Option<Vec<String>>, placements: Vec<Placement>, crop: Option<[f32; 4]>, path: PathBuf },
     /// How many images a folder offers a build, and in which classes (nothing is decoded).
     CountImages { dir: PathBuf },
+    /// Write a selection of images as CSV or JSON (by the file's extension).
+    SaveSelection { rows: Vec<SelectedImage>, path: PathBuf },
+    /// Copy a selection's files into class folders under `dest`, on a thread of its own.
+    CopySelection { rows: Vec<SelectedImage>, dest: PathBuf },
 }
 
 impl AtlasJob {
@@ -50,6 +55,8 @@ impl AtlasJob {
             AtlasJob::CellPatches { .. } | AtlasJob::RealLevelPictures { .. } => JobKind::CellPatches,
             AtlasJob::Export { .. } => JobKind::ExportAtlas,
             AtlasJob::CountImages { .. } => JobKind::ScanFolder,
+            AtlasJob::SaveSelection { .. } => JobKind::SaveSelection,
+            AtlasJob::CopySelection { .. } => JobKind::CopyPhotos,
         }
     }
 }
@@ -103,6 +110,16 @@ pub enum AtlasEvent {
         classes: Vec<String>,
         images: usize,
     },
+    SelectionSaved {
+        path: PathBuf,
+        count: usize,
+    },
+    /// `failed`: files not copied, each with the reason.
+    SelectionCopied {
+        dest: PathBuf,
+        copied: usize,
+        failed: Vec<(PathBuf, String)>,
+    },
 }
 
 /// Progress of an atlas build, in plain data.
@@ -119,6 +136,8 @@ pub struct PatchPicture {
     pub picture: Picture,
     pub label: u16,
     pub path: PathBuf,
+    /// The image's index in the atlas.
+    pub image_index: u32,
 }
 
 impl Interactive {
@@ -131,7 +150,12 @@ impl Interactive {
                 let patches = found
                     .patches
                     .into_iter()
-                    .map(|p| PatchPicture { picture: Picture::from_rgb(&p.image), label: p.label, path: p.path })
+                    .map(|p| PatchPicture {
+                        picture: Picture::from_rgb(&p.image),
+                        label: p.label,
+                        path: p.path,
+                        image_index: p.image_index,
+                    })
                     .collect();
                 let real = crate::engine::atlas::patches::real_cell_pictures(atlas, &members);
                 let (mean, typical) = (real.mean.as_ref().map(Picture::from_rgb), real.typical.as_ref().map(Picture::from_rgb));
@@ -158,7 +182,16 @@ impl Interactive {
                 }
                 Err(error) => Err(JobError::Dataset { message: error.to_string() }),
             },
-            AtlasJob::Build(_) => Err(JobError::Atlas { message: "an atlas build was sent to the interactive worker".to_string() }),
+            AtlasJob::SaveSelection { rows, path } => match save_selection(&path, &rows) {
+                Ok(()) => {
+                    reporter.send(Event::Atlas(AtlasEvent::SelectionSaved { path, count: rows.len() }));
+                    Ok(())
+                }
+                Err(error) => Err(JobError::Write { path, message: error.to_string() }),
+            },
+            AtlasJob::Build(_) | AtlasJob::CopySelection { .. } => {
+                Err(JobError::Atlas { message: "a long job was sent to the interactive worker".to_string() })
+            }
         };
         if let Err(error) = result {
             reporter.fail(error);
@@ -287,4 +320,18 @@ pub(super) fn run_build(build: AtlasBuild, reporter: &Reporter, cancel: &CancelT
     let message = InteractiveMessage::AdoptAtlas { reporter: reporter.clone(), atlas: Arc::new(atlas), path: build.out };
     // A closed channel means the window is closing: then the job ends here.
     interactive.send(message).is_err()
+}
+
+/// Copies a selection's files on a thread of its own (thousands of photos take a while).
+pub(super) fn run_copy_selection(rows: Vec<SelectedImage>, dest: PathBuf, reporter: &Reporter, cancel: &CancelToken) -> bool {
+    let progress = |done, total| reporter.send(Event::Progress { done, total });
+    match copy_selection(&rows, &dest, progress, cancel.flag()) {
+        Ok(_) if cancel.is_cancelled() => reporter.fail(JobError::Cancelled),
+        Ok(report) => {
+            let copied = report.copied.len();
+            reporter.send(Event::Atlas(AtlasEvent::SelectionCopied { dest, copied, failed: report.failed }));
+        }
+        Err(error) => reporter.fail(JobError::Write { path: dest, message: error.to_string() }),
+    }
+    true
 }

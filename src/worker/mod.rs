@@ -15,6 +15,7 @@ mod atlas;
 mod classify;
 mod explain;
 mod interactive;
+mod mistakes;
 mod model;
 mod timeline;
 mod train;
@@ -30,6 +31,7 @@ use image::{RgbImage, RgbaImage};
 pub use atlas::{AtlasBuild, AtlasBuildProgress, AtlasEvent, AtlasJob, PatchPicture};
 pub use classify::{ClassifyEvent, ClassifyJob, PREVIEW_MAX_SIDE};
 pub use explain::{EXPLAIN_VIEW_SIZE, ExplainEvent, ExplainJob, ExplainView, PictureKind};
+pub use mistakes::{MistakeView, MistakesEvent, MistakesJob, MistakesView, NearView};
 pub use model::{ModelEvent, ModelInfo, ModelJob};
 pub use timeline::{TimelineJob, TimelineJobEvent};
 pub use train::{DatasetOverview, THUMBNAILS_PER_CLASS, TrainJob, TrainRun, TrainingEvent};
@@ -82,13 +84,28 @@ pub enum JobKind {
     /// Pictures of photos for a grid (a confusion cell's).
     ReadPictures,
     ExportTimeline,
+    /// A selection of photos written as CSV or JSON.
+    SaveSelection,
+    /// A selection's files copied into a folder.
+    CopyPhotos,
+    /// A model's wrong answers on a folder, with maps and neighbours.
+    FindMistakes,
     SimulateCrash,
 }
 
 impl JobKind {
     /// Long jobs run on threads of their own.
     pub fn is_long(self) -> bool {
-        matches!(self, JobKind::Train | JobKind::BuildAtlas | JobKind::GetDataset | JobKind::BuildTimeline | JobKind::ExportTimeline)
+        matches!(
+            self,
+            JobKind::Train
+                | JobKind::BuildAtlas
+                | JobKind::GetDataset
+                | JobKind::BuildTimeline
+                | JobKind::ExportTimeline
+                | JobKind::CopyPhotos
+                | JobKind::FindMistakes
+        )
     }
 }
 
@@ -101,6 +118,7 @@ pub enum Job {
     Train(TrainJob),
     Atlas(AtlasJob),
     Timeline(TimelineJob),
+    Mistakes(MistakesJob),
     /// Panics on the interactive worker: tests use it to check that a crash is caught, reported
     /// and the model reloaded.
     #[doc(hidden)]
@@ -116,6 +134,7 @@ impl Job {
             Job::Train(job) => job.kind(),
             Job::Atlas(job) => job.kind(),
             Job::Timeline(job) => job.kind(),
+            Job::Mistakes(job) => job.kind(),
             Job::SimulateCrash => JobKind::SimulateCrash,
         }
     }
@@ -191,6 +210,7 @@ pub enum Event {
     Train(TrainingEvent),
     Atlas(AtlasEvent),
     Timeline(TimelineJobEvent),
+    Mistakes(MistakesEvent),
     /// How far the job is (`done` of `total`), for the status bar.
     Progress {
         done: usize,
@@ -317,6 +337,12 @@ impl Jobs {
             }
             Job::Atlas(AtlasJob::Build(build)) => {
                 self.spawn_long("atlas-build", reporter, move || atlas::run_build(build, &long_reporter, &cancel, &interactive));
+            }
+            Job::Atlas(AtlasJob::CopySelection { rows, dest }) => {
+                self.spawn_long("copy-photos", reporter, move || atlas::run_copy_selection(rows, dest, &long_reporter, &cancel));
+            }
+            Job::Mistakes(job) => {
+                self.spawn_long("mistakes", reporter, move || mistakes::run(job, &long_reporter, &cancel));
             }
             Job::Timeline(job) => {
                 let training_active = self.training_active.clone();

@@ -9,10 +9,13 @@ use std::path::PathBuf;
 use eframe::egui;
 use egui_plot::{Plot, PlotPoint, PlotPoints, Points};
 
+use super::selection::paint_stroke;
 use super::{AtlasPanel, class_colour};
 use crate::app::context::{AppAction, AppContext};
 use crate::app::i18n::T;
 use crate::engine::atlas::Atlas;
+use crate::engine::atlas::selection::points_inside;
+use crate::engine::atlas::views::Distribution;
 
 /// Pointer distance (points) within which a point counts as hovered.
 const HOVER_RADIUS: f32 = 6.0;
@@ -30,12 +33,20 @@ pub struct DistributionState {
     thumbnails: HashMap<usize, egui::TextureHandle>,
     /// The photo open in 分类 and its image index in the atlas, worked out when it changes.
     open_photo: Option<(PathBuf, Option<usize>)>,
+    /// Each view's plot-to-screen transform in the last frame.
+    transforms: HashMap<&'static str, egui_plot::PlotTransform>,
 }
 
 impl DistributionState {
     /// The atlas image that is the photo open in 分类 (ringed in the views), if it is one.
     pub fn open_photo_index(&self) -> Option<usize> {
         self.open_photo.as_ref().and_then(|(_, index)| *index)
+    }
+
+    /// Where a point of view `view` (in its units, see [`view_points`]) was on screen in the last
+    /// frame.
+    pub fn screen_position(&self, view: &str, point: [f64; 2]) -> Option<egui::Pos2> {
+        Some(self.transforms.get(view)?.position_from_point(&PlotPoint::new(point[0], point[1])))
     }
 
     /// Whether image `index`'s thumbnail has been made (shown on hover).
@@ -69,6 +80,27 @@ impl DistributionState {
     }
 }
 
+/// The four views: id and title.
+pub const VIEWS: [(&str, &str); 4] = [("umap2", "UMAP 2-D"), ("tsne2", "t-SNE 2-D"), ("umap3", "UMAP 3-D"), ("tsne3", "t-SNE 3-D")];
+
+/// Every image's point in view `id` (one of [`VIEWS`]), in plot units: 2-D views with y up, 3-D
+/// views seen from the side, turned by `yaw_degrees` around the vertical axis.
+pub fn view_points(d: &Distribution, id: &str, yaw_degrees: f32) -> Vec<[f64; 2]> {
+    let yaw = yaw_degrees.to_radians();
+    let project = |p: &[f32]| -> [f64; 2] {
+        let (x, y, z) = (p[0] - 0.5, p[1] - 0.5, p[2] - 0.5);
+        [f64::from(x * yaw.cos() + z * yaw.sin()), f64::from(-y)]
+    };
+    let flat = |v: &[f32]| v.chunks_exact(2).map(|p| [f64::from(p[0]), -f64::from(p[1])]).collect::<Vec<_>>();
+    match id {
+        "umap2" => flat(&d.umap2),
+        "tsne2" => flat(&d.tsne2),
+        "umap3" => d.umap3.chunks_exact(3).map(project).collect(),
+        "tsne3" => d.tsne3.chunks_exact(3).map(project).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Each class's names in both languages ("雏菊 daisy"), and the same with its id in lower case,
 /// for the search.
 fn class_names_both(atlas: &Atlas, cx: &AppContext) -> (Vec<String>, Vec<String>) {
@@ -83,13 +115,6 @@ fn class_names_both(atlas: &Atlas, cx: &AppContext) -> (Vec<String>, Vec<String>
             (both, searchable)
         })
         .unzip()
-}
-
-/// The file of image `index` on this machine: where the atlas says, else inside the folder the
-/// 地图集 form reads (a portable atlas names its images inside its data set).
-fn image_file(atlas: &Atlas, index: usize, build_folder: Option<&PathBuf>) -> Option<PathBuf> {
-    let recorded = atlas.meta.image_file(index).filter(|p| p.is_file());
-    recorded.or_else(|| Some(build_folder?.join(atlas.meta.image_paths.get(index)?)).filter(|p| p.is_file()))
 }
 
 impl AtlasPanel {
@@ -108,19 +133,7 @@ impl AtlasPanel {
         let shown: Vec<bool> = (0..classes).map(|c| self.distribution.shown(c, &searchable)).collect();
         let label = ui.label(T::Rotate3d.get(lang));
         ui.add(egui::Slider::new(&mut self.yaw, 0.0..=360.0)).labelled_by(label.id);
-        let yaw = self.yaw.to_radians();
-        // 3-D points seen from the side, turned by `yaw` around the vertical axis.
-        let project = |p: &[f32]| -> [f64; 2] {
-            let (x, y, z) = (p[0] - 0.5, p[1] - 0.5, p[2] - 0.5);
-            [f64::from(x * yaw.cos() + z * yaw.sin()), f64::from(-y)]
-        };
-        let flat = |v: &[f32]| v.chunks_exact(2).map(|p| [f64::from(p[0]), -f64::from(p[1])]).collect::<Vec<_>>();
-        let views: [(&str, &str, Vec<[f64; 2]>); 4] = [
-            ("umap2", "UMAP 2-D", flat(&d.umap2)),
-            ("tsne2", "t-SNE 2-D", flat(&d.tsne2)),
-            ("umap3", "UMAP 3-D", d.umap3.chunks_exact(3).map(project).collect()),
-            ("tsne3", "t-SNE 3-D", d.tsne3.chunks_exact(3).map(project).collect()),
-        ];
+        let views = VIEWS.map(|(id, title)| (id, title, view_points(d, id, self.yaw)));
         let open_index = self.distribution.open_photo.as_ref().and_then(|(_, i)| *i);
         let side = ((ui.available_width() - 24.0) / 2.0).clamp(200.0, 520.0);
         let mut hovered = None;
@@ -130,12 +143,22 @@ impl AtlasPanel {
                 for (i, (id, title, points)) in views.iter().enumerate() {
                     ui.vertical(|ui| {
                         ui.strong(*title);
-                        let response = Plot::new(*id).width(side).height(side * 0.8).data_aspect(1.0).show(ui, |plot| {
+                        let selecting = self.selection.is_selecting();
+                        let selected = &self.selection.images;
+                        let plot = Plot::new(*id).width(side).height(side * 0.8).data_aspect(1.0);
+                        let plot = plot.allow_drag(!selecting).allow_boxed_zoom(!selecting);
+                        let response = plot.show(ui, |plot| {
                             for (class, name) in names.iter().enumerate().filter(|(c, _)| shown[*c]) {
                                 let own: Vec<[f64; 2]> =
                                     points.iter().zip(&d.labels).filter(|(_, l)| **l as usize == class).map(|(p, _)| *p).collect();
                                 plot.points(
                                     Points::new(name.clone(), PlotPoints::from(own)).radius(2.0).color(class_colour(class, classes)),
+                                );
+                            }
+                            if !selected.is_empty() {
+                                let marked: Vec<[f64; 2]> = selected.iter().filter_map(|&i| points.get(i).copied()).collect();
+                                plot.points(
+                                    Points::new("", PlotPoints::from(marked)).radius(3.5).filled(false).color(egui::Color32::WHITE),
                                 );
                             }
                             let ring = |index: usize, colour: egui::Color32| {
@@ -148,6 +171,21 @@ impl AtlasPanel {
                                 plot.points(ring(index, egui::Color32::YELLOW));
                             }
                         });
+                        let transform = response.transform;
+                        let to_view = |pos: egui::Pos2| {
+                            let p = transform.value_from_position(pos);
+                            [p.x, p.y]
+                        };
+                        if let Some(outline) = self.selection.track(id, &response.response, to_view) {
+                            let candidates = points.iter().copied().enumerate().filter(|(image, _)| {
+                                d.labels.get(*image).is_some_and(|&l| shown.get(l as usize).copied().unwrap_or(false))
+                            });
+                            self.selection.select_photos(&atlas, points_inside(&outline, candidates));
+                        }
+                        if let Some(stroke) = self.selection.stroke_on(id) {
+                            paint_stroke(&ui.painter_at(response.response.rect), stroke);
+                        }
+                        self.distribution.transforms.insert(*id, transform);
                         // The nearest shown point to the pointer, in screen distance.
                         if let Some(pointer) = response.response.hover_pos() {
                             let near = points
@@ -161,7 +199,7 @@ impl AtlasPanel {
                                 .min_by(|a, b| a.1.total_cmp(&b.1))
                                 .map(|(image, _)| image);
                             hovered = near;
-                            if near.is_some() && response.response.clicked() {
+                            if near.is_some() && response.response.clicked() && self.selection.stroke_on(id).is_none() {
                                 clicked = near;
                             }
                         }
@@ -190,7 +228,7 @@ impl AtlasPanel {
                 });
         }
         if let Some(image) = clicked {
-            match image_file(&atlas, image, self.build_folder.as_ref()) {
+            match crate::engine::atlas::selection::image_file_here(&atlas, image, self.build_folder.as_deref()) {
                 Some(path) => cx.actions.push(AppAction::OpenPhoto(path)),
                 None => cx.messages.notice = Some(T::PhotoFileNotHere.get(lang).to_string()),
             }

@@ -11,6 +11,7 @@ use crate::app::context::AppContext;
 use crate::app::i18n::{self, Lang, T};
 use crate::engine::atlas::build::AtlasFocus;
 use crate::engine::atlas::cells::GridLevel;
+use crate::engine::atlas::selection::points_inside;
 use crate::engine::atlas::{Atlas, Stage};
 use crate::worker::{AtlasJob, Job};
 
@@ -115,8 +116,14 @@ impl AtlasPanel {
     fn scene_ui(&mut self, ui: &mut egui::Ui, view: &LevelView) -> (Option<usize>, Option<usize>, egui::Response) {
         let mut scene_rect = self.scene_rect;
         let (mut hovered, mut clicked) = (None, None);
-        let scene = egui::Scene::new().zoom_range(0.05..=40.0).scroll_zooms(true).show(ui, &mut scene_rect, |ui| {
-            let (rect, response) = ui.allocate_exact_size(egui::vec2(WORLD, WORLD), egui::Sense::click());
+        let selecting = self.selection.is_selecting();
+        // While selecting, the left button draws; the other buttons still pan.
+        let pan_buttons =
+            if selecting { egui::DragPanButtons::SECONDARY | egui::DragPanButtons::MIDDLE } else { egui::DragPanButtons::all() };
+        let sense = if selecting { egui::Sense::click_and_drag() } else { egui::Sense::click() };
+        let scene = egui::Scene::new().zoom_range(0.05..=40.0).scroll_zooms(true).drag_pan_buttons(pan_buttons);
+        let scene = scene.show(ui, &mut scene_rect, |ui| {
+            let (rect, response) = ui.allocate_exact_size(egui::vec2(WORLD, WORLD), sense);
             let painter = ui.painter().clone();
             painter.rect_filled(rect, 0.0, egui::Color32::from_rgb(18, 18, 22));
             self.cells_ui(&painter, rect.min, view);
@@ -124,6 +131,7 @@ impl AtlasPanel {
                 class_labels_ui(ui, rect.min, view);
             }
             self.pins_ui(&painter, rect.min, view);
+            self.selection_on_map_ui(&painter, rect.min, view, &response);
             hovered = response.hover_pos().and_then(|pos| view.cell_at(rect.min, pos));
             if response.clicked() {
                 clicked = response.interact_pointer_pos().and_then(|pos| view.cell_at(rect.min, pos));
@@ -206,6 +214,25 @@ impl AtlasPanel {
             let text_rect = egui::Align2::CENTER_BOTTOM.anchor_size(pin.center_top() - egui::vec2(0.0, 5.0 * screen), galley.size());
             painter.rect_filled(text_rect.expand(2.0 * screen), 3.0 * screen, colour.gamma_multiply(0.85));
             painter.galley(text_rect.min, galley, egui::Color32::BLACK);
+        }
+    }
+
+    /// The selected photos' vectors as dots; a drag with 框选 or 套索 selects the photos whose
+    /// vectors it encloses.
+    fn selection_on_map_ui(&mut self, painter: &egui::Painter, origin: egui::Pos2, view: &LevelView, response: &egui::Response) {
+        let Some(atlas) = self.atlas.clone() else { return };
+        let to_map = |pos: egui::Pos2| [f64::from((pos.x - origin.x) / WORLD), f64::from((pos.y - origin.y) / WORLD)];
+        if let Some(outline) = self.selection.track("map", response, to_map) {
+            let points = atlas.layout.chunks_exact(2).map(|p| [f64::from(p[0]), f64::from(p[1])]).enumerate();
+            self.selection.select_vectors(&atlas, points_inside(&outline, points));
+        }
+        let at = |v: usize| Some(origin + egui::vec2(*atlas.layout.get(2 * v)?, *atlas.layout.get(2 * v + 1)?) * WORLD);
+        for position in self.selection.vectors.iter().filter_map(|&v| at(v)) {
+            painter.circle_filled(position, 1.4 * view.screen, egui::Color32::from_white_alpha(200));
+        }
+        if let Some(stroke) = self.selection.stroke_on("map") {
+            let stroke_style = egui::Stroke::new(1.5 * view.screen, egui::Color32::from_rgb(255, 220, 60));
+            painter.add(egui::Shape::line(stroke, stroke_style));
         }
     }
 

@@ -8,18 +8,20 @@ use std::sync::Arc;
 
 use eframe::egui;
 
-mod distribution;
+pub mod distribution;
 mod map;
+mod selection;
 mod side;
 mod timeline;
 mod views;
 
 pub use distribution::DistributionState;
-pub use timeline::{TimelineBuilding, TimelineState};
+pub use selection::{SelectTool, SelectionState};
+pub use timeline::{TimelineBuilding, TimelineLook, TimelineState};
 
 use super::context::AppContext;
 use super::dialogs::DialogKind;
-use super::i18n::T;
+use super::i18n::{self, T};
 use crate::engine::atlas::build::{AtlasFocus, AtlasParams, FOCUS_VECTORS};
 use crate::engine::atlas::export::ExportOptions;
 use crate::engine::atlas::{Atlas, Placement, Stage};
@@ -162,7 +164,8 @@ pub struct AtlasPanel {
     /// Levels whose real pictures have been asked for.
     real_requested: std::collections::HashSet<u16>,
     pub selected: Option<(u16, usize)>,
-    patches: Vec<(egui::TextureHandle, u16, PathBuf)>,
+    /// The selected cell's patches: picture, class, recorded file, image index in the atlas.
+    patches: Vec<(egui::TextureHandle, u16, PathBuf, u32)>,
     /// The selected cell in real pictures: the mean of its patches, its most typical patch.
     real_pictures: [Option<egui::TextureHandle>; 2],
     /// Image files behind the selected cell that could not be read (atlases without embedded
@@ -190,6 +193,8 @@ pub struct AtlasPanel {
     pub distribution: DistributionState,
     /// The photo open in 分类 that was placed on the map by itself (replaced when another opens).
     pub placed_open_photo: Option<PathBuf>,
+    /// Photos selected with a box or lasso on the map or in 数据分布.
+    pub selection: SelectionState,
 }
 
 impl Default for AtlasPanel {
@@ -225,6 +230,7 @@ impl Default for AtlasPanel {
             timeline: TimelineState::default(),
             distribution: DistributionState::default(),
             placed_open_photo: None,
+            selection: SelectionState::default(),
         }
     }
 }
@@ -262,6 +268,7 @@ impl AtlasPanel {
         self.real_pictures = [None, None];
         self.missing_patches.clear();
         self.building = None;
+        self.selection.clear();
     }
 
     fn build_progress(&mut self, ctx: &egui::Context, progress: AtlasBuildProgress) {
@@ -296,7 +303,10 @@ impl AtlasPanel {
         self.patches = patches
             .into_iter()
             .enumerate()
-            .map(|(i, patch)| (texture(ctx, &format!("patch-{i}"), &patch.picture, egui::TextureOptions::NEAREST), patch.label, patch.path))
+            .map(|(i, patch)| {
+                let picture = texture(ctx, &format!("patch-{i}"), &patch.picture, egui::TextureOptions::NEAREST);
+                (picture, patch.label, patch.path, patch.image_index)
+            })
             .collect();
     }
 
@@ -423,6 +433,17 @@ impl AtlasPanel {
                 }
             }
             AtlasEvent::Exported { path } => cx.messages.notice = Some(format!("{} {}", cx.t(T::Saved), path.display())),
+            AtlasEvent::SelectionSaved { path, count } => {
+                cx.messages.notice = Some(i18n::selection_saved(cx.lang, count, &path));
+            }
+            AtlasEvent::SelectionCopied { dest, copied, failed } => {
+                let text = i18n::selection_copied(cx.lang, copied, &dest, &failed);
+                if failed.is_empty() {
+                    cx.messages.notice = Some(text);
+                } else {
+                    cx.messages.error = Some(text);
+                }
+            }
             AtlasEvent::ImagesCounted { dir, classes, images } => {
                 if self.build_folder.as_ref() == Some(&dir) {
                     self.build_folder_count = Some(FolderCount { dir, classes, images });
@@ -467,6 +488,9 @@ impl AtlasPanel {
         self.timeline_job_finished(job);
         if self.counting == Some(job) {
             self.counting = None;
+        }
+        if self.selection.copying == Some(job) {
+            self.selection.copying = None;
         }
         if self.building.as_ref().is_some_and(|b| b.job == job) {
             self.building = None;
@@ -529,6 +553,7 @@ impl AtlasPanel {
             }
             DialogKind::ExportAtlasView => self.export(path, false, cx),
             DialogKind::ExportAtlasWhole => self.export(path, true, cx),
+            DialogKind::ExportSelection | DialogKind::PickCopyFolder => self.selection_dialog_answered(kind, path, cx),
             kind => self.timeline_dialog_answered(kind, path, cx),
         }
     }

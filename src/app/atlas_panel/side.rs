@@ -11,6 +11,7 @@ use crate::engine::model::Layer;
 
 impl AtlasPanel {
     pub(super) fn side_panel_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        self.selection_side_ui(ui, cx);
         self.selected_cell_ui(ui, cx);
         if self.class_colours {
             self.legend_ui(ui, cx);
@@ -77,15 +78,19 @@ impl AtlasPanel {
             }
         }
         ui.horizontal_wrapped(|ui| {
-            for (texture, label, path) in &self.patches {
+            for (texture, label, path, image_index) in &self.patches {
                 let name = cx.class_label(*label as usize);
                 let image = egui::Image::new((texture.id(), egui::vec2(64.0, 64.0))).alt_text(name.as_str());
-                // The photo opens in 分类 when its file is on this machine; a shared or shipped
-                // atlas may hold only its network input.
-                if path.is_file() {
-                    let hint = format!("{name}\n{}\n{}", path.display(), T::OpenInClassifier.get(lang));
+                // The photo opens in 分类 and 解释 when its file is on this machine (where the atlas
+                // recorded it, or inside the build form's folder); a shared or shipped atlas may
+                // hold only its network input.
+                let here = self.atlas.as_ref().and_then(|atlas| {
+                    crate::engine::atlas::selection::image_file_here(atlas, *image_index as usize, self.build_folder.as_deref())
+                });
+                if let Some(file) = here {
+                    let hint = format!("{name}\n{}\n{}", file.display(), T::OpenInClassifier.get(lang));
                     if ui.add(image.sense(egui::Sense::click())).on_hover_text(hint).clicked() {
-                        cx.actions.push(AppAction::OpenPhoto(path.clone()));
+                        cx.actions.push(AppAction::ExplainPhoto(file));
                     }
                 } else {
                     ui.add(image).on_hover_text(format!("{name}\n{}\n{}", path.display(), T::OnlyInAtlas.get(lang)));

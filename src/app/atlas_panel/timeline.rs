@@ -17,6 +17,20 @@ use crate::worker::{Job, JobId, TimelineJob, TimelineJobEvent};
 
 /// Seconds a played timeline spends on each checkpoint.
 const PLAY_SECONDS_PER_FRAME: f32 = 0.8;
+/// Grids a frame can be drawn as an atlas of patches in (cells per side).
+const ATLAS_GRIDS: [usize; 3] = [10, 20, 40];
+/// A cell of a frame's atlas is drawn when at least this many points fall in it.
+const ATLAS_MIN_POINTS: usize = 3;
+
+/// How a frame is drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimelineLook {
+    /// An atlas: a grid of cells, each showing the real photo patch that stands for it.
+    #[default]
+    Atlas,
+    /// Every point, in its class's colour.
+    Points,
+}
 
 /// A timeline being made: which frame, and whether it waits for the run to save the next.
 pub struct TimelineBuilding {
@@ -43,6 +57,12 @@ pub struct TimelineState {
     bounds: [f32; 4],
     movements: Vec<f32>,
     draw_order: Vec<usize>,
+    pub look: TimelineLook,
+    /// Cells per side when drawn as an atlas (one of [`ATLAS_GRIDS`]).
+    pub grid: usize,
+    /// The atlas picture on screen and what it shows (slider position, grid), made anew only when
+    /// either changes.
+    atlas_texture: Option<(u32, usize, egui::TextureHandle)>,
 }
 
 impl AtlasPanel {
@@ -68,6 +88,7 @@ impl AtlasPanel {
                 state.bounds = timeline.bounds();
                 state.movements = timeline.movements();
                 state.draw_order = timeline.draw_order();
+                state.atlas_texture = None;
                 state.timeline = Some(timeline);
                 state.path = Some(path);
             }
@@ -107,7 +128,11 @@ impl AtlasPanel {
             DialogKind::ExportTimeline => {
                 let Some(timeline) = self.timeline.timeline.clone() else { return };
                 let names = (0..timeline.class_names.len()).map(|c| cx.class_label(c)).collect();
-                let job = TimelineJob::Export { timeline, names, options: AnimationOptions::default(), path };
+                // The animation shows what the view shows: the atlas of patches or the points.
+                let atlas_grid =
+                    (self.timeline.look == TimelineLook::Atlas && timeline.patch(0).is_some()).then_some(self.timeline.grid.max(1));
+                let options = AnimationOptions { atlas_grid, ..AnimationOptions::default() };
+                let job = TimelineJob::Export { timeline, names, options, path };
                 self.timeline.exporting = cx.submit(Job::Timeline(job));
             }
             _ => {}
@@ -207,7 +232,77 @@ impl AtlasPanel {
                 T::TimelineFrames.get(lang)
             ));
         });
-        self.timeline_plot(ui, &timeline, cx);
+        let has_patches = timeline.patch(0).is_some();
+        ui.horizontal(|ui| {
+            let label = ui.label(T::TimelineLook.get(lang));
+            ui.add_enabled_ui(has_patches, |ui| {
+                ui.selectable_value(&mut self.timeline.look, TimelineLook::Atlas, T::TimelineLookAtlas.get(lang))
+                    .on_disabled_hover_text(T::TimelineNoPatches.get(lang));
+            })
+            .response
+            .labelled_by(label.id);
+            ui.selectable_value(&mut self.timeline.look, TimelineLook::Points, T::TimelineLookPoints.get(lang));
+            if self.timeline.look == TimelineLook::Atlas && has_patches {
+                ui.separator();
+                if self.timeline.grid == 0 {
+                    self.timeline.grid = ATLAS_GRIDS[1];
+                }
+                for grid in ATLAS_GRIDS {
+                    ui.selectable_value(&mut self.timeline.grid, grid, format!("{grid}×{grid}"));
+                }
+            }
+        });
+        if self.timeline.look == TimelineLook::Atlas && has_patches {
+            self.timeline_atlas(ui, &timeline, cx);
+        } else {
+            self.timeline_plot(ui, &timeline, cx);
+        }
+    }
+
+    /// The frame as an atlas of real patches: each cell shows the patch of the point nearest the
+    /// middle of its points, so regions of the map can be read as what the layer responds to.
+    fn timeline_atlas(&mut self, ui: &mut egui::Ui, timeline: &Timeline, cx: &AppContext) {
+        let state = &mut self.timeline;
+        let key = (state.at.to_bits(), state.grid);
+        if state.atlas_texture.as_ref().is_none_or(|(at, grid, _)| (*at, *grid) != key) {
+            state.atlas_texture = timeline.frame_atlas_picture(state.at, state.bounds, state.grid, ATLAS_MIN_POINTS).map(|picture| {
+                let size = [picture.width() as usize, picture.height() as usize];
+                let image = egui::ColorImage::from_rgb(size, picture.as_raw());
+                (key.0, key.1, ui.ctx().load_texture("timeline-atlas", image, egui::TextureOptions::NEAREST))
+            });
+        }
+        let Some((_, grid, texture)) = &state.atlas_texture else { return };
+        let grid = *grid;
+        let side = (ui.available_width() - 12.0).min(ui.available_height() - 8.0).max(120.0);
+        let response = ui.add(egui::Image::new((texture.id(), egui::vec2(side, side))).sense(egui::Sense::hover()));
+        let rect = response.rect;
+        if let Some(pointer) = response.hover_pos() {
+            // The cell under the pointer: how many activations, and of which classes.
+            let cell_of = |v: f32| ((v.clamp(0.0, 0.999_9) * grid as f32) as usize).min(grid - 1);
+            let (column, row) = (cell_of((pointer.x - rect.min.x) / rect.width()), cell_of((pointer.y - rect.min.y) / rect.height()));
+            let layout = timeline.display_between_within(state.at, state.bounds);
+            let mut counts = vec![0usize; timeline.class_names.len()];
+            for (point, p) in layout.chunks_exact(2).enumerate() {
+                if (cell_of(p[0]), cell_of(p[1])) == (column, row)
+                    && let Some(count) = counts.get_mut(timeline.label[point] as usize)
+                {
+                    *count += 1;
+                }
+            }
+            let total: usize = counts.iter().sum();
+            if total > 0 {
+                let mut ranked: Vec<(usize, usize)> = counts.into_iter().enumerate().filter(|(_, n)| *n > 0).collect();
+                ranked.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+                let classes: Vec<String> = ranked.iter().take(3).map(|(c, n)| format!("{} {n}", cx.class_label(*c))).collect();
+                let cell_size = rect.width() / grid as f32;
+                let cell = egui::Rect::from_min_size(
+                    rect.min + egui::vec2(column as f32, row as f32) * cell_size,
+                    egui::vec2(cell_size, cell_size),
+                );
+                ui.painter().rect_stroke(cell, 0.0, egui::Stroke::new(1.5, egui::Color32::WHITE), egui::StrokeKind::Outside);
+                response.on_hover_text(format!("{} {total}\n{}", T::TimelineCellActivations.get(cx.lang), classes.join(" · ")));
+            }
+        }
     }
 
     /// Moves the slider along while playing, and keeps frames coming.

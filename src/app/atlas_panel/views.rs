@@ -32,6 +32,11 @@ impl AtlasPanel {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 ui.small(name).on_hover_text(path.display().to_string());
             }
+            if self.atlas.is_some() && matches!(self.view, AtlasView::Map | AtlasView::Distribution) {
+                ui.separator();
+                self.select_tool_ui(ui, cx);
+                ui.separator();
+            }
             if self.view != AtlasView::Map {
                 // The rest are the map's own controls.
                 return;
@@ -78,7 +83,10 @@ impl AtlasPanel {
         egui::Panel::right("atlas-side").resizable(true).default_size(330.0).min_size(260.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| match self.view {
                 AtlasView::Timeline => self.timeline_side_ui(ui, cx),
-                AtlasView::Distribution => self.distribution_side_ui(ui, cx),
+                AtlasView::Distribution => {
+                    self.selection_side_ui(ui, cx);
+                    self.distribution_side_ui(ui, cx);
+                }
                 _ => self.side_panel_ui(ui, cx),
             });
         });

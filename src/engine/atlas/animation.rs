@@ -19,11 +19,15 @@ pub struct AnimationOptions {
     pub frame_ms: u32,
     /// How long the last checkpoint's picture stays before the loop restarts.
     pub hold_ms: u32,
+    /// Draw each picture as an atlas of real patches in a grid of this many cells per side
+    /// (see [`Timeline::frame_atlas_picture`]) instead of points; a timeline without patches is
+    /// drawn as points.
+    pub atlas_grid: Option<usize>,
 }
 
 impl Default for AnimationOptions {
     fn default() -> Self {
-        AnimationOptions { size_px: 640, tween: 4, frame_ms: 80, hold_ms: 1500 }
+        AnimationOptions { size_px: 640, tween: 4, frame_ms: 80, hold_ms: 1500, atlas_grid: None }
     }
 }
 
@@ -39,28 +43,50 @@ const LEGEND_WIDTH: u32 = 190;
 
 /// The timeline at `at` (a frame index; fractional between frames) as a picture.
 pub fn render_timeline_frame(timeline: &Timeline, at: f32, size_px: u32, captions: Option<&Captions>) -> RgbImage {
-    render_frame_within(timeline, at, timeline.bounds(), size_px, captions)
+    render_frame_within(timeline, at, timeline.bounds(), size_px, None, captions)
 }
 
-fn render_frame_within(timeline: &Timeline, at: f32, bounds: [f32; 4], size_px: u32, captions: Option<&Captions>) -> RgbImage {
-    let legend = if captions.is_some() { LEGEND_WIDTH } else { 0 };
+/// Minimum points in a cell for it to be drawn in an atlas picture.
+const ATLAS_MIN_POINTS: usize = 3;
+
+fn render_frame_within(
+    timeline: &Timeline,
+    at: f32,
+    bounds: [f32; 4],
+    size_px: u32,
+    atlas_grid: Option<usize>,
+    captions: Option<&Captions>,
+) -> RgbImage {
+    let atlas = atlas_grid.and_then(|grid| timeline.frame_atlas_picture(at, bounds, grid, ATLAS_MIN_POINTS));
+    // An atlas of patches needs no class legend.
+    let legend = if captions.is_some() && atlas.is_none() { LEGEND_WIDTH } else { 0 };
     let mut out = RgbImage::from_pixel(size_px + legend, size_px, BACKGROUND);
-    let layout = timeline.display_between_within(at, bounds);
     let classes = timeline.class_names.len();
     let size = size_px as f32;
-    let dot = (size / 320.0).max(1.2);
-    for i in timeline.draw_order() {
-        let colour = class_colour(timeline.label[i] as usize, classes);
-        fill_disc(&mut out, layout[2 * i] * size, layout[2 * i + 1] * size, dot, |_| colour);
+    if let Some(atlas) = atlas {
+        let scaled = image::imageops::resize(&atlas, size_px, size_px, image::imageops::FilterType::Nearest);
+        image::imageops::replace(&mut out, &scaled, 0, 0);
+    } else {
+        let layout = timeline.display_between_within(at, bounds);
+        let dot = (size / 320.0).max(1.2);
+        for i in timeline.draw_order() {
+            let colour = class_colour(timeline.label[i] as usize, classes);
+            fill_disc(&mut out, layout[2 * i] * size, layout[2 * i + 1] * size, dot, |_| colour);
+        }
     }
     if let Some(captions) = captions {
         let frame = &timeline.frames[(at.round() as usize).min(timeline.frames.len() - 1)];
         let accuracy = frame.validation_accuracy.map(|a| format!("  ·  val {:.1}%", a * 100.0)).unwrap_or_default();
         let title = format!("epoch {}{accuracy}", frame.epoch);
         let px = (size / 28.0).clamp(12.0, 28.0);
+        if legend == 0 {
+            // Over patches the title needs a dark band behind it to be read.
+            let band = RgbImage::from_pixel(size_px, (px * 1.6) as u32 + 8, BACKGROUND);
+            image::imageops::replace(&mut out, &band, 0, 0);
+        }
         draw_text(&mut out, captions.font, &title, 10.0, 8.0, px, Rgb([240, 240, 240]));
         let row = ((size - 20.0) / classes.max(1) as f32).min(20.0);
-        for (class, name) in captions.names.iter().enumerate().take(classes) {
+        for (class, name) in captions.names.iter().enumerate().take(if legend > 0 { classes } else { 0 }) {
             let y = 10.0 + class as f32 * row;
             let x = size + 8.0;
             fill_disc(&mut out, x + 6.0, y + row / 2.0, (row / 3.0).max(2.0), |_| class_colour(class, classes));
@@ -87,7 +113,7 @@ pub fn animation_frames(timeline: &Timeline, options: &AnimationOptions, caption
         for step in 0..pictures {
             let at = frame as f32 + step as f32 / steps as f32;
             let delay = if last { options.hold_ms } else { options.frame_ms };
-            out.push((render_frame_within(timeline, at, bounds, options.size_px, captions), delay));
+            out.push((render_frame_within(timeline, at, bounds, options.size_px, options.atlas_grid, captions), delay));
         }
     }
     out

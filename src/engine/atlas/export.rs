@@ -16,8 +16,37 @@ pub struct ExportOptions {
     pub class_colours: bool,
 }
 
-/// A distinct colour per class (evenly spaced hues).
+/// Twenty colours that stay apart from each other and from the dark map and plot backgrounds,
+/// ordered so that the first n of them are as different as possible for any n (evenly spaced hues
+/// put 17 classes' neighbours within 21° of each other, which the eye cannot tell apart).
+const PALETTE: [[u8; 3]; 20] = [
+    [230, 25, 75],   // red
+    [60, 180, 75],   // green
+    [255, 225, 25],  // yellow
+    [67, 99, 216],   // blue
+    [245, 130, 49],  // orange
+    [66, 212, 244],  // cyan
+    [240, 50, 230],  // magenta
+    [191, 239, 69],  // lime
+    [250, 190, 212], // pink
+    [70, 153, 144],  // teal
+    [220, 190, 255], // lavender
+    [170, 110, 40],  // brown
+    [255, 250, 200], // beige
+    [170, 255, 195], // mint
+    [128, 128, 0],   // olive
+    [255, 216, 177], // apricot
+    [160, 60, 220],  // purple
+    [169, 169, 169], // grey
+    [200, 60, 60],   // brick
+    [120, 140, 255], // periwinkle
+];
+
+/// A distinct colour per class: the palette up to 20 classes, evenly spaced hues beyond.
 pub fn class_colour(class: usize, classes: usize) -> Rgb<u8> {
+    if classes <= PALETTE.len() {
+        return Rgb(PALETTE[class % PALETTE.len()]);
+    }
     let hue = class as f32 / classes.max(1) as f32 * 360.0;
     let (s, v) = (0.65f32, 0.95f32);
     let c = v * s;

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod nndescent;
 pub mod patches;
 pub mod place;
+pub mod selection;
 pub mod table;
 pub mod timeline;
 pub mod views;

@@ -8,7 +8,7 @@ use image::RgbImage;
 
 use super::build::Atlas;
 use crate::engine::image_input::{decode_image_file, to_network_image};
-use crate::engine::model::{INPUT_SIZE, layer_output_shape};
+use crate::engine::model::{INPUT_SIZE, Layer, layer_output_shape};
 
 /// Side of a patch as sent for display.
 pub const PATCH_DISPLAY_PX: u32 = 72;
@@ -18,6 +18,8 @@ pub struct Patch {
     pub image: RgbImage,
     pub label: u16,
     pub path: PathBuf,
+    /// The image's index in the atlas (to find its file on another machine).
+    pub image_index: u32,
 }
 
 /// The patches behind a cell, and the image files that were needed but could not be read.
@@ -36,9 +38,6 @@ pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> CellPatches
 /// [`cell_patches`] with a cache of decoded images shared between calls (image index → picture),
 /// for work over many cells.
 pub fn cell_patches_cached(atlas: &Atlas, members: &[u32], limit: usize, decoded: &mut HashMap<u32, Option<RgbImage>>) -> CellPatches {
-    let side = layer_output_shape(atlas.collected.layer, 1)[1] as f32;
-    let input = INPUT_SIZE as u32;
-    let patch = (super::icons::icon_size(atlas.collected.layer) as u32).clamp(16, input);
     let mut result = CellPatches { patches: Vec::new(), missing: Vec::new() };
     for &member in members.iter().take(limit) {
         let m = member as usize;
@@ -58,17 +57,26 @@ pub fn cell_patches_cached(atlas: &Atlas, members: &[u32], limit: usize, decoded
             }
             continue;
         };
-        // The vector's receptive field centre in the input, cropped and enlarged.
-        let scale = input as f32 / side;
-        let (cx, cy) = ((f32::from(x) + 0.5) * scale, (f32::from(y) + 0.5) * scale);
-        let limit = (input - patch) as f32;
-        let left = (cx - patch as f32 / 2.0).clamp(0.0, limit) as u32;
-        let top = (cy - patch as f32 / 2.0).clamp(0.0, limit) as u32;
-        let crop = image::imageops::crop_imm(image, left, top, patch, patch).to_image();
+        let crop = receptive_patch(image, atlas.collected.layer, [x, y]);
         let crop = image::imageops::resize(&crop, PATCH_DISPLAY_PX, PATCH_DISPLAY_PX, image::imageops::FilterType::Nearest);
-        result.patches.push(Patch { image: crop, label, path });
+        result.patches.push(Patch { image: crop, label, path, image_index });
     }
     result
+}
+
+/// The part of a network input (100 x 100) that position `[x, y]` of `layer`'s output sees: a
+/// square of the layer's icon size around the position's receptive-field centre, kept inside the
+/// picture.
+pub fn receptive_patch(image: &RgbImage, layer: Layer, [x, y]: [u16; 2]) -> RgbImage {
+    let side = layer_output_shape(layer, 1)[1] as f32;
+    let input = INPUT_SIZE as u32;
+    let patch = (super::icons::icon_size(layer) as u32).clamp(16, input);
+    let scale = input as f32 / side;
+    let (cx, cy) = ((f32::from(x) + 0.5) * scale, (f32::from(y) + 0.5) * scale);
+    let limit = (input - patch) as f32;
+    let left = (cx - patch as f32 / 2.0).clamp(0.0, limit) as u32;
+    let top = (cy - patch as f32 / 2.0).clamp(0.0, limit) as u32;
+    image::imageops::crop_imm(image, left, top, patch, patch).to_image()
 }
 
 /// Real patches averaged into a cell's "mean patch": at most this many members.

@@ -68,6 +68,54 @@ pub struct Timeline {
     pub frames: Vec<TimelineFrame>,
     /// The data set's folder name (no path: the file may travel).
     pub data_name: String,
+    /// Per point, the patch of its photo that its activation sees (the receptive field,
+    /// [`TIMELINE_PATCH_PX`] square, RGB, row-major), so every frame can be drawn as an atlas of
+    /// real patches without the photos. Empty for a timeline saved without them.
+    pub patches: Vec<u8>,
+}
+
+/// Side of the photo patch kept for each point of a timeline, in pixels.
+pub const TIMELINE_PATCH_PX: u32 = 16;
+const PATCH_BYTES: usize = (TIMELINE_PATCH_PX * TIMELINE_PATCH_PX * 3) as usize;
+
+/// One cell of a frame drawn as an atlas: its place in the grid, how many points fall in it, and
+/// the point that stands for it (the one nearest the cell's points' centroid).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameCell {
+    pub column: usize,
+    pub row: usize,
+    pub count: usize,
+    pub point: usize,
+}
+
+/// A frame's display layout (unit square, see [`Timeline::display_layout`]) cut into `grid` x
+/// `grid` cells; the cells holding at least `min_points` points, each with its representative.
+pub fn frame_cells(layout: &[f32], grid: usize, min_points: usize) -> Vec<FrameCell> {
+    let grid = grid.max(1);
+    let cell_of = |p: &[f32]| {
+        let at = |v: f32| ((v.clamp(0.0, 1.0) * grid as f32) as usize).min(grid - 1);
+        at(p[1]) * grid + at(p[0])
+    };
+    // Per cell: count and coordinate sums, then the member nearest the centroid.
+    let mut sums = vec![(0usize, 0f64, 0f64); grid * grid];
+    for p in layout.chunks_exact(2) {
+        let cell = &mut sums[cell_of(p)];
+        *cell = (cell.0 + 1, cell.1 + f64::from(p[0]), cell.2 + f64::from(p[1]));
+    }
+    let mut nearest = vec![(usize::MAX, f64::INFINITY); grid * grid];
+    for (point, p) in layout.chunks_exact(2).enumerate() {
+        let cell = cell_of(p);
+        let (count, sx, sy) = sums[cell];
+        let (mx, my) = (sx / count as f64, sy / count as f64);
+        let distance = (f64::from(p[0]) - mx).powi(2) + (f64::from(p[1]) - my).powi(2);
+        if distance < nearest[cell].1 {
+            nearest[cell] = (point, distance);
+        }
+    }
+    (0..grid * grid)
+        .filter(|&cell| sums[cell].0 >= min_points.max(1))
+        .map(|cell| FrameCell { column: cell % grid, row: cell / grid, count: sums[cell].0, point: nearest[cell].0 })
+        .collect()
 }
 
 impl Timeline {
@@ -134,6 +182,33 @@ impl Timeline {
         }
         let bounds = self.bounds();
         mean_displacement(&self.display_layout_within(frame - 1, bounds), &self.display_layout_within(frame, bounds))
+    }
+
+    /// Point `point`'s photo patch ([`TIMELINE_PATCH_PX`] square, RGB), if the timeline keeps them.
+    pub fn patch(&self, point: usize) -> Option<&[u8]> {
+        self.patches.get(point * PATCH_BYTES..(point + 1) * PATCH_BYTES)
+    }
+
+    /// Frame `at` (fractional between frames, as [`Timeline::display_between_within`]) drawn as
+    /// an atlas: `grid` x `grid` cells, each with the patch of the point that stands for it (see
+    /// [`frame_cells`]), cells with fewer than `min_points` points left dark. None when the
+    /// timeline keeps no patches.
+    pub fn frame_atlas_picture(&self, at: f32, bounds: [f32; 4], grid: usize, min_points: usize) -> Option<image::RgbImage> {
+        if self.patches.len() != self.len() * PATCH_BYTES || self.is_empty() {
+            return None;
+        }
+        let px = TIMELINE_PATCH_PX;
+        let layout = self.display_between_within(at, bounds);
+        let mut picture = image::RgbImage::from_pixel(grid as u32 * px, grid as u32 * px, image::Rgb([18, 18, 22]));
+        for cell in frame_cells(&layout, grid, min_points) {
+            let patch = self.patch(cell.point)?;
+            let (left, top) = (cell.column as u32 * px, cell.row as u32 * px);
+            for (i, rgb) in patch.chunks_exact(3).enumerate() {
+                let (x, y) = (i as u32 % px, i as u32 / px);
+                picture.put_pixel(left + x, top + y, image::Rgb([rgb[0], rgb[1], rgb[2]]));
+            }
+        }
+        Some(picture)
     }
 
     /// The order to draw the points in: shuffled (seeded), so no class is painted over all the
@@ -258,6 +333,7 @@ impl TimelineBuilder {
             label,
             frames: Vec::new(),
             data_name,
+            patches: Vec::new(),
         };
         Ok(TimelineBuilder { timeline, per_image, last_raw: None })
     }
@@ -281,7 +357,11 @@ impl TimelineBuilder {
     ) -> Result<(), AtlasError> {
         let params = self.timeline.params.clone();
         let dim = layer_output_shape(params.layer, self.timeline.class_names.len() as i64)[0] as usize;
-        let vectors = self.activations(net, photos, dim, on_event, cancel)?;
+        let keep_patches = self.timeline.patches.is_empty();
+        let (vectors, patches) = self.activations(net, photos, dim, keep_patches, on_event, cancel)?;
+        if keep_patches {
+            self.timeline.patches = patches;
+        }
         let (neighbours, _) = neighbour_graph(&vectors, dim, params.umap.n_neighbors, params.seed, net.device(), &mut |_, _| {}, cancel)
             .ok_or(AtlasError::Cancelled)?;
         let raw = umap_from(&neighbours, &params.umap, self.last_raw.as_deref(), 0, &mut |_, _| {}, cancel)?;
@@ -297,17 +377,20 @@ impl TimelineBuilder {
     }
 
     /// Each point's activation vector under `net`, `n x dim`: forward passes only (a timeline
-    /// needs no attributions), a batch of photos at a time.
+    /// needs no attributions), a batch of photos at a time; with `keep_patches`, also each
+    /// point's photo patch (the same for every frame, so taken once).
     fn activations(
         &self,
         net: &Net,
         photos: &dyn Photos,
         dim: usize,
+        keep_patches: bool,
         on_event: &mut dyn FnMut(TimelineEvent),
         cancel: &AtomicBool,
-    ) -> Result<Vec<f32>, AtlasError> {
+    ) -> Result<(Vec<f32>, Vec<u8>), AtlasError> {
         let layer = self.timeline.layer;
         let mut vectors = Vec::with_capacity(self.timeline.len() * dim);
+        let mut patches = Vec::with_capacity(if keep_patches { self.timeline.len() * PATCH_BYTES } else { 0 });
         let mut point = 0;
         let batch_size = 64;
         for start in (0..photos.len()).step_by(batch_size) {
@@ -317,6 +400,18 @@ impl TimelineBuilder {
             let end = (start + batch_size).min(photos.len());
             let images = photos.read(start..end).map_err(|file| AtlasError::File { path: file.path, reason: file.reason })?;
             let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(net.kind());
+            if keep_patches {
+                let first = point;
+                for (offset, image) in images.iter().enumerate() {
+                    for k in 0..self.per_image {
+                        let at = self.timeline.position[first + offset * self.per_image + k];
+                        let crop = super::patches::receptive_patch(image, layer, at);
+                        let small =
+                            image::imageops::resize(&crop, TIMELINE_PATCH_PX, TIMELINE_PATCH_PX, image::imageops::FilterType::Triangle);
+                        patches.extend_from_slice(small.as_raw());
+                    }
+                }
+            }
             drop(images);
             let activation = tch::no_grad(|| {
                 net.forward_until(&batch, layer, false).get(layer).to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous()
@@ -333,7 +428,7 @@ impl TimelineBuilder {
             }
             on_event(TimelineEvent::Photos { done: end, total: photos.len() });
         }
-        Ok(vectors)
+        Ok((vectors, patches))
     }
 }
 
@@ -433,6 +528,10 @@ pub fn save_timeline(timeline: &Timeline, path: &Path) -> Result<(), TimelineErr
         ),
         ("label".into(), Dtype::U16, vec![n], timeline.label.iter().flat_map(|x| x.to_le_bytes()).collect()),
     ];
+    if timeline.patches.len() == n * PATCH_BYTES && n > 0 {
+        let px = TIMELINE_PATCH_PX as usize;
+        tables.push(("patches".into(), Dtype::U8, vec![n, px, px, 3], timeline.patches.clone()));
+    }
     for (i, frame) in timeline.frames.iter().enumerate() {
         tables.push((format!("frame_{i:04}"), Dtype::F32, vec![n, 2], f32_bytes(&frame.layout)));
     }
@@ -491,6 +590,10 @@ pub fn load_timeline(path: &Path) -> Result<Timeline, TimelineError> {
     if frames.is_empty() {
         return Err(error("the timeline has no frames".into()));
     }
+    // Patches are optional (a timeline saved without them still opens); when present, checked.
+    let px = TIMELINE_PATCH_PX as usize;
+    let patches =
+        if tensors.names().iter().any(|name| *name == "patches") { table("patches", Dtype::U8, &[n, px, px, 3])? } else { Vec::new() };
     Ok(Timeline {
         layer: header.layer,
         class_names: header.class_names,
@@ -500,5 +603,6 @@ pub fn load_timeline(path: &Path) -> Result<Timeline, TimelineError> {
         label,
         frames,
         data_name: header.data_name,
+        patches,
     })
 }

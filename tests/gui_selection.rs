@@ -1,0 +1,180 @@
+//! Selecting photos with the shipped atlas: a lasso drawn over 数据分布's UMAP view selects the
+//! points inside it (and not those in its notch), the list is exported as CSV, the files copied
+//! into class folders; a box drawn on the map selects the photos of the vectors inside it, the
+//! photos with the most of them first.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use activation_atlas::app::atlas_panel::distribution::view_points;
+use activation_atlas::app::atlas_panel::{AtlasView, SelectTool};
+use activation_atlas::app::dialogs::{DialogKind, picker_from};
+use activation_atlas::app::{AtlasApp, Tab};
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// Pixels from an outline within which a point may fall either way (the pointer is sampled).
+const EDGE_SLACK: f32 = 4.0;
+
+fn atlas_app(answers: Vec<(DialogKind, PathBuf)>) -> Harness<'static, AtlasApp> {
+    let picker = picker_from(move |request| answers.iter().find(|(k, _)| *k == request.kind).map(|(_, p)| p.clone()));
+    let mut harness = common::app_with_model(common::app_options(picker), [1400.0, 1000.0]);
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    harness.get_by_label("地图集").click();
+    harness.run_steps(2);
+    harness
+}
+
+/// Presses at the first point, drags through the others (in small steps), releases at the last.
+fn drag_through(harness: &mut Harness<'static, AtlasApp>, path: &[egui::Pos2]) {
+    let button =
+        |pos, pressed| egui::Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() };
+    harness.event(egui::Event::PointerMoved(path[0]));
+    harness.run_steps(1);
+    harness.event(button(path[0], true));
+    harness.run_steps(1);
+    for pair in path.windows(2) {
+        let steps = (pair[0].distance(pair[1]) / 5.0).ceil().max(1.0) as usize;
+        for step in 1..=steps {
+            harness.event(egui::Event::PointerMoved(pair[0].lerp(pair[1], step as f32 / steps as f32)));
+            harness.run_steps(1);
+        }
+    }
+    harness.event(button(*path.last().unwrap(), false));
+    harness.run_steps(2);
+}
+
+fn inside(polygon: &[egui::Pos2], p: egui::Pos2) -> bool {
+    let mut inside = false;
+    for (i, a) in polygon.iter().enumerate() {
+        let b = polygon[(i + 1) % polygon.len()];
+        if (a.y > p.y) != (b.y > p.y) && p.x < a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y) {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
+fn distance_to_outline(polygon: &[egui::Pos2], p: egui::Pos2) -> f32 {
+    (0..polygon.len())
+        .map(|i| {
+            let (a, b) = (polygon[i], polygon[(i + 1) % polygon.len()]);
+            let t = ((p - a).dot(b - a) / (b - a).length_sq()).clamp(0.0, 1.0);
+            p.distance(a + (b - a) * t)
+        })
+        .fold(f32::INFINITY, f32::min)
+}
+
+#[test]
+fn a_lasso_selects_the_points_inside_it_and_they_are_exported_and_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (list, copies) = (dir.path().join("chosen.csv"), dir.path().join("copies"));
+    let mut harness = atlas_app(vec![(DialogKind::ExportSelection, list.clone()), (DialogKind::PickCopyFolder, copies.clone())]);
+    harness.get_by_label("数据分布").click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().atlas.view, AtlasView::Distribution);
+    harness.get_by_label("套索").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().atlas.selection.tool, SelectTool::Lasso);
+
+    // A chevron over the UMAP 2-D plot: its notch (between the two lower arms) is outside.
+    let origin = harness.get_by_label("UMAP 2-D").rect().left_bottom();
+    let lasso: Vec<egui::Pos2> = [(30.0, 30.0), (420.0, 30.0), (420.0, 380.0), (225.0, 150.0), (30.0, 380.0)]
+        .iter()
+        .map(|&(x, y)| origin + egui::vec2(x, y))
+        .collect();
+    let mut closed = lasso.clone();
+    closed.push(lasso[0]);
+    drag_through(&mut harness, &closed);
+
+    let app = harness.state();
+    let atlas = app.atlas.atlas.clone().unwrap();
+    let points = view_points(atlas.distribution.as_ref().unwrap(), "umap2", app.atlas.yaw);
+    let screen: Vec<egui::Pos2> =
+        points.iter().map(|&p| app.atlas.distribution.screen_position("umap2", p).expect("the view was drawn")).collect();
+    let selected: BTreeSet<usize> = app.atlas.selection.images.iter().copied().collect();
+    let (mut clearly_in, mut in_notch) = (0, 0);
+    let notch = [lasso[2], lasso[3], lasso[4]];
+    for (image, &p) in screen.iter().enumerate() {
+        if distance_to_outline(&lasso, p) <= EDGE_SLACK {
+            continue;
+        }
+        let expected = inside(&lasso, p);
+        assert_eq!(selected.contains(&image), expected, "image {image} at {p:?}");
+        clearly_in += usize::from(expected);
+        in_notch += usize::from(inside(&notch, p));
+    }
+    assert!(clearly_in >= 20, "the lasso covers many photos ({clearly_in})");
+    assert!(in_notch >= 5, "photos in the notch were left out ({in_notch}), so this was no box");
+    assert!(selected.len() < screen.len());
+    let selected_count = selected.len();
+    harness.get_by_label(&format!("已选 {selected_count} 张照片"));
+
+    // The list, as CSV: a header and one row per selected photo, by its index.
+    harness.get_by_label("导出列表（CSV/JSON）…").click();
+    common::run_until(&mut harness, "the list is written", 60, |_| list.is_file());
+    let text = std::fs::read_to_string(&list).unwrap();
+    assert!(text.starts_with("index,class,path,file,umap_x,umap_y\n"));
+    let listed: BTreeSet<usize> = text.lines().skip(1).map(|line| line.split(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(listed, selected);
+
+    // The files, copied into class folders (the shipped atlas names them inside flowers17).
+    harness.state_mut().atlas.build_folder = Some(common::flowers17());
+    harness.get_by_label("复制照片到文件夹…").click();
+    common::run_until(&mut harness, "the copies are made", 120, |app| {
+        app.atlas.selection.copying.is_none() && app.messages.notice.as_deref().is_some_and(|n| n.contains("已复制"))
+    });
+    let copied: usize = std::fs::read_dir(&copies).unwrap().map(|class| std::fs::read_dir(class.unwrap().path()).unwrap().count()).sum();
+    assert_eq!(copied, selected_count);
+    for image in selected.iter().take(5) {
+        let relative = &atlas.meta.image_paths[*image];
+        let copy = copies.join(relative);
+        assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(common::flowers17().join(relative)).unwrap());
+    }
+
+    // A photo of the grid opens in 分类 and 解释.
+    let first = *selected.iter().next().unwrap();
+    let name = atlas.meta.image_paths[first].file_name().unwrap().to_string_lossy().into_owned();
+    harness.get_by_label("数据分布").click();
+    harness.run_steps(2);
+    harness.get_by_label(&name).click();
+    let expected = common::flowers17().join(&atlas.meta.image_paths[first]);
+    common::run_until(&mut harness, "the photo opens", 60, |app| app.classify.image_path.as_ref() == Some(&expected));
+    assert_eq!(harness.state().tab, Tab::Explain);
+}
+
+#[test]
+fn a_box_on_the_map_selects_the_photos_of_the_vectors_inside_it() {
+    let mut harness = atlas_app(Vec::new());
+    harness.get_by_label("框选").click();
+    harness.run_steps(2);
+    let (a, b) = (egui::pos2(250.0, 300.0), egui::pos2(520.0, 560.0));
+    drag_through(&mut harness, &[a, egui::pos2(b.x, a.y), b]);
+    let app = harness.state();
+    let (view, outline) = app.atlas.selection.last_outline.clone().expect("the box was drawn");
+    assert_eq!(view, "map");
+    assert_eq!(outline.len(), 4, "a box has four corners");
+    let atlas = app.atlas.atlas.clone().unwrap();
+    let (low, high) = (outline[0], outline[2]);
+    let (x0, x1, y0, y1) = (low[0].min(high[0]), low[0].max(high[0]), low[1].min(high[1]), low[1].max(high[1]));
+    let inside: Vec<usize> = atlas
+        .layout
+        .chunks_exact(2)
+        .enumerate()
+        .filter(|(_, p)| (x0..=x1).contains(&f64::from(p[0])) && (y0..=y1).contains(&f64::from(p[1])))
+        .map(|(v, _)| v)
+        .collect();
+    let expected: BTreeSet<usize> = inside.iter().map(|&v| atlas.collected.image[v] as usize).collect();
+    let selected: BTreeSet<usize> = app.atlas.selection.images.iter().copied().collect();
+    assert!(!expected.is_empty() && expected.len() < atlas.meta.image_paths.len());
+    assert_eq!(selected, expected);
+    // The map marks the vectors inside, not the photos' others; the grid puts first the photos
+    // with the most vectors inside.
+    assert_eq!(app.atlas.selection.vectors, inside);
+    let count = |image: usize| inside.iter().filter(|&&v| atlas.collected.image[v] as usize == image).count();
+    let counts: Vec<usize> = app.atlas.selection.images.iter().map(|&i| count(i)).collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most vectors inside first: {counts:?}");
+}

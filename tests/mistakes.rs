@@ -1,0 +1,88 @@
+//! The mistakes explorer with the shipped model on flowers17: the wrong answers on its validation
+//! split (and only there), the surest first, with Grad-CAM maps and the nearest training photos;
+//! and the 错误 tab that lists them, explains one and places one on the atlas.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+
+use activation_atlas::app::Tab;
+use activation_atlas::app::dialogs::{DialogKind, picker_from};
+use activation_atlas::engine::checkpoint::load_checkpoint;
+use activation_atlas::engine::classify::classify_images;
+use activation_atlas::engine::data::{Photos, open_dataset, stratified_split};
+use activation_atlas::engine::mistakes::{MistakeParams, find_mistakes};
+use egui_kittest::kittest::Queryable;
+
+#[test]
+fn the_mistakes_are_the_wrong_answers_on_the_validation_split_surest_first() {
+    let model = load_checkpoint(&activation_atlas::resources::shipped_model().unwrap(), tch::Device::Cpu).unwrap();
+    let recipe = model.meta.training.clone().expect("the shipped model records its recipe");
+    let cancel = AtomicBool::new(false);
+    let photos = open_dataset(&common::flowers17(), None, &|_, _| {}, &cancel).unwrap();
+    let params = MistakeParams { validation_fraction: recipe.validation_fraction, seed: recipe.seed, neighbours: 4, max_mistakes: 1000 };
+    let report = find_mistakes(&model.net, &model.meta.class_names, &photos, &params, &mut |_, _| {}, &cancel).unwrap();
+
+    let (train, validation) = stratified_split(photos.labels(), recipe.validation_fraction, recipe.seed);
+    assert!(report.held_out);
+    assert_eq!(report.examined, validation.len());
+    // Counted independently: classify each validation photo.
+    let wrong: Vec<usize> = validation
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let image = photos.read(i..i + 1).unwrap()[0].clone();
+            classify_images(&model.net, &[image])[0].best().0 != photos.labels()[i]
+        })
+        .collect();
+    assert_eq!(report.wrong, wrong.len());
+    assert!(report.wrong > 0, "the shipped model makes some mistakes on 238 photos");
+    let found: HashSet<usize> = report.mistakes.iter().map(|m| m.index).collect();
+    assert_eq!(found, wrong.iter().copied().collect());
+
+    let train: HashSet<usize> = train.into_iter().collect();
+    for pair in report.mistakes.windows(2) {
+        assert!(pair[0].confidence >= pair[1].confidence, "surest first");
+    }
+    for m in &report.mistakes {
+        assert_ne!(m.predicted, m.truth);
+        assert!(m.confidence >= m.truth_probability);
+        assert_eq!((m.predicted_map.width, m.predicted_map.height), (100, 100));
+        assert_ne!(m.predicted_map, m.truth_map, "the two classes' evidence differs");
+        assert_eq!(m.near.len(), 4);
+        assert!(m.near.iter().all(|n| train.contains(&n.index)), "neighbours come from the training split");
+        assert!(m.near.windows(2).all(|w| w[0].similarity >= w[1].similarity), "nearest first");
+    }
+}
+
+#[test]
+fn the_mistakes_tab_lists_them_and_opens_one_in_explain_and_on_the_atlas() {
+    let options = common::app_options(picker_from(|request| (request.kind == DialogKind::PickMistakesFolder).then(common::flowers17)));
+    let mut harness = common::app_with_model(options, [1400.0, 1000.0]);
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    harness.get_by_label("错误").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().tab, Tab::Mistakes);
+    harness.get_by_label("选择文件夹…").click();
+    common::run_until(&mut harness, "the folder is chosen", 20, |app| app.mistakes.folder == Some(common::flowers17()));
+    harness.get_by_label("查找错误").click();
+    common::run_until(&mut harness, "the mistakes are found", 240, |app| app.mistakes.found.is_some() && app.mistakes.finding.is_none());
+    harness.run_steps(2);
+    let found = harness.state().mistakes.found.clone().unwrap();
+    harness.get_by_label_contains(&format!("{} 张验证照片中答错 {} 张", found.examined, found.wrong));
+    let surest = &found.mistakes[0];
+    assert!(surest.near.iter().all(|n| n.picture.is_some()), "neighbours come with their pictures");
+
+    // The surest mistake is the first row: 在地图集上显示 places it on the atlas.
+    harness.get_all_by_label("在地图集上显示").next().unwrap().click();
+    common::run_until(&mut harness, "it is placed on the atlas", 60, |app| app.atlas.dropped.iter().any(|d| d.path == surest.path));
+    assert_eq!(harness.state().tab, Tab::Atlas);
+
+    harness.get_by_label("错误").click();
+    harness.run_steps(2);
+    let file = surest.path.file_name().unwrap().to_string_lossy().into_owned();
+    harness.get_all_by_label(&file).next().unwrap().click();
+    common::run_until(&mut harness, "it opens in 解释", 60, |app| app.classify.image_path.as_ref() == Some(&surest.path));
+    assert_eq!(harness.state().tab, Tab::Explain);
+}
