@@ -85,6 +85,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Accuracy, per-class precision / recall / F1 and the confusion matrix on a labelled folder.
     Evaluate(EvaluateArgs),
+    /// The model's wrong answers on the photos of a labelled folder it was validated on (its
+    /// recorded split), surest first, each with the training photos nearest to it in fc2.
+    Mistakes(MistakesArgs),
     /// Explain one image: feature maps, filters, saliency, Grad-CAM or occlusion, as a PNG.
     Explain(ExplainArgs),
     /// Faithfulness of the attribution methods over a labelled folder: deletion and insertion
@@ -726,6 +729,24 @@ pub struct EvaluateArgs {
     pub names: NamesArgs,
 }
 
+#[derive(Args, Debug)]
+pub struct MistakesArgs {
+    /// Model weights; defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Labelled folder the model was trained on: one sub-folder per class.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Mistakes listed at most, the surest first (all are counted).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Nearest training photos listed per mistake.
+    #[arg(long, default_value_t = 3)]
+    pub neighbours: usize,
+    #[command(flatten)]
+    pub names: NamesArgs,
+}
+
 /// Set by Ctrl-C (SIGINT) while a command runs: long commands (loading a data set, training,
 /// atlas builds, downloads, explanations) stop at their next check and say "cancelled".
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -758,6 +779,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Classify(_) => "classify",
         Command::Train(_) => "train",
         Command::Evaluate(_) => "evaluate",
+        Command::Mistakes(_) => "mistakes",
         Command::Explain(_) => "explain",
         Command::ExplainEval(_) => "explain-eval",
         Command::Visualize(_) => "visualize",
@@ -789,6 +811,7 @@ pub fn run(command: Command, json: bool) -> Result<()> {
         Command::Classify(args) => classify(args, out),
         Command::Train(args) => train_command(args, out),
         Command::Evaluate(args) => evaluate(args, out),
+        Command::Mistakes(args) => mistakes_command(args, out),
         Command::Explain(args) => explain(args, out),
         Command::ExplainEval(args) => explain_eval(args, out),
         Command::Visualize(args) => visualize_command(args, out),
@@ -1074,6 +1097,75 @@ fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
         print_report(&report, &ClassNamer::new(&args.names, model_classes)?);
     }
     Ok(serde_json::to_value(&report)?)
+}
+
+fn mistakes_command(args: MistakesArgs, out: Output) -> Result<serde_json::Value> {
+    use crate::engine::mistakes::{MistakeParams, find_mistakes};
+    let weights = weights_or_shipped(args.weights)?;
+    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let classes = &checkpoint.meta.class_names;
+    let namer = ClassNamer::new(&args.names, classes)?;
+    let dataset = open_dataset_reporting(&args.data)?;
+    let params = MistakeParams {
+        max_mistakes: args.limit,
+        neighbours: args.neighbours,
+        ..MistakeParams::for_recipe(checkpoint.meta.training.as_ref())
+    };
+    let started = std::time::Instant::now();
+    let bar = progress_bar(BAR);
+    bar.set_message("finding mistakes");
+    let found = find_mistakes(
+        &checkpoint.net,
+        classes,
+        &dataset,
+        &params,
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+        &INTERRUPTED,
+    );
+    bar.finish_and_clear();
+    let report = found?;
+    let seconds = started.elapsed().as_secs_f64();
+    let accuracy = 1.0 - report.wrong as f64 / report.examined.max(1) as f64;
+    let which = if report.held_out { "validation photos" } else { "photos (no recorded split: the model may have trained on them)" };
+    say!(out, "{} wrong of {} {which}, accuracy {:.1}% ({seconds:.1} s)", report.wrong, report.examined, accuracy * 100.0);
+    let file_name = |path: &Path| path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for m in &report.mistakes {
+        say!(
+            out,
+            "{:>6.1}%  {}  true {}  predicted {}  (true class {:.1}%)",
+            m.confidence * 100.0,
+            m.path.display(),
+            namer.name(m.truth),
+            namer.name(m.predicted),
+            m.truth_probability * 100.0
+        );
+        for near in &m.near {
+            say!(out, "          near {} {} (similarity {:.3})", namer.name(near.class), file_name(&near.path), near.similarity);
+        }
+    }
+    Ok(json!({
+        "weights": weights.display().to_string(),
+        "examined": report.examined,
+        "wrong": report.wrong,
+        "held_out": report.held_out,
+        "accuracy": accuracy,
+        "seconds": seconds,
+        "mistakes": report.mistakes.iter().map(|m| json!({
+            "path": m.path.display().to_string(),
+            "truth": classes[m.truth],
+            "predicted": classes[m.predicted],
+            "confidence": m.confidence,
+            "truth_probability": m.truth_probability,
+            "near": m.near.iter().map(|n| json!({
+                "path": n.path.display().to_string(),
+                "class": classes[n.class],
+                "similarity": n.similarity,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    }))
 }
 
 fn print_report(report: &EvalReport, namer: &ClassNamer) {

@@ -37,7 +37,9 @@ fn drag_through(harness: &mut Harness<'static, AtlasApp>, path: &[egui::Pos2]) {
     harness.event(button(path[0], true));
     harness.run_steps(1);
     for pair in path.windows(2) {
-        let steps = (pair[0].distance(pair[1]) / 5.0).ceil().max(1.0) as usize;
+        // Steps of 25 points: a drag is recognised only after the first, so an outline that
+        // started there instead of where the button went down would miss its first corner.
+        let steps = (pair[0].distance(pair[1]) / 25.0).ceil().max(1.0) as usize;
         for step in 1..=steps {
             harness.event(egui::Event::PointerMoved(pair[0].lerp(pair[1], step as f32 / steps as f32)));
             harness.run_steps(1);

@@ -86,3 +86,38 @@ fn the_mistakes_tab_lists_them_and_opens_one_in_explain_and_on_the_atlas() {
     common::run_until(&mut harness, "it opens in 解释", 60, |app| app.classify.image_path.as_ref() == Some(&surest.path));
     assert_eq!(harness.state().tab, Tab::Explain);
 }
+
+#[test]
+fn the_cli_lists_the_surest_mistakes_and_refuses_a_folder_of_other_classes() {
+    let flowers = common::flowers17();
+    let output = common::run_cli(&[
+        "--json".as_ref(),
+        "mistakes".as_ref(),
+        "--data".as_ref(),
+        flowers.as_os_str(),
+        "--limit".as_ref(),
+        "5".as_ref(),
+    ]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result = &envelope["result"];
+    assert_eq!(result["held_out"], true);
+    let (examined, wrong) = (result["examined"].as_u64().unwrap(), result["wrong"].as_u64().unwrap());
+    assert!(wrong > 5 && wrong < examined, "{result}");
+    let mistakes = result["mistakes"].as_array().unwrap();
+    assert_eq!(mistakes.len(), 5, "--limit 5");
+    let confidences: Vec<f64> = mistakes.iter().map(|m| m["confidence"].as_f64().unwrap()).collect();
+    assert!(confidences.windows(2).all(|w| w[0] >= w[1]), "surest first: {confidences:?}");
+    for m in mistakes {
+        assert_ne!(m["truth"], m["predicted"]);
+        assert_eq!(m["near"].as_array().unwrap().len(), 3);
+    }
+
+    // A folder whose classes are not the model's is refused with both lists.
+    let other = tempfile::tempdir().unwrap();
+    common::write_shape_dataset(other.path(), 3, 4);
+    let output = common::run_cli(&["mistakes".as_ref(), "--data".as_ref(), other.path().as_os_str()]);
+    assert!(!output.status.success());
+    let stderr = common::text(&output.stderr);
+    assert!(stderr.contains("are not the model's") && stderr.contains("sunflower"), "{stderr}");
+}

@@ -11,6 +11,7 @@ use super::attribution::{AttributionMethod, AttributionSettings, attribute};
 use super::data::{Photos, stratified_split};
 use super::image_input::images_to_tensor;
 use super::model::{Layer, Net};
+use super::recipe::TrainConfig;
 use super::render::Map2d;
 
 /// Photos run through the network at once.
@@ -31,6 +32,17 @@ pub struct MistakeParams {
 impl Default for MistakeParams {
     fn default() -> Self {
         MistakeParams { validation_fraction: 0.2, seed: 17, neighbours: 6, max_mistakes: 200 }
+    }
+}
+
+impl MistakeParams {
+    /// The split of the recipe a model was trained with; a model without its recipe (imported
+    /// weights) is checked on every photo.
+    pub fn for_recipe(recipe: Option<&TrainConfig>) -> MistakeParams {
+        match recipe {
+            Some(recipe) => MistakeParams { validation_fraction: recipe.validation_fraction, seed: recipe.seed, ..Default::default() },
+            None => MistakeParams { validation_fraction: 0.0, ..Default::default() },
+        }
     }
 }
 

@@ -74,11 +74,7 @@ pub(super) fn run(job: MistakesJob, reporter: &Reporter, cancel: &CancelToken) -
         }
     };
     let Some(dataset) = super::train::open_stored_dataset(&data_dir, reporter, cancel) else { return true };
-    // The model's own split; a model without its recipe (imported weights) is checked on every photo.
-    let params = match &model.meta.training {
-        Some(recipe) => MistakeParams { validation_fraction: recipe.validation_fraction, seed: recipe.seed, ..MistakeParams::default() },
-        None => MistakeParams { validation_fraction: 0.0, ..MistakeParams::default() },
-    };
+    let params = MistakeParams::for_recipe(model.meta.training.as_ref());
     let mut progress = |done, total| reporter.send(Event::Progress { done, total });
     let report = match find_mistakes(&model.net, &model.meta.class_names, &dataset, &params, &mut progress, cancel.flag()) {
         Ok(report) => report,

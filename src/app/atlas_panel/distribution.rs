@@ -135,7 +135,11 @@ impl AtlasPanel {
         ui.add(egui::Slider::new(&mut self.yaw, 0.0..=360.0)).labelled_by(label.id);
         let views = VIEWS.map(|(id, title)| (id, title, view_points(d, id, self.yaw)));
         let open_index = self.distribution.open_photo.as_ref().and_then(|(_, i)| *i);
-        let side = ((ui.available_width() - 24.0) / 2.0).clamp(200.0, 520.0);
+        // Two rows of two plots (each 0.8 as high as wide, under a title): as wide as fits both
+        // across and both rows down, so all four views show without scrolling where they can.
+        let fits_across = (ui.available_width() - 24.0) / 2.0;
+        let fits_down = ((ui.available_height() - 2.0 * 28.0) / 2.0) / 0.8;
+        let side = fits_across.min(fits_down).clamp(200.0, 520.0);
         let mut hovered = None;
         let mut clicked = None;
         egui::ScrollArea::vertical().show(ui, |ui| {

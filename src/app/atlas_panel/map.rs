@@ -70,7 +70,7 @@ impl AtlasPanel {
         let names: Vec<String> = (0..classes).map(|c| cx.class_label(c)).collect();
         let view =
             LevelView { level, size, classes, cell_world: WORLD / f32::from(size), names: &names, screen: 1.0 / pixels_per_unit.max(1e-3) };
-        let (hovered, clicked, response) = self.scene_ui(ui, &view);
+        let (hovered, clicked) = self.scene_ui(ui, &view);
         if let Some(index) = hovered {
             let cell = &level.cells[index];
             let mut text = format!("{} {}", cell.count, T::Vectors.get(lang));
@@ -87,7 +87,7 @@ impl AtlasPanel {
             }) {
                 text += &format!("\n{}", i18n::icon_fidelity(lang, fidelity.cosine, fidelity.objective));
             }
-            response.on_hover_text(text);
+            super::pointer_tooltip(ui, "atlas-cell-hover", text);
         }
         if let Some(index) = clicked {
             self.select_cell(&atlas, size, index, cx);
@@ -113,7 +113,7 @@ impl AtlasPanel {
     }
 
     /// Draws the map in the scene; returns the hovered and the clicked cell.
-    fn scene_ui(&mut self, ui: &mut egui::Ui, view: &LevelView) -> (Option<usize>, Option<usize>, egui::Response) {
+    fn scene_ui(&mut self, ui: &mut egui::Ui, view: &LevelView) -> (Option<usize>, Option<usize>) {
         let mut scene_rect = self.scene_rect;
         let (mut hovered, mut clicked) = (None, None);
         let selecting = self.selection.is_selecting();
@@ -122,7 +122,7 @@ impl AtlasPanel {
             if selecting { egui::DragPanButtons::SECONDARY | egui::DragPanButtons::MIDDLE } else { egui::DragPanButtons::all() };
         let sense = if selecting { egui::Sense::click_and_drag() } else { egui::Sense::click() };
         let scene = egui::Scene::new().zoom_range(0.05..=40.0).scroll_zooms(true).drag_pan_buttons(pan_buttons);
-        let scene = scene.show(ui, &mut scene_rect, |ui| {
+        scene.show(ui, &mut scene_rect, |ui| {
             let (rect, response) = ui.allocate_exact_size(egui::vec2(WORLD, WORLD), sense);
             let painter = ui.painter().clone();
             painter.rect_filled(rect, 0.0, egui::Color32::from_rgb(18, 18, 22));
@@ -142,10 +142,9 @@ impl AtlasPanel {
                 let stroke = egui::Stroke::new(2.0, egui::Color32::YELLOW);
                 painter.rect_stroke(view.cell_rect(rect.min, cell.x, cell.y, 1.0), 0.0, stroke, egui::StrokeKind::Inside);
             }
-            response
         });
         self.scene_rect = scene_rect;
-        (hovered, clicked, scene.inner)
+        (hovered, clicked)
     }
 
     /// The class colour overlay, then every icon of the level as one mesh; sparse cells as dots.

@@ -197,6 +197,15 @@ pub struct AtlasPanel {
     pub selection: SelectionState,
 }
 
+/// A tooltip that follows the pointer. A plain hover text sits below its widget, which for a map
+/// or plot filling the panel is far from the point under the pointer.
+fn pointer_tooltip(ui: &egui::Ui, id: &str, text: String) {
+    egui::Tooltip::always_open(ui.ctx().clone(), ui.layer_id(), egui::Id::unique(id), egui::PopupAnchor::Pointer).show(|ui| {
+        // Each line as written: a tooltip is narrow and would break names mid-word.
+        ui.add(egui::Label::new(text).extend());
+    });
+}
+
 impl Default for AtlasPanel {
     fn default() -> Self {
         AtlasPanel {

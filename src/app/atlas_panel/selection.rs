@@ -73,8 +73,11 @@ impl SelectionState {
             return None;
         }
         let pointer = response.interact_pointer_pos().or_else(|| response.hover_pos());
+        // A drag is recognised only once the pointer has moved a few points; the outline starts
+        // where the button went down, not where the drag was recognised.
+        let origin = response.ctx.input(|i| i.pointer.press_origin());
         if response.drag_started()
-            && let Some(at) = pointer
+            && let Some(at) = origin.or(pointer)
         {
             self.stroke = Some(Stroke { view, screen: vec![at], units: vec![to_view(at)] });
         }
@@ -104,6 +107,9 @@ impl SelectionState {
                 _ => units,
             };
             self.last_outline = Some((view, outline.clone()));
+            // The side panel may have been drawn before this view in this frame: draw again so
+            // it shows the new selection without waiting for the next input.
+            response.ctx.request_repaint();
             return Some(outline);
         }
         None

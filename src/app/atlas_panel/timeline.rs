@@ -300,7 +300,8 @@ impl AtlasPanel {
                     egui::vec2(cell_size, cell_size),
                 );
                 ui.painter().rect_stroke(cell, 0.0, egui::Stroke::new(1.5, egui::Color32::WHITE), egui::StrokeKind::Outside);
-                response.on_hover_text(format!("{} {total}\n{}", T::TimelineCellActivations.get(cx.lang), classes.join(" · ")));
+                let text = format!("{} {total}\n{}", T::TimelineCellActivations.get(cx.lang), classes.join("\n"));
+                super::pointer_tooltip(ui, "timeline-cell-hover", text);
             }
         }
     }
@@ -352,7 +353,8 @@ impl AtlasPanel {
                 let class = timeline.label[point] as usize;
                 let image = timeline.image[point];
                 let [x, y] = timeline.position[point];
-                response.on_hover_text(format!("{}\n#{image} ({x}, {y})", names.get(class).cloned().unwrap_or_default()));
+                let text = format!("{}\n#{image} ({x}, {y})", names.get(class).cloned().unwrap_or_default());
+                super::pointer_tooltip(ui, "timeline-point-hover", text);
             }
             ui.vertical(|ui| {
                 ui.set_width(legend_width);
