@@ -39,6 +39,9 @@ pub struct MistakesPanel {
     pub truth_filter: Option<usize>,
     pub order: MistakeOrder,
     textures: HashMap<String, egui::TextureHandle>,
+    /// The model and training folder the default folder was worked out for: it is looked up on
+    /// disk when they change, not every frame.
+    default_for: Option<(Option<PathBuf>, Option<PathBuf>)>,
 }
 
 impl MistakesPanel {
@@ -46,9 +49,11 @@ impl MistakesPanel {
         let lang = cx.lang;
         ui.heading(T::MistakesTitle.get(lang));
         ui.label(T::MistakesIntro.get(lang));
-        if !self.folder_chosen {
+        let inputs = (cx.model_info().map(|info| info.path.clone()), cx.settings.last_data_dir.clone());
+        if !self.folder_chosen && self.default_for.as_ref() != Some(&inputs) {
             let trained_on = cx.model_info().and_then(|info| info.data_dir.clone()).filter(|d| d.is_dir());
-            self.folder = trained_on.or_else(|| cx.settings.last_data_dir.clone().filter(|d| d.is_dir()));
+            self.folder = trained_on.or_else(|| inputs.1.clone().filter(|d| d.is_dir()));
+            self.default_for = Some(inputs);
         }
         ui.horizontal(|ui| {
             ui.label(T::MistakesFolder.get(lang));

@@ -11,7 +11,7 @@ use super::{CancelToken, Event, InteractiveMessage, JobError, JobKind, Picture, 
 use crate::engine::atlas::build::AtlasParams;
 use crate::engine::atlas::export::{ExportOptions, Labels, export_picture};
 use crate::engine::atlas::patches::cell_patches;
-use crate::engine::atlas::selection::{SelectedImage, copy_selection, save_selection};
+use crate::engine::atlas::selection::{SelectedImage, copy_selection, save_selection, selected_images};
 use crate::engine::atlas::{Atlas, BuildEvent, Placement, Stage, build_atlas, load_atlas, place_image, save_atlas};
 use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::image_input::to_network_image;
@@ -41,9 +41,9 @@ pub enum AtlasJob {
     /// How many images a folder offers a build, and in which classes (nothing is decoded).
     CountImages { dir: PathBuf },
     /// Write a selection of images as CSV or JSON (by the file's extension).
-    SaveSelection { rows: Vec<SelectedImage>, path: PathBuf },
+    SaveSelection { selection: Selection, path: PathBuf },
     /// Copy a selection's files into class folders under `dest`, on a thread of its own.
-    CopySelection { rows: Vec<SelectedImage>, dest: PathBuf },
+    CopySelection { selection: Selection, dest: PathBuf },
 }
 
 impl AtlasJob {
@@ -122,6 +122,23 @@ pub enum AtlasEvent {
     },
 }
 
+/// Images of an atlas chosen by the user. Their rows (class, file on this machine) are worked out
+/// by the job, not the window: finding each file is a file-system call per image.
+#[derive(Debug)]
+pub struct Selection {
+    pub atlas: Arc<Atlas>,
+    /// Atlas image indices.
+    pub images: Vec<usize>,
+    /// Where to look for an image the atlas records elsewhere (the build form's folder).
+    pub fallback_dir: Option<PathBuf>,
+}
+
+impl Selection {
+    fn rows(&self) -> Vec<SelectedImage> {
+        selected_images(&self.atlas, &self.images, self.fallback_dir.as_deref())
+    }
+}
+
 /// Progress of an atlas build, in plain data.
 #[derive(Clone, Debug)]
 pub enum AtlasBuildProgress {
@@ -182,9 +199,9 @@ impl Interactive {
                 }
                 Err(error) => Err(JobError::Dataset { message: error.to_string() }),
             },
-            AtlasJob::SaveSelection { rows, path } => match save_selection(&path, &rows) {
+            AtlasJob::SaveSelection { selection, path } => match save_selection(&path, &selection.rows()) {
                 Ok(()) => {
-                    reporter.send(Event::Atlas(AtlasEvent::SelectionSaved { path, count: rows.len() }));
+                    reporter.send(Event::Atlas(AtlasEvent::SelectionSaved { path, count: selection.images.len() }));
                     Ok(())
                 }
                 Err(error) => Err(JobError::Write { path, message: error.to_string() }),
@@ -323,7 +340,8 @@ pub(super) fn run_build(build: AtlasBuild, reporter: &Reporter, cancel: &CancelT
 }
 
 /// Copies a selection's files on a thread of its own (thousands of photos take a while).
-pub(super) fn run_copy_selection(rows: Vec<SelectedImage>, dest: PathBuf, reporter: &Reporter, cancel: &CancelToken) -> bool {
+pub(super) fn run_copy_selection(selection: Selection, dest: PathBuf, reporter: &Reporter, cancel: &CancelToken) -> bool {
+    let rows = selection.rows();
     let progress = |done, total| reporter.send(Event::Progress { done, total });
     match copy_selection(&rows, &dest, progress, cancel.flag()) {
         Ok(_) if cancel.is_cancelled() => reporter.fail(JobError::Cancelled),

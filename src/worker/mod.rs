@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 
 use image::{RgbImage, RgbaImage};
 
-pub use atlas::{AtlasBuild, AtlasBuildProgress, AtlasEvent, AtlasJob, PatchPicture};
+pub use atlas::{AtlasBuild, AtlasBuildProgress, AtlasEvent, AtlasJob, PatchPicture, Selection};
 pub use classify::{ClassifyEvent, ClassifyJob, PREVIEW_MAX_SIDE};
 pub use explain::{EXPLAIN_VIEW_SIZE, ExplainEvent, ExplainJob, ExplainView, PictureKind};
 pub use mistakes::{MistakeView, MistakesEvent, MistakesJob, MistakesView, NearView};
@@ -338,8 +338,8 @@ impl Jobs {
             Job::Atlas(AtlasJob::Build(build)) => {
                 self.spawn_long("atlas-build", reporter, move || atlas::run_build(build, &long_reporter, &cancel, &interactive));
             }
-            Job::Atlas(AtlasJob::CopySelection { rows, dest }) => {
-                self.spawn_long("copy-photos", reporter, move || atlas::run_copy_selection(rows, dest, &long_reporter, &cancel));
+            Job::Atlas(AtlasJob::CopySelection { selection, dest }) => {
+                self.spawn_long("copy-photos", reporter, move || atlas::run_copy_selection(selection, dest, &long_reporter, &cancel));
             }
             Job::Mistakes(job) => {
                 self.spawn_long("mistakes", reporter, move || mistakes::run(job, &long_reporter, &cancel));

@@ -12,8 +12,8 @@ use crate::app::context::{AppAction, AppContext};
 use crate::app::dialogs::DialogKind;
 use crate::app::i18n::{self, T};
 use crate::engine::atlas::Atlas;
-use crate::engine::atlas::selection::{SelectedImage, box_polygon, images_of_vectors, selected_images};
-use crate::worker::{AtlasJob, Job, JobId};
+use crate::engine::atlas::selection::{box_polygon, images_of_vectors};
+use crate::worker::{AtlasJob, Job, JobId, Selection};
 
 /// Photos drawn in the selection grid; the rest are counted and exported, not drawn.
 const GRID_SHOWN: usize = 120;
@@ -197,12 +197,6 @@ impl AtlasPanel {
         ui.selectable_value(tool, SelectTool::Lasso, T::ToolLasso.get(lang));
     }
 
-    /// The rows of the selection, as exported.
-    fn selection_rows(&self) -> Vec<SelectedImage> {
-        let Some(atlas) = &self.atlas else { return Vec::new() };
-        selected_images(atlas, &self.selection.images, self.build_folder.as_deref())
-    }
-
     /// The selection in the side panel: count, export, copy, and the grid of its photos.
     pub(super) fn selection_side_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
@@ -264,16 +258,17 @@ impl AtlasPanel {
 
     /// A chosen file for the list or a folder for the copies.
     pub(super) fn selection_dialog_answered(&mut self, kind: DialogKind, path: PathBuf, cx: &mut AppContext) {
-        let rows = self.selection_rows();
-        if rows.is_empty() {
+        let Some(atlas) = self.atlas.clone() else { return };
+        if self.selection.images.is_empty() {
             return;
         }
+        let selection = Selection { atlas, images: self.selection.images.clone(), fallback_dir: self.build_folder.clone() };
         match kind {
             DialogKind::ExportSelection => {
-                cx.submit(Job::Atlas(AtlasJob::SaveSelection { rows, path }));
+                cx.submit(Job::Atlas(AtlasJob::SaveSelection { selection, path }));
             }
             DialogKind::PickCopyFolder => {
-                self.selection.copying = cx.submit(Job::Atlas(AtlasJob::CopySelection { rows, dest: path }));
+                self.selection.copying = cx.submit(Job::Atlas(AtlasJob::CopySelection { selection, dest: path }));
             }
             _ => {}
         }
