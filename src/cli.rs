@@ -1704,7 +1704,7 @@ fn write_animation(
     if args.atlas_grid.is_some_and(|grid| !(2..=100).contains(&grid)) {
         bail!("--atlas-grid must be between 2 and 100 cells");
     }
-    if args.atlas_grid.is_some() && timeline.patch(0).is_none() {
+    if args.atlas_grid.is_some() && !timeline.has_patches() {
         bail!("this timeline keeps no photo patches (it was made by an older version); make it again to draw it as an atlas");
     }
     let options = AnimationOptions {

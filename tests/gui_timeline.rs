@@ -89,7 +89,7 @@ fn a_timeline_made_while_the_run_trains_is_complete_when_it_ends_and_scrubs_and_
 
     // A frame is drawn as an atlas of the photos' real patches; 点 switches to points.
     assert_eq!(harness.state().atlas.timeline.look, TimelineLook::Atlas);
-    assert!(timeline.patch(timeline.len() - 1).is_some(), "every point keeps its patch");
+    assert!(timeline.has_patches() && timeline.patch(timeline.len() - 1).is_some(), "every point keeps its patch");
     harness.get_by_label("20×20");
     harness.get_by_label("点（按类别着色）").click();
     harness.run_steps(2);

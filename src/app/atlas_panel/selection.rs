@@ -52,6 +52,9 @@ pub struct SelectionState {
     pub images: Vec<usize>,
     /// Which atlas vectors belong to the selected photos (drawn on the map).
     pub vectors: Vec<usize>,
+    /// The class of each selected photo, in the order of `images` (found once per selection: it
+    /// takes a pass over every vector).
+    classes: Vec<Option<u16>>,
     thumbnails: HashMap<usize, egui::TextureHandle>,
     pub copying: Option<JobId>,
 }
@@ -148,7 +151,8 @@ impl SelectionState {
         self.images = images;
     }
 
-    /// Marks of `images` by image index; thumbnails of photos no longer selected are dropped.
+    /// Marks of `images` by image index; their classes are noted and thumbnails of photos no
+    /// longer selected are dropped.
     fn chosen(&mut self, atlas: &Atlas, images: &[usize]) -> Vec<bool> {
         let mut chosen = vec![false; atlas.meta.image_paths.len()];
         for &i in images {
@@ -156,6 +160,13 @@ impl SelectionState {
                 *slot = true;
             }
         }
+        let mut class_of = vec![None; chosen.len()];
+        for (&image, &label) in atlas.collected.image.iter().zip(&atlas.collected.label) {
+            if chosen.get(image as usize) == Some(&true) {
+                class_of[image as usize] = Some(label);
+            }
+        }
+        self.classes = images.iter().map(|&i| class_of.get(i).copied().flatten()).collect();
         self.thumbnails.retain(|index, _| chosen.get(*index) == Some(&true));
         chosen
     }
@@ -163,6 +174,7 @@ impl SelectionState {
     pub fn clear(&mut self) {
         self.images.clear();
         self.vectors.clear();
+        self.classes.clear();
         self.thumbnails.clear();
         self.last_outline = None;
     }
@@ -228,10 +240,9 @@ impl AtlasPanel {
         });
         let images = self.selection.images.clone();
         let names: Vec<String> = (0..atlas.meta.class_names.len()).map(|c| cx.class_label(c)).collect();
-        let classes = crate::engine::atlas::selection::image_classes(&atlas);
         egui::ScrollArea::vertical().id_salt("selection-grid").max_height(320.0).show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
-                for &image in images.iter().take(GRID_SHOWN) {
+                for (position, &image) in images.iter().enumerate().take(GRID_SHOWN) {
                     let file = atlas.meta.image_paths.get(image).and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
                     let file = file.unwrap_or_default();
                     let size = egui::vec2(GRID_SIDE, GRID_SIDE);
@@ -240,7 +251,8 @@ impl AtlasPanel {
                         None => ui.add_sized(size, egui::Button::new(egui::RichText::new(&file).small())),
                     };
                     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &file));
-                    let class = classes.get(image).copied().flatten().and_then(|c| names.get(c as usize)).cloned().unwrap_or_default();
+                    let class = self.selection.classes.get(position).copied().flatten();
+                    let class = class.and_then(|c| names.get(c as usize)).cloned().unwrap_or_default();
                     if response.on_hover_text(format!("{file}\n{class}")).clicked() {
                         match crate::engine::atlas::selection::image_file_here(&atlas, image, self.build_folder.as_deref()) {
                             Some(path) => cx.actions.push(AppAction::ExplainPhoto(path)),

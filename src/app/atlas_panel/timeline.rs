@@ -42,7 +42,6 @@ pub struct TimelineBuilding {
     pub follows_run: bool,
 }
 
-#[derive(Default)]
 pub struct TimelineState {
     pub timeline: Option<Arc<Timeline>>,
     pub path: Option<PathBuf>,
@@ -63,6 +62,26 @@ pub struct TimelineState {
     /// The atlas picture on screen and what it shows (slider position, grid), made anew only when
     /// either changes.
     atlas_texture: Option<(u32, usize, egui::TextureHandle)>,
+}
+
+impl Default for TimelineState {
+    fn default() -> Self {
+        TimelineState {
+            timeline: None,
+            path: None,
+            at: 0.0,
+            playing: false,
+            building: None,
+            exporting: None,
+            hovered: None,
+            bounds: [0.0; 4],
+            movements: Vec::new(),
+            draw_order: Vec::new(),
+            look: TimelineLook::default(),
+            grid: ATLAS_GRIDS[1],
+            atlas_texture: None,
+        }
+    }
 }
 
 impl AtlasPanel {
@@ -129,8 +148,7 @@ impl AtlasPanel {
                 let Some(timeline) = self.timeline.timeline.clone() else { return };
                 let names = (0..timeline.class_names.len()).map(|c| cx.class_label(c)).collect();
                 // The animation shows what the view shows: the atlas of patches or the points.
-                let atlas_grid =
-                    (self.timeline.look == TimelineLook::Atlas && timeline.patch(0).is_some()).then_some(self.timeline.grid.max(1));
+                let atlas_grid = (self.timeline.look == TimelineLook::Atlas && timeline.has_patches()).then_some(self.timeline.grid);
                 let options = AnimationOptions { atlas_grid, ..AnimationOptions::default() };
                 let job = TimelineJob::Export { timeline, names, options, path };
                 self.timeline.exporting = cx.submit(Job::Timeline(job));
@@ -232,7 +250,7 @@ impl AtlasPanel {
                 T::TimelineFrames.get(lang)
             ));
         });
-        let has_patches = timeline.patch(0).is_some();
+        let has_patches = timeline.has_patches();
         ui.horizontal(|ui| {
             let label = ui.label(T::TimelineLook.get(lang));
             ui.add_enabled_ui(has_patches, |ui| {
@@ -244,9 +262,6 @@ impl AtlasPanel {
             ui.selectable_value(&mut self.timeline.look, TimelineLook::Points, T::TimelineLookPoints.get(lang));
             if self.timeline.look == TimelineLook::Atlas && has_patches {
                 ui.separator();
-                if self.timeline.grid == 0 {
-                    self.timeline.grid = ATLAS_GRIDS[1];
-                }
                 for grid in ATLAS_GRIDS {
                     ui.selectable_value(&mut self.timeline.grid, grid, format!("{grid}×{grid}"));
                 }

@@ -184,6 +184,11 @@ impl Timeline {
         mean_displacement(&self.display_layout_within(frame - 1, bounds), &self.display_layout_within(frame, bounds))
     }
 
+    /// Whether every point keeps its photo patch (timelines saved before patches were kept do not).
+    pub fn has_patches(&self) -> bool {
+        !self.is_empty() && self.patches.len() == self.len() * PATCH_BYTES
+    }
+
     /// Point `point`'s photo patch ([`TIMELINE_PATCH_PX`] square, RGB), if the timeline keeps them.
     pub fn patch(&self, point: usize) -> Option<&[u8]> {
         self.patches.get(point * PATCH_BYTES..(point + 1) * PATCH_BYTES)
@@ -194,7 +199,7 @@ impl Timeline {
     /// [`frame_cells`]), cells with fewer than `min_points` points left dark. None when the
     /// timeline keeps no patches.
     pub fn frame_atlas_picture(&self, at: f32, bounds: [f32; 4], grid: usize, min_points: usize) -> Option<image::RgbImage> {
-        if self.patches.len() != self.len() * PATCH_BYTES || self.is_empty() {
+        if !self.has_patches() {
             return None;
         }
         let px = TIMELINE_PATCH_PX;
