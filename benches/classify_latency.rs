@@ -59,7 +59,7 @@ fn photos() -> Vec<PathBuf> {
 fn start_training(jobs: &mut Jobs, run_dir: PathBuf) -> JobId {
     let config = TrainConfig { epochs: 1000, data_dir: Some(flowers17_dir()), ..TrainConfig::default() };
     let run = TrainRun { data_dir: flowers17_dir(), config, run_dir, resume: None, panic_after_steps: None };
-    let id = jobs.submit(Job::Train(TrainJob::Run(run))).expect("no other run");
+    let id = jobs.submit(Job::Train(TrainJob::Run(Box::new(run)))).expect("no other run");
     wait_for(jobs, id, |e| matches!(e, Event::Train(TrainingEvent::Progress(activation_atlas::engine::train::TrainEvent::Step { .. }))));
     id
 }

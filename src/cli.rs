@@ -3,18 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::engine::attribution::{AttributionMethod, AttributionSettings, IgBaseline};
-use crate::engine::checkpoint::load_checkpoint;
-use crate::engine::classify::classify_images;
+use crate::engine::checkpoint::{load_checkpoint, save_checkpoint};
+use crate::engine::classify::{classify_images, classify_images_with};
 use crate::engine::data::{Dataset, Photos, StoredDataset, cache_dir, load_dataset, open_dataset};
-use crate::engine::eval::{EvalReport, evaluate_tensors};
+use crate::engine::eval::EvalReport;
 use crate::engine::image_input::{images_to_tensor, load_network_image};
 use crate::engine::model::{Layer, default_device, device_name};
-use crate::engine::train::{Augmentation, LrSchedule, TrainConfig, TrainEvent, TrainOutcome, train};
+use crate::engine::train::{Augmentation, LrSchedule, Mixing, TrainConfig, TrainEvent, TrainOutcome, train};
 use crate::resources;
 
 /// Activation Atlas: train a small CNN on a folder of images, classify with it, and look inside.
@@ -83,6 +83,9 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Train the network on a folder with one sub-folder of images per class.
     Train(TrainArgs),
+    /// k-fold cross-validation of a training recipe: the mean and spread of the accuracy on photos
+    /// each run never saw, to choose a recipe before training the final model on every photo.
+    CrossValidate(CrossValidateArgs),
     /// Accuracy, per-class precision / recall / F1 and the confusion matrix on a labelled folder.
     Evaluate(EvaluateArgs),
     /// The model's wrong answers on the photos of a labelled folder it was validated on (its
@@ -639,6 +642,9 @@ pub struct ClassifyArgs {
     /// How many classes to print per image.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+    /// Average the answers for each image and its mirror image (test-time augmentation).
+    #[arg(long)]
+    pub tta: bool,
     /// Image files (JPEG, PNG, BMP, GIF, WebP, TIFF, ...).
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
@@ -664,6 +670,29 @@ pub struct TrainArgs {
     /// Run folder for checkpoints (epoch-NNN.safetensors, best.safetensors) and history.json.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Fraction of each class held out for validation (0: train on every photo).
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_fraction: f64,
+    /// Save a checkpoint every this many epochs.
+    #[arg(long, default_value_t = 2)]
+    pub checkpoint_every: u32,
+    /// How many epoch checkpoints to keep (best.safetensors is kept besides).
+    #[arg(long, default_value_t = 5)]
+    pub keep_last: usize,
+    /// Continue from this checkpoint of the run (its weights and epoch).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// A cross-validation report (from `cross-validate`) of this same recipe: its mean and spread
+    /// are recorded in the final checkpoint.
+    #[arg(long)]
+    pub cross_validation: Option<PathBuf>,
+}
+
+/// The settings that decide how the network learns (shared by `train` and `cross-validate`).
+#[derive(Args, Debug, Clone)]
+pub struct RecipeArgs {
     /// Epochs to train (in total, when resuming).
     #[arg(long, default_value_t = 10)]
     pub epochs: u32,
@@ -700,21 +729,44 @@ pub struct TrainArgs {
     /// Colour jitter strength (0 = off).
     #[arg(long)]
     pub colour_jitter: Option<f64>,
+    /// Probability of blanking a random rectangle of each training image with noise (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub random_erasing: f64,
+    /// Label smoothing ε (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f64,
+    /// Mixup α: blend pairs of images and labels (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub mixup: f64,
+    /// CutMix α: paste a box of one image into another (0 = off; with --mixup, half the batches).
+    #[arg(long, default_value_t = 0.0)]
+    pub cutmix: f64,
+    /// Evaluate and save a moving average of the weights with this decay per step (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub ema: f64,
     /// Seed for initialisation, split, shuffling and augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Fraction of each class held out for validation.
-    #[arg(long, default_value_t = 0.2)]
-    pub validation_fraction: f64,
-    /// Save a checkpoint every this many epochs.
-    #[arg(long, default_value_t = 2)]
-    pub checkpoint_every: u32,
-    /// How many epoch checkpoints to keep (best.safetensors is kept besides).
-    #[arg(long, default_value_t = 5)]
-    pub keep_last: usize,
-    /// Continue from this checkpoint of the run (its weights and epoch).
+}
+
+#[derive(Args, Debug)]
+pub struct CrossValidateArgs {
+    /// Data set folder: one sub-folder of images per class.
     #[arg(long)]
-    pub resume: Option<PathBuf>,
+    pub data: PathBuf,
+    /// Folder for the folds' runs (fold-1, fold-2, ...) and cross-validation.json; running again
+    /// with the same recipe continues unfinished folds.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: u32,
+    /// Folds trained at the same time, each with its share of the CPU threads (small networks
+    /// use one thread each better than two threads on one).
+    #[arg(long, default_value_t = 1)]
+    pub parallel: usize,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
 }
 
 #[derive(Args, Debug)]
@@ -727,6 +779,9 @@ pub struct EvaluateArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub names: NamesArgs,
+    /// Average the answers for each image and its mirror image (test-time augmentation).
+    #[arg(long)]
+    pub tta: bool,
 }
 
 #[derive(Args, Debug)]
@@ -778,6 +833,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Gui { .. } => "gui",
         Command::Classify(_) => "classify",
         Command::Train(_) => "train",
+        Command::CrossValidate(_) => "cross-validate",
         Command::Evaluate(_) => "evaluate",
         Command::Mistakes(_) => "mistakes",
         Command::Explain(_) => "explain",
@@ -810,6 +866,7 @@ pub fn run(command: Command, json: bool) -> Result<()> {
         Command::Gui { .. } => unreachable!("the window is opened by main"),
         Command::Classify(args) => classify(args, out),
         Command::Train(args) => train_command(args, out),
+        Command::CrossValidate(args) => cross_validate_command(args, out),
         Command::Evaluate(args) => evaluate(args, out),
         Command::Mistakes(args) => mistakes_command(args, out),
         Command::Explain(args) => explain(args, out),
@@ -888,7 +945,7 @@ fn classify(args: ClassifyArgs, out: Output) -> Result<serde_json::Value> {
     for path in &args.images {
         match load_network_image(path) {
             Ok(image) => {
-                let prediction = classify_images(&checkpoint.net, &[image]).remove(0);
+                let prediction = classify_images_with(&checkpoint.net, &[image], args.tta).remove(0);
                 let top = prediction.top_k(args.top);
                 if !out.json {
                     println!("{}", path.display());
@@ -977,38 +1034,65 @@ fn report_dataset(dir: &Path, images: usize, summary: &crate::engine::data::Data
     }
 }
 
-fn train_config(args: &TrainArgs) -> TrainConfig {
-    let mut augmentation = if args.augment { Augmentation::STANDARD } else { Augmentation::NONE };
-    augmentation.horizontal_flip |= args.flip;
-    if let Some(area) = args.crop_min_area {
+fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
+    let mut augmentation = if recipe.augment { Augmentation::STANDARD } else { Augmentation::NONE };
+    augmentation.horizontal_flip |= recipe.flip;
+    if let Some(area) = recipe.crop_min_area {
         augmentation.crop_min_area = area;
     }
-    if let Some(jitter) = args.colour_jitter {
+    if let Some(jitter) = recipe.colour_jitter {
         augmentation.colour_jitter = jitter;
     }
+    augmentation.random_erasing = recipe.random_erasing;
     TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        learning_rate: args.lr,
-        lr_schedule: match args.schedule {
+        epochs: recipe.epochs,
+        batch_size: recipe.batch_size,
+        learning_rate: recipe.lr,
+        lr_schedule: match recipe.schedule {
             ScheduleArg::Constant => LrSchedule::Constant,
-            ScheduleArg::Cosine => LrSchedule::Cosine { warmup_epochs: args.warmup_epochs },
-            ScheduleArg::Step => LrSchedule::Step { every_epochs: args.step_epochs, gamma: args.step_gamma },
+            ScheduleArg::Cosine => LrSchedule::Cosine { warmup_epochs: recipe.warmup_epochs },
+            ScheduleArg::Step => LrSchedule::Step { every_epochs: recipe.step_epochs, gamma: recipe.step_gamma },
         },
-        weight_decay: args.weight_decay,
+        weight_decay: recipe.weight_decay,
         augmentation,
-        seed: args.seed,
+        label_smoothing: recipe.label_smoothing,
+        mixing: Mixing { mixup_alpha: recipe.mixup, cutmix_alpha: recipe.cutmix },
+        ema_decay: recipe.ema,
+        seed: recipe.seed,
+        // Absolute, so the window finds the folder again from any working directory.
+        data_dir: Some(std::path::absolute(data).unwrap_or_else(|_| data.to_path_buf())),
+        ..TrainConfig::default()
+    }
+}
+
+fn train_config(args: &TrainArgs) -> TrainConfig {
+    TrainConfig {
         validation_fraction: args.validation_fraction,
         checkpoint_every: args.checkpoint_every,
         keep_last: args.keep_last,
-        // Absolute, so the window finds the folder again from any working directory.
-        data_dir: Some(std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone())),
+        ..recipe_config(&args.recipe, &args.data)
     }
 }
 
 fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
-    let dataset = load_dataset_reporting(&args.data)?;
     let config = train_config(&args);
+    // Checked before any photo is read: a report of another recipe says nothing of this one.
+    let cross_validation = match &args.cross_validation {
+        Some(path) => {
+            let report = crate::engine::cross_validation::read_report(path).map_err(|message| anyhow!(message))?;
+            if report.recipe != config.recipe_only() {
+                bail!(
+                    "{} cross-validated another recipe:\n  it: {}\n  this run: {}",
+                    path.display(),
+                    serde_json::to_string(&report.recipe)?,
+                    serde_json::to_string(&config.recipe_only())?
+                );
+            }
+            Some(report.summary)
+        }
+        None => None,
+    };
+    let dataset = load_dataset_reporting(&args.data)?;
     let device = default_device();
     let bar = progress_bar(BAR);
     let started = std::time::Instant::now();
@@ -1028,6 +1112,12 @@ fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
             line["event"] = json!("epoch");
             println!("{line}");
         }),
+        TrainEvent::Epoch { record, validation, .. } if validation.images == 0 => bar.suspend(|| {
+            println!(
+                "epoch {:>3}  train loss {:.4} acc {:.3}  (no held-out photos)  lr {:.2e}  {:.1}s",
+                record.epoch, record.train_loss, record.train_accuracy, record.learning_rate, record.duration_secs
+            );
+        }),
         TrainEvent::Epoch { record, .. } => bar.suspend(|| {
             println!(
                 "epoch {:>3}  train loss {:.4} acc {:.3}  val loss {:.4} acc {:.3}  lr {:.2e}  {:.1}s",
@@ -1045,7 +1135,13 @@ fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
     let outcome = train(&dataset, &config, &args.out, args.resume.as_deref(), device, &INTERRUPTED, &mut on_event);
     bar.finish_and_clear();
     match outcome? {
-        TrainOutcome::Finished { best, history, .. } => {
+        TrainOutcome::Finished { best, last, history } => {
+            if let (Some(summary), Some(last)) = (cross_validation, &last) {
+                let mut checkpoint = load_checkpoint(last, device)?;
+                checkpoint.meta.cross_validation = Some(summary);
+                save_checkpoint(&checkpoint.net, &checkpoint.meta, last)?;
+                eprintln!("  recorded the cross-validation in {}", last.display());
+            }
             let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
             let seconds = started.elapsed().as_secs_f64();
             say!(
@@ -1057,6 +1153,7 @@ fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
                 "run_dir": args.out.display().to_string(),
                 "best_checkpoint": best.map(|p| p.display().to_string()),
                 "best_validation_accuracy": best_accuracy,
+                "last_checkpoint": last.map(|p| p.display().to_string()),
                 "epochs": history,
                 "seconds": seconds,
             }))
@@ -1073,6 +1170,58 @@ fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
             Err(PartlyDone { result, message: "cancelled".to_string() }.into())
         }
     }
+}
+
+fn cross_validate_command(args: CrossValidateArgs, out: Output) -> Result<serde_json::Value> {
+    use crate::engine::cross_validation::{CrossValidationEvent, cross_validate};
+    let recipe = recipe_config(&args.recipe, &args.data);
+    let dataset = load_dataset_reporting(&args.data)?;
+    let device = default_device();
+    let parallel = args.parallel.clamp(1, args.folds.max(1) as usize);
+    if parallel > 1 {
+        // libtorch's threads are shared by the whole process: each fold gets its share.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tch::set_num_threads((threads / parallel).max(1) as i32);
+    }
+    eprintln!("{}-fold cross-validation of {} photos on {}, {parallel} fold(s) at a time", args.folds, dataset.len(), device_name(device));
+    let started = std::time::Instant::now();
+    let on_event = |event: CrossValidationEvent| match event {
+        CrossValidationEvent::FoldStarted { fold, resumed_at_epoch: 0 } => eprintln!("fold {} started", fold + 1),
+        CrossValidationEvent::FoldStarted { fold, resumed_at_epoch } => {
+            eprintln!("fold {} continues after epoch {resumed_at_epoch}", fold + 1)
+        }
+        CrossValidationEvent::Epoch { fold, record } if !out.json => eprintln!(
+            "fold {} epoch {:>3}  train loss {:.4} acc {:.3}  held-out acc {:.3}  {:.1}s",
+            fold + 1,
+            record.epoch,
+            record.train_loss,
+            record.train_accuracy,
+            record.validation_accuracy,
+            record.duration_secs
+        ),
+        CrossValidationEvent::Epoch { .. } => {}
+        CrossValidationEvent::FoldFinished(result) => {
+            eprintln!("fold {} done: accuracy {:.4} on {} held-out photos", result.fold + 1, result.accuracy, result.held_out_images)
+        }
+    };
+    let report = cross_validate(&dataset, &recipe, args.folds, &args.out, parallel, device, &INTERRUPTED, &on_event)?;
+    let Some(report) = report else {
+        let result = json!({"out": args.out.display().to_string()});
+        eprintln!("stopped; the folds' checkpoints are kept: the same command continues them");
+        return Err(PartlyDone { result, message: "cancelled".to_string() }.into());
+    };
+    let summary = &report.summary;
+    let seconds = started.elapsed().as_secs_f64();
+    say!(
+        out,
+        "RESULT {}-fold cross-validation accuracy {:.4} ± {:.4} (folds: {}) in {seconds:.0} s; report {}",
+        summary.folds,
+        summary.mean_accuracy,
+        summary.sd_accuracy,
+        summary.fold_accuracies.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
+        args.out.join(crate::engine::cross_validation::REPORT_FILE).display()
+    );
+    Ok(serde_json::to_value(&report)?)
 }
 
 fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
@@ -1092,7 +1241,7 @@ fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
         labels.push(model_label);
     }
     let tensor = images_to_tensor(images);
-    let report = evaluate_tensors(&checkpoint.net, &tensor, &labels, model_classes, 256);
+    let report = crate::engine::eval::evaluate_images(&checkpoint.net, &tensor, &labels, model_classes, 256, args.tta).0;
     if !out.json {
         print_report(&report, &ClassNamer::new(&args.names, model_classes)?);
     }
@@ -1415,7 +1564,7 @@ fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_json::Value>
             let Some(training) = &checkpoint.meta.training else {
                 bail!("{} has no record of its training split; use --split all", weights.display());
             };
-            crate::engine::data::stratified_split(&dataset.labels, training.validation_fraction, training.seed).1
+            crate::engine::data::holdout_split(&dataset.labels, training).1
         }
     };
     // Taken in turn from each class, so a limit keeps every class.

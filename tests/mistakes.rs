@@ -21,7 +21,7 @@ fn the_mistakes_are_the_wrong_answers_on_the_validation_split_surest_first() {
     let recipe = model.meta.training.clone().expect("the shipped model records its recipe");
     let cancel = AtomicBool::new(false);
     let photos = open_dataset(&common::flowers17(), None, &|_, _| {}, &cancel).unwrap();
-    let params = MistakeParams { validation_fraction: recipe.validation_fraction, seed: recipe.seed, neighbours: 4, max_mistakes: 1000 };
+    let params = MistakeParams { neighbours: 4, max_mistakes: 1000, ..MistakeParams::for_recipe(Some(&recipe)) };
     let report = find_mistakes(&model.net, &model.meta.class_names, &photos, &params, &mut |_, _| {}, &cancel).unwrap();
 
     let (train, validation) = stratified_split(photos.labels(), recipe.validation_fraction, recipe.seed);

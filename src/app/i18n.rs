@@ -71,6 +71,11 @@ pub enum T {
     Flip,
     CropArea,
     ColourJitter,
+    RandomErasing,
+    LabelSmoothing,
+    Mixup,
+    CutMix,
+    WeightAverage,
     Seed,
     ValidationFraction,
     CheckpointEvery,
@@ -84,6 +89,11 @@ pub enum T {
     HintFlip,
     HintCrop,
     HintJitter,
+    HintRandomErasing,
+    HintLabelSmoothing,
+    HintMixup,
+    HintCutMix,
+    HintWeightAverage,
     HintSeed,
     HintValidation,
     HintCheckpointEvery,
@@ -547,6 +557,11 @@ impl T {
             T::Flip => ("随机水平翻转", "Random flip"),
             T::CropArea => ("随机裁剪最小面积", "Crop min. area"),
             T::ColourJitter => ("颜色抖动", "Colour jitter"),
+            T::RandomErasing => ("随机擦除", "Random erasing"),
+            T::LabelSmoothing => ("标签平滑", "Label smoothing"),
+            T::Mixup => ("Mixup α", "Mixup α"),
+            T::CutMix => ("CutMix α", "CutMix α"),
+            T::WeightAverage => ("权重滑动平均", "Weight average (EMA)"),
             T::Seed => ("随机种子", "Seed"),
             T::ValidationFraction => ("验证集比例", "Validation share"),
             T::CheckpointEvery => ("每隔几轮保存", "Save every"),
@@ -560,6 +575,24 @@ impl T {
             T::HintFlip => ("花朵左右对称时有用", "helps when left/right do not matter"),
             T::HintCrop => ("1 为关闭；0.5 随机保留一半以上面积", "1 = off; 0.5 keeps at least half the area"),
             T::HintJitter => ("0 为关闭；亮度、对比度、饱和度随机变化", "0 = off; random brightness, contrast, saturation"),
+            T::HintRandomErasing => (
+                "每张训练图片用噪声遮住一块矩形的概率；0 为关闭",
+                "Chance of covering a random box of each training image with noise; 0 = off",
+            ),
+            T::HintLabelSmoothing => (
+                "目标不是纯粹的 0/1：正确类别得 1-ε，其余平分 ε；0 为关闭",
+                "Targets are not pure 0/1: the true class gets 1-ε, the rest share ε; 0 = off",
+            ),
+            T::HintMixup => {
+                ("把两张图片和它们的标签按比例混合；0 为关闭，常用 0.2", "Blend pairs of images and their labels; 0 = off, 0.2 is usual")
+            }
+            T::HintCutMix => {
+                ("把一张图片的一块贴到另一张上，标签按面积混合；0 为关闭", "Paste a box of one image into another, labels by area; 0 = off")
+            }
+            T::HintWeightAverage => (
+                "评估和保存权重的滑动平均（每步的衰减）；0 为关闭，常用 0.99",
+                "Evaluate and save a moving average of the weights (decay per step); 0 = off, 0.99 is usual",
+            ),
             T::HintSeed => ("相同种子得到相同结果", "same seed, same run"),
             T::HintValidation => ("每类留出用于验证的比例（论文：0.2）", "share of each class held out (paper: 0.2)"),
             T::HintCheckpointEvery => ("论文：每 2 轮", "paper: every 2 epochs"),

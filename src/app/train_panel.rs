@@ -14,7 +14,7 @@ use super::i18n::{self, Lang, T};
 use crate::engine::checkpoint::CheckpointSummary;
 use crate::engine::data::DatasetSummary;
 use crate::engine::eval::EvalReport;
-use crate::engine::train::{Augmentation, EpochRecord, LrSchedule, TrainConfig, TrainEvent, TrainOutcome};
+use crate::engine::train::{Augmentation, EpochRecord, LrSchedule, Mixing, TrainConfig, TrainEvent, TrainOutcome};
 use crate::worker::{DatasetOverview, Job, JobError, JobId, TrainJob, TrainRun, TrainingEvent};
 
 /// The form's values; turned into a [`TrainConfig`] on start.
@@ -29,6 +29,11 @@ pub struct TrainForm {
     pub flip: bool,
     pub crop_min_area: f64,
     pub colour_jitter: f64,
+    pub random_erasing: f64,
+    pub label_smoothing: f64,
+    pub mixup_alpha: f64,
+    pub cutmix_alpha: f64,
+    pub ema_decay: f64,
     pub seed: u64,
     pub validation_fraction: f64,
     pub checkpoint_every: u32,
@@ -56,6 +61,11 @@ impl Default for TrainForm {
             flip: false,
             crop_min_area: 1.0,
             colour_jitter: 0.0,
+            random_erasing: 0.0,
+            label_smoothing: 0.0,
+            mixup_alpha: 0.0,
+            cutmix_alpha: 0.0,
+            ema_decay: 0.0,
             seed: paper.seed,
             validation_fraction: paper.validation_fraction,
             checkpoint_every: paper.checkpoint_every,
@@ -76,12 +86,21 @@ impl TrainForm {
                 ScheduleChoice::Step => LrSchedule::Step { every_epochs: (self.epochs / 3).max(1), gamma: 0.1 },
             },
             weight_decay: self.weight_decay,
-            augmentation: Augmentation { horizontal_flip: self.flip, crop_min_area: self.crop_min_area, colour_jitter: self.colour_jitter },
+            augmentation: Augmentation {
+                horizontal_flip: self.flip,
+                crop_min_area: self.crop_min_area,
+                colour_jitter: self.colour_jitter,
+                random_erasing: self.random_erasing,
+            },
+            label_smoothing: self.label_smoothing,
+            mixing: Mixing { mixup_alpha: self.mixup_alpha, cutmix_alpha: self.cutmix_alpha },
+            ema_decay: self.ema_decay,
             seed: self.seed,
             validation_fraction: self.validation_fraction,
             checkpoint_every: self.checkpoint_every,
             keep_last: self.keep_last,
             data_dir: Some(data_dir.to_path_buf()),
+            ..TrainConfig::default()
         }
     }
 }
@@ -180,7 +199,7 @@ impl TrainPanel {
             resume: resume.clone(),
             panic_after_steps: self.panic_after_steps.take(),
         };
-        let Some(job) = cx.submit(Job::Train(TrainJob::Run(run))) else { return };
+        let Some(job) = cx.submit(Job::Train(TrainJob::Run(Box::new(run)))) else { return };
         self.running = Some(job);
         self.run_dir = Some(run_dir);
         self.outcome = None;
@@ -429,6 +448,17 @@ impl TrainPanel {
                 form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut form.flip, ""));
                 form_row(ui, lang, T::CropArea, T::HintCrop, |ui| ui.add(egui::Slider::new(&mut form.crop_min_area, 0.2..=1.0)));
                 form_row(ui, lang, T::ColourJitter, T::HintJitter, |ui| ui.add(egui::Slider::new(&mut form.colour_jitter, 0.0..=0.5)));
+                form_row(ui, lang, T::RandomErasing, T::HintRandomErasing, |ui| {
+                    ui.add(egui::Slider::new(&mut form.random_erasing, 0.0..=1.0))
+                });
+                form_row(ui, lang, T::LabelSmoothing, T::HintLabelSmoothing, |ui| {
+                    ui.add(egui::Slider::new(&mut form.label_smoothing, 0.0..=0.3))
+                });
+                form_row(ui, lang, T::Mixup, T::HintMixup, |ui| ui.add(egui::Slider::new(&mut form.mixup_alpha, 0.0..=1.0)));
+                form_row(ui, lang, T::CutMix, T::HintCutMix, |ui| ui.add(egui::Slider::new(&mut form.cutmix_alpha, 0.0..=1.0)));
+                form_row(ui, lang, T::WeightAverage, T::HintWeightAverage, |ui| {
+                    ui.add(egui::DragValue::new(&mut form.ema_decay).range(0.0..=0.9999).speed(0.001).max_decimals(4))
+                });
                 form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.seed)));
                 form_row(ui, lang, T::ValidationFraction, T::HintValidation, |ui| {
                     ui.add(egui::Slider::new(&mut form.validation_fraction, 0.05..=0.5))

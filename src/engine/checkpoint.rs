@@ -70,6 +70,10 @@ pub struct CheckpointMeta {
     /// The data set trained on, by name, class counts and a digest of its file list.
     #[serde(default)]
     pub dataset: Option<crate::engine::atlas::embedded::DatasetProvenance>,
+    /// How the recipe scored in a k-fold cross-validation, for a model trained on every photo
+    /// (which has no held-out photos of its own to report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_validation: Option<crate::engine::cross_validation::CrossValidationSummary>,
 }
 
 impl CheckpointMeta {
@@ -85,6 +89,7 @@ impl CheckpointMeta {
             created_at: utc_timestamp_now(),
             weights_sha256: String::new(),
             dataset: None,
+            cross_validation: None,
         }
     }
 

@@ -28,11 +28,23 @@ impl Prediction {
 
 /// Softmax probabilities of `net` for each 100x100 image, in batches of 64.
 pub fn classify_images(net: &Net, images: &[RgbImage]) -> Vec<Prediction> {
+    classify_images_with(net, images, false)
+}
+
+/// As [`classify_images`]; with `flip_average`, each image's probabilities are the mean of the
+/// image's and its mirror image's (test-time augmentation: the network was trained on mirrored
+/// photos too, and the two answers' errors partly cancel).
+pub fn classify_images_with(net: &Net, images: &[RgbImage], flip_average: bool) -> Vec<Prediction> {
     let mut predictions = Vec::with_capacity(images.len());
     tch::no_grad(|| {
         for chunk in images.chunks(64) {
             let batch = images_to_tensor(chunk).to_device(net.device());
-            let probabilities = net.forward(&batch, false).softmax(1, Kind::Float).to_device(tch::Device::Cpu);
+            let mut probabilities = net.forward(&batch, false).softmax(1, Kind::Float);
+            if flip_average {
+                let mirrored = net.forward(&batch.flip([3]), false).softmax(1, Kind::Float);
+                probabilities = (probabilities + mirrored) * 0.5;
+            }
+            let probabilities = probabilities.to_device(tch::Device::Cpu);
             for row in 0..chunk.len() as i64 {
                 let values = Vec::<f32>::try_from(probabilities.get(row)).expect("a float vector");
                 predictions.push(Prediction { probabilities: values });

@@ -458,7 +458,8 @@ fn read_folder(
 }
 
 /// Indices of the training and validation images: per class, a seeded shuffle, then the first
-/// `round(n * validation_fraction)` (at least one when the class has two or more) to validation.
+/// `round(n * validation_fraction)` (at least one when the class has two or more and the fraction
+/// is above 0) to validation.
 pub fn stratified_split(labels: &[usize], validation_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
     let mut rng = SeededRng::new(seed);
@@ -467,13 +468,47 @@ pub fn stratified_split(labels: &[usize], validation_fraction: f64, seed: u64) -
         let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
         rng.shuffle(&mut members);
         let wanted = (members.len() as f64 * validation_fraction).round() as usize;
-        let held_out = if members.len() >= 2 { wanted.clamp(1, members.len() - 1) } else { 0 };
+        // A fraction of 0 trains on every photo (a final model whose recipe was cross-validated).
+        let held_out = if members.len() >= 2 && validation_fraction > 0.0 { wanted.clamp(1, members.len() - 1) } else { 0 };
         validation.extend_from_slice(&members[..held_out]);
         train.extend_from_slice(&members[held_out..]);
     }
     train.sort_unstable();
     validation.sort_unstable();
     (train, validation)
+}
+
+/// The fold (0..folds) of each image in a stratified `folds`-fold partition: per class, a seeded
+/// shuffle, then the members dealt to the folds in turn, so every fold holds each class's share
+/// to within one photo.
+pub fn stratified_folds(labels: &[usize], folds: u32, seed: u64) -> Vec<u32> {
+    let folds = folds.max(1);
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut rng = SeededRng::new(seed);
+    let mut fold_of = vec![0u32; labels.len()];
+    // Where each class's dealing starts turns round, so the small remainders of many classes do
+    // not all land in fold 0.
+    let mut start = 0u32;
+    for class in 0..classes {
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        rng.shuffle(&mut members);
+        for (position, &member) in members.iter().enumerate() {
+            fold_of[member] = (start + position as u32) % folds;
+        }
+        start = (start + members.len() as u32) % folds;
+    }
+    fold_of
+}
+
+/// Indices of the training and held-out images of a run with `recipe`.
+pub fn holdout_split(labels: &[usize], recipe: &crate::engine::recipe::TrainConfig) -> (Vec<usize>, Vec<usize>) {
+    match recipe.holdout {
+        crate::engine::recipe::Holdout::Fraction => stratified_split(labels, recipe.validation_fraction, recipe.seed),
+        crate::engine::recipe::Holdout::Fold { folds, index } => {
+            let fold_of = stratified_folds(labels, folds, recipe.seed);
+            (0..labels.len()).partition(|&i| fold_of[i] != index)
+        }
+    }
 }
 
 /// Size and modification time: a changed file invalidates its cache entry.

@@ -88,6 +88,19 @@ pub fn evaluate_with_predictions(
     class_names: &[String],
     batch_size: i64,
 ) -> (EvalReport, Vec<Prediction>) {
+    evaluate_images(net, images, labels, class_names, batch_size, false)
+}
+
+/// [`evaluate_with_predictions`]; with `flip_average`, each image is judged by the mean of the
+/// probabilities for it and its mirror image (see `classify::classify_images_with`).
+pub fn evaluate_images(
+    net: &Net,
+    images: &Tensor,
+    labels: &[usize],
+    class_names: &[String],
+    batch_size: i64,
+    flip_average: bool,
+) -> (EvalReport, Vec<Prediction>) {
     let count = images.size()[0];
     let mut predictions = Vec::with_capacity(labels.len());
     let mut loss_sum = 0.0;
@@ -99,8 +112,16 @@ pub fn evaluate_with_predictions(
             let logits = net.forward(&batch, false);
             let targets: Vec<i64> = labels[start as usize..(start + len) as usize].iter().map(|&l| l as i64).collect();
             let targets = Tensor::from_slice(&targets).to_device(net.device());
-            loss_sum += logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
-            let (confidence, predicted) = logits.to_kind(Kind::Float).softmax(1, Kind::Float).max_dim(1, false);
+            let mut probabilities = logits.to_kind(Kind::Float).softmax(1, Kind::Float);
+            if flip_average {
+                let mirrored = net.forward(&batch.flip([3]), false).to_kind(Kind::Float).softmax(1, Kind::Float);
+                probabilities = (probabilities + mirrored) * 0.5;
+                let log_probabilities = probabilities.clamp_min(1e-12).log();
+                loss_sum += log_probabilities.nll_loss_nd::<Tensor>(&targets, None, tch::Reduction::Sum, -100).double_value(&[]);
+            } else {
+                loss_sum += logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
+            }
+            let (confidence, predicted) = probabilities.max_dim(1, false);
             let predicted =
                 Vec::<i64>::try_from(predicted.to_kind(Kind::Int64).to_device(tch::Device::Cpu)).expect("argmax gives an int64 vector");
             let confidence = Vec::<f32>::try_from(confidence.to_device(tch::Device::Cpu)).expect("a float vector");

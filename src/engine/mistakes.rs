@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Kind, Tensor};
 
 use super::attribution::{AttributionMethod, AttributionSettings, attribute};
-use super::data::{Photos, stratified_split};
+use super::data::{Photos, holdout_split};
 use super::image_input::images_to_tensor;
 use super::model::{Layer, Net};
-use super::recipe::TrainConfig;
+use super::recipe::{Holdout, TrainConfig};
 use super::render::Map2d;
 
 /// Photos run through the network at once.
@@ -22,6 +22,8 @@ pub struct MistakeParams {
     /// The split the model was trained with (its recipe's): mistakes are looked for among the
     /// validation photos. 0: the model saw every photo; all of them are examined.
     pub validation_fraction: f64,
+    /// A cross-validation fold instead of the fraction, when the model was one fold's run.
+    pub holdout: Holdout,
     pub seed: u64,
     /// Nearest training photos kept per mistake.
     pub neighbours: usize,
@@ -31,7 +33,7 @@ pub struct MistakeParams {
 
 impl Default for MistakeParams {
     fn default() -> Self {
-        MistakeParams { validation_fraction: 0.2, seed: 17, neighbours: 6, max_mistakes: 200 }
+        MistakeParams { validation_fraction: 0.2, holdout: Holdout::Fraction, seed: 17, neighbours: 6, max_mistakes: 200 }
     }
 }
 
@@ -40,7 +42,12 @@ impl MistakeParams {
     /// weights) is checked on every photo.
     pub fn for_recipe(recipe: Option<&TrainConfig>) -> MistakeParams {
         match recipe {
-            Some(recipe) => MistakeParams { validation_fraction: recipe.validation_fraction, seed: recipe.seed, ..Default::default() },
+            Some(recipe) => MistakeParams {
+                validation_fraction: recipe.validation_fraction,
+                holdout: recipe.holdout,
+                seed: recipe.seed,
+                ..Default::default()
+            },
             None => MistakeParams { validation_fraction: 0.0, ..Default::default() },
         }
     }
@@ -114,9 +121,15 @@ pub fn find_mistakes(
         return Err(MistakesError::OtherClasses { expected: class_names.join(", "), found: photos.class_names().join(", ") });
     }
     let labels = photos.labels();
-    let held_out = params.validation_fraction > 0.0;
+    let held_out = params.validation_fraction > 0.0 || matches!(params.holdout, Holdout::Fold { .. });
     let (train, validation) = if held_out {
-        stratified_split(labels, params.validation_fraction, params.seed)
+        let recipe = TrainConfig {
+            validation_fraction: params.validation_fraction,
+            holdout: params.holdout,
+            seed: params.seed,
+            ..TrainConfig::default()
+        };
+        holdout_split(labels, &recipe)
     } else {
         ((0..labels.len()).collect(), (0..labels.len()).collect())
     };

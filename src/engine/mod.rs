@@ -5,6 +5,7 @@ pub mod atlas;
 pub mod attribution;
 pub mod checkpoint;
 pub mod classify;
+pub mod cross_validation;
 pub mod data;
 pub mod dataset_get;
 pub mod eval;

@@ -27,15 +27,18 @@ pub struct Augmentation {
     pub crop_min_area: f64,
     /// Brightness, contrast and saturation each scaled by a factor in [1-j, 1+j] (0 = off).
     pub colour_jitter: f64,
+    /// Probability of filling one random rectangle (2-25% of the image) with noise (0 = off).
+    #[serde(default)]
+    pub random_erasing: f64,
 }
 
 impl Augmentation {
-    pub const NONE: Augmentation = Augmentation { horizontal_flip: false, crop_min_area: 1.0, colour_jitter: 0.0 };
+    pub const NONE: Augmentation = Augmentation { horizontal_flip: false, crop_min_area: 1.0, colour_jitter: 0.0, random_erasing: 0.0 };
     /// A good default for small photo data sets.
-    pub const STANDARD: Augmentation = Augmentation { horizontal_flip: true, crop_min_area: 0.5, colour_jitter: 0.2 };
+    pub const STANDARD: Augmentation = Augmentation { horizontal_flip: true, crop_min_area: 0.5, colour_jitter: 0.2, random_erasing: 0.0 };
 
     pub fn is_off(&self) -> bool {
-        !self.horizontal_flip && self.crop_min_area >= 1.0 && self.colour_jitter <= 0.0
+        !self.horizontal_flip && self.crop_min_area >= 1.0 && self.colour_jitter <= 0.0 && self.random_erasing <= 0.0
     }
 }
 
@@ -43,6 +46,36 @@ impl Default for Augmentation {
     fn default() -> Self {
         Augmentation::NONE
     }
+}
+
+/// Mixing pairs of training images and their labels (Zhang et al. 2018; Yun et al. 2019). With
+/// both alphas above 0, each batch uses one of the two at random.
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Mixing {
+    /// Mixup: blend two images with weight λ ~ Beta(α, α), their labels likewise (0 = off).
+    pub mixup_alpha: f64,
+    /// CutMix: paste a rectangle of one image into another, labels weighted by area (0 = off).
+    pub cutmix_alpha: f64,
+}
+
+impl Mixing {
+    pub fn is_off(&self) -> bool {
+        self.mixup_alpha <= 0.0 && self.cutmix_alpha <= 0.0
+    }
+}
+
+/// Which photos a run holds out. The split is a pure function of the labels and the seed, so a
+/// resumed run, the validation view and the mistakes explorer all see the same photos.
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Holdout {
+    /// `validation_fraction` of each class.
+    #[default]
+    Fraction,
+    /// Fold `index` (0-based) of a stratified `folds`-fold partition: one run of a
+    /// cross-validation.
+    Fold { folds: u32, index: u32 },
 }
 
 /// Everything that decides a training run; stored in each checkpoint's sidecar.
@@ -56,8 +89,15 @@ pub struct TrainConfig {
     /// Decoupled weight decay (AdamW); 0 is plain Adam as in the paper.
     pub weight_decay: f64,
     pub augmentation: Augmentation,
+    /// Smoothed one-hot targets: the true class gets 1 - ε + ε/K, every class ε/K (0 = off).
+    pub label_smoothing: f64,
+    pub mixing: Mixing,
+    /// Evaluate and save an exponential moving average of the weights with this decay per step
+    /// (0 = off; 0.99 averages over roughly the last hundred steps).
+    pub ema_decay: f64,
     pub seed: u64,
     pub validation_fraction: f64,
+    pub holdout: Holdout,
     /// Save `epoch-NNN.safetensors` every this many epochs (and at the last epoch).
     pub checkpoint_every: u32,
     /// How many `epoch-NNN` checkpoints to keep; `best.safetensors` is kept besides.
@@ -75,8 +115,12 @@ impl Default for TrainConfig {
             lr_schedule: LrSchedule::Constant,
             weight_decay: 0.0,
             augmentation: Augmentation::NONE,
+            label_smoothing: 0.0,
+            mixing: Mixing::default(),
+            ema_decay: 0.0,
             seed: 0,
             validation_fraction: 0.2,
+            holdout: Holdout::Fraction,
             checkpoint_every: 2,
             keep_last: 5,
             data_dir: None,
@@ -85,6 +129,24 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The same recipe with the settings that do not change the trained weights (where files go,
+    /// which photos are held out) reset: two runs whose recipes are equal this way train alike.
+    pub fn recipe_only(&self) -> TrainConfig {
+        TrainConfig {
+            validation_fraction: 0.0,
+            holdout: Holdout::Fraction,
+            checkpoint_every: 0,
+            keep_last: 0,
+            data_dir: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether training uses soft targets (smoothing or mixing) instead of class indices.
+    pub fn soft_targets(&self) -> bool {
+        self.label_smoothing > 0.0 || !self.mixing.is_off()
+    }
+
     /// Learning rate during `epoch` (0-based) at `fraction` of the way through it.
     pub fn learning_rate_at(&self, epoch: u32, fraction: f64) -> f64 {
         let position = f64::from(epoch) + fraction;

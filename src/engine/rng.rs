@@ -57,6 +57,35 @@ impl SeededRng {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
+    /// Gamma(shape, 1) by Marsaglia and Tsang's method; shapes below 1 through Gamma(shape + 1)
+    /// times U^(1/shape).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            let boost = self.next_f64().max(f64::MIN_POSITIVE).powf(1.0 / shape.max(1e-9));
+            return self.gamma(shape + 1.0) * boost;
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = self.next_f64().max(f64::MIN_POSITIVE);
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    /// Beta(a, b), as the share of the first of two Gamma draws.
+    pub fn beta(&mut self, a: f64, b: f64) -> f64 {
+        let x = self.gamma(a);
+        let y = self.gamma(b);
+        if x + y > 0.0 { x / (x + y) } else { 0.5 }
+    }
+
     /// A float tensor of standard normal values. Jobs run on several threads at once, and
     /// libtorch's global generator (`tch::manual_seed`) would let one job's randomness change
     /// another's; this draws from this generator alone.

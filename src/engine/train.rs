@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn, nn::OptimizerConfig};
 
 use super::checkpoint::{CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint};
-use super::data::{Dataset, stratified_split};
+use super::data::{Dataset, holdout_split};
 use super::eval::{EvalReport, evaluate_with_predictions};
 use super::fsutil::write_atomically;
 use super::image_input::images_to_tensor;
 use super::model::{DropoutMasks, INPUT_SIZE, Net};
-pub use super::recipe::{Augmentation, LrSchedule, TrainConfig};
+pub use super::recipe::{Augmentation, Holdout, LrSchedule, Mixing, TrainConfig};
 use super::rng::SeededRng;
 
 /// One epoch's numbers, as plotted and tabled.
@@ -132,7 +132,7 @@ pub fn train(
     // Every random draw of a run (initial weights, shuffling, augmentation, dropout) comes from
     // the seed alone, not from libtorch's global generator, which other jobs share.
 
-    let (mut net, first_epoch, mut history) = match resume {
+    let (net, first_epoch, mut history) = match resume {
         Some(path) => {
             let checkpoint = load_checkpoint(path, device)?;
             if checkpoint.meta.class_names != dataset.class_names {
@@ -149,7 +149,7 @@ pub fn train(
         }
         None => (Net::seeded(dataset.class_names.len(), device, config.seed), 0, Vec::new()),
     };
-    let (train_indices, validation_indices) = stratified_split(&dataset.labels, config.validation_fraction, config.seed);
+    let (train_indices, validation_indices) = holdout_split(&dataset.labels, config);
     if train_indices.is_empty() {
         return Err(TrainError::EmptyTrainingSplit);
     }
@@ -163,6 +163,11 @@ pub fn train(
         nn::Adam::default().build(&net.vs, config.learning_rate)
     }
     .map_err(|source| TrainError::Checkpoint(CheckpointError::Torch { path: run_dir.to_path_buf(), source }))?;
+
+    // With an average of the weights, that average is what is evaluated and saved; it starts
+    // from the initial (or resumed) weights.
+    let averaged = (config.ema_decay > 0.0).then(|| WeightAverage::new(&net, config.ema_decay));
+    let mut steps_taken = 0u64;
 
     on_event(TrainEvent::Started {
         train_images: train_indices.len(),
@@ -204,19 +209,29 @@ pub fn train(
                 if cancel.load(Ordering::Relaxed) {
                     return Ok(true);
                 }
-                let Ok(PreparedBatch { pixels, targets, dropout }) = receiver.recv() else { break };
+                let Ok(PreparedBatch { pixels, targets, soft_targets, dropout }) = receiver.recv() else { break };
                 let count = targets.len() as i64;
                 optimizer.set_lr(config.learning_rate_at(epoch_index, (step - 1) as f64 / batches.len() as f64));
                 let images = Tensor::from_slice(&pixels).view([count, 3, INPUT_SIZE, INPUT_SIZE]).to_device(device);
                 let targets = Tensor::from_slice(&targets).to_device(device);
                 let dropout = DropoutMasks::from_values(&dropout, count as usize, device);
                 let logits = net.forward_training(&images, &dropout);
-                let loss = logits.cross_entropy_for_logits(&targets);
+                let loss = match &soft_targets {
+                    Some(soft) => {
+                        let soft = Tensor::from_slice(soft).view([count, -1]).to_device(device);
+                        -(logits.log_softmax(1, Kind::Float) * soft).sum_dim_intlist(1, false, Kind::Float).mean(Kind::Float)
+                    }
+                    None => logits.cross_entropy_for_logits(&targets),
+                };
                 let loss_value = loss.double_value(&[]);
                 if !loss_value.is_finite() {
                     return Err(TrainError::NonFiniteLoss { epoch, step, value: loss_value });
                 }
                 optimizer.backward_step(&loss);
+                steps_taken += 1;
+                if let Some(average) = &averaged {
+                    average.update(steps_taken);
+                }
                 loss_sum += loss_value * count as f64;
                 correct += logits.argmax(1, false).eq_tensor(&targets).sum(Kind::Int64).int64_value(&[]);
                 seen += count as usize;
@@ -228,7 +243,9 @@ pub fn train(
             return Ok(TrainOutcome::Cancelled { last: last_path, history });
         }
 
-        let (validation, predictions) = evaluate_with_predictions(&net, &validation_images, &validation_labels, &dataset.class_names, 256);
+        let evaluated = averaged.as_ref().map_or(&net, |average| &average.net);
+        let (validation, predictions) =
+            evaluate_with_predictions(evaluated, &validation_images, &validation_labels, &dataset.class_names, 256);
         let photos = validation_indices
             .iter()
             .zip(&predictions)
@@ -259,13 +276,13 @@ pub fn train(
         if !validation_indices.is_empty() && record.validation_accuracy > best_accuracy {
             best_accuracy = record.validation_accuracy;
             let path = run_dir.join(BEST_CHECKPOINT);
-            save_checkpoint(&net, &meta, &path)?;
+            save_checkpoint(evaluated, &meta, &path)?;
             on_event(TrainEvent::CheckpointSaved { path: path.clone(), epoch, is_best: true });
             best_path = Some(path);
         }
         if epoch % config.checkpoint_every.max(1) == 0 || epoch == config.epochs {
             let path = run_dir.join(epoch_checkpoint_name(epoch));
-            save_checkpoint(&net, &meta, &path)?;
+            save_checkpoint(evaluated, &meta, &path)?;
             on_event(TrainEvent::CheckpointSaved { path: path.clone(), epoch, is_best: false });
             last_path = Some(path);
             prune_epoch_checkpoints(run_dir, config.keep_last, epoch);
@@ -274,7 +291,6 @@ pub fn train(
         let history_json = serde_json::to_vec_pretty(&history).expect("history serialises");
         write_atomically(&history_path, &history_json).map_err(io_error(&history_path))?;
     }
-    net.vs.freeze();
     Ok(TrainOutcome::Finished { best: best_path, last: last_path, history })
 }
 
@@ -323,11 +339,50 @@ fn prune_epoch_checkpoints(run_dir: &Path, keep: usize, newest: u32) {
     }
 }
 
+/// An exponential moving average of a network's weights, kept in a network of its own.
+struct WeightAverage {
+    net: Net,
+    /// (averaged, live) pairs of the same variable.
+    pairs: Vec<(Tensor, Tensor)>,
+    decay: f64,
+}
+
+impl WeightAverage {
+    fn new(live: &Net, decay: f64) -> WeightAverage {
+        let net = live.duplicate();
+        let live_variables = live.vs.variables();
+        let pairs = net
+            .vs
+            .variables()
+            .into_iter()
+            .filter_map(|(name, averaged)| Some((averaged, live_variables.get(&name)?.shallow_clone())))
+            .collect();
+        WeightAverage { net, pairs, decay }
+    }
+
+    /// Folds in the live weights after optimiser step `step` (1-based). Early on the decay is
+    /// smaller, so the average is not dominated by the random initial weights.
+    fn update(&self, step: u64) {
+        let decay = self.decay.min((1.0 + step as f64) / (10.0 + step as f64));
+        tch::no_grad(|| {
+            for (averaged, live) in &self.pairs {
+                let mut averaged = averaged.shallow_clone();
+                let _ = averaged.g_mul_scalar_(decay);
+                let _ = averaged.g_add_(&(live * (1.0 - decay)));
+            }
+        });
+    }
+}
+
 /// One batch as the optimiser takes it, assembled on the producer thread.
 struct PreparedBatch {
     /// CHW floats in [0, 1], image after image.
     pixels: Vec<f32>,
+    /// Each image's class (with mixing: the class of the larger share).
     targets: Vec<i64>,
+    /// Target distributions, a row of class probabilities per image, when the recipe smooths or
+    /// mixes labels.
+    soft_targets: Option<Vec<f32>>,
     /// Values for [`DropoutMasks::from_values`].
     dropout: Vec<f32>,
 }
@@ -345,10 +400,80 @@ fn prepare_batch(dataset: &Dataset, batch: &[usize], config: &TrainConfig, epoch
         let mut rng = SeededRng::derive(config.seed ^ 0xa5a5_a5a5, stream);
         augment_into(&dataset.images[index], &config.augmentation, &mut rng, out);
     });
-    let targets = batch.iter().map(|&i| dataset.labels[i] as i64).collect();
+    let mut targets: Vec<i64> = batch.iter().map(|&i| dataset.labels[i] as i64).collect();
     let dropout =
         DropoutMasks::draw(batch.len(), &mut SeededRng::derive(config.seed ^ 0x5eed_d20f, (u64::from(epoch) << 32) ^ batch_number as u64));
-    PreparedBatch { pixels, targets, dropout }
+    let soft_targets = config.soft_targets().then(|| {
+        let classes = dataset.class_names.len();
+        let mut rng = SeededRng::derive(config.seed ^ 0x3141_5926, (u64::from(epoch) << 32) ^ batch_number as u64);
+        let shares = mix_batch(&mut pixels, &config.mixing, &mut rng);
+        let mut soft = vec![0f32; batch.len() * classes];
+        let smoothing = config.label_smoothing.clamp(0.0, 1.0);
+        let original = targets.clone();
+        for (row, out) in soft.chunks_mut(classes).enumerate() {
+            let (own, partner, own_share) = shares.get(row).copied().unwrap_or((row, row, 1.0));
+            let base = (smoothing / classes as f64) as f32;
+            out.iter_mut().for_each(|p| *p = base);
+            let keep = (1.0 - smoothing) as f32;
+            out[original[own] as usize] += keep * own_share;
+            out[original[partner] as usize] += keep * (1.0 - own_share);
+            if own_share < 0.5 {
+                targets[row] = original[partner];
+            }
+        }
+        soft
+    });
+    PreparedBatch { pixels, targets, soft_targets, dropout }
+}
+
+/// Mixes each image of `pixels` (CHW images one after another) with a partner from the same
+/// batch, by mixup or CutMix as `mixing` says. Returns, per image, (itself, its partner, its own
+/// share of the label); empty when mixing is off.
+fn mix_batch(pixels: &mut [f32], mixing: &Mixing, rng: &mut SeededRng) -> Vec<(usize, usize, f32)> {
+    let side = INPUT_SIZE as usize;
+    let image_len = 3 * side * side;
+    let count = pixels.len() / image_len;
+    if mixing.is_off() || count < 2 {
+        return Vec::new();
+    }
+    let use_cutmix = match (mixing.mixup_alpha > 0.0, mixing.cutmix_alpha > 0.0) {
+        (true, true) => rng.next_f64() < 0.5,
+        (false, true) => true,
+        _ => false,
+    };
+    let alpha = if use_cutmix { mixing.cutmix_alpha } else { mixing.mixup_alpha };
+    let lambda = rng.beta(alpha, alpha);
+    let mut partners: Vec<usize> = (0..count).collect();
+    rng.shuffle(&mut partners);
+    let original = pixels.to_vec();
+    let mut own_share = lambda as f32;
+    if use_cutmix {
+        // A box of area (1 - λ) of the picture, clipped at the border; the label share follows
+        // the area actually pasted.
+        let cut = (1.0 - lambda).sqrt();
+        let (box_w, box_h) = ((cut * side as f64) as usize, (cut * side as f64) as usize);
+        let (centre_x, centre_y) = (rng.below(side), rng.below(side));
+        let (x0, x1) = (centre_x.saturating_sub(box_w / 2), (centre_x + box_w / 2).min(side));
+        let (y0, y1) = (centre_y.saturating_sub(box_h / 2), (centre_y + box_h / 2).min(side));
+        own_share = 1.0 - ((x1 - x0) * (y1 - y0)) as f32 / (side * side) as f32;
+        for (image, &partner) in partners.iter().enumerate() {
+            for c in 0..3 {
+                for y in y0..y1 {
+                    let row = c * side * side + y * side;
+                    let to = image * image_len + row;
+                    let from = partner * image_len + row;
+                    pixels[to + x0..to + x1].copy_from_slice(&original[from + x0..from + x1]);
+                }
+            }
+        }
+    } else {
+        for (image, &partner) in partners.iter().enumerate() {
+            let own = &mut pixels[image * image_len..(image + 1) * image_len];
+            let other = &original[partner * image_len..(partner + 1) * image_len];
+            own.iter_mut().zip(other).for_each(|(a, b)| *a = own_share * *a + (1.0 - own_share) * b);
+        }
+    }
+    partners.into_iter().enumerate().map(|(image, partner)| (image, partner, own_share)).collect()
 }
 
 /// Writes `image` as CHW floats into `out`, with a random resized crop, flip and colour jitter.
@@ -398,26 +523,114 @@ pub fn augment_into(image: &RgbImage, augmentation: &Augmentation, rng: &mut See
         }
     }
     if augmentation.colour_jitter > 0.0 {
-        let j = augmentation.colour_jitter;
-        let brightness = rng.uniform(1.0 - j, 1.0 + j) as f32;
-        let contrast = rng.uniform(1.0 - j, 1.0 + j) as f32;
-        let saturation = rng.uniform(1.0 - j, 1.0 + j) as f32;
-        let (r, rest) = out.split_at_mut(plane);
-        let (g, b) = rest.split_at_mut(plane);
-        let mut grey_sum = 0.0;
-        for i in 0..plane {
-            r[i] *= brightness;
-            g[i] *= brightness;
-            b[i] *= brightness;
-            grey_sum += 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i];
-        }
-        let mean_grey = grey_sum / plane as f32;
-        for i in 0..plane {
-            let grey = 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i];
-            for channel in [&mut r[i], &mut g[i], &mut b[i]] {
-                let saturated = grey + (*channel - grey) * saturation;
-                *channel = (mean_grey + (saturated - mean_grey) * contrast).clamp(0.0, 1.0);
+        apply_colour_jitter(augmentation.colour_jitter, rng, out);
+    }
+    if augmentation.random_erasing > 0.0 && rng.next_f64() < augmentation.random_erasing {
+        erase_random_box(rng, out);
+    }
+}
+
+/// Fills one rectangle of 2-25% of the picture, of aspect ratio 0.3-3.3, with uniform noise.
+fn erase_random_box(rng: &mut SeededRng, out: &mut [f32]) {
+    let side = INPUT_SIZE as usize;
+    let plane = side * side;
+    let area = rng.uniform(0.02, 0.25) * plane as f64;
+    let aspect = rng.uniform(0.3f64.ln(), (1.0f64 / 0.3).ln()).exp();
+    let w = ((area * aspect).sqrt() as usize).clamp(1, side);
+    let h = ((area / aspect).sqrt() as usize).clamp(1, side);
+    let x0 = rng.below(side - w + 1);
+    let y0 = rng.below(side - h + 1);
+    for c in 0..3 {
+        for y in y0..y0 + h {
+            for value in &mut out[c * plane + y * side + x0..c * plane + y * side + x0 + w] {
+                *value = rng.next_f64() as f32;
             }
         }
+    }
+}
+
+/// Brightness, contrast and saturation, each scaled by a factor in [1 - j, 1 + j].
+fn apply_colour_jitter(j: f64, rng: &mut SeededRng, out: &mut [f32]) {
+    let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
+    let brightness = rng.uniform(1.0 - j, 1.0 + j) as f32;
+    let contrast = rng.uniform(1.0 - j, 1.0 + j) as f32;
+    let saturation = rng.uniform(1.0 - j, 1.0 + j) as f32;
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    let mut grey_sum = 0.0;
+    for i in 0..plane {
+        r[i] *= brightness;
+        g[i] *= brightness;
+        b[i] *= brightness;
+        grey_sum += 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i];
+    }
+    let mean_grey = grey_sum / plane as f32;
+    for i in 0..plane {
+        let grey = 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i];
+        for channel in [&mut r[i], &mut g[i], &mut b[i]] {
+            let saturated = grey + (*channel - grey) * saturation;
+            *channel = (mean_grey + (saturated - mean_grey) * contrast).clamp(0.0, 1.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMAGE: usize = (3 * INPUT_SIZE * INPUT_SIZE) as usize;
+
+    /// A batch of `count` flat images, image i filled with the value i.
+    fn flat_batch(count: usize) -> Vec<f32> {
+        (0..count).flat_map(|i| std::iter::repeat_n(i as f32, IMAGE)).collect()
+    }
+
+    #[test]
+    fn mixup_blends_each_image_with_its_partner_by_its_share() {
+        let mut pixels = flat_batch(6);
+        let shares = mix_batch(&mut pixels, &Mixing { mixup_alpha: 0.4, cutmix_alpha: 0.0 }, &mut SeededRng::new(9));
+        assert_eq!(shares.len(), 6);
+        let mut partners: Vec<usize> = shares.iter().map(|s| s.1).collect();
+        partners.sort_unstable();
+        assert_eq!(partners, (0..6).collect::<Vec<_>>(), "every image is somebody's partner once");
+        for &(own, partner, share) in &shares {
+            let expected = share * own as f32 + (1.0 - share) * partner as f32;
+            assert!(pixels[own * IMAGE..(own + 1) * IMAGE].iter().all(|&v| (v - expected).abs() < 1e-5));
+        }
+    }
+
+    #[test]
+    fn cutmix_pastes_a_box_whose_area_sets_the_label_share() {
+        let mut pixels = flat_batch(4);
+        let shares = mix_batch(&mut pixels, &Mixing { mixup_alpha: 0.0, cutmix_alpha: 1.0 }, &mut SeededRng::new(2));
+        for &(own, partner, share) in &shares {
+            let image = &pixels[own * IMAGE..(own + 1) * IMAGE];
+            let kept = image.iter().filter(|&&v| v == own as f32).count();
+            if own != partner {
+                assert!((kept as f32 / IMAGE as f32 - share).abs() < 1e-6, "kept {kept} of {IMAGE}, share {share}");
+                assert!(image.iter().all(|&v| v == own as f32 || v == partner as f32));
+            }
+        }
+    }
+
+    #[test]
+    fn beta_draws_have_the_right_mean() {
+        let mut rng = SeededRng::new(1);
+        for (a, b) in [(0.2, 0.2), (1.0, 1.0), (2.0, 5.0)] {
+            let draws: Vec<f64> = (0..20_000).map(|_| rng.beta(a, b)).collect();
+            assert!(draws.iter().all(|d| (0.0..=1.0).contains(d)));
+            let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+            assert!((mean - a / (a + b)).abs() < 0.01, "Beta({a}, {b}) mean {mean}");
+        }
+    }
+
+    #[test]
+    fn random_erasing_fills_one_box_with_noise() {
+        let augmentation = Augmentation { random_erasing: 1.0, ..Augmentation::NONE };
+        let image = RgbImage::from_pixel(INPUT_SIZE as u32, INPUT_SIZE as u32, image::Rgb([0, 0, 0]));
+        let mut out = vec![0f32; IMAGE];
+        augment_into(&image, &augmentation, &mut SeededRng::new(4), &mut out);
+        let changed = out.iter().filter(|&&v| v != 0.0).count() as f64 / IMAGE as f64;
+        assert!((0.015..=0.26).contains(&changed), "{changed} of the picture erased");
     }
 }

@@ -330,7 +330,7 @@ impl Jobs {
         match job {
             Job::Train(TrainJob::Run(run)) => {
                 self.training_active.store(true, std::sync::atomic::Ordering::Relaxed);
-                self.spawn_long("training", reporter, move || train::run_training(run, &long_reporter, &cancel));
+                self.spawn_long("training", reporter, move || train::run_training(*run, &long_reporter, &cancel));
             }
             Job::Train(TrainJob::GetFlowers17 { dir, from }) => {
                 self.spawn_long("data-get", reporter, move || train::get_flowers17(dir, from, &long_reporter, &cancel));

@@ -22,7 +22,7 @@ pub enum TrainJob {
     /// Pictures of these photos as the network sees them (100x100), e.g. a confusion cell's.
     Pictures { paths: Vec<PathBuf> },
     /// Train (or, with `resume`, continue) on a data set folder, on a thread of its own.
-    Run(TrainRun),
+    Run(Box<TrainRun>),
     /// Get the paper's flowers17 into `dir` (download, or unpack the archive `from`; check;
     /// sort), on a thread of its own.
     GetFlowers17 { dir: PathBuf, from: Option<PathBuf> },

@@ -1,0 +1,238 @@
+//! k-fold cross-validation of a training recipe: k runs, each holding out one stratified fold and
+//! scored on it at its last epoch (no choice of epoch on the held-out photos), then the mean and
+//! standard deviation of the k accuracies. Each fold's run keeps its checkpoints, so an
+//! interrupted cross-validation continues where it stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use super::checkpoint::read_checkpoint_meta;
+use super::data::Dataset;
+use super::fsutil::write_atomically;
+use super::recipe::{Holdout, TrainConfig};
+use super::train::{EpochRecord, TrainError, TrainEvent, TrainOutcome, train};
+
+/// The file a cross-validation writes into its folder.
+pub const REPORT_FILE: &str = "cross-validation.json";
+
+/// One fold's result: the run's accuracy on the photos it never trained on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FoldResult {
+    /// 0-based.
+    pub fold: u32,
+    pub held_out_images: usize,
+    pub accuracy: f64,
+    pub loss: f64,
+    /// Seconds of training spent in this call (0 when the fold was already done).
+    pub seconds: f64,
+}
+
+/// The mean and spread of the folds' accuracies, as recorded in a model trained with the recipe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrossValidationSummary {
+    pub folds: u32,
+    pub images: usize,
+    pub mean_accuracy: f64,
+    /// Sample standard deviation over the folds.
+    pub sd_accuracy: f64,
+    pub fold_accuracies: Vec<f64>,
+}
+
+/// A whole cross-validation: the recipe and every fold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrossValidationReport {
+    /// The recipe, without the settings that only place files or choose held-out photos.
+    pub recipe: TrainConfig,
+    pub summary: CrossValidationSummary,
+    pub results: Vec<FoldResult>,
+    pub created_at: String,
+}
+
+/// Progress of a cross-validation, from whichever fold is running (several may run at once).
+#[derive(Clone, Debug)]
+pub enum CrossValidationEvent {
+    FoldStarted { fold: u32, resumed_at_epoch: u32 },
+    Epoch { fold: u32, record: EpochRecord },
+    FoldFinished(FoldResult),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrossValidationError {
+    #[error("cross-validation needs at least 2 folds, not {0}")]
+    TooFewFolds(u32),
+    #[error("{folds} folds need at least {folds} photos of every class; '{class}' has {count}")]
+    ClassTooSmall { folds: u32, class: String, count: usize },
+    #[error("fold {fold}: {source}")]
+    Fold { fold: u32, source: TrainError },
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// The run folder of fold `fold` inside a cross-validation folder.
+pub fn fold_dir(root: &Path, fold: u32) -> PathBuf {
+    root.join(format!("fold-{}", fold + 1))
+}
+
+/// Cross-validates `recipe` on `dataset` with `folds` stratified folds, the runs in `root`
+/// (`fold-1`, `fold-2`, ...), `parallel` folds at a time. Writes and returns the report; `None`
+/// when cancelled (the folds' checkpoints stay, and a later call resumes them).
+#[allow(clippy::too_many_arguments)]
+pub fn cross_validate(
+    dataset: &Dataset,
+    recipe: &TrainConfig,
+    folds: u32,
+    root: &Path,
+    parallel: usize,
+    device: Device,
+    cancel: &AtomicBool,
+    on_event: &(dyn Fn(CrossValidationEvent) + Sync),
+) -> Result<Option<CrossValidationReport>, CrossValidationError> {
+    if folds < 2 {
+        return Err(CrossValidationError::TooFewFolds(folds));
+    }
+    let mut counts = vec![0usize; dataset.class_names.len()];
+    dataset.labels.iter().for_each(|&label| counts[label] += 1);
+    if let Some((class, &count)) = counts.iter().enumerate().find(|(_, count)| **count < folds as usize) {
+        return Err(CrossValidationError::ClassTooSmall { folds, class: dataset.class_names[class].clone(), count });
+    }
+    let next_fold = AtomicUsize::new(0);
+    let results: Mutex<Vec<Result<Option<FoldResult>, CrossValidationError>>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..parallel.clamp(1, folds as usize) {
+            scope.spawn(|| {
+                loop {
+                    let fold = next_fold.fetch_add(1, Ordering::SeqCst) as u32;
+                    if fold >= folds || cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let result = run_fold(dataset, recipe, folds, fold, root, device, cancel, on_event);
+                    let failed = result.is_err();
+                    results.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(result);
+                    if failed {
+                        cancel.store(true, Ordering::Relaxed); // the other folds stop too
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut finished = Vec::new();
+    for result in results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+        match result? {
+            Some(fold) => finished.push(fold),
+            None => return Ok(None),
+        }
+    }
+    if finished.len() < folds as usize {
+        return Ok(None);
+    }
+    finished.sort_by_key(|result| result.fold);
+    let accuracies: Vec<f64> = finished.iter().map(|result| result.accuracy).collect();
+    let (mean, sd) = mean_and_sd(&accuracies);
+    let report = CrossValidationReport {
+        recipe: recipe.recipe_only(),
+        summary: CrossValidationSummary { folds, images: dataset.len(), mean_accuracy: mean, sd_accuracy: sd, fold_accuracies: accuracies },
+        results: finished,
+        created_at: super::fsutil::utc_timestamp_now(),
+    };
+    let path = root.join(REPORT_FILE);
+    let json = serde_json::to_vec_pretty(&report).expect("a report serialises");
+    write_atomically(&path, &json).map_err(|source| CrossValidationError::Io { path, source })?;
+    Ok(Some(report))
+}
+
+/// Trains (or finishes) one fold's run and scores its last epoch. `None` when cancelled.
+#[allow(clippy::too_many_arguments)]
+fn run_fold(
+    dataset: &Dataset,
+    recipe: &TrainConfig,
+    folds: u32,
+    fold: u32,
+    root: &Path,
+    device: Device,
+    cancel: &AtomicBool,
+    on_event: &(dyn Fn(CrossValidationEvent) + Sync),
+) -> Result<Option<FoldResult>, CrossValidationError> {
+    let config = TrainConfig {
+        holdout: Holdout::Fold { folds, index: fold },
+        // Only the last epoch counts; a checkpoint every few epochs is for resuming.
+        checkpoint_every: recipe.checkpoint_every.clamp(1, 5),
+        keep_last: 1,
+        ..recipe.clone()
+    };
+    let dir = fold_dir(root, fold);
+    let resume = latest_matching_checkpoint(&dir, &config);
+    let resumed_at_epoch = resume.as_ref().map_or(0, |(_, epoch)| *epoch);
+    on_event(CrossValidationEvent::FoldStarted { fold, resumed_at_epoch });
+    let started = std::time::Instant::now();
+    let mut last_record = None;
+    let outcome = train(dataset, &config, &dir, resume.as_ref().map(|(path, _)| path.as_path()), device, cancel, &mut |event| {
+        if let TrainEvent::Epoch { record, .. } = event {
+            last_record = Some(record.clone());
+            on_event(CrossValidationEvent::Epoch { fold, record });
+        }
+    })
+    .map_err(|source| CrossValidationError::Fold { fold, source })?;
+    let history = match outcome {
+        TrainOutcome::Cancelled { .. } => return Ok(None),
+        TrainOutcome::Finished { history, .. } => history,
+    };
+    // A fold finished in an earlier call reports the last epoch of its history.
+    let Some(last) = last_record.or_else(|| history.last().filter(|record| record.epoch == config.epochs).cloned()) else {
+        return Ok(None);
+    };
+    let held_out_images = super::data::holdout_split(&dataset.labels, &config).1.len();
+    let result = FoldResult {
+        fold,
+        held_out_images,
+        accuracy: last.validation_accuracy,
+        loss: last.validation_loss,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    on_event(CrossValidationEvent::FoldFinished(result.clone()));
+    Ok(Some(result))
+}
+
+/// The newest `epoch-NNN` checkpoint in `dir` trained with exactly `config`'s recipe and fold, with
+/// its epoch; checkpoints of another recipe (an earlier cross-validation in the same folder) are
+/// not resumed from.
+fn latest_matching_checkpoint(dir: &Path, config: &TrainConfig) -> Option<(PathBuf, u32)> {
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let epoch: u32 = name.strip_prefix("epoch-")?.strip_suffix(".safetensors")?.parse().ok()?;
+            Some((epoch, entry.path()))
+        })
+        .filter(|(epoch, _)| *epoch <= config.epochs)
+        .collect();
+    candidates.sort_by_key(|candidate| std::cmp::Reverse(candidate.0));
+    candidates.into_iter().find_map(|(epoch, path)| {
+        let meta = read_checkpoint_meta(&path).ok()?;
+        let trained = meta.training?;
+        let same = trained.recipe_only() == config.recipe_only() && trained.holdout == config.holdout && meta.epoch == epoch;
+        same.then_some((path, epoch))
+    })
+}
+
+/// Mean and sample standard deviation (n - 1).
+pub fn mean_and_sd(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = if values.len() > 1 { values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, variance.sqrt())
+}
+
+/// Reads a report written by [`cross_validate`].
+pub fn read_report(path: &Path) -> Result<CrossValidationReport, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|error| format!("{} is not a cross-validation report: {error}", path.display()))
+}
