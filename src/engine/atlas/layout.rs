@@ -68,7 +68,7 @@ pub fn umap(
 }
 
 /// [`umap`] starting from `start` (`n x components`, e.g. the layout of the same points under an
-/// earlier model) instead of seeded random positions.
+/// earlier model) instead of the graph's seeded spectral layout.
 pub fn umap_from(
     neighbours: &Neighbours,
     params: &UmapParams,
@@ -114,7 +114,7 @@ pub fn umap_from(
     for i in 0..n {
         first_edge[i + 1] += first_edge[i];
     }
-    let schedule: Vec<EdgeSchedule> = edges
+    let mut schedule: Vec<EdgeSchedule> = edges
         .iter()
         .map(|e| {
             let per_sample = max_weight / e.2;
@@ -122,38 +122,93 @@ pub fn umap_from(
             EdgeSchedule { tail: e.1, per_sample, per_negative, next_sample: per_sample, next_negative: per_negative }
         })
         .collect();
-    let mut schedule = schedule;
 
     let dim = params.components;
-    let mut rng = SeededRng::new(params.seed);
     let mut embedding: Vec<f32> = match start {
         Some(start) if start.len() == n * dim => start.to_vec(),
-        _ => (0..n * dim).map(|_| rng.uniform(-10.0, 10.0) as f32).collect(),
+        _ => spectral_start(&edges, &first_edge, dim, params.seed),
     };
+    drop(edges);
     for epoch in 0..params.epochs {
         if cancel.load(Ordering::Relaxed) {
             return Err(LayoutError::Cancelled);
         }
-        let previous = embedding.clone();
-        // Fixed blocks of points (not one per thread), so the layout is the same on any number
-        // of threads. Each block moves only its own points.
-        let mut blocks = Vec::with_capacity(n.div_ceil(EPOCH_BLOCK));
-        let (mut rest_points, mut rest_edges) = (&mut embedding[..], &mut schedule[..]);
-        for start in (0..n).step_by(EPOCH_BLOCK) {
-            let end = (start + EPOCH_BLOCK).min(n);
-            let (points, others) = std::mem::take(&mut rest_points).split_at_mut((end - start) * dim);
-            let (block_edges, other_edges) = std::mem::take(&mut rest_edges).split_at_mut(first_edge[end] - first_edge[start]);
-            blocks.push((start, points, block_edges));
-            (rest_points, rest_edges) = (others, other_edges);
+        let context = EpochContext {
+            a,
+            b,
+            n,
+            epoch,
+            epochs: params.epochs,
+            seed: params.seed,
+            first_edge: &first_edge,
+            previous: &embedding.clone(),
+        };
+        match dim {
+            1 => context.run::<1>(&mut embedding, &mut schedule),
+            2 => context.run::<2>(&mut embedding, &mut schedule),
+            _ => context.run::<3>(&mut embedding, &mut schedule),
         }
-        let context =
-            EpochContext { a, b, dim, n, epoch, epochs: params.epochs, seed: params.seed, first_edge: &first_edge, previous: &previous };
-        blocks.into_par_iter().for_each(|(start, points, block_edges)| context.move_block(start, points, block_edges));
         if snapshot_every > 0 && (epoch + 1) % snapshot_every == 0 {
             snapshot(epoch + 1, &embedding);
         }
     }
     Ok(embedding)
+}
+
+/// Subspace iterations of the spectral start: enough to settle the graph's large-scale shape
+/// (the layout only starts there; the epochs do the rest) for well under a second.
+const SPECTRAL_ITERATIONS: usize = 100;
+
+/// The starting layout the reference implementation uses: the graph's Laplacian eigenmap, i.e.
+/// the `dim` leading eigenvectors of D^-1/2 W D^-1/2 after the trivial one (D^1/2 1), found by
+/// seeded subspace iteration; scaled to [0, 10] per axis with a little seeded noise so that no
+/// two points start on top of each other. Points start near the points they are linked to,
+/// which random positions cannot give in 200 epochs. `edges` sorted by head, `first_edge[i]`
+/// the first of point i's.
+fn spectral_start(edges: &[(u32, u32, f32)], first_edge: &[usize], dim: usize, seed: u64) -> Vec<f32> {
+    let n = first_edge.len() - 1;
+    let degree: Vec<f64> = (0..n).map(|i| edges[first_edge[i]..first_edge[i + 1]].iter().map(|e| e.2 as f64).sum()).collect();
+    let inverse_root = |i: usize| if degree[i] > 0.0 { 1.0 / degree[i].sqrt() } else { 0.0 };
+    let normalised: Vec<f64> = edges.iter().map(|e| e.2 as f64 * inverse_root(e.0 as usize) * inverse_root(e.1 as usize)).collect();
+    let trivial = unit(degree.iter().map(|d| d.sqrt()).collect());
+    let mut rng = SeededRng::derive(seed, 0x5bec_7a1e);
+    let mut columns: Vec<Vec<f64>> = (0..dim).map(|_| (0..n).map(|_| rng.normal()).collect()).collect();
+    for _ in 0..SPECTRAL_ITERATIONS {
+        for c in 0..dim {
+            // Each row is summed on its own, so the result is the same on any number of threads.
+            let x = &columns[c];
+            let mut y: Vec<f64> = (0..n)
+                .into_par_iter()
+                .map(|i| (first_edge[i]..first_edge[i + 1]).map(|e| normalised[e] * x[edges[e].1 as usize]).sum())
+                .collect();
+            // Gram-Schmidt against the trivial vector and the columns before.
+            for other in std::iter::once(&trivial).chain(&columns[..c]) {
+                let overlap: f64 = y.iter().zip(other).map(|(a, b)| a * b).sum();
+                y.iter_mut().zip(other).for_each(|(a, b)| *a -= overlap * b);
+            }
+            columns[c] = unit(y);
+        }
+    }
+    let mut layout = vec![0f32; n * dim];
+    for (c, column) in columns.iter().enumerate() {
+        let largest = column.iter().fold(0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+        let values: Vec<f64> = column.iter().map(|v| v * 10.0 / largest + 1e-4 * rng.normal()).collect();
+        let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+        let span = (high - low).max(f64::MIN_POSITIVE);
+        for (i, v) in values.iter().enumerate() {
+            layout[i * dim + c] = (10.0 * (v - low) / span) as f32;
+        }
+    }
+    layout
+}
+
+/// `v` scaled to unit length (a zero vector stays zero).
+fn unit(mut v: Vec<f64>) -> Vec<f64> {
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
 }
 
 /// umap-rs's fuzzy graph of the neighbour lists. The crate cannot be interrupted inside (up to
@@ -206,7 +261,6 @@ struct EdgeSchedule {
 struct EpochContext<'a> {
     a: f32,
     b: f32,
-    dim: usize,
     n: usize,
     epoch: usize,
     epochs: usize,
@@ -217,58 +271,79 @@ struct EpochContext<'a> {
 }
 
 impl EpochContext<'_> {
-    /// One epoch of SGD for the points `start..start + points.len() / dim`, which only this call
+    /// One epoch over `D`-dimensional points (`D` fixed at compile time, so the per-point loops
+    /// unroll). Fixed blocks of points (not one per thread), so the layout is the same on any
+    /// number of threads; each block moves only its own points.
+    fn run<const D: usize>(&self, embedding: &mut [f32], schedule: &mut [EdgeSchedule]) {
+        let (points, _) = embedding.as_chunks_mut::<D>();
+        let (previous, _) = self.previous.as_chunks::<D>();
+        let mut blocks = Vec::with_capacity(points.len().div_ceil(EPOCH_BLOCK));
+        let (mut rest_points, mut rest_edges) = (points, schedule);
+        let mut start = 0;
+        while !rest_points.is_empty() {
+            let end = (start + EPOCH_BLOCK).min(self.n);
+            let (block_points, others) = std::mem::take(&mut rest_points).split_at_mut(end - start);
+            let (block_edges, other_edges) = std::mem::take(&mut rest_edges).split_at_mut(self.first_edge[end] - self.first_edge[start]);
+            blocks.push((start, block_points, block_edges));
+            (rest_points, rest_edges, start) = (others, other_edges, end);
+        }
+        blocks.into_par_iter().for_each(|(start, points, edges)| self.move_block(start, points, edges, previous));
+    }
+
+    /// One epoch of SGD for the points `start..start + points.len()`, which only this call
     /// moves: attraction along the edges due this epoch and repulsion from negative samples,
     /// drawn from a generator seeded by (seed, epoch, edge). Points of the block are read as they
     /// move; others as they were when the epoch began.
-    fn move_block(&self, start: usize, points: &mut [f32], edges: &mut [EdgeSchedule]) {
-        let (a, b, dim) = (self.a, self.b, self.dim);
+    fn move_block<const D: usize>(&self, start: usize, points: &mut [[f32; D]], edges: &mut [EdgeSchedule], previous: &[[f32; D]]) {
+        let (a, b) = (self.a, self.b);
         let clip = |v: f32| v.clamp(-4.0, 4.0);
         let alpha = 1.0 - self.epoch as f32 / self.epochs as f32;
         let epoch_f = self.epoch as f32;
-        let end = start + points.len() / dim;
         let edge_base = self.first_edge[start];
-        let position = |points: &[f32], j: usize| -> [f32; 3] {
-            let source = if (start..end).contains(&j) { &points[(j - start) * dim..] } else { &self.previous[j * dim..] };
-            std::array::from_fn(|d| if d < dim { source[d] } else { 0.0 })
-        };
-        for head in start..end {
-            let h = (head - start) * dim;
+        let squared_distance = |p: &[f32; D], q: &[f32; D]| -> f32 { (0..D).map(|d| (p[d] - q[d]) * (p[d] - q[d])).sum() };
+        for head in start..start + points.len() {
+            // The head moves in a local copy; no other point reads it while it moves.
+            let mut current = points[head - start];
+            let position =
+                |points: &[[f32; D]], j: usize| if j.wrapping_sub(start) < points.len() { points[j - start] } else { previous[j] };
             for e in self.first_edge[head]..self.first_edge[head + 1] {
                 let edge = &mut edges[e - edge_base];
                 if edge.next_sample > epoch_f {
                     continue;
                 }
                 let tail = position(points, edge.tail as usize);
-                let dist2: f32 = (0..dim).map(|d| (points[h + d] - tail[d]).powi(2)).sum();
+                let dist2 = squared_distance(&current, &tail);
                 if dist2 > 0.0 {
                     // Attraction: -2ab d^(2(b-1)) / (a d^(2b) + 1). Twice, because the reference
                     // moves both ends of an edge and the graph holds each edge both ways; here
                     // each end moves itself along its own copy.
-                    let coefficient = -2.0 * a * b * dist2.powf(b - 1.0) / (a * dist2.powf(b) + 1.0);
-                    for d in 0..dim {
-                        points[h + d] += 2.0 * clip(coefficient * (points[h + d] - tail[d])) * alpha;
+                    let pow_b_minus_1 = dist2.powf(b - 1.0);
+                    let coefficient = -2.0 * a * b * pow_b_minus_1 / (a * pow_b_minus_1 * dist2 + 1.0);
+                    for d in 0..D {
+                        current[d] += 2.0 * clip(coefficient * (current[d] - tail[d])) * alpha;
                     }
                 }
                 edge.next_sample += edge.per_sample;
                 let negatives = ((epoch_f - edge.next_negative) / edge.per_negative).max(0.0) as usize;
                 let mut rng = SeededRng::derive(self.seed ^ (self.epoch as u64).wrapping_mul(0xa076_1d64_78bd_642f), e as u64);
                 for _ in 0..negatives {
-                    let other = rng.below(self.n);
+                    // Multiply-shift instead of a 64-bit modulo: the draw is in the inner loop.
+                    let other = ((rng.next_u64() as u128 * self.n as u128) >> 64) as usize;
                     if other == head {
                         continue;
                     }
                     let far = position(points, other);
-                    let dist2: f32 = (0..dim).map(|d| (points[h + d] - far[d]).powi(2)).sum();
+                    let dist2 = squared_distance(&current, &far);
                     // Repulsion: 2b / ((0.001 + d^2)(a d^(2b) + 1)).
                     let coefficient = 2.0 * b / ((0.001 + dist2) * (a * dist2.powf(b) + 1.0));
-                    for d in 0..dim {
-                        let step = if coefficient > 0.0 { clip(coefficient * (points[h + d] - far[d])) } else { 4.0 };
-                        points[h + d] += step * alpha;
+                    for d in 0..D {
+                        let step = if coefficient > 0.0 { clip(coefficient * (current[d] - far[d])) } else { 4.0 };
+                        current[d] += step * alpha;
                     }
                 }
                 edge.next_negative += negatives as f32 * edge.per_negative;
             }
+            points[head - start] = current;
         }
     }
 }
