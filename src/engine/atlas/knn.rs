@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -68,15 +69,19 @@ pub fn nearest_among(points: &Tensor, reference: &Tensor, k: usize) -> (Vec<u32>
     nearest_among_until(points, reference, k, &AtomicBool::new(false)).expect("never cancelled")
 }
 
-/// [`nearest_among`], stopping between blocks (None) once `cancel` is set.
+/// [`nearest_among`], stopping between blocks (None) once `cancel` is set. libtorch computes each
+/// block of similarities (into one reused buffer: a fresh 64 MB block costs as much in page faults
+/// as the product itself); the running best k of each row are kept here, in a scan that rarely
+/// does more than compare against the current k-th best.
 fn nearest_among_until(points: &Tensor, reference: &Tensor, k: usize, cancel: &AtomicBool) -> Option<(Vec<u32>, Vec<f32>)> {
     let n = points.size()[0];
     let m = reference.size()[0];
-    let k = k.min(m as usize) as i64;
+    let k = k.min(m as usize);
     let queries_per_block = (BLOCK_FLOATS / m.max(1)).clamp(64, 4096).min(n.max(1));
-    let references_per_block = (BLOCK_FLOATS / queries_per_block).max(k).min(m.max(1));
-    let mut indices = Vec::with_capacity((n * k) as usize);
-    let mut distances = Vec::with_capacity((n * k) as usize);
+    let references_per_block = (BLOCK_FLOATS / queries_per_block).max(k as i64).min(m.max(1));
+    let mut indices = Vec::with_capacity(n as usize * k);
+    let mut distances = Vec::with_capacity(n as usize * k);
+    let buffer = Tensor::empty([queries_per_block, references_per_block], (Kind::Float, Device::Cpu));
     tch::no_grad(|| {
         let mut start = 0;
         while start < n {
@@ -85,37 +90,58 @@ fn nearest_among_until(points: &Tensor, reference: &Tensor, k: usize, cancel: &A
             }
             let len = queries_per_block.min(n - start);
             let query = points.narrow(0, start, len);
-            // Running best k of the reference blocks seen so far.
-            let mut best: Option<(Tensor, Tensor)> = None;
+            let mut best: Vec<Vec<(f32, u32)>> = vec![Vec::with_capacity(k + 1); len as usize];
             let mut offset = 0;
             while offset < m {
                 let width = references_per_block.min(m - offset);
-                let similarity = query.matmul(&reference.narrow(0, offset, width).tr());
-                let (values, idx) = similarity.topk(k.min(width), 1, true, true);
-                let idx = idx + offset;
-                best = Some(match best {
-                    None => (values, idx),
-                    Some((best_values, best_idx)) => {
-                        let values = Tensor::cat(&[best_values, values], 1);
-                        let idx = Tensor::cat(&[best_idx, idx], 1);
-                        let (top, at) = values.topk(k, 1, true, true);
-                        (top, idx.gather(1, &at, false))
-                    }
+                let block = reference.narrow(0, offset, width).tr();
+                let similarity = if query.device() == Device::Cpu && len == queries_per_block && width == references_per_block {
+                    query.mm_out(&buffer, &block)
+                } else {
+                    query.mm(&block).to_device(Device::Cpu).contiguous()
+                };
+                let values = float_slice(&similarity);
+                let width = width as usize;
+                best.par_iter_mut().enumerate().for_each(|(row, best)| {
+                    keep_best(&values[row * width..(row + 1) * width], offset as u32, k, best);
                 });
-                offset += width;
+                offset += width as i64;
             }
-            if let Some((values, idx)) = best {
-                let values =
-                    Vec::<f32>::try_from((values.neg() + 1.0).clamp_min(0.0).to_device(Device::Cpu).flatten(0, -1)).expect("floats");
-                let idx = Vec::<i64>::try_from(idx.to_kind(Kind::Int64).to_device(Device::Cpu).flatten(0, -1)).expect("ints");
-                distances.extend(values);
-                indices.extend(idx.into_iter().map(|i| i as u32));
+            for row in best {
+                for (similarity, index) in row {
+                    distances.push((1.0 - similarity).max(0.0));
+                    indices.push(index);
+                }
             }
             start += len;
         }
         Some(())
     })?;
     Some((indices, distances))
+}
+
+/// Merges `values` (similarities to the points `first..`) into `best`, the row's k most similar
+/// so far, most similar first; on a tie the earlier point stays ahead.
+fn keep_best(values: &[f32], first: u32, k: usize, best: &mut Vec<(f32, u32)>) {
+    for (j, &value) in values.iter().enumerate() {
+        let beats_last = best.last().is_some_and(|&(kept, _)| value > kept);
+        if best.len() == k && !beats_last {
+            continue;
+        }
+        let at = best.iter().position(|&(kept, _)| value > kept).unwrap_or(best.len());
+        best.insert(at, (value, first + j as u32));
+        best.truncate(k);
+    }
+}
+
+/// The values of a contiguous CPU float tensor, borrowed without copying them (similarity blocks
+/// are tens of megabytes each).
+fn float_slice(tensor: &Tensor) -> &[f32] {
+    assert!(tensor.device() == Device::Cpu && tensor.kind() == Kind::Float && tensor.is_contiguous(), "a contiguous CPU float tensor");
+    let len = tensor.numel();
+    // SAFETY: checked above: `tensor` holds `len` contiguous f32 values in CPU memory, which the
+    // borrow of `tensor` keeps alive and which nothing writes while the slice exists.
+    unsafe { std::slice::from_raw_parts(tensor.data_ptr().cast::<f32>(), len) }
 }
 
 /// Ties can put an identical twin before the point itself: make every row start with itself.
