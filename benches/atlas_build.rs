@@ -17,6 +17,7 @@ use activation_atlas::engine::data::{cache_dir, load_dataset};
 use activation_atlas::resources::{flowers17_dir, shipped_model};
 
 fn main() {
+    activation_atlas::engine::memory::keep_freed_tensor_memory(); // as the app does at start-up
     let args: Vec<String> = std::env::args().collect();
     let python = args.iter().position(|a| a == "--python").and_then(|i| args.get(i + 1)).cloned();
     tch::set_num_threads(2);

@@ -46,6 +46,7 @@ fn linked_folder(source: &Path, n: usize, into: &Path) -> PathBuf {
 }
 
 fn main() {
+    activation_atlas::engine::memory::keep_freed_tensor_memory(); // as the app does at start-up
     let args: Vec<String> = std::env::args().collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let sizes: Vec<usize> = value("--sizes")

@@ -23,6 +23,7 @@ fn wait_until(harness: &mut Harness<'static, AtlasApp>, what: &str, done: impl F
 }
 
 fn main() {
+    activation_atlas::engine::memory::keep_freed_tensor_memory(); // as the app does at start-up
     let args: Vec<String> = std::env::args().collect();
     let frames: usize = args.iter().position(|a| a == "--frames").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(1500);
     let options = AppOptions {

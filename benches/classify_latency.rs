@@ -65,6 +65,7 @@ fn start_training(jobs: &mut Jobs, run_dir: PathBuf) -> JobId {
 }
 
 fn main() {
+    activation_atlas::engine::memory::keep_freed_tensor_memory(); // as the app does at start-up
     let while_training = std::env::args().any(|a| a == "--while-training");
     let mut jobs = Jobs::spawn(|| {});
     let id = jobs.submit(Job::Model(ModelJob::Load { path: shipped_model().expect("shipped model") })).unwrap();

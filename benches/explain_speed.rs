@@ -30,6 +30,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
+    activation_atlas::engine::memory::keep_freed_tensor_memory(); // as the app does at start-up
     let checkpoint = load_checkpoint(&shipped_model().expect("the shipped model"), tch::Device::Cpu).unwrap();
     let net = &checkpoint.net;
     let photos = photos();

@@ -17,6 +17,7 @@ use activation_atlas::resources::{flowers17_dir, shipped_model};
 use egui_kittest::Harness;
 
 fn main() {
+    activation_atlas::engine::memory::keep_freed_tensor_memory(); // as the app does at start-up
     let args: Vec<String> = std::env::args().collect();
     let seconds: u64 = args.iter().position(|a| a == "--seconds").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(60);
     // Runs go to scratch/runs and atlases beside them, to scratch/atlases.

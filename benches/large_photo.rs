@@ -32,6 +32,7 @@ fn write_photo(path: &Path, format: image::ImageFormat) {
 }
 
 fn main() {
+    activation_atlas::engine::memory::keep_freed_tensor_memory(); // as the app does at start-up
     let args: Vec<String> = std::env::args().collect();
     if let Some(index) = args.iter().position(|a| a == "--child") {
         let path = Path::new(&args[index + 1]);

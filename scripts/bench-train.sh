@@ -8,10 +8,10 @@ cd "$repo_dir"
 bash scripts/setup.sh
 cache_dir="${ACTIVATION_ATLAS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/activation-atlas}"
 venv="$cache_dir/bench-venv"
-if [[ ! -f "$venv/.complete" ]]; then
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+# The same venv serves scripts/bench-atlas.sh: check for torch itself, not for the venv.
+if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     echo "[bench] installing torch==2.13.0 into $venv" >&2
-    python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "torch==2.13.0"
-    touch "$venv/.complete"
 fi
 cargo bench --locked --bench train_epoch -- --python "$venv/bin/python" "$@"

@@ -3,6 +3,7 @@ use clap::Parser;
 use activation_atlas::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
+    activation_atlas::engine::memory::keep_freed_tensor_memory();
     let cli = Cli::parse();
     // Kept to the end of main: dropping it flushes the log file.
     let _log = activation_atlas::logging::init();
