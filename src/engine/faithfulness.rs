@@ -151,7 +151,8 @@ pub fn faithfulness_report(net: &Net, image: &RgbImage, class: usize, heat: &Map
 /// The order in which the sanity check randomises the weights: from the logits down.
 pub const RANDOMISATION_ORDER: [Layer; 7] = [Layer::Fc3, Layer::Fc2, Layer::Fc1, Layer::Conv4, Layer::Conv3, Layer::Conv2, Layer::Conv1];
 /// A map whose rank correlation with the trained network's map is still this high once every
-/// layer is random does not depend on what the network learned.
+/// layer is random does not depend on what the network learned. Signed: a map that has turned
+/// into its reverse (large where it was small) has changed with the weights.
 pub const INSENSITIVE_CORRELATION: f32 = 0.5;
 
 /// The map after randomising every layer from fc3 down to `layer`, compared with the trained map.
@@ -196,7 +197,7 @@ pub fn sanity_check(
         });
         progress(index + 1, RANDOMISATION_ORDER.len());
     }
-    let insensitive = stages.last().is_some_and(|stage| stage.spearman.abs() >= INSENSITIVE_CORRELATION);
+    let insensitive = stages.last().is_some_and(|stage| stage.spearman >= INSENSITIVE_CORRELATION);
     Ok(SanityReport { method, stages, insensitive })
 }
 
