@@ -782,6 +782,10 @@ pub struct EvaluateArgs {
     /// Average the answers for each image and its mirror image (test-time augmentation).
     #[arg(long)]
     pub tta: bool,
+    /// Which images of the folder: `validation` scores only the photos the model's run held out
+    /// (its validation split, or its cross-validation fold).
+    #[arg(long, value_enum, default_value = "all")]
+    pub split: SplitArg,
 }
 
 #[derive(Args, Debug)]
@@ -1144,11 +1148,20 @@ fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
             }
             let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
             let seconds = started.elapsed().as_secs_f64();
-            say!(
-                out,
-                "finished in {seconds:.1}s; best validation accuracy {best_accuracy:.4}{}",
-                best.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default()
-            );
+            if config.validation_fraction > 0.0 || best.is_some() {
+                say!(
+                    out,
+                    "finished in {seconds:.1}s; best validation accuracy {best_accuracy:.4}{}",
+                    best.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default()
+                );
+            } else {
+                // No held-out photos: there is no best epoch, only the last.
+                say!(
+                    out,
+                    "finished in {seconds:.1}s; no held-out photos, so no validation accuracy; the model is the last epoch{}",
+                    last.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default()
+                );
+            }
             Ok(json!({
                 "run_dir": args.out.display().to_string(),
                 "best_checkpoint": best.map(|p| p.display().to_string()),
@@ -1228,11 +1241,13 @@ fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let dataset = load_dataset_reporting(&args.data)?;
+    let chosen = chosen_split(args.split, &checkpoint, &weights, &dataset)?;
     // Map the folder's classes onto the model's by name, so folder order does not matter.
     let model_classes = &checkpoint.meta.class_names;
     let mut images = Vec::new();
     let mut labels = Vec::new();
-    for (image, &label) in dataset.images.iter().zip(&dataset.labels) {
+    for index in chosen {
+        let (image, label) = (&dataset.images[index], dataset.labels[index]);
         let name = &dataset.class_names[label];
         let Some(model_label) = model_classes.iter().position(|c| c == name) else {
             bail!("the folder has class '{name}', which the model does not know (its classes: {})", model_classes.join(", "));
@@ -1246,6 +1261,28 @@ fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
         print_report(&report, &ClassNamer::new(&args.names, model_classes)?);
     }
     Ok(serde_json::to_value(&report)?)
+}
+
+/// The images of `dataset` that `split` asks for: all, or those the checkpoint's run held out.
+fn chosen_split(
+    split: SplitArg,
+    checkpoint: &crate::engine::checkpoint::Checkpoint,
+    weights: &Path,
+    dataset: &Dataset,
+) -> Result<Vec<usize>> {
+    match split {
+        SplitArg::All => Ok((0..dataset.len()).collect()),
+        SplitArg::Validation => {
+            let Some(training) = &checkpoint.meta.training else {
+                bail!("{} has no record of its training split; use --split all", weights.display());
+            };
+            let held_out = crate::engine::data::holdout_split(&dataset.labels, training).1;
+            if held_out.is_empty() {
+                bail!("{} was trained on every photo (no validation split); use --split all", weights.display());
+            }
+            Ok(held_out)
+        }
+    }
 }
 
 fn mistakes_command(args: MistakesArgs, out: Output) -> Result<serde_json::Value> {
@@ -1278,7 +1315,8 @@ fn mistakes_command(args: MistakesArgs, out: Output) -> Result<serde_json::Value
     let report = found?;
     let seconds = started.elapsed().as_secs_f64();
     let accuracy = 1.0 - report.wrong as f64 / report.examined.max(1) as f64;
-    let which = if report.held_out { "validation photos" } else { "photos (no recorded split: the model may have trained on them)" };
+    let which =
+        if report.held_out { "validation photos" } else { "photos (none held out, or not recorded: the model may have trained on them)" };
     say!(out, "{} wrong of {} {which}, accuracy {:.1}% ({seconds:.1} s)", report.wrong, report.examined, accuracy * 100.0);
     let file_name = |path: &Path| path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for m in &report.mistakes {
@@ -1558,15 +1596,7 @@ fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_json::Value>
         bail!("the class activation maps need a conv layer (conv1..conv4), not {}", settings.layer);
     }
     let dataset = load_dataset_reporting(&args.data)?;
-    let mut chosen: Vec<usize> = match args.split {
-        SplitArg::All => (0..dataset.len()).collect(),
-        SplitArg::Validation => {
-            let Some(training) = &checkpoint.meta.training else {
-                bail!("{} has no record of its training split; use --split all", weights.display());
-            };
-            crate::engine::data::holdout_split(&dataset.labels, training).1
-        }
-    };
+    let mut chosen = chosen_split(args.split, &checkpoint, &weights, &dataset)?;
     // Taken in turn from each class, so a limit keeps every class.
     let classes = dataset.class_names.len();
     let mut by_class: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); classes];

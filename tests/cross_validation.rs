@@ -188,6 +188,23 @@ fn final_training_records_a_cross_validation_of_the_same_recipe_only() {
     let last = load_checkpoint(&run_dir.path().join("epoch-002.safetensors"), Device::Cpu).unwrap();
     assert_eq!(last.meta.cross_validation.as_ref(), Some(&report.summary));
     assert!(!run_dir.path().join("best.safetensors").exists(), "no held-out photos, so no choice of a best epoch");
+    assert!(common::text(&output.stdout).contains("no held-out photos, so no validation accuracy"), "{}", common::text(&output.stdout));
+
+    // `evaluate --split validation` scores a fold's model on the photos its fold held out: the
+    // report's figure. The final model held none out, and says so.
+    let fold = &report.results[0];
+    let fold_weights = fold_dir(cv_dir.path(), fold.fold).join("epoch-002.safetensors");
+    let output =
+        common::run_cli(&["--json", "evaluate", "--data", data_arg, "--weights", fold_weights.to_str().unwrap(), "--split", "validation"]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(envelope["result"]["images"].as_u64(), Some(fold.held_out_images as u64));
+    assert!((envelope["result"]["accuracy"].as_f64().unwrap() - fold.accuracy).abs() < 1e-9, "{envelope} vs {}", fold.accuracy);
+    let final_weights = run_dir.path().join("epoch-002.safetensors");
+    let output = common::run_cli(&["evaluate", "--data", data_arg, "--weights", final_weights.to_str().unwrap(), "--split", "validation"]);
+    assert!(!output.status.success());
+    let stderr = common::text(&output.stderr);
+    assert!(stderr.contains("trained on every photo") && stderr.contains("epoch-002.safetensors"), "{stderr}");
 
     // Another recipe (a different seed) is refused before training starts.
     let other_dir = tempfile::tempdir().unwrap();

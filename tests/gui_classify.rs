@@ -57,6 +57,16 @@ fn read_image_then_verify_shows_class_confidence_and_introduction() {
     let answer = Arc::new(Mutex::new(None));
     let mut harness = harness(answer.clone());
     harness.get_by_label_contains("flowers17"); // the status bar names the model
+    // ... and quotes its cross-validated accuracy, not a validation score it does not have.
+    let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
+    let cv = info.cross_validation.clone().expect("the shipped model records its recipe's cross-validation");
+    assert_eq!(info.validation_accuracy, None, "the shipped model trained on every photo");
+    harness.get_by_label_contains(&format!(
+        "{} 折交叉验证准确率 {:.1}% ± {:.1}%",
+        cv.folds,
+        cv.mean_accuracy * 100.0,
+        cv.sd_accuracy * 100.0
+    ));
     let photo = common::flowers17_photo("sunflower");
     open_with_button(&mut harness, &answer, &photo);
     common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());

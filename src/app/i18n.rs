@@ -1055,17 +1055,27 @@ pub fn missing_patches(lang: Lang, count: usize) -> String {
     }
 }
 
+/// A model's k-fold cross-validation accuracy, mean ± sd, for the status line.
+pub fn cross_validation_estimate(lang: Lang, folds: u32, mean: f64, sd: f64) -> String {
+    match lang {
+        Lang::Zh => format!("{folds} 折交叉验证准确率 {:.1}% ± {:.1}%", mean * 100.0, sd * 100.0),
+        Lang::En => format!("{folds}-fold cross-validated accuracy {:.1}% ± {:.1}%", mean * 100.0, sd * 100.0),
+    }
+}
+
 /// What 错误 found.
 pub fn mistakes_summary(lang: Lang, wrong: usize, examined: usize, held_out: bool) -> String {
     let accuracy = 100.0 * (1.0 - wrong as f64 / examined.max(1) as f64);
     match (lang, held_out) {
         (Lang::Zh, true) => format!("{examined} 张验证照片中答错 {wrong} 张（准确率 {accuracy:.1}%）"),
         (Lang::Zh, false) => {
-            format!("{examined} 张照片中答错 {wrong} 张（准确率 {accuracy:.1}%）；模型没有记录验证集划分，这些照片可能参与过训练")
+            format!(
+                "{examined} 张照片中答错 {wrong} 张（准确率 {accuracy:.1}%）；模型没有留出验证照片（或没有记录），这些照片可能参与过训练"
+            )
         }
         (Lang::En, true) => format!("{wrong} wrong of {examined} validation photos (accuracy {accuracy:.1}%)"),
         (Lang::En, false) => format!(
-            "{wrong} wrong of {examined} photos (accuracy {accuracy:.1}%); the model records no validation split, so it may have trained on them"
+            "{wrong} wrong of {examined} photos (accuracy {accuracy:.1}%); the model kept no validation photos aside (or did not record them), so it may have trained on them"
         ),
     }
 }

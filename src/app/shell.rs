@@ -468,8 +468,13 @@ impl AtlasApp {
                     .validation_accuracy
                     .map(|a| format!(" · {} {:.1}%", T::ValidationAccuracy.get(lang), a * 100.0))
                     .unwrap_or_default();
+                let estimate = info
+                    .cross_validation
+                    .as_ref()
+                    .map(|cv| format!(" · {}", i18n::cross_validation_estimate(lang, cv.folds, cv.mean_accuracy, cv.sd_accuracy)))
+                    .unwrap_or_default();
                 let text = format!(
-                    "{}: {} · {} {}{accuracy} · {} {} · {} {}",
+                    "{}: {} · {} {}{accuracy}{estimate} · {} {} · {} {}",
                     T::ModelMenu.get(lang),
                     info.name,
                     info.class_names.len(),

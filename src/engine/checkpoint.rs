@@ -101,8 +101,10 @@ impl CheckpointMeta {
         }
     }
 
+    /// Accuracy on the run's held-out photos; None when it kept none (a final model trained on
+    /// every photo, whose estimate is its `cross_validation`).
     pub fn validation_accuracy(&self) -> Option<f64> {
-        self.validation.as_ref().map(|report| report.accuracy)
+        self.validation.as_ref().filter(|report| report.images > 0).map(|report| report.accuracy)
     }
 }
 
@@ -330,8 +332,8 @@ pub fn list_checkpoints(dir: &Path) -> Vec<CheckpointSummary> {
             let meta: CheckpointMeta = serde_json::from_str(&text).ok()?;
             Some(CheckpointSummary {
                 epoch: meta.epoch,
-                validation_accuracy: meta.validation.as_ref().map(|v| v.accuracy),
-                validation_loss: meta.validation.as_ref().map(|v| v.loss),
+                validation_accuracy: meta.validation_accuracy(),
+                validation_loss: meta.validation.as_ref().filter(|v| v.images > 0).map(|v| v.loss),
                 created_at: meta.created_at,
                 path,
             })
