@@ -167,6 +167,19 @@ pub enum CheckpointCommand {
     /// and a digest of its file list (from --data). The weights stay the same; atlases given
     /// with --atlas that were built from it are updated to its new fingerprint.
     Portable(CheckpointPortableArgs),
+    /// Record a cross-validation report (cross-validation.json) in a checkpoint's sidecar, for a
+    /// final model whose training started before its recipe's cross-validation ended. The report
+    /// must be of the recipe the checkpoint was trained with.
+    RecordCrossValidation(CheckpointRecordArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointRecordArgs {
+    /// The checkpoint (.safetensors; its sidecar is rewritten, the weights stay the same).
+    pub weights: PathBuf,
+    /// The report `cross-validate` wrote.
+    #[arg(long)]
+    pub report: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -853,6 +866,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Atlas(AtlasCommand::TimelineExport(_)) => "atlas timeline-export",
         Command::Data(DataCommand::Get(_)) => "data get",
         Command::Checkpoint(CheckpointCommand::Portable(_)) => "checkpoint portable",
+        Command::Checkpoint(CheckpointCommand::RecordCrossValidation(_)) => "checkpoint record-cross-validation",
         Command::Descriptions(DescriptionsCommand::Init(_)) => "descriptions init",
         Command::Descriptions(DescriptionsCommand::Check(_)) => "descriptions check",
         Command::Completions { .. } => "completions",
@@ -882,6 +896,7 @@ pub fn run(command: Command, json: bool) -> Result<()> {
         Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args, out),
         Command::Data(DataCommand::Get(args)) => data_get(args, out),
         Command::Checkpoint(CheckpointCommand::Portable(args)) => checkpoint_portable(args, out),
+        Command::Checkpoint(CheckpointCommand::RecordCrossValidation(args)) => checkpoint_record_cross_validation(args, out),
         Command::Descriptions(DescriptionsCommand::Init(args)) => descriptions_init(args, out),
         Command::Descriptions(DescriptionsCommand::Check(args)) => descriptions_check(args, out),
         Command::Atlas(AtlasCommand::Cell(args)) => atlas_cell(args, out),
@@ -2252,6 +2267,29 @@ fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> Result<serd
     }
     say!(out, "wrote {} (fingerprint {after})", args.weights.display());
     Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": after, "updated_atlases": updated}))
+}
+
+fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -> Result<serde_json::Value> {
+    let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
+    let report = crate::engine::cross_validation::read_report(&args.report).map_err(|message| anyhow!(message))?;
+    let Some(trained_with) = checkpoint.meta.training.as_ref().map(TrainConfig::recipe_only) else {
+        bail!("{} does not record how it was trained, so no report can be matched to it", args.weights.display());
+    };
+    if report.recipe != trained_with {
+        bail!(
+            "{} cross-validated another recipe:\n  it: {}\n  {}: {}",
+            args.report.display(),
+            serde_json::to_string(&report.recipe)?,
+            args.weights.display(),
+            serde_json::to_string(&trained_with)?
+        );
+    }
+    let summary = report.summary;
+    let line = format!("{}-fold estimate {:.1}% ± {:.1}%", summary.folds, summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
+    checkpoint.meta.cross_validation = Some(summary);
+    let fingerprint = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
+    say!(out, "recorded the {line} in {} (fingerprint {fingerprint})", args.weights.display());
+    Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": fingerprint}))
 }
 
 /// Display names for a model's classes under `--names`; the class ids otherwise.

@@ -215,4 +215,27 @@ fn final_training_records_a_cross_validation_of_the_same_recipe_only() {
     assert!(!output.status.success());
     assert!(common::text(&output.stderr).contains("cross-validated another recipe"), "{}", common::text(&output.stderr));
     assert!(!other_dir.path().join("epoch-002.safetensors").exists());
+
+    // A final model trained while its cross-validation ran gets the report afterwards, and only
+    // a report of its own recipe.
+    let later_dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["train", "--data", data_arg, "--out", later_dir.path().to_str().unwrap(), "--validation-fraction", "0"];
+    args.extend(recipe_args);
+    assert!(common::run_cli(&args).status.success());
+    let later = later_dir.path().join("epoch-002.safetensors");
+    let later_arg = later.to_str().unwrap();
+    assert_eq!(load_checkpoint(&later, Device::Cpu).unwrap().meta.cross_validation, None);
+    let output = common::run_cli(&["checkpoint", "record-cross-validation", later_arg, "--report", report_arg]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert!(common::text(&output.stdout).contains("3-fold estimate"), "{}", common::text(&output.stdout));
+    let recorded = load_checkpoint(&later, Device::Cpu).unwrap();
+    assert_eq!(recorded.meta.cross_validation.as_ref(), Some(&report.summary));
+    let mut args = vec!["train", "--data", data_arg, "--out", other_dir.path().to_str().unwrap(), "--validation-fraction", "0"];
+    args.extend(["--epochs", "2", "--batch-size", "8", "--label-smoothing", "0.1", "--ema", "0.9", "--seed", "5"]);
+    assert!(common::run_cli(&args).status.success());
+    let other = other_dir.path().join("epoch-002.safetensors");
+    let output = common::run_cli(&["checkpoint", "record-cross-validation", other.to_str().unwrap(), "--report", report_arg]);
+    assert!(!output.status.success());
+    assert!(common::text(&output.stderr).contains("cross-validated another recipe"), "{}", common::text(&output.stderr));
+    assert_eq!(load_checkpoint(&other, Device::Cpu).unwrap().meta.cross_validation, None);
 }

@@ -18,24 +18,8 @@ fn picker_returning(answer: Arc<Mutex<Option<PathBuf>>>) -> Picker {
     picker_from(move |_: DialogRequest| answer.lock().unwrap().clone())
 }
 
-fn shipped_model() -> PathBuf {
-    activation_atlas::resources::shipped_model().expect("weights/flowers17.safetensors is shipped")
-}
-
 fn harness(answer: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, AtlasApp> {
-    let options = AppOptions {
-        picker: picker_returning(answer),
-        model: Some(shipped_model()),
-        settings_file: None,
-        image: None,
-        data_dir: None,
-        run_root: None,
-        // No user description files: only the shipped ones.
-        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
-        atlas: None,
-        place: Vec::new(),
-        timeline: None,
-    };
+    let options = common::app_options(picker_returning(answer));
     let mut harness = Harness::builder().with_size([1100.0, 760.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 60, |app| matches!(app.model, ModelStatus::Ready(_)));
     harness

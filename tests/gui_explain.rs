@@ -17,19 +17,7 @@ fn app_with_picture(export_to: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, 
         DialogKind::ExportPng => export_to.lock().unwrap().clone(),
         _ => None,
     });
-    let options = AppOptions {
-        picker,
-        model: activation_atlas::resources::shipped_model(),
-        settings_file: None,
-        image: Some(photo),
-        data_dir: None,
-        run_root: None,
-        // No user description files: only the shipped ones.
-        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
-        atlas: None,
-        place: Vec::new(),
-        timeline: None,
-    };
+    let options = AppOptions { image: Some(photo), ..common::app_options(picker) };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "model and picture are ready", 60, |app| {
         matches!(app.model, ModelStatus::Ready(_)) && app.classify.has_picture() && !app.worker_busy()

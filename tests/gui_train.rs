@@ -27,18 +27,7 @@ fn fixture(per_class: usize) -> Fixture {
         DialogKind::PickDataFolder => Some(folder.clone()),
         _ => None,
     });
-    let options = AppOptions {
-        picker,
-        model: activation_atlas::resources::shipped_model(),
-        settings_file: None,
-        image: None,
-        data_dir: None,
-        run_root: Some(runs.path().to_path_buf()),
-        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
-        atlas: None,
-        place: Vec::new(),
-        timeline: None,
-    };
+    let options = AppOptions { run_root: Some(runs.path().to_path_buf()), ..common::app_options(picker) };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "the model loads", 120, |app| matches!(app.model, ModelStatus::Ready(_)));
     harness.get_by_label("训练").click();
@@ -132,19 +121,7 @@ fn cancel_stops_a_run_from_the_panel() {
 fn dropping_a_folder_makes_it_the_training_data_set() {
     let data = tempfile::tempdir().unwrap();
     common::write_shape_dataset(data.path(), 2, 4);
-    let options = AppOptions {
-        picker: picker_from(|_: DialogRequest| None),
-        model: None,
-        settings_file: None,
-        image: None,
-        data_dir: None,
-        run_root: None,
-        // No user description files: only the shipped ones.
-        user_descriptions: Some(std::env::temp_dir().join("activation-atlas-tests-no-user-descriptions")),
-        atlas: None,
-        place: Vec::new(),
-        timeline: None,
-    };
+    let options = AppOptions { model: None, ..common::app_options(picker_from(|_: DialogRequest| None)) };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(data.path().to_path_buf())));
     common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());
