@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::cells::{GridLevel, bin};
 use super::collect::{CollectStop, Collected, collect};
 use super::embedded::{DatasetProvenance, EmbeddedImages};
-use super::icons::{IconFidelity, IconParams, icon_fidelity, icon_size, render_icons};
+use super::icons::{IconFidelity, IconParams, icon_size, render_icons};
 use super::knn::{KnnReport, neighbour_graph};
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
 use super::views::{ClassMosaic, Distribution, ImageSummaries, paper_views};
@@ -444,11 +444,11 @@ pub fn build_atlas(
             dim,
             &IconParams { seed: params.icons.seed ^ u64::from(level.size), ..params.icons },
             &colours,
-            &mut |first, batch| {
+            &mut |first, batch, batch_fidelity| {
                 for icon in &batch {
                     pixels.extend_from_slice(icon.as_raw());
                 }
-                fidelity.extend(icon_fidelity(net, params.layer, &batch, &directions[first * dim..], dim));
+                fidelity.extend(batch_fidelity);
                 done_icons += batch.len();
                 let cells = cell_indices[first..first + batch.len()].to_vec();
                 let positions = cells.iter().map(|&c| [level.cells[c as usize].x, level.cells[c as usize].y]).collect();
