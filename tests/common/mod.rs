@@ -30,6 +30,24 @@ pub fn flowers17() -> PathBuf {
     dir
 }
 
+/// The first `per_class` photos of every flowers17 class, in grey, as class folders under `dir`:
+/// real photographs that the shipped model (which fits every flowers17 photo) gets partly wrong,
+/// since much of what it knows of flowers is their colour.
+pub fn grey_flowers17(dir: &Path, per_class: usize) {
+    let mut classes: Vec<PathBuf> = std::fs::read_dir(flowers17()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    classes.sort();
+    for class in classes {
+        let out = dir.join(class.file_name().unwrap());
+        std::fs::create_dir_all(&out).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&class).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.into_iter().take(per_class) {
+            let grey = image::open(&file).unwrap().thumbnail(160, 160).grayscale().to_rgb8();
+            grey.save(out.join(file.with_extension("png").file_name().unwrap())).unwrap();
+        }
+    }
+}
+
 /// One real photograph of class `class` from flowers17.
 pub fn flowers17_photo(class: &str) -> PathBuf {
     let dir = flowers17().join(class);
