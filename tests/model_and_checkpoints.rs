@@ -241,9 +241,15 @@ fn the_centre_activation_from_its_receptive_field_equals_the_full_forward_pass()
         let difference = f64::try_from((&centre - &expected).abs().max()).unwrap();
         let scale = f64::try_from(expected.abs().max()).unwrap();
         assert!(scale > 0.0 && difference <= 1e-9 * scale, "{layer:?} at {side} px: {difference} of {scale}");
+        // Before the last ReLU: the same where a channel is on, negative somewhere where it is off.
+        let pre_relu = net.centre_pre_relu(&images, layer).unwrap_or_else(|| panic!("{layer:?} at {side} px"));
+        let difference = f64::try_from((pre_relu.relu() - &expected).abs().max()).unwrap();
+        assert!(difference <= 1e-9 * scale, "{layer:?} at {side} px before the ReLU: {difference} of {scale}");
+        assert!(f64::try_from(pre_relu.min()).unwrap() < 0.0, "{layer:?} at {side} px: no channel off");
     }
     // Too small for the receptive field to fit: the full pass is needed.
     let small = tch::Tensor::rand([1, 3, 12, 12], (tch::Kind::Double, tch::Device::Cpu));
     assert!(net.centre_activation(&small, Layer::Conv2).is_none());
     assert!(net.centre_activation(&small, Layer::Fc1).is_none());
+    assert!(net.centre_pre_relu(&small, Layer::Conv2).is_none());
 }

@@ -328,6 +328,16 @@ impl Net {
     /// fraction of the work (an icon for conv2 needs 4 of conv2's 144 positions). None when that
     /// receptive field does not lie inside the picture (padding would then matter).
     pub fn centre_activation(&self, images: &Tensor, layer: Layer) -> Option<Tensor> {
+        self.centre_window(images, layer, true)
+    }
+
+    /// [`Net::centre_activation`] without the last ReLU (max-pooling commutes with it): negative
+    /// where a channel is off, so a gradient still says how to turn it on.
+    pub fn centre_pre_relu(&self, images: &Tensor, layer: Layer) -> Option<Tensor> {
+        self.centre_window(images, layer, false)
+    }
+
+    fn centre_window(&self, images: &Tensor, layer: Layer, last_relu: bool) -> Option<Tensor> {
         let size = images.size();
         if !layer.is_conv() || size.len() != 4 || size[2] != size[3] {
             return None;
@@ -349,10 +359,14 @@ impl Net {
             }
         }
         let mut x = images.narrow(2, low, high - low + 1).narrow(3, low, high - low + 1);
-        for conv in &self.convs[..blocks] {
+        for (b, conv) in self.convs[..blocks].iter().enumerate() {
             // Without padding: the window holds every input the kept outputs need, and pooling
             // pairs line up because each window starts on an even row of the full grid.
-            x = x.conv2d(&conv.ws, conv.bs.as_ref(), [1, 1], [0, 0], [1, 1], 1).relu().max_pool2d_default(2);
+            x = x.conv2d(&conv.ws, conv.bs.as_ref(), [1, 1], [0, 0], [1, 1], 1);
+            if last_relu || b + 1 < blocks {
+                x = x.relu();
+            }
+            x = x.max_pool2d_default(2);
         }
         Some(x.flatten(1, -1))
     }

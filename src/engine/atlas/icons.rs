@@ -37,8 +37,11 @@ impl Default for IconParams {
 }
 
 /// The objective per batch item: dot(h, v) * max(0.1, cos(h, v))^4 at the centre position.
-fn direction_objective(net: &Net, images: &Tensor, layer: Layer, directions: &Tensor) -> Tensor {
-    let h = net.centre_activation(images, layer).unwrap_or_else(|| {
+/// With `pre_relu`, h is taken before the layer's last ReLU where the centre can be computed on
+/// its own, so a channel the direction needs but the picture leaves off still gets a gradient.
+fn direction_objective(net: &Net, images: &Tensor, layer: Layer, directions: &Tensor, pre_relu: bool) -> Tensor {
+    let centre = if pre_relu { net.centre_pre_relu(images, layer) } else { net.centre_activation(images, layer) };
+    let h = centre.unwrap_or_else(|| {
         let activation = net.forward_until(images, layer, false).get(layer).shallow_clone();
         let side = activation.size()[2];
         activation.select(3, side / 2).select(2, side / 2)
@@ -68,7 +71,7 @@ pub fn icon_fidelity(net: &Net, layer: Layer, icons: &[RgbImage], directions: &[
             .view([icons.len() as i64, dim as i64])
             .to_device(net.device())
             .to_kind(net.kind());
-        let objective = direction_objective(net, &batch, layer, &targets);
+        let objective = direction_objective(net, &batch, layer, &targets, false);
         let activation = net.forward_until(&batch, layer, false).get(layer).shallow_clone();
         let side = activation.size()[2];
         let h = activation.select(3, side / 2).select(2, side / 2);
@@ -80,8 +83,9 @@ pub fn icon_fidelity(net: &Net, layer: Layer, icons: &[RgbImage], directions: &[
 }
 
 /// An icon whose centre activation points less along its cell's direction than this (cosine) is
-/// rendered again from other random starts: a start can settle on a pattern of a neighbouring
-/// direction, and such an icon would show the wrong thing for its cell.
+/// rendered again, from another random start and with the first half of its steps taken before
+/// the last ReLU: a direction made mostly of a channel that the start leaves off gives that
+/// channel no gradient through the ReLU, and the icon would show neighbouring channels instead.
 pub const RETRY_BELOW_COSINE: f32 = 0.9;
 /// Fresh starts tried for such an icon; the one whose centre matches best is kept.
 pub const RETRIES: u64 = 2;
@@ -105,7 +109,7 @@ pub fn render_icons(
         let len = params.batch.max(1).min(count - start);
         let batch_directions = &directions[start * dim..(start + len) * dim];
         let mut rng = SeededRng::derive(params.seed, start as u64);
-        let Some(mut pictures) = optimise_icons(net, layer, batch_directions, dim, params, colours, &mut rng, cancel) else {
+        let Some(mut pictures) = optimise_icons(net, layer, batch_directions, dim, params, colours, &mut rng, false, cancel) else {
             return false;
         };
         let mut fidelity = icon_fidelity(net, layer, &pictures, batch_directions, dim);
@@ -117,7 +121,7 @@ pub fn render_icons(
             let weak_directions: Vec<f32> = weak.iter().flat_map(|&i| batch_directions[i * dim..(i + 1) * dim].iter().copied()).collect();
             // Its own stream per batch and attempt, so a build repeats exactly.
             let mut retry_rng = SeededRng::derive(params.seed ^ attempt.wrapping_mul(0x5851_f42d_4c95_7f2d), start as u64);
-            let Some(again) = optimise_icons(net, layer, &weak_directions, dim, params, colours, &mut retry_rng, cancel) else {
+            let Some(again) = optimise_icons(net, layer, &weak_directions, dim, params, colours, &mut retry_rng, true, cancel) else {
                 return false;
             };
             let again_fidelity = icon_fidelity(net, layer, &again, &weak_directions, dim);
@@ -135,7 +139,8 @@ pub fn render_icons(
 }
 
 /// Optimises one icon per direction (`len x dim`) together from random Fourier starts drawn from
-/// `rng`. None when cancelled.
+/// `rng`; with `wake_dead_channels` the first half of the steps use the pre-ReLU objective. None
+/// when cancelled.
 #[allow(clippy::too_many_arguments)]
 fn optimise_icons(
     net: &Net,
@@ -145,6 +150,7 @@ fn optimise_icons(
     params: &IconParams,
     colours: &ColourModel,
     rng: &mut SeededRng,
+    wake_dead_channels: bool,
     cancel: &AtomicBool,
 ) -> Option<Vec<RgbImage>> {
     let len = directions.len() / dim.max(1);
@@ -153,12 +159,13 @@ fn optimise_icons(
     let targets = Tensor::from_slice(directions).view([len as i64, dim as i64]).to_device(net.device()).to_kind(net.kind());
     let images = FourierImages::new(len as i64, icon_size(layer), net.device(), rng, colours);
     let mut adam = TensorAdam::new(&images.spectrum, params.learning_rate);
-    for _ in 0..params.steps {
+    for step in 0..params.steps {
         if cancel.load(Ordering::Relaxed) {
             return None;
         }
         let transformed = random_transform(&images.images(), &transforms, rng).to_kind(net.kind());
-        let objective = direction_objective(net, &transformed, layer, &targets).sum(Kind::Float);
+        let pre_relu = wake_dead_channels && step < params.steps / 2;
+        let objective = direction_objective(net, &transformed, layer, &targets, pre_relu).sum(Kind::Float);
         let gradient = Tensor::run_backward(&[&objective], &[&images.spectrum], false, false).remove(0);
         adam.ascend(&images.spectrum, &gradient);
     }
