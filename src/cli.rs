@@ -1097,18 +1097,7 @@ fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
     let config = train_config(&args);
     // Checked before any photo is read: a report of another recipe says nothing of this one.
     let cross_validation = match &args.cross_validation {
-        Some(path) => {
-            let report = crate::engine::cross_validation::read_report(path).map_err(|message| anyhow!(message))?;
-            if report.recipe != config.recipe_only() {
-                bail!(
-                    "{} cross-validated another recipe:\n  it: {}\n  this run: {}",
-                    path.display(),
-                    serde_json::to_string(&report.recipe)?,
-                    serde_json::to_string(&config.recipe_only())?
-                );
-            }
-            Some(report.summary)
-        }
+        Some(path) => Some(cross_validation_of_recipe(path, &config.recipe_only(), "this run")?),
         None => None,
     };
     let dataset = load_dataset_reporting(&args.data)?;
@@ -2269,22 +2258,31 @@ fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> Result<serd
     Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": after, "updated_atlases": updated}))
 }
 
+/// The summary of the cross-validation report at `path`, refused unless it cross-validated
+/// `recipe` (the recipe of `whose`): a report of another recipe says nothing of this one.
+fn cross_validation_of_recipe(
+    path: &Path,
+    recipe: &TrainConfig,
+    whose: &str,
+) -> Result<crate::engine::cross_validation::CrossValidationSummary> {
+    let report = crate::engine::cross_validation::read_report(path).map_err(|message| anyhow!(message))?;
+    if report.recipe != *recipe {
+        bail!(
+            "{} cross-validated another recipe:\n  it: {}\n  {whose}: {}",
+            path.display(),
+            serde_json::to_string(&report.recipe)?,
+            serde_json::to_string(recipe)?
+        );
+    }
+    Ok(report.summary)
+}
+
 fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -> Result<serde_json::Value> {
     let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
-    let report = crate::engine::cross_validation::read_report(&args.report).map_err(|message| anyhow!(message))?;
     let Some(trained_with) = checkpoint.meta.training.as_ref().map(TrainConfig::recipe_only) else {
         bail!("{} does not record how it was trained, so no report can be matched to it", args.weights.display());
     };
-    if report.recipe != trained_with {
-        bail!(
-            "{} cross-validated another recipe:\n  it: {}\n  {}: {}",
-            args.report.display(),
-            serde_json::to_string(&report.recipe)?,
-            args.weights.display(),
-            serde_json::to_string(&trained_with)?
-        );
-    }
-    let summary = report.summary;
+    let summary = cross_validation_of_recipe(&args.report, &trained_with, &args.weights.display().to_string())?;
     let line = format!("{}-fold estimate {:.1}% ± {:.1}%", summary.folds, summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
     checkpoint.meta.cross_validation = Some(summary);
     let fingerprint = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
