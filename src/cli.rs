@@ -2001,6 +2001,7 @@ fn atlas_info(args: AtlasInfoArgs, out: Output) -> Result<serde_json::Value> {
             let mut entry = json!({"grid": level.size, "cells": level.cells.len(), "icons": icons});
             if let Some(f) = fidelity.iter().find(|f| f.grid == level.size) {
                 entry["icon_cosine_median"] = json!(f.icon_cosine_median);
+                entry["icon_cosine_min"] = json!(f.icon_cosine_min);
                 entry["icon_saturation_mean"] = json!(f.icon_saturation_mean);
                 entry["patch_saturation_mean"] = json!(f.patch_saturation_mean);
                 entry["icon_patch_colour_distance"] = json!(f.icon_patch_colour_distance);
@@ -2040,6 +2041,9 @@ fn atlas_info(args: AtlasInfoArgs, out: Output) -> Result<serde_json::Value> {
         print!("  grid {}x{}: {} cells, {} icons", level["grid"], level["grid"], level["cells"], level["icons"]);
         if let Some(cosine) = level["icon_cosine_median"].as_f64() {
             print!(", centre cosine median {cosine:.3}");
+        }
+        if let Some(cosine) = level["icon_cosine_min"].as_f64() {
+            print!(" (lowest {cosine:.3})");
         }
         if let Some(saturation) = level["icon_saturation_mean"].as_f64() {
             print!(", icon saturation {saturation:.3}");

@@ -111,6 +111,10 @@ fn a_greyscale_data_set_gives_grey_icons_that_still_match_their_cells() {
     }
     let summary = level_fidelity(&atlas);
     assert!(summary.iter().all(|level| level.patch_saturation_mean.is_some_and(|s| s < 0.01)), "{summary:?}");
+    for (level, icons) in summary.iter().zip(&atlas.icons) {
+        let lowest = icons.fidelity.iter().map(|f| f.cosine).fold(f32::INFINITY, f32::min);
+        assert_eq!(level.icon_cosine_min, Some(lowest));
+    }
 }
 
 mod flowers {

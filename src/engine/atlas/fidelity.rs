@@ -73,6 +73,8 @@ pub struct LevelFidelity {
     pub icons: usize,
     /// Median centre cosine of the icons (None when the atlas predates stored fidelity).
     pub icon_cosine_median: Option<f32>,
+    /// The worst icon's centre cosine: one icon showing the wrong thing misleads as much as many.
+    pub icon_cosine_min: Option<f32>,
     pub icon_saturation_mean: f32,
     /// The same for the real patches behind the icons' cells.
     pub patch_saturation_mean: Option<f32>,
@@ -90,6 +92,7 @@ pub fn level_fidelity(atlas: &Atlas) -> Vec<LevelFidelity> {
             let mut cosines: Vec<f32> = icons.fidelity.iter().map(|f| f.cosine).collect();
             cosines.sort_by(f32::total_cmp);
             let icon_cosine_median = (!cosines.is_empty()).then(|| cosines[cosines.len() / 2]);
+            let icon_cosine_min = cosines.first().copied();
             let mut patch_pixels = Vec::new();
             if let Some(level) = atlas.level(icons.size) {
                 for &cell in &icons.cells {
@@ -105,6 +108,7 @@ pub fn level_fidelity(atlas: &Atlas) -> Vec<LevelFidelity> {
                 grid: icons.size,
                 icons: icons.cells.len(),
                 icon_cosine_median,
+                icon_cosine_min,
                 icon_saturation_mean: mean_saturation(&icons.pixels),
                 patch_saturation_mean: has_patches.then(|| mean_saturation(&patch_pixels)),
                 icon_patch_colour_distance: has_patches
