@@ -655,9 +655,11 @@ pub struct ClassifyArgs {
     /// How many classes to print per image.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Average the answers for each image and its mirror image (test-time augmentation).
-    #[arg(long)]
-    pub tta: bool,
+    /// Test-time augmentation: average the answers for several views of each image. `--tta`
+    /// alone means `crops` (the image, its centre and four corners at 7/8 size, all mirrored too:
+    /// 12 views); `--tta=mirror` uses the image and its mirror image.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "off", default_missing_value = "crops")]
+    pub tta: TtaArg,
     /// Image files (JPEG, PNG, BMP, GIF, WebP, TIFF, ...).
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
@@ -792,9 +794,11 @@ pub struct EvaluateArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub names: NamesArgs,
-    /// Average the answers for each image and its mirror image (test-time augmentation).
-    #[arg(long)]
-    pub tta: bool,
+    /// Test-time augmentation: average the answers for several views of each image. `--tta`
+    /// alone means `crops` (the image, its centre and four corners at 7/8 size, all mirrored too:
+    /// 12 views); `--tta=mirror` uses the image and its mirror image.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "off", default_missing_value = "crops")]
+    pub tta: TtaArg,
     /// Which images of the folder: `validation` scores only the photos the model's run held out
     /// (its validation split, or its cross-validation fold).
     #[arg(long, value_enum, default_value = "all")]
@@ -964,7 +968,7 @@ fn classify(args: ClassifyArgs, out: Output) -> Result<serde_json::Value> {
     for path in &args.images {
         match load_network_image(path) {
             Ok(image) => {
-                let prediction = classify_images_with(&checkpoint.net, &[image], args.tta).remove(0);
+                let prediction = classify_images_with(&checkpoint.net, &[image], args.tta.into()).remove(0);
                 let top = prediction.top_k(args.top);
                 if !out.json {
                     println!("{}", path.display());
@@ -1260,7 +1264,7 @@ fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
         labels.push(model_label);
     }
     let tensor = images_to_tensor(images);
-    let report = crate::engine::eval::evaluate_images(&checkpoint.net, &tensor, &labels, model_classes, 256, args.tta).0;
+    let report = crate::engine::eval::evaluate_images(&checkpoint.net, &tensor, &labels, model_classes, 256, args.tta.into()).0;
     if !out.json {
         print_report(&report, &ClassNamer::new(&args.names, model_classes)?);
     }
@@ -2292,6 +2296,24 @@ fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -
     let fingerprint = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
     say!(out, "recorded the {line} in {} (fingerprint {fingerprint})", args.weights.display());
     Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": fingerprint}))
+}
+
+/// `--tta`: which views of each image are averaged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TtaArg {
+    Off,
+    Mirror,
+    Crops,
+}
+
+impl From<TtaArg> for crate::engine::classify::TestTimeViews {
+    fn from(arg: TtaArg) -> Self {
+        match arg {
+            TtaArg::Off => Self::Single,
+            TtaArg::Mirror => Self::Mirror,
+            TtaArg::Crops => Self::Crops,
+        }
+    }
 }
 
 /// Display names for a model's classes under `--names`; the class ids otherwise.

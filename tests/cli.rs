@@ -123,6 +123,27 @@ fn classify_names_a_real_photograph() {
 }
 
 #[test]
+fn classify_tta_alone_takes_the_next_word_as_a_photo_and_modes_need_an_equals_sign() {
+    let photo = common::flowers17_photo("sunflower");
+    let photo = photo.to_str().unwrap();
+    let top = |args: &[&str]| {
+        let output = app(args);
+        assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        json["result"]["results"][0]["top"][0]["probability"].as_f64().unwrap()
+    };
+    let single = top(&["classify", "--json", photo]);
+    let crops = top(&["classify", "--json", "--tta", photo]);
+    let mirror = top(&["classify", "--json", "--tta=mirror", photo]);
+    assert_eq!(crops, top(&["classify", "--json", "--tta=crops", photo]));
+    assert_eq!(single, top(&["classify", "--json", "--tta=off", photo]));
+    assert!(single != crops && single != mirror && crops != mirror, "{single} {mirror} {crops}");
+    let wrong = app(&["classify", "--tta=sideways", photo]);
+    assert!(!wrong.status.success());
+    assert!(text(&wrong.stderr).contains("mirror"), "{}", text(&wrong.stderr));
+}
+
+#[test]
 fn classify_reports_an_unreadable_file_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("holiday.jpg");

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use activation_atlas::engine::checkpoint::load_checkpoint;
-use activation_atlas::engine::classify::{classify_images, classify_images_with};
+use activation_atlas::engine::classify::{TestTimeViews, classify_images, classify_images_with, view_averaged_probabilities};
 use activation_atlas::engine::cross_validation::{CrossValidationEvent, REPORT_FILE, cross_validate, fold_dir, read_report};
 use activation_atlas::engine::data::{holdout_split, load_dataset, stratified_folds};
 use activation_atlas::engine::eval::evaluate_tensors;
@@ -153,12 +153,44 @@ fn flip_averaging_is_the_mean_of_the_image_and_its_mirror() {
     let photo = common::flowers17_input("sunflower");
     let mirrored = image::imageops::flip_horizontal(&photo);
     let plain = classify_images(&net, &[photo.clone(), mirrored]);
-    let averaged = classify_images_with(&net, &[photo], true).remove(0);
+    let averaged = classify_images_with(&net, &[photo], TestTimeViews::Mirror).remove(0);
     for (class, probability) in averaged.probabilities.iter().enumerate() {
         let expected = (plain[0].probabilities[class] + plain[1].probabilities[class]) / 2.0;
         assert!((probability - expected).abs() < 1e-5, "class {class}: {probability} vs {expected}");
     }
     assert_ne!(plain[0].probabilities, averaged.probabilities);
+}
+
+#[test]
+fn crop_averaging_is_the_mean_of_twelve_views_half_of_them_mirrored() {
+    let net = common::shipped_net(false);
+    let photo = common::flowers17_input("sunflower");
+    let batch = activation_atlas::engine::image_input::images_to_tensor(std::slice::from_ref(&photo));
+    let views = TestTimeViews::Crops.views(&batch);
+    assert_eq!(views.len(), TestTimeViews::Crops.count());
+    for (view, mirror) in views[..6].iter().zip(&views[6..]) {
+        assert_eq!(view.size(), batch.size());
+        assert!(view.flip([3]).allclose(mirror, 0.0, 0.0, false));
+    }
+    // The crops are other pictures than the photo, and than each other.
+    for (i, a) in views[..6].iter().enumerate() {
+        for b in &views[i + 1..6] {
+            assert!(!a.allclose(b, 1e-3, 1e-3, false));
+        }
+    }
+    let averaged = classify_images_with(&net, std::slice::from_ref(&photo), TestTimeViews::Crops).remove(0);
+    let one_by_one: Vec<Vec<f32>> =
+        views.iter().map(|view| Vec::<f32>::try_from(net.forward(view, false).softmax(1, tch::Kind::Float).get(0)).unwrap()).collect();
+    for (class, probability) in averaged.probabilities.iter().enumerate() {
+        let expected = one_by_one.iter().map(|p| p[class]).sum::<f32>() / 12.0;
+        assert!((probability - expected).abs() < 1e-5, "class {class}: {probability} vs {expected}");
+    }
+    // A picture of one colour looks the same in every view.
+    let flat = image::RgbImage::from_pixel(100, 100, image::Rgb([40, 160, 90]));
+    let flat_batch = activation_atlas::engine::image_input::images_to_tensor(std::slice::from_ref(&flat));
+    let single = view_averaged_probabilities(&net, &flat_batch, TestTimeViews::Single);
+    let crops = view_averaged_probabilities(&net, &flat_batch, TestTimeViews::Crops);
+    assert!(single.allclose(&crops, 1e-5, 1e-6, false));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+use super::classify::{TestTimeViews, view_averaged_probabilities};
 use super::model::Net;
 
 /// Metrics of one class.
@@ -88,18 +89,18 @@ pub fn evaluate_with_predictions(
     class_names: &[String],
     batch_size: i64,
 ) -> (EvalReport, Vec<Prediction>) {
-    evaluate_images(net, images, labels, class_names, batch_size, false)
+    evaluate_images(net, images, labels, class_names, batch_size, TestTimeViews::Single)
 }
 
-/// [`evaluate_with_predictions`]; with `flip_average`, each image is judged by the mean of the
-/// probabilities for it and its mirror image (see `classify::classify_images_with`).
+/// [`evaluate_with_predictions`], each image judged by the mean of its `views`' probabilities
+/// (see `classify::TestTimeViews`).
 pub fn evaluate_images(
     net: &Net,
     images: &Tensor,
     labels: &[usize],
     class_names: &[String],
     batch_size: i64,
-    flip_average: bool,
+    views: TestTimeViews,
 ) -> (EvalReport, Vec<Prediction>) {
     let count = images.size()[0];
     let mut predictions = Vec::with_capacity(labels.len());
@@ -112,10 +113,12 @@ pub fn evaluate_images(
             let logits = net.forward(&batch, false);
             let targets: Vec<i64> = labels[start as usize..(start + len) as usize].iter().map(|&l| l as i64).collect();
             let targets = Tensor::from_slice(&targets).to_device(net.device());
-            let mut probabilities = logits.to_kind(Kind::Float).softmax(1, Kind::Float);
-            if flip_average {
-                let mirrored = net.forward(&batch.flip([3]), false).to_kind(Kind::Float).softmax(1, Kind::Float);
-                probabilities = (probabilities + mirrored) * 0.5;
+            let probabilities = if views == TestTimeViews::Single {
+                logits.to_kind(Kind::Float).softmax(1, Kind::Float)
+            } else {
+                view_averaged_probabilities(net, &batch, views)
+            };
+            if views != TestTimeViews::Single {
                 let log_probabilities = probabilities.clamp_min(1e-12).log();
                 loss_sum += log_probabilities.nll_loss_nd::<Tensor>(&targets, None, tch::Reduction::Sum, -100).double_value(&[]);
             } else {
