@@ -276,29 +276,40 @@ pub(super) fn full_uv() -> egui::Rect {
 }
 
 /// Each class named on its densest cell; a label that would cover an earlier (denser) one moves
-/// aside, else is left out. The names are labels, so screen readers (and tests) find them.
+/// aside, or to the class's next densest cell, else is left out. The names are labels, so screen
+/// readers (and tests) find them.
 fn class_labels_ui(ui: &mut egui::Ui, origin: egui::Pos2, view: &LevelView) {
-    let mut best: Vec<Option<(u16, u16, u32)>> = vec![None; view.classes];
+    // Per class, the cells it leads, densest first.
+    let mut led: Vec<Vec<(u16, u16, u32)>> = vec![Vec::new(); view.classes];
     for cell in &view.level.cells {
-        if let Some(&(class, _)) = cell.top_by_attribution.first() {
-            let slot = &mut best[class as usize];
-            if slot.is_none_or(|(_, _, n)| cell.count > n) {
-                *slot = Some((cell.x, cell.y, cell.count));
-            }
+        if let Some(&(class, _)) = cell.top_by_attribution.first()
+            && let Some(cells) = led.get_mut(class as usize)
+        {
+            cells.push((cell.x, cell.y, cell.count));
         }
     }
-    let mut order: Vec<(usize, (u16, u16, u32))> = best.iter().enumerate().filter_map(|(c, b)| Some((c, (*b)?))).collect();
-    order.sort_by_key(|(_, (_, _, count))| std::cmp::Reverse(*count));
-    let offsets = [(0.0, 0.0), (0.0, 0.3), (0.0, -0.3), (0.5, 0.3), (-0.5, 0.3), (0.5, -0.3), (-0.5, -0.3)];
+    for cells in &mut led {
+        cells.sort_by_key(|&(_, _, count)| std::cmp::Reverse(count));
+    }
+    let mut order: Vec<usize> = (0..view.classes).filter(|&c| !led[c].is_empty()).collect();
+    order.sort_by_key(|&c| std::cmp::Reverse(led[c][0].2));
+    let offsets = [(0.0, 0.0), (0.0, 0.3), (0.0, -0.3), (0.5, 0.3), (-0.5, 0.3), (0.5, -0.3), (-0.5, -0.3), (0.0, 0.42), (0.0, -0.42)];
     let font = egui::FontId::proportional(view.cell_world * 0.28);
     let mut taken: Vec<egui::Rect> = Vec::new();
-    for (class, (x, y, _)) in order {
+    let visible = ui.clip_rect();
+    for class in order {
         let size = ui.painter().layout_no_wrap(view.names[class].clone(), font.clone(), egui::Color32::WHITE).size();
-        let centre = view.cell_rect(origin, x, y, 1.0).center();
-        let spot = offsets
-            .into_iter()
-            .map(|(dx, dy)| egui::Align2::CENTER_CENTER.anchor_size(centre + egui::vec2(dx, dy) * view.cell_world, size).expand(2.0))
-            .find(|r| taken.iter().all(|t| !t.intersects(*r)));
+        let spot = led[class].iter().find_map(|&(x, y, _)| {
+            let centre = view.cell_rect(origin, x, y, 1.0).center();
+            offsets
+                .into_iter()
+                .map(|(dx, dy)| {
+                    let rect = egui::Align2::CENTER_CENTER.anchor_size(centre + egui::vec2(dx, dy) * view.cell_world, size).expand(2.0);
+                    // A cell at the map's edge keeps its whole label in view.
+                    shift_inside(rect, visible)
+                })
+                .find(|r| taken.iter().all(|t| !t.intersects(*r)))
+        });
         if let Some(text_rect) = spot {
             taken.push(text_rect);
             ui.painter().rect_filled(text_rect, 3.0, egui::Color32::from_black_alpha(150));
@@ -306,6 +317,13 @@ fn class_labels_ui(ui: &mut egui::Ui, origin: egui::Pos2, view: &LevelView) {
             ui.put(text_rect.shrink(2.0), egui::Label::new(text).selectable(false).extend());
         }
     }
+}
+
+/// `rect` moved the least so that it lies inside `bounds` (where it fits).
+fn shift_inside(rect: egui::Rect, bounds: egui::Rect) -> egui::Rect {
+    let dx = (bounds.left() - rect.left()).max(0.0) + (bounds.right() - rect.right()).min(0.0);
+    let dy = (bounds.top() - rect.top()).max(0.0) + (bounds.bottom() - rect.bottom()).min(0.0);
+    rect.translate(egui::vec2(dx, dy))
 }
 
 /// The mean attribution to `class` of the vectors `members`.
