@@ -1242,6 +1242,16 @@ fn cross_validate_command(args: CrossValidateArgs, out: Output) -> Result<serde_
         summary.fold_accuracies.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
         args.out.join(crate::engine::cross_validation::REPORT_FILE).display()
     );
+    if let Some(views) = &summary.views {
+        say!(
+            out,
+            "RESULT {}-fold cross-validation accuracy with 12 views per photo (--tta) {:.4} ± {:.4} (folds: {})",
+            summary.folds,
+            views.mean_accuracy,
+            views.sd_accuracy,
+            views.fold_accuracies.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", ")
+        );
+    }
     Ok(serde_json::to_value(&report)?)
 }
 

@@ -10,7 +10,7 @@ use activation_atlas::engine::checkpoint::load_checkpoint;
 use activation_atlas::engine::classify::{TestTimeViews, classify_images, classify_images_with, view_averaged_probabilities};
 use activation_atlas::engine::cross_validation::{CrossValidationEvent, REPORT_FILE, cross_validate, fold_dir, read_report};
 use activation_atlas::engine::data::{holdout_split, load_dataset, stratified_folds};
-use activation_atlas::engine::eval::evaluate_tensors;
+use activation_atlas::engine::eval::{evaluate_images, evaluate_tensors};
 use activation_atlas::engine::image_input::images_to_tensor;
 use activation_atlas::engine::train::{Augmentation, Holdout, Mixing, TrainConfig, TrainEvent, TrainOutcome, train};
 use tch::Device;
@@ -87,7 +87,15 @@ fn cross_validation_scores_each_fold_on_photos_it_never_saw_and_resumes() {
         let labels: Vec<usize> = held_out.iter().map(|&i| dataset.labels[i]).collect();
         let evaluated = evaluate_tensors(&checkpoint.net, &images, &labels, &dataset.class_names, 64);
         assert!((evaluated.accuracy - result.accuracy).abs() < 1e-9, "fold {}: {} vs {}", result.fold, evaluated.accuracy, result.accuracy);
+        // And judged by 12 views of each photo, as the classifier window judges one.
+        let by_views = evaluate_images(&checkpoint.net, &images, &labels, &dataset.class_names, 64, TestTimeViews::Crops).0.accuracy;
+        assert_eq!(result.views_accuracy, Some(by_views), "fold {}", result.fold);
     }
+    let views = report.summary.views.as_ref().expect("every fold was judged by 12 views");
+    let view_accuracies: Vec<f64> = report.results.iter().map(|r| r.views_accuracy.unwrap()).collect();
+    assert_eq!(views.fold_accuracies, view_accuracies);
+    let view_mean = view_accuracies.iter().sum::<f64>() / 3.0;
+    assert!((views.mean_accuracy - view_mean).abs() < 1e-12);
     let trained_epochs = events.lock().unwrap().iter().filter(|e| matches!(e, CrossValidationEvent::Epoch { .. })).count();
     assert_eq!(trained_epochs, 9);
     let written = read_report(&root.path().join(REPORT_FILE)).unwrap();

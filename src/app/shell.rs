@@ -471,7 +471,7 @@ impl AtlasApp {
                 let estimate = info
                     .cross_validation
                     .as_ref()
-                    .map(|cv| format!(" · {}", i18n::cross_validation_estimate(lang, cv.folds, cv.mean_accuracy, cv.sd_accuracy)))
+                    .map(|cv| format!(" · {}", i18n::cross_validation_estimate(lang, cv)))
                     .unwrap_or_default();
                 let text = format!(
                     "{}: {} · {} {}{accuracy}{estimate} · {} {} · {} {}",

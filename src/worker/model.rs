@@ -45,7 +45,7 @@ pub struct ModelInfo {
     pub class_names: Vec<String>,
     pub validation_accuracy: Option<f64>,
     /// The k-fold estimate of its recipe, recorded for a model trained on every photo.
-    pub cross_validation: Option<crate::engine::cross_validation::CrossValidationSummary>,
+    pub cross_validation: Option<Box<crate::engine::cross_validation::CrossValidationSummary>>,
     pub epoch: u32,
     pub device: String,
     pub fingerprint: String,
@@ -62,7 +62,7 @@ impl ModelInfo {
             name,
             class_names: checkpoint.meta.class_names.clone(),
             validation_accuracy: checkpoint.meta.validation_accuracy(),
-            cross_validation: checkpoint.meta.cross_validation.clone(),
+            cross_validation: checkpoint.meta.cross_validation.clone().map(Box::new),
             epoch: checkpoint.meta.epoch,
             device: device_name(device),
             fingerprint: checkpoint.fingerprint.clone(),
