@@ -180,6 +180,10 @@ pub struct CheckpointRecordArgs {
     /// The report `cross-validate` wrote.
     #[arg(long)]
     pub report: PathBuf,
+    /// Atlas files built from this checkpoint, to keep them matched to it (the metadata is part
+    /// of the fingerprint they record).
+    #[arg(long)]
+    pub atlas: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -2242,16 +2246,8 @@ fn data_get(args: DataGetArgs, out: Output) -> Result<serde_json::Value> {
 fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::embedded::DatasetProvenance;
     let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
-    let before = checkpoint.fingerprint.clone();
     // Atlases are checked before anything is written.
-    let mut atlases = Vec::new();
-    for path in &args.atlas {
-        let atlas = crate::engine::atlas::load_atlas(path)?;
-        if atlas.meta.model_fingerprint != before {
-            bail!("{} was not built from {}", path.display(), args.weights.display());
-        }
-        atlases.push((path, atlas));
-    }
+    let atlases = atlases_built_from(&checkpoint, &args.atlas)?;
     if let Some(data) = &args.data {
         let classes = crate::engine::data::scan_folder(data)?;
         let names: Vec<String> = classes.iter().map(|(name, _)| name.clone()).collect();
@@ -2265,15 +2261,39 @@ fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> Result<serd
     checkpoint.meta.make_portable();
     // The same tensors, new metadata: a new fingerprint for the same weights.
     let after = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
+    let updated = restamp_atlases(atlases, &after, out)?;
+    say!(out, "wrote {} (fingerprint {after})", args.weights.display());
+    Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": after, "updated_atlases": updated}))
+}
+
+/// The atlases at `paths`, loaded, refused unless every one was built from `checkpoint`.
+fn atlases_built_from<'p>(
+    checkpoint: &crate::engine::checkpoint::Checkpoint,
+    paths: &'p [PathBuf],
+) -> Result<Vec<(&'p PathBuf, crate::engine::atlas::Atlas)>> {
+    paths
+        .iter()
+        .map(|path| {
+            let atlas = crate::engine::atlas::load_atlas(path)?;
+            if atlas.meta.model_fingerprint != checkpoint.fingerprint {
+                bail!("{} was not built from {}", path.display(), checkpoint.path.display());
+            }
+            Ok((path, atlas))
+        })
+        .collect()
+}
+
+/// Records the checkpoint's new `fingerprint` (same tensors, new metadata) in `atlases` and saves
+/// them; returns their paths.
+fn restamp_atlases(atlases: Vec<(&PathBuf, crate::engine::atlas::Atlas)>, fingerprint: &str, out: Output) -> Result<Vec<String>> {
     let mut updated = Vec::new();
     for (path, mut atlas) in atlases {
-        atlas.meta.model_fingerprint = after.clone();
+        atlas.meta.model_fingerprint = fingerprint.to_string();
         crate::engine::atlas::save_atlas(&atlas, path)?;
         say!(out, "updated {}", path.display());
         updated.push(path.display().to_string());
     }
-    say!(out, "wrote {} (fingerprint {after})", args.weights.display());
-    Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": after, "updated_atlases": updated}))
+    Ok(updated)
 }
 
 /// The summary of the cross-validation report at `path`, refused unless it cross-validated
@@ -2301,11 +2321,13 @@ fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -
         bail!("{} does not record how it was trained, so no report can be matched to it", args.weights.display());
     };
     let summary = cross_validation_of_recipe(&args.report, &trained_with, &args.weights.display().to_string())?;
+    let atlases = atlases_built_from(&checkpoint, &args.atlas)?;
     let line = format!("{}-fold estimate {:.1}% ± {:.1}%", summary.folds, summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
     checkpoint.meta.cross_validation = Some(summary);
     let fingerprint = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
+    let updated = restamp_atlases(atlases, &fingerprint, out)?;
     say!(out, "recorded the {line} in {} (fingerprint {fingerprint})", args.weights.display());
-    Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": fingerprint}))
+    Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": fingerprint, "updated_atlases": updated}))
 }
 
 /// `--tta`: which views of each image are averaged.

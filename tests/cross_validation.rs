@@ -265,11 +265,21 @@ fn final_training_records_a_cross_validation_of_the_same_recipe_only() {
     let later = later_dir.path().join("epoch-002.safetensors");
     let later_arg = later.to_str().unwrap();
     assert_eq!(load_checkpoint(&later, Device::Cpu).unwrap().meta.cross_validation, None);
-    let output = common::run_cli(&["checkpoint", "record-cross-validation", later_arg, "--report", report_arg]);
+    // An atlas built before the recording is carried along: the metadata is part of the
+    // fingerprint it records.
+    let atlas = later_dir.path().join("later.atlas");
+    let atlas_arg = atlas.to_str().unwrap();
+    let mut args = vec!["atlas", "build", "--weights", later_arg, "--data", data_arg, "--out", atlas_arg, "--grids", "4"];
+    args.extend(["--icon-grids", "4", "--icon-steps", "4", "--samples", "4", "--neighbors", "5", "--no-paper-views"]);
+    let output = common::run_cli(&args);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    let output = common::run_cli(&["checkpoint", "record-cross-validation", later_arg, "--report", report_arg, "--atlas", atlas_arg]);
     assert!(output.status.success(), "{}", common::text(&output.stderr));
     assert!(common::text(&output.stdout).contains("3-fold estimate"), "{}", common::text(&output.stdout));
     let recorded = load_checkpoint(&later, Device::Cpu).unwrap();
     assert_eq!(recorded.meta.cross_validation.as_ref(), Some(&report.summary));
+    let atlas_model = activation_atlas::engine::atlas::load_atlas(&atlas).unwrap().meta.model_fingerprint;
+    assert_eq!(atlas_model, recorded.fingerprint, "the atlas follows the new fingerprint");
     let mut args = vec!["train", "--data", data_arg, "--out", other_dir.path().to_str().unwrap(), "--validation-fraction", "0"];
     args.extend(["--epochs", "2", "--batch-size", "8", "--label-smoothing", "0.1", "--ema", "0.9", "--seed", "5"]);
     assert!(common::run_cli(&args).status.success());
@@ -277,5 +287,19 @@ fn final_training_records_a_cross_validation_of_the_same_recipe_only() {
     let output = common::run_cli(&["checkpoint", "record-cross-validation", other.to_str().unwrap(), "--report", report_arg]);
     assert!(!output.status.success());
     assert!(common::text(&output.stderr).contains("cross-validated another recipe"), "{}", common::text(&output.stderr));
+    // An atlas of another model of the recipe is refused before anything is written.
+    let final_before = std::fs::read(&final_weights).unwrap();
+    let output = common::run_cli(&[
+        "checkpoint",
+        "record-cross-validation",
+        final_weights.to_str().unwrap(),
+        "--report",
+        report_arg,
+        "--atlas",
+        atlas_arg,
+    ]);
+    assert!(!output.status.success());
+    assert!(common::text(&output.stderr).contains("was not built from"), "{}", common::text(&output.stderr));
+    assert_eq!(std::fs::read(&final_weights).unwrap(), final_before);
     assert_eq!(load_checkpoint(&other, Device::Cpu).unwrap().meta.cross_validation, None);
 }

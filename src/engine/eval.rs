@@ -110,20 +110,19 @@ pub fn evaluate_images(
         while start < count {
             let len = batch_size.min(count - start);
             let batch = images.narrow(0, start, len).to_device(net.device());
-            let logits = net.forward(&batch, false);
             let targets: Vec<i64> = labels[start as usize..(start + len) as usize].iter().map(|&l| l as i64).collect();
             let targets = Tensor::from_slice(&targets).to_device(net.device());
+            // The loss is that of what is judged: one view's logits, or the views' mean probabilities.
             let probabilities = if views == TestTimeViews::Single {
+                let logits = net.forward(&batch, false);
+                loss_sum += logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
                 logits.to_kind(Kind::Float).softmax(1, Kind::Float)
             } else {
-                view_averaged_probabilities(net, &batch, views)
-            };
-            if views != TestTimeViews::Single {
+                let probabilities = view_averaged_probabilities(net, &batch, views);
                 let log_probabilities = probabilities.clamp_min(1e-12).log();
                 loss_sum += log_probabilities.nll_loss_nd::<Tensor>(&targets, None, tch::Reduction::Sum, -100).double_value(&[]);
-            } else {
-                loss_sum += logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
-            }
+                probabilities
+            };
             let (confidence, predicted) = probabilities.max_dim(1, false);
             let predicted =
                 Vec::<i64>::try_from(predicted.to_kind(Kind::Int64).to_device(tch::Device::Cpu)).expect("argmax gives an int64 vector");

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::cells::{GridLevel, bin};
 use super::collect::{CollectStop, Collected, collect};
 use super::embedded::{DatasetProvenance, EmbeddedImages};
-use super::icons::{IconFidelity, IconParams, icon_size, render_icons};
+use super::icons::{IconFidelity, IconParams, IconRenderer, icon_size};
 use super::knn::{KnnReport, neighbour_graph};
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
 use super::views::{ClassMosaic, Distribution, ImageSummaries, paper_views};
@@ -436,14 +436,15 @@ pub fn build_atlas(
         let cell_indices: Vec<u32> = dense.iter().map(|(i, _)| *i as u32).collect();
         let mut pixels = Vec::with_capacity(dense.len() * (icon_px as usize).pow(2) * 3);
         let mut fidelity = Vec::with_capacity(dense.len());
-        let dim = collected.dim;
-        let finished = render_icons(
+        let renderer = IconRenderer {
             net,
-            params.layer,
+            layer: params.layer,
+            dim: collected.dim,
+            params: IconParams { seed: params.icons.seed ^ u64::from(level.size), ..params.icons },
+            colours: &colours,
+        };
+        let finished = renderer.render(
             &directions,
-            dim,
-            &IconParams { seed: params.icons.seed ^ u64::from(level.size), ..params.icons },
-            &colours,
             &mut |first, batch, batch_fidelity| {
                 for icon in &batch {
                     pixels.extend_from_slice(icon.as_raw());

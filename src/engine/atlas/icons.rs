@@ -90,89 +90,83 @@ pub const RETRY_BELOW_COSINE: f32 = 0.9;
 /// Fresh starts tried for such an icon; the one whose centre matches best is kept.
 pub const RETRIES: u64 = 2;
 
-/// Renders one icon per direction (`count x dim`) in `colours`, calling `done(first_index,
-/// icons, their fidelity)` after each batch. Returns false when cancelled.
-#[allow(clippy::too_many_arguments)]
-pub fn render_icons(
-    net: &Net,
-    layer: Layer,
-    directions: &[f32],
-    dim: usize,
-    params: &IconParams,
-    colours: &ColourModel,
-    done: &mut dyn FnMut(usize, Vec<RgbImage>, Vec<IconFidelity>),
-    cancel: &AtomicBool,
-) -> bool {
-    let count = directions.len() / dim.max(1);
-    let mut start = 0;
-    while start < count {
-        let len = params.batch.max(1).min(count - start);
-        let batch_directions = &directions[start * dim..(start + len) * dim];
-        let mut rng = SeededRng::derive(params.seed, start as u64);
-        let Some(mut pictures) = optimise_icons(net, layer, batch_directions, dim, params, colours, &mut rng, false, cancel) else {
-            return false;
-        };
-        let mut fidelity = icon_fidelity(net, layer, &pictures, batch_directions, dim);
-        for attempt in 1..=RETRIES {
-            let weak: Vec<usize> = (0..len).filter(|&i| fidelity[i].cosine < RETRY_BELOW_COSINE).collect();
-            if weak.is_empty() {
-                break;
-            }
-            let weak_directions: Vec<f32> = weak.iter().flat_map(|&i| batch_directions[i * dim..(i + 1) * dim].iter().copied()).collect();
-            // Its own stream per batch and attempt, so a build repeats exactly.
-            let mut retry_rng = SeededRng::derive(params.seed ^ attempt.wrapping_mul(0x5851_f42d_4c95_7f2d), start as u64);
-            let Some(again) = optimise_icons(net, layer, &weak_directions, dim, params, colours, &mut retry_rng, true, cancel) else {
-                return false;
-            };
-            let again_fidelity = icon_fidelity(net, layer, &again, &weak_directions, dim);
-            for ((&i, picture), better) in weak.iter().zip(again).zip(again_fidelity) {
-                if better.cosine > fidelity[i].cosine {
-                    fidelity[i] = better;
-                    pictures[i] = picture;
-                }
-            }
-        }
-        done(start, pictures, fidelity);
-        start += len;
-    }
-    true
+/// What one level's icons are rendered with: the network and layer the directions (each `dim`
+/// floats) live in, the optimiser settings and the data set's colours.
+pub struct IconRenderer<'a> {
+    pub net: &'a Net,
+    pub layer: Layer,
+    pub dim: usize,
+    pub params: IconParams,
+    pub colours: &'a ColourModel,
 }
 
-/// Optimises one icon per direction (`len x dim`) together from random Fourier starts drawn from
-/// `rng`; with `wake_dead_channels` the first half of the steps use the pre-ReLU objective. None
-/// when cancelled.
-#[allow(clippy::too_many_arguments)]
-fn optimise_icons(
-    net: &Net,
-    layer: Layer,
-    directions: &[f32],
-    dim: usize,
-    params: &IconParams,
-    colours: &ColourModel,
-    rng: &mut SeededRng,
-    wake_dead_channels: bool,
-    cancel: &AtomicBool,
-) -> Option<Vec<RgbImage>> {
-    let len = directions.len() / dim.max(1);
-    // Small transforms: this layer sees only a few pixels.
-    let transforms = VisConfig { jitter: 1.0, scale: 0.05, rotate_degrees: 5.0, ..VisConfig::default() };
-    let targets = Tensor::from_slice(directions).view([len as i64, dim as i64]).to_device(net.device()).to_kind(net.kind());
-    let images = FourierImages::new(len as i64, icon_size(layer), net.device(), rng, colours);
-    let mut adam = TensorAdam::new(&images.spectrum, params.learning_rate);
-    for step in 0..params.steps {
-        if cancel.load(Ordering::Relaxed) {
-            return None;
+impl IconRenderer<'_> {
+    /// Renders one icon per direction (`count x dim`), calling `done(first_index, icons, their
+    /// fidelity)` after each batch. Returns false when cancelled.
+    pub fn render(&self, directions: &[f32], done: &mut dyn FnMut(usize, Vec<RgbImage>, Vec<IconFidelity>), cancel: &AtomicBool) -> bool {
+        let (net, layer, dim, params) = (self.net, self.layer, self.dim, &self.params);
+        let count = directions.len() / dim.max(1);
+        let mut start = 0;
+        while start < count {
+            let len = params.batch.max(1).min(count - start);
+            let batch_directions = &directions[start * dim..(start + len) * dim];
+            let mut rng = SeededRng::derive(params.seed, start as u64);
+            let Some(mut pictures) = self.optimise(batch_directions, &mut rng, false, cancel) else {
+                return false;
+            };
+            let mut fidelity = icon_fidelity(net, layer, &pictures, batch_directions, dim);
+            for attempt in 1..=RETRIES {
+                let weak: Vec<usize> = (0..len).filter(|&i| fidelity[i].cosine < RETRY_BELOW_COSINE).collect();
+                if weak.is_empty() {
+                    break;
+                }
+                let weak_directions: Vec<f32> =
+                    weak.iter().flat_map(|&i| batch_directions[i * dim..(i + 1) * dim].iter().copied()).collect();
+                // Its own stream per batch and attempt, so a build repeats exactly.
+                let mut retry_rng = SeededRng::derive(params.seed ^ attempt.wrapping_mul(0x5851_f42d_4c95_7f2d), start as u64);
+                let Some(again) = self.optimise(&weak_directions, &mut retry_rng, true, cancel) else {
+                    return false;
+                };
+                let again_fidelity = icon_fidelity(net, layer, &again, &weak_directions, dim);
+                for ((&i, picture), better) in weak.iter().zip(again).zip(again_fidelity) {
+                    if better.cosine > fidelity[i].cosine {
+                        fidelity[i] = better;
+                        pictures[i] = picture;
+                    }
+                }
+            }
+            done(start, pictures, fidelity);
+            start += len;
         }
-        let transformed = random_transform(&images.images(), &transforms, rng).to_kind(net.kind());
-        let pre_relu = wake_dead_channels && step < params.steps / 2;
-        let objective = direction_objective(net, &transformed, layer, &targets, pre_relu).sum(Kind::Float);
-        let gradient = Tensor::run_backward(&[&objective], &[&images.spectrum], false, false).remove(0);
-        adam.ascend(&images.spectrum, &gradient);
+        true
     }
-    Some(tch::no_grad(|| {
-        let final_images = images.images();
-        (0..len as i64).map(|i| tensor_to_rgb(&final_images.get(i))).collect()
-    }))
+
+    /// Optimises one icon per direction (`len x dim`) together from random Fourier starts drawn
+    /// from `rng`; with `wake_dead_channels` the first half of the steps use the pre-ReLU
+    /// objective. None when cancelled.
+    fn optimise(&self, directions: &[f32], rng: &mut SeededRng, wake_dead_channels: bool, cancel: &AtomicBool) -> Option<Vec<RgbImage>> {
+        let (net, layer, params) = (self.net, self.layer, &self.params);
+        let len = directions.len() / self.dim.max(1);
+        // Small transforms: this layer sees only a few pixels.
+        let transforms = VisConfig { jitter: 1.0, scale: 0.05, rotate_degrees: 5.0, ..VisConfig::default() };
+        let targets = Tensor::from_slice(directions).view([len as i64, self.dim as i64]).to_device(net.device()).to_kind(net.kind());
+        let images = FourierImages::new(len as i64, icon_size(layer), net.device(), rng, self.colours);
+        let mut adam = TensorAdam::new(&images.spectrum, params.learning_rate);
+        for step in 0..params.steps {
+            if cancel.load(Ordering::Relaxed) {
+                return None;
+            }
+            let transformed = random_transform(&images.images(), &transforms, rng).to_kind(net.kind());
+            let pre_relu = wake_dead_channels && step < params.steps / 2;
+            let objective = direction_objective(net, &transformed, layer, &targets, pre_relu).sum(Kind::Float);
+            let gradient = Tensor::run_backward(&[&objective], &[&images.spectrum], false, false).remove(0);
+            adam.ascend(&images.spectrum, &gradient);
+        }
+        Some(tch::no_grad(|| {
+            let final_images = images.images();
+            (0..len as i64).map(|i| tensor_to_rgb(&final_images.get(i))).collect()
+        }))
+    }
 }
 
 /// The activation at the centre of `icon` for `layer` (used to check an icon against its cell).
