@@ -177,9 +177,10 @@ pub enum CheckpointCommand {
 pub struct CheckpointRecordArgs {
     /// The checkpoint (.safetensors; its sidecar is rewritten, the weights stay the same).
     pub weights: PathBuf,
-    /// The report `cross-validate` wrote.
-    #[arg(long)]
-    pub report: PathBuf,
+    /// The report `cross-validate` wrote. Repeat it for cross-validations of the same recipe with
+    /// other seeds (one must have the model's own seed): their folds are pooled into one estimate.
+    #[arg(long, required = true)]
+    pub report: Vec<PathBuf>,
     /// Atlas files built from this checkpoint, to keep them matched to it (the metadata is part
     /// of the fingerprint they record).
     #[arg(long)]
@@ -2315,14 +2316,51 @@ fn cross_validation_of_recipe(
     Ok(report.summary)
 }
 
+/// The reports at `paths` pooled: the first must cross-validate `recipe` itself, the others the
+/// same recipe with other seeds (other folds and starts), each seed once.
+fn pooled_cross_validations_of_recipe(
+    paths: &[PathBuf],
+    recipe: &TrainConfig,
+    whose: &str,
+) -> Result<crate::engine::cross_validation::CrossValidationSummary> {
+    let Some((own, repeats)) = paths.split_first() else {
+        bail!("no cross-validation report given");
+    };
+    let mut summaries = vec![cross_validation_of_recipe(own, recipe, whose)?];
+    let mut seeds = vec![recipe.seed];
+    for path in repeats {
+        let report = crate::engine::cross_validation::read_report(path).map_err(|message| anyhow!(message))?;
+        if seeds.contains(&report.recipe.seed) {
+            bail!("{} repeats seed {}: a repeat needs its own seed, so its folds and starts differ", path.display(), report.recipe.seed);
+        }
+        let as_own_seed = TrainConfig { seed: recipe.seed, ..report.recipe.clone() };
+        if as_own_seed != *recipe {
+            bail!(
+                "{} cross-validated another recipe, not just another seed:\n  it: {}\n  {whose}: {}",
+                path.display(),
+                serde_json::to_string(&report.recipe)?,
+                serde_json::to_string(recipe)?
+            );
+        }
+        seeds.push(report.recipe.seed);
+        summaries.push(report.summary);
+    }
+    if summaries.len() == 1 {
+        return Ok(summaries.remove(0));
+    }
+    crate::engine::cross_validation::pooled(&summaries).map_err(|message| anyhow!(message))
+}
+
 fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -> Result<serde_json::Value> {
     let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
     let Some(trained_with) = checkpoint.meta.training.as_ref().map(TrainConfig::recipe_only) else {
         bail!("{} does not record how it was trained, so no report can be matched to it", args.weights.display());
     };
-    let summary = cross_validation_of_recipe(&args.report, &trained_with, &args.weights.display().to_string())?;
+    let whose = args.weights.display().to_string();
+    let summary = pooled_cross_validations_of_recipe(&args.report, &trained_with, &whose)?;
     let atlases = atlases_built_from(&checkpoint, &args.atlas)?;
-    let line = format!("{}-fold estimate {:.1}% ± {:.1}%", summary.folds, summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
+    let folds = if summary.repeats > 1 { format!("{} x {}", summary.repeats, summary.folds) } else { summary.folds.to_string() };
+    let line = format!("{folds}-fold estimate {:.1}% ± {:.1}%", summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
     checkpoint.meta.cross_validation = Some(summary);
     let fingerprint = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
     let updated = restamp_atlases(atlases, &fingerprint, out)?;

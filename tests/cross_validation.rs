@@ -280,6 +280,46 @@ fn final_training_records_a_cross_validation_of_the_same_recipe_only() {
     assert_eq!(recorded.meta.cross_validation.as_ref(), Some(&report.summary));
     let atlas_model = activation_atlas::engine::atlas::load_atlas(&atlas).unwrap().meta.model_fingerprint;
     assert_eq!(atlas_model, recorded.fingerprint, "the atlas follows the new fingerprint");
+
+    // A repeat of the recipe with another seed (other folds, other starts) is pooled with it:
+    // every fold of both counts once. The same seed twice is no repeat.
+    let repeat_dir = tempfile::tempdir().unwrap();
+    let repeat_out = repeat_dir.path().to_str().unwrap();
+    let mut args = vec!["cross-validate", "--data", data_arg, "--out", repeat_out, "--folds", "3"];
+    args.extend(["--epochs", "2", "--batch-size", "8", "--label-smoothing", "0.1", "--ema", "0.9", "--seed", "6"]);
+    assert!(common::run_cli(&args).status.success());
+    let repeat_path = repeat_dir.path().join(REPORT_FILE);
+    let repeat = read_report(&repeat_path).unwrap();
+    let repeat_arg = repeat_path.to_str().unwrap();
+    let output = common::run_cli(&[
+        "checkpoint",
+        "record-cross-validation",
+        later_arg,
+        "--report",
+        report_arg,
+        "--report",
+        repeat_arg,
+        "--atlas",
+        atlas_arg,
+    ]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert!(common::text(&output.stdout).contains("2 x 3-fold estimate"), "{}", common::text(&output.stdout));
+    let pooled = load_checkpoint(&later, Device::Cpu).unwrap().meta.cross_validation.unwrap();
+    let all_folds: Vec<f64> = report.summary.fold_accuracies.iter().chain(&repeat.summary.fold_accuracies).copied().collect();
+    assert_eq!((pooled.repeats, pooled.folds), (2, 3));
+    assert_eq!(pooled.fold_accuracies, all_folds);
+    assert!((pooled.mean_accuracy - all_folds.iter().sum::<f64>() / 6.0).abs() < 1e-12);
+    let all_views: Vec<f64> =
+        report.results.iter().chain(&repeat.results).map(|fold| fold.views_accuracy.expect("12 views scored")).collect();
+    assert_eq!(pooled.views.as_ref().unwrap().fold_accuracies, all_views);
+    assert_eq!(
+        activation_atlas::engine::atlas::load_atlas(&atlas).unwrap().meta.model_fingerprint,
+        load_checkpoint(&later, Device::Cpu).unwrap().fingerprint
+    );
+    let output = common::run_cli(&["checkpoint", "record-cross-validation", later_arg, "--report", report_arg, "--report", report_arg]);
+    assert!(!output.status.success());
+    assert!(common::text(&output.stderr).contains("repeats seed 4"), "{}", common::text(&output.stderr));
+    assert_eq!(load_checkpoint(&later, Device::Cpu).unwrap().meta.cross_validation.unwrap(), pooled, "nothing written");
     let mut args = vec!["train", "--data", data_arg, "--out", other_dir.path().to_str().unwrap(), "--validation-fraction", "0"];
     args.extend(["--epochs", "2", "--batch-size", "8", "--label-smoothing", "0.1", "--ema", "0.9", "--seed", "5"]);
     assert!(common::run_cli(&args).status.success());

@@ -47,9 +47,10 @@ fn read_image_then_verify_shows_class_confidence_and_introduction() {
     assert_eq!(info.validation_accuracy, None, "the shipped model trained on every photo");
     // First as the window judges a photo (12 views), then photo by photo.
     let views = cv.views.as_ref().expect("the shipped model's cross-validation scored 12 views too");
+    // Cross-validations with other seeds pooled read "2 × 5 折".
+    let folds = if cv.repeats > 1 { format!("{} × {}", cv.repeats, cv.folds) } else { cv.folds.to_string() };
     harness.get_by_label_contains(&format!(
-        "{} 折交叉验证准确率 {:.1}% ± {:.1}%（12 个视图；单张 {:.1}% ± {:.1}%）",
-        cv.folds,
+        "{folds} 折交叉验证准确率 {:.1}% ± {:.1}%（12 个视图；单张 {:.1}% ± {:.1}%）",
         views.mean_accuracy * 100.0,
         views.sd_accuracy * 100.0,
         cv.mean_accuracy * 100.0,
