@@ -2297,15 +2297,17 @@ fn restamp_atlases(atlases: Vec<(&PathBuf, crate::engine::atlas::Atlas)>, finger
     Ok(updated)
 }
 
-/// The summary of the cross-validation report at `path`, refused unless it cross-validated
-/// `recipe` (the recipe of `whose`): a report of another recipe says nothing of this one.
-fn cross_validation_of_recipe(
+/// The report at `path`, refused unless it cross-validated `recipe` (the recipe of `whose`), or
+/// with `any_seed` the same recipe with any seed: a report of another recipe says nothing of this one.
+fn report_of_recipe(
     path: &Path,
     recipe: &TrainConfig,
     whose: &str,
-) -> Result<crate::engine::cross_validation::CrossValidationSummary> {
+    any_seed: bool,
+) -> Result<crate::engine::cross_validation::CrossValidationReport> {
     let report = crate::engine::cross_validation::read_report(path).map_err(|message| anyhow!(message))?;
-    if report.recipe != *recipe {
+    let expected = TrainConfig { seed: if any_seed { report.recipe.seed } else { recipe.seed }, ..recipe.clone() };
+    if report.recipe != expected {
         bail!(
             "{} cross-validated another recipe:\n  it: {}\n  {whose}: {}",
             path.display(),
@@ -2313,7 +2315,16 @@ fn cross_validation_of_recipe(
             serde_json::to_string(recipe)?
         );
     }
-    Ok(report.summary)
+    Ok(report)
+}
+
+/// The summary of the cross-validation report at `path`, which must be of `recipe` itself.
+fn cross_validation_of_recipe(
+    path: &Path,
+    recipe: &TrainConfig,
+    whose: &str,
+) -> Result<crate::engine::cross_validation::CrossValidationSummary> {
+    Ok(report_of_recipe(path, recipe, whose, false)?.summary)
 }
 
 /// The reports at `paths` pooled: the first must cross-validate `recipe` itself, the others the
@@ -2323,31 +2334,17 @@ fn pooled_cross_validations_of_recipe(
     recipe: &TrainConfig,
     whose: &str,
 ) -> Result<crate::engine::cross_validation::CrossValidationSummary> {
-    let Some((own, repeats)) = paths.split_first() else {
-        bail!("no cross-validation report given");
-    };
-    let mut summaries = vec![cross_validation_of_recipe(own, recipe, whose)?];
-    let mut seeds = vec![recipe.seed];
-    for path in repeats {
-        let report = crate::engine::cross_validation::read_report(path).map_err(|message| anyhow!(message))?;
+    let mut summaries = Vec::with_capacity(paths.len());
+    let mut seeds = Vec::with_capacity(paths.len());
+    for (index, path) in paths.iter().enumerate() {
+        let report = report_of_recipe(path, recipe, whose, index > 0)?;
         if seeds.contains(&report.recipe.seed) {
             bail!("{} repeats seed {}: a repeat needs its own seed, so its folds and starts differ", path.display(), report.recipe.seed);
-        }
-        let as_own_seed = TrainConfig { seed: recipe.seed, ..report.recipe.clone() };
-        if as_own_seed != *recipe {
-            bail!(
-                "{} cross-validated another recipe, not just another seed:\n  it: {}\n  {whose}: {}",
-                path.display(),
-                serde_json::to_string(&report.recipe)?,
-                serde_json::to_string(recipe)?
-            );
         }
         seeds.push(report.recipe.seed);
         summaries.push(report.summary);
     }
-    if summaries.len() == 1 {
-        return Ok(summaries.remove(0));
-    }
+    // One report pools to its own summary; none is refused by `pooled`.
     crate::engine::cross_validation::pooled(&summaries).map_err(|message| anyhow!(message))
 }
 
@@ -2359,8 +2356,8 @@ fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -
     let whose = args.weights.display().to_string();
     let summary = pooled_cross_validations_of_recipe(&args.report, &trained_with, &whose)?;
     let atlases = atlases_built_from(&checkpoint, &args.atlas)?;
-    let folds = if summary.repeats > 1 { format!("{} x {}", summary.repeats, summary.folds) } else { summary.folds.to_string() };
-    let line = format!("{folds}-fold estimate {:.1}% ± {:.1}%", summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
+    let line =
+        format!("{}-fold estimate {:.1}% ± {:.1}%", summary.folds_label("x"), summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
     checkpoint.meta.cross_validation = Some(summary);
     let fingerprint = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
     let updated = restamp_atlases(atlases, &fingerprint, out)?;

@@ -1059,7 +1059,7 @@ pub fn missing_patches(lang: Lang, count: usize) -> String {
 /// first where the report has it, since that is how the classifier window judges a photo.
 pub fn cross_validation_estimate(lang: Lang, cv: &crate::engine::cross_validation::CrossValidationSummary) -> String {
     // "2 × 5 折": two cross-validations with their own seeds, pooled.
-    let folds = if cv.repeats > 1 { format!("{} × {}", cv.repeats, cv.folds) } else { cv.folds.to_string() };
+    let folds = cv.folds_label("×");
     let single = (cv.mean_accuracy * 100.0, cv.sd_accuracy * 100.0);
     match (lang, &cv.views) {
         (Lang::Zh, Some(views)) => format!(

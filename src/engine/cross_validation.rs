@@ -54,6 +54,13 @@ pub struct CrossValidationSummary {
     pub views: Option<Box<ViewsSummary>>,
 }
 
+impl CrossValidationSummary {
+    /// How many folds, for a label: "5", or "2 x 5" (with `times` between) when repeats are pooled.
+    pub fn folds_label(&self, times: &str) -> String {
+        if self.repeats > 1 { format!("{} {times} {}", self.repeats, self.folds) } else { self.folds.to_string() }
+    }
+}
+
 /// Mean, sample standard deviation and folds of the 12-view accuracy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ViewsSummary {
