@@ -1203,12 +1203,8 @@ fn cross_validate_command(args: CrossValidateArgs, out: Output) -> Result<serde_
     let recipe = recipe_config(&args.recipe, &args.data);
     let dataset = load_dataset_reporting(&args.data)?;
     let device = default_device();
+    // Each fold running at once trains on its share of the CPU threads (see cross_validate).
     let parallel = args.parallel.clamp(1, args.folds.max(1) as usize);
-    if parallel > 1 {
-        // libtorch's threads are shared by the whole process: each fold gets its share.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        tch::set_num_threads((threads / parallel).max(1) as i32);
-    }
     eprintln!("{}-fold cross-validation of {} photos on {}, {parallel} fold(s) at a time", args.folds, dataset.len(), device_name(device));
     let started = std::time::Instant::now();
     let on_event = |event: CrossValidationEvent| match event {

@@ -130,21 +130,26 @@ pub fn cross_validate(
     }
     let next_fold = AtomicUsize::new(0);
     let results: Mutex<Vec<Result<Option<FoldResult>, CrossValidationError>>> = Mutex::new(Vec::new());
+    let workers = parallel.clamp(1, folds as usize);
+    let thread_share = (workers > 1).then(|| ThreadShare::new(workers));
     std::thread::scope(|scope| {
-        for _ in 0..parallel.clamp(1, folds as usize) {
+        for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let fold = next_fold.fetch_add(1, Ordering::SeqCst) as u32;
                     if fold >= folds || cancel.load(Ordering::Relaxed) {
-                        return;
+                        break;
                     }
-                    let result = run_fold(dataset, recipe, folds, fold, root, device, cancel, on_event);
+                    let result = run_fold(dataset, recipe, folds, fold, root, device, thread_share.as_ref(), cancel, on_event);
                     let failed = result.is_err();
                     results.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(result);
                     if failed {
                         cancel.store(true, Ordering::Relaxed); // the other folds stop too
-                        return;
+                        break;
                     }
+                }
+                if let Some(share) = &thread_share {
+                    share.worker_done();
                 }
             });
         }
@@ -186,6 +191,34 @@ pub fn cross_validate(
     Ok(Some(report))
 }
 
+/// libtorch threads for folds trained side by side: each running fold gets its share of the CPU
+/// threads. A worker that runs out of folds gives its share to the folds still training (taken up
+/// at their next epoch), so a lone last fold does not train on one thread while the others idle.
+struct ThreadShare {
+    cpu_threads: usize,
+    workers: AtomicUsize,
+}
+
+impl ThreadShare {
+    fn new(workers: usize) -> Self {
+        let cpu_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self { cpu_threads, workers: AtomicUsize::new(workers) }
+    }
+
+    fn worker_done(&self) {
+        self.workers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Sets the calling fold's threads to its current share. libtorch's OpenMP thread count is
+    /// per calling thread, so each fold applies its own.
+    fn apply(&self) {
+        let share = (self.cpu_threads / self.workers.load(Ordering::SeqCst).max(1)).max(1) as i32;
+        if tch::get_num_threads() != share {
+            tch::set_num_threads(share);
+        }
+    }
+}
+
 /// Trains (or finishes) one fold's run and scores its last epoch. `None` when cancelled.
 #[allow(clippy::too_many_arguments)]
 fn run_fold(
@@ -195,6 +228,7 @@ fn run_fold(
     fold: u32,
     root: &Path,
     device: Device,
+    thread_share: Option<&ThreadShare>,
     cancel: &AtomicBool,
     on_event: &(dyn Fn(CrossValidationEvent) + Sync),
 ) -> Result<Option<FoldResult>, CrossValidationError> {
@@ -211,8 +245,14 @@ fn run_fold(
     on_event(CrossValidationEvent::FoldStarted { fold, resumed_at_epoch });
     let started = std::time::Instant::now();
     let mut last_record = None;
+    if let Some(share) = thread_share {
+        share.apply();
+    }
     let outcome = train(dataset, &config, &dir, resume.as_ref().map(|(path, _)| path.as_path()), device, cancel, &mut |event| {
         if let TrainEvent::Epoch { record, .. } = event {
+            if let Some(share) = thread_share {
+                share.apply(); // a worker may have run out of folds since the last epoch
+            }
             last_record = Some(record.clone());
             on_event(CrossValidationEvent::Epoch { fold, record });
         }
@@ -339,4 +379,24 @@ pub fn pooled(summaries: &[CrossValidationSummary]) -> Result<CrossValidationSum
 pub fn read_report(path: &Path) -> Result<CrossValidationReport, String> {
     let bytes = std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     serde_json::from_slice(&bytes).map_err(|error| format!("{} is not a cross-validation report: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fold_left_alone_takes_the_threads_of_a_worker_that_ran_out() {
+        let share = ThreadShare { cpu_threads: 4, workers: AtomicUsize::new(2) };
+        // A thread of its own, as a fold has: the count is per calling thread.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                share.apply();
+                assert_eq!(tch::get_num_threads(), 2);
+                share.worker_done();
+                share.apply();
+                assert_eq!(tch::get_num_threads(), 4);
+            });
+        });
+    }
 }
