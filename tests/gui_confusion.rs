@@ -66,11 +66,26 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     });
     let first = harness.state().train.confusion_photos.shown[0].0.clone();
     let name = first.path.file_name().unwrap().to_string_lossy().into_owned();
-    // Let the grid settle with its pictures before clicking where it is drawn.
-    harness.run_steps(2);
+    // Pictures change the grid's layout as they arrive; click only once the photo has stayed put
+    // for a few frames (a busy machine may need more than two).
+    wait_until_laid_out(&mut harness, &name);
     harness.get_by_label(&name).click();
-    common::run_until(&mut harness, "the photo opens", 60, |app| {
-        app.classify.image_path.as_ref() == Some(&first.path) && app.classify.opening.is_none()
-    });
-    assert_eq!(harness.state().tab, Tab::Explain);
+    harness.run_steps(2);
+    assert_eq!(harness.state().tab, Tab::Explain, "the click on the photo switches to 解释");
+    assert_eq!(harness.state().classify.image_path.as_ref(), Some(&first.path), "and opens that photo");
+    common::run_until(&mut harness, "the photo is read", 120, |app| app.classify.opening.is_none());
+    assert_eq!(harness.state().classify.shown_photo(), Some(first.path.as_path()), "the photo is shown");
+}
+
+/// Steps until the widget named `label` has had the same place for three frames in a row.
+fn wait_until_laid_out(harness: &mut Harness<'static, AtlasApp>, label: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (mut last, mut same) = (harness.get_by_label(label).rect(), 0);
+    while same < 3 {
+        assert!(std::time::Instant::now() < deadline, "the grid never settled");
+        harness.step();
+        let now = harness.get_by_label(label).rect();
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+    }
 }
