@@ -61,13 +61,18 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     // The biggest cell, its pictures read, and its first photo opened.
     let (row, column) = (0..9).map(|i| (i / 3, i % 3)).max_by_key(|&(r, c)| report.confusion[r][c]).unwrap();
     click_cell(&harness, 3, row, column);
+    // The click first (this cell may also be the one open), then its own pictures: an empty or
+    // earlier grid would satisfy "every picture has arrived" at once.
+    harness.run_steps(2);
+    assert_eq!(harness.state().train.confusion_photos.cell, Some((row, column)));
     common::run_until(&mut harness, "the cell's pictures arrive", 60, |app| {
-        app.train.confusion_photos.shown.iter().all(|(_, texture)| texture.is_some())
+        let shown = &app.train.confusion_photos.shown;
+        !shown.is_empty() && shown.iter().all(|(_, texture)| texture.is_some())
     });
     let first = harness.state().train.confusion_photos.shown[0].0.clone();
     let name = first.path.file_name().unwrap().to_string_lossy().into_owned();
-    // Pictures change the grid's layout as they arrive; click only once the photo has stayed put
-    // for a few frames (a busy machine may need more than two).
+    // Click only once the photo has stayed put for a few frames: nothing above it may still be
+    // settling (a busy machine may need more than two).
     wait_until_laid_out(&mut harness, &name);
     harness.get_by_label(&name).click();
     // A click completes over a frame or two, and the action it asks for runs in the frame after.

@@ -8,6 +8,7 @@ use eframe::egui;
 
 use super::context::{AppAction, AppContext};
 use super::i18n::T;
+use super::photo_button::photo_button;
 use crate::engine::train::ValidationPhoto;
 use crate::worker::{Job, JobId, Picture, TrainJob};
 
@@ -111,14 +112,7 @@ impl ConfusionPhotos {
             for (photo, texture) in &self.shown {
                 let file = photo.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let tip = format!("{file}\n{} {:.1}%", T::Confidence.get(lang), photo.confidence * 100.0);
-                let size = egui::vec2(PHOTO_SIDE, PHOTO_SIDE);
-                let response = match texture {
-                    Some(texture) => ui.add(egui::Button::image(egui::Image::new((texture.id(), size)))),
-                    // Named, so it can be opened before its picture arrives.
-                    None => ui.add_sized(size, egui::Button::new(egui::RichText::new(&file).small())),
-                };
-                // Named after its file for screen readers (the picture alone has no name).
-                response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &file));
+                let response = photo_button(ui, texture.as_ref().map(egui::TextureHandle::id), PHOTO_SIDE, &file);
                 if response.on_hover_text(tip).clicked() {
                     cx.actions.push(AppAction::ExplainPhoto(photo.path.clone()));
                 }

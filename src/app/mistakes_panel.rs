@@ -11,6 +11,7 @@ use super::Tab;
 use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
 use super::i18n::{self, T};
+use super::photo_button::photo_button;
 use crate::worker::{Job, JobId, MistakeView, MistakesEvent, MistakesJob, MistakesView, Picture};
 
 /// Side of the photo and its maps in a row, in points.
@@ -219,15 +220,11 @@ impl MistakesPanel {
                         let near_file = near.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                         let tip = format!("{near_file}\n{} · {} {:.2}", name(near.class), T::Similarity.get(lang), near.similarity);
                         ui.vertical(|ui| {
-                            let thumb = egui::vec2(NEAR_SIDE, NEAR_SIDE);
-                            let response = match &near.picture {
-                                Some(picture) => {
-                                    let texture = self.texture(ui.ctx(), format!("near-{}", near.path.display()), picture);
-                                    ui.add(egui::Button::image(egui::Image::new((texture.id(), thumb))))
-                                }
-                                None => ui.add_sized(thumb, egui::Button::new(egui::RichText::new(&near_file).small())),
-                            };
-                            response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &near_file));
+                            let texture = near
+                                .picture
+                                .as_ref()
+                                .map(|picture| self.texture(ui.ctx(), format!("near-{}", near.path.display()), picture).id());
+                            let response = photo_button(ui, texture, NEAR_SIDE, &near_file);
                             if response.on_hover_text(tip).clicked() {
                                 cx.actions.push(AppAction::ExplainPhoto(near.path.clone()));
                             }

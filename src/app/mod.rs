@@ -16,6 +16,7 @@ mod file_browser;
 pub mod fonts;
 pub mod i18n;
 pub mod mistakes_panel;
+mod photo_button;
 pub mod settings_file;
 mod shell;
 mod train_panel;

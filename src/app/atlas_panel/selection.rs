@@ -11,6 +11,7 @@ use super::AtlasPanel;
 use crate::app::context::{AppAction, AppContext};
 use crate::app::dialogs::DialogKind;
 use crate::app::i18n::{self, T};
+use crate::app::photo_button::photo_button;
 use crate::engine::atlas::Atlas;
 use crate::engine::atlas::selection::{box_polygon, images_of_vectors};
 use crate::worker::{AtlasJob, Job, JobId, Selection};
@@ -245,12 +246,8 @@ impl AtlasPanel {
                 for (position, &image) in images.iter().enumerate().take(GRID_SHOWN) {
                     let file = atlas.meta.image_paths.get(image).and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
                     let file = file.unwrap_or_default();
-                    let size = egui::vec2(GRID_SIDE, GRID_SIDE);
-                    let response = match self.selection.thumbnail(ui.ctx(), &atlas, image) {
-                        Some(texture) => ui.add(egui::Button::image(egui::Image::new((texture.id(), size)))),
-                        None => ui.add_sized(size, egui::Button::new(egui::RichText::new(&file).small())),
-                    };
-                    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &file));
+                    let texture = self.selection.thumbnail(ui.ctx(), &atlas, image).map(|texture| texture.id());
+                    let response = photo_button(ui, texture, GRID_SIDE, &file);
                     let class = self.selection.classes.get(position).copied().flatten();
                     let class = class.and_then(|c| names.get(c as usize)).cloned().unwrap_or_default();
                     if response.on_hover_text(format!("{file}\n{class}")).clicked() {
