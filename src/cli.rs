@@ -178,9 +178,14 @@ pub struct CheckpointRecordArgs {
     /// The checkpoint (.safetensors; its sidecar is rewritten, the weights stay the same).
     pub weights: PathBuf,
     /// The report `cross-validate` wrote. Repeat it for cross-validations of the same recipe with
-    /// other seeds (one must have the model's own seed): their folds are pooled into one estimate.
+    /// other seeds (one must have the model's own seed, unless --keep-recorded): their folds are
+    /// pooled into one estimate.
     #[arg(long, required = true)]
     pub report: Vec<PathBuf>,
+    /// Pool the reports with the estimate the checkpoint already records (its own seed's), for
+    /// when that report is gone: every report must then have another seed.
+    #[arg(long)]
+    pub keep_recorded: bool,
     /// Atlas files built from this checkpoint, to keep them matched to it (the metadata is part
     /// of the fingerprint they record).
     #[arg(long)]
@@ -660,10 +665,11 @@ pub struct ClassifyArgs {
     /// How many classes to print per image.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Test-time augmentation: average the answers for several views of each image. `--tta`
-    /// alone means `crops` (the image, its centre and four corners at 7/8 size, all mirrored too:
-    /// 12 views); `--tta=mirror` uses the image and its mirror image.
-    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "off", default_missing_value = "crops")]
+    /// Test-time augmentation: the answers for several views of each image, averaged. By default
+    /// (and `--tta` alone) `crops`: the image, its centre and four corners at 7/8 size, all
+    /// mirrored too, 12 views, as the classifier window answers; `--tta=mirror` uses the image and
+    /// its mirror image; `--tta=off` the image alone.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "crops", default_missing_value = "crops")]
     pub tta: TtaArg,
     /// Image files (JPEG, PNG, BMP, GIF, WebP, TIFF, ...).
     #[arg(required = true)]
@@ -799,10 +805,11 @@ pub struct EvaluateArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub names: NamesArgs,
-    /// Test-time augmentation: average the answers for several views of each image. `--tta`
-    /// alone means `crops` (the image, its centre and four corners at 7/8 size, all mirrored too:
-    /// 12 views); `--tta=mirror` uses the image and its mirror image.
-    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "off", default_missing_value = "crops")]
+    /// Test-time augmentation: the answers for several views of each image, averaged. By default
+    /// (and `--tta` alone) `crops`: the image, its centre and four corners at 7/8 size, all
+    /// mirrored too, 12 views, as the classifier window answers; `--tta=mirror` uses the image and
+    /// its mirror image; `--tta=off` the image alone.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "crops", default_missing_value = "crops")]
     pub tta: TtaArg,
     /// Which images of the folder: `validation` scores only the photos the model's run held out
     /// (its validation split, or its cross-validation fold).
@@ -1275,7 +1282,12 @@ fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
         labels.push(model_label);
     }
     let tensor = images_to_tensor(images);
-    let report = crate::engine::eval::evaluate_images(&checkpoint.net, &tensor, &labels, model_classes, 256, args.tta.into()).0;
+    let views = crate::engine::classify::TestTimeViews::from(args.tta);
+    if views.count() > 1 {
+        // A large folder takes a while with 12 views; say so, and how to go faster.
+        eprintln!("judging {} photos by {} views each (--tta=off: the photo alone, faster)", labels.len(), views.count());
+    }
+    let report = crate::engine::eval::evaluate_images(&checkpoint.net, &tensor, &labels, model_classes, 256, views).0;
     if !out.json {
         print_report(&report, &ClassNamer::new(&args.names, model_classes)?);
     }
@@ -2324,16 +2336,22 @@ fn cross_validation_of_recipe(
 }
 
 /// The reports at `paths` pooled: the first must cross-validate `recipe` itself, the others the
-/// same recipe with other seeds (other folds and starts), each seed once.
+/// same recipe with other seeds (other folds and starts), each seed once. With `recorded` (the
+/// estimate of `recipe` itself, from its own seed) every report must have another seed.
 fn pooled_cross_validations_of_recipe(
     paths: &[PathBuf],
     recipe: &TrainConfig,
     whose: &str,
+    recorded: Option<crate::engine::cross_validation::CrossValidationSummary>,
 ) -> Result<crate::engine::cross_validation::CrossValidationSummary> {
-    let mut summaries = Vec::with_capacity(paths.len());
-    let mut seeds = Vec::with_capacity(paths.len());
+    let mut summaries = Vec::with_capacity(paths.len() + 1);
+    let mut seeds = Vec::with_capacity(paths.len() + 1);
+    if let Some(recorded) = recorded {
+        summaries.push(recorded);
+        seeds.push(recipe.seed);
+    }
     for (index, path) in paths.iter().enumerate() {
-        let report = report_of_recipe(path, recipe, whose, index > 0)?;
+        let report = report_of_recipe(path, recipe, whose, index > 0 || !summaries.is_empty())?;
         if seeds.contains(&report.recipe.seed) {
             bail!("{} repeats seed {}: a repeat needs its own seed, so its folds and starts differ", path.display(), report.recipe.seed);
         }
@@ -2350,7 +2368,16 @@ fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -
         bail!("{} does not record how it was trained, so no report can be matched to it", args.weights.display());
     };
     let whose = args.weights.display().to_string();
-    let summary = pooled_cross_validations_of_recipe(&args.report, &trained_with, &whose)?;
+    let recorded = match (&checkpoint.meta.cross_validation, args.keep_recorded) {
+        (_, false) => None,
+        (None, true) => bail!("{whose} records no cross-validation to keep"),
+        // Its repeats' seeds are not recorded, so a report could be counted twice.
+        (Some(recorded), true) if recorded.repeats > 1 => {
+            bail!("{whose} already records {} pooled cross-validations; pool their reports instead", recorded.repeats)
+        }
+        (Some(recorded), true) => Some(recorded.clone()),
+    };
+    let summary = pooled_cross_validations_of_recipe(&args.report, &trained_with, &whose, recorded)?;
     let atlases = atlases_built_from(&checkpoint, &args.atlas)?;
     let line =
         format!("{}-fold estimate {:.1}% ± {:.1}%", summary.folds_label("x"), summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);

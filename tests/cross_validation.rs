@@ -231,15 +231,20 @@ fn final_training_records_a_cross_validation_of_the_same_recipe_only() {
     assert!(common::text(&output.stdout).contains("no held-out photos, so no validation accuracy"), "{}", common::text(&output.stdout));
 
     // `evaluate --split validation` scores a fold's model on the photos its fold held out: the
-    // report's figure. The final model held none out, and says so.
+    // report's figures, with 12 views (the default) and photo by photo. The final model held
+    // none out, and says so.
     let fold = &report.results[0];
     let fold_weights = fold_dir(cv_dir.path(), fold.fold).join("epoch-002.safetensors");
-    let output =
-        common::run_cli(&["--json", "evaluate", "--data", data_arg, "--weights", fold_weights.to_str().unwrap(), "--split", "validation"]);
-    assert!(output.status.success(), "{}", common::text(&output.stderr));
-    let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(envelope["result"]["images"].as_u64(), Some(fold.held_out_images as u64));
-    assert!((envelope["result"]["accuracy"].as_f64().unwrap() - fold.accuracy).abs() < 1e-9, "{envelope} vs {}", fold.accuracy);
+    let views_accuracy = fold.views_accuracy.expect("12 views scored");
+    for (tta, expected) in [(None, views_accuracy), (Some("--tta=crops"), views_accuracy), (Some("--tta=off"), fold.accuracy)] {
+        let mut args = vec!["--json", "evaluate", "--data", data_arg, "--weights", fold_weights.to_str().unwrap(), "--split", "validation"];
+        args.extend(tta);
+        let output = common::run_cli(&args);
+        assert!(output.status.success(), "{}", common::text(&output.stderr));
+        let envelope: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(envelope["result"]["images"].as_u64(), Some(fold.held_out_images as u64));
+        assert!((envelope["result"]["accuracy"].as_f64().unwrap() - expected).abs() < 1e-9, "{tta:?}: {envelope} vs {expected}");
+    }
     let final_weights = run_dir.path().join("epoch-002.safetensors");
     let output = common::run_cli(&["evaluate", "--data", data_arg, "--weights", final_weights.to_str().unwrap(), "--split", "validation"]);
     assert!(!output.status.success());
@@ -320,6 +325,28 @@ fn final_training_records_a_cross_validation_of_the_same_recipe_only() {
     assert!(!output.status.success());
     assert!(common::text(&output.stderr).contains("repeats seed 4"), "{}", common::text(&output.stderr));
     assert_eq!(load_checkpoint(&later, Device::Cpu).unwrap().meta.cross_validation.unwrap(), pooled, "nothing written");
+    // An estimate already pooled cannot be kept: its repeats' seeds are not recorded.
+    let record_keeping = |report: &str| {
+        common::run_cli(&["checkpoint", "record-cross-validation", later_arg, "--keep-recorded", "--report", report, "--atlas", atlas_arg])
+    };
+    let output = record_keeping(repeat_arg);
+    assert!(!output.status.success());
+    assert!(common::text(&output.stderr).contains("already records 2 pooled"), "{}", common::text(&output.stderr));
+    // With its own seed's report gone, the recorded estimate is pooled with a repeat: the same
+    // figures as pooling both reports. Its own seed again is refused.
+    let output = common::run_cli(&["checkpoint", "record-cross-validation", later_arg, "--report", report_arg, "--atlas", atlas_arg]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    let output = record_keeping(report_arg);
+    assert!(!output.status.success());
+    assert!(common::text(&output.stderr).contains("repeats seed 4"), "{}", common::text(&output.stderr));
+    let output = record_keeping(repeat_arg);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    assert!(common::text(&output.stdout).contains("2 x 3-fold estimate"), "{}", common::text(&output.stdout));
+    assert_eq!(load_checkpoint(&later, Device::Cpu).unwrap().meta.cross_validation.unwrap(), pooled);
+    assert_eq!(
+        activation_atlas::engine::atlas::load_atlas(&atlas).unwrap().meta.model_fingerprint,
+        load_checkpoint(&later, Device::Cpu).unwrap().fingerprint
+    );
     let mut args = vec!["train", "--data", data_arg, "--out", other_dir.path().to_str().unwrap(), "--validation-fraction", "0"];
     args.extend(["--epochs", "2", "--batch-size", "8", "--label-smoothing", "0.1", "--ema", "0.9", "--seed", "5"]);
     assert!(common::run_cli(&args).status.success());
