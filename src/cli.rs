@@ -665,12 +665,8 @@ pub struct ClassifyArgs {
     /// How many classes to print per image.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Test-time augmentation: the answers for several views of each image, averaged. By default
-    /// (and `--tta` alone) `crops`: the image, its centre and four corners at 7/8 size, all
-    /// mirrored too, 12 views, as the classifier window answers; `--tta=mirror` uses the image and
-    /// its mirror image; `--tta=off` the image alone.
-    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "crops", default_missing_value = "crops")]
-    pub tta: TtaArg,
+    #[command(flatten)]
+    pub views: ViewsArgs,
     /// Image files (JPEG, PNG, BMP, GIF, WebP, TIFF, ...).
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
@@ -805,12 +801,8 @@ pub struct EvaluateArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub names: NamesArgs,
-    /// Test-time augmentation: the answers for several views of each image, averaged. By default
-    /// (and `--tta` alone) `crops`: the image, its centre and four corners at 7/8 size, all
-    /// mirrored too, 12 views, as the classifier window answers; `--tta=mirror` uses the image and
-    /// its mirror image; `--tta=off` the image alone.
-    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "crops", default_missing_value = "crops")]
-    pub tta: TtaArg,
+    #[command(flatten)]
+    pub views: ViewsArgs,
     /// Which images of the folder: `validation` scores only the photos the model's run held out
     /// (its validation split, or its cross-validation fold).
     #[arg(long, value_enum, default_value = "all")]
@@ -980,7 +972,7 @@ fn classify(args: ClassifyArgs, out: Output) -> Result<serde_json::Value> {
     for path in &args.images {
         match load_network_image(path) {
             Ok(image) => {
-                let prediction = classify_images_with(&checkpoint.net, &[image], args.tta.into()).remove(0);
+                let prediction = classify_images_with(&checkpoint.net, &[image], args.views.tta.into()).remove(0);
                 let top = prediction.top_k(args.top);
                 if !out.json {
                     println!("{}", path.display());
@@ -1282,7 +1274,7 @@ fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
         labels.push(model_label);
     }
     let tensor = images_to_tensor(images);
-    let views = crate::engine::classify::TestTimeViews::from(args.tta);
+    let views = crate::engine::classify::TestTimeViews::from(args.views.tta);
     if views.count() > 1 {
         // A large folder takes a while with 12 views; say so, and how to go faster.
         eprintln!("judging {} photos by {} views each (--tta=off: the photo alone, faster)", labels.len(), views.count());
@@ -2350,8 +2342,9 @@ fn pooled_cross_validations_of_recipe(
         summaries.push(recorded);
         seeds.push(recipe.seed);
     }
-    for (index, path) in paths.iter().enumerate() {
-        let report = report_of_recipe(path, recipe, whose, index > 0 || !summaries.is_empty())?;
+    for path in paths {
+        // The first of the recipe's estimates must have its own seed; the rest any other.
+        let report = report_of_recipe(path, recipe, whose, !summaries.is_empty())?;
         if seeds.contains(&report.recipe.seed) {
             bail!("{} repeats seed {}: a repeat needs its own seed, so its folds and starts differ", path.display(), report.recipe.seed);
         }
@@ -2386,6 +2379,17 @@ fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -
     let updated = restamp_atlases(atlases, &fingerprint, out)?;
     say!(out, "recorded the {line} in {} (fingerprint {fingerprint})", args.weights.display());
     Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": fingerprint, "updated_atlases": updated}))
+}
+
+/// `--tta` of `classify` and `evaluate`, which judge photos alike.
+#[derive(Args, Debug)]
+pub struct ViewsArgs {
+    /// Test-time augmentation: the answers for several views of each image, averaged. By default
+    /// (and `--tta` alone) `crops`: the image, its centre and four corners at 7/8 size, all
+    /// mirrored too, 12 views, as the classifier window answers; `--tta=mirror` uses the image and
+    /// its mirror image; `--tta=off` the image alone.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_value = "crops", default_missing_value = "crops")]
+    pub tta: TtaArg,
 }
 
 /// `--tta`: which views of each image are averaged.
