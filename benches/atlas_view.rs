@@ -40,9 +40,9 @@ fn main() {
     };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     wait_until(&mut harness, "the model loads", |app| matches!(app.model, ModelStatus::Ready(_)));
-    wait_until(&mut harness, "the shipped atlas loads", |app| app.atlas.atlas.is_some());
+    wait_until(&mut harness, "the shipped atlas loads", |app| app.atlas().atlas().is_some());
     harness.state_mut().tab = Tab::Atlas;
-    harness.state_mut().atlas.class_colours = true;
+    harness.state_mut().atlas_mut().map_mut().class_colours = true;
     let photos = ["sunflower", "bluebell"].map(|class| {
         let dir = flowers17_dir().join(class);
         let mut files: Vec<_> = std::fs::read_dir(&dir).expect("flowers17 is readable").filter_map(|e| Some(e.ok()?.path())).collect();
@@ -50,20 +50,20 @@ fn main() {
         files[0].clone()
     });
     harness.state_mut().place_on_atlas(photos.to_vec());
-    wait_until(&mut harness, "the photos are placed", |app| app.atlas.dropped.len() == 2);
+    wait_until(&mut harness, "the photos are placed", |app| app.atlas().map().dropped.len() == 2);
 
     // Zoom in until the finest level is drawn.
-    let finest = harness.state().atlas.atlas.as_ref().and_then(|a| a.icons.iter().map(|i| i.size).max()).expect("the atlas has icons");
+    let finest = harness.state().atlas().atlas().and_then(|a| a.icons.iter().map(|i| i.size).max()).expect("the atlas has icons");
     let centre = egui::pos2(480.0, 470.0);
     harness.event(egui::Event::PointerMoved(centre));
     for _ in 0..40 {
-        if harness.state().atlas.current_level == finest {
+        if harness.state().atlas().map().current_level == finest {
             break;
         }
         harness.event(egui::Event::Zoom(1.2));
         harness.run_steps(1);
     }
-    assert_eq!(harness.state().atlas.current_level, finest, "zoomed in to the finest level");
+    assert_eq!(harness.state().atlas().map().current_level, finest, "zoomed in to the finest level");
 
     // Pan with a held button in a slow circle, so each frame both pans and hovers a new cell.
     harness.event(egui::Event::PointerButton {
@@ -87,12 +87,12 @@ fn main() {
         tessellate_ms.push(tessellation.elapsed().as_secs_f64() * 1e3);
         frame_ms.push(frame.elapsed().as_secs_f64() * 1e3);
     }
-    assert_eq!(harness.state().atlas.current_level, finest, "the finest level stayed on screen while panning");
+    assert_eq!(harness.state().atlas().map().current_level, finest, "the finest level stayed on screen while panning");
     let percentile = |values: &mut Vec<f64>, p: f64| {
         values.sort_by(f64::total_cmp);
         values[((values.len() - 1) as f64 * p).round() as usize]
     };
-    let cells = harness.state().atlas.atlas.as_ref().and_then(|a| a.level(finest).map(|l| l.cells.len())).unwrap_or(0);
+    let cells = harness.state().atlas().atlas().and_then(|a| a.level(finest).map(|l| l.cells.len())).unwrap_or(0);
     println!(
         "atlas view at the finest level ({finest}x{finest}, {cells} cells, 2 placed photos), {frames} frames: \
          CPU per frame p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (of which tessellation p50 {:.2} ms)",

@@ -39,7 +39,8 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(120);
     // flowers17 read and the shipped atlas shown (a build started before it arrives would be
     // replaced by it): nothing runs any more.
-    while harness.state().train.overview.is_none() || harness.state().atlas.atlas.is_none() || harness.state().worker_busy() {
+    while harness.state().train().dataset().overview.is_none() || harness.state().atlas().atlas().is_none() || harness.state().worker_busy()
+    {
         assert!(Instant::now() < deadline, "flowers17 or the shipped atlas did not load");
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
@@ -47,23 +48,27 @@ fn main() {
     let both = args.iter().any(|a| a == "--both");
     let atlas_build = both || args.iter().any(|a| a == "--atlas");
     if both {
-        harness.state_mut().train.form.epochs = 100;
+        harness.state_mut().train_mut().form_mut().recipe.epochs = 100;
         harness.state_mut().start_training();
     }
     if atlas_build {
         harness.state_mut().tab = Tab::Atlas;
         harness.state_mut().build_atlas();
-        assert!(harness.state().atlas.building.is_some(), "the build started");
+        assert!(harness.state().atlas().builder().building.is_some(), "the build started");
     } else {
         assert_eq!(harness.state().tab, Tab::Train);
-        harness.state_mut().train.form.epochs = 100;
+        harness.state_mut().train_mut().form_mut().recipe.epochs = 100;
         harness.state_mut().start_training();
     }
 
     let mut frame_ms = Vec::new();
     let started = Instant::now();
     loop {
-        let done = if atlas_build { harness.state().atlas.building.is_none() } else { started.elapsed() >= Duration::from_secs(seconds) };
+        let done = if atlas_build {
+            harness.state().atlas().builder().building.is_none()
+        } else {
+            started.elapsed() >= Duration::from_secs(seconds)
+        };
         if done {
             break;
         }
@@ -74,8 +79,8 @@ fn main() {
         std::thread::sleep(Duration::from_millis(16));
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let steps = harness.state().train.step_losses.len();
-    let still_training = harness.state().train.running.is_some();
+    let steps = harness.state().train().history().step_losses.len();
+    let still_training = harness.state().train().run().running.is_some();
     harness.state().cancel_all_jobs();
     frame_ms.sort_by(f64::total_cmp);
     let at = |p: f64| frame_ms[((frame_ms.len() - 1) as f64 * p).round() as usize];

@@ -123,6 +123,20 @@ impl DescriptionSet {
         Some(name.trim()).filter(|name| !name.is_empty())
     }
 
+    /// A class's names for people, as the window and the command line both give them: (main,
+    /// other). The main name is the description's name in the language asked for (`chinese`:
+    /// Chinese); in English without an English name, and without a description, the class id.
+    /// The other is the name in the other language, or empty.
+    pub fn display_names(set: Option<&DescriptionSet>, class_id: &str, chinese: bool) -> (String, String) {
+        let zh = set.and_then(|set| set.name_of(class_id, true)).map(str::to_string);
+        let en = set.and_then(|set| set.name_of(class_id, false)).map_or_else(|| class_id.to_string(), str::to_string);
+        match (chinese, zh) {
+            (true, Some(zh)) => (zh, en),
+            (false, Some(zh)) => (en, zh),
+            (_, None) => (en, String::new()),
+        }
+    }
+
     /// How many of `class_names` this set describes.
     pub fn coverage(&self, class_names: &[String]) -> usize {
         class_names.iter().filter(|name| self.get(name).is_some()).count()

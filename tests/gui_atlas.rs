@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 
 use activation_atlas::app::atlas_panel::WORLD;
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
-use activation_atlas::app::i18n::Lang;
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -35,7 +34,7 @@ fn atlas_app() -> Fixture {
     let answer = Arc::new(Mutex::new(None));
     let asked = Arc::new(Mutex::new(Vec::new()));
     let mut harness = common::app_with_model(common::app_options(picker(answer.clone(), asked.clone())), [1100.0, 760.0]);
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(3);
     Fixture { harness, answer, asked }
@@ -49,12 +48,12 @@ fn shipped_atlas_path() -> PathBuf {
 fn the_shipped_atlas_loads_and_the_map_starts_at_the_coarsest_level() {
     let Fixture { harness, .. } = atlas_app();
     let app = harness.state();
-    assert_eq!(app.atlas.path.as_deref(), Some(shipped_atlas_path().as_path()));
-    let atlas = app.atlas.atlas.as_ref().unwrap();
+    assert_eq!(app.atlas().path(), Some(shipped_atlas_path().as_path()));
+    let atlas = app.atlas().atlas().unwrap();
     let ModelStatus::Ready(info) = &app.model else { unreachable!() };
     assert_eq!(atlas.meta.model_fingerprint, info.fingerprint);
     let coarsest = atlas.icons.iter().map(|i| i.size).min().unwrap();
-    assert_eq!(app.atlas.current_level, coarsest, "the whole map shows the coarsest icon level");
+    assert_eq!(app.atlas().map().current_level, coarsest, "the whole map shows the coarsest icon level");
     harness.get_by_label(&format!("网格 {coarsest}×{coarsest}"));
     // At the coarsest level every class with a leading cell is named on the map (all 17 fit on
     // the shipped atlas), in the window's language.
@@ -68,21 +67,21 @@ fn the_shipped_atlas_loads_and_the_map_starts_at_the_coarsest_level() {
 #[test]
 fn zooming_in_with_keys_and_wheel_moves_to_finer_grid_levels_and_zero_resets() {
     let Fixture { mut harness, .. } = atlas_app();
-    let coarsest = harness.state().atlas.current_level;
-    let whole = harness.state().atlas.scene_rect;
+    let coarsest = harness.state().atlas().map().current_level;
+    let whole = harness.state().atlas().map().scene_rect;
     assert!(whole.width() >= WORLD * 0.99, "the whole map is shown at first: {whole:?}");
 
     for _ in 0..3 {
         harness.key_press(egui::Key::Plus);
         harness.run_steps(2);
     }
-    let after_keys = harness.state().atlas.current_level;
+    let after_keys = harness.state().atlas().map().current_level;
     assert!(after_keys > coarsest, "zooming in with + shows finer cells: {coarsest} -> {after_keys}");
-    assert!(harness.state().atlas.scene_rect.width() < whole.width() / 3.0);
+    assert!(harness.state().atlas().map().scene_rect.width() < whole.width() / 3.0);
 
     harness.key_press(egui::Key::Num0);
     harness.run_steps(3);
-    assert_eq!(harness.state().atlas.current_level, coarsest, "0 shows the whole map again");
+    assert_eq!(harness.state().atlas().map().current_level, coarsest, "0 shows the whole map again");
 
     // A pinch or ctrl+wheel over the middle of the map zooms there.
     let centre = egui::pos2(380.0, 420.0);
@@ -93,8 +92,8 @@ fn zooming_in_with_keys_and_wheel_moves_to_finer_grid_levels_and_zero_resets() {
         harness.run_steps(1);
     }
     harness.run_steps(2);
-    let finest = *harness.state().atlas.atlas.as_ref().unwrap().icons.iter().map(|i| i.size).collect::<Vec<_>>().iter().max().unwrap();
-    assert_eq!(harness.state().atlas.current_level, finest, "zoomed far in, the finest icon level is drawn");
+    let finest = *harness.state().atlas().atlas().unwrap().icons.iter().map(|i| i.size).collect::<Vec<_>>().iter().max().unwrap();
+    assert_eq!(harness.state().atlas().map().current_level, finest, "zoomed far in, the finest icon level is drawn");
     harness.get_by_label(&format!("网格 {finest}×{finest}"));
 }
 
@@ -105,11 +104,11 @@ fn a_dropped_photo_is_placed_with_a_marker_and_listed_and_can_be_removed() {
     let bluebell = common::flowers17_photo("bluebell");
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(sunflower.clone())));
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(bluebell.clone())));
-    common::run_until(&mut harness, "both photos are placed", 60, |app| app.atlas.dropped.len() == 2);
+    common::run_until(&mut harness, "both photos are placed", 60, |app| app.atlas().map().dropped.len() == 2);
 
     let app = harness.state();
     let ModelStatus::Ready(info) = &app.model else { unreachable!() };
-    let placed = app.atlas.dropped.iter().find(|d| d.path == sunflower).expect("the sunflower is in the list");
+    let placed = app.atlas().map().dropped.iter().find(|d| d.path == sunflower).expect("the sunflower is in the list");
     assert_eq!(info.class_names[placed.placement.predicted_class], "sunflower");
     assert!(!placed.placement.points.is_empty(), "each of the photo's vectors gets a marker");
     assert!(placed.placement.points.iter().all(|p| (0.0..=1.0).contains(&p[0]) && (0.0..=1.0).contains(&p[1])));
@@ -120,14 +119,14 @@ fn a_dropped_photo_is_placed_with_a_marker_and_listed_and_can_be_removed() {
     // 定位 centres the view on the photo.
     harness.get_all_by_label("定位").next().unwrap().click();
     harness.run_steps(3);
-    let view = harness.state().atlas.scene_rect;
-    let centre = harness.state().atlas.dropped[0].placement.centre;
+    let view = harness.state().atlas().map().scene_rect;
+    let centre = harness.state().atlas().map().dropped[0].placement.centre;
     assert!(view.contains(egui::pos2(centre[0] * WORLD, centre[1] * WORLD)) && view.width() < WORLD / 2.0, "{view:?}");
 
     // Hide, then clear.
     harness.get_by_label("全部清除").click();
     harness.run_steps(2);
-    assert!(harness.state().atlas.dropped.is_empty());
+    assert!(harness.state().atlas().map().dropped.is_empty());
     assert!(harness.query_by_label(&name).is_none());
 }
 
@@ -152,36 +151,36 @@ fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
         modifiers: egui::Modifiers::NONE,
     });
     harness.run_steps(2);
-    let Some((level, index)) = harness.state().atlas.selected else {
+    let Some((level, index)) = harness.state().atlas().inspector().selected else {
         panic!("a click on the map selects a cell");
     };
-    common::run_until(&mut harness, "the patches arrive", 60, |app| app.atlas.patch_count() > 0);
+    common::run_until(&mut harness, "the patches arrive", 60, |app| app.atlas().patch_count() > 0);
     let app = harness.state();
-    let cell = &app.atlas.atlas.as_ref().unwrap().level(level).unwrap().cells[index];
-    assert_eq!(app.atlas.patch_count(), cell.members.len().min(24), "one patch per sampled vector, up to 24");
+    let cell = &app.atlas().atlas().unwrap().level(level).unwrap().cells[index];
+    assert_eq!(app.atlas().patch_count(), cell.members.len().min(24), "one patch per sampled vector, up to 24");
     harness.get_by_label_contains(&format!("({}, {})", cell.x, cell.y));
     harness.get_by_label_contains("真实图片");
     // The cell three ways, synthetic beside real.
-    common::run_until(&mut harness, "the real pictures of the cell arrive", 60, |app| app.atlas.has_real_cell_pictures());
+    common::run_until(&mut harness, "the real pictures of the cell arrive", 60, |app| app.atlas().has_real_cell_pictures());
     for caption in ["特征可视化", "真实图块的平均", "最典型的真实图块"] {
         assert!(harness.query_all_by_label(caption).count() >= 1, "{caption}");
     }
 
     // A patch opens its photo in 分类 and 解释: the shipped atlas names its photos inside
     // flowers17, found in the folder the build form reads.
-    harness.state_mut().atlas.build_folder = Some(common::flowers17());
+    harness.state_mut().atlas_mut().builder_mut().folder = Some(common::flowers17());
     harness.run_steps(2);
-    let atlas = harness.state().atlas.atlas.clone().unwrap();
+    let atlas = harness.state().atlas().atlas().cloned().unwrap();
     let first = atlas.level(level).unwrap().cells[index].members[0] as usize;
     let class_id = &atlas.meta.class_names[atlas.collected.label[first] as usize];
-    let class = activation_atlas::app::context::display_names(harness.state().descriptions.as_ref(), Lang::Zh, class_id).0;
+    let class = activation_atlas::descriptions::DescriptionSet::display_names(harness.state().descriptions.as_ref(), class_id, true).0;
     let expected = common::flowers17().join(&atlas.meta.image_paths[atlas.collected.image[first] as usize]);
     harness
         .get_all_by(|node| node.role() == egui::accesskit::Role::Image && node.label().as_deref() == Some(class.as_str()))
         .next()
         .expect("the patches are drawn")
         .click();
-    common::run_until(&mut harness, "the patch's photo opens", 60, |app| app.classify.image_path.as_ref() == Some(&expected));
+    common::run_until(&mut harness, "the patch's photo opens", 60, |app| app.classify().image_path.as_ref() == Some(&expected));
     assert_eq!(harness.state().tab, activation_atlas::app::Tab::Explain);
 }
 
@@ -192,14 +191,14 @@ fn the_map_can_draw_its_cells_from_real_patches() {
     harness.run_steps(2);
     harness.get_by_label("真实图块的平均").click();
     common::run_until(&mut harness, "the level is drawn from mean patches", 120, |app| {
-        app.atlas.current_level > 0 && app.atlas.shows_real_pictures(app.atlas.current_level)
+        app.atlas().map().current_level > 0 && app.atlas().shows_real_pictures(app.atlas().map().current_level)
     });
     harness.get_by_label("格子显示").click();
     harness.run_steps(2);
     harness.get_by_label("最典型的真实图块").click();
     common::run_until(&mut harness, "the level is drawn from typical patches", 60, |app| {
-        app.atlas.cell_picture == activation_atlas::app::atlas_panel::CellPicture::Typical
-            && app.atlas.shows_real_pictures(app.atlas.current_level)
+        app.atlas().map().cell_picture == activation_atlas::app::atlas_panel::CellPicture::Typical
+            && app.atlas().shows_real_pictures(app.atlas().map().current_level)
     });
 }
 
@@ -212,8 +211,8 @@ fn the_map_can_be_tinted_by_attribution_to_a_class() {
     // scrolled out of the list's view, so it is clicked through accessibility.
     harness.get_all_by_label("向日葵").next().unwrap().click_accesskit();
     harness.run_steps(2);
-    let sunflower = harness.state().atlas.atlas.as_ref().unwrap().meta.class_names.iter().position(|c| c == "sunflower");
-    assert_eq!(harness.state().atlas.tint_class, sunflower);
+    let sunflower = harness.state().atlas().atlas().unwrap().meta.class_names.iter().position(|c| c == "sunflower");
+    assert_eq!(harness.state().atlas().map().tint_class, sunflower);
 }
 
 #[test]
@@ -222,7 +221,7 @@ fn export_writes_pngs_of_the_requested_size() {
     let dir = tempfile::tempdir().unwrap();
     harness.get_by_label("尺寸（像素）").set_value_accesskit(640.0);
     harness.run_steps(2);
-    assert_eq!(harness.state().atlas.export_size, 640, "the size field took the value");
+    assert_eq!(harness.state().atlas().export_settings().size, 640, "the size field took the value");
 
     let whole = dir.path().join("whole atlas.png");
     *answer.lock().unwrap() = Some(whole.clone());
@@ -261,7 +260,7 @@ fn a_broken_atlas_file_is_refused_with_its_name_and_the_old_atlas_stays() {
     common::run_until(&mut harness, "the error is shown", 60, |app| app.messages.error.is_some());
     let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("half-written.atlas"), "{message}");
-    assert_eq!(harness.state().atlas.path.as_deref(), Some(shipped_atlas_path().as_path()), "the shown atlas is kept");
+    assert_eq!(harness.state().atlas().path(), Some(shipped_atlas_path().as_path()), "the shown atlas is kept");
 }
 
 /// flowers17 with 3 photos per class (symlinks), for quick builds.
@@ -290,7 +289,10 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     common::run_until(&mut harness, "the model, data set and shipped atlas are ready", 120, |app| {
-        matches!(app.model, ModelStatus::Ready(_)) && app.train.overview.is_some() && app.atlas.atlas.is_some() && !app.worker_busy()
+        matches!(app.model, ModelStatus::Ready(_))
+            && app.train().dataset().overview.is_some()
+            && app.atlas().atlas().is_some()
+            && !app.worker_busy()
     });
     harness.get_by_label("地图集").click();
     harness.run_steps(2);
@@ -301,7 +303,7 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     harness.get_by_label("图标层级").set_text_value_accesskit("5");
     harness.get_by_label("图标优化步数").set_value_accesskit(8.0);
     harness.run_steps(2);
-    let form = &harness.state().atlas.form;
+    let form = &harness.state().atlas().builder().form;
     assert_eq!((form.grid_levels.as_str(), form.icon_levels.as_str(), form.icon_steps), ("5 10", "5", 8), "the fields took the values");
     harness.get_by_label("构建").click();
 
@@ -312,7 +314,7 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     loop {
         harness.step();
         let app = harness.state();
-        if let Some(building) = &app.atlas.building {
+        if let Some(building) = &app.atlas().builder().building {
             if stages.last() != Some(&building.stage) {
                 stages.push(building.stage);
             }
@@ -321,7 +323,7 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
                 last_layout = building.layout.clone();
             }
             icons_seen = icons_seen.max(building.icons.len());
-        } else if app.atlas.path.as_deref().is_some_and(|p| p.starts_with(home.path())) {
+        } else if app.atlas().path().is_some_and(|p| p.starts_with(home.path())) {
             break;
         }
         assert!(app.messages.error.is_none(), "{:?}", app.messages.error);
@@ -337,8 +339,8 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
         assert!(stages.contains(&stage), "{stage:?} is shown: {stages:?}");
     }
     assert!(layouts >= 3, "the layout is shown as it optimises ({layouts} different layouts seen)");
-    let built = harness.state().atlas.path.clone().unwrap();
-    let atlas = harness.state().atlas.atlas.clone().unwrap();
+    let built = harness.state().atlas().path().map(std::path::Path::to_path_buf).unwrap();
+    let atlas = harness.state().atlas().atlas().cloned().unwrap();
     assert!(built.exists() && built.starts_with(home.path().join("atlases")), "{}", built.display());
     assert_eq!(atlas.levels.iter().map(|l| l.size).collect::<Vec<_>>(), vec![5, 10]);
     // Icons arrive in batches (this small build has one) and are drawn before the finished atlas
@@ -352,16 +354,16 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
     harness.run_steps(2);
     harness.get_by_label("一个类别（类别激活地图集）").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().atlas.form.focus, activation_atlas::app::atlas_panel::FocusKind::Class);
+    assert_eq!(harness.state().atlas().builder().form.focus, activation_atlas::app::atlas_panel::FocusKind::Class);
     harness.get_by_label("构建").click();
     common::run_until(&mut harness, "the class atlas is built", 180, |app| {
-        app.atlas.building.is_none() && app.atlas.atlas.as_ref().is_some_and(|a| a.meta.params.focus.class().is_some())
+        app.atlas().builder().building.is_none() && app.atlas().atlas().is_some_and(|a| a.meta.params.focus.class().is_some())
     });
-    let class_atlas = harness.state().atlas.atlas.clone().unwrap();
-    let built = harness.state().atlas.path.clone().unwrap();
+    let class_atlas = harness.state().atlas().atlas().cloned().unwrap();
+    let built = harness.state().atlas().path().map(std::path::Path::to_path_buf).unwrap();
     let class = class_atlas.meta.params.focus.class().unwrap();
     assert!((0..class_atlas.collected.len()).all(|i| class_atlas.collected.attribution_of(i)[class] > 0.0));
-    assert_eq!(harness.state().atlas.tint_class, Some(class), "a class atlas is shaded by its class");
+    assert_eq!(harness.state().atlas().map().tint_class, Some(class), "a class atlas is shaded by its class");
     harness.get_by_label("地图集内容").click();
     harness.run_steps(2);
     harness.get_by_label("全部激活").click();
@@ -369,10 +371,10 @@ fn building_from_the_panel_shows_stages_layout_and_icons_then_the_new_atlas_and_
 
     // A second build, cancelled: the first one stays shown and no new file is written.
     harness.get_by_label("构建").click();
-    common::run_until(&mut harness, "the second build starts", 60, |app| app.atlas.building.is_some());
+    common::run_until(&mut harness, "the second build starts", 60, |app| app.atlas().builder().building.is_some());
     harness.get_all_by_label("取消").next().unwrap().click();
-    common::run_until(&mut harness, "the build stops", 60, |app| app.atlas.building.is_none() && !app.worker_busy());
-    assert_eq!(harness.state().atlas.path.as_deref(), Some(built.as_path()));
+    common::run_until(&mut harness, "the build stops", 60, |app| app.atlas().builder().building.is_none() && !app.worker_busy());
+    assert_eq!(harness.state().atlas().path(), Some(built.as_path()));
     assert_eq!(std::fs::read_dir(home.path().join("atlases")).unwrap().count(), 2, "the two finished builds, not the cancelled one");
 }
 
@@ -382,18 +384,22 @@ fn the_photo_open_in_the_classifier_shows_on_the_map_and_follows_the_next_one() 
     let options = activation_atlas::app::AppOptions { image: Some(daisy.clone()), ..common::app_options(picker_from(|_| None)) };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     common::run_until(&mut harness, "the atlas loads and the photo opens", 60, |app| {
-        app.atlas.atlas.is_some() && app.classify.opening.is_none() && app.classify.image_path.is_some()
+        app.atlas().atlas().is_some() && app.classify().opening.is_none() && app.classify().image_path.is_some()
     });
     harness.get_by_label("地图集").click();
-    common::run_until(&mut harness, "the open photo is placed on the map", 60, |app| app.atlas.dropped.iter().any(|d| d.path == daisy));
-    assert_eq!(harness.state().atlas.dropped.len(), 1);
-    assert!(!harness.state().atlas.dropped[0].placement.points.is_empty(), "its activations are marked");
+    common::run_until(&mut harness, "the open photo is placed on the map", 60, |app| {
+        app.atlas().map().dropped.iter().any(|d| d.path == daisy)
+    });
+    assert_eq!(harness.state().atlas().map().dropped.len(), 1);
+    assert!(!harness.state().atlas().map().dropped[0].placement.points.is_empty(), "its activations are marked");
 
     // Another photo opened in 分类 takes its place.
     let bluebell = common::flowers17_photo("bluebell");
     harness.state_mut().open_image(bluebell.clone());
-    common::run_until(&mut harness, "the next photo opens", 60, |app| app.classify.opening.is_none());
+    common::run_until(&mut harness, "the next photo opens", 60, |app| app.classify().opening.is_none());
     harness.get_by_label("地图集").click();
-    common::run_until(&mut harness, "it replaces the first on the map", 60, |app| app.atlas.dropped.iter().any(|d| d.path == bluebell));
-    assert!(harness.state().atlas.dropped.iter().all(|d| d.path != daisy));
+    common::run_until(&mut harness, "it replaces the first on the map", 60, |app| {
+        app.atlas().map().dropped.iter().any(|d| d.path == bluebell)
+    });
+    assert!(harness.state().atlas().map().dropped.iter().all(|d| d.path != daisy));
 }

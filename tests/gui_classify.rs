@@ -33,7 +33,7 @@ fn open_with_button(harness: &mut Harness<'static, AtlasApp>, answer: &Arc<Mutex
 
 fn verify(harness: &mut Harness<'static, AtlasApp>) {
     harness.get_by_label("验证").click();
-    common::run_until(harness, "a result is shown", 60, |app| app.classify.result.is_some());
+    common::run_until(harness, "a result is shown", 60, |app| app.classify().result.is_some());
 }
 
 #[test]
@@ -58,10 +58,10 @@ fn read_image_then_verify_shows_class_confidence_and_introduction() {
     ));
     let photo = common::flowers17_photo("sunflower");
     open_with_button(&mut harness, &answer, &photo);
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     verify(&mut harness);
 
-    let result = harness.state().classify.result.clone().unwrap();
+    let result = harness.state().classify().result.clone().unwrap();
     let ranked = result.ranked();
     let (best, confidence) = ranked[0];
     let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
@@ -83,11 +83,11 @@ fn dropping_a_file_opens_it_and_enter_classifies() {
     let mut harness = harness(answer);
     let photo = common::flowers17_photo("daisy");
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(photo.clone())));
-    common::run_until(&mut harness, "the dropped picture is shown", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the dropped picture is shown", 60, |app| app.classify().has_picture());
     // The file's name and size are on screen.
     harness.get_by_label_contains(&format!("{}  (", photo.display()));
     harness.key_press(egui::Key::Enter);
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
     // What a user reads: the daisy's Chinese and English names, large.
     harness.get_by_label("雏菊");
     harness.get_by_label("Daisy");
@@ -98,7 +98,7 @@ fn the_language_switch_changes_every_label() {
     let answer = Arc::new(Mutex::new(None));
     let mut harness = harness(answer.clone());
     open_with_button(&mut harness, &answer, &common::flowers17_photo("tulip"));
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     verify(&mut harness);
     harness.get_by_label("English").click();
     harness.run_steps(2);
@@ -126,7 +126,7 @@ fn a_corrupt_file_gets_a_red_message_naming_it_and_the_app_carries_on() {
     harness.get_by_label_contains("broken-photo.jpg");
     // The app carries on: a good picture still classifies.
     open_with_button(&mut harness, &answer, &common::flowers17_photo("iris"));
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     assert!(harness.state().messages.error.is_none(), "opening a new picture clears the old error");
     verify(&mut harness);
 }
@@ -137,7 +137,7 @@ fn a_cancelled_dialog_changes_nothing() {
     let mut harness = harness(answer);
     harness.get_by_label("读取图片").click();
     common::run_until(&mut harness, "the dialog has answered", 60, |app| !app.dialogs_open());
-    assert!(!harness.state().classify.has_picture());
+    assert!(!harness.state().classify().has_picture());
     assert!(harness.state().messages.notice.is_none() && harness.state().messages.error.is_none());
     assert!(harness.query_by_label("打开图片").is_none(), "no built-in browser after a cancel");
 }

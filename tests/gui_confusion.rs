@@ -36,18 +36,20 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     harness.get_by_label("轮数").set_value_accesskit(2.0);
     harness.run_steps(2);
     harness.get_by_label("开始训练").click();
-    common::run_until(&mut harness, "training ends", 120, |app| app.train.running.is_none() && !app.train.epochs.is_empty());
+    common::run_until(&mut harness, "training ends", 120, |app| {
+        app.train().run().running.is_none() && !app.train().history().epochs.is_empty()
+    });
     harness.get_by_label("点击混淆矩阵的一个格子，查看其中的验证集照片");
 
-    let photos = harness.state().train.confusion_photos.photos.clone();
+    let photos = harness.state().train().confusion_photos().photos.clone();
     assert_eq!(photos.len(), 9, "three validation photos per class (20% of 15)");
-    let report = harness.state().train.last_validation.clone().unwrap();
+    let report = harness.state().train().history().last_validation.clone().unwrap();
     // Every cell: the grid holds exactly the photos of that true and predicted class.
     for row in 0..3 {
         for column in 0..3 {
             click_cell(&harness, 3, row, column);
             harness.run_steps(3);
-            let panel = &harness.state().train.confusion_photos;
+            let panel = &harness.state().train().confusion_photos();
             assert_eq!(panel.cell, Some((row, column)));
             let mut shown: Vec<_> = panel.shown.iter().map(|(p, _)| p.path.clone()).collect();
             let mut expected: Vec<_> = photos.iter().filter(|p| p.truth == row && p.predicted == column).map(|p| p.path.clone()).collect();
@@ -64,12 +66,12 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     // The click first (this cell may also be the one open), then its own pictures: an empty or
     // earlier grid would satisfy "every picture has arrived" at once.
     harness.run_steps(2);
-    assert_eq!(harness.state().train.confusion_photos.cell, Some((row, column)));
+    assert_eq!(harness.state().train().confusion_photos().cell, Some((row, column)));
     common::run_until(&mut harness, "the cell's pictures arrive", 60, |app| {
-        let shown = &app.train.confusion_photos.shown;
+        let shown = &app.train().confusion_photos().shown;
         !shown.is_empty() && shown.iter().all(|(_, texture)| texture.is_some())
     });
-    let first = harness.state().train.confusion_photos.shown[0].0.clone();
+    let first = harness.state().train().confusion_photos().shown[0].0.clone();
     let name = first.path.file_name().unwrap().to_string_lossy().into_owned();
     // Click only once the photo has stayed put for a few frames: nothing above it may still be
     // settling (a busy machine may need more than two).
@@ -77,9 +79,9 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     harness.get_by_label(&name).click();
     // A click completes over a frame or two, and the action it asks for runs in the frame after.
     common::run_until(&mut harness, "the click on the photo switches to 解释", 10, |app| app.tab == Tab::Explain);
-    assert_eq!(harness.state().classify.image_path.as_ref(), Some(&first.path), "and opens that photo");
-    common::run_until(&mut harness, "the photo is read", 120, |app| app.classify.opening.is_none());
-    assert_eq!(harness.state().classify.shown_photo(), Some(first.path.as_path()), "the photo is shown");
+    assert_eq!(harness.state().classify().image_path.as_ref(), Some(&first.path), "and opens that photo");
+    common::run_until(&mut harness, "the photo is read", 120, |app| app.classify().opening.is_none());
+    assert_eq!(harness.state().classify().shown_photo(), Some(first.path.as_path()), "the photo is shown");
 }
 
 /// Steps until the widget named `label` has had the same place for three frames in a row.

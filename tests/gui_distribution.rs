@@ -13,12 +13,12 @@ use egui_kittest::kittest::Queryable;
 
 fn distribution_app() -> Harness<'static, AtlasApp> {
     let mut harness = common::app_with_model(common::app_options(picker_from(|_| None)), [1400.0, 1000.0]);
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(2);
     harness.get_by_label("数据分布").click();
     harness.run_steps(3);
-    assert_eq!(harness.state().atlas.view, AtlasView::Distribution);
+    assert_eq!(harness.state().atlas().view(), AtlasView::Distribution);
     harness
 }
 
@@ -30,7 +30,7 @@ fn hover_a_point(harness: &mut Harness<'static, AtlasApp>) -> (usize, egui::Pos2
             let at = title.left_bottom() + egui::vec2(20.0 + column as f32 * 9.0, 20.0 + row as f32 * 7.0);
             harness.event(egui::Event::PointerMoved(at));
             harness.run_steps(1);
-            if let Some(image) = harness.state().atlas.distribution.hovered {
+            if let Some(image) = harness.state().atlas().distribution().hovered {
                 return (image, at);
             }
         }
@@ -46,43 +46,43 @@ fn hovering_a_point_shows_its_thumbnail_and_a_click_opens_the_photo() {
     let (image, at) = hover_a_point(&mut harness);
     harness.run_steps(2);
     harness.get_by_label("点击在“分类”中打开");
-    assert!(harness.state().atlas.distribution.has_thumbnail(image), "the tooltip shows the photo's thumbnail");
-    let atlas = harness.state().atlas.atlas.clone().unwrap();
+    assert!(harness.state().atlas().distribution().has_thumbnail(image), "the tooltip shows the photo's thumbnail");
+    let atlas = harness.state().atlas().atlas().cloned().unwrap();
     let file = atlas.meta.image_paths[image].file_name().unwrap().to_string_lossy().into_owned();
     harness.get_by_label(&file);
 
     // The shipped atlas names its photos inside flowers17: with that folder chosen, a click opens it.
-    harness.state_mut().atlas.build_folder = Some(common::flowers17());
+    harness.state_mut().atlas_mut().builder_mut().folder = Some(common::flowers17());
     for pressed in [true, false] {
         harness.event(egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() });
     }
     let expected = common::flowers17().join(&atlas.meta.image_paths[image]);
     common::run_until(&mut harness, "the photo opens in 分类", 60, |app| {
-        app.classify.image_path.as_ref() == Some(&expected) && app.classify.opening.is_none()
+        app.classify().image_path.as_ref() == Some(&expected) && app.classify().opening.is_none()
     });
     assert_eq!(harness.state().tab, Tab::Classify);
     // Back on 数据分布, the photo open in 分类 is the one ringed.
     harness.get_by_label("地图集").click();
     harness.run_steps(3);
-    assert_eq!(harness.state().atlas.distribution.open_photo_index(), Some(image));
+    assert_eq!(harness.state().atlas().distribution().open_photo_index(), Some(image));
 }
 
 #[test]
 fn hidden_and_searched_classes_leave_the_plots() {
     let mut harness = distribution_app();
     // Only daisies, by search: every point the pointer finds is a daisy.
-    let daisy = harness.state().atlas.atlas.as_ref().unwrap().meta.class_names.iter().position(|c| c == "daisy").unwrap();
+    let daisy = harness.state().atlas().atlas().unwrap().meta.class_names.iter().position(|c| c == "daisy").unwrap();
     harness.get_by_label("搜索类别").focus();
     harness.run_steps(1);
     harness.get_by_label("搜索类别").type_text("daisy");
     harness.run_steps(2);
     let (image, _) = hover_a_point(&mut harness);
-    let labels = harness.state().atlas.atlas.as_ref().unwrap().distribution.as_ref().unwrap().labels.clone();
+    let labels = harness.state().atlas().atlas().unwrap().distribution.as_ref().unwrap().labels.clone();
     assert_eq!(labels[image] as usize, daisy);
     // Hidden by its box, even when searched for.
     harness.get_by_label("雏菊 Daisy (70)").click();
     harness.run_steps(2);
-    assert!(harness.state().atlas.distribution.hidden[daisy]);
+    assert!(harness.state().atlas().distribution().hidden[daisy]);
     harness.event(egui::Event::PointerGone);
     harness.run_steps(2);
     let title = harness.get_by_label("UMAP 2-D").rect();
@@ -91,7 +91,7 @@ fn hidden_and_searched_classes_leave_the_plots() {
             harness
                 .event(egui::Event::PointerMoved(title.left_bottom() + egui::vec2(20.0 + column as f32 * 18.0, 20.0 + row as f32 * 14.0)));
             harness.run_steps(1);
-            assert_eq!(harness.state().atlas.distribution.hovered, None, "nothing is shown to hover");
+            assert_eq!(harness.state().atlas().distribution().hovered, None, "nothing is shown to hover");
         }
     }
 }

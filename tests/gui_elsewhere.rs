@@ -21,7 +21,7 @@ fn the_shipped_atlas_shows_real_patches_from_any_directory() {
     std::env::set_current_dir(elsewhere.path()).unwrap();
     assert!(!std::path::Path::new("../shared").exists(), "no data set beside the working directory");
     let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1100.0, 760.0]);
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(2);
     // Click the middle of the map.
@@ -37,10 +37,12 @@ fn the_shipped_atlas_shows_real_patches_from_any_directory() {
         });
         harness.run_steps(1);
     }
-    let (level, index) = harness.state().atlas.selected.expect("a click on the map selects a cell");
-    let members = harness.state().atlas.atlas.as_ref().unwrap().level(level).unwrap().cells[index].members.len();
-    common::run_until(&mut harness, "the patches arrive", 60, |app| app.atlas.patch_count() > 0 || !app.atlas.missing_patches.is_empty());
-    assert!(harness.state().atlas.missing_patches.is_empty(), "{:?}", harness.state().atlas.missing_patches);
-    assert_eq!(harness.state().atlas.patch_count(), members.min(24));
+    let (level, index) = harness.state().atlas().inspector().selected.expect("a click on the map selects a cell");
+    let members = harness.state().atlas().atlas().unwrap().level(level).unwrap().cells[index].members.len();
+    common::run_until(&mut harness, "the patches arrive", 60, |app| {
+        app.atlas().patch_count() > 0 || !app.atlas().inspector().missing_patches.is_empty()
+    });
+    assert!(harness.state().atlas().inspector().missing_patches.is_empty(), "{:?}", harness.state().atlas().inspector().missing_patches);
+    assert_eq!(harness.state().atlas().patch_count(), members.min(24));
     harness.get_by_label_contains("真实图片");
 }

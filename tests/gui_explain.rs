@@ -20,7 +20,7 @@ fn app_with_picture(export_to: Arc<Mutex<Option<PathBuf>>>) -> Harness<'static, 
     let options = AppOptions { image: Some(photo), ..common::app_options(picker) };
     let mut harness = Harness::builder().with_size([1280.0, 900.0]).build_eframe(move |cc| AtlasApp::new(cc, options));
     common::run_until(&mut harness, "model and picture are ready", 60, |app| {
-        matches!(app.model, ModelStatus::Ready(_)) && app.classify.has_picture() && !app.worker_busy()
+        matches!(app.model, ModelStatus::Ready(_)) && app.classify().has_picture() && !app.worker_busy()
     });
     harness.get_by_label("解释").click();
     harness.run_steps(2);
@@ -34,7 +34,7 @@ fn produce(harness: &mut Harness<'static, AtlasApp>, tab: &str, method: Method, 
         harness.get_by_label("计算").click();
     }
     common::run_until(harness, &format!("{tab} is shown"), 60, |app| {
-        app.explain.running.is_none() && app.explain.result_for(method).is_some()
+        app.explain().results().running.is_none() && app.explain().result_for(method).is_some()
     });
 }
 
@@ -43,7 +43,7 @@ fn every_view_is_produced_from_the_panel() {
     let export = Arc::new(Mutex::new(None));
     let mut harness = app_with_picture(export.clone());
     // Grad-CAM is the default view and computes by itself.
-    common::run_until(&mut harness, "Grad-CAM is shown", 60, |app| app.explain.result_for(Method::GradCam).is_some());
+    common::run_until(&mut harness, "Grad-CAM is shown", 60, |app| app.explain().result_for(Method::GradCam).is_some());
     harness.get_by_label_contains("conv4 · 向日葵");
 
     produce(&mut harness, "模型结构", Method::Summary, false);
@@ -60,11 +60,12 @@ fn every_view_is_produced_from_the_panel() {
     harness.get_by_label("步数").set_value_accesskit(24.0);
     harness.run_steps(2);
     produce(&mut harness, "特征可视化", Method::Visualize, true);
-    assert_eq!(harness.state().explain.objective_values.len(), 24, "the objective is plotted step by step");
+    assert_eq!(harness.state().explain().results().objective_values.len(), 24, "the objective is plotted step by step");
 
     let sizes: Vec<(Method, usize, usize)> = harness
         .state()
-        .explain
+        .explain()
+        .results()
         .shown
         .iter()
         .filter_map(|(method, shown)| match shown {
@@ -88,14 +89,14 @@ fn every_view_is_produced_from_the_panel() {
 #[test]
 fn a_map_comes_with_its_faithfulness_and_a_sanity_check() {
     let mut harness = app_with_picture(Arc::new(Mutex::new(None)));
-    common::run_until(&mut harness, "Grad-CAM is shown", 60, |app| app.explain.result_for(Method::GradCam).is_some());
+    common::run_until(&mut harness, "Grad-CAM is shown", 60, |app| app.explain().result_for(Method::GradCam).is_some());
     // The faithfulness panel: one plain sentence, the curves and the table beside random and Sobel.
     harness.get_by_label_contains("删除最重要的 10% 像素，向日葵 的概率从");
     harness.get_by_label("删除 AUC ↓");
     // Each reference map is named in the table, in the colour of its curves.
     harness.get_by_label("随机图");
     harness.get_by_label("Sobel 边缘图");
-    let Some(Shown::Heat { faithfulness: Some(report), .. }) = harness.state().explain.result_for(Method::GradCam) else {
+    let Some(Shown::Heat { faithfulness: Some(report), .. }) = harness.state().explain().result_for(Method::GradCam) else {
         panic!("Grad-CAM has no faithfulness report")
     };
     assert_eq!(report.map.deletion.len(), 21);
@@ -108,16 +109,18 @@ fn a_map_comes_with_its_faithfulness_and_a_sanity_check() {
         &mut harness,
         "LayerCAM is shown",
         60,
-        |app| matches!(app.explain.result_for(Method::GradCam), Some(Shown::Heat { method, .. }) if method.cli_name() == "layercam"),
+        |app| matches!(app.explain().result_for(Method::GradCam), Some(Shown::Heat { method, .. }) if method.cli_name() == "layercam"),
     );
     harness.get_by_label_contains("LayerCAM · conv4 · 向日葵");
 
     // The sanity check of the map on screen.
     harness.get_by_label("合理性检查…").click();
-    common::run_until(&mut harness, "the sanity check is shown", 120, |app| app.explain.sanity.is_some() && app.explain.running.is_none());
+    common::run_until(&mut harness, "the sanity check is shown", 120, |app| {
+        app.explain().results().sanity.is_some() && app.explain().results().running.is_none()
+    });
     harness.run_steps(2);
     harness.get_by_label("随机化到");
-    assert_eq!(harness.state().explain.sanity.as_ref().map(|s| s.report.stages.len()), Some(7));
+    assert_eq!(harness.state().explain().results().sanity.as_ref().map(|s| s.report.stages.len()), Some(7));
 }
 
 #[test]

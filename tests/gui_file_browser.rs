@@ -64,7 +64,7 @@ fn with_no_dialog_service_the_built_in_browser_opens_a_typed_path() {
     wait_for_label(&mut harness, "打开图片"); // the browser's title
     let photo = common::flowers17_photo("sunflower");
     type_path(&mut harness, &photo);
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.shown_photo() == Some(photo.as_path()));
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().shown_photo() == Some(photo.as_path()));
     assert!(harness.query_by_label("打开图片").is_none(), "the browser closes once a file is chosen");
     assert!(!harness.state().dialogs_open());
 }
@@ -94,7 +94,7 @@ fn the_browser_lists_folders_and_pictures_in_any_case_and_navigates() {
     harness.run_steps(2);
     harness.get_by_label("打开").click();
     let expected = folder.path().join("SUN.JPG");
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.shown_photo() == Some(expected.as_path()));
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().shown_photo() == Some(expected.as_path()));
     // The folder is now among the recent places of the next browser.
     harness.get_by_label("读取图片").click();
     wait_for_label(&mut harness, "最近");
@@ -107,7 +107,7 @@ fn the_browser_lists_folders_and_pictures_in_any_case_and_navigates() {
 fn several_pictures_are_placed_on_the_atlas_from_the_browser_with_ctrl_click() {
     let folder = picture_folder();
     let mut harness = app(unavailable());
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(3);
     harness.get_by_label("放置图片…").click();
@@ -119,8 +119,8 @@ fn several_pictures_are_placed_on_the_atlas_from_the_browser_with_ctrl_click() {
     harness.get_by_label("daisy.png").click_modifiers(egui::Modifiers::COMMAND);
     harness.run_steps(2);
     harness.get_by_label("打开").click();
-    common::run_until(&mut harness, "both pictures are placed", 60, |app| app.atlas.dropped.len() == 2);
-    let placed: Vec<PathBuf> = harness.state().atlas.dropped.iter().map(|d| d.path.clone()).collect();
+    common::run_until(&mut harness, "both pictures are placed", 60, |app| app.atlas().map().dropped.len() == 2);
+    let placed: Vec<PathBuf> = harness.state().atlas().map().dropped.iter().map(|d| d.path.clone()).collect();
     assert!(placed.contains(&folder.path().join("SUN.JPG")) && placed.contains(&folder.path().join("daisy.png")), "{placed:?}");
 }
 
@@ -133,11 +133,11 @@ fn the_desktop_dialog_can_choose_several_pictures_to_place() {
         _ => DialogAnswer::Cancelled,
     });
     let mut harness = app(picker);
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(3);
     harness.get_by_label("放置图片…").click();
-    common::run_until(&mut harness, "three pictures are placed", 60, |app| app.atlas.dropped.len() == 3);
+    common::run_until(&mut harness, "three pictures are placed", 60, |app| app.atlas().map().dropped.len() == 3);
 }
 
 #[test]
@@ -152,18 +152,18 @@ fn a_data_folder_and_a_save_name_are_chosen_in_the_browser() {
     type_path(&mut harness, data.path());
     wait_for_label(&mut harness, "disc/");
     harness.get_by_label("选择此文件夹").click();
-    common::run_until(&mut harness, "the data set is read", 60, |app| app.train.overview.is_some());
-    assert_eq!(harness.state().train.data_dir.as_deref(), Some(data.path()));
+    common::run_until(&mut harness, "the data set is read", 60, |app| app.train().dataset().overview.is_some());
+    assert_eq!(harness.state().train().dataset().data_dir.as_deref(), Some(data.path()));
 
     // Export a Grad-CAM picture through the browser's save form.
     let out = tempfile::tempdir().unwrap();
     harness.get_by_label("分类").click();
     harness.run_steps(2);
     harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(common::flowers17_photo("sunflower"))));
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     harness.get_by_label("解释").click();
     common::run_until(&mut harness, "Grad-CAM is shown", 60, |app| {
-        app.explain.result_for(activation_atlas::app::explain_panel::Method::GradCam).is_some()
+        app.explain().result_for(activation_atlas::app::explain_panel::Method::GradCam).is_some()
     });
     harness.get_by_label("导出 PNG…").click();
     wait_for_label(&mut harness, "保存 PNG");

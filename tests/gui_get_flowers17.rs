@@ -34,14 +34,14 @@ fn the_papers_data_set_in_one_click_or_from_a_downloaded_file() {
     let message = harness.state().messages.error.clone().unwrap();
     assert!(message.contains("无法获取论文的数据集") && message.contains("mirror-answer.tgz"), "{message}");
     harness.get_by_label_contains("从已下载的文件…”选择它");
-    assert!(harness.state().train.data_dir.is_none(), "no data set from a failed download");
+    assert!(harness.state().train().dataset().data_dir.is_none(), "no data set from a failed download");
     common::dismiss_messages(&mut harness);
 
     harness.get_by_label("从已下载的文件…").click();
-    common::run_until(&mut harness, "the data set is read", 120, |app| app.train.overview.is_some());
+    common::run_until(&mut harness, "the data set is read", 120, |app| app.train().dataset().overview.is_some());
     harness.get_by_label_contains("17 个类别，1360 张图片");
     let expected = work.path().join("data/activation-atlas/datasets/flowers17");
-    assert_eq!(harness.state().train.data_dir.as_deref(), Some(expected.as_path()));
+    assert_eq!(harness.state().train().dataset().data_dir.as_deref(), Some(expected.as_path()));
     assert!(expected.join("pansy/image_1360.jpg").is_file());
     assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
 }

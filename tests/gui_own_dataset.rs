@@ -56,13 +56,13 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
     harness.get_by_label("训练").click();
     harness.run_steps(2);
     harness.get_by_label("选择数据集文件夹…").click();
-    common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());
+    common::run_until(&mut harness, "the data set summary is shown", 120, |app| app.train().dataset().overview.is_some());
     harness.get_by_label("轮数").set_value_accesskit(3.0);
     harness.get_by_label("批大小").set_value_accesskit(8.0);
     harness.run_steps(2);
     harness.get_by_label("开始训练").click();
     common::run_until(&mut harness, "training ends", 180, |app| {
-        app.train.running.is_none() && !app.worker_busy() && app.messages.offer.is_some()
+        app.train().run().running.is_none() && !app.worker_busy() && app.messages.offer.is_some()
     });
     harness.get_by_label("用最佳检查点分类").click();
     common::run_until(
@@ -75,16 +75,16 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
 
     // 验证 a photo: no description yet, so the window offers to add one.
     harness.get_by_label("读取图片").click();
-    common::run_until(&mut harness, "the photo opens", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the photo opens", 60, |app| app.classify().has_picture());
     harness.get_by_label("验证").click();
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
     harness.get_by_label_contains("此类别暂无介绍");
     harness.get_by_label("添加介绍").click();
     harness.run_steps(2);
     common::run_until(&mut harness, "the editor shows a picture of every class", 60, |app| {
-        app.classify.editor.as_ref().is_some_and(|editor| editor.class_pictures() == 3)
+        app.classify().editor.as_ref().is_some_and(|editor| editor.class_pictures() == 3)
     });
-    assert_eq!(harness.state().classify.editor.as_ref().unwrap().class_ids, ["bar", "disc", "square"]);
+    assert_eq!(harness.state().classify().editor.as_ref().unwrap().class_ids, ["bar", "disc", "square"]);
 
     // Describe every class, one after the other, from the editor's class list.
     for (id, zh, en, intro_zh, intro_en) in DESCRIPTIONS {
@@ -98,7 +98,7 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
     }
     harness.get_by_label_contains("已填写的类别 3/3");
     harness.get_by_label("保存").click();
-    common::run_until(&mut harness, "the descriptions are saved", 30, |app| app.classify.editor.is_none());
+    common::run_until(&mut harness, "the descriptions are saved", 30, |app| app.classify().editor.is_none());
     let saved: Vec<PathBuf> = std::fs::read_dir(user_descriptions.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(saved.len(), 1, "one new description file in the user's folder: {saved:?}");
     let set = activation_atlas::descriptions::DescriptionSet::load(&saved[0]).unwrap();
@@ -106,10 +106,10 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
 
     // 验证 again: the Chinese name and introduction of the predicted class.
     harness.get_by_label("验证").click();
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some() && app.classify.verifying.is_none());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some() && app.classify().verifying.is_none());
     let predicted = {
         let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
-        let result = harness.state().classify.result.as_ref().unwrap();
+        let result = harness.state().classify().result.as_ref().unwrap();
         info.class_names[result.ranked()[0].0].clone()
     };
     let (_, zh, en, intro_zh, intro_en) = DESCRIPTIONS.iter().find(|d| d.0 == predicted).copied().unwrap();
@@ -140,7 +140,7 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
     // The dialog answers on its own thread; the folder it gives is then counted.
     let chooser_answered = atlas_folders_asked.clone();
     common::run_until(&mut harness, "the chosen folder is counted", 30, move |app| {
-        chooser_answered.load(std::sync::atomic::Ordering::SeqCst) == 1 && app.atlas.build_folder_count.is_some()
+        chooser_answered.load(std::sync::atomic::Ordering::SeqCst) == 1 && app.atlas().builder().folder_count.is_some()
     });
     assert_eq!(atlas_folders_asked.load(std::sync::atomic::Ordering::SeqCst), 1);
     // The count arrived during the last step: draw once more so the form shows it.
@@ -152,9 +152,9 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
     harness.run_steps(2);
     harness.get_by_label("构建").click();
     common::run_until(&mut harness, "the atlas is built and shown", 300, |app| {
-        app.atlas.building.is_none() && app.atlas.atlas.as_ref().is_some_and(|a| a.meta.class_names.len() == 3)
+        app.atlas().builder().building.is_none() && app.atlas().atlas().is_some_and(|a| a.meta.class_names.len() == 3)
     });
-    let built_from = harness.state().atlas.atlas.as_ref().unwrap().meta.data_dir.clone();
+    let built_from = harness.state().atlas().atlas().unwrap().meta.data_dir.clone();
     assert_eq!(built_from, data.path().to_path_buf());
     harness.get_by_label("按类别着色").click();
     harness.run_steps(3);

@@ -22,7 +22,7 @@ const EDGE_SLACK: f32 = 4.0;
 fn atlas_app(answers: Vec<(DialogKind, PathBuf)>) -> Harness<'static, AtlasApp> {
     let picker = picker_from(move |request| answers.iter().find(|(k, _)| *k == request.kind).map(|(_, p)| p.clone()));
     let mut harness = common::app_with_model(common::app_options(picker), [1400.0, 1000.0]);
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(2);
     harness
@@ -77,10 +77,10 @@ fn a_lasso_selects_the_points_inside_it_and_they_are_exported_and_copied() {
     let mut harness = atlas_app(vec![(DialogKind::ExportSelection, list.clone()), (DialogKind::PickCopyFolder, copies.clone())]);
     harness.get_by_label("数据分布").click();
     harness.run_steps(3);
-    assert_eq!(harness.state().atlas.view, AtlasView::Distribution);
+    assert_eq!(harness.state().atlas().view(), AtlasView::Distribution);
     harness.get_by_label("套索").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().atlas.selection.tool, SelectTool::Lasso);
+    assert_eq!(harness.state().atlas().selection().tool, SelectTool::Lasso);
 
     // A chevron over the UMAP 2-D plot: its notch (between the two lower arms) is outside.
     let origin = harness.get_by_label("UMAP 2-D").rect().left_bottom();
@@ -93,11 +93,11 @@ fn a_lasso_selects_the_points_inside_it_and_they_are_exported_and_copied() {
     drag_through(&mut harness, &closed);
 
     let app = harness.state();
-    let atlas = app.atlas.atlas.clone().unwrap();
-    let points = view_points(atlas.distribution.as_ref().unwrap(), "umap2", app.atlas.yaw);
+    let atlas = app.atlas().atlas().cloned().unwrap();
+    let points = view_points(atlas.distribution.as_ref().unwrap(), "umap2", app.atlas().paper().yaw);
     let screen: Vec<egui::Pos2> =
-        points.iter().map(|&p| app.atlas.distribution.screen_position("umap2", p).expect("the view was drawn")).collect();
-    let selected: BTreeSet<usize> = app.atlas.selection.images.iter().copied().collect();
+        points.iter().map(|&p| app.atlas().distribution().screen_position("umap2", p).expect("the view was drawn")).collect();
+    let selected: BTreeSet<usize> = app.atlas().selection().images.iter().copied().collect();
     let (mut clearly_in, mut in_notch) = (0, 0);
     let notch = [lasso[2], lasso[3], lasso[4]];
     for (image, &p) in screen.iter().enumerate() {
@@ -124,10 +124,10 @@ fn a_lasso_selects_the_points_inside_it_and_they_are_exported_and_copied() {
     assert_eq!(listed, selected);
 
     // The files, copied into class folders (the shipped atlas names them inside flowers17).
-    harness.state_mut().atlas.build_folder = Some(common::flowers17());
+    harness.state_mut().atlas_mut().builder_mut().folder = Some(common::flowers17());
     harness.get_by_label("复制照片到文件夹…").click();
     common::run_until(&mut harness, "the copies are made", 120, |app| {
-        app.atlas.selection.copying.is_none() && app.messages.notice.as_deref().is_some_and(|n| n.contains("已复制"))
+        app.atlas().selection().copying.is_none() && app.messages.notice.as_deref().is_some_and(|n| n.contains("已复制"))
     });
     let copied: usize = std::fs::read_dir(&copies).unwrap().map(|class| std::fs::read_dir(class.unwrap().path()).unwrap().count()).sum();
     assert_eq!(copied, selected_count);
@@ -144,7 +144,7 @@ fn a_lasso_selects_the_points_inside_it_and_they_are_exported_and_copied() {
     harness.run_steps(2);
     harness.get_by_label(&name).click();
     let expected = common::flowers17().join(&atlas.meta.image_paths[first]);
-    common::run_until(&mut harness, "the photo opens", 60, |app| app.classify.image_path.as_ref() == Some(&expected));
+    common::run_until(&mut harness, "the photo opens", 60, |app| app.classify().image_path.as_ref() == Some(&expected));
     assert_eq!(harness.state().tab, Tab::Explain);
 }
 
@@ -156,10 +156,10 @@ fn a_box_on_the_map_selects_the_photos_of_the_vectors_inside_it() {
     let (a, b) = (egui::pos2(250.0, 300.0), egui::pos2(520.0, 560.0));
     drag_through(&mut harness, &[a, egui::pos2(b.x, a.y), b]);
     let app = harness.state();
-    let (view, outline) = app.atlas.selection.last_outline.clone().expect("the box was drawn");
+    let (view, outline) = app.atlas().selection().last_outline.clone().expect("the box was drawn");
     assert_eq!(view, "map");
     assert_eq!(outline.len(), 4, "a box has four corners");
-    let atlas = app.atlas.atlas.clone().unwrap();
+    let atlas = app.atlas().atlas().cloned().unwrap();
     let (low, high) = (outline[0], outline[2]);
     let (x0, x1, y0, y1) = (low[0].min(high[0]), low[0].max(high[0]), low[1].min(high[1]), low[1].max(high[1]));
     let inside: Vec<usize> = atlas
@@ -170,13 +170,13 @@ fn a_box_on_the_map_selects_the_photos_of_the_vectors_inside_it() {
         .map(|(v, _)| v)
         .collect();
     let expected: BTreeSet<usize> = inside.iter().map(|&v| atlas.collected.image[v] as usize).collect();
-    let selected: BTreeSet<usize> = app.atlas.selection.images.iter().copied().collect();
+    let selected: BTreeSet<usize> = app.atlas().selection().images.iter().copied().collect();
     assert!(!expected.is_empty() && expected.len() < atlas.meta.image_paths.len());
     assert_eq!(selected, expected);
     // The map marks the vectors inside, not the photos' others; the grid puts first the photos
     // with the most vectors inside.
-    assert_eq!(app.atlas.selection.vectors, inside);
+    assert_eq!(app.atlas().selection().vectors, inside);
     let count = |image: usize| inside.iter().filter(|&&v| atlas.collected.image[v] as usize == image).count();
-    let counts: Vec<usize> = app.atlas.selection.images.iter().map(|&i| count(i)).collect();
+    let counts: Vec<usize> = app.atlas().selection().images.iter().map(|&i| count(i)).collect();
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most vectors inside first: {counts:?}");
 }

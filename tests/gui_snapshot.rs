@@ -26,12 +26,12 @@ fn atlas_map_snapshot() {
     // SAFETY: this binary's only test sets the variable before any thread reads it.
     unsafe { std::env::set_var("ACTIVATION_ATLAS_CJK_FONT", PINNED_FONT) };
     let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1100.0, 760.0]);
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("地图集").click();
     harness.run_steps(2);
     harness.get_by_label("按类别着色").click();
     harness.run_steps(3);
-    assert!(harness.state().atlas.class_colours, "the checkbox colours the map");
+    assert!(harness.state().atlas().map().class_colours, "the checkbox colours the map");
     let picture = harness.render().expect("the window renders");
     let (x, y, width, height) = MAP_AREA;
     let map = image::imageops::crop_imm(&picture, x, y, width, height).to_image();

@@ -46,54 +46,54 @@ fn a_timeline_made_while_the_run_trains_is_complete_when_it_ends_and_scrubs_and_
     harness.get_by_label("批大小").set_value_accesskit(8.0);
     harness.run_steps(2);
     harness.get_by_label("开始训练").click();
-    common::run_until(&mut harness, "training starts", 60, |app| app.train.running.is_some());
+    common::run_until(&mut harness, "training starts", 60, |app| app.train().run().running.is_some());
 
     harness.get_by_label("地图集").click();
     harness.run_steps(2);
     harness.get_by_label("时间线").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().atlas.view, AtlasView::Timeline);
+    assert_eq!(harness.state().atlas().view(), AtlasView::Timeline);
     harness.get_by_label("训练运行的时间线").click();
     harness.run_steps(2);
-    let building = harness.state().atlas.timeline.building.as_ref().expect("a timeline job runs");
+    let building = harness.state().atlas().timeline().building.as_ref().expect("a timeline job runs");
     assert!(building.follows_run, "started while the run trains, it follows the run");
-    assert!(harness.state().train.running.is_some(), "the run is still training");
+    assert!(harness.state().train().run().running.is_some(), "the run is still training");
 
     common::run_until(&mut harness, "the run and its timeline end", 300, |app| {
-        app.train.running.is_none() && app.atlas.timeline.building.is_none()
+        app.train().run().running.is_none() && app.atlas().timeline().building.is_none()
     });
     assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
-    let run_dir = harness.state().train.run_dir.clone().unwrap();
+    let run_dir = harness.state().train().run().run_dir.clone().unwrap();
     let epochs: Vec<u32> = activation_atlas::engine::atlas::timeline::run_checkpoints(&run_dir).iter().map(|c| c.0).collect();
     assert!(epochs.len() >= 2, "{epochs:?}");
-    let timeline = harness.state().atlas.timeline.timeline.clone().expect("a timeline is shown");
+    let timeline = harness.state().atlas().timeline().timeline.clone().expect("a timeline is shown");
     assert_eq!(timeline.frames.iter().map(|f| f.epoch).collect::<Vec<_>>(), epochs, "a frame for every checkpoint of the run");
     assert!(timeline.frames.iter().all(|f| f.layout.len() == timeline.len() * 2));
     // The file was written beside the runs, and reads back the same.
-    let path = harness.state().atlas.timeline.path.clone().unwrap();
+    let path = harness.state().atlas().timeline().path.clone().unwrap();
     assert!(path.starts_with(runs.path()), "{path:?}");
     assert_eq!(activation_atlas::engine::atlas::timeline::load_timeline(&path).unwrap(), *timeline);
 
     // It shows the newest frame; the slider goes back to the first.
     let last = epochs.len() - 1;
-    assert_eq!(harness.state().atlas.timeline.at, last as f32);
+    assert_eq!(harness.state().atlas().timeline().at, last as f32);
     harness.get_by_label(&format!("轮次 {}", epochs[last]));
     harness.get_by_label("轮次").set_value_accesskit(0.0);
     harness.run_steps(2);
-    assert_eq!(harness.state().atlas.timeline.at, 0.0);
+    assert_eq!(harness.state().atlas().timeline().at, 0.0);
     harness.get_by_label(&format!("轮次 {}", epochs[0]));
     // Each frame is listed in the side panel; clicking one goes there.
     harness.get_by_label_contains(&format!("轮次 {} ·", epochs[last])).click();
     harness.run_steps(2);
-    assert_eq!(harness.state().atlas.timeline.at, last as f32);
+    assert_eq!(harness.state().atlas().timeline().at, last as f32);
 
     // A frame is drawn as an atlas of the photos' real patches; 点 switches to points.
-    assert_eq!(harness.state().atlas.timeline.look, TimelineLook::Atlas);
+    assert_eq!(harness.state().atlas().timeline().look, TimelineLook::Atlas);
     assert!(timeline.has_patches() && timeline.patch(timeline.len() - 1).is_some(), "every point keeps its patch");
     harness.get_by_label("20×20");
     harness.get_by_label("点（按类别着色）").click();
     harness.run_steps(2);
-    assert_eq!(harness.state().atlas.timeline.look, TimelineLook::Points);
+    assert_eq!(harness.state().atlas().timeline().look, TimelineLook::Points);
     assert!(harness.query_by_label("20×20").is_none(), "the grid sizes belong to the atlas look");
 
     let gif = runs.path().join("timeline.gif");

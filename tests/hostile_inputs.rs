@@ -288,7 +288,7 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
         ..common::app_options(activation_atlas::app::dialogs::picker_from(|_| None))
     };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
-    common::run_until(&mut harness, "the atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the atlas loads", 60, |app| app.atlas().atlas().is_some());
     // On the classifier: each bad file is named in a red message.
     for path in &corpus.bad {
         common::dismiss_messages(&mut harness);
@@ -301,7 +301,7 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
     for path in &corpus.good {
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
         common::run_until(&mut harness, "the picture is shown", 60, |app| {
-            app.classify.image_path.as_deref() == Some(path.as_path()) && app.classify.has_picture()
+            app.classify().image_path.as_deref() == Some(path.as_path()) && app.classify().has_picture()
         });
     }
     // On the atlas, all at once: the good ones are placed, the bad ones named.
@@ -311,7 +311,7 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
     for path in corpus.bad.iter().chain(&corpus.good) {
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
     }
-    common::run_until(&mut harness, "the good files are placed", 120, |app| app.atlas.dropped.len() == corpus.good.len());
+    common::run_until(&mut harness, "the good files are placed", 120, |app| app.atlas().map().dropped.len() == corpus.good.len());
     assert!(harness.state().messages.error.is_some(), "a bad file on the atlas gets a message");
     assert!(matches!(harness.state().model, ModelStatus::Ready(_)));
 }
@@ -331,9 +331,9 @@ fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
     common::run_until(&mut harness, "the model is back", 60, |app| matches!(app.model, ModelStatus::Ready(_)) && !app.worker_busy());
     // And it works: a photo opens with 读取图片 and classifies.
     harness.get_by_label("读取图片").click();
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     harness.key_press(eframe::egui::Key::Enter);
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
 }
 
 #[test]
@@ -379,7 +379,7 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     // The app still classifies with the model it had.
     *answer.lock().unwrap() = Some(common::flowers17_photo("sunflower"));
     harness.get_by_label("读取图片").click();
-    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify.has_picture());
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     harness.key_press(eframe::egui::Key::Enter);
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify.result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
 }

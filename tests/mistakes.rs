@@ -67,30 +67,32 @@ fn the_mistakes_tab_lists_them_and_opens_one_in_explain_and_on_the_atlas() {
     let chosen = folder.clone();
     let options = common::app_options(picker_from(move |request| (request.kind == DialogKind::PickMistakesFolder).then(|| chosen.clone())));
     let mut harness = common::app_with_model(options, [1400.0, 1000.0]);
-    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas.atlas.is_some());
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     harness.get_by_label("错误").click();
     harness.run_steps(2);
     assert_eq!(harness.state().tab, Tab::Mistakes);
     harness.get_by_label("选择文件夹…").click();
-    common::run_until(&mut harness, "the folder is chosen", 20, |app| app.mistakes.folder.as_ref() == Some(&folder));
+    common::run_until(&mut harness, "the folder is chosen", 20, |app| app.mistakes().folder.as_ref() == Some(&folder));
     harness.get_by_label("查找错误").click();
-    common::run_until(&mut harness, "the mistakes are found", 240, |app| app.mistakes.found.is_some() && app.mistakes.finding.is_none());
+    common::run_until(&mut harness, "the mistakes are found", 240, |app| {
+        app.mistakes().found.is_some() && app.mistakes().finding.is_none()
+    });
     harness.run_steps(2);
-    let found = harness.state().mistakes.found.clone().unwrap();
+    let found = harness.state().mistakes().found.clone().unwrap();
     harness.get_by_label(&mistakes_summary(Lang::Zh, found.wrong, found.examined, found.held_out));
     let surest = &found.mistakes[0];
     assert!(surest.near.iter().all(|n| n.picture.is_some()), "neighbours come with their pictures");
 
     // The surest mistake is the first row: 在地图集上显示 places it on the atlas.
     harness.get_all_by_label("在地图集上显示").next().unwrap().click();
-    common::run_until(&mut harness, "it is placed on the atlas", 60, |app| app.atlas.dropped.iter().any(|d| d.path == surest.path));
+    common::run_until(&mut harness, "it is placed on the atlas", 60, |app| app.atlas().map().dropped.iter().any(|d| d.path == surest.path));
     assert_eq!(harness.state().tab, Tab::Atlas);
 
     harness.get_by_label("错误").click();
     harness.run_steps(2);
     let file = surest.path.file_name().unwrap().to_string_lossy().into_owned();
     harness.get_all_by_label(&file).next().unwrap().click();
-    common::run_until(&mut harness, "it opens in 解释", 60, |app| app.classify.image_path.as_ref() == Some(&surest.path));
+    common::run_until(&mut harness, "it opens in 解释", 60, |app| app.classify().image_path.as_ref() == Some(&surest.path));
     assert_eq!(harness.state().tab, Tab::Explain);
 }
 

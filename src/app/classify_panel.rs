@@ -9,7 +9,9 @@ use super::context::{AppAction, AppContext};
 use super::description_editor::DescriptionEditor;
 use super::dialogs::DialogKind;
 use super::i18n::{Lang, T};
+use super::panel::Panel;
 use crate::worker::{ClassifyEvent, ClassifyJob, Job, JobError, JobId, Picture};
+use crate::worker::{Event, ModelInfo};
 
 /// The result of "验证" for the open picture.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,7 +67,7 @@ impl ClassifyPanel {
         self.verifying = cx.submit(Job::Classify(ClassifyJob::Classify { path }));
     }
 
-    pub fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: ClassifyEvent, _cx: &mut AppContext) {
+    fn classify_event(&mut self, ctx: &egui::Context, event: ClassifyEvent) {
         match event {
             ClassifyEvent::Opened { path, picture, original_size } => self.opened(ctx, path, &picture, original_size),
             ClassifyEvent::Classified { path, probabilities, model_fingerprint } => {
@@ -85,31 +87,6 @@ impl ClassifyPanel {
         self.original_size = Some(original_size);
     }
 
-    pub fn job_failed(&mut self, job: JobId, error: &JobError) {
-        let is_ours = self.opening == Some(job) || self.verifying == Some(job);
-        if let (true, JobError::Image { path, .. }) = (is_ours, error)
-            && self.image_path.as_deref() == Some(path.as_path())
-        {
-            self.image_path = None;
-            self.shown = None;
-            self.original_size = None;
-        }
-    }
-
-    pub fn job_finished(&mut self, job: JobId) {
-        if self.opening == Some(job) {
-            self.opening = None;
-        }
-        if self.verifying == Some(job) {
-            self.verifying = None;
-        }
-    }
-
-    /// A result from another model no longer describes the picture.
-    pub fn model_changed(&mut self) {
-        self.result = None;
-    }
-
     pub fn has_picture(&self) -> bool {
         self.shown.is_some()
     }
@@ -117,15 +94,6 @@ impl ClassifyPanel {
     /// The picture on screen (decoded), for the views that explain it.
     pub fn shown_photo(&self) -> Option<&Path> {
         self.shown.as_ref().map(|(path, _)| path.as_path())
-    }
-
-    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
-        self.buttons_ui(ui, cx);
-        ui.separator();
-        egui::Panel::right("classify-result").resizable(true).default_size(400.0).min_size(300.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.result_ui(ui, cx));
-        });
-        egui::CentralPanel::default().show(ui, |ui| self.picture_ui(ui, cx.lang));
     }
 
     fn buttons_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
@@ -249,4 +217,46 @@ pub fn percent(probability: f32) -> String {
 /// `~/.local/share/activation-atlas` (or `$XDG_DATA_HOME/activation-atlas`).
 pub fn user_data_dir() -> PathBuf {
     crate::resources::user_data_dir()
+}
+
+impl Panel for ClassifyPanel {
+    fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: Event, _cx: &mut AppContext) -> Option<Event> {
+        let Event::Classify(event) = event else { return Some(event) };
+        self.classify_event(ctx, event);
+        None
+    }
+
+    fn job_failed(&mut self, job: JobId, error: &JobError) {
+        let is_ours = self.opening == Some(job) || self.verifying == Some(job);
+        if let (true, JobError::Image { path, .. }) = (is_ours, error)
+            && self.image_path.as_deref() == Some(path.as_path())
+        {
+            self.image_path = None;
+            self.shown = None;
+            self.original_size = None;
+        }
+    }
+
+    fn job_finished(&mut self, job: JobId) {
+        if self.opening == Some(job) {
+            self.opening = None;
+        }
+        if self.verifying == Some(job) {
+            self.verifying = None;
+        }
+    }
+
+    /// A result from another model no longer describes the picture.
+    fn model_changed(&mut self, _info: &ModelInfo) {
+        self.result = None;
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        self.buttons_ui(ui, cx);
+        ui.separator();
+        egui::Panel::right("classify-result").resizable(true).default_size(400.0).min_size(300.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.result_ui(ui, cx));
+        });
+        egui::CentralPanel::default().show(ui, |ui| self.picture_ui(ui, cx.lang));
+    }
 }

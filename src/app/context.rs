@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
-use super::{ModelStatus, Settings, Tab};
+use super::state::{ModelStatus, Settings, Tab};
 use crate::descriptions::{DescriptionFile, DescriptionSet};
 use crate::worker::{Job, JobId, Jobs, ModelInfo};
 
@@ -47,6 +47,21 @@ pub struct Messages {
     pub notice: Option<String>,
     /// A finished training run's best checkpoint, offered for classification.
     pub offer: Option<PathBuf>,
+    /// The last error and notice written to the log, so each is logged once.
+    logged: (Option<String>, Option<String>),
+}
+
+impl Messages {
+    /// Every error and notice the window shows also goes to the log file, once.
+    pub fn log_new(&mut self) {
+        if self.error.is_some() && self.error != self.logged.0 {
+            tracing::error!("{}", self.error.as_deref().unwrap_or_default());
+        }
+        if self.notice.is_some() && self.notice != self.logged.1 {
+            tracing::info!("{}", self.notice.as_deref().unwrap_or_default());
+        }
+        self.logged = (self.error.clone(), self.notice.clone());
+    }
 }
 
 /// Everything a panel may use besides its own state.
@@ -91,7 +106,7 @@ impl AppContext<'_> {
 
     /// The names of a class in the current language: (main, secondary).
     pub fn class_names_of(&self, class_id: &str) -> (String, String) {
-        display_names(self.descriptions, self.lang, class_id)
+        DescriptionSet::display_names(self.descriptions, class_id, self.lang == Lang::Zh)
     }
 
     /// The display name of the model's class `index`.
@@ -109,15 +124,21 @@ impl AppContext<'_> {
     }
 }
 
-/// A class's names from its description, in `lang` first: (main, secondary). Without a
-/// description the class id is the name.
-pub fn display_names(descriptions: Option<&DescriptionSet>, lang: Lang, class_id: &str) -> (String, String) {
-    let description = descriptions.and_then(|set| set.get(class_id));
-    let zh = description.map(|d| d.name_zh.clone()).filter(|s| !s.is_empty());
-    let en = description.map(|d| d.name_en.clone()).filter(|s| !s.is_empty()).unwrap_or_else(|| class_id.to_string());
-    match (lang, zh) {
-        (Lang::Zh, Some(zh)) => (zh, en),
-        (Lang::En, Some(zh)) => (en, zh),
-        (_, None) => (en, String::new()),
-    }
+/// Builds the [`AppContext`] from the shell's fields, leaving the panels free to borrow.
+macro_rules! app_context {
+    ($app:expr) => {
+        $crate::app::context::AppContext {
+            jobs: &mut $app.jobs,
+            lang: $app.settings.lang,
+            model: &$app.model,
+            descriptions: $app.descriptions.as_ref(),
+            messages: &mut $app.messages,
+            actions: &mut $app.actions,
+            settings: &mut $app.settings,
+            run_root: &$app.folders.run_root,
+            user_descriptions: &$app.folders.user_descriptions,
+            photo: $app.panels.classify.shown_photo().map(std::path::Path::to_path_buf),
+        }
+    };
 }
+pub(crate) use app_context;

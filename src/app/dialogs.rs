@@ -11,98 +11,9 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use raw_window_handle::{DisplayHandle, HandleError, HasDisplayHandle, HasWindowHandle, RawDisplayHandle, RawWindowHandle, WindowHandle};
 
+pub use super::dialog_kind::{DialogKind, IMAGE_EXTENSIONS};
 use super::file_browser::FileBrowser;
 use super::i18n::Lang;
-
-/// What a dialog is for; decides its filters and what the app does with the answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DialogKind {
-    OpenImage,
-    OpenCheckpoint,
-    OpenDescriptions,
-    PickDataFolder,
-    /// The image folder an atlas is built from (the 地图集 tab's own choice).
-    PickAtlasFolder,
-    ResumeCheckpoint,
-    ExportPng,
-    OpenAtlas,
-    /// One or many pictures to place on the atlas.
-    PlaceImage,
-    ExportAtlasView,
-    ExportAtlasWhole,
-    /// A copy of 17flowers.tgz the user downloaded themselves.
-    OpenFlowersArchive,
-    OpenTimeline,
-    /// A training run's folder, for its atlas timeline.
-    PickRunFolder,
-    /// Where the timeline's animation goes (.gif or .png).
-    ExportTimeline,
-    /// Where the list of selected photos goes (.csv or .json).
-    ExportSelection,
-    /// The folder the selected photos are copied into.
-    PickCopyFolder,
-    /// The labelled folder whose photos 错误 checks the model on.
-    PickMistakesFolder,
-}
-
-impl DialogKind {
-    /// The file extensions offered (lower case; matched in any case). None: folders.
-    pub fn extensions(self) -> Option<&'static [&'static str]> {
-        match self {
-            DialogKind::OpenImage | DialogKind::PlaceImage => Some(IMAGE_EXTENSIONS),
-            DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => Some(&["safetensors"]),
-            DialogKind::OpenDescriptions => Some(&["toml"]),
-            DialogKind::PickDataFolder | DialogKind::PickAtlasFolder => None,
-            DialogKind::ExportPng | DialogKind::ExportAtlasView | DialogKind::ExportAtlasWhole => Some(&["png"]),
-            DialogKind::OpenAtlas => Some(&["atlas"]),
-            DialogKind::OpenFlowersArchive => Some(&["tgz", "gz"]),
-            DialogKind::OpenTimeline => Some(&["timeline"]),
-            DialogKind::PickRunFolder => None,
-            DialogKind::ExportTimeline => Some(&["gif", "png"]),
-            DialogKind::ExportSelection => Some(&["csv", "json"]),
-            DialogKind::PickCopyFolder | DialogKind::PickMistakesFolder => None,
-        }
-    }
-
-    /// Whether the dialog chooses a folder.
-    pub fn is_folder(self) -> bool {
-        matches!(
-            self,
-            DialogKind::PickDataFolder
-                | DialogKind::PickAtlasFolder
-                | DialogKind::PickRunFolder
-                | DialogKind::PickCopyFolder
-                | DialogKind::PickMistakesFolder
-        )
-    }
-
-    /// Whether the dialog names a new file to write.
-    pub fn is_save(self) -> bool {
-        matches!(
-            self,
-            DialogKind::ExportPng
-                | DialogKind::ExportAtlasView
-                | DialogKind::ExportAtlasWhole
-                | DialogKind::ExportTimeline
-                | DialogKind::ExportSelection
-        )
-    }
-
-    /// Whether several files may be chosen at once.
-    pub fn is_multiple(self) -> bool {
-        self == DialogKind::PlaceImage
-    }
-
-    /// The file name a save dialog suggests.
-    pub fn suggested_name(self) -> &'static str {
-        match self {
-            DialogKind::ExportPng => "explanation.png",
-            DialogKind::ExportTimeline => "timeline.gif",
-            DialogKind::ExportSelection => "selection.csv",
-            _ => "atlas.png",
-        }
-    }
-}
 
 /// A request to the picker: the kind, where to start, and the window to open it over.
 #[derive(Clone, Debug)]
@@ -174,10 +85,6 @@ pub type Picker = Arc<dyn Fn(DialogRequest) -> DialogAnswer + Send + Sync>;
 pub fn picker_from(pick: impl Fn(DialogRequest) -> Option<PathBuf> + Send + Sync + 'static) -> Picker {
     Arc::new(move |request| pick(request).into())
 }
-
-/// Every format the decoder reads.
-pub const IMAGE_EXTENSIONS: &[&str] =
-    &["jpg", "jpeg", "png", "bmp", "gif", "webp", "tif", "tiff", "ico", "pbm", "pgm", "ppm", "pnm", "tga", "qoi"];
 
 /// Forces the built-in browser (`builtin`) even where the desktop has a dialog service.
 pub const DIALOGS_VARIABLE: &str = "ACTIVATION_ATLAS_DIALOGS";

@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, channel};
 
 use eframe::egui;
 
-use super::dialogs::DialogKind;
+use super::dialog_kind::DialogKind;
 use super::i18n::{Lang, T};
 
 /// Folders chosen from during this session, newest first.

@@ -7,11 +7,13 @@ use std::path::PathBuf;
 
 use eframe::egui;
 
-use super::Tab;
 use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
 use super::i18n::{self, T};
+use super::panel::Panel;
 use super::photo_button::photo_button;
+use super::state::Tab;
+use crate::worker::{Event, JobError, ModelInfo};
 use crate::worker::{Job, JobId, MistakeView, MistakesEvent, MistakesJob, MistakesView, Picture};
 
 /// Side of the photo and its maps in a row, in points.
@@ -46,47 +48,6 @@ pub struct MistakesPanel {
 }
 
 impl MistakesPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
-        let lang = cx.lang;
-        ui.heading(T::MistakesTitle.get(lang));
-        ui.label(T::MistakesIntro.get(lang));
-        let inputs = (cx.model_info().map(|info| info.path.clone()), cx.settings.last_data_dir.clone());
-        if !self.folder_chosen && self.default_for.as_ref() != Some(&inputs) {
-            let trained_on = cx.model_info().and_then(|info| info.data_dir.clone()).filter(|d| d.is_dir());
-            self.folder = trained_on.or_else(|| inputs.1.clone().filter(|d| d.is_dir()));
-            self.default_for = Some(inputs);
-        }
-        ui.horizontal(|ui| {
-            ui.label(T::MistakesFolder.get(lang));
-            match &self.folder {
-                Some(folder) => ui.monospace(folder.display().to_string()),
-                None => ui.weak(T::MistakesNoFolder.get(lang)),
-            };
-            if ui.button(T::ChooseFolder.get(lang)).clicked() {
-                cx.actions.push(AppAction::OpenDialog(DialogKind::PickMistakesFolder));
-            }
-        });
-        ui.horizontal(|ui| {
-            let ready = cx.model_info().is_some() && self.folder.is_some() && self.finding.is_none();
-            if ui.add_enabled(ready, egui::Button::new(T::FindMistakes.get(lang))).clicked() {
-                self.find(cx);
-            }
-            if let Some(job) = self.finding {
-                ui.spinner();
-                if let Some((done, total)) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress) {
-                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(200.0));
-                }
-                if ui.button(T::Cancel.get(lang)).clicked() {
-                    cx.jobs.cancel(job);
-                }
-            }
-        });
-        ui.separator();
-        let Some(found) = self.found.take() else { return };
-        self.results_ui(ui, &found, cx);
-        self.found = Some(found);
-    }
-
     fn find(&mut self, cx: &mut AppContext) {
         let (Some(weights), Some(data_dir)) = (cx.model_info().map(|i| i.path.clone()), self.folder.clone()) else { return };
         self.finding = cx.submit(Job::Mistakes(MistakesJob::Find { weights, data_dir }));
@@ -97,27 +58,13 @@ impl MistakesPanel {
         self.folder_chosen = true;
     }
 
-    pub fn on_event(&mut self, job: JobId, event: MistakesEvent) {
+    fn mistakes_event(&mut self, job: JobId, event: MistakesEvent) {
         if self.finding != Some(job) {
             return;
         }
         let MistakesEvent::Found(view) = event;
         self.textures.clear();
         self.found = Some(view);
-    }
-
-    pub fn job_finished(&mut self, job: JobId) {
-        if self.finding == Some(job) {
-            self.finding = None;
-        }
-    }
-
-    /// A new model: the mistakes shown were another model's.
-    pub fn model_changed(&mut self, weights: &std::path::Path) {
-        if self.found.as_ref().is_some_and(|f| f.weights != weights) {
-            self.found = None;
-            self.textures.clear();
-        }
     }
 
     fn texture(&mut self, ctx: &egui::Context, key: String, picture: &Picture) -> egui::TextureHandle {
@@ -236,5 +183,75 @@ impl MistakesPanel {
                 });
             });
         });
+    }
+}
+
+impl Panel for MistakesPanel {
+    fn on_event(&mut self, _ctx: &egui::Context, job: JobId, event: Event, _cx: &mut AppContext) -> Option<Event> {
+        let Event::Mistakes(event) = event else { return Some(event) };
+        self.mistakes_event(job, event);
+        None
+    }
+
+    fn job_failed(&mut self, job: JobId, _error: &JobError) {
+        if self.finding == Some(job) {
+            self.finding = None;
+        }
+    }
+
+    fn job_finished(&mut self, job: JobId) {
+        if self.finding == Some(job) {
+            self.finding = None;
+        }
+    }
+
+    /// A new model: the mistakes shown were another model's.
+    fn model_changed(&mut self, info: &ModelInfo) {
+        let weights = info.path.as_path();
+        if self.found.as_ref().is_some_and(|f| f.weights != weights) {
+            self.found = None;
+            self.textures.clear();
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        ui.heading(T::MistakesTitle.get(lang));
+        ui.label(T::MistakesIntro.get(lang));
+        let inputs = (cx.model_info().map(|info| info.path.clone()), cx.settings.last_data_dir.clone());
+        if !self.folder_chosen && self.default_for.as_ref() != Some(&inputs) {
+            let trained_on = cx.model_info().and_then(|info| info.data_dir.clone()).filter(|d| d.is_dir());
+            self.folder = trained_on.or_else(|| inputs.1.clone().filter(|d| d.is_dir()));
+            self.default_for = Some(inputs);
+        }
+        ui.horizontal(|ui| {
+            ui.label(T::MistakesFolder.get(lang));
+            match &self.folder {
+                Some(folder) => ui.monospace(folder.display().to_string()),
+                None => ui.weak(T::MistakesNoFolder.get(lang)),
+            };
+            if ui.button(T::ChooseFolder.get(lang)).clicked() {
+                cx.actions.push(AppAction::OpenDialog(DialogKind::PickMistakesFolder));
+            }
+        });
+        ui.horizontal(|ui| {
+            let ready = cx.model_info().is_some() && self.folder.is_some() && self.finding.is_none();
+            if ui.add_enabled(ready, egui::Button::new(T::FindMistakes.get(lang))).clicked() {
+                self.find(cx);
+            }
+            if let Some(job) = self.finding {
+                ui.spinner();
+                if let Some((done, total)) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress) {
+                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(200.0));
+                }
+                if ui.button(T::Cancel.get(lang)).clicked() {
+                    cx.jobs.cancel(job);
+                }
+            }
+        });
+        ui.separator();
+        let Some(found) = self.found.take() else { return };
+        self.results_ui(ui, &found, cx);
+        self.found = Some(found);
     }
 }

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Settings;
 use super::i18n::Lang;
+use super::state::{SETTINGS_KEY, Settings};
 use crate::engine::fsutil::{read_user_text, write_atomically};
 
 /// A settings file is a few hundred bytes; anything near this is not one.
@@ -40,7 +40,7 @@ impl SettingsFile {
     /// the defaults and a message naming it (it is replaced at the next save).
     pub fn load(&mut self, earlier: Option<&dyn eframe::Storage>, lang: Lang) -> (Settings, Option<String>) {
         if !self.path.exists() {
-            let settings = earlier.and_then(|storage| eframe::get_value(storage, super::SETTINGS_KEY)).unwrap_or_default();
+            let settings = earlier.and_then(|storage| eframe::get_value(storage, SETTINGS_KEY)).unwrap_or_default();
             return (settings, None);
         }
         let parsed = read_user_text(&self.path, MAX_SETTINGS_BYTES)

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use eframe::egui;
 
+use super::context::{AppAction, app_context};
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
-use super::{AppAction, AtlasApp, ModelStatus, Tab, app_context};
+use super::state::{ModelStatus, Tab};
+use super::window::AtlasApp;
 use crate::descriptions::{DescriptionSet, find_for_classes};
 use crate::resources;
 use crate::worker::{AtlasEvent, AtlasJob, Envelope, Event, Job, JobError, JobId, JobKind, ModelEvent, ModelInfo, ModelJob};
@@ -34,25 +36,25 @@ impl AtlasApp {
         self.messages.error = None;
         self.messages.notice = None;
         let mut cx = app_context!(self);
-        self.classify.open(path, &mut cx);
+        self.panels.classify.open(path, &mut cx);
     }
 
     /// Makes `dir` the training data set (and the default for atlas builds).
     pub fn choose_data_folder(&mut self, dir: PathBuf) {
         let mut cx = app_context!(self);
-        self.train.choose_folder(dir, &mut cx);
+        self.panels.train.choose_folder(dir, &mut cx);
     }
 
     /// Starts a training run on the chosen folder with the form's recipe (as 开始训练 does).
     pub fn start_training(&mut self) {
         let mut cx = app_context!(self);
-        self.train.start(None, &mut cx);
+        self.panels.train.start(None, &mut cx);
     }
 
     /// Builds an atlas with the form's settings on the current data folder (as 构建 does).
     pub fn build_atlas(&mut self) {
         let mut cx = app_context!(self);
-        self.atlas.build(&mut cx);
+        self.panels.atlas.builder.build(&mut cx);
     }
 
     /// Asks every running job to stop.
@@ -64,19 +66,19 @@ impl AtlasApp {
 
     /// The timeline of the training tab's run; while that run trains, it follows it.
     fn timeline_of_training_run(&mut self) {
-        let Some(run_dir) = self.train.run_dir.clone() else {
+        let Some(run_dir) = self.panels.train.run.run_dir.clone() else {
             self.messages.notice = Some(T::TimelineNoTrainingRun.get(self.lang()).to_string());
             return;
         };
         let follow = self.jobs.is_running(JobKind::Train);
         let mut cx = app_context!(self);
-        self.atlas.build_timeline(run_dir, follow, &mut cx);
+        self.panels.atlas.build_timeline(run_dir, follow, &mut cx);
     }
 
     /// Places pictures on the atlas in use (dropped, chosen, or from the command line).
     pub fn place_on_atlas(&mut self, paths: Vec<PathBuf>) {
         let mut cx = app_context!(self);
-        self.atlas.place(paths, &mut cx);
+        self.panels.atlas.place(paths, &mut cx);
     }
 
     pub fn request_dialog(&mut self, ctx: &egui::Context, kind: DialogKind) {
@@ -84,9 +86,11 @@ impl AtlasApp {
             DialogKind::OpenImage | DialogKind::PlaceImage => self.settings.last_image_dir.clone(),
             DialogKind::OpenCheckpoint => self.settings.last_model.as_ref().and_then(|p| p.parent().map(Path::to_path_buf)),
             DialogKind::PickDataFolder => self.settings.last_data_dir.clone(),
-            DialogKind::PickAtlasFolder => self.atlas.build_folder.clone().or_else(|| self.settings.last_data_dir.clone()),
-            DialogKind::ResumeCheckpoint | DialogKind::PickRunFolder => self.train.run_dir.clone().or_else(|| Some(self.run_root.clone())),
-            DialogKind::OpenTimeline => Some(self.run_root.with_file_name("timelines")),
+            DialogKind::PickAtlasFolder => self.panels.atlas.builder.folder.clone().or_else(|| self.settings.last_data_dir.clone()),
+            DialogKind::ResumeCheckpoint | DialogKind::PickRunFolder => {
+                self.panels.train.run.run_dir.clone().or_else(|| Some(self.folders.run_root.clone()))
+            }
+            DialogKind::OpenTimeline => Some(self.folders.run_root.with_file_name("timelines")),
             _ => None,
         };
         self.dialogs.request(ctx, kind, start_dir);
@@ -109,63 +113,54 @@ impl AtlasApp {
     }
 
     fn route_event(&mut self, ctx: &egui::Context, Envelope { job, event }: Envelope) {
-        match event {
-            Event::Model(ModelEvent::Loaded(info)) => self.model_loaded(info),
-            Event::Model(ModelEvent::ClassSamples { samples, .. }) => {
-                if let Some(editor) = self.classify.editor.as_mut().filter(|editor| editor.samples_job == Some(job)) {
+        // What the shell itself does with an event, before the panels see it.
+        match &event {
+            Event::Model(ModelEvent::Loaded(info)) => {
+                self.model_loaded(info.clone());
+                return;
+            }
+            Event::Model(ModelEvent::ClassSamples { .. }) => {
+                let Event::Model(ModelEvent::ClassSamples { samples, .. }) = event else { return };
+                if let Some(editor) = self.panels.classify.editor.as_mut().filter(|editor| editor.samples_job == Some(job)) {
                     editor.samples_read(ctx, samples);
                 }
+                return;
             }
-            Event::Classify(event) => {
-                let opened = matches!(event, crate::worker::ClassifyEvent::Opened { .. });
-                let mut cx = app_context!(self);
-                self.classify.on_event(ctx, job, event, &mut cx);
-                if opened {
-                    // Explanations describe one picture.
-                    self.explain.clear();
-                }
-            }
-            Event::Explain(event) => {
-                let mut cx = app_context!(self);
-                self.explain.on_event(ctx, job, event, &mut cx);
-            }
-            Event::Train(event) => {
-                let mut cx = app_context!(self);
-                self.train.on_event(ctx, job, event, &mut cx);
-            }
-            Event::Timeline(event) => {
-                let mut cx = app_context!(self);
-                self.atlas.timeline_event(job, event, &mut cx);
-            }
-            Event::Mistakes(event) => self.mistakes.on_event(job, event),
-            Event::Atlas(event) => {
-                let loaded = matches!(event, AtlasEvent::Loaded { .. });
-                let mut cx = app_context!(self);
-                self.atlas.on_event(ctx, job, event, &mut cx);
-                if loaded && !self.pending_placements.is_empty() {
-                    let paths = std::mem::take(&mut self.pending_placements);
-                    self.actions.push(AppAction::PlaceOnAtlas(paths));
-                }
+            // Explanations describe one picture.
+            Event::Classify(crate::worker::ClassifyEvent::Opened { .. }) => self.panels.explain.clear(),
+            Event::Atlas(AtlasEvent::Loaded { .. }) if !self.start.placements.is_empty() => {
+                let paths = std::mem::take(&mut self.start.placements);
+                self.actions.push(AppAction::PlaceOnAtlas(paths));
             }
             // The job system keeps each job's progress; panels read it from there.
-            Event::Progress { .. } => {}
-            Event::Failed(error) => self.job_failed(job, &error),
-            Event::Finished => {
-                self.classify.job_finished(job);
-                self.train.job_finished(job);
-                self.explain.job_finished(job);
-                self.atlas.job_finished(job);
-                self.mistakes.job_finished(job);
+            Event::Progress { .. } => return,
+            Event::Failed(error) => {
+                let error = error.clone();
+                self.job_failed(job, &error);
+                return;
             }
+            Event::Finished => {
+                for panel in self.panels.all_mut() {
+                    panel.job_finished(job);
+                }
+                return;
+            }
+            _ => {}
+        }
+        // Each panel takes its own slice's events.
+        let mut cx = app_context!(self);
+        let mut event = Some(event);
+        for panel in self.panels.all_mut() {
+            let Some(unclaimed) = event.take() else { break };
+            event = panel.on_event(ctx, job, unclaimed, &mut cx);
         }
     }
 
     fn job_failed(&mut self, job: JobId, error: &JobError) {
         let kind = self.jobs.kind_of(job);
-        self.classify.job_failed(job, error);
-        self.train.job_failed(job, error);
-        self.explain.job_failed(job, error);
-        self.atlas.job_failed(job, error);
+        for panel in self.panels.all_mut() {
+            panel.job_failed(job, error);
+        }
         if kind == Some(JobKind::LoadModel) || matches!(error, JobError::Panicked { .. }) && matches!(self.model, ModelStatus::Loading(_)) {
             // The worker still has the previous model, if there was one: keep using it.
             self.model = self.model_before_load.take().map_or(ModelStatus::None, ModelStatus::Ready);
@@ -180,10 +175,11 @@ impl AtlasApp {
         self.settings.last_model = Some(info.path.clone());
         self.run_checkpoints = list_run_checkpoints(&info.path);
         self.pick_descriptions(&info.class_names);
-        self.classify.model_changed();
-        self.explain.clear();
-        self.mistakes.model_changed(&info.path);
-        let atlas_kept = self.atlas.model_changed(&info.fingerprint);
+        for panel in self.panels.all_mut() {
+            panel.model_changed(&info);
+        }
+        // The atlas panel keeps its atlas only when it is of this model.
+        let atlas_kept = self.panels.atlas.atlas().is_some();
         self.model = ModelStatus::Ready(info);
         if !atlas_kept {
             self.offer_atlas();
@@ -193,7 +189,7 @@ impl AtlasApp {
     /// When no atlas is shown for the model: the one asked for at start, else the last one,
     /// else the shipped one, loaded quietly (skipped if it belongs to another model).
     fn offer_atlas(&mut self) {
-        let (path, quiet) = match self.start_atlas.take() {
+        let (path, quiet) = match self.start.atlas.take() {
             Some(path) => (path, false),
             None => {
                 let last = self.settings.last_atlas.clone().filter(|p| p.exists());
@@ -219,7 +215,7 @@ impl AtlasApp {
             }
         }
         // The user's own files (written by the description editor) before the shipped ones.
-        let dirs: Vec<PathBuf> = std::iter::once(self.user_descriptions.clone()).chain(resources::descriptions_dir()).collect();
+        let dirs: Vec<PathBuf> = std::iter::once(self.folders.user_descriptions.clone()).chain(resources::descriptions_dir()).collect();
         let (found, errors) = find_for_classes(&dirs, class_names);
         self.descriptions = found;
         if let Some(error) = errors.first() {
@@ -267,7 +263,7 @@ impl AtlasApp {
             Ok(()) => {
                 self.descriptions = Some(set);
                 self.settings.description_file = Some(path);
-                self.classify.editor = None;
+                self.panels.classify.editor = None;
             }
             Err(error) => self.messages.error = Some(i18n::descriptions_failed(self.lang(), &error.to_string())),
         }
@@ -293,15 +289,15 @@ impl AtlasApp {
             DialogKind::PickDataFolder => self.choose_data_folder(path),
             DialogKind::PickAtlasFolder => {
                 let mut cx = app_context!(self);
-                self.atlas.choose_build_folder(path, true, &mut cx);
+                self.panels.atlas.builder.choose_folder(path, true, &mut cx);
             }
             DialogKind::ResumeCheckpoint => {
                 let mut cx = app_context!(self);
-                self.train.start(Some(path), &mut cx);
+                self.panels.train.start(Some(path), &mut cx);
             }
             DialogKind::ExportPng => {
                 let mut cx = app_context!(self);
-                self.explain.export(&path, &mut cx);
+                self.panels.explain.export(&path, &mut cx);
             }
             DialogKind::OpenAtlas
             | DialogKind::ExportAtlasView
@@ -312,12 +308,12 @@ impl AtlasApp {
             | DialogKind::ExportSelection
             | DialogKind::PickCopyFolder => {
                 let mut cx = app_context!(self);
-                self.atlas.dialog_answered(kind, path, &mut cx);
+                self.panels.atlas.dialog_answered(kind, path, &mut cx);
             }
-            DialogKind::PickMistakesFolder => self.mistakes.folder_chosen(path),
+            DialogKind::PickMistakesFolder => self.panels.mistakes.folder_chosen(path),
             DialogKind::OpenFlowersArchive => {
                 let mut cx = app_context!(self);
-                self.train.get_flowers17(Some(path), &mut cx);
+                self.panels.train.get_flowers17(Some(path), &mut cx);
             }
         }
     }
@@ -327,11 +323,11 @@ impl AtlasApp {
     pub(super) fn handle_dropped_files(&mut self, ctx: &egui::Context) {
         let dropped: Vec<PathBuf> = ctx.input(|input| input.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         let Some(first) = dropped.first().cloned() else { return };
-        if self.tab == Tab::Atlas && self.atlas.atlas.is_some() && !first.is_dir() {
+        if self.tab == Tab::Atlas && self.panels.atlas.atlas.is_some() && !first.is_dir() {
             let paths = dropped.into_iter().filter(|p| !p.is_dir()).collect();
             self.actions.push(AppAction::PlaceOnAtlas(paths));
         } else if first.is_dir() {
-            if self.train.running.is_none() {
+            if self.panels.train.run.running.is_none() {
                 self.tab = Tab::Train;
                 self.choose_data_folder(first);
             }
@@ -352,7 +348,7 @@ impl AtlasApp {
         }
         if verify && self.tab == Tab::Classify {
             let mut cx = app_context!(self);
-            self.classify.verify(&mut cx);
+            self.panels.classify.verify(&mut cx);
         }
     }
 
@@ -432,7 +428,7 @@ impl AtlasApp {
                 // Right to left: long jobs first, oldest first, so a job's Cancel does not move
                 // when short jobs come and go beside it.
                 let mut jobs: Vec<&crate::worker::RunningJob> = self.jobs.running().iter().collect();
-                jobs.sort_by_key(|job| (!job.kind.is_long(), job.id));
+                jobs.sort_by_key(|job| (job.lane == crate::worker::Lane::Interactive, job.id));
                 for job in jobs {
                     ui.push_id(job.id, |ui| {
                         if ui.small_button(i18n::cancel_job(lang, job.kind)).clicked() {
@@ -487,17 +483,6 @@ impl AtlasApp {
                 ui.label(text).on_hover_text(info.path.display().to_string());
             }
         }
-    }
-
-    /// Every error and notice the window shows also goes to the log file, once.
-    pub(super) fn log_new_messages(&mut self) {
-        if self.messages.error.is_some() && self.messages.error != self.logged_messages.0 {
-            tracing::error!("{}", self.messages.error.as_deref().unwrap_or_default());
-        }
-        if self.messages.notice.is_some() && self.messages.notice != self.logged_messages.1 {
-            tracing::info!("{}", self.messages.notice.as_deref().unwrap_or_default());
-        }
-        self.logged_messages = (self.messages.error.clone(), self.messages.notice.clone());
     }
 
     /// Opens the log folder in the file manager (detached, so the window never waits); the

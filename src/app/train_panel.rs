@@ -11,33 +11,23 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
+use super::panel::Panel;
 use crate::engine::checkpoint::CheckpointSummary;
 use crate::engine::data::DatasetSummary;
 use crate::engine::eval::EvalReport;
-use crate::engine::train::{Augmentation, EpochRecord, LrSchedule, Mixing, TrainConfig, TrainEvent, TrainOutcome};
+use crate::engine::train::{EpochRecord, LrSchedule, TrainConfig, TrainEvent, TrainOutcome};
 use crate::worker::{DatasetOverview, Job, JobError, JobId, TrainJob, TrainRun, TrainingEvent};
+use crate::worker::{Event, ModelInfo};
 
 /// The form's values; turned into a [`TrainConfig`] on start.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainForm {
-    pub epochs: u32,
-    pub batch_size: usize,
-    pub learning_rate: f64,
+    /// The recipe as the form edits it; its defaults are `TrainConfig::default()`, the paper's.
+    pub recipe: TrainConfig,
+    /// The schedule chosen, with the warm-up the cosine schedule takes (kept while another
+    /// schedule is chosen, so switching back keeps what was typed).
     pub schedule: ScheduleChoice,
     pub warmup_epochs: u32,
-    pub weight_decay: f64,
-    pub flip: bool,
-    pub crop_min_area: f64,
-    pub colour_jitter: f64,
-    pub random_erasing: f64,
-    pub label_smoothing: f64,
-    pub mixup_alpha: f64,
-    pub cutmix_alpha: f64,
-    pub ema_decay: f64,
-    pub seed: u64,
-    pub validation_fraction: f64,
-    pub checkpoint_every: u32,
-    pub keep_last: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,57 +40,27 @@ pub enum ScheduleChoice {
 impl Default for TrainForm {
     /// The paper's recipe.
     fn default() -> Self {
-        let paper = TrainConfig::default();
-        TrainForm {
-            epochs: paper.epochs,
-            batch_size: paper.batch_size,
-            learning_rate: paper.learning_rate,
-            schedule: ScheduleChoice::Constant,
-            warmup_epochs: 0,
-            weight_decay: paper.weight_decay,
-            flip: false,
-            crop_min_area: 1.0,
-            colour_jitter: 0.0,
-            random_erasing: 0.0,
-            label_smoothing: 0.0,
-            mixup_alpha: 0.0,
-            cutmix_alpha: 0.0,
-            ema_decay: 0.0,
-            seed: paper.seed,
-            validation_fraction: paper.validation_fraction,
-            checkpoint_every: paper.checkpoint_every,
-            keep_last: paper.keep_last,
-        }
+        let recipe = TrainConfig::default();
+        let (schedule, warmup_epochs) = match recipe.lr_schedule {
+            LrSchedule::Constant => (ScheduleChoice::Constant, 0),
+            LrSchedule::Cosine { warmup_epochs } => (ScheduleChoice::Cosine, warmup_epochs),
+            LrSchedule::Step { .. } => (ScheduleChoice::Step, 0),
+        };
+        TrainForm { recipe, schedule, warmup_epochs }
     }
 }
 
 impl TrainForm {
     pub fn to_config(&self, data_dir: &Path) -> TrainConfig {
+        let epochs = self.recipe.epochs;
         TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            learning_rate: self.learning_rate,
             lr_schedule: match self.schedule {
                 ScheduleChoice::Constant => LrSchedule::Constant,
                 ScheduleChoice::Cosine => LrSchedule::Cosine { warmup_epochs: self.warmup_epochs },
-                ScheduleChoice::Step => LrSchedule::Step { every_epochs: (self.epochs / 3).max(1), gamma: 0.1 },
+                ScheduleChoice::Step => LrSchedule::Step { every_epochs: (epochs / 3).max(1), gamma: 0.1 },
             },
-            weight_decay: self.weight_decay,
-            augmentation: Augmentation {
-                horizontal_flip: self.flip,
-                crop_min_area: self.crop_min_area,
-                colour_jitter: self.colour_jitter,
-                random_erasing: self.random_erasing,
-            },
-            label_smoothing: self.label_smoothing,
-            mixing: Mixing { mixup_alpha: self.mixup_alpha, cutmix_alpha: self.cutmix_alpha },
-            ema_decay: self.ema_decay,
-            seed: self.seed,
-            validation_fraction: self.validation_fraction,
-            checkpoint_every: self.checkpoint_every,
-            keep_last: self.keep_last,
             data_dir: Some(data_dir.to_path_buf()),
-            ..TrainConfig::default()
+            ..self.recipe.clone()
         }
     }
 }
@@ -115,37 +75,56 @@ pub struct Progress {
     pub steps_per_epoch: usize,
 }
 
+/// The data set part: the folder, what a look into it found, and getting flowers17.
 #[derive(Default)]
-pub struct TrainPanel {
-    pub form: TrainForm,
+pub struct DatasetPart {
     pub data_dir: Option<PathBuf>,
     pub overview: Option<DatasetSummary>,
     thumbnails: Vec<Vec<egui::TextureHandle>>,
     /// The job reading the data set, while it runs.
     pub scanning: Option<JobId>,
+    /// The job getting flowers17, while it runs.
+    pub getting_flowers17: Option<JobId>,
+}
+
+/// The run part: the training job while it runs, where it writes, how far it is.
+#[derive(Default)]
+pub struct RunState {
     pub run_dir: Option<PathBuf>,
     /// The training run, while it runs.
     pub running: Option<JobId>,
     /// Use each new best checkpoint for classification while the run goes on.
     pub follow: bool,
-    /// The job getting flowers17, while it runs.
-    pub getting_flowers17: Option<JobId>,
     /// Test hook: the next run's training thread panics after this many steps.
     #[doc(hidden)]
     pub panic_after_steps: Option<usize>,
     started: Option<Instant>,
     steps_done_at_start: usize,
     pub progress: Option<Progress>,
+    pub outcome: Option<String>,
+}
+
+/// What the run has measured so far, for the charts and tables.
+#[derive(Default)]
+pub struct RunHistory {
     /// (epochs elapsed as a fraction, loss) per optimiser step.
     pub step_losses: Vec<[f64; 2]>,
     pub epochs: Vec<EpochRecord>,
     pub last_validation: Option<EvalReport>,
     pub checkpoints: Vec<CheckpointSummary>,
-    pub outcome: Option<String>,
+}
+
+/// 训练: the recipe form, the data set, the run and its history, each a part of its own.
+#[derive(Default)]
+pub struct TrainPanel {
+    pub(crate) form: TrainForm,
+    pub(crate) dataset: DatasetPart,
+    pub(crate) run: RunState,
+    pub(crate) history: RunHistory,
     /// The per-class table's order, chosen by clicking a column header.
-    pub per_class_sort: TableSort,
+    pub(crate) per_class_sort: TableSort,
     /// The validation photos behind a confusion-matrix cell.
-    pub confusion_photos: super::confusion_photos::ConfusionPhotos,
+    pub(crate) confusion_photos: super::confusion_photos::ConfusionPhotos,
 }
 
 /// A table's order: which column (0 = the rows' own order) and which way.
@@ -175,18 +154,53 @@ impl TableSort {
 }
 
 impl TrainPanel {
+    /// The recipe form.
+    pub fn form(&self) -> &TrainForm {
+        &self.form
+    }
+
+    pub fn form_mut(&mut self) -> &mut TrainForm {
+        &mut self.form
+    }
+
+    /// The data set folder and what a look into it found.
+    pub fn dataset(&self) -> &DatasetPart {
+        &self.dataset
+    }
+
+    /// The run while it runs.
+    pub fn run(&self) -> &RunState {
+        &self.run
+    }
+
+    pub fn run_mut(&mut self) -> &mut RunState {
+        &mut self.run
+    }
+
+    /// What the run has measured so far.
+    pub fn history(&self) -> &RunHistory {
+        &self.history
+    }
+
+    /// The validation photos of a clicked confusion-matrix cell.
+    pub fn confusion_photos(&self) -> &super::confusion_photos::ConfusionPhotos {
+        &self.confusion_photos
+    }
+}
+
+impl TrainPanel {
     /// Makes `dir` the data set: its summary and thumbnails are read on the worker.
     pub fn choose_folder(&mut self, dir: PathBuf, cx: &mut AppContext) {
         let dir = std::path::absolute(&dir).unwrap_or(dir);
         cx.settings.last_data_dir = Some(dir.clone());
-        self.data_dir = Some(dir.clone());
-        self.overview = None;
-        self.scanning = cx.submit(Job::Train(TrainJob::ScanDataset { dir }));
+        self.dataset.data_dir = Some(dir.clone());
+        self.dataset.overview = None;
+        self.dataset.scanning = cx.submit(Job::Train(TrainJob::ScanDataset { dir }));
     }
 
     /// Starts (or, with `resume`, continues) a run on the chosen folder, on its own thread.
     pub fn start(&mut self, resume: Option<PathBuf>, cx: &mut AppContext) {
-        let Some(data_dir) = self.data_dir.clone() else { return };
+        let Some(data_dir) = self.dataset.data_dir.clone() else { return };
         let run_dir = match &resume {
             Some(checkpoint) => checkpoint.parent().map(Path::to_path_buf).unwrap_or_default(),
             None => new_run_dir(cx.run_root, &data_dir),
@@ -197,24 +211,24 @@ impl TrainPanel {
             config,
             run_dir: run_dir.clone(),
             resume: resume.clone(),
-            panic_after_steps: self.panic_after_steps.take(),
+            panic_after_steps: self.run.panic_after_steps.take(),
         };
         let Some(job) = cx.submit(Job::Train(TrainJob::Run(Box::new(run)))) else { return };
-        self.running = Some(job);
-        self.run_dir = Some(run_dir);
-        self.outcome = None;
-        self.progress = None;
+        self.run.running = Some(job);
+        self.run.run_dir = Some(run_dir);
+        self.run.outcome = None;
+        self.run.progress = None;
         if resume.is_none() {
-            self.step_losses.clear();
-            self.epochs.clear();
-            self.last_validation = None;
-            self.checkpoints.clear();
+            self.history.step_losses.clear();
+            self.history.epochs.clear();
+            self.history.last_validation = None;
+            self.history.checkpoints.clear();
             self.confusion_photos.clear();
         }
         cx.messages.error = None;
     }
 
-    pub fn on_event(&mut self, ctx: &egui::Context, job: JobId, event: TrainingEvent, cx: &mut AppContext) {
+    fn training_job_event(&mut self, ctx: &egui::Context, job: JobId, event: TrainingEvent, cx: &mut AppContext) {
         match event {
             TrainingEvent::DatasetScanned(overview) => self.overview_received(ctx, overview),
             TrainingEvent::Progress(event) => self.training_event(event, cx),
@@ -223,41 +237,22 @@ impl TrainPanel {
                 if let TrainOutcome::Finished { best: Some(best), .. } = &outcome {
                     cx.actions.push(AppAction::OfferCheckpoint(best.clone()));
                 }
-                if let Some(dir) = self.run_dir.clone() {
+                if let Some(dir) = self.run.run_dir.clone() {
                     cx.submit(Job::Train(TrainJob::ListCheckpoints { dir }));
                 }
             }
             TrainingEvent::DatasetReady { dir } => self.choose_folder(dir, cx),
             TrainingEvent::Pictures { paths, pictures } => self.confusion_photos.pictures_read(ctx, paths, pictures),
             TrainingEvent::CheckpointsListed { dir, checkpoints } => {
-                if self.run_dir.as_ref() == Some(&dir) && self.running != Some(job) {
-                    self.checkpoints = checkpoints;
+                if self.run.run_dir.as_ref() == Some(&dir) && self.run.running != Some(job) {
+                    self.history.checkpoints = checkpoints;
                 }
             }
         }
     }
 
-    pub fn job_failed(&mut self, job: JobId, _error: &JobError) {
-        if self.running == Some(job) {
-            self.outcome = None;
-        }
-    }
-
-    pub fn job_finished(&mut self, job: JobId) {
-        self.confusion_photos.job_finished(job);
-        if self.scanning == Some(job) {
-            self.scanning = None;
-        }
-        if self.getting_flowers17 == Some(job) {
-            self.getting_flowers17 = None;
-        }
-        if self.running == Some(job) {
-            self.running = None;
-        }
-    }
-
     fn overview_received(&mut self, ctx: &egui::Context, overview: DatasetOverview) {
-        self.thumbnails = overview
+        self.dataset.thumbnails = overview
             .thumbnails
             .iter()
             .enumerate()
@@ -269,35 +264,35 @@ impl TrainPanel {
                 pictures.iter().enumerate().map(texture).collect()
             })
             .collect();
-        self.overview = Some(overview.summary);
+        self.dataset.overview = Some(overview.summary);
     }
 
     fn training_event(&mut self, event: TrainEvent, cx: &mut AppContext) {
         match event {
             TrainEvent::Started { steps_per_epoch, first_epoch, epochs, .. } => {
-                self.progress = Some(Progress { epoch: first_epoch, first_epoch, epochs, step: 0, steps_per_epoch });
-                self.started = Some(Instant::now());
-                self.steps_done_at_start = 0;
+                self.run.progress = Some(Progress { epoch: first_epoch, first_epoch, epochs, step: 0, steps_per_epoch });
+                self.run.started = Some(Instant::now());
+                self.run.steps_done_at_start = 0;
             }
             TrainEvent::Step { epoch, step, steps_per_epoch, loss } => {
-                if let Some(progress) = &mut self.progress {
+                if let Some(progress) = &mut self.run.progress {
                     (progress.epoch, progress.step, progress.steps_per_epoch) = (epoch, step, steps_per_epoch);
                 }
                 let x = f64::from(epoch - 1) + step as f64 / steps_per_epoch.max(1) as f64;
-                self.step_losses.push([x, loss]);
+                self.history.step_losses.push([x, loss]);
             }
             TrainEvent::Epoch { record, validation, photos } => {
-                self.epochs.retain(|r| r.epoch < record.epoch);
-                self.epochs.push(record);
-                self.last_validation = Some(validation);
+                self.history.epochs.retain(|r| r.epoch < record.epoch);
+                self.history.epochs.push(record);
+                self.history.last_validation = Some(validation);
                 self.confusion_photos.epoch_done(photos, cx);
             }
             TrainEvent::CheckpointSaved { path, epoch, is_best } => {
-                if is_best && self.follow {
+                if is_best && self.run.follow {
                     cx.actions.push(AppAction::LoadModel(path.clone()));
                 }
                 // Shown at once; the list is re-read from the run folder when the run ends.
-                let record = self.epochs.iter().find(|r| r.epoch == epoch);
+                let record = self.history.epochs.iter().find(|r| r.epoch == epoch);
                 let summary = CheckpointSummary {
                     path: path.clone(),
                     epoch,
@@ -305,15 +300,15 @@ impl TrainPanel {
                     validation_loss: record.map(|r| r.validation_loss),
                     created_at: String::new(),
                 };
-                self.checkpoints.retain(|c| c.path != path);
-                self.checkpoints.push(summary);
-                self.checkpoints.sort_by(|a, b| a.path.cmp(&b.path));
+                self.history.checkpoints.retain(|c| c.path != path);
+                self.history.checkpoints.push(summary);
+                self.history.checkpoints.sort_by(|a, b| a.path.cmp(&b.path));
             }
         }
     }
 
     fn ended(&mut self, lang: Lang, outcome: &TrainOutcome) {
-        self.outcome = Some(match outcome {
+        self.run.outcome = Some(match outcome {
             TrainOutcome::Finished { .. } => T::TrainingFinished.get(lang).to_string(),
             TrainOutcome::Cancelled { .. } => T::TrainingCancelled.get(lang).to_string(),
         });
@@ -321,46 +316,26 @@ impl TrainPanel {
 
     /// Seconds left, from the pace of the steps so far.
     fn seconds_left(&self) -> Option<f64> {
-        let progress = self.progress?;
+        let progress = self.run.progress?;
         let done = (progress.epoch - progress.first_epoch) as usize * progress.steps_per_epoch + progress.step;
         let total = (progress.epochs + 1 - progress.first_epoch) as usize * progress.steps_per_epoch;
-        let elapsed = self.started?.elapsed().as_secs_f64();
+        let elapsed = self.run.started?.elapsed().as_secs_f64();
         (done > 0).then(|| elapsed / done as f64 * total.saturating_sub(done) as f64)
-    }
-
-    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
-        egui::Panel::left("train-setup").resizable(true).default_size(420.0).min_size(340.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                self.dataset_ui(ui, cx);
-                ui.separator();
-                self.controls_ui(ui, cx);
-                ui.separator();
-                self.form_ui(ui, cx.lang);
-            });
-        });
-        egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                self.progress_ui(ui, cx.lang);
-                charts_ui(self, ui, cx.lang);
-                epoch_table_ui(self, ui, cx.lang);
-                self.results_ui(ui, cx);
-            });
-        });
     }
 
     fn dataset_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
-        if ui.add_enabled(self.running.is_none(), egui::Button::new(T::PickDataFolder.get(lang))).clicked() {
+        if ui.add_enabled(self.run.running.is_none(), egui::Button::new(T::PickDataFolder.get(lang))).clicked() {
             cx.actions.push(AppAction::OpenDialog(DialogKind::PickDataFolder));
         }
-        let Some(dir) = &self.data_dir else {
+        let Some(dir) = &self.dataset.data_dir else {
             ui.label(T::DatasetNone.get(lang));
             self.get_flowers17_ui(ui, cx);
             return;
         };
         ui.label(dir.display().to_string());
-        let Some(summary) = &self.overview else {
-            if let Some(job) = self.scanning {
+        let Some(summary) = &self.dataset.overview else {
+            if let Some(job) = self.dataset.scanning {
                 let (done, total) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress).unwrap_or((0, 0));
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -384,7 +359,7 @@ impl TrainPanel {
                     ui.label(label);
                     ui.horizontal(|ui| {
                         ui.spacing_mut().item_spacing.x = 2.0;
-                        for texture in self.thumbnails.get(class).into_iter().flatten() {
+                        for texture in self.dataset.thumbnails.get(class).into_iter().flatten() {
                             ui.add(egui::Image::new((texture.id(), egui::vec2(36.0, 36.0))).alt_text(name.as_str()));
                         }
                     });
@@ -405,7 +380,7 @@ impl TrainPanel {
     fn get_flowers17_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         ui.horizontal(|ui| {
-            let idle = self.getting_flowers17.is_none();
+            let idle = self.dataset.getting_flowers17.is_none();
             if ui.add_enabled(idle, egui::Button::new(T::GetFlowers17.get(lang))).on_hover_text(T::GetFlowers17Hint.get(lang)).clicked() {
                 self.get_flowers17(None, cx);
             }
@@ -413,7 +388,7 @@ impl TrainPanel {
             if from_file.on_hover_text(T::GetFlowers17FromFileHint.get(lang)).clicked() {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::OpenFlowersArchive));
             }
-            if let Some(job) = self.getting_flowers17 {
+            if let Some(job) = self.dataset.getting_flowers17 {
                 ui.spinner();
                 if let Some((done, _)) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress) {
                     ui.label(format!("{done}%"));
@@ -425,48 +400,58 @@ impl TrainPanel {
     /// Gets flowers17 into the user's data folder: downloaded, or from the archive `from`.
     pub fn get_flowers17(&mut self, from: Option<PathBuf>, cx: &mut AppContext) {
         let dir = crate::resources::user_data_dir().join("datasets").join("flowers17");
-        self.getting_flowers17 = cx.submit(Job::Train(TrainJob::GetFlowers17 { dir, from }));
+        self.dataset.getting_flowers17 = cx.submit(Job::Train(TrainJob::GetFlowers17 { dir, from }));
     }
 
     fn form_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
         ui.strong(T::Hyperparameters.get(lang));
-        ui.add_enabled_ui(self.running.is_none(), |ui| {
+        ui.add_enabled_ui(self.run.running.is_none(), |ui| {
             let form = &mut self.form;
             egui::Grid::new("train-form").num_columns(3).spacing([8.0, 6.0]).show(ui, |ui| {
-                form_row(ui, lang, T::Epochs, T::HintEpochs, |ui| ui.add(egui::DragValue::new(&mut form.epochs).range(1..=1000)));
-                form_row(ui, lang, T::BatchSize, T::HintBatch, |ui| ui.add(egui::DragValue::new(&mut form.batch_size).range(1..=512)));
+                form_row(ui, lang, T::Epochs, T::HintEpochs, |ui| ui.add(egui::DragValue::new(&mut form.recipe.epochs).range(1..=1000)));
+                form_row(ui, lang, T::BatchSize, T::HintBatch, |ui| {
+                    ui.add(egui::DragValue::new(&mut form.recipe.batch_size).range(1..=512))
+                });
                 form_row(ui, lang, T::LearningRate, T::HintLr, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.learning_rate).range(1e-6..=1.0).speed(1e-4).max_decimals(6))
+                    ui.add(egui::DragValue::new(&mut form.recipe.learning_rate).range(1e-6..=1.0).speed(1e-4).max_decimals(6))
                 });
                 form_row(ui, lang, T::Schedule, T::HintSchedule, |ui| schedule_combo(ui, lang, &mut form.schedule));
                 form_row(ui, lang, T::WarmupEpochs, T::HintWarmup, |ui| {
                     ui.add(egui::DragValue::new(&mut form.warmup_epochs).range(0..=100))
                 });
                 form_row(ui, lang, T::WeightDecay, T::HintWeightDecay, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.weight_decay).range(0.0..=1.0).speed(0.005).max_decimals(4))
+                    ui.add(egui::DragValue::new(&mut form.recipe.weight_decay).range(0.0..=1.0).speed(0.005).max_decimals(4))
                 });
-                form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut form.flip, ""));
-                form_row(ui, lang, T::CropArea, T::HintCrop, |ui| ui.add(egui::Slider::new(&mut form.crop_min_area, 0.2..=1.0)));
-                form_row(ui, lang, T::ColourJitter, T::HintJitter, |ui| ui.add(egui::Slider::new(&mut form.colour_jitter, 0.0..=0.5)));
+                form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut form.recipe.augmentation.horizontal_flip, ""));
+                form_row(ui, lang, T::CropArea, T::HintCrop, |ui| {
+                    ui.add(egui::Slider::new(&mut form.recipe.augmentation.crop_min_area, 0.2..=1.0))
+                });
+                form_row(ui, lang, T::ColourJitter, T::HintJitter, |ui| {
+                    ui.add(egui::Slider::new(&mut form.recipe.augmentation.colour_jitter, 0.0..=0.5))
+                });
                 form_row(ui, lang, T::RandomErasing, T::HintRandomErasing, |ui| {
-                    ui.add(egui::Slider::new(&mut form.random_erasing, 0.0..=1.0))
+                    ui.add(egui::Slider::new(&mut form.recipe.augmentation.random_erasing, 0.0..=1.0))
                 });
                 form_row(ui, lang, T::LabelSmoothing, T::HintLabelSmoothing, |ui| {
-                    ui.add(egui::Slider::new(&mut form.label_smoothing, 0.0..=0.3))
+                    ui.add(egui::Slider::new(&mut form.recipe.label_smoothing, 0.0..=0.3))
                 });
-                form_row(ui, lang, T::Mixup, T::HintMixup, |ui| ui.add(egui::Slider::new(&mut form.mixup_alpha, 0.0..=1.0)));
-                form_row(ui, lang, T::CutMix, T::HintCutMix, |ui| ui.add(egui::Slider::new(&mut form.cutmix_alpha, 0.0..=1.0)));
+                form_row(ui, lang, T::Mixup, T::HintMixup, |ui| ui.add(egui::Slider::new(&mut form.recipe.mixing.mixup_alpha, 0.0..=1.0)));
+                form_row(ui, lang, T::CutMix, T::HintCutMix, |ui| {
+                    ui.add(egui::Slider::new(&mut form.recipe.mixing.cutmix_alpha, 0.0..=1.0))
+                });
                 form_row(ui, lang, T::WeightAverage, T::HintWeightAverage, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.ema_decay).range(0.0..=0.9999).speed(0.001).max_decimals(4))
+                    ui.add(egui::DragValue::new(&mut form.recipe.ema_decay).range(0.0..=0.9999).speed(0.001).max_decimals(4))
                 });
-                form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.seed)));
+                form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.recipe.seed)));
                 form_row(ui, lang, T::ValidationFraction, T::HintValidation, |ui| {
-                    ui.add(egui::Slider::new(&mut form.validation_fraction, 0.05..=0.5))
+                    ui.add(egui::Slider::new(&mut form.recipe.validation_fraction, 0.05..=0.5))
                 });
                 form_row(ui, lang, T::CheckpointEvery, T::HintCheckpointEvery, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.checkpoint_every).range(1..=100))
+                    ui.add(egui::DragValue::new(&mut form.recipe.checkpoint_every).range(1..=100))
                 });
-                form_row(ui, lang, T::KeepLast, T::HintKeepLast, |ui| ui.add(egui::DragValue::new(&mut form.keep_last).range(1..=100)));
+                form_row(ui, lang, T::KeepLast, T::HintKeepLast, |ui| {
+                    ui.add(egui::DragValue::new(&mut form.recipe.keep_last).range(1..=100))
+                });
             });
         });
     }
@@ -474,14 +459,14 @@ impl TrainPanel {
     fn controls_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         // Only one run at a time; everything else in the window keeps working while it runs.
-        let ready = self.overview.is_some() && self.running.is_none() && self.scanning.is_none();
+        let ready = self.dataset.overview.is_some() && self.run.running.is_none() && self.dataset.scanning.is_none();
         ui.horizontal(|ui| {
             let start = ui.add_enabled(ready, egui::Button::new(egui::RichText::new(T::StartTraining.get(lang)).size(16.0)));
             if start.on_disabled_hover_text(T::TrainingAlreadyRunning.get(lang)).clicked() {
                 self.start(None, cx);
             }
-            if ui.add_enabled(self.running.is_some(), egui::Button::new(T::Cancel.get(lang))).clicked()
-                && let Some(job) = self.running
+            if ui.add_enabled(self.run.running.is_some(), egui::Button::new(T::Cancel.get(lang))).clicked()
+                && let Some(job) = self.run.running
             {
                 cx.jobs.cancel(job);
             }
@@ -489,25 +474,25 @@ impl TrainPanel {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::ResumeCheckpoint));
             }
         });
-        if self.running.is_some() {
+        if self.run.running.is_some() {
             ui.small(T::TrainingAlreadyRunning.get(lang));
         }
-        ui.checkbox(&mut self.follow, T::FollowRun.get(lang)).on_hover_text(T::FollowRunHint.get(lang));
-        if let Some(dir) = &self.run_dir {
+        ui.checkbox(&mut self.run.follow, T::FollowRun.get(lang)).on_hover_text(T::FollowRunHint.get(lang));
+        if let Some(dir) = &self.run.run_dir {
             ui.small(format!("{}: {}", T::RunFolder.get(lang), dir.display()));
         }
     }
 
     fn progress_ui(&self, ui: &mut egui::Ui, lang: Lang) {
-        if let Some(outcome) = &self.outcome {
+        if let Some(outcome) = &self.run.outcome {
             ui.strong(outcome);
         }
-        let Some(progress) = self.progress else { return };
+        let Some(progress) = self.run.progress else { return };
         let steps_total = (progress.epochs + 1 - progress.first_epoch) as usize * progress.steps_per_epoch;
         let done = (progress.epoch - progress.first_epoch) as usize * progress.steps_per_epoch + progress.step;
         let fraction = if steps_total == 0 { 0.0 } else { done as f32 / steps_total as f32 };
         let mut text = i18n::progress_line(lang, progress.epoch, progress.epochs, progress.step, progress.steps_per_epoch);
-        if let (Some(_), Some(left)) = (self.running, self.seconds_left()) {
+        if let (Some(_), Some(left)) = (self.run.running, self.seconds_left()) {
             text += &format!(" · {} {}:{:02}", T::TimeLeft.get(lang), (left as u64) / 60, (left as u64) % 60);
         }
         ui.add(egui::ProgressBar::new(fraction).text(text));
@@ -515,7 +500,7 @@ impl TrainPanel {
 
     fn results_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
-        if let Some(report) = &self.last_validation {
+        if let Some(report) = &self.history.last_validation {
             ui.separator();
             let names: Vec<String> = report.per_class.iter().map(|class| cx.class_names_of(&class.name).0).collect();
             let mut clicked = None;
@@ -530,7 +515,7 @@ impl TrainPanel {
             }
             self.confusion_photos.ui(ui, &names, cx);
         }
-        if self.checkpoints.is_empty() {
+        if self.history.checkpoints.is_empty() {
             return;
         }
         ui.separator();
@@ -554,8 +539,8 @@ impl TrainPanel {
                 row.col(|_| {});
             })
             .body(|body| {
-                body.rows(row_height, self.checkpoints.len(), |mut row| {
-                    let checkpoint = &self.checkpoints[row.index()];
+                body.rows(row_height, self.history.checkpoints.len(), |mut row| {
+                    let checkpoint = &self.history.checkpoints[row.index()];
                     let name = checkpoint.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                     for cell in [
                         name,
@@ -615,18 +600,18 @@ fn form_row(ui: &mut egui::Ui, lang: Lang, name: T, hint: T, add: impl FnOnce(&m
 }
 
 fn charts_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
-    if panel.step_losses.is_empty() && panel.epochs.is_empty() {
+    if panel.history.step_losses.is_empty() && panel.history.epochs.is_empty() {
         return;
     }
     let epoch_points =
-        |value: fn(&EpochRecord) -> f64| -> Vec<[f64; 2]> { panel.epochs.iter().map(|r| [f64::from(r.epoch), value(r)]).collect() };
+        |value: fn(&EpochRecord) -> f64| -> Vec<[f64; 2]> { panel.history.epochs.iter().map(|r| [f64::from(r.epoch), value(r)]).collect() };
     let height = 220.0;
     ui.columns(2, |columns| {
         columns[0].strong(T::LossChart.get(lang));
         Plot::new("loss-chart").height(height).legend(Legend::default()).x_axis_label(T::Epochs.get(lang)).include_y(0.0).show(
             &mut columns[0],
             |plot| {
-                plot.line(Line::new(T::TrainingLoss.get(lang), PlotPoints::from(panel.step_losses.clone())));
+                plot.line(Line::new(T::TrainingLoss.get(lang), PlotPoints::from(panel.history.step_losses.clone())));
                 let validation = epoch_points(|r| r.validation_loss);
                 plot.line(Line::new(T::ValidationLoss.get(lang), PlotPoints::from(validation.clone())));
                 plot.points(Points::new(T::ValidationLoss.get(lang), PlotPoints::from(validation)).radius(3.0));
@@ -651,7 +636,7 @@ fn charts_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
 }
 
 fn epoch_table_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
-    if panel.epochs.is_empty() {
+    if panel.history.epochs.is_empty() {
         return;
     }
     egui::CollapsingHeader::new(T::EpochTable.get(lang)).default_open(true).show(ui, |ui| {
@@ -673,8 +658,8 @@ fn epoch_table_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
                 }
             })
             .body(|body| {
-                body.rows(row_height, panel.epochs.len(), |mut row| {
-                    let record = &panel.epochs[panel.epochs.len() - 1 - row.index()];
+                body.rows(row_height, panel.history.epochs.len(), |mut row| {
+                    let record = &panel.history.epochs[panel.history.epochs.len() - 1 - row.index()];
                     for cell in [
                         record.epoch.to_string(),
                         format!("{:.4}", record.train_loss),
@@ -826,5 +811,55 @@ fn per_class_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], sort: 
         });
     if let Some(column) = clicked {
         sort.click(column);
+    }
+}
+
+impl Panel for TrainPanel {
+    fn on_event(&mut self, ctx: &egui::Context, job: JobId, event: Event, cx: &mut AppContext) -> Option<Event> {
+        let Event::Train(event) = event else { return Some(event) };
+        self.training_job_event(ctx, job, event, cx);
+        None
+    }
+
+    fn job_failed(&mut self, job: JobId, _error: &JobError) {
+        if self.run.running == Some(job) {
+            self.run.outcome = None;
+        }
+    }
+
+    fn job_finished(&mut self, job: JobId) {
+        self.confusion_photos.job_finished(job);
+        if self.dataset.scanning == Some(job) {
+            self.dataset.scanning = None;
+        }
+        if self.dataset.getting_flowers17 == Some(job) {
+            self.dataset.getting_flowers17 = None;
+        }
+        if self.run.running == Some(job) {
+            self.run.running = None;
+        }
+    }
+
+    /// A run trains a network of its own: nothing here belongs to the model in use.
+    fn model_changed(&mut self, _info: &ModelInfo) {}
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        egui::Panel::left("train-setup").resizable(true).default_size(420.0).min_size(340.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                self.dataset_ui(ui, cx);
+                ui.separator();
+                self.controls_ui(ui, cx);
+                ui.separator();
+                self.form_ui(ui, cx.lang);
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                self.progress_ui(ui, cx.lang);
+                charts_ui(self, ui, cx.lang);
+                epoch_table_ui(self, ui, cx.lang);
+                self.results_ui(ui, cx);
+            });
+        });
     }
 }

@@ -73,7 +73,7 @@ pub struct CheckpointMeta {
     /// How the recipe scored in a k-fold cross-validation, for a model trained on every photo
     /// (which has no held-out photos of its own to report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cross_validation: Option<crate::engine::cross_validation::CrossValidationSummary>,
+    pub cross_validation: Option<crate::engine::cv_summary::CrossValidationSummary>,
 }
 
 impl CheckpointMeta {

@@ -6,6 +6,7 @@ pub mod attribution;
 pub mod checkpoint;
 pub mod classify;
 pub mod cross_validation;
+pub mod cv_summary;
 pub mod data;
 pub mod dataset_get;
 pub mod eval;

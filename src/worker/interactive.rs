@@ -53,7 +53,7 @@ impl Interactive {
             Job::Explain(job) => self.explain_job(job, reporter, cancel),
             Job::Train(job) => self.train_job(job, reporter, cancel),
             Job::Atlas(job) => self.atlas_job(job, reporter, cancel),
-            // Timeline jobs run on threads of their own; none is ever queued here.
+            // `Job::lane` gives these threads of their own; none is ever queued here.
             Job::Timeline(_) => reporter.fail(JobError::Atlas { message: "a timeline job was sent to the interactive worker".into() }),
             Job::Mistakes(_) => reporter.fail(JobError::Dataset { message: "a mistakes job was sent to the interactive worker".into() }),
             Job::SimulateCrash => panic!("simulated crash in the interactive worker"),

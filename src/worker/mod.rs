@@ -93,20 +93,15 @@ pub enum JobKind {
     SimulateCrash,
 }
 
-impl JobKind {
-    /// Long jobs run on threads of their own.
-    pub fn is_long(self) -> bool {
-        matches!(
-            self,
-            JobKind::Train
-                | JobKind::BuildAtlas
-                | JobKind::GetDataset
-                | JobKind::BuildTimeline
-                | JobKind::ExportTimeline
-                | JobKind::CopyPhotos
-                | JobKind::FindMistakes
-        )
-    }
+/// Where a job runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// The interactive worker, which owns the model in use, the open picture and the atlas:
+    /// short jobs, one after another.
+    Interactive,
+    /// A named thread of its own. `one_at_a_time`: a second job of the same kind is refused
+    /// while one runs.
+    Own { thread: &'static str, one_at_a_time: bool },
 }
 
 /// Work for the job system, one sub-enum per feature slice.
@@ -126,6 +121,22 @@ pub enum Job {
 }
 
 impl Job {
+    /// Where this job runs: the one place that decides it.
+    pub fn lane(&self) -> Lane {
+        let own = |thread, one_at_a_time| Lane::Own { thread, one_at_a_time };
+        match self {
+            Job::Train(TrainJob::Run(_)) => own("training", true),
+            Job::Train(TrainJob::GetFlowers17 { .. }) => own("data-get", true),
+            Job::Atlas(AtlasJob::Build(_)) => own("atlas-build", true),
+            Job::Atlas(AtlasJob::CopySelection { .. }) => own("copy-photos", true),
+            Job::Mistakes(_) => own("mistakes", true),
+            // Loading a timeline file may take a while but never conflicts with another.
+            Job::Timeline(TimelineJob::Load { .. }) => own("timeline", false),
+            Job::Timeline(_) => own("timeline", true),
+            Job::Model(_) | Job::Classify(_) | Job::Explain(_) | Job::Train(_) | Job::Atlas(_) | Job::SimulateCrash => Lane::Interactive,
+        }
+    }
+
     pub fn kind(&self) -> JobKind {
         match self {
             Job::Model(job) => job.kind(),
@@ -233,6 +244,8 @@ pub struct Envelope {
 pub struct RunningJob {
     pub id: JobId,
     pub kind: JobKind,
+    /// Where it runs (the status bar lists jobs on threads of their own first).
+    pub lane: Lane,
     /// The last reported progress (done, total).
     pub progress: Option<(usize, usize)>,
     cancel: CancelToken,
@@ -316,7 +329,10 @@ impl Jobs {
     /// A second training run or atlas build while one runs is refused.
     pub fn submit(&mut self, job: Job) -> Result<JobId, JobError> {
         let kind = job.kind();
-        if kind.is_long() && self.is_running(kind) {
+        let lane = job.lane();
+        if let Lane::Own { one_at_a_time: true, .. } = lane
+            && self.is_running(kind)
+        {
             return Err(JobError::AlreadyRunning(kind));
         }
         // Only None while the handle is being dropped.
@@ -325,34 +341,18 @@ impl Jobs {
         self.next_id += 1;
         let cancel = CancelToken::default();
         let reporter = Reporter { job: id, events: self.events_sender.clone(), wake: self.wake.clone() };
-        self.running.push(RunningJob { id, kind, progress: None, cancel: cancel.clone() });
-        let long_reporter = reporter.clone();
-        match job {
-            Job::Train(TrainJob::Run(run)) => {
-                self.training_active.store(true, std::sync::atomic::Ordering::Relaxed);
-                self.spawn_long("training", reporter, move || train::run_training(*run, &long_reporter, &cancel));
-            }
-            Job::Train(TrainJob::GetFlowers17 { dir, from }) => {
-                self.spawn_long("data-get", reporter, move || train::get_flowers17(dir, from, &long_reporter, &cancel));
-            }
-            Job::Atlas(AtlasJob::Build(build)) => {
-                self.spawn_long("atlas-build", reporter, move || atlas::run_build(build, &long_reporter, &cancel, &interactive));
-            }
-            Job::Atlas(AtlasJob::CopySelection { selection, dest }) => {
-                self.spawn_long("copy-photos", reporter, move || atlas::run_copy_selection(selection, dest, &long_reporter, &cancel));
-            }
-            Job::Mistakes(job) => {
-                self.spawn_long("mistakes", reporter, move || mistakes::run(job, &long_reporter, &cancel));
-            }
-            Job::Timeline(job) => {
-                let training_active = self.training_active.clone();
-                self.spawn_long("timeline", reporter, move || {
-                    timeline::run(job, &long_reporter, &cancel, &training_active);
-                    true
-                });
-            }
-            job => {
+        self.running.push(RunningJob { id, kind, lane, progress: None, cancel: cancel.clone() });
+        match lane {
+            Lane::Interactive => {
                 let _ = interactive.send(InteractiveMessage::Run { reporter, cancel, job: Box::new(job) });
+            }
+            Lane::Own { thread, .. } => {
+                if matches!(job, Job::Train(TrainJob::Run(_))) {
+                    self.training_active.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                let training_active = self.training_active.clone();
+                let on_thread = reporter.clone();
+                self.spawn_long(thread, reporter, move || run_on_own_thread(job, &on_thread, &cancel, &interactive, &training_active));
             }
         }
         Ok(id)
@@ -448,5 +448,33 @@ pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         text.clone()
     } else {
         "unknown panic".to_string()
+    }
+}
+
+/// Runs a job whose lane is a thread of its own, on that thread. Returns true when the job ended
+/// there (false: it was handed to the interactive worker, which finishes it).
+fn run_on_own_thread(
+    job: Job,
+    reporter: &Reporter,
+    cancel: &CancelToken,
+    interactive: &Sender<InteractiveMessage>,
+    training_active: &std::sync::atomic::AtomicBool,
+) -> bool {
+    match job {
+        Job::Train(TrainJob::Run(run)) => train::run_training(*run, reporter, cancel),
+        Job::Train(TrainJob::GetFlowers17 { dir, from }) => train::get_flowers17(dir, from, reporter, cancel),
+        Job::Atlas(AtlasJob::Build(build)) => atlas::run_build(build, reporter, cancel, interactive),
+        Job::Atlas(AtlasJob::CopySelection { selection, dest }) => atlas::run_copy_selection(selection, dest, reporter, cancel),
+        Job::Mistakes(job) => mistakes::run(job, reporter, cancel),
+        Job::Timeline(job) => {
+            timeline::run(job, reporter, cancel, training_active);
+            true
+        }
+        // Nothing else is given a thread of its own by `Job::lane`; were it, the interactive
+        // worker would still do it.
+        job => {
+            let _ = interactive.send(InteractiveMessage::Run { reporter: reporter.clone(), cancel: cancel.clone(), job: Box::new(job) });
+            false
+        }
     }
 }

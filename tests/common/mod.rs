@@ -196,7 +196,7 @@ pub fn app_on_training_folder(
     harness.get_by_label("训练").click();
     harness.run_steps(2);
     harness.get_by_label("选择数据集文件夹…").click();
-    run_until(&mut harness, "the data set summary is shown", 120, |app| app.train.overview.is_some());
+    run_until(&mut harness, "the data set summary is shown", 120, |app| app.train().dataset().overview.is_some());
     harness
 }
 

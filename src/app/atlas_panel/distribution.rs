@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use eframe::egui;
 use egui_plot::{Plot, PlotPoint, PlotPoints, Points};
@@ -132,8 +133,8 @@ impl AtlasPanel {
         let (_, searchable) = class_names_both(&atlas, cx);
         let shown: Vec<bool> = (0..classes).map(|c| self.distribution.shown(c, &searchable)).collect();
         let label = ui.label(T::Rotate3d.get(lang));
-        ui.add(egui::Slider::new(&mut self.yaw, 0.0..=360.0)).labelled_by(label.id);
-        let views = VIEWS.map(|(id, title)| (id, title, view_points(d, id, self.yaw)));
+        ui.add(egui::Slider::new(&mut self.paper.yaw, 0.0..=360.0)).labelled_by(label.id);
+        let views = VIEWS.map(|(id, title)| (id, title, view_points(d, id, self.paper.yaw)));
         let open_index = self.distribution.open_photo.as_ref().and_then(|(_, i)| *i);
         // Two rows of two plots (each 0.8 as high as wide, under a title): as wide as fits both
         // across and both rows down, so all four views show without scrolling where they can.
@@ -214,9 +215,24 @@ impl AtlasPanel {
                 }
             });
         });
+        self.hover_and_click_ui(ui, cx, &atlas, &names, hovered, clicked);
+    }
+
+    /// The photo under the pointer as a tooltip; a click opens it in 分类.
+    fn hover_and_click_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        cx: &mut AppContext,
+        atlas: &Arc<Atlas>,
+        names: &[String],
+        hovered: Option<usize>,
+        clicked: Option<usize>,
+    ) {
+        let lang = cx.lang;
+        let Some(d) = &atlas.distribution else { return };
         self.distribution.hovered = hovered;
         if let Some(image) = hovered {
-            let thumbnail = self.distribution.thumbnail(ui.ctx(), &atlas, image);
+            let thumbnail = self.distribution.thumbnail(ui.ctx(), atlas, image);
             let class = d.labels[image] as usize;
             let file = atlas.meta.image_paths.get(image).and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
             egui::Tooltip::always_open(ui.ctx().clone(), ui.layer_id(), egui::Id::unique("distribution-hover"), egui::PopupAnchor::Pointer)
@@ -232,7 +248,7 @@ impl AtlasPanel {
                 });
         }
         if let Some(image) = clicked {
-            match crate::engine::atlas::selection::image_file_here(&atlas, image, self.build_folder.as_deref()) {
+            match crate::engine::atlas::selection::image_file_here(atlas, image, self.builder.folder.as_deref()) {
                 Some(path) => cx.actions.push(AppAction::OpenPhoto(path)),
                 None => cx.messages.notice = Some(T::PhotoFileNotHere.get(lang).to_string()),
             }
@@ -249,7 +265,7 @@ impl AtlasPanel {
             return;
         }
         // By path alone (no file system calls): where the atlas records it, or inside the form's folder.
-        let inside_folder = |i: usize| self.build_folder.as_ref().zip(atlas.meta.image_paths.get(i)).map(|(dir, p)| dir.join(p));
+        let inside_folder = |i: usize| self.builder.folder.as_ref().zip(atlas.meta.image_paths.get(i)).map(|(dir, p)| dir.join(p));
         let index = (0..atlas.meta.image_paths.len())
             .find(|&i| atlas.meta.image_file(i).as_ref() == Some(&photo) || inside_folder(i).as_ref() == Some(&photo));
         self.distribution.open_photo = Some((photo, index));

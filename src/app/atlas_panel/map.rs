@@ -45,7 +45,7 @@ impl AtlasPanel {
     pub(super) fn map_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         self.follow_open_photo(cx);
         let lang = cx.lang;
-        if let Some(building) = &self.building {
+        if let Some(building) = &self.builder.building {
             building_ui(building, ui, lang);
             return;
         }
@@ -57,13 +57,13 @@ impl AtlasPanel {
         };
         let viewport = ui.available_rect_before_wrap();
         self.keyboard_zoom(ui);
-        let pixels_per_unit = if self.scene_rect.width() > 0.0 {
-            (viewport.width() / self.scene_rect.width()).min(viewport.height() / self.scene_rect.height())
+        let pixels_per_unit = if self.map.scene_rect.width() > 0.0 {
+            (viewport.width() / self.map.scene_rect.width()).min(viewport.height() / self.map.scene_rect.height())
         } else {
             viewport.width().min(viewport.height()) / WORLD
         };
         let size = self.level_for_zoom(pixels_per_unit);
-        self.current_level = size;
+        self.map.current_level = size;
         self.request_real_pictures(size, cx);
         let Some(level) = atlas.level(size) else { return };
         let classes = atlas.meta.class_names.len();
@@ -77,7 +77,7 @@ impl AtlasPanel {
             for &(class, attribution) in &cell.top_by_attribution {
                 text += &format!("\n{}  {} {}", names[class as usize], T::Attribution.get(lang), format_attribution(attribution));
             }
-            if let Some(class) = self.tint_class.filter(|&c| c < classes) {
+            if let Some(class) = self.map.tint_class.filter(|&c| c < classes) {
                 let mean = mean_attribution(&atlas, &cell.members, class);
                 text += &format!("\n{}", i18n::cell_attribution_to(lang, &names[class], &format_attribution(mean)));
             }
@@ -103,10 +103,10 @@ impl AtlasPanel {
 
     /// Selects a cell and asks for the real patches behind it.
     fn select_cell(&mut self, atlas: &Arc<Atlas>, size: u16, index: usize, cx: &mut AppContext) {
-        self.selected = Some((size, index));
-        self.patches.clear();
-        self.real_pictures = [None, None];
-        self.missing_patches.clear();
+        self.inspector.selected = Some((size, index));
+        self.inspector.patches.clear();
+        self.inspector.real_pictures = [None, None];
+        self.inspector.missing_patches.clear();
         if let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) {
             cx.submit(Job::Atlas(AtlasJob::CellPatches { members: cell.members.clone(), limit: super::PATCHES_SHOWN }));
         }
@@ -114,7 +114,7 @@ impl AtlasPanel {
 
     /// Draws the map in the scene; returns the hovered and the clicked cell.
     fn scene_ui(&mut self, ui: &mut egui::Ui, view: &LevelView) -> (Option<usize>, Option<usize>) {
-        let mut scene_rect = self.scene_rect;
+        let mut scene_rect = self.map.scene_rect;
         let (mut hovered, mut clicked) = (None, None);
         let selecting = self.selection.is_selecting();
         // While selecting, the left button draws; the other buttons still pan.
@@ -136,20 +136,20 @@ impl AtlasPanel {
             if response.clicked() {
                 clicked = response.interact_pointer_pos().and_then(|pos| view.cell_at(rect.min, pos));
             }
-            if let Some((level, index)) = self.selected
+            if let Some((level, index)) = self.inspector.selected
                 && let Some(cell) = view.level.cells.get(index).filter(|_| level == view.size)
             {
                 let stroke = egui::Stroke::new(2.0, egui::Color32::YELLOW);
                 painter.rect_stroke(view.cell_rect(rect.min, cell.x, cell.y, 1.0), 0.0, stroke, egui::StrokeKind::Inside);
             }
         });
-        self.scene_rect = scene_rect;
+        self.map.scene_rect = scene_rect;
         (hovered, clicked)
     }
 
     /// The class colour overlay, then every icon of the level as one mesh; sparse cells as dots.
     fn cells_ui(&self, painter: &egui::Painter, origin: egui::Pos2, view: &LevelView) {
-        if let (Some(class), Some(atlas)) = (self.tint_class.filter(|&c| c < view.classes), &self.atlas) {
+        if let (Some(class), Some(atlas)) = (self.map.tint_class.filter(|&c| c < view.classes), &self.atlas) {
             // Warm for cells that push towards the class, blue for those that push away; the
             // strongest cell of the level at full strength.
             let means: Vec<f32> = view.level.cells.iter().map(|cell| mean_attribution(atlas, &cell.members, class)).collect();
@@ -160,7 +160,7 @@ impl AtlasPanel {
                 painter.rect_filled(view.cell_rect(origin, cell.x, cell.y, 1.0), 0.0, colour.gamma_multiply(0.75 * strength));
             }
         }
-        if self.class_colours {
+        if self.map.class_colours {
             for cell in &view.level.cells {
                 if let Some(&(class, _)) = cell.top_by_attribution.first() {
                     painter.rect_filled(
@@ -195,7 +195,7 @@ impl AtlasPanel {
     /// Sizes are in screen pixels so pins stay readable at any zoom.
     fn pins_ui(&self, painter: &egui::Painter, origin: egui::Pos2, view: &LevelView) {
         let screen = view.screen;
-        for dropped in self.dropped.iter().filter(|d| d.visible) {
+        for dropped in self.map.dropped.iter().filter(|d| d.visible) {
             let colour = class_colour(dropped.placement.predicted_class, view.classes);
             for p in &dropped.placement.points {
                 let at = origin + egui::vec2(p[0] * WORLD, p[1] * WORLD);
@@ -248,14 +248,14 @@ impl AtlasPanel {
                 i.key_pressed(egui::Key::Num0),
             )
         });
-        let rect = self.scene_rect;
+        let rect = self.map.scene_rect;
         if reset {
             // An empty rectangle makes the scene fit the whole map again.
-            self.scene_rect = egui::Rect::ZERO;
+            self.map.scene_rect = egui::Rect::ZERO;
         } else if rect.width() > 0.0 && (zoom_in || zoom_out) {
             let factor = if zoom_in { 1.0 / 1.5 } else { 1.5 };
             let size = (rect.size() * factor).clamp(egui::Vec2::splat(WORLD / 200.0), egui::Vec2::splat(WORLD * 20.0));
-            self.scene_rect = egui::Rect::from_center_size(rect.center(), size);
+            self.map.scene_rect = egui::Rect::from_center_size(rect.center(), size);
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use eframe::egui;
 
+mod build_form;
 pub mod distribution;
 mod map;
 mod selection;
@@ -15,6 +16,7 @@ mod side;
 mod timeline;
 mod views;
 
+pub use build_form::{AtlasBuilder, BuildForm, Building, FocusKind, FolderCount, parse_levels};
 pub use distribution::DistributionState;
 pub use selection::{SelectTool, SelectionState};
 pub use timeline::{TimelineBuilding, TimelineLook, TimelineState};
@@ -22,11 +24,11 @@ pub use timeline::{TimelineBuilding, TimelineLook, TimelineState};
 use super::context::AppContext;
 use super::dialogs::DialogKind;
 use super::i18n::{self, T};
-use crate::engine::atlas::build::{AtlasFocus, AtlasParams, FOCUS_VECTORS};
+use crate::app::panel::Panel;
 use crate::engine::atlas::export::ExportOptions;
-use crate::engine::atlas::{Atlas, Placement, Stage};
-use crate::engine::model::Layer;
-use crate::worker::{AtlasBuild, AtlasBuildProgress, AtlasEvent, AtlasJob, Job, JobError, JobId, PatchPicture, Picture};
+use crate::engine::atlas::{Atlas, Placement};
+use crate::worker::{AtlasEvent, AtlasJob, Job, JobError, JobId, PatchPicture, Picture};
+use crate::worker::{Event, ModelInfo};
 
 /// Real patches shown for a selected cell.
 const PATCHES_SHOWN: usize = 24;
@@ -71,88 +73,11 @@ pub struct DroppedImage {
     pub visible: bool,
 }
 
-/// An atlas being built: stage progress, the latest layout, icons received so far.
-pub struct Building {
-    pub job: JobId,
-    pub stage: Stage,
-    pub done: usize,
-    pub total: usize,
-    /// When the current stage began, for its time left.
-    pub stage_started: std::time::Instant,
-    pub layout: Vec<f32>,
-    pub icons: Vec<(u16, [u16; 2], egui::TextureHandle)>,
-}
-
-/// What a new atlas maps, as the form offers it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FocusKind {
-    All,
-    Class,
-    Compare,
-}
-
-pub struct BuildForm {
-    pub focus: FocusKind,
-    /// The class of a class atlas; the first of a comparison.
-    pub focus_class: usize,
-    pub focus_second: usize,
-    pub layer: Layer,
-    pub samples: usize,
-    pub neighbours: usize,
-    pub min_dist: f32,
-    pub icon_steps: usize,
-    /// Grid sizes, as typed: "10 20 40 80".
-    pub grid_levels: String,
-    /// The grid sizes whose cells get icons, as typed.
-    pub icon_levels: String,
-}
-
-impl Default for BuildForm {
-    fn default() -> Self {
-        let defaults = AtlasParams::default();
-        let join = |levels: &[usize]| levels.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
-        BuildForm {
-            focus: FocusKind::All,
-            focus_class: 0,
-            focus_second: 1,
-            layer: defaults.layer,
-            samples: defaults.samples_per_image,
-            neighbours: defaults.umap.n_neighbors,
-            min_dist: defaults.umap.min_dist,
-            icon_steps: defaults.icons.steps,
-            grid_levels: join(&defaults.grid_levels),
-            icon_levels: join(&defaults.icon_levels),
-        }
-    }
-}
-
-/// Grid sizes typed by the user ("10 20 40" or "10, 20, 40"), sorted; None if any is not a
-/// number from 2 to 256 or none is given.
-pub fn parse_levels(text: &str) -> Option<Vec<usize>> {
-    let mut levels = text
-        .split(|c: char| c == ',' || c == '，' || c.is_whitespace())
-        .filter(|part| !part.is_empty())
-        .map(|part| part.parse::<usize>().ok().filter(|n| (2..=256).contains(n)))
-        .collect::<Option<Vec<usize>>>()?;
-    levels.sort_unstable();
-    levels.dedup();
-    (!levels.is_empty()).then_some(levels)
-}
-
-/// The classes and number of images in a folder, counted without decoding.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FolderCount {
-    pub dir: PathBuf,
-    pub classes: Vec<String>,
-    pub images: usize,
-}
-
-pub struct AtlasPanel {
-    pub atlas: Option<Arc<Atlas>>,
-    pub path: Option<PathBuf>,
+/// The map as drawn: its textures per grid level, where the view is, how cells are coloured, and
+/// the photos placed on it.
+pub struct MapView {
     textures: HashMap<u16, LevelTexture>,
     pub scene_rect: egui::Rect,
-    pub view: AtlasView,
     /// The grid level drawn in the last frame.
     pub current_level: u16,
     pub class_colours: bool,
@@ -163,6 +88,31 @@ pub struct AtlasPanel {
     real_textures: HashMap<(u16, CellPicture), LevelTexture>,
     /// Levels whose real pictures have been asked for.
     real_requested: std::collections::HashSet<u16>,
+    pub dropped: Vec<DroppedImage>,
+    /// The photo open in 分类 that was placed on the map by itself (replaced when another opens).
+    pub placed_open_photo: Option<PathBuf>,
+}
+
+impl Default for MapView {
+    fn default() -> Self {
+        MapView {
+            textures: HashMap::new(),
+            scene_rect: egui::Rect::ZERO,
+            current_level: 0,
+            class_colours: false,
+            tint_class: None,
+            cell_picture: CellPicture::Synthetic,
+            real_textures: HashMap::new(),
+            real_requested: std::collections::HashSet::new(),
+            dropped: Vec::new(),
+            placed_open_photo: None,
+        }
+    }
+}
+
+/// The inspector: the cell clicked on the map and the real patches behind it.
+#[derive(Default)]
+pub struct CellInspector {
     pub selected: Option<(u16, usize)>,
     /// The selected cell's patches: picture, class, recorded file, image index in the atlas.
     patches: Vec<(egui::TextureHandle, u16, PathBuf, u32)>,
@@ -171,30 +121,50 @@ pub struct AtlasPanel {
     /// Image files behind the selected cell that could not be read (atlases without embedded
     /// images, moved or not shipped data).
     pub missing_patches: Vec<PathBuf>,
-    pub dropped: Vec<DroppedImage>,
-    pub building: Option<Building>,
-    pub form: BuildForm,
-    /// The image folder the next build reads: chosen here, else the model's training folder.
-    pub build_folder: Option<PathBuf>,
-    /// Whether the user chose `build_folder` (kept when the model changes).
-    build_folder_chosen: bool,
-    /// What a look into `build_folder` found, before a build starts.
-    pub build_folder_count: Option<FolderCount>,
-    counting: Option<JobId>,
-    pub export_size: u32,
-    pub export_labels: bool,
-    pub export_grid_lines: bool,
+}
+
+/// How 导出 writes the map as a picture.
+pub struct ExportSettings {
+    pub size: u32,
+    pub labels: bool,
+    pub grid_lines: bool,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        ExportSettings { size: 2048, labels: true, grid_lines: false }
+    }
+}
+
+/// The paper's own views: the conv2 mosaic and the rotation of the 3-D distribution plots.
+pub struct PaperViews {
     /// Rotation of the 3-D distribution views, degrees.
     pub yaw: f32,
     mosaic: Vec<(usize, egui::TextureHandle)>,
+}
+
+impl Default for PaperViews {
+    fn default() -> Self {
+        PaperViews { yaw: 30.0, mosaic: Vec::new() }
+    }
+}
+
+/// 地图集: the atlas in use and the parts that show it, each owning its state.
+pub struct AtlasPanel {
+    pub(crate) atlas: Option<Arc<Atlas>>,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) view: AtlasView,
+    pub(crate) map: MapView,
+    pub(crate) inspector: CellInspector,
+    pub(crate) builder: AtlasBuilder,
+    pub(crate) export: ExportSettings,
+    pub(crate) paper: PaperViews,
     /// The atlas timeline shown in its view (any run's, not tied to the model in use).
-    pub timeline: TimelineState,
+    pub(crate) timeline: TimelineState,
     /// 数据分布's class filter, search and hover.
-    pub distribution: DistributionState,
-    /// The photo open in 分类 that was placed on the map by itself (replaced when another opens).
-    pub placed_open_photo: Option<PathBuf>,
+    pub(crate) distribution: DistributionState,
     /// Photos selected with a box or lasso on the map or in 数据分布.
-    pub selection: SelectionState,
+    pub(crate) selection: SelectionState,
 }
 
 /// A tooltip that follows the pointer. A plain hover text sits below its widget, which for a map
@@ -211,34 +181,14 @@ impl Default for AtlasPanel {
         AtlasPanel {
             atlas: None,
             path: None,
-            textures: HashMap::new(),
-            scene_rect: egui::Rect::ZERO,
             view: AtlasView::Map,
-            current_level: 0,
-            class_colours: false,
-            tint_class: None,
-            cell_picture: CellPicture::Synthetic,
-            real_textures: HashMap::new(),
-            real_requested: std::collections::HashSet::new(),
-            selected: None,
-            patches: Vec::new(),
-            real_pictures: [None, None],
-            missing_patches: Vec::new(),
-            dropped: Vec::new(),
-            building: None,
-            form: BuildForm::default(),
-            build_folder: None,
-            build_folder_chosen: false,
-            build_folder_count: None,
-            counting: None,
-            export_size: 2048,
-            export_labels: true,
-            export_grid_lines: false,
-            yaw: 30.0,
-            mosaic: Vec::new(),
+            map: MapView::default(),
+            inspector: CellInspector::default(),
+            builder: AtlasBuilder::default(),
+            export: ExportSettings::default(),
+            paper: PaperViews::default(),
             timeline: TimelineState::default(),
             distribution: DistributionState::default(),
-            placed_open_photo: None,
             selection: SelectionState::default(),
         }
     }
@@ -255,61 +205,97 @@ pub fn class_colour(class: usize, classes: usize) -> egui::Color32 {
 }
 
 impl AtlasPanel {
+    /// Which view of the atlas is open.
+    pub fn view(&self) -> AtlasView {
+        self.view
+    }
+
+    /// The map as drawn (grid level, colours, placed photos).
+    pub fn map(&self) -> &MapView {
+        &self.map
+    }
+
+    pub fn map_mut(&mut self) -> &mut MapView {
+        &mut self.map
+    }
+
+    /// The clicked cell and its patches.
+    pub fn inspector(&self) -> &CellInspector {
+        &self.inspector
+    }
+
+    /// The build form, its folder and a running build.
+    pub fn builder(&self) -> &AtlasBuilder {
+        &self.builder
+    }
+
+    pub fn builder_mut(&mut self) -> &mut AtlasBuilder {
+        &mut self.builder
+    }
+
+    pub fn export_settings(&self) -> &ExportSettings {
+        &self.export
+    }
+
+    pub fn paper(&self) -> &PaperViews {
+        &self.paper
+    }
+
+    pub fn timeline(&self) -> &TimelineState {
+        &self.timeline
+    }
+
+    pub fn distribution(&self) -> &DistributionState {
+        &self.distribution
+    }
+
+    pub fn selection(&self) -> &SelectionState {
+        &self.selection
+    }
+
+    /// The atlas shown, once one is loaded.
+    pub fn atlas(&self) -> Option<&Arc<Atlas>> {
+        self.atlas.as_ref()
+    }
+
+    /// The file the shown atlas was loaded from.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+
     fn loaded(&mut self, ctx: &egui::Context, atlas: Arc<Atlas>, path: PathBuf) {
-        self.textures.clear();
-        self.real_textures.clear();
-        self.real_requested.clear();
+        self.map.textures.clear();
+        self.map.real_textures.clear();
+        self.map.real_requested.clear();
         for icons in &atlas.icons {
             let pictures: Vec<(usize, image::RgbImage)> =
                 icons.cells.iter().enumerate().map(|(i, &cell)| (cell as usize, icons.icon(i))).collect();
             if let Some(texture) = pack_level(ctx, &format!("atlas-icons-{}", icons.size), &pictures) {
-                self.textures.insert(icons.size, texture);
+                self.map.textures.insert(icons.size, texture);
             }
         }
-        self.mosaic = mosaic_textures(ctx, &atlas);
+        self.paper.mosaic = mosaic_textures(ctx, &atlas);
         // A class atlas is shaded by its class from the start.
-        self.tint_class = atlas.meta.params.focus.class();
+        self.map.tint_class = atlas.meta.params.focus.class();
         self.atlas = Some(atlas);
         self.path = Some(path);
-        self.scene_rect = egui::Rect::ZERO;
-        self.selected = None;
-        self.patches.clear();
-        self.real_pictures = [None, None];
-        self.missing_patches.clear();
-        self.building = None;
+        self.map.scene_rect = egui::Rect::ZERO;
+        self.inspector.selected = None;
+        self.inspector.patches.clear();
+        self.inspector.real_pictures = [None, None];
+        self.inspector.missing_patches.clear();
+        self.builder.building = None;
         self.selection.clear();
-    }
-
-    fn build_progress(&mut self, ctx: &egui::Context, progress: AtlasBuildProgress) {
-        let Some(building) = self.building.as_mut() else { return };
-        match progress {
-            AtlasBuildProgress::Stage { stage, done, total } => {
-                if building.stage != stage {
-                    building.stage_started = std::time::Instant::now();
-                }
-                building.stage = stage;
-                building.done = done;
-                building.total = total;
-            }
-            AtlasBuildProgress::Layout { layout, .. } => building.layout = layout,
-            AtlasBuildProgress::Icons { level, positions, icons } => {
-                for (position, picture) in positions.into_iter().zip(&icons) {
-                    let handle =
-                        texture(ctx, &format!("building-{level}-{}-{}", position[0], position[1]), picture, egui::TextureOptions::LINEAR);
-                    building.icons.push((level, position, handle));
-                }
-            }
-        }
     }
 
     fn placed(&mut self, ctx: &egui::Context, path: PathBuf, placement: Placement, thumbnail: Picture) {
         let handle = texture(ctx, &format!("dropped-{}", path.display()), &thumbnail, egui::TextureOptions::LINEAR);
-        self.dropped.retain(|d| d.path != path);
-        self.dropped.push(DroppedImage { path, placement, thumbnail: handle, visible: true });
+        self.map.dropped.retain(|d| d.path != path);
+        self.map.dropped.push(DroppedImage { path, placement, thumbnail: handle, visible: true });
     }
 
     fn patches_received(&mut self, ctx: &egui::Context, patches: Vec<PatchPicture>) {
-        self.patches = patches
+        self.inspector.patches = patches
             .into_iter()
             .enumerate()
             .map(|(i, patch)| {
@@ -322,38 +308,38 @@ impl AtlasPanel {
     /// The texture the map draws grid `size` with: the chosen real pictures once they have
     /// arrived, the icons until then.
     fn level_texture(&self, size: u16) -> Option<&LevelTexture> {
-        match self.cell_picture {
+        match self.map.cell_picture {
             CellPicture::Synthetic => None,
-            kind => self.real_textures.get(&(size, kind)),
+            kind => self.map.real_textures.get(&(size, kind)),
         }
-        .or_else(|| self.textures.get(&size))
+        .or_else(|| self.map.textures.get(&size))
     }
 
     /// Whether grid `size` is drawn from the kind of real pictures chosen.
     pub fn shows_real_pictures(&self, size: u16) -> bool {
-        self.cell_picture != CellPicture::Synthetic && self.real_textures.contains_key(&(size, self.cell_picture))
+        self.map.cell_picture != CellPicture::Synthetic && self.map.real_textures.contains_key(&(size, self.map.cell_picture))
     }
 
     /// Asks the worker for grid `size`'s real pictures the first time they are needed.
     fn request_real_pictures(&mut self, size: u16, cx: &mut AppContext) {
-        if self.cell_picture != CellPicture::Synthetic && self.real_requested.insert(size) {
+        if self.map.cell_picture != CellPicture::Synthetic && self.map.real_requested.insert(size) {
             cx.submit(Job::Atlas(AtlasJob::RealLevelPictures { level: size }));
         }
     }
 
     /// Whether the selected cell's mean and most typical real patches have arrived.
     pub fn has_real_cell_pictures(&self) -> bool {
-        self.real_pictures.iter().all(Option::is_some)
+        self.inspector.real_pictures.iter().all(Option::is_some)
     }
 
     /// How many real image patches are shown for the selected cell.
     pub fn patch_count(&self) -> usize {
-        self.patches.len()
+        self.inspector.patches.len()
     }
 
     /// Levels with icons, coarse to fine.
     fn icon_levels(&self) -> Vec<u16> {
-        let mut levels: Vec<u16> = self.textures.keys().copied().collect();
+        let mut levels: Vec<u16> = self.map.textures.keys().copied().collect();
         levels.sort_unstable();
         levels
     }
@@ -416,18 +402,18 @@ fn mosaic_textures(ctx: &egui::Context, atlas: &Atlas) -> Vec<(usize, egui::Text
 }
 
 impl AtlasPanel {
-    pub fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: AtlasEvent, cx: &mut AppContext) {
+    fn atlas_event(&mut self, ctx: &egui::Context, event: AtlasEvent, cx: &mut AppContext) {
         match event {
             AtlasEvent::Loaded { atlas, path } => {
                 cx.settings.last_atlas = Some(path.clone());
                 self.loaded(ctx, atlas, path);
             }
-            AtlasEvent::Build(progress) => self.build_progress(ctx, progress),
+            AtlasEvent::Build(progress) => self.builder.progress(ctx, progress),
             AtlasEvent::Placed { path, placement, thumbnail } => self.placed(ctx, path, placement, thumbnail),
             AtlasEvent::Patches { patches, missing, mean, typical, .. } => {
                 self.patches_received(ctx, patches);
-                self.missing_patches = missing;
-                self.real_pictures = [
+                self.inspector.missing_patches = missing;
+                self.inspector.real_pictures = [
                     mean.map(|p| texture(ctx, "cell-mean-patch", &p, egui::TextureOptions::LINEAR)),
                     typical.map(|p| texture(ctx, "cell-typical-patch", &p, egui::TextureOptions::NEAREST)),
                 ];
@@ -437,7 +423,7 @@ impl AtlasPanel {
                     let pictures: Vec<(usize, image::RgbImage)> =
                         cells.iter().zip(&pictures).filter_map(|(&cell, picture)| Some((cell as usize, picture.to_rgb()?))).collect();
                     if let Some(texture) = pack_level(ctx, &format!("atlas-real-{kind:?}-{level}"), &pictures) {
-                        self.real_textures.insert((level, kind), texture);
+                        self.map.real_textures.insert((level, kind), texture);
                     }
                 }
             }
@@ -453,95 +439,24 @@ impl AtlasPanel {
                     cx.messages.error = Some(text);
                 }
             }
-            AtlasEvent::ImagesCounted { dir, classes, images } => {
-                if self.build_folder.as_ref() == Some(&dir) {
-                    self.build_folder_count = Some(FolderCount { dir, classes, images });
-                }
-            }
-        }
-    }
-
-    pub fn job_failed(&mut self, job: JobId, _error: &JobError) {
-        if self.counting == Some(job) {
-            self.build_folder_count = None;
-        }
-    }
-
-    /// Makes `dir` the folder the next build reads and counts its images. `chosen`: the user
-    /// picked it (else it is the model's training folder, replaced when the model changes).
-    pub fn choose_build_folder(&mut self, dir: PathBuf, chosen: bool, cx: &mut AppContext) {
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
-        self.build_folder_chosen = chosen;
-        self.build_folder = Some(dir.clone());
-        self.build_folder_count = None;
-        self.counting = cx.submit(Job::Atlas(AtlasJob::CountImages { dir }));
-    }
-
-    /// Where a build reads from when the user has not chosen: the folder the model in use was
-    /// trained on while it exists, else the training tab's data set.
-    fn default_build_folder(cx: &AppContext) -> Option<PathBuf> {
-        let trained_on = cx.model_info().and_then(|info| info.data_dir.clone()).filter(|dir| dir.is_dir());
-        trained_on.or_else(|| cx.settings.last_data_dir.clone().filter(|dir| dir.is_dir()))
-    }
-
-    /// Fills in the default build folder the first time the form is shown for a model.
-    pub(super) fn ensure_build_folder(&mut self, cx: &mut AppContext) {
-        if self.build_folder.is_none()
-            && let Some(dir) = Self::default_build_folder(cx)
-        {
-            self.choose_build_folder(dir, false, cx);
-        }
-    }
-
-    pub fn job_finished(&mut self, job: JobId) {
-        self.timeline_job_finished(job);
-        if self.counting == Some(job) {
-            self.counting = None;
-        }
-        if self.selection.copying == Some(job) {
-            self.selection.copying = None;
-        }
-        if self.building.as_ref().is_some_and(|b| b.job == job) {
-            self.building = None;
-        }
-    }
-
-    /// A new model: an atlas of another model is put away (the worker drops it too). Returns
-    /// whether the shown atlas belongs to the new model.
-    pub fn model_changed(&mut self, model_fingerprint: &str) -> bool {
-        // The default folder follows the model; a folder the user chose stays.
-        if !self.build_folder_chosen {
-            self.build_folder = None;
-            self.build_folder_count = None;
-        }
-        match &self.atlas {
-            Some(atlas) if atlas.meta.model_fingerprint == model_fingerprint => true,
-            Some(_) => {
-                let form = std::mem::take(&mut self.form);
-                let building = self.building.take();
-                // A timeline is of a run, not of the model in use: it stays.
-                let timeline = std::mem::take(&mut self.timeline);
-                *self = AtlasPanel { form, building, timeline, ..AtlasPanel::default() };
-                false
-            }
-            None => false,
+            AtlasEvent::ImagesCounted { dir, classes, images } => self.builder.images_counted(FolderCount { dir, classes, images }),
         }
     }
 
     /// The photo open in 分类 shows on the map too (its activations and a pin), without being
     /// dropped there: placed when the map is looked at, replaced when another photo opens.
     pub(super) fn follow_open_photo(&mut self, cx: &mut AppContext) {
-        if self.atlas.is_none() || cx.photo == self.placed_open_photo {
+        if self.atlas.is_none() || cx.photo == self.map.placed_open_photo {
             return;
         }
-        if let Some(previous) = self.placed_open_photo.take() {
-            self.dropped.retain(|d| d.path != previous);
+        if let Some(previous) = self.map.placed_open_photo.take() {
+            self.map.dropped.retain(|d| d.path != previous);
         }
         if let Some(photo) = cx.photo.clone() {
             // Already on the map (dropped by the user): leave it as it is.
-            if !self.dropped.iter().any(|d| d.path == photo) {
+            if !self.map.dropped.iter().any(|d| d.path == photo) {
                 cx.submit(Job::Atlas(AtlasJob::Place { paths: vec![photo.clone()] }));
-                self.placed_open_photo = Some(photo);
+                self.map.placed_open_photo = Some(photo);
             }
         }
     }
@@ -567,76 +482,64 @@ impl AtlasPanel {
         }
     }
 
-    /// Builds an atlas of the model in use on its own thread, from the form's settings.
-    pub fn build(&mut self, cx: &mut AppContext) {
-        let Some(data_dir) = self.build_folder.clone() else {
-            cx.messages.notice = Some(cx.t(T::AtlasFolderMissing).to_string());
-            return;
-        };
-        let Some(weights) = cx.model_info().map(|info| info.path.clone()) else { return };
-        if self.form.focus == FocusKind::Compare && self.form.focus_class == self.form.focus_second {
-            cx.messages.error = Some(cx.t(T::CompareSameClass).to_string());
-            return;
-        }
-        let Some(params) = self.form.params() else {
-            cx.messages.error = Some(cx.t(T::BadGridLevels).to_string());
-            return;
-        };
-        let name = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
-        let stamp = crate::engine::fsutil::utc_timestamp_now().replace([':', '-'], "");
-        // Beside the training runs: ~/.local/share/activation-atlas/atlases by default.
-        let out = cx.run_root.with_file_name("atlases").join(format!("{name}-{}-{stamp}.atlas", self.form.layer));
-        if let Some(job) = cx.submit(Job::Atlas(AtlasJob::Build(AtlasBuild { weights, data_dir, params, out }))) {
-            self.building = Some(Building {
-                job,
-                stage: Stage::Collect,
-                done: 0,
-                total: 1,
-                stage_started: std::time::Instant::now(),
-                layout: Vec::new(),
-                icons: Vec::new(),
-            });
-        }
-    }
-
     fn export(&mut self, path: PathBuf, whole: bool, cx: &mut AppContext) {
-        let grid = if self.current_level > 0 { self.current_level } else { 20 };
-        let crop = (!whole && self.scene_rect.width() > 0.0).then(|| {
-            let r = self.scene_rect;
+        let grid = if self.map.current_level > 0 { self.map.current_level } else { 20 };
+        let crop = (!whole && self.map.scene_rect.width() > 0.0).then(|| {
+            let r = self.map.scene_rect;
             [r.min.x / WORLD, r.min.y / WORLD, r.max.x / WORLD, r.max.y / WORLD]
         });
         let options = ExportOptions {
-            size_px: self.export_size.clamp(64, 8192),
+            size_px: self.export.size.clamp(64, 8192),
             grid,
-            grid_lines: self.export_grid_lines,
-            class_colours: self.export_labels,
+            grid_lines: self.export.grid_lines,
+            class_colours: self.export.labels,
         };
         let classes = self.atlas.as_ref().map_or(0, |a| a.meta.class_names.len());
-        let names = self.export_labels.then(|| (0..classes).map(|c| cx.class_label(c)).collect());
+        let names = self.export.labels.then(|| (0..classes).map(|c| cx.class_label(c)).collect());
         // The view as seen includes the visible dropped pictures; the whole atlas is the map alone.
-        let placements = if whole { Vec::new() } else { self.dropped.iter().filter(|d| d.visible).map(|d| d.placement.clone()).collect() };
+        let placements =
+            if whole { Vec::new() } else { self.map.dropped.iter().filter(|d| d.visible).map(|d| d.placement.clone()).collect() };
         cx.submit(Job::Atlas(AtlasJob::Export { options, names, placements, crop, path }));
     }
 }
 
-impl BuildForm {
-    /// The build's parameters; None when the grid levels typed are not valid.
-    fn params(&self) -> Option<AtlasParams> {
-        let (grid_levels, icon_levels) = (parse_levels(&self.grid_levels)?, parse_levels(&self.icon_levels)?);
-        if !icon_levels.iter().all(|l| grid_levels.contains(l)) {
-            return None;
+impl Panel for AtlasPanel {
+    fn on_event(&mut self, ctx: &egui::Context, job: JobId, event: Event, cx: &mut AppContext) -> Option<Event> {
+        match event {
+            Event::Atlas(event) => self.atlas_event(ctx, event, cx),
+            // Timelines live in this panel's 时间线 view.
+            Event::Timeline(event) => self.timeline_event(job, event, cx),
+            event => return Some(event),
         }
-        let focus = match self.focus {
-            FocusKind::All => AtlasFocus::All,
-            FocusKind::Class => AtlasFocus::Class { class: self.focus_class, vectors: FOCUS_VECTORS },
-            FocusKind::Compare if self.focus_class == self.focus_second => return None,
-            FocusKind::Compare => AtlasFocus::Compare { first: self.focus_class, second: self.focus_second, vectors: FOCUS_VECTORS },
-        };
-        let mut params =
-            AtlasParams { layer: self.layer, samples_per_image: self.samples, grid_levels, icon_levels, focus, ..AtlasParams::default() };
-        params.umap.n_neighbors = self.neighbours;
-        params.umap.min_dist = self.min_dist;
-        params.icons.steps = self.icon_steps;
-        Some(params)
+        None
+    }
+
+    fn job_failed(&mut self, job: JobId, _error: &JobError) {
+        self.builder.job_failed(job);
+    }
+
+    fn job_finished(&mut self, job: JobId) {
+        self.timeline_job_finished(job);
+        self.builder.job_finished(job);
+        if self.selection.copying == Some(job) {
+            self.selection.copying = None;
+        }
+    }
+
+    /// A new model: an atlas of another model is put away (the worker drops it too); the shell
+    /// then offers one that belongs to the new model.
+    fn model_changed(&mut self, info: &ModelInfo) {
+        self.builder.model_changed();
+        if self.atlas.as_ref().is_some_and(|atlas| atlas.meta.model_fingerprint != info.fingerprint) {
+            // The form and a running build stay; a timeline is of a run, not of the model in
+            // use: it stays too.
+            let builder = self.builder.keep_form_and_build();
+            let timeline = std::mem::take(&mut self.timeline);
+            *self = AtlasPanel { builder, timeline, ..AtlasPanel::default() };
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        self.page_ui(ui, cx);
     }
 }

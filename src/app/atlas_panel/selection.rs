@@ -251,7 +251,7 @@ impl AtlasPanel {
                     let class = self.selection.classes.get(position).copied().flatten();
                     let class = class.and_then(|c| names.get(c as usize)).cloned().unwrap_or_default();
                     if response.on_hover_text(format!("{file}\n{class}")).clicked() {
-                        match crate::engine::atlas::selection::image_file_here(&atlas, image, self.build_folder.as_deref()) {
+                        match crate::engine::atlas::selection::image_file_here(&atlas, image, self.builder.folder.as_deref()) {
                             Some(path) => cx.actions.push(AppAction::ExplainPhoto(path)),
                             None => cx.messages.notice = Some(T::PhotoFileNotHere.get(lang).to_string()),
                         }
@@ -271,7 +271,7 @@ impl AtlasPanel {
         if self.selection.images.is_empty() {
             return;
         }
-        let selection = Selection { atlas, images: self.selection.images.clone(), fallback_dir: self.build_folder.clone() };
+        let selection = Selection { atlas, images: self.selection.images.clone(), fallback_dir: self.builder.folder.clone() };
         match kind {
             DialogKind::ExportSelection => {
                 cx.submit(Job::Atlas(AtlasJob::SaveSelection { selection, path }));

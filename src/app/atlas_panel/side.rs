@@ -3,39 +3,38 @@
 
 use eframe::egui;
 
-use super::{AtlasPanel, FocusKind, WORLD, class_colour, format_attribution};
+use super::{AtlasPanel, WORLD, class_colour, format_attribution};
 use crate::app::context::{AppAction, AppContext};
 use crate::app::dialogs::DialogKind;
 use crate::app::i18n::T;
-use crate::engine::model::Layer;
 
 impl AtlasPanel {
     pub(super) fn side_panel_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         self.selection_side_ui(ui, cx);
         self.selected_cell_ui(ui, cx);
-        if self.class_colours {
+        if self.map.class_colours {
             self.legend_ui(ui, cx);
         }
-        if !self.dropped.is_empty() {
+        if !self.map.dropped.is_empty() {
             self.placed_ui(ui, cx);
         }
         self.export_ui(ui, cx);
         ui.separator();
-        egui::CollapsingHeader::new(cx.t(T::BuildAtlas)).show(ui, |ui| self.build_form_ui(ui, cx));
+        egui::CollapsingHeader::new(cx.t(T::BuildAtlas)).show(ui, |ui| self.builder.form_ui(ui, cx));
     }
 
     /// The selected cell: its icon enlarged, its classes, the real patches behind it (a click
     /// opens the photo in 分类).
     fn selected_cell_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
-        let (Some(atlas), Some((size, index))) = (&self.atlas, self.selected) else { return };
+        let (Some(atlas), Some((size, index))) = (&self.atlas, self.inspector.selected) else { return };
         let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) else { return };
         ui.strong(format!("{} ({}, {}) · {} {}", T::Cell.get(lang), cell.x, cell.y, cell.count, T::Vectors.get(lang)));
         // The cell drawn three ways, synthetic beside real.
         ui.horizontal(|ui| {
             let side = 96.0;
             ui.vertical(|ui| {
-                match self.textures.get(&size).and_then(|t| Some((&t.texture, t.uv(index)?))) {
+                match self.map.textures.get(&size).and_then(|t| Some((&t.texture, t.uv(index)?))) {
                     Some((texture, uv)) => {
                         ui.add(egui::Image::new((texture.id(), egui::vec2(side, side))).uv(uv).alt_text(T::CellPictureSynthetic.get(lang)));
                     }
@@ -45,7 +44,7 @@ impl AtlasPanel {
                 }
                 ui.small(T::CellPictureSynthetic.get(lang));
             });
-            for (picture, caption) in self.real_pictures.iter().zip([T::CellPictureMean, T::CellPictureTypical]) {
+            for (picture, caption) in self.inspector.real_pictures.iter().zip([T::CellPictureMean, T::CellPictureTypical]) {
                 ui.vertical(|ui| {
                     match picture {
                         Some(texture) => {
@@ -69,23 +68,23 @@ impl AtlasPanel {
             ui.label(format!("{}  {} {}", cx.class_label(class as usize), T::Attribution.get(lang), format_attribution(attribution)));
         }
         ui.label(T::RealPatches.get(lang));
-        if !self.missing_patches.is_empty() {
+        if !self.inspector.missing_patches.is_empty() {
             // Say what is missing and where it was expected, never an empty list.
             let warn = ui.visuals().warn_fg_color;
-            ui.colored_label(warn, crate::app::i18n::missing_patches(lang, self.missing_patches.len()));
-            for path in self.missing_patches.iter().take(5) {
+            ui.colored_label(warn, crate::app::i18n::missing_patches(lang, self.inspector.missing_patches.len()));
+            for path in self.inspector.missing_patches.iter().take(5) {
                 ui.small(path.display().to_string());
             }
         }
         ui.horizontal_wrapped(|ui| {
-            for (texture, label, path, image_index) in &self.patches {
+            for (texture, label, path, image_index) in &self.inspector.patches {
                 let name = cx.class_label(*label as usize);
                 let image = egui::Image::new((texture.id(), egui::vec2(64.0, 64.0))).alt_text(name.as_str());
                 // The photo opens in 分类 and 解释 when its file is on this machine (where the atlas
                 // recorded it, or inside the build form's folder); a shared or shipped atlas may
                 // hold only its network input.
                 let here = self.atlas.as_ref().and_then(|atlas| {
-                    crate::engine::atlas::selection::image_file_here(atlas, *image_index as usize, self.build_folder.as_deref())
+                    crate::engine::atlas::selection::image_file_here(atlas, *image_index as usize, self.builder.folder.as_deref())
                 });
                 if let Some(file) = here {
                     let hint = format!("{name}\n{}\n{}", file.display(), T::OpenInClassifier.get(lang));
@@ -124,7 +123,7 @@ impl AtlasPanel {
         let lang = cx.lang;
         ui.strong(T::PlacedImages.get(lang));
         let (mut focus, mut remove) = (None, None);
-        for (i, dropped) in self.dropped.iter_mut().enumerate() {
+        for (i, dropped) in self.map.dropped.iter_mut().enumerate() {
             ui.horizontal(|ui| {
                 ui.checkbox(&mut dropped.visible, "").on_hover_text(T::Show.get(lang));
                 ui.add(egui::Image::new((dropped.thumbnail.id(), egui::vec2(32.0, 32.0))).alt_text(dropped.path.display().to_string()));
@@ -142,14 +141,15 @@ impl AtlasPanel {
             });
         }
         if let Some(i) = focus {
-            let c = self.dropped[i].placement.centre;
-            self.scene_rect = egui::Rect::from_center_size(egui::pos2(c[0] * WORLD, c[1] * WORLD), egui::vec2(WORLD / 5.0, WORLD / 5.0));
+            let c = self.map.dropped[i].placement.centre;
+            self.map.scene_rect =
+                egui::Rect::from_center_size(egui::pos2(c[0] * WORLD, c[1] * WORLD), egui::vec2(WORLD / 5.0, WORLD / 5.0));
         }
         if let Some(i) = remove {
-            self.dropped.remove(i);
+            self.map.dropped.remove(i);
         }
         if ui.button(T::ClearAll.get(lang)).clicked() {
-            self.dropped.clear();
+            self.map.dropped.clear();
         }
         ui.separator();
     }
@@ -159,11 +159,11 @@ impl AtlasPanel {
         ui.strong(T::ExportPng.get(lang));
         ui.horizontal(|ui| {
             let label = ui.label(T::SizePx.get(lang));
-            ui.add(egui::DragValue::new(&mut self.export_size).range(256..=8192).speed(16)).labelled_by(label.id);
+            ui.add(egui::DragValue::new(&mut self.export.size).range(256..=8192).speed(16)).labelled_by(label.id);
         });
         ui.horizontal(|ui| {
-            ui.checkbox(&mut self.export_labels, T::Labels.get(lang));
-            ui.checkbox(&mut self.export_grid_lines, T::GridLines.get(lang));
+            ui.checkbox(&mut self.export.labels, T::Labels.get(lang));
+            ui.checkbox(&mut self.export.grid_lines, T::GridLines.get(lang));
         });
         ui.horizontal(|ui| {
             let ready = self.atlas.is_some();
@@ -172,130 +172,6 @@ impl AtlasPanel {
             }
             if ui.add_enabled(ready, egui::Button::new(T::ExportWhole.get(lang))).clicked() {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::ExportAtlasWhole));
-            }
-        });
-    }
-
-    fn build_form_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
-        let lang = cx.lang;
-        self.ensure_build_folder(cx);
-        let data = self.build_folder.clone();
-        ui.horizontal_wrapped(|ui| {
-            ui.label(T::AtlasDataFolder.get(lang));
-            if ui.add_enabled(self.building.is_none(), egui::Button::new(T::ChooseAtlasDataFolder.get(lang))).clicked() {
-                cx.actions.push(AppAction::OpenDialog(DialogKind::PickAtlasFolder));
-            }
-        });
-        // Which folder and how many photos, before anything starts.
-        match (&data, &self.build_folder_count) {
-            (None, _) => {
-                ui.colored_label(ui.visuals().warn_fg_color, T::AtlasFolderMissing.get(lang));
-            }
-            (Some(dir), Some(count)) if count.dir == *dir => {
-                ui.label(crate::app::i18n::atlas_build_source(lang, dir, count.classes.len(), count.images));
-                let model_classes = cx.model_info().map(|info| info.class_names.clone()).unwrap_or_default();
-                let unknown: Vec<&String> = count.classes.iter().filter(|c| !model_classes.contains(c)).collect();
-                if !unknown.is_empty() {
-                    let names = unknown.iter().take(5).map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
-                    ui.colored_label(ui.visuals().warn_fg_color, format!("{} {names}", T::AtlasFolderOtherClasses.get(lang)));
-                }
-            }
-            // Still counting; or the count failed, and the message area says why.
-            (Some(dir), _) => {
-                ui.horizontal(|ui| {
-                    if self.counting.is_some() {
-                        ui.spinner();
-                    }
-                    ui.small(dir.display().to_string());
-                });
-            }
-        }
-        let class_count = cx.model_info().map_or(0, |info| info.class_names.len());
-        let names: Vec<String> = (0..class_count).map(|c| cx.class_label(c)).collect();
-        let form = &mut self.form;
-        egui::Grid::new("atlas-form").num_columns(2).show(ui, |ui| {
-            let focus_name = |kind| match kind {
-                FocusKind::All => T::FocusAll.get(lang),
-                FocusKind::Class => T::FocusClass.get(lang),
-                FocusKind::Compare => T::FocusCompare.get(lang),
-            };
-            let label = ui.label(T::AtlasFocusLabel.get(lang));
-            egui::ComboBox::from_id_salt("atlas-focus")
-                .selected_text(focus_name(form.focus))
-                .show_ui(ui, |ui| {
-                    for kind in [FocusKind::All, FocusKind::Class, FocusKind::Compare] {
-                        ui.selectable_value(&mut form.focus, kind, focus_name(kind));
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.end_row();
-            if form.focus != FocusKind::All && !names.is_empty() {
-                form.focus_class = form.focus_class.min(names.len() - 1);
-                form.focus_second = form.focus_second.min(names.len() - 1);
-                let class_row = |ui: &mut egui::Ui, id: &str, caption: T, value: &mut usize| {
-                    let label = ui.label(caption.get(lang));
-                    egui::ComboBox::from_id_salt(id)
-                        .selected_text(names[*value].clone())
-                        .show_ui(ui, |ui| {
-                            for (class, name) in names.iter().enumerate() {
-                                ui.selectable_value(value, class, name);
-                            }
-                        })
-                        .response
-                        .labelled_by(label.id);
-                    ui.end_row();
-                };
-                class_row(ui, "atlas-focus-class", T::Class, &mut form.focus_class);
-                if form.focus == FocusKind::Compare {
-                    class_row(ui, "atlas-focus-second", T::SecondClass, &mut form.focus_second);
-                }
-            }
-            let label = ui.label(T::Layer.get(lang));
-            egui::ComboBox::from_id_salt("atlas-layer")
-                .selected_text(form.layer.name())
-                .show_ui(ui, |ui| {
-                    for layer in Layer::CONV {
-                        ui.selectable_value(&mut form.layer, layer, layer.name());
-                    }
-                })
-                .response
-                .labelled_by(label.id);
-            ui.end_row();
-            let mut row = |name: T, widget: &mut dyn FnMut(&mut egui::Ui) -> egui::Response, hint: Option<T>| {
-                let label = ui.label(name.get(lang));
-                let response = widget(ui).labelled_by(label.id);
-                if let Some(hint) = hint {
-                    response.on_hover_text(hint.get(lang));
-                }
-                ui.end_row();
-            };
-            row(T::SamplesPerImage, &mut |ui| ui.add(egui::DragValue::new(&mut form.samples).range(1..=64)), None);
-            row(T::Neighbours, &mut |ui| ui.add(egui::DragValue::new(&mut form.neighbours).range(2..=100)), None);
-            row(T::MinDist, &mut |ui| ui.add(egui::DragValue::new(&mut form.min_dist).range(0.0..=1.0).speed(0.01)), None);
-            row(
-                T::GridLevels,
-                &mut |ui| ui.add(egui::TextEdit::singleline(&mut form.grid_levels).desired_width(110.0)),
-                Some(T::GridLevelsHint),
-            );
-            row(
-                T::IconLevels,
-                &mut |ui| ui.add(egui::TextEdit::singleline(&mut form.icon_levels).desired_width(110.0)),
-                Some(T::IconLevelsHint),
-            );
-            row(T::IconSteps, &mut |ui| ui.add(egui::DragValue::new(&mut form.icon_steps).range(8..=1024)), None);
-        });
-        ui.horizontal(|ui| {
-            // One build at a time; classifying, explaining and the map keep working meanwhile.
-            let ready = data.is_some() && cx.model_info().is_some() && self.building.is_none();
-            let build = ui.add_enabled(ready, egui::Button::new(T::Build.get(lang)));
-            if build.on_disabled_hover_text(T::BuildAlreadyRunning.get(lang)).clicked() {
-                self.build(cx);
-            }
-            if ui.add_enabled(self.building.is_some(), egui::Button::new(T::Cancel.get(lang))).clicked()
-                && let Some(building) = &self.building
-            {
-                cx.jobs.cancel(building.job);
             }
         });
     }

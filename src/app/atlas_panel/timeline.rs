@@ -129,9 +129,9 @@ impl AtlasPanel {
     /// Makes the timeline of `run_dir` (following it while `follow`), saved beside the atlases.
     pub fn build_timeline(&mut self, run_dir: PathBuf, follow: bool, cx: &mut AppContext) {
         let name = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-        let out = cx.run_root.with_file_name("timelines").join(format!("{name}-{}.timeline", self.form.layer));
-        let params = TimelineParams { layer: self.form.layer, ..TimelineParams::default() };
-        let job = TimelineJob::Build { run_dir, data_dir: self.build_folder.clone(), params, out, follow };
+        let out = cx.run_root.with_file_name("timelines").join(format!("{name}-{}.timeline", self.builder.form.layer));
+        let params = TimelineParams { layer: self.builder.form.layer, ..TimelineParams::default() };
+        let job = TimelineJob::Build { run_dir, data_dir: self.builder.folder.clone(), params, out, follow };
         if let Some(job) = cx.submit(Job::Timeline(job)) {
             self.timeline.building = Some(TimelineBuilding { job, frame: 0, frames: 0, epoch: 0, waiting: false, follows_run: follow });
             self.view = super::AtlasView::Timeline;
@@ -157,9 +157,13 @@ impl AtlasPanel {
         }
     }
 
-    pub(super) fn timeline_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+    /// Where a timeline comes from (a file, the model's run, the training tab's run, a folder),
+    /// its export, and a build while it runs.
+    fn timeline_toolbar_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         ui.horizontal_wrapped(|ui| {
+            // A narrow window wraps the row between buttons, never inside one's label.
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
             if ui.button(T::OpenTimeline.get(lang)).clicked() {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::OpenTimeline));
             }
@@ -211,6 +215,11 @@ impl AtlasPanel {
                 }
             });
         }
+    }
+
+    pub(super) fn timeline_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        self.timeline_toolbar_ui(ui, cx);
         let Some(timeline) = self.timeline.timeline.clone() else {
             ui.add_space(8.0);
             ui.label(T::TimelineEmpty.get(lang));
