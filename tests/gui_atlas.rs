@@ -180,7 +180,7 @@ fn clicking_a_cell_shows_its_icon_classes_and_real_patches() {
         .next()
         .expect("the patches are drawn")
         .click();
-    common::run_until(&mut harness, "the patch's photo opens", 60, |app| app.classify().image_path.as_ref() == Some(&expected));
+    common::run_until(&mut harness, "the patch's photo opens", 60, |app| app.classify().image_path() == Some(&expected));
     assert_eq!(harness.state().tab, activation_atlas::app::Tab::Explain);
 }
 
@@ -384,7 +384,7 @@ fn the_photo_open_in_the_classifier_shows_on_the_map_and_follows_the_next_one() 
     let options = activation_atlas::app::AppOptions { image: Some(daisy.clone()), ..common::app_options(picker_from(|_| None)) };
     let mut harness = common::app_with_model(options, [1100.0, 760.0]);
     common::run_until(&mut harness, "the atlas loads and the photo opens", 60, |app| {
-        app.atlas().atlas().is_some() && app.classify().opening.is_none() && app.classify().image_path.is_some()
+        app.atlas().atlas().is_some() && app.classify().opening().is_none() && app.classify().image_path().is_some()
     });
     harness.get_by_label("地图集").click();
     common::run_until(&mut harness, "the open photo is placed on the map", 60, |app| {
@@ -396,7 +396,7 @@ fn the_photo_open_in_the_classifier_shows_on_the_map_and_follows_the_next_one() 
     // Another photo opened in 分类 takes its place.
     let bluebell = common::flowers17_photo("bluebell");
     harness.state_mut().open_image(bluebell.clone());
-    common::run_until(&mut harness, "the next photo opens", 60, |app| app.classify().opening.is_none());
+    common::run_until(&mut harness, "the next photo opens", 60, |app| app.classify().opening().is_none());
     harness.get_by_label("地图集").click();
     common::run_until(&mut harness, "it replaces the first on the map", 60, |app| {
         app.atlas().map().dropped.iter().any(|d| d.path == bluebell)

@@ -33,7 +33,7 @@ fn open_with_button(harness: &mut Harness<'static, AtlasApp>, answer: &Arc<Mutex
 
 fn verify(harness: &mut Harness<'static, AtlasApp>) {
     harness.get_by_label("验证").click();
-    common::run_until(harness, "a result is shown", 60, |app| app.classify().result.is_some());
+    common::run_until(harness, "a result is shown", 60, |app| app.classify().result().is_some());
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn read_image_then_verify_shows_class_confidence_and_introduction() {
     common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     verify(&mut harness);
 
-    let result = harness.state().classify().result.clone().unwrap();
+    let result = harness.state().classify().result().cloned().unwrap();
     let ranked = result.ranked();
     let (best, confidence) = ranked[0];
     let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
@@ -87,7 +87,7 @@ fn dropping_a_file_opens_it_and_enter_classifies() {
     // The file's name and size are on screen.
     harness.get_by_label_contains(&format!("{}  (", photo.display()));
     harness.key_press(egui::Key::Enter);
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result().is_some());
     // What a user reads: the daisy's Chinese and English names, large.
     harness.get_by_label("雏菊");
     harness.get_by_label("Daisy");

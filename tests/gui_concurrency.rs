@@ -86,13 +86,13 @@ fn classify_with_buttons(harness: &mut Harness<'static, AtlasApp>, picture: &Mut
     harness.get_by_label("读取图片").click();
     common::run_until(harness, "the picture is shown", 60, |app| app.classify().shown_photo() == Some(photo));
     harness.get_by_label("验证").click();
-    common::run_until(harness, "the class is shown", 60, |app| app.classify().result.is_some());
+    common::run_until(harness, "the class is shown", 60, |app| app.classify().result().is_some());
 }
 
 /// The class name shown after 验证, as a user reads it.
 fn shown_class(harness: &Harness<'static, AtlasApp>) -> String {
     let app = harness.state();
-    let result = app.classify().result.as_ref().unwrap();
+    let result = app.classify().result().unwrap();
     let best = result.ranked()[0].0;
     let activation_atlas::app::ModelStatus::Ready(info) = &app.model else { panic!("no model") };
     let id = &info.class_names[best];

@@ -79,8 +79,8 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     harness.get_by_label(&name).click();
     // A click completes over a frame or two, and the action it asks for runs in the frame after.
     common::run_until(&mut harness, "the click on the photo switches to 解释", 10, |app| app.tab == Tab::Explain);
-    assert_eq!(harness.state().classify().image_path.as_ref(), Some(&first.path), "and opens that photo");
-    common::run_until(&mut harness, "the photo is read", 120, |app| app.classify().opening.is_none());
+    assert_eq!(harness.state().classify().image_path(), Some(&first.path), "and opens that photo");
+    common::run_until(&mut harness, "the photo is read", 120, |app| app.classify().opening().is_none());
     assert_eq!(harness.state().classify().shown_photo(), Some(first.path.as_path()), "the photo is shown");
 }
 

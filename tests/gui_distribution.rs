@@ -58,7 +58,7 @@ fn hovering_a_point_shows_its_thumbnail_and_a_click_opens_the_photo() {
     }
     let expected = common::flowers17().join(&atlas.meta.image_paths[image]);
     common::run_until(&mut harness, "the photo opens in 分类", 60, |app| {
-        app.classify().image_path.as_ref() == Some(&expected) && app.classify().opening.is_none()
+        app.classify().image_path() == Some(&expected) && app.classify().opening().is_none()
     });
     assert_eq!(harness.state().tab, Tab::Classify);
     // Back on 数据分布, the photo open in 分类 is the one ringed.

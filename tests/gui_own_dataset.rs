@@ -77,14 +77,14 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
     harness.get_by_label("读取图片").click();
     common::run_until(&mut harness, "the photo opens", 60, |app| app.classify().has_picture());
     harness.get_by_label("验证").click();
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result().is_some());
     harness.get_by_label_contains("此类别暂无介绍");
     harness.get_by_label("添加介绍").click();
     harness.run_steps(2);
     common::run_until(&mut harness, "the editor shows a picture of every class", 60, |app| {
-        app.classify().editor.as_ref().is_some_and(|editor| editor.class_pictures() == 3)
+        app.classify().editor().is_some_and(|editor| editor.class_pictures() == 3)
     });
-    assert_eq!(harness.state().classify().editor.as_ref().unwrap().class_ids, ["bar", "disc", "square"]);
+    assert_eq!(harness.state().classify().editor().unwrap().class_ids, ["bar", "disc", "square"]);
 
     // Describe every class, one after the other, from the editor's class list.
     for (id, zh, en, intro_zh, intro_en) in DESCRIPTIONS {
@@ -98,7 +98,7 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
     }
     harness.get_by_label_contains("已填写的类别 3/3");
     harness.get_by_label("保存").click();
-    common::run_until(&mut harness, "the descriptions are saved", 30, |app| app.classify().editor.is_none());
+    common::run_until(&mut harness, "the descriptions are saved", 30, |app| app.classify().editor().is_none());
     let saved: Vec<PathBuf> = std::fs::read_dir(user_descriptions.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(saved.len(), 1, "one new description file in the user's folder: {saved:?}");
     let set = activation_atlas::descriptions::DescriptionSet::load(&saved[0]).unwrap();
@@ -106,10 +106,12 @@ fn own_classes_get_names_and_introductions_and_an_atlas_from_the_atlas_tab() {
 
     // 验证 again: the Chinese name and introduction of the predicted class.
     harness.get_by_label("验证").click();
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some() && app.classify().verifying.is_none());
+    common::run_until(&mut harness, "a result is shown", 60, |app| {
+        app.classify().result().is_some() && app.classify().verifying().is_none()
+    });
     let predicted = {
         let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
-        let result = harness.state().classify().result.as_ref().unwrap();
+        let result = harness.state().classify().result().unwrap();
         info.class_names[result.ranked()[0].0].clone()
     };
     let (_, zh, en, intro_zh, intro_en) = DESCRIPTIONS.iter().find(|d| d.0 == predicted).copied().unwrap();

@@ -144,7 +144,7 @@ fn a_lasso_selects_the_points_inside_it_and_they_are_exported_and_copied() {
     harness.run_steps(2);
     harness.get_by_label(&name).click();
     let expected = common::flowers17().join(&atlas.meta.image_paths[first]);
-    common::run_until(&mut harness, "the photo opens", 60, |app| app.classify().image_path.as_ref() == Some(&expected));
+    common::run_until(&mut harness, "the photo opens", 60, |app| app.classify().image_path() == Some(&expected));
     assert_eq!(harness.state().tab, Tab::Explain);
 }
 

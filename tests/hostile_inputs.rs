@@ -301,7 +301,7 @@ fn dropping_hostile_files_on_the_window_shows_messages_and_the_app_carries_on() 
     for path in &corpus.good {
         harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(path.clone())));
         common::run_until(&mut harness, "the picture is shown", 60, |app| {
-            app.classify().image_path.as_deref() == Some(path.as_path()) && app.classify().has_picture()
+            app.classify().image_path().map(|p| p.as_path()) == Some(path.as_path()) && app.classify().has_picture()
         });
     }
     // On the atlas, all at once: the good ones are placed, the bad ones named.
@@ -333,7 +333,7 @@ fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
     harness.get_by_label("读取图片").click();
     common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     harness.key_press(eframe::egui::Key::Enter);
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result().is_some());
 }
 
 #[test]
@@ -381,5 +381,5 @@ fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay(
     harness.get_by_label("读取图片").click();
     common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
     harness.key_press(eframe::egui::Key::Enter);
-    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result.is_some());
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result().is_some());
 }

@@ -72,13 +72,13 @@ fn the_mistakes_tab_lists_them_and_opens_one_in_explain_and_on_the_atlas() {
     harness.run_steps(2);
     assert_eq!(harness.state().tab, Tab::Mistakes);
     harness.get_by_label("选择文件夹…").click();
-    common::run_until(&mut harness, "the folder is chosen", 20, |app| app.mistakes().folder.as_ref() == Some(&folder));
+    common::run_until(&mut harness, "the folder is chosen", 20, |app| app.mistakes().folder() == Some(&folder));
     harness.get_by_label("查找错误").click();
     common::run_until(&mut harness, "the mistakes are found", 240, |app| {
-        app.mistakes().found.is_some() && app.mistakes().finding.is_none()
+        app.mistakes().found().is_some() && app.mistakes().finding().is_none()
     });
     harness.run_steps(2);
-    let found = harness.state().mistakes().found.clone().unwrap();
+    let found = harness.state().mistakes().found().cloned().unwrap();
     harness.get_by_label(&mistakes_summary(Lang::Zh, found.wrong, found.examined, found.held_out));
     let surest = &found.mistakes[0];
     assert!(surest.near.iter().all(|n| n.picture.is_some()), "neighbours come with their pictures");
@@ -92,7 +92,7 @@ fn the_mistakes_tab_lists_them_and_opens_one_in_explain_and_on_the_atlas() {
     harness.run_steps(2);
     let file = surest.path.file_name().unwrap().to_string_lossy().into_owned();
     harness.get_all_by_label(&file).next().unwrap().click();
-    common::run_until(&mut harness, "it opens in 解释", 60, |app| app.classify().image_path.as_ref() == Some(&surest.path));
+    common::run_until(&mut harness, "it opens in 解释", 60, |app| app.classify().image_path() == Some(&surest.path));
     assert_eq!(harness.state().tab, Tab::Explain);
 }
 

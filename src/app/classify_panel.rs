@@ -32,19 +32,44 @@ impl ClassifyResult {
 #[derive(Default)]
 pub struct ClassifyPanel {
     /// The picture asked for last (it may still be opening).
-    pub image_path: Option<PathBuf>,
+    pub(crate) image_path: Option<PathBuf>,
     /// The picture on screen and the file it came from.
     shown: Option<(PathBuf, egui::TextureHandle)>,
-    pub original_size: Option<(u32, u32)>,
+    pub(crate) original_size: Option<(u32, u32)>,
     /// The job decoding the picture, while it runs.
-    pub opening: Option<JobId>,
+    pub(crate) opening: Option<JobId>,
     /// The job classifying it, while it runs.
-    pub verifying: Option<JobId>,
-    pub result: Option<ClassifyResult>,
-    pub editor: Option<DescriptionEditor>,
+    pub(crate) verifying: Option<JobId>,
+    pub(crate) result: Option<ClassifyResult>,
+    pub(crate) editor: Option<DescriptionEditor>,
 }
 
 impl ClassifyPanel {
+    /// The picture asked for last (it may still be opening).
+    pub fn image_path(&self) -> Option<&PathBuf> {
+        self.image_path.as_ref()
+    }
+
+    /// The job decoding the picture, while it runs.
+    pub fn opening(&self) -> Option<JobId> {
+        self.opening
+    }
+
+    /// The job classifying it, while it runs.
+    pub fn verifying(&self) -> Option<JobId> {
+        self.verifying
+    }
+
+    /// The answer of the last 验证.
+    pub fn result(&self) -> Option<&ClassifyResult> {
+        self.result.as_ref()
+    }
+
+    /// The description editor, while it is open.
+    pub fn editor(&self) -> Option<&DescriptionEditor> {
+        self.editor.as_ref()
+    }
+
     /// Opens a picture (from the dialog, a drop, a link or a test).
     pub fn open(&mut self, path: PathBuf, cx: &mut AppContext) {
         // Remembered between runs, so keep it valid from any working directory.

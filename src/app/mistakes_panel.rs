@@ -34,13 +34,13 @@ pub enum MistakeOrder {
 #[derive(Default)]
 pub struct MistakesPanel {
     /// The folder examined: chosen here, else the model's training folder or the training tab's.
-    pub folder: Option<PathBuf>,
+    pub(crate) folder: Option<PathBuf>,
     folder_chosen: bool,
-    pub finding: Option<JobId>,
-    pub found: Option<MistakesView>,
+    pub(crate) finding: Option<JobId>,
+    pub(crate) found: Option<MistakesView>,
     /// Show only mistakes whose true class is this one.
-    pub truth_filter: Option<usize>,
-    pub order: MistakeOrder,
+    pub(crate) truth_filter: Option<usize>,
+    pub(crate) order: MistakeOrder,
     textures: HashMap<String, egui::TextureHandle>,
     /// The model and training folder the default folder was worked out for: it is looked up on
     /// disk when they change, not every frame.
@@ -48,6 +48,21 @@ pub struct MistakesPanel {
 }
 
 impl MistakesPanel {
+    /// The folder examined.
+    pub fn folder(&self) -> Option<&PathBuf> {
+        self.folder.as_ref()
+    }
+
+    /// The job looking for mistakes, while it runs.
+    pub fn finding(&self) -> Option<JobId> {
+        self.finding
+    }
+
+    /// The mistakes found last.
+    pub fn found(&self) -> Option<&MistakesView> {
+        self.found.as_ref()
+    }
+
     fn find(&mut self, cx: &mut AppContext) {
         let (Some(weights), Some(data_dir)) = (cx.model_info().map(|i| i.path.clone()), self.folder.clone()) else { return };
         self.finding = cx.submit(Job::Mistakes(MistakesJob::Find { weights, data_dir }));
