@@ -27,6 +27,8 @@ pub enum T {
     LoadCheckpoint,
     RunCheckpoints,
     LoadDescriptions,
+    UseShippedModel,
+    UseShippedModelHint,
     EditDescription,
     NoModel,
     LoadingModel,
@@ -506,6 +508,11 @@ impl T {
             T::LoadCheckpoint => ("加载检查点…", "Load checkpoint…"),
             T::RunCheckpoints => ("本次训练的检查点", "Checkpoints of this run"),
             T::LoadDescriptions => ("加载类别介绍文件…", "Load description file…"),
+            T::UseShippedModel => ("使用随附的花卉模型", "Use the shipped flowers model"),
+            T::UseShippedModelHint => (
+                "应用自带的 17 类花卉模型（论文的网络）和它的地图集",
+                "The 17-class flowers model that comes with the app (the paper's network) and its atlas",
+            ),
             T::EditDescription => ("编辑介绍", "Edit description"),
             T::NoModel => ("未加载模型", "No model loaded"),
             T::LoadingModel => ("正在加载模型…", "Loading model…"),
@@ -938,6 +945,13 @@ pub fn job_error(lang: Lang, error: &JobError) -> String {
                 format!(
                     "Could not get the paper's data set: {message}. If you downloaded 17flowers.tgz with a browser, choose it with “From a downloaded file…”."
                 )
+            }
+        }
+        JobError::RunWithoutDataFolder => {
+            if zh {
+                "这次训练没有记下它用的照片文件夹（随应用附带的模型也没有）。请在 地图集 → 激活地图集 → 构建新的地图集 里点“选择文件夹…”选好照片文件夹，再回到时间线。".to_string()
+            } else {
+                "This training run does not record which photo folder it used (nor does the model that comes with the app). Choose the photo folder under Atlas → Build a new atlas → Choose folder…, then come back to the timeline.".to_string()
             }
         }
         JobError::Dataset { message } => {

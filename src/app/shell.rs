@@ -189,16 +189,20 @@ impl AtlasApp {
     /// When no atlas is shown for the model: the one asked for at start, else the last one,
     /// else the shipped one, loaded quietly (skipped if it belongs to another model).
     fn offer_atlas(&mut self) {
-        let (path, quiet) = match self.start.atlas.take() {
-            Some(path) => (path, false),
+        let job = match self.start.atlas.take() {
+            Some(path) => AtlasJob::Load { path, quiet: false },
             None => {
+                // The last atlas used when it is of this model, else the shipped one (the shipped
+                // model's own atlas, also after the user built others).
                 let last = self.settings.last_atlas.clone().filter(|p| p.exists());
-                let Some(path) = last.or_else(|| resources::find_resource(Path::new("assets/flowers17.atlas"))) else { return };
-                (path, true)
+                let shipped = resources::find_resource(Path::new("assets/flowers17.atlas"));
+                let mut paths: Vec<PathBuf> = last.into_iter().collect();
+                paths.extend(shipped.filter(|shipped| !paths.contains(shipped)));
+                AtlasJob::LoadFirstFitting { paths }
             }
         };
         let mut cx = app_context!(self);
-        cx.submit(Job::Atlas(AtlasJob::Load { path, quiet }));
+        cx.submit(Job::Atlas(job));
     }
 
     /// Chooses the description file matching the model: the user's own if it fits, else the
@@ -389,6 +393,16 @@ impl AtlasApp {
             if ui.button(T::LoadDescriptions.get(lang)).clicked() {
                 self.actions.push(AppAction::OpenDialog(DialogKind::OpenDescriptions));
                 ui.close();
+            }
+            // A way back to the model and atlas that came with the app.
+            if let Some(shipped) = resources::shipped_model() {
+                let shipped = std::path::absolute(&shipped).unwrap_or(shipped);
+                let in_use = matches!(&self.model, ModelStatus::Ready(info) if info.path == shipped);
+                let button = egui::Button::new(T::UseShippedModel.get(lang));
+                if ui.add_enabled(!in_use, button).on_hover_text(T::UseShippedModelHint.get(lang)).clicked() {
+                    self.actions.push(AppAction::LoadModel(shipped));
+                    ui.close();
+                }
             }
             ui.separator();
             if ui.button(T::OpenLogFolder.get(lang)).clicked() {

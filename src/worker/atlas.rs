@@ -27,6 +27,9 @@ pub enum AtlasJob {
     /// Load an atlas file (it must belong to the model in use). `quiet`: an atlas offered at
     /// start; if it does not fit, nothing is said.
     Load { path: PathBuf, quiet: bool },
+    /// Load the first of these atlas files that belongs to the model in use, saying nothing of
+    /// the others (the last atlas used, then the shipped one, when a model is chosen).
+    LoadFirstFitting { paths: Vec<PathBuf> },
     /// Build an atlas on a thread of its own, save it, then make it the atlas in use.
     Build(AtlasBuild),
     /// Place picture files on the atlas in use.
@@ -49,7 +52,7 @@ pub enum AtlasJob {
 impl AtlasJob {
     pub fn kind(&self) -> JobKind {
         match self {
-            AtlasJob::Load { .. } => JobKind::LoadAtlas,
+            AtlasJob::Load { .. } | AtlasJob::LoadFirstFitting { .. } => JobKind::LoadAtlas,
             AtlasJob::Build(_) => JobKind::BuildAtlas,
             AtlasJob::Place { .. } => JobKind::PlaceImages,
             AtlasJob::CellPatches { .. } | AtlasJob::RealLevelPictures { .. } => JobKind::CellPatches,
@@ -161,6 +164,7 @@ impl Interactive {
     pub(super) fn atlas_job(&mut self, job: AtlasJob, reporter: &Reporter, cancel: &CancelToken) {
         let result = match job {
             AtlasJob::Load { path, quiet } => self.load_atlas(path, quiet, reporter),
+            AtlasJob::LoadFirstFitting { paths } => self.load_first_fitting(paths, reporter),
             AtlasJob::Place { paths } => self.place_images(paths, reporter, cancel),
             AtlasJob::CellPatches { members, limit } => self.atlas().map(|atlas| {
                 let found = cell_patches(atlas, &members, limit);
@@ -232,6 +236,23 @@ impl Interactive {
         let atlas = Arc::new(atlas);
         self.atlas = Some(atlas.clone());
         reporter.send(Event::Atlas(AtlasEvent::Loaded { atlas, path }));
+        Ok(())
+    }
+
+    /// The first of `paths` that loads and belongs to the model in use becomes the atlas in use;
+    /// the others are passed over in silence.
+    fn load_first_fitting(&mut self, paths: Vec<PathBuf>, reporter: &Reporter) -> Result<(), JobError> {
+        let Some(fingerprint) = self.model.as_ref().map(|m| m.fingerprint.clone()) else { return Ok(()) };
+        for path in paths {
+            if let Ok(atlas) = load_atlas(&path)
+                && atlas.meta.model_fingerprint == fingerprint
+            {
+                let atlas = Arc::new(atlas);
+                self.atlas = Some(atlas.clone());
+                reporter.send(Event::Atlas(AtlasEvent::Loaded { atlas, path }));
+                break;
+            }
+        }
         Ok(())
     }
 

@@ -198,6 +198,9 @@ pub enum JobError {
     Checkpoint { path: PathBuf, message: String },
     /// A data set could not be read.
     Dataset { message: String },
+    /// A run's timeline needs its photos, and neither the run nor the window says which folder
+    /// holds them (the shipped model's folder, for one, records none).
+    RunWithoutDataFolder,
     /// The paper's data set could not be downloaded or unpacked.
     GetDataset { message: String },
     /// Training stopped with an error.

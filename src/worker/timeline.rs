@@ -128,12 +128,7 @@ fn build(
         reporter.send(Event::Timeline(TimelineJobEvent::Waiting));
         std::thread::sleep(FOLLOW_POLL);
     }
-    let data_dir = run_data_dir(&run_dir).or(data_dir).ok_or_else(|| JobError::Dataset {
-        message: format!(
-            "{}: the run does not say which folder it trained on; choose the data folder in the build form",
-            run_dir.display()
-        ),
-    })?;
+    let data_dir = run_data_dir(&run_dir).or(data_dir).ok_or(JobError::RunWithoutDataFolder)?;
     let Some(photos) = super::train::open_stored_dataset(&data_dir, reporter, cancel) else {
         // Already reported.
         return Ok(());
