@@ -5,6 +5,7 @@
 mod common;
 
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
+use activation_atlas::app::explain_panel::{Method, Shown};
 use activation_atlas::app::{AppOptions, AtlasApp, Tab};
 use eframe::egui;
 use egui_kittest::Harness;
@@ -71,6 +72,13 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
         let shown = &app.train().confusion_photos().shown;
         !shown.is_empty() && shown.iter().all(|(_, texture)| texture.is_some())
     });
+    // The user had been looking at feature visualisation, which explains no photo.
+    harness.get_by_label("解释").click();
+    harness.run_steps(2);
+    harness.get_by_label("特征可视化").click();
+    harness.run_steps(2);
+    harness.get_by_label("训练").click();
+    harness.run_steps(3);
     let first = harness.state().train().confusion_photos().shown[0].0.clone();
     let name = first.path.file_name().unwrap().to_string_lossy().into_owned();
     // Click only once the photo has stayed put for a few frames: nothing above it may still be
@@ -82,6 +90,11 @@ fn a_confusion_cell_opens_exactly_its_validation_photos_and_one_opens_in_explain
     assert_eq!(harness.state().classify().image_path(), Some(&first.path), "and opens that photo");
     common::run_until(&mut harness, "the photo is read", 120, |app| app.classify().opening().is_none());
     assert_eq!(harness.state().classify().shown_photo(), Some(first.path.as_path()), "the photo is shown");
+    // Its explanation, not an empty page: a class activation map of this photo, and its class in 分类.
+    common::run_until(&mut harness, "its map and its class are shown", 120, |app| {
+        matches!(app.explain().result_for(Method::GradCam), Some(Shown::Heat { .. })) && app.classify().result().is_some()
+    });
+    assert_eq!(harness.state().explain().settings().method, Method::GradCam, "the page shown is the map's");
 }
 
 /// Steps until the widget named `label` has had the same place for three frames in a row.

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use activation_atlas::app::ModelStatus;
 use activation_atlas::app::dialogs::{DialogRequest, picker_from};
+use activation_atlas::app::explain_panel::{Method, Shown};
 use activation_atlas::engine::checkpoint::{CheckpointMeta, save_checkpoint};
 use activation_atlas::engine::model::Net;
 
@@ -61,4 +62,101 @@ fn the_timeline_of_a_run_without_its_folder_says_in_the_window_language_where_to
     let error = harness.state().messages.error.clone().unwrap();
     assert!(error.contains("选择文件夹…") && error.contains("构建新的地图集"), "it names where to choose the folder: {error}");
     assert!(!error.contains('/') && !error.is_ascii(), "Chinese words, no path of this machine: {error}");
+}
+
+/// The app on 解释 with a sunflower open and its class activation map computed.
+fn app_explaining_a_sunflower() -> egui_kittest::Harness<'static, activation_atlas::app::AtlasApp> {
+    use egui_kittest::kittest::Queryable;
+    let options = activation_atlas::app::AppOptions {
+        image: Some(common::flowers17_photo("sunflower")),
+        ..common::app_options(picker_from(|_: DialogRequest| None))
+    };
+    let mut harness = common::app_with_model(options, [1000.0, 700.0]);
+    common::run_until(&mut harness, "the photo is open", 60, |app| app.classify().has_picture() && !app.worker_busy());
+    harness.get_by_label("解释").click();
+    common::run_until(&mut harness, "its class activation map is shown", 60, |app| {
+        app.explain().results().running.is_none() && app.explain().result_for(Method::GradCam).is_some()
+    });
+    harness
+}
+
+/// The caption of the map on screen as the window should word it in `chinese` or English.
+fn map_caption(app: &activation_atlas::app::AtlasApp, chinese: bool) -> String {
+    let Some(Shown::Heat { class, .. }) = app.explain().result_for(Method::GradCam) else { panic!("no map shown") };
+    let ModelStatus::Ready(info) = &app.model else { panic!("no model") };
+    let name =
+        activation_atlas::descriptions::DescriptionSet::display_names(app.descriptions.as_ref(), &info.class_names[*class], chinese).0;
+    format!("Grad-CAM · conv4 · {name}")
+}
+
+#[test]
+fn switching_the_language_rewords_the_results_on_screen() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = app_explaining_a_sunflower();
+    let (zh, en) = (map_caption(harness.state(), true), map_caption(harness.state(), false));
+    assert_ne!(zh, en, "the class has a Chinese and an English name");
+    harness.get_by_label(&zh);
+    harness.get_by_label("English").click();
+    harness.run_steps(3);
+    harness.get_by_label(&en);
+    assert!(harness.query_by_label(&zh).is_none(), "no Chinese name is left in the English window");
+    harness.get_by_label("中文").click();
+    harness.run_steps(3);
+    harness.get_by_label(&zh);
+}
+
+#[test]
+fn a_slow_method_chosen_after_a_map_says_that_the_map_is_the_previous_ones() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = app_explaining_a_sunflower();
+    assert!(harness.query_by_label_contains("按“计算”").is_none(), "the map on screen is the chosen method's");
+    // Score-CAM is slow: it waits for 计算, and the Grad-CAM map stays on screen meanwhile.
+    harness.get_by_label("方法").click();
+    harness.run_steps(2);
+    harness.get_by_label("Score-CAM").click();
+    harness.run_steps(3);
+    harness.get_by_label("下面是 Grad-CAM 的结果；按“计算”得到 Score-CAM 的结果");
+    // Occlusion has no map yet: the window says how to get one.
+    harness.get_by_label("遮挡分析").click();
+    harness.run_steps(3);
+    harness.get_by_label("这个方法较慢，按“计算”开始");
+}
+
+#[test]
+fn mistakes_on_photos_the_model_trained_on_say_so_and_offer_an_unseen_folder() {
+    use egui_kittest::kittest::Queryable;
+    // Two photos of each class of flowers17: photos the shipped model trained on.
+    let folder = tempfile::tempdir().unwrap();
+    for class in std::fs::read_dir(common::flowers17()).unwrap().flatten().filter(|entry| entry.path().is_dir()) {
+        let dest = folder.path().join(class.file_name());
+        std::fs::create_dir(&dest).unwrap();
+        let mut photos: Vec<_> = std::fs::read_dir(class.path()).unwrap().flatten().map(|e| e.path()).collect();
+        photos.sort();
+        for photo in photos.iter().take(2) {
+            std::fs::copy(photo, dest.join(photo.file_name().unwrap())).unwrap();
+        }
+    }
+    let chosen = folder.path().to_path_buf();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let picker = picker_from(move |request: DialogRequest| {
+        seen.lock().unwrap().push(request.kind);
+        (request.kind == activation_atlas::app::dialogs::DialogKind::PickMistakesFolder).then(|| chosen.clone())
+    });
+    let mut harness = common::app_with_model(common::app_options(picker), [1000.0, 700.0]);
+    harness.get_by_label("错误").click();
+    harness.run_steps(2);
+    harness.get_by_label("选择文件夹…").click();
+    common::run_until(&mut harness, "the folder is chosen", 20, |app| app.mistakes().folder() == Some(&folder.path().to_path_buf()));
+    harness.get_by_label("查找错误").click();
+    common::run_until(&mut harness, "the mistakes are found", 240, |app| {
+        app.mistakes().found().is_some() && app.mistakes().finding().is_none()
+    });
+    assert!(!harness.state().mistakes().found().unwrap().held_out, "the shipped model kept no photos aside");
+    // It says why, and quotes the estimate that does tell how the model does on unseen photos.
+    harness.get_by(|node| node.value().is_some_and(|text| text.contains("很可能用这些照片训练过") && text.contains("交叉验证准确率")));
+    let before = asked.lock().unwrap().len();
+    harness.get_by_label("选择它没见过的照片文件夹…").click();
+    common::run_until(&mut harness, "a folder is asked for", 20, |_| asked.lock().unwrap().len() > before);
+    assert_eq!(asked.lock().unwrap().last(), Some(&activation_atlas::app::dialogs::DialogKind::PickMistakesFolder));
 }

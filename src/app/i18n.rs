@@ -28,6 +28,8 @@ pub enum T {
     RunCheckpoints,
     LoadDescriptions,
     UseShippedModel,
+    ChooseUnseenFolder,
+    PressComputeHint,
     UseShippedModelHint,
     EditDescription,
     NoModel,
@@ -509,6 +511,8 @@ impl T {
             T::RunCheckpoints => ("本次训练的检查点", "Checkpoints of this run"),
             T::LoadDescriptions => ("加载类别介绍文件…", "Load description file…"),
             T::UseShippedModel => ("使用随附的花卉模型", "Use the shipped flowers model"),
+            T::ChooseUnseenFolder => ("选择它没见过的照片文件夹…", "Choose a folder of photos it has not seen…"),
+            T::PressComputeHint => ("这个方法较慢，按“计算”开始", "This method is slow: press Compute to start"),
             T::UseShippedModelHint => (
                 "应用自带的 17 类花卉模型（论文的网络）和它的地图集",
                 "The 17-class flowers model that comes with the app (the paper's network) and its atlas",
@@ -1109,6 +1113,28 @@ pub fn mistakes_summary(lang: Lang, wrong: usize, examined: usize, held_out: boo
         (Lang::En, false) => format!(
             "{wrong} wrong of {examined} photos (accuracy {accuracy:.1}%); the model kept no validation photos aside (or did not record them), so it may have trained on them"
         ),
+    }
+}
+
+/// Under a map of another method than the one chosen.
+pub fn stale_map_hint(lang: Lang, shown: &str, chosen: &str) -> String {
+    match lang {
+        Lang::Zh => format!("下面是 {shown} 的结果；按“计算”得到 {chosen} 的结果"),
+        Lang::En => format!("Below is {shown}'s map; press Compute for {chosen}"),
+    }
+}
+
+/// Why mistakes on photos the model kept no record of holding back say little, and what does.
+pub fn mistakes_on_training_photos(lang: Lang, estimate: Option<&str>) -> String {
+    match (lang, estimate) {
+        (Lang::Zh, Some(estimate)) => format!(
+            "这个模型没有留出验证照片，很可能用这些照片训练过（随应用附带的模型就是这样），所以在这里几乎不会答错。它在没见过的照片上的表现，看它的{estimate}；想看它真正会错在哪里，请选一个它没见过的、每类一个子文件夹的照片文件夹。"
+        ),
+        (Lang::Zh, None) => "这个模型很可能用这些照片训练过，所以在这里几乎不会答错。想看它真正会错在哪里，请选一个它没见过的、每类一个子文件夹的照片文件夹。".to_string(),
+        (Lang::En, Some(estimate)) => format!(
+            "This model kept no photos aside and most likely trained on these (as the model that comes with the app did), so it hardly errs here. How it does on photos it has not seen: its {estimate}. To see where it really goes wrong, choose a folder of photos it has not seen, one sub-folder per class."
+        ),
+        (Lang::En, None) => "This model most likely trained on these photos, so it hardly errs here. To see where it really goes wrong, choose a folder of photos it has not seen, one sub-folder per class.".to_string(),
     }
 }
 

@@ -92,11 +92,26 @@ impl MistakesPanel {
             .clone()
     }
 
+    /// Photos the model may have trained on say little about its mistakes: say so, give the
+    /// estimate that does (its cross-validation), and offer a folder it has not seen.
+    fn not_held_out_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        let lang = cx.lang;
+        let estimate =
+            cx.model_info().and_then(|info| info.cross_validation.as_deref()).map(|cv| i18n::cross_validation_estimate(lang, cv));
+        ui.colored_label(ui.visuals().warn_fg_color, i18n::mistakes_on_training_photos(lang, estimate.as_deref()));
+        if ui.button(T::ChooseUnseenFolder.get(lang)).clicked() {
+            cx.actions.push(AppAction::OpenDialog(DialogKind::PickMistakesFolder));
+        }
+    }
+
     fn results_ui(&mut self, ui: &mut egui::Ui, found: &MistakesView, cx: &mut AppContext) {
         let lang = cx.lang;
         let names = cx.class_labels();
         let name = |class: usize| names.get(class).cloned().unwrap_or_else(|| class.to_string());
         ui.strong(i18n::mistakes_summary(lang, found.wrong, found.examined, found.held_out));
+        if !found.held_out {
+            self.not_held_out_ui(ui, cx);
+        }
         if found.mistakes.len() < found.wrong {
             ui.small(i18n::mistakes_shown(lang, found.mistakes.len()));
         }

@@ -251,7 +251,11 @@ impl AtlasApp {
                 AppAction::PlaceOnAtlas(paths) => self.place_on_atlas(paths),
                 AppAction::TimelineOfTrainingRun => self.timeline_of_training_run(),
                 AppAction::ExplainPhoto(path) => {
-                    self.open_image(path);
+                    self.open_image(path.clone());
+                    // 分类 answers for the photo too, as if 验证 had been pressed.
+                    let mut cx = app_context!(self);
+                    self.panels.classify.verify(&mut cx);
+                    self.panels.explain.explain_photo(&path);
                     self.tab = Tab::Explain;
                 }
                 AppAction::SaveDescriptions { file, path } => self.save_descriptions(file, path),

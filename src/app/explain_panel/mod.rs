@@ -6,7 +6,7 @@ mod results;
 mod settings;
 mod visualisation;
 
-pub use results::{ExplainResults, SanityShown, Shown};
+pub use results::{Caption, ExplainResults, SanityShown, Shown};
 pub use settings::MethodSettings;
 pub use visualisation::VisSettings;
 
@@ -88,6 +88,9 @@ pub struct ExplainPanel {
     pub(crate) settings: MethodSettings,
     pub(crate) vis: VisSettings,
     pub(crate) results: ExplainResults,
+    /// A photo someone asked to see explained (from another tab): its map is computed once it
+    /// is open, whatever the method's speed.
+    pub(crate) explain_when_open: Option<std::path::PathBuf>,
 }
 
 impl ExplainPanel {
@@ -110,6 +113,15 @@ impl ExplainPanel {
     }
 
     /// Results describe one picture and one model; a new one of either clears them.
+    /// "See its explanation" from another tab: the photo's class activation map, unless a map of
+    /// the photo is already the chosen view; computed as soon as the photo is open.
+    pub fn explain_photo(&mut self, path: &std::path::Path) {
+        if !matches!(self.settings.method, Method::Saliency | Method::GradCam | Method::Occlusion) {
+            self.settings.method = Method::GradCam;
+        }
+        self.explain_when_open = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    }
+
     pub fn clear(&mut self) {
         self.results.failed_request = None;
         self.results.shown.clear();
@@ -117,15 +129,15 @@ impl ExplainPanel {
         self.results.objective_values.clear();
     }
 
-    fn explain_event(&mut self, ctx: &egui::Context, event: ExplainEvent, cx: &mut AppContext) {
+    fn explain_event(&mut self, ctx: &egui::Context, event: ExplainEvent) {
         match event {
-            ExplainEvent::Explained { request, view } => self.received(ctx, &request, view, cx),
+            ExplainEvent::Explained { request, view } => self.received(ctx, &request, view),
             ExplainEvent::VisualizeStep { step, value, preview, .. } => self.visualize_step(ctx, step, value, preview),
         }
     }
 
-    /// Shows a result, captioned in the window's language.
-    fn received(&mut self, ctx: &egui::Context, request: &ExplainRequest, view: ExplainView, cx: &AppContext) {
+    /// Shows a result; its caption is worded when drawn, in the language of the moment.
+    fn received(&mut self, ctx: &egui::Context, request: &ExplainRequest, view: ExplainView) {
         let method = method_of(request);
         let texture = |name: String, picture: &Picture, options| {
             let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
@@ -136,10 +148,10 @@ impl ExplainPanel {
             ExplainView::Picture { picture, kind } => {
                 let options = if kind == PictureKind::Visualization { egui::TextureOptions::LINEAR } else { egui::TextureOptions::NEAREST };
                 let caption = match kind {
-                    PictureKind::FeatureMaps { layer, channels } => i18n::feature_maps_caption(cx.lang, layer.name(), channels),
-                    PictureKind::PaperMap { channel } => i18n::paper_map_caption(cx.lang, channel),
-                    PictureKind::Filters { layer } => layer.name().to_string(),
-                    PictureKind::Visualization => String::new(),
+                    PictureKind::FeatureMaps { layer, channels } => Caption::FeatureMaps { layer, channels },
+                    PictureKind::PaperMap { channel } => Caption::PaperMap { channel },
+                    PictureKind::Filters { layer } => Caption::Filters { layer },
+                    PictureKind::Visualization => Caption::None,
                 };
                 Shown::Picture { texture: texture(format!("explain-{method:?}"), &picture, options), picture, caption }
             }
@@ -148,12 +160,7 @@ impl ExplainPanel {
                 return;
             }
             ExplainView::Heat { method: attribution, photo, heat, class, all_zero, layer, base_probability, faithfulness } => {
-                let name = cx.class_label(class);
-                let caption = match (layer, base_probability) {
-                    (Some(layer), _) => format!("{} · {layer} · {name}", attribution.display_name()),
-                    (None, Some(p)) => i18n::occlusion_caption(cx.lang, &name, p),
-                    (None, None) => format!("{} · {name}", attribution.display_name()),
-                };
+                let caption = Caption::Map { method: attribution, layer, class, base_probability };
                 Shown::Heat {
                     photo: texture(format!("explain-photo-{method:?}"), &photo, egui::TextureOptions::LINEAR),
                     heat: texture(format!("explain-heat-{method:?}"), &heat, egui::TextureOptions::LINEAR),
@@ -163,7 +170,6 @@ impl ExplainPanel {
                     all_zero,
                     method: attribution,
                     class,
-                    class_name: name,
                     faithfulness,
                 }
             }
@@ -176,7 +182,7 @@ impl ExplainPanel {
         if let Some(picture) = preview {
             let image = egui::ColorImage::from_rgba_unmultiplied([picture.width, picture.height], &picture.rgba);
             let texture = ctx.load_texture("explain-visualize-preview", image, egui::TextureOptions::LINEAR);
-            self.show(Method::Visualize, Shown::Picture { texture, picture, caption: String::new() });
+            self.show(Method::Visualize, Shown::Picture { texture, picture, caption: Caption::None });
         }
     }
 
@@ -206,6 +212,13 @@ impl ExplainPanel {
     }
 
     /// The attribution method of the selected tab.
+    /// Quick views compute as soon as they are chosen; slow ones (occlusion, feature
+    /// visualisation, SmoothGrad, Score-CAM) wait for 计算.
+    fn computes_by_itself(&self) -> bool {
+        matches!(self.settings.method, Method::Summary | Method::FeatureMaps | Method::PaperMap | Method::Filters)
+            || (matches!(self.settings.method, Method::Saliency | Method::GradCam) && !self.attribution_method().is_slow())
+    }
+
     fn attribution_method(&self) -> AttributionMethod {
         match self.settings.method {
             Method::GradCam => self.settings.cam_method,
@@ -367,14 +380,29 @@ impl ExplainPanel {
             if self.settings.method.needs_picture() && cx.photo.is_none() {
                 ui.label(T::OpenPictureFirst.get(lang));
             }
+            let nothing_yet = self.result_for(self.settings.method).is_none() && self.results.running.is_none();
+            if nothing_yet && cx.photo.is_some() && cx.model_info().is_some() && !self.computes_by_itself() {
+                ui.colored_label(ui.visuals().warn_fg_color, T::PressComputeHint.get(lang));
+            }
+            // A slow method just chosen is not computed by itself: the map on screen is the
+            // previous method's until 计算 is pressed.
+            if let Some(Shown::Heat { method, .. }) = self.result_for(self.settings.method)
+                && *method != self.attribution_method()
+                && self.results.running.is_none()
+            {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    i18n::stale_map_hint(lang, method.display_name(), self.attribution_method().display_name()),
+                );
+            }
         });
     }
 }
 
 impl Panel for ExplainPanel {
-    fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: Event, cx: &mut AppContext) -> Option<Event> {
+    fn on_event(&mut self, ctx: &egui::Context, _job: JobId, event: Event, _cx: &mut AppContext) -> Option<Event> {
         let Event::Explain(event) = event else { return Some(event) };
-        self.explain_event(ctx, event, cx);
+        self.explain_event(ctx, event);
         None
     }
 
@@ -413,8 +441,7 @@ impl Panel for ExplainPanel {
         ui.separator();
         // Quick views compute as soon as they are chosen; slow ones (occlusion, feature
         // visualisation, SmoothGrad) wait for 计算.
-        let quick = matches!(self.settings.method, Method::Summary | Method::FeatureMaps | Method::PaperMap | Method::Filters)
-            || (matches!(self.settings.method, Method::Saliency | Method::GradCam) && !self.attribution_method().is_slow());
+        let quick = self.computes_by_itself();
         let has_input = !self.settings.method.needs_picture() || cx.photo.is_some();
         let failed_before = self.results.failed_request.as_ref() == Some(&self.request());
         // A result of another method or layer than the one chosen is recomputed.
@@ -425,6 +452,11 @@ impl Panel for ExplainPanel {
             let tab = self.settings.method;
             self.results.shown.retain(|(m, _)| *m != tab);
         }
+        let asked = self.explain_when_open.is_some() && self.explain_when_open == cx.photo;
+        if asked && cx.model_info().is_some() && self.results.running.is_none() {
+            self.explain_when_open = None;
+            self.compute(cx);
+        }
         if quick
             && !failed_before
             && cx.model_info().is_some()
@@ -434,6 +466,6 @@ impl Panel for ExplainPanel {
         {
             self.compute(cx);
         }
-        egui::ScrollArea::both().show(ui, |ui| self.result_ui(ui, lang));
+        egui::ScrollArea::both().show(ui, |ui| self.result_ui(ui, lang, &class_names));
     }
 }

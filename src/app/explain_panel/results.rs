@@ -9,7 +9,47 @@ use crate::app::i18n::{self, Lang, T};
 use crate::engine::attribution::AttributionMethod;
 use crate::engine::explain::LayerSummary;
 use crate::engine::faithfulness::{FaithfulnessReport, SanityReport};
+use crate::engine::model::Layer;
 use crate::worker::{ExplainRequest, JobId, Picture};
+
+/// A result's caption as data, worded when drawn: switching the language rewords it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Caption {
+    None,
+    FeatureMaps {
+        layer: Layer,
+        channels: usize,
+    },
+    PaperMap {
+        channel: usize,
+    },
+    Filters {
+        layer: Layer,
+    },
+    /// A heat map: its method, layer (CAMs), class, and the class's probability (occlusion).
+    Map {
+        method: AttributionMethod,
+        layer: Option<Layer>,
+        class: usize,
+        base_probability: Option<f32>,
+    },
+}
+
+impl Caption {
+    /// The caption in `lang`, with classes named as `class_names` name them.
+    pub fn text(&self, lang: Lang, class_names: &[String]) -> String {
+        let name = |class: usize| class_names.get(class).cloned().unwrap_or_else(|| class.to_string());
+        match self {
+            Caption::None => String::new(),
+            Caption::FeatureMaps { layer, channels } => i18n::feature_maps_caption(lang, layer.name(), *channels),
+            Caption::PaperMap { channel } => i18n::paper_map_caption(lang, *channel),
+            Caption::Filters { layer } => layer.name().to_string(),
+            Caption::Map { method, layer: Some(layer), class, .. } => format!("{} · {layer} · {}", method.display_name(), name(*class)),
+            Caption::Map { class, base_probability: Some(p), .. } => i18n::occlusion_caption(lang, &name(*class), *p),
+            Caption::Map { method, class, .. } => format!("{} · {}", method.display_name(), name(*class)),
+        }
+    }
+}
 
 /// What is on screen for a method.
 pub enum Shown {
@@ -17,19 +57,17 @@ pub enum Shown {
     Picture {
         texture: egui::TextureHandle,
         picture: Picture,
-        caption: String,
+        caption: Caption,
     },
     Heat {
         photo: egui::TextureHandle,
         heat: egui::TextureHandle,
         photo_picture: Picture,
         heat_picture: Picture,
-        caption: String,
+        caption: Caption,
         all_zero: bool,
         method: AttributionMethod,
         class: usize,
-        /// The class as the window names it.
-        class_name: String,
         faithfulness: Option<Box<FaithfulnessReport>>,
     },
 }
@@ -73,7 +111,7 @@ impl ExplainPanel {
         });
     }
 
-    pub(super) fn result_ui(&self, ui: &mut egui::Ui, lang: Lang) {
+    pub(super) fn result_ui(&self, ui: &mut egui::Ui, lang: Lang, class_names: &[String]) {
         let panel = self;
         if panel.settings.method == Method::Visualize && !panel.results.objective_values.is_empty() {
             self.objective_ui(ui, lang);
@@ -103,6 +141,7 @@ impl ExplainPanel {
                 });
             }
             Shown::Picture { texture, caption, .. } => {
+                let caption = caption.text(lang, class_names);
                 if panel.settings.method == Method::PaperMap {
                     ui.label(T::PaperMapNote.get(lang));
                 }
@@ -113,8 +152,9 @@ impl ExplainPanel {
                 let fit = (ui.available_width() / size.x).min(1200.0 / size.x.max(size.y)).max(1.0).floor().max(1.0);
                 ui.add(egui::Image::new((texture.id(), size * fit)).alt_text(panel.settings.method.label().get(lang)));
             }
-            Shown::Heat { photo, heat, caption, all_zero, faithfulness, class_name, .. } => {
-                ui.label(caption);
+            Shown::Heat { photo, heat, caption, all_zero, faithfulness, class, .. } => {
+                ui.label(caption.text(lang, class_names));
+                let class_name = class_names.get(*class).cloned().unwrap_or_else(|| class.to_string());
                 if *all_zero {
                     ui.colored_label(ui.visuals().warn_fg_color, T::NoPositiveEvidence.get(lang));
                 }
@@ -153,7 +193,7 @@ impl ExplainPanel {
                     ui.vertical(|ui| {
                         ui.set_max_width(480.0);
                         if let Some(report) = faithfulness {
-                            faithfulness_ui(ui, lang, report, class_name);
+                            faithfulness_ui(ui, lang, report, &class_name);
                         }
                         if let Some(sanity) = &panel.results.sanity
                             && let Some(Shown::Heat { method, class, .. }) = panel.result_for(panel.settings.method)
