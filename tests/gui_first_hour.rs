@@ -160,3 +160,20 @@ fn mistakes_on_photos_the_model_trained_on_say_so_and_offer_an_unseen_folder() {
     common::run_until(&mut harness, "a folder is asked for", 20, |_| asked.lock().unwrap().len() > before);
     assert_eq!(asked.lock().unwrap().last(), Some(&activation_atlas::app::dialogs::DialogKind::PickMistakesFolder));
 }
+
+#[test]
+fn the_timeline_page_says_its_paragraph_once_and_the_class_mosaic_has_no_inspector() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1000.0, 700.0]);
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
+    harness.get_by_label("地图集").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("构建新的地图集").is_some(), "the map's side panel has the build form");
+    harness.get_by_label("类别拼图").click();
+    harness.run_steps(3);
+    assert!(harness.query_by_label("构建新的地图集").is_none(), "the mosaic keeps none of the map's side panel");
+    assert!(harness.query_by_label_contains("导出").is_none(), "nor its export");
+    harness.get_by_label("时间线").click();
+    harness.run_steps(3);
+    assert_eq!(harness.query_all_by_label_contains("时间线显示同一批激活位置").count(), 1, "the explanation once, not twice");
+}

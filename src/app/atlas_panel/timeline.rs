@@ -398,12 +398,12 @@ impl AtlasPanel {
     /// the points moved; a click goes to that frame.
     pub(super) fn timeline_side_ui(&mut self, ui: &mut egui::Ui, cx: &AppContext) {
         let lang = cx.lang;
-        let Some(timeline) = self.timeline.timeline.clone() else {
-            ui.label(T::TimelineEmpty.get(lang));
-            return;
-        };
+        // Without a timeline the view itself says what one is; the side stays empty.
+        let Some(timeline) = self.timeline.timeline.clone() else { return };
         if let Some(path) = &self.timeline.path {
-            ui.small(path.display().to_string());
+            // The file's name; where it is, on hover.
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            ui.small(name).on_hover_text(path.display().to_string());
         }
         ui.label(format!(
             "{} · {} {} · {} {}",

@@ -13,16 +13,19 @@ impl AtlasPanel {
         let _lang = cx.lang;
         self.toolbar_ui(ui, cx);
         ui.separator();
-        egui::Panel::right("atlas-side").resizable(true).default_size(330.0).min_size(260.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| match self.view {
-                AtlasView::Timeline => self.timeline_side_ui(ui, cx),
-                AtlasView::Distribution => {
-                    self.selection_side_ui(ui, cx);
-                    self.distribution_side_ui(ui, cx);
-                }
-                _ => self.side_panel_ui(ui, cx),
+        // The class mosaic has nothing to inspect, select or build: no side panel.
+        if self.view != AtlasView::Mosaic {
+            egui::Panel::right("atlas-side").resizable(true).default_size(330.0).min_size(260.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| match self.view {
+                    AtlasView::Timeline => self.timeline_side_ui(ui, cx),
+                    AtlasView::Distribution => {
+                        self.selection_side_ui(ui, cx);
+                        self.distribution_side_ui(ui, cx);
+                    }
+                    _ => self.side_panel_ui(ui, cx),
+                });
             });
-        });
+        }
         egui::CentralPanel::default().show(ui, |ui| match self.view {
             AtlasView::Map => self.map_ui(ui, cx),
             AtlasView::Mosaic => self.mosaic_ui(ui, cx),
