@@ -177,3 +177,41 @@ fn the_timeline_page_says_its_paragraph_once_and_the_class_mosaic_has_no_inspect
     harness.run_steps(3);
     assert_eq!(harness.query_all_by_label_contains("时间线显示同一批激活位置").count(), 1, "the explanation once, not twice");
 }
+
+#[test]
+fn a_job_waiting_its_turn_says_what_it_waits_for_and_the_status_bar_never_overlaps() {
+    use egui_kittest::kittest::Queryable;
+    let data = tempfile::tempdir().unwrap();
+    common::write_shape_dataset(data.path(), 3, 5);
+    let folder = data.path().to_path_buf();
+    let picker = picker_from(move |request: DialogRequest| {
+        (request.kind == activation_atlas::app::dialogs::DialogKind::PickDataFolder).then(|| folder.clone())
+    });
+    let options = activation_atlas::app::AppOptions { image: Some(common::flowers17_photo("sunflower")), ..common::app_options(picker) };
+    let mut harness = common::app_with_model(options, [1000.0, 700.0]);
+    common::run_until(&mut harness, "the photo is open", 60, |app| app.classify().has_picture() && !app.worker_busy());
+    // A long feature visualisation occupies the interactive worker...
+    harness.get_by_label("解释").click();
+    harness.run_steps(2);
+    harness.get_by_label("特征可视化").click();
+    harness.run_steps(2);
+    harness.get_by_label("步数").set_value_accesskit(1000.0);
+    harness.run_steps(2);
+    harness.get_by_label("计算").click();
+    common::run_until(&mut harness, "the visualisation runs", 20, |app| app.explain().results().running.is_some());
+    // ...while a data set is read, which waits its turn.
+    harness.get_by_label("训练").click();
+    harness.run_steps(2);
+    harness.get_by_label("选择数据集文件夹…").click();
+    harness.run_steps(4);
+    assert!(harness.query_all_by_label_contains("排队中：等“解释”做完").count() >= 1, "the waiting job says what it waits for");
+    assert!(harness.query_by_label_contains("0/0").is_none(), "no count of nothing");
+    // The status bar: the model's line is cut short before the jobs, not drawn under them.
+    let model_line = harness.get_by_label_contains("模型: flowers17").rect();
+    for job in ["取消解释", "取消读取数据集"] {
+        assert!(!model_line.intersects(harness.get_by_label(job).rect()), "{job} is drawn over the model's line");
+    }
+    let (job, _) = harness.state().explain().results().running.unwrap();
+    harness.state().jobs().cancel(job);
+    common::run_until(&mut harness, "the data set is read once its turn comes", 60, |app| app.train().dataset().overview.is_some());
+}

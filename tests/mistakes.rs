@@ -25,7 +25,13 @@ fn the_mistakes_are_the_wrong_answers_on_the_validation_split_surest_first() {
     let photos = open_dataset(grey.path(), None, &|_, _| {}, &cancel).unwrap();
     // A seeded 80/20 split is imposed so that the held-out path is what is checked.
     let params = MistakeParams { validation_fraction: 0.2, seed: 17, neighbours: 4, max_mistakes: 1000, ..MistakeParams::default() };
-    let report = find_mistakes(&model.net, &model.meta.class_names, &photos, &params, &mut |_, _| {}, &cancel).unwrap();
+    let mut steps: Vec<(usize, usize)> = Vec::new();
+    let report =
+        find_mistakes(&model.net, &model.meta.class_names, &photos, &params, &mut |done, total| steps.push((done, total)), &cancel)
+            .unwrap();
+    // The count never passes what there is to do: the photos, then the mistakes mapped.
+    assert!(steps.iter().all(|&(done, total)| done <= total && total <= photos.len() + report.mistakes.len()), "{steps:?}");
+    assert_eq!(steps.last(), Some(&(photos.len() + report.mistakes.len(), photos.len() + report.mistakes.len())));
 
     let (train, validation) = stratified_split(photos.labels(), params.validation_fraction, params.seed);
     assert!(report.held_out);

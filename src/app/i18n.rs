@@ -1058,6 +1058,14 @@ pub fn occlusion_caption(lang: Lang, class: &str, probability: f32) -> String {
 }
 
 /// The status bar's button that stops one job: "取消训练", "Cancel: Training".
+/// A job queued behind another on the interactive worker.
+pub fn waiting_for(lang: Lang, before: JobKind) -> String {
+    match lang {
+        Lang::Zh => format!("排队中：等“{}”做完", job_kind(lang, before)),
+        Lang::En => format!("Waiting for: {}", job_kind(lang, before)),
+    }
+}
+
 pub fn cancel_job(lang: Lang, kind: JobKind) -> String {
     match lang {
         Lang::Zh => format!("取消{}", job_kind(lang, kind)),

@@ -434,38 +434,45 @@ impl AtlasApp {
     /// The model in use on the left; every running job with its own progress and Cancel on
     /// the right.
     pub(super) fn status_bar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            let lang = self.lang();
-            self.model_status_ui(ui, lang);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if self.jobs.running().is_empty() {
-                    ui.label(T::Idle.get(lang));
-                    return;
-                }
-                let mut cancel = None;
-                // Right to left: long jobs first, oldest first, so a job's Cancel does not move
-                // when short jobs come and go beside it.
-                let mut jobs: Vec<&crate::worker::RunningJob> = self.jobs.running().iter().collect();
-                jobs.sort_by_key(|job| (job.lane == crate::worker::Lane::Interactive, job.id));
-                for job in jobs {
-                    ui.push_id(job.id, |ui| {
-                        if ui.small_button(i18n::cancel_job(lang, job.kind)).clicked() {
-                            cancel = Some(job.id);
-                        }
-                        if let Some((done, total)) = job.progress.filter(|(_, total)| *total > 0) {
-                            ui.add(egui::ProgressBar::new(done as f32 / total as f32).desired_width(90.0).text(format!("{done}/{total}")));
-                        } else {
-                            ui.spinner();
-                        }
-                        ui.label(i18n::job_kind(lang, job.kind));
-                    });
-                    ui.separator();
-                }
-                if let Some(id) = cancel {
-                    self.jobs.cancel(id);
-                }
-            });
+        let lang = self.lang();
+        // The jobs first, from the right; the model's line takes what is left and is cut short
+        // there (whole on hover), so the two never draw over each other.
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            self.jobs_status_ui(ui, lang);
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| self.model_status_ui(ui, lang));
         });
+    }
+
+    /// Every running job with its own progress and Cancel, right to left.
+    fn jobs_status_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        if self.jobs.running().is_empty() {
+            ui.label(T::Idle.get(lang));
+            return;
+        }
+        let mut cancel = None;
+        // Right to left: long jobs first, oldest first, so a job's Cancel does not move
+        // when short jobs come and go beside it.
+        let mut jobs: Vec<&crate::worker::RunningJob> = self.jobs.running().iter().collect();
+        jobs.sort_by_key(|job| (job.lane == crate::worker::Lane::Interactive, job.id));
+        for job in jobs {
+            ui.push_id(job.id, |ui| {
+                if ui.small_button(i18n::cancel_job(lang, job.kind)).clicked() {
+                    cancel = Some(job.id);
+                }
+                if let Some(before) = self.jobs.waiting_behind(job.id) {
+                    ui.weak(i18n::waiting_for(lang, before));
+                } else if let Some((done, total)) = job.progress.filter(|(_, total)| *total > 0) {
+                    ui.add(egui::ProgressBar::new(done as f32 / total as f32).desired_width(90.0).text(format!("{done}/{total}")));
+                } else {
+                    ui.spinner();
+                }
+                ui.label(i18n::job_kind(lang, job.kind));
+            });
+            ui.separator();
+        }
+        if let Some(id) = cancel {
+            self.jobs.cancel(id);
+        }
     }
 
     fn model_status_ui(&self, ui: &mut egui::Ui, lang: Lang) {
@@ -498,7 +505,7 @@ impl AtlasApp {
                     T::Device.get(lang),
                     info.device
                 );
-                ui.label(text).on_hover_text(info.path.display().to_string());
+                ui.add(egui::Label::new(text.clone()).truncate()).on_hover_text(format!("{text}\n{}", info.path.display()));
             }
         }
     }

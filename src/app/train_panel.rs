@@ -336,10 +336,15 @@ impl TrainPanel {
         ui.label(dir.display().to_string());
         let Some(summary) = &self.dataset.overview else {
             if let Some(job) = self.dataset.scanning {
-                let (done, total) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress).unwrap_or((0, 0));
+                let progress = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress).filter(|(_, total)| *total > 0);
                 ui.horizontal(|ui| {
                     ui.spinner();
-                    ui.label(format!("{} {done}/{total}", T::ReadingImages.get(lang)));
+                    match (cx.jobs.waiting_behind(job), progress) {
+                        // Not started: say what it waits for rather than count 0/0.
+                        (Some(before), _) => ui.label(i18n::waiting_for(lang, before)),
+                        (None, Some((done, total))) => ui.label(format!("{} {done}/{total}", T::ReadingImages.get(lang))),
+                        (None, None) => ui.label(format!("{}…", T::ReadingImages.get(lang))),
+                    };
                 });
             }
             return;

@@ -108,7 +108,8 @@ pub enum MistakesError {
 }
 
 /// Finds `net`'s mistakes on `photos`, a folder with the model's classes (`class_names`).
-/// `progress(done, total)` counts photos, then mistakes mapped.
+/// `progress(done, total)` counts the photos read, then the mistakes mapped: the total is the
+/// photos until their answers are known, then the photos and the mistakes to map.
 pub fn find_mistakes(
     net: &Net,
     class_names: &[String],
@@ -141,12 +142,11 @@ pub fn find_mistakes(
     let mut features: Vec<f32> = Vec::new();
     let mut dim = 0;
     let mut answers = vec![(0usize, 0f32, 0f32); n];
-    let total_steps = n + params.max_mistakes.min(validation.len());
     for start in (0..n).step_by(BATCH) {
         if cancel.load(Ordering::Relaxed) {
             return Err(MistakesError::Cancelled);
         }
-        progress(start, total_steps);
+        progress(start, n);
         let end = (start + BATCH).min(n);
         let images =
             photos.read(start..end).map_err(|skipped| MistakesError::Read(format!("{}: {}", skipped.path.display(), skipped.reason)))?;
@@ -172,6 +172,7 @@ pub fn find_mistakes(
     wrong.sort_by(|&a, &b| answers[b].1.total_cmp(&answers[a].1));
     let wrong_count = wrong.len();
     wrong.truncate(params.max_mistakes);
+    let total_steps = n + wrong.len();
 
     let settings = AttributionSettings { layer: Layer::Conv4, ..AttributionSettings::default() };
     let feature = |i: usize| &features[i * dim..(i + 1) * dim];

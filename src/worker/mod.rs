@@ -404,6 +404,13 @@ impl Jobs {
         self.running.iter().any(|j| j.kind == kind)
     }
 
+    /// What an interactive job waits for: the interactive worker runs its jobs one after
+    /// another, so one with an older interactive job still running has not started yet.
+    pub fn waiting_behind(&self, id: JobId) -> Option<JobKind> {
+        let job = self.running.iter().find(|j| j.id == id && j.lane == Lane::Interactive)?;
+        self.running.iter().find(|j| j.lane == Lane::Interactive && j.id < job.id).map(|j| j.kind)
+    }
+
     pub fn kind_of(&self, id: JobId) -> Option<JobKind> {
         self.running.iter().find(|j| j.id == id).map(|j| j.kind)
     }
