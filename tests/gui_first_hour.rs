@@ -203,7 +203,9 @@ fn a_job_waiting_its_turn_says_what_it_waits_for_and_the_status_bar_never_overla
     harness.get_by_label("训练").click();
     harness.run_steps(2);
     harness.get_by_label("选择数据集文件夹…").click();
-    harness.run_steps(4);
+    // The dialog answers on a thread of its own; then the reading is asked for.
+    common::run_until(&mut harness, "the data set is asked to be read", 20, |app| app.train().dataset().scanning.is_some());
+    assert!(harness.state().explain().results().running.is_some(), "the visualisation still runs");
     assert!(harness.query_all_by_label_contains("排队中：等“解释”做完").count() >= 1, "the waiting job says what it waits for");
     assert!(harness.query_by_label_contains("0/0").is_none(), "no count of nothing");
     // The status bar: the model's line is cut short before the jobs, not drawn under them.
@@ -214,4 +216,20 @@ fn a_job_waiting_its_turn_says_what_it_waits_for_and_the_status_bar_never_overla
     let (job, _) = harness.state().explain().results().running.unwrap();
     harness.state().jobs().cancel(job);
     common::run_until(&mut harness, "the data set is read once its turn comes", 60, |app| app.train().dataset().overview.is_some());
+}
+
+#[test]
+fn the_classifier_names_its_description_file_without_the_folders_around_it() {
+    use egui_kittest::kittest::Queryable;
+    let options = activation_atlas::app::AppOptions {
+        image: Some(common::flowers17_photo("daisy")),
+        ..common::app_options(picker_from(|_: DialogRequest| None))
+    };
+    let mut harness = common::app_with_model(options, [1000.0, 700.0]);
+    common::run_until(&mut harness, "the photo is open", 60, |app| app.classify().has_picture() && !app.worker_busy());
+    harness.get_by_label("验证").click();
+    common::run_until(&mut harness, "the class is shown", 60, |app| app.classify().result().is_some());
+    harness.run_steps(2);
+    harness.get_by_label("介绍来自: flowers17.toml");
+    assert!(harness.query_by_label_contains("/descriptions/").is_none(), "no folder of this machine is shown");
 }

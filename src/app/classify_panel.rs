@@ -10,6 +10,7 @@ use super::description_editor::DescriptionEditor;
 use super::dialogs::DialogKind;
 use super::i18n::{Lang, T};
 use super::panel::Panel;
+use super::path_label::path_label;
 use crate::worker::{ClassifyEvent, ClassifyJob, Job, JobError, JobId, Picture};
 use crate::worker::{Event, ModelInfo};
 
@@ -212,7 +213,7 @@ impl ClassifyPanel {
         };
         if let Some(set) = cx.descriptions {
             ui.add_space(6.0);
-            ui.small(format!("{}: {}", cx.t(T::DescriptionsFrom), set.path.display()));
+            path_label(ui, cx.t(T::DescriptionsFrom), &set.path);
         }
     }
 

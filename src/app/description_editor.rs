@@ -9,6 +9,7 @@ use eframe::egui;
 
 use super::context::{AppAction, AppContext};
 use super::i18n::{Lang, T};
+use super::path_label::path_label;
 use crate::descriptions::{DescriptionFile, DescriptionSet};
 use crate::worker::{Job, JobId, ModelJob, Picture};
 
@@ -114,7 +115,7 @@ impl DescriptionEditor {
                     close = ui.button(T::Close.get(lang)).clicked();
                     ui.label(format!("{} {}/{}", T::ClassesDescribed.get(lang), self.described(), self.class_ids.len()));
                 });
-                ui.small(format!("{}: {}", T::SavedTo.get(lang), self.target.display()));
+                path_label(ui, T::SavedTo.get(lang), &self.target);
                 ui.separator();
                 ui.horizontal_top(|ui| {
                     self.class_list_ui(ui, lang);

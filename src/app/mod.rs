@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod mistakes_panel;
 pub mod panel;
 mod panels;
+mod path_label;
 mod photo_button;
 pub mod settings_file;
 mod shell;

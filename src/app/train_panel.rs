@@ -12,6 +12,7 @@ use super::context::{AppAction, AppContext};
 use super::dialogs::DialogKind;
 use super::i18n::{self, Lang, T};
 use super::panel::Panel;
+use super::path_label::path_label;
 use crate::engine::checkpoint::CheckpointSummary;
 use crate::engine::data::DatasetSummary;
 use crate::engine::eval::EvalReport;
@@ -484,7 +485,7 @@ impl TrainPanel {
         }
         ui.checkbox(&mut self.run.follow, T::FollowRun.get(lang)).on_hover_text(T::FollowRunHint.get(lang));
         if let Some(dir) = &self.run.run_dir {
-            ui.small(format!("{}: {}", T::RunFolder.get(lang), dir.display()));
+            path_label(ui, T::RunFolder.get(lang), dir);
         }
     }
 
