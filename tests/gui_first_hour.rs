@@ -233,3 +233,34 @@ fn the_classifier_names_its_description_file_without_the_folders_around_it() {
     harness.get_by_label("介绍来自: flowers17.toml");
     assert!(harness.query_by_label_contains("/descriptions/").is_none(), "no folder of this machine is shown");
 }
+
+#[test]
+fn a_seventeen_class_confusion_matrix_stays_readable_at_1000_px() {
+    use egui_kittest::kittest::Queryable;
+    let data = tempfile::tempdir().unwrap();
+    for class in 0..17 {
+        let dir = data.path().join(format!("flower_{class:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..10 {
+            common::shape_image(class, i * 7 + 3, 64).save(dir.join(format!("{i:03}.png"))).unwrap();
+        }
+    }
+    let runs = tempfile::tempdir().unwrap();
+    let folder = data.path().to_path_buf();
+    let picker = picker_from(move |request: DialogRequest| {
+        (request.kind == activation_atlas::app::dialogs::DialogKind::PickDataFolder).then(|| folder.clone())
+    });
+    let options = activation_atlas::app::AppOptions { run_root: Some(runs.path().to_path_buf()), ..common::app_options(picker) };
+    let mut harness = common::app_on_training_folder(options, [1000.0, 700.0]);
+    harness.get_by_label("轮数").set_value_accesskit(1.0);
+    harness.run_steps(2);
+    harness.get_by_label("开始训练").click();
+    common::run_until(&mut harness, "training ends with its confusion matrix", 180, |app| {
+        app.train().run().running.is_none() && app.train().history().last_validation.is_some()
+    });
+    harness.run_steps(3);
+    let matrix = harness.get_by_label_contains("混淆矩阵（验证集）: flower_00").rect();
+    assert!(matrix.height() >= 17.0 * 20.0, "every row at least 20 px high, its name and counts readable: {matrix:?}");
+    let f1 = harness.get_by_label("F1").rect();
+    assert!(f1.right() <= 1000.0, "the per-class table's F1 column is on screen: {f1:?}");
+}

@@ -510,12 +510,22 @@ impl TrainPanel {
             ui.separator();
             let names: Vec<String> = report.per_class.iter().map(|class| cx.class_names_of(&class.name).0).collect();
             let mut clicked = None;
-            ui.columns(2, |columns| {
-                columns[0].strong(T::ConfusionMatrix.get(lang));
-                clicked = confusion_ui(&mut columns[0], report, &names, lang);
-                columns[1].strong(T::PerClass.get(lang));
-                per_class_ui(&mut columns[1], report, &names, &mut self.per_class_sort, lang);
-            });
+            // Side by side where both fit at a readable size, else one above the other.
+            if ui.available_width() >= 2.0 * confusion_width(ui, report.confusion.len(), &names) + 24.0 {
+                ui.columns(2, |columns| {
+                    columns[0].strong(T::ConfusionMatrix.get(lang));
+                    clicked = confusion_ui(&mut columns[0], report, &names, lang);
+                    columns[1].strong(T::PerClass.get(lang));
+                    per_class_ui(&mut columns[1], report, &names, &mut self.per_class_sort, lang);
+                });
+            } else {
+                ui.strong(T::ConfusionMatrix.get(lang));
+                clicked =
+                    egui::ScrollArea::horizontal().id_salt("confusion-scroll").show(ui, |ui| confusion_ui(ui, report, &names, lang)).inner;
+                ui.add_space(8.0);
+                ui.strong(T::PerClass.get(lang));
+                per_class_ui(ui, report, &names, &mut self.per_class_sort, lang);
+            }
             if let Some(cell) = clicked {
                 self.confusion_photos.open(cell, cx);
             }
@@ -687,13 +697,33 @@ fn epoch_table_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
 /// The confusion matrix as a heat map: rows are true classes, columns predicted ones.
 /// `names`: the classes' display names, in the report's order. Returns the cell clicked
 /// (true, predicted).
+/// Smallest side of a confusion-matrix cell at which a row's name and a two-digit column number
+/// stay readable.
+const MIN_CELL: f32 = 20.0;
+const ROW_NAME_FONT: f32 = 11.0;
+
+/// The width of the row names: the longest name, within bounds.
+fn row_name_width(ui: &egui::Ui, names: &[String]) -> f32 {
+    let font = egui::FontId::proportional(ROW_NAME_FONT);
+    let widest = names
+        .iter()
+        .map(|name| ui.ctx().fonts_mut(|fonts| fonts.layout_no_wrap(name.clone(), font.clone(), egui::Color32::WHITE).size().x));
+    widest.fold(40.0f32, f32::max).min(160.0) + 8.0
+}
+
+/// How wide the matrix is at its smallest readable cells.
+fn confusion_width(ui: &egui::Ui, classes: usize, names: &[String]) -> f32 {
+    row_name_width(ui, names) + MIN_CELL * classes as f32
+}
+
 fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], lang: Lang) -> Option<(usize, usize)> {
     let classes = report.confusion.len();
     if classes == 0 {
         return None;
     }
-    let label_width = 110.0;
-    let cell = ((ui.available_width() - label_width) / classes as f32).clamp(10.0, 28.0);
+    let label_width = row_name_width(ui, names);
+    // Never smaller than readable: a narrow window scrolls the matrix sideways instead.
+    let cell = ((ui.available_width() - label_width) / classes as f32).clamp(MIN_CELL, 28.0);
     let size = egui::vec2(label_width + cell * classes as f32, cell * classes as f32 + 16.0);
     let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click());
     // The rows' names for screen readers (and tests), since the picture itself is painted.
@@ -708,7 +738,7 @@ fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], lang: 
             egui::pos2(rect.min.x + label_width - 4.0, origin.y + (row as f32 + 0.5) * cell),
             egui::Align2::RIGHT_CENTER,
             names.get(row).map_or("", String::as_str),
-            egui::FontId::proportional(11.0),
+            egui::FontId::proportional(ROW_NAME_FONT),
             text_color,
         );
         for (column, &count) in counts.iter().enumerate() {
@@ -721,7 +751,7 @@ fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[String], lang: 
                 egui::Color32::from_rgb((40.0 + 200.0 * share) as u8, (40.0 + 30.0 * share) as u8, 45)
             };
             painter.rect_filled(cell_rect, 2.0, colour);
-            if count > 0 && cell >= 16.0 {
+            if count > 0 {
                 painter.text(
                     cell_rect.center(),
                     egui::Align2::CENTER_CENTER,
