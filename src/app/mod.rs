@@ -8,6 +8,7 @@
 pub mod atlas_panel;
 pub mod backend;
 pub mod classify_panel;
+mod confusion_matrix;
 pub mod confusion_photos;
 pub mod context;
 pub mod description_editor;
