@@ -11,13 +11,14 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-/// Clicks cell (row, column) of the painted matrix: its widget is the row names (110 points)
-/// then one square per class, under a 16-point header of column numbers (the widget may be
-/// wider than its squares, so their size comes from the height).
+/// Clicks cell (row, column) of the painted matrix: its widget is the row names (as wide as the
+/// longest) then one square per class, under a 16-point header of column numbers, so the squares'
+/// size comes from the height and they end at the widget's right edge.
 fn click_cell(harness: &Harness<'static, AtlasApp>, classes: usize, row: usize, column: usize) {
     let rect = harness.get_by_label_contains("混淆矩阵（验证集）: ").rect();
     let cell = (rect.height() - 16.0) / classes as f32;
-    let at = rect.min + egui::vec2(110.0 + (column as f32 + 0.5) * cell, 16.0 + (row as f32 + 0.5) * cell);
+    let left = rect.max.x - cell * classes as f32;
+    let at = egui::pos2(left + (column as f32 + 0.5) * cell, rect.min.y + 16.0 + (row as f32 + 0.5) * cell);
     harness.event(egui::Event::PointerMoved(at));
     for pressed in [true, false] {
         harness.event(egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed, modifiers: Default::default() });

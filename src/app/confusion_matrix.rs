@@ -34,7 +34,12 @@ pub(super) fn confusion_ui(ui: &mut egui::Ui, report: &EvalReport, names: &[Stri
     // Never smaller than readable: a narrow window scrolls the matrix sideways instead.
     let cell = ((ui.available_width() - label_width) / classes as f32).clamp(MIN_CELL, 28.0);
     let size = egui::vec2(label_width + cell * classes as f32, cell * classes as f32 + 16.0);
-    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::click());
+    // Exactly its size even in a justified column, so the squares end at its right edge.
+    let (rect, response) = ui
+        .allocate_ui_with_layout(size, egui::Layout::left_to_right(egui::Align::Min), |ui| {
+            ui.allocate_exact_size(size, egui::Sense::click())
+        })
+        .inner;
     // The rows' names for screen readers (and tests), since the picture itself is painted.
     let described = format!("{}: {}", T::ConfusionMatrix.get(lang), names.join(", "));
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &described));
