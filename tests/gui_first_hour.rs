@@ -264,3 +264,18 @@ fn a_seventeen_class_confusion_matrix_stays_readable_at_1000_px() {
     let f1 = harness.get_by_label("F1").rect();
     assert!(f1.right() <= 1000.0, "the per-class table's F1 column is on screen: {f1:?}");
 }
+
+#[test]
+fn the_training_form_hints_read_at_the_size_of_their_fields_on_one_line() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1000.0, 700.0]);
+    harness.get_by_label("训练").click();
+    harness.run_steps(3);
+    let field = harness.get_by_label("轮数").rect();
+    let hint = harness.get_by_label("遍历训练集的次数（论文：10）").rect();
+    // One line of the page's own text size, as high as the form's heading line.
+    let line = harness.get_by_label("训练参数").rect().height();
+    assert!(hint.height() <= line * 1.3, "the hint is one line: {hint:?} vs {line}");
+    assert!(hint.height() >= line * 0.9, "and not smaller than the text around it: {hint:?} vs {line}");
+    assert!(hint.left() > field.right(), "beside its field");
+}

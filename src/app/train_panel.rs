@@ -612,7 +612,8 @@ fn new_run_dir(root: &Path, data_dir: &Path) -> PathBuf {
 fn form_row(ui: &mut egui::Ui, lang: Lang, name: T, hint: T, add: impl FnOnce(&mut egui::Ui) -> egui::Response) {
     let label = ui.label(name.get(lang));
     add(ui).labelled_by(label.id).on_hover_text(hint.get(lang));
-    ui.add(egui::Label::new(egui::RichText::new(hint.get(lang)).small().weak()).wrap());
+    // At the size of the text around it: a hint is for reading, not a footnote.
+    ui.add(egui::Label::new(egui::RichText::new(hint.get(lang)).weak()).wrap());
     ui.end_row();
 }
 
@@ -788,7 +789,8 @@ impl Panel for TrainPanel {
     fn model_changed(&mut self, _info: &ModelInfo) {}
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
-        egui::Panel::left("train-setup").resizable(true).default_size(420.0).min_size(340.0).show(ui, |ui| {
+        // Wide enough that each field's hint reads on one line beside it; the charts take the rest.
+        egui::Panel::left("train-setup").resizable(true).default_size(540.0).min_size(340.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 self.dataset_ui(ui, cx);
                 ui.separator();
