@@ -517,3 +517,22 @@ mod built {
         });
     }
 }
+
+#[test]
+fn a_far_point_does_not_set_a_views_frame_and_is_marked_on_its_edge() {
+    use activation_atlas::engine::atlas::views::{frame_robustly, pinned_points};
+    // 200 points in a unit square, one far away, and one the layout clipped (on an extreme).
+    let mut points: Vec<[f64; 2]> = (0..200).map(|i| [f64::from(i % 20) / 19.0, f64::from(i / 20) / 9.0]).collect();
+    points.push([100.0, 0.5]);
+    let framed = frame_robustly(&points, &[]);
+    assert!(framed.outside[200], "the far point is marked");
+    let right = framed.points.iter().map(|p| p[0]).fold(f64::MIN, f64::max);
+    assert!(right <= 1.1, "the frame ends by the square (and a twentieth of it), not at the far point: {right}");
+    assert_eq!(framed.points[200][0], right, "the far point is drawn on the edge");
+    assert!(framed.outside[..200].iter().filter(|&&o| o).count() <= 16, "the square stays inside");
+
+    let layout = [0.02f32, 0.3, 0.4, 0.5, 0.98, 0.7, 0.5, 0.5];
+    assert_eq!(pinned_points(&layout, 2), vec![true, false, true, false], "points on an axis' extreme are pinned");
+    let as_points: Vec<[f64; 2]> = layout.chunks(2).map(|p| [f64::from(p[0]), f64::from(p[1])]).collect();
+    assert!(frame_robustly(&as_points, &pinned_points(&layout, 2)).outside[0], "a pinned point is marked");
+}

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use activation_atlas::app::atlas_panel::distribution::view_points;
+use activation_atlas::app::atlas_panel::distribution::drawn_points;
 use activation_atlas::app::atlas_panel::{AtlasView, SelectTool};
 use activation_atlas::app::dialogs::{DialogKind, picker_from};
 use activation_atlas::app::{AtlasApp, Tab};
@@ -94,7 +94,7 @@ fn a_lasso_selects_the_points_inside_it_and_they_are_exported_and_copied() {
 
     let app = harness.state();
     let atlas = app.atlas().atlas().cloned().unwrap();
-    let points = view_points(atlas.distribution.as_ref().unwrap(), "umap2", app.atlas().paper().yaw);
+    let points = drawn_points(atlas.distribution.as_ref().unwrap(), "umap2", app.atlas().paper().yaw).points;
     let screen: Vec<egui::Pos2> =
         points.iter().map(|&p| app.atlas().distribution().screen_position("umap2", p).expect("the view was drawn")).collect();
     let selected: BTreeSet<usize> = app.atlas().selection().images.iter().copied().collect();

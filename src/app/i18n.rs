@@ -229,6 +229,9 @@ pub enum T {
     ShowAllClasses,
     HideAllClasses,
     DistributionHint,
+    UmapSettings,
+    TsneSettings,
+    OutliersOnTheEdge,
     LoadAtlas,
     PlaceImages,
     ClassColours,
@@ -801,6 +804,18 @@ impl T {
             T::MinDist => ("UMAP 最小距离", "UMAP min. distance"),
             T::IconSteps => ("图标优化步数", "Icon steps"),
             T::Build => ("构建", "Build"),
+            T::UmapSettings => (
+                "每张照片连向它最近的 {k} 张（n_neighbors {k}），点最近可挨到 {d}（min_dist {d}）",
+                "each photo joined to its {k} nearest (n_neighbors {k}); points may pack to {d} apart (min_dist {d})",
+            ),
+            T::TsneSettings => (
+                "每张照片约顾及 {p} 个邻居（困惑度 {p}），迭代 {n} 次",
+                "each photo weighs about {p} neighbours (perplexity {p}); {n} iterations",
+            ),
+            T::OutliersOnTheEdge => (
+                "◇ 空心菱形：离其余照片很远的照片，画在图的边上（视野按大多数点取定，几张远点不再把其余挤成一团）。",
+                "◇ Hollow diamonds: photos far from the rest, drawn on the plot's edge (the view is framed by most of the points, so a few far ones no longer squeeze the rest into clumps).",
+            ),
             T::NoPaperViews => ("这个地图集没有论文视图。", "This atlas has no paper views."),
             T::MosaicNote => (
                 "每类图片 conv2 中最大激活通道的特征图（论文第 5 节），相似的类别排在一起。",

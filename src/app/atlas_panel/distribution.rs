@@ -16,7 +16,9 @@ use crate::app::context::{AppAction, AppContext};
 use crate::app::i18n::T;
 use crate::engine::atlas::Atlas;
 use crate::engine::atlas::selection::points_inside;
-use crate::engine::atlas::views::Distribution;
+use crate::engine::atlas::views::{
+    Distribution, FramedPoints, TSNE_ITERATIONS, UMAP_MIN_DIST, UMAP_NEIGHBOURS, frame_robustly, pinned_points, tsne_perplexity,
+};
 
 /// Pointer distance (points) within which a point counts as hovered.
 const HOVER_RADIUS: f32 = 6.0;
@@ -102,6 +104,27 @@ pub fn view_points(d: &Distribution, id: &str, yaw_degrees: f32) -> Vec<[f64; 2]
     }
 }
 
+/// Every image's point in view `id` as drawn: framed by [`frame_robustly`], far points on the edge.
+pub fn drawn_points(d: &Distribution, id: &str, yaw_degrees: f32) -> FramedPoints {
+    let pinned = match id {
+        "umap2" => pinned_points(&d.umap2, 2),
+        "tsne2" => pinned_points(&d.tsne2, 2),
+        "umap3" => pinned_points(&d.umap3, 3),
+        "tsne3" => pinned_points(&d.tsne3, 3),
+        _ => Vec::new(),
+    };
+    frame_robustly(&view_points(d, id, yaw_degrees), &pinned)
+}
+
+/// The settings that made view `id`, in words with their numbers.
+fn view_settings(id: &str, images: usize, lang: crate::app::i18n::Lang) -> String {
+    if id.starts_with("umap") {
+        T::UmapSettings.get(lang).replace("{k}", &UMAP_NEIGHBOURS.to_string()).replace("{d}", &UMAP_MIN_DIST.to_string())
+    } else {
+        T::TsneSettings.get(lang).replace("{p}", &format!("{:.0}", tsne_perplexity(images))).replace("{n}", &TSNE_ITERATIONS.to_string())
+    }
+}
+
 /// Each class's names in both languages ("雏菊 daisy"), and the same with its id in lower case,
 /// for the search.
 fn class_names_both(atlas: &Atlas, cx: &AppContext) -> (Vec<String>, Vec<String>) {
@@ -134,7 +157,7 @@ impl AtlasPanel {
         let shown: Vec<bool> = (0..classes).map(|c| self.distribution.shown(c, &searchable)).collect();
         let label = ui.label(T::Rotate3d.get(lang));
         ui.add(egui::Slider::new(&mut self.paper.yaw, 0.0..=360.0)).labelled_by(label.id);
-        let views = VIEWS.map(|(id, title)| (id, title, view_points(d, id, self.paper.yaw)));
+        let views = VIEWS.map(|(id, title)| (id, title, drawn_points(d, id, self.paper.yaw)));
         let open_index = self.distribution.open_photo.as_ref().and_then(|(_, i)| *i);
         // Two rows of two plots (each 0.8 as high as wide, under a title): as wide as fits both
         // across and both rows down, so all four views show without scrolling where they can.
@@ -145,20 +168,27 @@ impl AtlasPanel {
         let mut clicked = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("distribution-views").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
-                for (i, (id, title, points)) in views.iter().enumerate() {
+                for (i, (id, title, framed)) in views.iter().enumerate() {
+                    let points = &framed.points;
                     ui.vertical(|ui| {
+                        ui.set_max_width(side);
                         ui.strong(*title);
+                        ui.weak(view_settings(id, d.labels.len(), lang));
                         let selecting = self.selection.is_selecting();
                         let selected = &self.selection.images;
                         let plot = Plot::new(*id).width(side).height(side * 0.8).data_aspect(1.0);
                         let plot = plot.allow_drag(!selecting).allow_boxed_zoom(!selecting);
                         let response = plot.show(ui, |plot| {
                             for (class, name) in names.iter().enumerate().filter(|(c, _)| shown[*c]) {
-                                let own: Vec<[f64; 2]> =
-                                    points.iter().zip(&d.labels).filter(|(_, l)| **l as usize == class).map(|(p, _)| *p).collect();
-                                plot.points(
-                                    Points::new(name.clone(), PlotPoints::from(own)).radius(2.0).color(class_colour(class, classes)),
-                                );
+                                let colour = class_colour(class, classes);
+                                let (inside, beyond): (Vec<_>, Vec<_>) = (0..points.len())
+                                    .filter(|&image| d.labels[image] as usize == class)
+                                    .partition(|&image| !framed.outside[image]);
+                                let at = |images: Vec<usize>| PlotPoints::from(images.iter().map(|&i| points[i]).collect::<Vec<_>>());
+                                plot.points(Points::new(name.clone(), at(inside)).radius(2.0).color(colour));
+                                // Beyond the frame: a hollow diamond on its edge.
+                                let far = Points::new(name.clone(), at(beyond)).radius(3.5).filled(false).color(colour);
+                                plot.points(far.shape(egui_plot::MarkerShape::Diamond));
                             }
                             if !selected.is_empty() {
                                 let marked: Vec<[f64; 2]> = selected.iter().filter_map(|&i| points.get(i).copied()).collect();
@@ -214,6 +244,9 @@ impl AtlasPanel {
                     }
                 }
             });
+            if views.iter().any(|(_, _, framed)| framed.outside.iter().any(|&o| o)) {
+                ui.weak(T::OutliersOnTheEdge.get(lang));
+            }
         });
         self.hover_and_click_ui(ui, cx, &atlas, &names, hovered, clicked);
     }

@@ -22,6 +22,81 @@ pub struct ClassMosaic {
     pub labels: Vec<u16>,
 }
 
+/// UMAP of the data distribution: each photo's nearest neighbours in the graph (the paper's 5).
+pub const UMAP_NEIGHBOURS: usize = 5;
+/// UMAP of the data distribution: how close points may pack (the paper's 0.05).
+pub const UMAP_MIN_DIST: f32 = 0.05;
+/// UMAP of the data distribution: optimisation epochs.
+pub const UMAP_EPOCHS: usize = 500;
+/// t-SNE of the data distribution: gradient-descent iterations (the paper's 300).
+pub const TSNE_ITERATIONS: usize = 300;
+
+/// t-SNE's perplexity for `images` photos: 30, or less where there are too few photos for it.
+pub fn tsne_perplexity(images: usize) -> f64 {
+    30.0f64.min((images as f64 - 1.0) / 3.0)
+}
+
+/// A view's points framed for the eye, so a few far points do not squeeze the rest into clumps:
+/// the frame is set by the points that are not pinned (see [`pinned_points`]), each axis limited
+/// to their [`FRAME_QUANTILE`] quantiles widened by a twentieth (never past those points);
+/// a pinned point or one beyond the frame is drawn on its edge and marked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FramedPoints {
+    pub points: Vec<[f64; 2]>,
+    /// Per point: it lies beyond the frame (or was clipped when laid out) and is drawn on its edge.
+    pub outside: Vec<bool>,
+}
+
+/// Per point of a normalised layout (`components` values a point, see
+/// [`super::layout::normalise`]): whether it sits on an axis' extreme, where that clipping puts
+/// the points beyond its percentiles.
+pub fn pinned_points(layout: &[f32], components: usize) -> Vec<bool> {
+    let components = components.max(1);
+    let n = layout.len() / components;
+    let mut pinned = vec![false; n];
+    for axis in 0..components {
+        let values = || (0..n).map(|i| layout[i * components + axis]);
+        let low = values().fold(f32::INFINITY, f32::min);
+        let high = values().fold(f32::NEG_INFINITY, f32::max);
+        for (i, v) in values().enumerate() {
+            pinned[i] |= v == low || v == high;
+        }
+    }
+    pinned
+}
+
+/// The share of points on each side of each axis that may fall beyond a framed view's edge.
+pub const FRAME_QUANTILE: f64 = 0.02;
+
+/// Frames `points` (see [`FramedPoints`]); `pinned` marks points that do not set the frame.
+pub fn frame_robustly(points: &[[f64; 2]], pinned: &[bool]) -> FramedPoints {
+    let free = |i: usize| !pinned.get(i).copied().unwrap_or(false);
+    let limits = |axis: usize| -> (f64, f64) {
+        let mut values: Vec<f64> =
+            points.iter().enumerate().filter(|(i, _)| free(*i)).map(|(_, p)| p[axis]).filter(|v| v.is_finite()).collect();
+        if values.len() < 4 {
+            return (f64::NEG_INFINITY, f64::INFINITY);
+        }
+        values.sort_by(f64::total_cmp);
+        let quantile = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        let (low, high) = (quantile(FRAME_QUANTILE), quantile(1.0 - FRAME_QUANTILE));
+        let margin = 0.05 * (high - low);
+        ((low - margin).max(values[0]), (high + margin).min(values[values.len() - 1]))
+    };
+    let (x, y) = (limits(0), limits(1));
+    let mut outside = Vec::with_capacity(points.len());
+    let framed = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let clamped = [p[0].clamp(x.0, x.1), p[1].clamp(y.0, y.1)];
+            outside.push(clamped != *p || !free(i));
+            clamped
+        })
+        .collect();
+    FramedPoints { points: framed, outside }
+}
+
 /// One vector per image (the max of each channel of `layer`), laid out four ways.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Distribution {
@@ -149,19 +224,24 @@ fn distribution_of(
     cancel: &AtomicBool,
 ) -> Result<Distribution, LayoutError> {
     let cancelled = || LayoutError::Cancelled;
-    let (neighbours, _) = neighbour_graph(vectors, dim, 6, seed, net.device(), &mut |_, _| {}, cancel).ok_or_else(cancelled)?;
-    let params = UmapParams { n_neighbors: 5, min_dist: 0.05, epochs: 500, seed, ..UmapParams::default() };
+    let (neighbours, _) =
+        neighbour_graph(vectors, dim, UMAP_NEIGHBOURS + 1, seed, net.device(), &mut |_, _| {}, cancel).ok_or_else(cancelled)?;
+    let params = UmapParams { n_neighbors: UMAP_NEIGHBOURS, min_dist: UMAP_MIN_DIST, epochs: UMAP_EPOCHS, seed, ..UmapParams::default() };
     let umap2 = umap(&neighbours, &UmapParams { components: 2, ..params }, 0, &mut |_, _| {}, cancel)?;
     let umap3 = umap(&neighbours, &UmapParams { components: 3, ..params }, 0, &mut |_, _| {}, cancel)?;
-    let perplexity = 30.0f64.min((labels.len() as f64 - 1.0) / 3.0);
+    let perplexity = tsne_perplexity(labels.len());
     let (tsne2, tsne3) = if labels.len() <= EXACT_TSNE_MAX_IMAGES {
         let affinities = tsne_affinities(vectors, dim, perplexity);
-        (tsne_from_affinities(&affinities, 2, 300, seed, cancel)?, tsne_from_affinities(&affinities, 3, 300, seed, cancel)?)
+        let iterations = TSNE_ITERATIONS;
+        (tsne_from_affinities(&affinities, 2, iterations, seed, cancel)?, tsne_from_affinities(&affinities, 3, iterations, seed, cancel)?)
     } else {
         let k = (3.0 * perplexity).ceil() as usize + 1;
         let (neighbours, _) = neighbour_graph(vectors, dim, k, seed, net.device(), &mut |_, _| {}, cancel).ok_or_else(cancelled)?;
         let affinities = sparse_affinities(vectors, dim, &neighbours, perplexity);
-        (barnes_hut_tsne::<2>(&affinities, 300, seed, cancel)?, barnes_hut_tsne::<3>(&affinities, 300, seed, cancel)?)
+        (
+            barnes_hut_tsne::<2>(&affinities, TSNE_ITERATIONS, seed, cancel)?,
+            barnes_hut_tsne::<3>(&affinities, TSNE_ITERATIONS, seed, cancel)?,
+        )
     };
     Ok(Distribution {
         labels: labels.iter().map(|&l| l as u16).collect(),
