@@ -125,6 +125,42 @@ fn view_settings(id: &str, images: usize, lang: crate::app::i18n::Lang) -> Strin
     }
 }
 
+/// The photos a view rings: the selection, the photo open in 分类 and the one under the pointer.
+struct Marks<'a> {
+    selected: &'a [usize],
+    open: Option<usize>,
+    hovered: Option<usize>,
+}
+
+/// One view's points, class by class in the class's colour (far ones as hollow diamonds on the
+/// frame's edge), and its rings.
+fn draw_view(plot: &mut egui_plot::PlotUi, framed: &FramedPoints, labels: &[u16], names: &[String], shown: &[bool], marks: &Marks) {
+    let points = &framed.points;
+    let classes = names.len();
+    for (class, name) in names.iter().enumerate().filter(|(c, _)| shown[*c]) {
+        let colour = class_colour(class, classes);
+        let (inside, beyond): (Vec<_>, Vec<_>) =
+            (0..points.len()).filter(|&image| labels[image] as usize == class).partition(|&image| !framed.outside[image]);
+        let at = |images: Vec<usize>| PlotPoints::from(images.iter().map(|&i| points[i]).collect::<Vec<_>>());
+        plot.points(Points::new(name.clone(), at(inside)).radius(2.0).color(colour));
+        let far = Points::new(name.clone(), at(beyond)).radius(3.5).filled(false).color(colour);
+        plot.points(far.shape(egui_plot::MarkerShape::Diamond));
+    }
+    if !marks.selected.is_empty() {
+        let marked: Vec<[f64; 2]> = marks.selected.iter().filter_map(|&i| points.get(i).copied()).collect();
+        plot.points(Points::new("", PlotPoints::from(marked)).radius(3.5).filled(false).color(egui::Color32::WHITE));
+    }
+    let ring = |index: usize, colour: egui::Color32| {
+        Points::new("", PlotPoints::from(vec![points[index]])).radius(6.0).filled(false).color(colour)
+    };
+    if let Some(index) = marks.open.filter(|&i| i < points.len()) {
+        plot.points(ring(index, egui::Color32::WHITE));
+    }
+    if let Some(index) = marks.hovered.filter(|&i| i < points.len()) {
+        plot.points(ring(index, egui::Color32::YELLOW));
+    }
+}
+
 /// Each class's names in both languages ("雏菊 daisy"), and the same with its id in lower case,
 /// for the search.
 fn class_names_both(atlas: &Atlas, cx: &AppContext) -> (Vec<String>, Vec<String>) {
@@ -178,34 +214,8 @@ impl AtlasPanel {
                         let selected = &self.selection.images;
                         let plot = Plot::new(*id).width(side).height(side * 0.8).data_aspect(1.0);
                         let plot = plot.allow_drag(!selecting).allow_boxed_zoom(!selecting);
-                        let response = plot.show(ui, |plot| {
-                            for (class, name) in names.iter().enumerate().filter(|(c, _)| shown[*c]) {
-                                let colour = class_colour(class, classes);
-                                let (inside, beyond): (Vec<_>, Vec<_>) = (0..points.len())
-                                    .filter(|&image| d.labels[image] as usize == class)
-                                    .partition(|&image| !framed.outside[image]);
-                                let at = |images: Vec<usize>| PlotPoints::from(images.iter().map(|&i| points[i]).collect::<Vec<_>>());
-                                plot.points(Points::new(name.clone(), at(inside)).radius(2.0).color(colour));
-                                // Beyond the frame: a hollow diamond on its edge.
-                                let far = Points::new(name.clone(), at(beyond)).radius(3.5).filled(false).color(colour);
-                                plot.points(far.shape(egui_plot::MarkerShape::Diamond));
-                            }
-                            if !selected.is_empty() {
-                                let marked: Vec<[f64; 2]> = selected.iter().filter_map(|&i| points.get(i).copied()).collect();
-                                plot.points(
-                                    Points::new("", PlotPoints::from(marked)).radius(3.5).filled(false).color(egui::Color32::WHITE),
-                                );
-                            }
-                            let ring = |index: usize, colour: egui::Color32| {
-                                Points::new("", PlotPoints::from(vec![points[index]])).radius(6.0).filled(false).color(colour)
-                            };
-                            if let Some(index) = open_index.filter(|&i| i < points.len()) {
-                                plot.points(ring(index, egui::Color32::WHITE));
-                            }
-                            if let Some(index) = self.distribution.hovered.filter(|&i| i < points.len()) {
-                                plot.points(ring(index, egui::Color32::YELLOW));
-                            }
-                        });
+                        let marks = Marks { selected, open: open_index, hovered: self.distribution.hovered };
+                        let response = plot.show(ui, |plot| draw_view(plot, framed, &d.labels, &names, &shown, &marks));
                         let transform = response.transform;
                         let to_view = |pos: egui::Pos2| {
                             let p = transform.value_from_position(pos);
