@@ -50,7 +50,7 @@ fn read_image_then_verify_shows_class_confidence_and_introduction() {
     // Cross-validations with other seeds pooled read "2 × 5 折".
     let folds = if cv.repeats > 1 { format!("{} × {}", cv.repeats, cv.folds) } else { cv.folds.to_string() };
     harness.get_by_label_contains(&format!(
-        "{folds} 折交叉验证准确率 {:.1}% ± {:.1}%（12 个视图；单张 {:.1}% ± {:.1}%）",
+        "没见过的照片答对 {:.1}% ± {:.1}%（{folds} 折交叉验证，每张看 12 个视图；只看原图 {:.1}% ± {:.1}%）",
         views.mean_accuracy * 100.0,
         views.sd_accuracy * 100.0,
         cv.mean_accuracy * 100.0,

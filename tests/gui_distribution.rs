@@ -103,7 +103,7 @@ fn hidden_and_searched_classes_leave_the_plots() {
 
 #[test]
 fn the_views_are_framed_by_most_points_with_far_ones_on_the_edge_and_say_what_made_them() {
-    let mut harness = distribution_app_at([1000.0, 700.0]);
+    let harness = distribution_app_at([1000.0, 700.0]);
     // What made each view, in words with the numbers beside them.
     let said = |harness: &Harness<'static, AtlasApp>, part: &str| {
         harness.query_all_by(|node| node.value().is_some_and(|v| v.contains(part))).count()

@@ -154,7 +154,10 @@ fn mistakes_on_photos_the_model_trained_on_say_so_and_offer_an_unseen_folder() {
     });
     assert!(!harness.state().mistakes().found().unwrap().held_out, "the shipped model kept no photos aside");
     // It says why, and quotes the estimate that does tell how the model does on unseen photos.
-    harness.get_by(|node| node.value().is_some_and(|text| text.contains("很可能用这些照片训练过") && text.contains("交叉验证准确率")));
+    harness.get_by(|node| {
+        node.value()
+            .is_some_and(|text| text.contains("很可能用这些照片训练过") && text.contains("没见过的照片答对") && text.contains("折交叉验证"))
+    });
     let before = asked.lock().unwrap().len();
     harness.get_by_label("选择它没见过的照片文件夹…").click();
     common::run_until(&mut harness, "a folder is asked for", 20, |_| asked.lock().unwrap().len() > before);
@@ -278,4 +281,55 @@ fn the_training_form_hints_read_at_the_size_of_their_fields_on_one_line() {
     assert!(hint.height() <= line * 1.3, "the hint is one line: {hint:?} vs {line}");
     assert!(hint.height() >= line * 0.9, "and not smaller than the text around it: {hint:?} vs {line}");
     assert!(hint.left() > field.right(), "beside its field");
+}
+
+/// Clicks the middle of the atlas map at 1000 x 700 and waits for the cell's photos.
+fn inspect_a_cell(harness: &mut egui_kittest::Harness<'static, activation_atlas::app::AtlasApp>) {
+    use eframe::egui;
+    let centre = egui::pos2(330.0, 380.0);
+    harness.event(egui::Event::PointerMoved(centre));
+    harness.run_steps(1);
+    for pressed in [true, false] {
+        harness.event(egui::Event::PointerButton {
+            pos: centre,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Default::default(),
+        });
+        harness.run_steps(1);
+    }
+    assert!(harness.state().atlas().inspector().selected.is_some(), "a click on the map selects a cell");
+    common::run_until(harness, "the cell's photos arrive", 60, |app| app.atlas().patch_count() > 0);
+}
+
+#[test]
+fn an_atlas_photo_in_the_training_data_set_opens_and_its_numbers_are_said_in_words() {
+    use egui_kittest::kittest::Queryable;
+    // The data set is on this machine, chosen in 训练 (the atlas form was never opened).
+    let options = activation_atlas::app::AppOptions { data_dir: Some(common::flowers17()), ..common::app_options(picker_from(|_| None)) };
+    let mut harness = common::app_with_model(options, [1000.0, 700.0]);
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
+    // The status line says what the cross-validated figure means before the number.
+    let _status_line =
+        harness.get_all_by(|node| node.value().is_some_and(|text| text.contains("没见过的照片答对") && text.contains("折交叉验证")));
+    harness.get_by_label("地图集").click();
+    harness.run_steps(2);
+    inspect_a_cell(&mut harness);
+    // What each class's attribution means, in words beside its number.
+    let phrases = harness.query_all_by(|node| node.value().is_some_and(|text| text.contains("支持“") && text.contains("（归因 "))).count();
+    assert!(phrases > 0, "the cell's classes are said with how strongly they are supported");
+    assert!(harness.query_by(|node| node.value().is_some_and(|text| text.contains("贡献"))).is_none(), "no bare number");
+
+    // A photo of the cell opens from the training data set: the patch is a photo here, not only
+    // the network input kept in the atlas.
+    // (The cell's photos are its 64-pixel pictures.)
+    let patch = harness
+        .get_all_by(|node| {
+            node.role() == eframe::egui::accesskit::Role::Image && node.bounding_box().is_some_and(|b| (b.width() - 64.0).abs() < 1.0)
+        })
+        .next();
+    patch.expect("a patch of the cell is shown").click();
+    common::run_until(&mut harness, "the photo opens in 分类", 60, |app| {
+        app.classify().image_path().is_some_and(|p| p.starts_with(common::flowers17())) && app.classify().opening().is_none()
+    });
 }

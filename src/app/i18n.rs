@@ -238,7 +238,6 @@ pub enum T {
     NoAtlas,
     GridLevel,
     Vectors,
-    Attribution,
     Cell,
     RealPatches,
     OpenInClassifier,
@@ -769,7 +768,6 @@ impl T {
             T::NoAtlas => ("还没有地图集：加载一个，或在右侧构建。", "No atlas yet: load one, or build one on the right."),
             T::GridLevel => ("网格", "grid"),
             T::Vectors => ("个向量", "vectors"),
-            T::Attribution => ("贡献", "attribution"),
             T::Cell => ("单元格", "Cell"),
             T::RealPatches => {
                 ("产生这些激活的真实图片片段（点击在分类面板打开）：", "Real image patches behind it (click to open in the classifier):")
@@ -818,8 +816,8 @@ impl T {
             ),
             T::NoPaperViews => ("这个地图集没有论文视图。", "This atlas has no paper views."),
             T::MosaicNote => (
-                "每类图片 conv2 中最大激活通道的特征图（论文第 5 节），相似的类别排在一起。",
-                "Per class, each picture's conv2 map of its most active channel (paper section 5), similar classes next to each other.",
+                "每类图片在 conv2 层最活跃的那张特征图，相似的类别排在一起（本软件所依据的论文用这张图比较各类花，见论文第 5 节）。",
+                "Per class, each picture's conv2 feature map of its most active channel, similar classes next to each other (the paper this app rebuilds compares the flower classes with this view, in its section 5).",
             ),
             T::Rotate3d => ("旋转 3-D 视图", "Rotate the 3-D views"),
             T::StageCollect => ("收集激活", "Collecting activations"),
@@ -1030,19 +1028,11 @@ pub fn paper_map_caption(lang: Lang, channel: usize) -> String {
 }
 
 /// Caption of an occlusion map: the class and its probability without occlusion.
-/// An icon's fidelity, on hover.
-pub fn icon_fidelity(lang: Lang, cosine: f32, objective: f32) -> String {
-    match lang {
-        Lang::Zh => format!("图标中心与格子方向的余弦 {cosine:.3} · 目标值 {objective:.1}"),
-        Lang::En => format!("icon centre vs cell direction: cosine {cosine:.3} · objective {objective:.1}"),
-    }
-}
-
 /// A cell's mean attribution to the tint class, on hover.
-pub fn cell_attribution_to(lang: Lang, class: &str, value: &str) -> String {
+pub fn cell_attribution_to(lang: Lang, phrase: &str) -> String {
     match lang {
-        Lang::Zh => format!("对 {class} 的平均归因 {value}"),
-        Lang::En => format!("mean attribution to {class}: {value}"),
+        Lang::Zh => format!("着色按格子的平均归因：{phrase}"),
+        Lang::En => format!("Tinted by the cell's mean attribution: {phrase}"),
     }
 }
 
@@ -1104,21 +1094,87 @@ pub fn cross_validation_estimate(lang: Lang, cv: &crate::engine::cross_validatio
     let single = (cv.mean_accuracy * 100.0, cv.sd_accuracy * 100.0);
     match (lang, &cv.views) {
         (Lang::Zh, Some(views)) => format!(
-            "{folds} 折交叉验证准确率 {:.1}% ± {:.1}%（12 个视图；单张 {:.1}% ± {:.1}%）",
+            "没见过的照片答对 {:.1}% ± {:.1}%（{folds} 折交叉验证，每张看 12 个视图；只看原图 {:.1}% ± {:.1}%）",
             views.mean_accuracy * 100.0,
             views.sd_accuracy * 100.0,
             single.0,
             single.1
         ),
         (Lang::En, Some(views)) => format!(
-            "{folds}-fold cross-validated accuracy {:.1}% ± {:.1}% (12 views; one view {:.1}% ± {:.1}%)",
+            "{:.1}% ± {:.1}% right on photos it never saw ({folds}-fold cross-validation, 12 views a photo; the photo alone {:.1}% ± {:.1}%)",
             views.mean_accuracy * 100.0,
             views.sd_accuracy * 100.0,
             single.0,
             single.1
         ),
-        (Lang::Zh, None) => format!("{folds} 折交叉验证准确率 {:.1}% ± {:.1}%", single.0, single.1),
-        (Lang::En, None) => format!("{folds}-fold cross-validated accuracy {:.1}% ± {:.1}%", single.0, single.1),
+        (Lang::Zh, None) => format!("没见过的照片答对 {:.1}% ± {:.1}%（{folds} 折交叉验证）", single.0, single.1),
+        (Lang::En, None) => format!("{:.1}% ± {:.1}% right on photos it never saw ({folds}-fold cross-validation)", single.0, single.1),
+    }
+}
+
+/// What k-fold cross-validation is, on hover wherever its figure is shown.
+pub fn cross_validation_definition(lang: Lang, cv: &crate::engine::cross_validation::CrossValidationSummary) -> String {
+    let (k, repeats) = (cv.folds, cv.repeats.max(1));
+    match lang {
+        Lang::Zh => format!(
+            "{k} 折交叉验证：把照片分成 {k} 份，每次用其中 {} 份训练一个新模型、用剩下的 1 份检验它，轮流 {k} 次{}。得到的是模型在没见过的照片上的准确率；± 后是各次之间的标准差。12 个视图：每张照片连同它的翻转和裁剪一起看，再取平均。",
+            k.saturating_sub(1),
+            if repeats > 1 { format!("；换随机种子再分 {repeats} 遍") } else { String::new() }
+        ),
+        Lang::En => format!(
+            "{k}-fold cross-validation: the photos are split into {k} parts; a new model trains on {} of them and is tested on the one left, {k} times in turn{}. It tells how often the model is right on photos it never saw; ± is the spread between the runs. 12 views: each photo is looked at with its flips and crops, and the answers averaged.",
+            k.saturating_sub(1),
+            if repeats > 1 { format!(", and the whole was repeated {repeats} times with other random splits") } else { String::new() }
+        ),
+    }
+}
+
+/// How strongly a cell's activations push the model towards a class, in words with the value:
+/// `value` measured against `largest`, the largest such value on the atlas level shown.
+pub fn attribution_in_words(lang: Lang, class: &str, value: f32, largest: f32) -> String {
+    let share = if largest > 0.0 { value / largest } else { 0.0 };
+    let number = super::atlas_panel::format_attribution(value);
+    let words = match (lang, share) {
+        (Lang::Zh, s) if s >= 0.5 => "强烈支持",
+        (Lang::Zh, s) if s >= 0.15 => "支持",
+        (Lang::Zh, s) if s > 0.0 => "略微支持",
+        (Lang::Zh, _) => "不支持",
+        (Lang::En, s) if s >= 0.5 => "strong evidence for",
+        (Lang::En, s) if s >= 0.15 => "evidence for",
+        (Lang::En, s) if s > 0.0 => "slight evidence for",
+        (Lang::En, _) => "no evidence for",
+    };
+    match lang {
+        Lang::Zh => format!("{words}“{class}”（归因 {number}）"),
+        Lang::En => format!("{words} {class} (attribution {number})"),
+    }
+}
+
+/// An icon's fidelity, on hover: how well it shows what its cell means, in words with the cosine.
+pub fn icon_fidelity(lang: Lang, cosine: f32, objective: f32) -> String {
+    let words = match (lang, cosine) {
+        (Lang::Zh, c) if c >= 0.9 => "图标很贴合这个格子",
+        (Lang::Zh, c) if c >= 0.7 => "图标大致贴合这个格子",
+        (Lang::Zh, _) => "图标与这个格子不太贴合",
+        (Lang::En, c) if c >= 0.9 => "the icon fits its cell closely",
+        (Lang::En, c) if c >= 0.7 => "the icon roughly fits its cell",
+        (Lang::En, _) => "the icon fits its cell poorly",
+    };
+    match lang {
+        Lang::Zh => format!("{words}（方向余弦 {cosine:.3}，1 为完全一致 · 目标值 {objective:.1}）"),
+        Lang::En => format!("{words} (direction cosine {cosine:.3}, 1 is a perfect match · objective {objective:.1})"),
+    }
+}
+
+/// What attribution and icon fidelity mean, on hover in the cell inspector.
+pub fn cell_numbers_definition(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => {
+            "归因：这个格子的平均激活沿着让模型更确信这一类的方向走了多远（激活 × 梯度，对这一类的分数求导）。强弱按这一层地图上最大的值来分：一半以上为“强烈支持”。方向余弦：图标在这一层的激活方向与格子平均方向的夹角余弦，越接近 1，图标越忠实于格子。"
+        }
+        Lang::En => {
+            "Attribution: how far the cell's mean activation goes in the direction that makes the model surer of the class (activation × gradient of the class score). Strength is judged against the largest value on this level of the map: half of it or more is \"strong\". Direction cosine: the cosine between the icon's activation direction at this layer and the cell's mean direction; the closer to 1, the more faithful the icon."
+        }
     }
 }
 
@@ -1151,11 +1207,11 @@ pub fn stale_map_hint(lang: Lang, shown: &str, chosen: &str) -> String {
 pub fn mistakes_on_training_photos(lang: Lang, estimate: Option<&str>) -> String {
     match (lang, estimate) {
         (Lang::Zh, Some(estimate)) => format!(
-            "这个模型没有留出验证照片，很可能用这些照片训练过（随应用附带的模型就是这样），所以在这里几乎不会答错。它在没见过的照片上的表现，看它的{estimate}；想看它真正会错在哪里，请选一个它没见过的、每类一个子文件夹的照片文件夹。"
+            "这个模型没有留出验证照片，很可能用这些照片训练过（随应用附带的模型就是这样），所以在这里几乎不会答错。它在没见过的照片上的表现：{estimate}。想看它真正会错在哪里，请选一个它没见过的、每类一个子文件夹的照片文件夹。"
         ),
         (Lang::Zh, None) => "这个模型很可能用这些照片训练过，所以在这里几乎不会答错。想看它真正会错在哪里，请选一个它没见过的、每类一个子文件夹的照片文件夹。".to_string(),
         (Lang::En, Some(estimate)) => format!(
-            "This model kept no photos aside and most likely trained on these (as the model that comes with the app did), so it hardly errs here. How it does on photos it has not seen: its {estimate}. To see where it really goes wrong, choose a folder of photos it has not seen, one sub-folder per class."
+            "This model kept no photos aside and most likely trained on these (as the model that comes with the app did), so it hardly errs here. How it does on photos it has not seen: {estimate}. To see where it really goes wrong, choose a folder of photos it has not seen, one sub-folder per class."
         ),
         (Lang::En, None) => "This model most likely trained on these photos, so it hardly errs here. To see where it really goes wrong, choose a folder of photos it has not seen, one sub-folder per class.".to_string(),
     }

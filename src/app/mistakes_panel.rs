@@ -96,9 +96,12 @@ impl MistakesPanel {
     /// estimate that does (its cross-validation), and offer a folder it has not seen.
     fn not_held_out_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
-        let estimate =
-            cx.model_info().and_then(|info| info.cross_validation.as_deref()).map(|cv| i18n::cross_validation_estimate(lang, cv));
-        ui.colored_label(ui.visuals().warn_fg_color, i18n::mistakes_on_training_photos(lang, estimate.as_deref()));
+        let cv = cx.model_info().and_then(|info| info.cross_validation.as_deref());
+        let estimate = cv.map(|cv| i18n::cross_validation_estimate(lang, cv));
+        let said = ui.colored_label(ui.visuals().warn_fg_color, i18n::mistakes_on_training_photos(lang, estimate.as_deref()));
+        if let Some(cv) = cv {
+            said.on_hover_text(i18n::cross_validation_definition(lang, cv));
+        }
         if ui.button(T::ChooseUnseenFolder.get(lang)).clicked() {
             cx.actions.push(AppAction::OpenDialog(DialogKind::PickMistakesFolder));
         }

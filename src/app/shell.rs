@@ -505,7 +505,12 @@ impl AtlasApp {
                     T::Device.get(lang),
                     info.device
                 );
-                ui.add(egui::Label::new(text.clone()).truncate()).on_hover_text(format!("{text}\n{}", info.path.display()));
+                let definition = info
+                    .cross_validation
+                    .as_ref()
+                    .map(|cv| format!("\n\n{}", i18n::cross_validation_definition(lang, cv)))
+                    .unwrap_or_default();
+                ui.add(egui::Label::new(text.clone()).truncate()).on_hover_text(format!("{text}\n{}{definition}", info.path.display()));
             }
         }
     }

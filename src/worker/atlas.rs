@@ -133,12 +133,12 @@ pub struct Selection {
     /// Atlas image indices.
     pub images: Vec<usize>,
     /// Where to look for an image the atlas records elsewhere (the build form's folder).
-    pub fallback_dir: Option<PathBuf>,
+    pub fallback_dirs: Vec<PathBuf>,
 }
 
 impl Selection {
     fn rows(&self) -> Vec<SelectedImage> {
-        selected_images(&self.atlas, &self.images, self.fallback_dir.as_deref())
+        selected_images(&self.atlas, &self.images, &self.fallback_dirs)
     }
 }
 

@@ -140,7 +140,7 @@ impl AtlasBuilder {
 
     /// Where a build reads from when the user has not chosen: the folder the model in use was
     /// trained on while it exists, else the training tab's data set.
-    fn default_folder(cx: &AppContext) -> Option<PathBuf> {
+    pub(super) fn default_folder(cx: &AppContext) -> Option<PathBuf> {
         let trained_on = cx.model_info().and_then(|info| info.data_dir.clone()).filter(|dir| dir.is_dir());
         trained_on.or_else(|| cx.settings.last_data_dir.clone().filter(|dir| dir.is_dir()))
     }

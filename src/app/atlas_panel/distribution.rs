@@ -291,7 +291,7 @@ impl AtlasPanel {
                 });
         }
         if let Some(image) = clicked {
-            match crate::engine::atlas::selection::image_file_here(atlas, image, self.builder.folder.as_deref()) {
+            match crate::engine::atlas::selection::image_file_here(atlas, image, &self.photo_folders(cx)) {
                 Some(path) => cx.actions.push(AppAction::OpenPhoto(path)),
                 None => cx.messages.notice = Some(T::PhotoFileNotHere.get(lang).to_string()),
             }
@@ -308,9 +308,12 @@ impl AtlasPanel {
             return;
         }
         // By path alone (no file system calls): where the atlas records it, or inside the form's folder.
-        let inside_folder = |i: usize| self.builder.folder.as_ref().zip(atlas.meta.image_paths.get(i)).map(|(dir, p)| dir.join(p));
-        let index = (0..atlas.meta.image_paths.len())
-            .find(|&i| atlas.meta.image_file(i).as_ref() == Some(&photo) || inside_folder(i).as_ref() == Some(&photo));
+        let folders = self.photo_folders(cx);
+        let inside_folder = |i: usize| {
+            let inside = atlas.meta.image_paths.get(i);
+            inside.is_some_and(|inside| folders.iter().any(|dir| dir.join(inside) == photo))
+        };
+        let index = (0..atlas.meta.image_paths.len()).find(|&i| atlas.meta.image_file(i).as_ref() == Some(&photo) || inside_folder(i));
         self.distribution.open_photo = Some((photo, index));
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use eframe::egui;
 
-use super::{AtlasPanel, Building, LevelTexture, WORLD, class_colour, format_attribution};
+use super::{AtlasPanel, Building, LevelTexture, WORLD, class_colour};
 use crate::app::context::AppContext;
 use crate::app::i18n::{self, Lang, T};
 use crate::engine::atlas::build::AtlasFocus;
@@ -74,12 +74,14 @@ impl AtlasPanel {
         if let Some(index) = hovered {
             let cell = &level.cells[index];
             let mut text = format!("{} {}", cell.count, T::Vectors.get(lang));
+            let largest = super::largest_attribution(level);
             for &(class, attribution) in &cell.top_by_attribution {
-                text += &format!("\n{}  {} {}", names[class as usize], T::Attribution.get(lang), format_attribution(attribution));
+                let name = names.get(class as usize).map_or("?", String::as_str);
+                text += &format!("\n{}", i18n::attribution_in_words(lang, name, attribution, largest));
             }
             if let Some(class) = self.map.tint_class.filter(|&c| c < classes) {
                 let mean = mean_attribution(&atlas, &cell.members, class);
-                text += &format!("\n{}", i18n::cell_attribution_to(lang, &names[class], &format_attribution(mean)));
+                text += &format!("\n{}", i18n::cell_attribution_to(lang, &i18n::attribution_in_words(lang, &names[class], mean, largest)));
             }
             if let Some(fidelity) = atlas.icons_of(size).and_then(|icons| {
                 let slot = icons.cells.iter().position(|&c| c as usize == index)?;

@@ -372,6 +372,26 @@ fn pack_level(ctx: &egui::Context, name: &str, pictures: &[(usize, image::RgbIma
     Some(LevelTexture { texture, columns, slots, icon_px: px })
 }
 
+impl AtlasPanel {
+    /// Where an atlas's photos may be on this machine, most likely first: the build form's folder
+    /// (shown or not yet), the training tab's data set, and where 下载论文的数据集 puts flowers17.
+    pub(super) fn photo_folders(&self, cx: &AppContext) -> Vec<PathBuf> {
+        let downloaded = crate::resources::user_data_dir().join("datasets").join("flowers17");
+        let mut folders: Vec<PathBuf> = Vec::new();
+        for dir in [self.builder.folder.clone(), AtlasBuilder::default_folder(cx), Some(downloaded)].into_iter().flatten() {
+            if !folders.contains(&dir) {
+                folders.push(dir);
+            }
+        }
+        folders
+    }
+}
+
+/// The largest attribution to any class in any cell of `level`: what "strong" is measured against.
+pub fn largest_attribution(level: &crate::engine::atlas::cells::GridLevel) -> f32 {
+    level.cells.iter().flat_map(|c| c.top_by_attribution.iter().map(|&(_, a)| a)).fold(0.0, f32::max)
+}
+
 /// An attribution value with three significant digits, however small.
 pub fn format_attribution(value: f32) -> String {
     if value != 0.0 && value.abs() < 0.01 { format!("{value:.2e}") } else { format!("{value:.3}") }

@@ -241,6 +241,7 @@ impl AtlasPanel {
         });
         let images = self.selection.images.clone();
         let names: Vec<String> = (0..atlas.meta.class_names.len()).map(|c| cx.class_label(c)).collect();
+        let folders = self.photo_folders(cx);
         egui::ScrollArea::vertical().id_salt("selection-grid").max_height(320.0).show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
                 for (position, &image) in images.iter().enumerate().take(GRID_SHOWN) {
@@ -251,7 +252,7 @@ impl AtlasPanel {
                     let class = self.selection.classes.get(position).copied().flatten();
                     let class = class.and_then(|c| names.get(c as usize)).cloned().unwrap_or_default();
                     if response.on_hover_text(format!("{file}\n{class}")).clicked() {
-                        match crate::engine::atlas::selection::image_file_here(&atlas, image, self.builder.folder.as_deref()) {
+                        match crate::engine::atlas::selection::image_file_here(&atlas, image, &folders) {
                             Some(path) => cx.actions.push(AppAction::ExplainPhoto(path)),
                             None => cx.messages.notice = Some(T::PhotoFileNotHere.get(lang).to_string()),
                         }
@@ -271,7 +272,7 @@ impl AtlasPanel {
         if self.selection.images.is_empty() {
             return;
         }
-        let selection = Selection { atlas, images: self.selection.images.clone(), fallback_dir: self.builder.folder.clone() };
+        let selection = Selection { atlas, images: self.selection.images.clone(), fallback_dirs: self.photo_folders(cx) };
         match kind {
             DialogKind::ExportSelection => {
                 cx.submit(Job::Atlas(AtlasJob::SaveSelection { selection, path }));

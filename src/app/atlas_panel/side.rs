@@ -3,9 +3,10 @@
 
 use eframe::egui;
 
-use super::{AtlasPanel, WORLD, class_colour, format_attribution};
+use super::{AtlasPanel, WORLD, class_colour, largest_attribution};
 use crate::app::context::{AppAction, AppContext};
 use crate::app::dialogs::DialogKind;
+use crate::app::i18n;
 use crate::app::i18n::T;
 
 impl AtlasPanel {
@@ -28,7 +29,8 @@ impl AtlasPanel {
     fn selected_cell_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         let (Some(atlas), Some((size, index))) = (&self.atlas, self.inspector.selected) else { return };
-        let Some(cell) = atlas.level(size).and_then(|l| l.cells.get(index)) else { return };
+        let Some(level) = atlas.level(size) else { return };
+        let Some(cell) = level.cells.get(index) else { return };
         ui.strong(format!("{} ({}, {}) · {} {}", T::Cell.get(lang), cell.x, cell.y, cell.count, T::Vectors.get(lang)));
         // The cell drawn three ways, synthetic beside real.
         ui.horizontal(|ui| {
@@ -62,10 +64,12 @@ impl AtlasPanel {
             let slot = icons.cells.iter().position(|&c| c as usize == index)?;
             icons.fidelity.get(slot)
         }) {
-            ui.small(crate::app::i18n::icon_fidelity(lang, fidelity.cosine, fidelity.objective));
+            ui.small(i18n::icon_fidelity(lang, fidelity.cosine, fidelity.objective)).on_hover_text(i18n::cell_numbers_definition(lang));
         }
+        let largest = largest_attribution(level);
         for &(class, attribution) in &cell.top_by_attribution {
-            ui.label(format!("{}  {} {}", cx.class_label(class as usize), T::Attribution.get(lang), format_attribution(attribution)));
+            let words = i18n::attribution_in_words(lang, &cx.class_label(class as usize), attribution, largest);
+            ui.label(words).on_hover_text(i18n::cell_numbers_definition(lang));
         }
         ui.label(T::RealPatches.get(lang));
         if !self.inspector.missing_patches.is_empty() {
@@ -76,6 +80,7 @@ impl AtlasPanel {
                 ui.small(path.display().to_string());
             }
         }
+        let folders = self.photo_folders(cx);
         ui.horizontal_wrapped(|ui| {
             for (texture, label, path, image_index) in &self.inspector.patches {
                 let name = cx.class_label(*label as usize);
@@ -83,9 +88,10 @@ impl AtlasPanel {
                 // The photo opens in 分类 and 解释 when its file is on this machine (where the atlas
                 // recorded it, or inside the build form's folder); a shared or shipped atlas may
                 // hold only its network input.
-                let here = self.atlas.as_ref().and_then(|atlas| {
-                    crate::engine::atlas::selection::image_file_here(atlas, *image_index as usize, self.builder.folder.as_deref())
-                });
+                let here = self
+                    .atlas
+                    .as_ref()
+                    .and_then(|atlas| crate::engine::atlas::selection::image_file_here(atlas, *image_index as usize, &folders));
                 if let Some(file) = here {
                     let hint = format!("{name}\n{}\n{}", file.display(), T::OpenInClassifier.get(lang));
                     if ui.add(image.sense(egui::Sense::click())).on_hover_text(hint).clicked() {

@@ -84,11 +84,13 @@ pub struct SelectedImage {
     pub umap: Option<[f32; 2]>,
 }
 
-/// The file of image `index` on this machine: where the atlas says, else inside `fallback_dir`
-/// (a portable atlas names its images inside its data set, which may be anywhere here).
-pub fn image_file_here(atlas: &Atlas, index: usize, fallback_dir: Option<&Path>) -> Option<PathBuf> {
+/// The file of image `index` on this machine: where the atlas says, else inside the first of
+/// `fallback_dirs` that has it (a portable atlas names its images inside its data set, which may
+/// be anywhere here).
+pub fn image_file_here(atlas: &Atlas, index: usize, fallback_dirs: &[PathBuf]) -> Option<PathBuf> {
     let recorded = atlas.meta.image_file(index).filter(|p| p.is_file());
-    recorded.or_else(|| Some(fallback_dir?.join(atlas.meta.image_paths.get(index)?)).filter(|p| p.is_file()))
+    let inside = atlas.meta.image_paths.get(index)?;
+    recorded.or_else(|| fallback_dirs.iter().map(|dir| dir.join(inside)).find(|p| p.is_file()))
 }
 
 /// The class of each image (the label of its vectors), by image index.
@@ -103,7 +105,7 @@ pub fn image_classes(atlas: &Atlas) -> Vec<Option<u16>> {
 }
 
 /// The rows for `images` (atlas image indices; unknown ones are left out).
-pub fn selected_images(atlas: &Atlas, images: &[usize], fallback_dir: Option<&Path>) -> Vec<SelectedImage> {
+pub fn selected_images(atlas: &Atlas, images: &[usize], fallback_dirs: &[PathBuf]) -> Vec<SelectedImage> {
     let classes = image_classes(atlas);
     images
         .iter()
@@ -112,7 +114,7 @@ pub fn selected_images(atlas: &Atlas, images: &[usize], fallback_dir: Option<&Pa
             let class =
                 classes.get(index).copied().flatten().and_then(|c| atlas.meta.class_names.get(c as usize).cloned()).unwrap_or_default();
             let umap = atlas.distribution.as_ref().and_then(|d| Some([*d.umap2.get(2 * index)?, *d.umap2.get(2 * index + 1)?]));
-            Some(SelectedImage { index, class, path, file: image_file_here(atlas, index, fallback_dir), umap })
+            Some(SelectedImage { index, class, path, file: image_file_here(atlas, index, fallback_dirs), umap })
         })
         .collect()
 }
