@@ -310,8 +310,8 @@ fn an_atlas_photo_in_the_training_data_set_opens_and_its_numbers_are_said_in_wor
     let mut harness = common::app_with_model(options, [1000.0, 700.0]);
     common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
     // The status line says what the cross-validated figure means before the number.
-    let _status_line =
-        harness.get_all_by(|node| node.value().is_some_and(|text| text.contains("没见过的照片答对") && text.contains("折交叉验证")));
+    let status_line = |text: &str| text.contains("没见过的照片答对") && text.contains("折交叉验证");
+    assert!(harness.query_all_by(|node| node.value().is_some_and(|text| status_line(&text))).count() > 0);
     harness.get_by_label("地图集").click();
     harness.run_steps(2);
     inspect_a_cell(&mut harness);
