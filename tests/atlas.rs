@@ -536,3 +536,36 @@ fn a_far_point_does_not_set_a_views_frame_and_is_marked_on_its_edge() {
     let as_points: Vec<[f64; 2]> = layout.chunks(2).map(|p| [f64::from(p[0]), f64::from(p[1])]).collect();
     assert!(frame_robustly(&as_points, &pinned_points(&layout, 2)).outside[0], "a pinned point is marked");
 }
+
+#[test]
+fn an_exported_part_keeps_whole_names_its_legend_and_placed_photos_on_pins() {
+    use activation_atlas::engine::atlas::export::{ExportOptions, Labels, PlacedPhoto, export_picture};
+    use activation_atlas::engine::atlas::place::Placement;
+    let path = activation_atlas::resources::find_resource(std::path::Path::new("assets/flowers17.atlas")).expect("the atlas is shipped");
+    let atlas = activation_atlas::engine::atlas::load_atlas(&path).unwrap();
+    let font = activation_atlas::resources::label_font().expect("a font with Chinese glyphs (the app needs one too)");
+    let names: Vec<String> = atlas.meta.class_names.iter().map(|n| format!("{n} 花")).collect();
+    let labels = Labels { font: &font, names: &names };
+    let options = ExportOptions { size_px: 600, grid: 10, grid_lines: false, class_colours: true };
+    // A photo placed in the part exported, with a thumbnail of one colour no icon has.
+    let placement = Placement { points: vec![[0.55, 0.6]], centre: [0.55, 0.6], predicted_class: 0, confidence: 0.9 };
+    let thumbnail = image::RgbImage::from_pixel(32, 32, image::Rgb([255, 0, 255]));
+    let photos = [PlacedPhoto { placement: &placement, thumbnail: Some(&thumbnail) }];
+    // A part away from the map's edges, as a zoomed-in view is.
+    let part = Some([0.3, 0.3, 0.8, 0.8]);
+    let named = export_picture(&atlas, &options, Some(&labels), &photos, part).unwrap();
+    let plain = export_picture(&atlas, &options, None, &photos, part).unwrap();
+    assert_eq!(named.dimensions(), plain.dimensions());
+    let (w, h) = named.dimensions();
+    let differs = |x: u32, y: u32| named.get_pixel(x, y) != plain.get_pixel(x, y);
+    // The legend: a darkened box with a row per class in the bottom-right corner of the part.
+    let corner: Vec<(u32, u32)> = (w - 60..w - 10).flat_map(|x| (h - 200..h - 10).map(move |y| (x, y))).collect();
+    let legend = corner.iter().filter(|&&(x, y)| differs(x, y)).count();
+    assert!(legend * 10 > corner.len() * 8, "the part keeps its legend ({legend} of {} px)", corner.len());
+    // Names whole: nothing drawn for them touches the picture's edge.
+    let edge = (0..w).flat_map(|x| [(x, 0), (x, h - 1)]).chain((0..h).flat_map(|y| [(0, y), (w - 1, y)]));
+    assert!(edge.filter(|&(x, y)| differs(x, y)).count() == 0, "a name runs off the picture's edge");
+    // The placed photo is on a pin: its thumbnail is drawn, not a dot.
+    let magenta = named.pixels().filter(|p| p.0 == [255, 0, 255]).count();
+    assert!(magenta >= 50 * 50, "the photo's thumbnail is drawn on its pin ({magenta} px)");
+}

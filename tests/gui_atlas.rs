@@ -246,6 +246,17 @@ fn export_writes_pngs_of_the_requested_size() {
     );
     assert_eq!(asked.lock().unwrap().as_slice(), &[DialogKind::ExportAtlasWhole, DialogKind::ExportAtlasView]);
     harness.get_by_label_contains("已保存");
+    // 类别名称和图例 is ticked: both pictures have the legend, a swatch of every class in the
+    // bottom-right corner (the part too, although it is cut from the middle of the map).
+    let classes = harness.state().atlas().atlas().unwrap().meta.class_names.len();
+    for picture in [picture.to_rgb8(), part.to_rgb8()] {
+        let (w, h) = picture.dimensions();
+        for class in 0..classes {
+            let colour = activation_atlas::engine::atlas::export::class_colour(class, classes);
+            let swatch = (w - 200..w).flat_map(|x| (h - 340..h).map(move |y| (x, y))).filter(|&(x, y)| *picture.get_pixel(x, y) == colour);
+            assert!(swatch.count() >= 50, "class {class} is in the legend");
+        }
+    }
 }
 
 #[test]

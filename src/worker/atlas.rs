@@ -9,7 +9,7 @@ use super::classify::decode;
 use super::interactive::Interactive;
 use super::{CancelToken, Event, InteractiveMessage, JobError, JobKind, Picture, Reporter};
 use crate::engine::atlas::build::AtlasParams;
-use crate::engine::atlas::export::{ExportOptions, Labels, export_picture};
+use crate::engine::atlas::export::{ExportOptions, Labels, PlacedPhoto, export_picture};
 use crate::engine::atlas::patches::cell_patches;
 use crate::engine::atlas::selection::{SelectedImage, copy_selection, save_selection, selected_images};
 use crate::engine::atlas::{Atlas, BuildEvent, Placement, Stage, build_atlas, load_atlas, place_image, save_atlas};
@@ -40,7 +40,14 @@ pub enum AtlasJob {
     RealLevelPictures { level: u16 },
     /// Render the atlas (or the part `crop`) as a PNG file, with `names` as class labels and
     /// legend when given, and `placements` marked.
-    Export { options: ExportOptions, names: Option<Vec<String>>, placements: Vec<Placement>, crop: Option<[f32; 4]>, path: PathBuf },
+    /// Placed photos come with their thumbnails, drawn on their pins.
+    Export {
+        options: ExportOptions,
+        names: Option<Vec<String>>,
+        placements: Vec<(Placement, Option<image::RgbImage>)>,
+        crop: Option<[f32; 4]>,
+        path: PathBuf,
+    },
     /// How many images a folder offers a build, and in which classes (nothing is decoded).
     CountImages { dir: PathBuf },
     /// Write a selection of images as CSV or JSON (by the file's extension).
@@ -292,7 +299,7 @@ impl Interactive {
         &self,
         options: &ExportOptions,
         names: Option<Vec<String>>,
-        placements: &[Placement],
+        placements: &[(Placement, Option<image::RgbImage>)],
         crop: Option<[f32; 4]>,
         path: PathBuf,
         reporter: &Reporter,
@@ -301,7 +308,9 @@ impl Interactive {
         // Without a CJK font the picture is still written, only without names.
         let font = names.as_ref().and_then(|_| crate::resources::label_font());
         let labels = font.as_ref().zip(names.as_deref()).map(|(font, names)| Labels { font, names });
-        let picture = export_picture(atlas, options, labels.as_ref(), placements, crop).ok_or(JobError::NoGrid(options.grid))?;
+        let photos: Vec<PlacedPhoto> =
+            placements.iter().map(|(placement, thumbnail)| PlacedPhoto { placement, thumbnail: thumbnail.as_ref() }).collect();
+        let picture = export_picture(atlas, options, labels.as_ref(), &photos, crop).ok_or(JobError::NoGrid(options.grid))?;
         crate::engine::fsutil::write_png(&image::DynamicImage::ImageRgb8(picture), &path)
             .map_err(|error| JobError::Write { path: path.clone(), message: error.to_string() })?;
         reporter.send(Event::Atlas(AtlasEvent::Exported { path }));

@@ -70,6 +70,8 @@ pub struct DroppedImage {
     pub path: PathBuf,
     pub placement: Placement,
     thumbnail: egui::TextureHandle,
+    /// The same thumbnail for exports, which draw it on the photo's pin.
+    picture: Option<image::RgbImage>,
     pub visible: bool,
 }
 
@@ -291,7 +293,9 @@ impl AtlasPanel {
     fn placed(&mut self, ctx: &egui::Context, path: PathBuf, placement: Placement, thumbnail: Picture) {
         let handle = texture(ctx, &format!("dropped-{}", path.display()), &thumbnail, egui::TextureOptions::LINEAR);
         self.map.dropped.retain(|d| d.path != path);
-        self.map.dropped.push(DroppedImage { path, placement, thumbnail: handle, visible: true });
+        let picture = image::RgbaImage::from_raw(thumbnail.width as u32, thumbnail.height as u32, thumbnail.rgba)
+            .map(|rgba| image::DynamicImage::ImageRgba8(rgba).to_rgb8());
+        self.map.dropped.push(DroppedImage { path, placement, thumbnail: handle, picture, visible: true });
     }
 
     fn patches_received(&mut self, ctx: &egui::Context, patches: Vec<PatchPicture>) {
@@ -517,8 +521,11 @@ impl AtlasPanel {
         let classes = self.atlas.as_ref().map_or(0, |a| a.meta.class_names.len());
         let names = self.export.labels.then(|| (0..classes).map(|c| cx.class_label(c)).collect());
         // The view as seen includes the visible dropped pictures; the whole atlas is the map alone.
-        let placements =
-            if whole { Vec::new() } else { self.map.dropped.iter().filter(|d| d.visible).map(|d| d.placement.clone()).collect() };
+        let placements = if whole {
+            Vec::new()
+        } else {
+            self.map.dropped.iter().filter(|d| d.visible).map(|d| (d.placement.clone(), d.picture.clone())).collect()
+        };
         cx.submit(Job::Atlas(AtlasJob::Export { options, names, placements, crop, path }));
     }
 }

@@ -155,9 +155,6 @@ pub fn render_atlas_labelled(atlas: &Atlas, options: &ExportOptions, labels: Opt
             }
         }
     }
-    if let Some(labels) = labels {
-        draw_labels(&mut out, atlas, level, labels, size);
-    }
     if options.grid_lines {
         for i in 0..=options.grid as u32 {
             let at = ((i as f32 * cell_px) as u32).min(size - 1);
@@ -167,44 +164,62 @@ pub fn render_atlas_labelled(atlas: &Atlas, options: &ExportOptions, labels: Opt
             }
         }
     }
+    if let Some(labels) = labels {
+        draw_labels(&mut out, level, labels, WHOLE);
+    }
     Some(out)
 }
 
+/// The whole map as a crop: (min x, min y, max x, max y) in [0, 1].
+const WHOLE: [f32; 4] = [0.0, 0.0, 1.0, 1.0];
+
 /// One name per class on the densest cell it leads (centroids of scattered classes would all
 /// land in the middle), and a legend box.
-fn draw_labels(out: &mut RgbImage, atlas: &Atlas, level: &super::cells::GridLevel, labels: &Labels, size: u32) {
-    let classes = atlas.meta.class_names.len();
-    // Per class: (x, y, count) of its densest cell.
+///
+/// `out` shows the part `crop` of the map (see [`export_picture`]); names fall where their cell
+/// is in that part, whole inside the picture, and classes whose cell is outside it are not
+/// named on the map but stay in the legend, which is drawn whole in the bottom-right corner.
+fn draw_labels(out: &mut RgbImage, level: &super::cells::GridLevel, labels: &Labels, crop: [f32; 4]) {
+    let classes = labels.names.len();
+    let (width, height) = (out.width() as f32, out.height() as f32);
+    // Per class: (x, y, count) of its densest cell, in map units.
     let mut best: Vec<Option<(f32, f32, u32)>> = vec![None; classes];
     for cell in &level.cells {
-        if let Some(&(class, _)) = cell.top_by_attribution.first() {
-            let slot = &mut best[class as usize];
+        if let Some(slot) = cell.top_by_attribution.first().and_then(|&(class, _)| best.get_mut(class as usize)) {
             if slot.is_none_or(|(_, _, count)| cell.count > count) {
-                let centre = |v: u16| (v as f32 + 0.5) / level.size as f32;
+                let centre = |v: u16| (f32::from(v) + 0.5) / f32::from(level.size.max(1));
                 *slot = Some((centre(cell.x), centre(cell.y), cell.count));
             }
         }
     }
-    let sums: Vec<(f32, f32, f32)> = best.iter().map(|b| b.map_or((0.0, 0.0, 0.0), |(x, y, _)| (x, y, 1.0))).collect();
-    let px = (size as f32 / 40.0).clamp(10.0, 64.0);
-    for (class, &(sx, sy, weight)) in sums.iter().enumerate() {
-        if weight <= 0.0 {
+    let [x0, y0, x1, y1] = crop;
+    let px = (width.min(height) / 40.0).clamp(10.0, 64.0);
+    for (class, place) in best.iter().enumerate() {
+        let Some((mx, my, _)) = *place else { continue };
+        if mx < x0 || mx > x1 || my < y0 || my > y1 {
             continue;
         }
         let name = labels.names.get(class).map(String::as_str).unwrap_or("");
-        let width = text_width(labels.font, name, px);
-        let (x, y) = (sx / weight * size as f32 - width / 2.0, sy / weight * size as f32 - px / 2.0);
-        let x = x.min(size as f32 - width - 2.0).max(2.0);
-        let y = y.min(size as f32 - px - 2.0).max(2.0);
+        let text = text_width(labels.font, name, px);
+        let at_x = (mx - x0) / (x1 - x0).max(1e-6) * width - text / 2.0;
+        let at_y = (my - y0) / (y1 - y0).max(1e-6) * height - px / 2.0;
+        let x = at_x.min(width - text - 2.0).max(2.0);
+        let y = at_y.min(height - px * 1.3 - 2.0).max(2.0);
         draw_text(out, labels.font, name, x, y, px, Rgb([255, 255, 255]));
     }
-    // Legend: a colour swatch and the name of every class, bottom-right, on a dark box.
+    draw_legend(out, labels, px);
+}
+
+/// A colour swatch and the name of every class, bottom-right, on a darkened box.
+fn draw_legend(out: &mut RgbImage, labels: &Labels, px: f32) {
+    let classes = labels.names.len();
+    let (width, height) = (out.width(), out.height());
     let line = px * 1.1;
     let widest = labels.names.iter().map(|n| text_width(labels.font, n, px * 0.8)).fold(0.0f32, f32::max);
-    let (box_w, box_h) = ((widest + px * 1.6) as u32, (line * classes as f32 + px * 0.4) as u32);
-    let (left, top) = (size.saturating_sub(box_w + 4), size.saturating_sub(box_h + 4));
-    for y in top..(top + box_h).min(size) {
-        for x in left..(left + box_w).min(size) {
+    let (box_w, box_h) = ((widest + px * 1.6) as u32, (line * classes as f32 + px * 0.6) as u32);
+    let (left, top) = (width.saturating_sub(box_w + 4), height.saturating_sub(box_h + 4));
+    for y in top..(top + box_h).min(height) {
+        for x in left..(left + box_w).min(width) {
             let p = out.get_pixel_mut(x, y);
             *p = Rgb([p[0] / 4, p[1] / 4, p[2] / 4]);
         }
@@ -215,7 +230,7 @@ fn draw_labels(out: &mut RgbImage, atlas: &Atlas, level: &super::cells::GridLeve
         for sy in 0..(px * 0.7) as u32 {
             for sx in 0..(px * 0.7) as u32 {
                 let (x, yy) = (left + (px * 0.3) as u32 + sx, y as u32 + (px * 0.15) as u32 + sy);
-                if x < size && yy < size {
+                if x < width && yy < height {
                     out.put_pixel(x, yy, colour);
                 }
             }
@@ -225,8 +240,15 @@ fn draw_labels(out: &mut RgbImage, atlas: &Atlas, level: &super::cells::GridLeve
     }
 }
 
-/// Marks placed pictures on an exported atlas as the window shows them: a dot in the predicted
-/// class's colour for each of a picture's vectors, and a white ring where the picture sits.
+/// A photo placed on the map, as an export draws it.
+pub struct PlacedPhoto<'a> {
+    pub placement: &'a super::place::Placement,
+    /// The photo's thumbnail, drawn on a pin as the window shows it; without one, a ring.
+    pub thumbnail: Option<&'a RgbImage>,
+}
+
+/// Marks placed pictures' vectors on an exported atlas as the window shows them: a dot in the
+/// predicted class's colour for each.
 pub fn draw_placements(out: &mut RgbImage, placements: &[&super::place::Placement], classes: usize) {
     let size = out.width().min(out.height()) as f32;
     let dot = (size / 400.0).max(1.5);
@@ -235,9 +257,59 @@ pub fn draw_placements(out: &mut RgbImage, placements: &[&super::place::Placemen
         for p in &placement.points {
             fill_disc(out, p[0] * size, p[1] * size, dot, |_| colour);
         }
-        let (cx, cy) = (placement.centre[0] * size, placement.centre[1] * size);
-        let ring = dot * 5.0;
-        fill_disc(out, cx, cy, ring, |d| if d > ring - dot * 1.5 { Rgb([255, 255, 255]) } else { colour });
+    }
+}
+
+/// Each placed photo where it sits as a whole, on the picture `out` of the part `crop` of the map:
+/// its thumbnail in a white frame on a stem (the window's pin), in its class's colour where it has
+/// none. The pin keeps its size whatever the crop, a tenth of the picture.
+pub fn draw_pins(out: &mut RgbImage, photos: &[PlacedPhoto], classes: usize, crop: [f32; 4]) {
+    let (width, height) = (out.width() as f32, out.height() as f32);
+    let side = (width.min(height) / 10.0).clamp(24.0, 256.0);
+    let [x0, y0, x1, y1] = crop;
+    for photo in photos {
+        let [mx, my] = photo.placement.centre;
+        if mx < x0 || mx > x1 || my < y0 || my > y1 {
+            continue;
+        }
+        let (cx, cy) = ((mx - x0) / (x1 - x0).max(1e-6) * width, (my - y0) / (y1 - y0).max(1e-6) * height);
+        let colour = class_colour(photo.placement.predicted_class, classes);
+        let border = (side / 20.0).max(2.0);
+        // The pin stands above its point; near the top edge it hangs below instead.
+        let above = cy - side * 0.8 - side / 2.0 >= 0.0;
+        let pin_cy = if above { cy - side * 0.8 } else { cy + side * 0.8 };
+        let left = (cx - side / 2.0).clamp(border, (width - side - border).max(border));
+        let top = pin_cy - side / 2.0;
+        let stem_end = if above { top + side } else { top };
+        let (from, to) = if above { (stem_end, cy) } else { (cy, stem_end) };
+        for y in from as i64..=to as i64 {
+            for dx in -(border as i64 / 2)..=(border as i64 / 2) {
+                let x = cx as i64 + dx;
+                if x >= 0 && y >= 0 && (x as u32) < out.width() && (y as u32) < out.height() {
+                    out.put_pixel(x as u32, y as u32, Rgb([255, 255, 255]));
+                }
+            }
+        }
+        fill_disc(out, cx, cy, border * 1.5, |_| colour);
+        let frame = [(left - border) as i64, (top - border) as i64, (left + side + border) as i64, (top + side + border) as i64];
+        for y in frame[1].max(0)..frame[3].min(out.height() as i64) {
+            for x in frame[0].max(0)..frame[2].min(out.width() as i64) {
+                out.put_pixel(x as u32, y as u32, Rgb([255, 255, 255]));
+            }
+        }
+        match photo.thumbnail {
+            Some(thumbnail) => {
+                let resized = image::imageops::resize(thumbnail, side as u32, side as u32, FilterType::Triangle);
+                image::imageops::overlay(out, &resized, left as i64, top as i64);
+            }
+            None => {
+                for y in (top as i64).max(0)..((top + side) as i64).min(out.height() as i64) {
+                    for x in (left as i64).max(0)..((left + side) as i64).min(out.width() as i64) {
+                        out.put_pixel(x as u32, y as u32, colour);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -255,29 +327,43 @@ pub(crate) fn fill_disc(out: &mut RgbImage, cx: f32, cy: f32, r: f32, paint: imp
 }
 
 /// The picture an export writes: the whole atlas at `options.size_px`, or only the part `crop`
-/// (min x, min y, max x, max y in [0, 1]) at that size, with `placements` marked. None when the
-/// atlas has no `options.grid` level.
+/// (min x, min y, max x, max y in [0, 1]) at that size, with `photos` marked. Names and the legend
+/// are drawn on the picture as written, so a part keeps them whole. None when the atlas has no
+/// `options.grid` level.
 pub fn export_picture(
     atlas: &Atlas,
     options: &ExportOptions,
     labels: Option<&Labels>,
-    placements: &[super::place::Placement],
+    photos: &[PlacedPhoto],
     crop: Option<[f32; 4]>,
 ) -> Option<RgbImage> {
+    let level = atlas.level(options.grid)?;
     // For a part, render the whole at the resolution the part needs (at most 8192 px), then cut.
     let whole_size = match crop {
         Some([x0, y0, x1, y1]) => ((options.size_px as f32 / (x1 - x0).max(y1 - y0).max(1e-3)) as u32).clamp(options.size_px, 8192),
         None => options.size_px,
     };
-    let mut picture = render_atlas_labelled(atlas, &ExportOptions { size_px: whole_size, ..*options }, labels)?;
-    let placements: Vec<&super::place::Placement> = placements.iter().collect();
-    draw_placements(&mut picture, &placements, atlas.meta.class_names.len());
-    let Some([x0, y0, x1, y1]) = crop else { return Some(picture) };
-    let side = whole_size as f32;
-    let (left, top) = (((x0.clamp(0.0, 1.0) * side) as u32).min(whole_size - 1), ((y0.clamp(0.0, 1.0) * side) as u32).min(whole_size - 1));
-    let (width, height) = (((x1 - x0).clamp(0.0, 1.0) * side).max(1.0) as u32, ((y1 - y0).clamp(0.0, 1.0) * side).max(1.0) as u32);
-    let part = image::imageops::crop_imm(&picture, left, top, width.min(whole_size - left), height.min(whole_size - top)).to_image();
-    let scale = options.size_px as f32 / part.width().max(part.height()) as f32;
-    let (out_w, out_h) = (((part.width() as f32 * scale) as u32).max(1), ((part.height() as f32 * scale) as u32).max(1));
-    Some(image::imageops::resize(&part, out_w, out_h, FilterType::Triangle))
+    let mut picture = render_atlas_labelled(atlas, &ExportOptions { size_px: whole_size, ..*options }, None)?;
+    let classes = atlas.meta.class_names.len();
+    let placements: Vec<&super::place::Placement> = photos.iter().map(|p| p.placement).collect();
+    draw_placements(&mut picture, &placements, classes);
+    let [x0, y0, x1, y1] =
+        crop.map_or(WHOLE, |[x0, y0, x1, y1]| [x0.clamp(0.0, 1.0), y0.clamp(0.0, 1.0), x1.clamp(0.0, 1.0), y1.clamp(0.0, 1.0)]);
+    let mut out = if crop.is_some() {
+        let side = whole_size as f32;
+        let (left, top) = (((x0 * side) as u32).min(whole_size - 1), ((y0 * side) as u32).min(whole_size - 1));
+        let (width, height) = (((x1 - x0) * side).max(1.0) as u32, ((y1 - y0) * side).max(1.0) as u32);
+        let part = image::imageops::crop_imm(&picture, left, top, width.min(whole_size - left), height.min(whole_size - top)).to_image();
+        let scale = options.size_px as f32 / part.width().max(part.height()) as f32;
+        let (out_w, out_h) = (((part.width() as f32 * scale) as u32).max(1), ((part.height() as f32 * scale) as u32).max(1));
+        image::imageops::resize(&part, out_w, out_h, FilterType::Triangle)
+    } else {
+        picture
+    };
+    let shown = [x0, y0, x0.max(x1), y0.max(y1)];
+    draw_pins(&mut out, photos, classes, shown);
+    if let Some(labels) = labels {
+        draw_labels(&mut out, level, labels, shown);
+    }
+    Some(out)
 }
