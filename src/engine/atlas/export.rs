@@ -185,11 +185,11 @@ fn draw_labels(out: &mut RgbImage, level: &super::cells::GridLevel, labels: &Lab
     // Per class: (x, y, count) of its densest cell, in map units.
     let mut best: Vec<Option<(f32, f32, u32)>> = vec![None; classes];
     for cell in &level.cells {
-        if let Some(slot) = cell.top_by_attribution.first().and_then(|&(class, _)| best.get_mut(class as usize)) {
-            if slot.is_none_or(|(_, _, count)| cell.count > count) {
-                let centre = |v: u16| (f32::from(v) + 0.5) / f32::from(level.size.max(1));
-                *slot = Some((centre(cell.x), centre(cell.y), cell.count));
-            }
+        if let Some(slot) = cell.top_by_attribution.first().and_then(|&(class, _)| best.get_mut(class as usize))
+            && slot.is_none_or(|(_, _, count)| cell.count > count)
+        {
+            let centre = |v: u16| (f32::from(v) + 0.5) / f32::from(level.size.max(1));
+            *slot = Some((centre(cell.x), centre(cell.y), cell.count));
         }
     }
     let [x0, y0, x1, y1] = crop;
