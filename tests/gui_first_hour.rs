@@ -262,6 +262,15 @@ fn a_seventeen_class_confusion_matrix_stays_readable_at_1000_px() {
         app.train().run().running.is_none() && app.train().history().last_validation.is_some()
     });
     harness.run_steps(3);
+    // The charts' legends sit on a line of their own under each title, never over the curves.
+    for (title, entry) in [("损失", "验证损失"), ("准确率", "验证准确率")] {
+        let title = harness.get_by_label(title).rect();
+        let under_title = harness
+            .query_all_by_label(entry)
+            .map(|n| n.rect())
+            .any(|r| r.top() >= title.bottom() - 1.0 && r.top() < title.bottom() + 24.0 && r.left() < title.left() + 160.0);
+        assert!(under_title, "the legend entry {entry} is on the line under its chart's title");
+    }
     let matrix = harness.get_by_label_contains("混淆矩阵（验证集）: flower_00").rect();
     assert!(matrix.height() >= 17.0 * 20.0, "every row at least 20 px high, its name and counts readable: {matrix:?}");
     let f1 = harness.get_by_label("F1").rect();

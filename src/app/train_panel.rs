@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use eframe::egui;
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+use egui_plot::{Line, Plot, PlotPoints, Points};
 
 use super::confusion_matrix::{confusion_ui, confusion_width};
 use super::context::{AppAction, AppContext};
@@ -617,6 +617,22 @@ fn form_row(ui: &mut egui::Ui, lang: Lang, name: T, hint: T, add: impl FnOnce(&m
     ui.end_row();
 }
 
+/// The charts' two series colours: training and validation, the same in both charts.
+const TRAINING_COLOUR: egui::Color32 = egui::Color32::from_rgb(100, 160, 255);
+const VALIDATION_COLOUR: egui::Color32 = egui::Color32::from_rgb(255, 160, 60);
+
+/// A chart's legend on one line under its title, outside the plot, so it never hides a curve.
+fn chart_legend(ui: &mut egui::Ui, entries: [(&str, egui::Color32); 2]) {
+    ui.horizontal(|ui| {
+        for (name, colour) in entries {
+            let (swatch, _) = ui.allocate_exact_size(egui::vec2(18.0, 10.0), egui::Sense::hover());
+            ui.painter().line_segment([swatch.left_center(), swatch.right_center()], egui::Stroke::new(2.5, colour));
+            ui.label(name);
+            ui.add_space(8.0);
+        }
+    });
+}
+
 fn charts_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
     if panel.history.step_losses.is_empty() && panel.history.epochs.is_empty() {
         return;
@@ -624,32 +640,30 @@ fn charts_ui(panel: &TrainPanel, ui: &mut egui::Ui, lang: Lang) {
     let epoch_points =
         |value: fn(&EpochRecord) -> f64| -> Vec<[f64; 2]> { panel.history.epochs.iter().map(|r| [f64::from(r.epoch), value(r)]).collect() };
     let height = 220.0;
+    let series = |training: T, validation: T| [(training.get(lang), TRAINING_COLOUR), (validation.get(lang), VALIDATION_COLOUR)];
     ui.columns(2, |columns| {
         columns[0].strong(T::LossChart.get(lang));
-        Plot::new("loss-chart").height(height).legend(Legend::default()).x_axis_label(T::Epochs.get(lang)).include_y(0.0).show(
-            &mut columns[0],
-            |plot| {
-                plot.line(Line::new(T::TrainingLoss.get(lang), PlotPoints::from(panel.history.step_losses.clone())));
-                let validation = epoch_points(|r| r.validation_loss);
-                plot.line(Line::new(T::ValidationLoss.get(lang), PlotPoints::from(validation.clone())));
-                plot.points(Points::new(T::ValidationLoss.get(lang), PlotPoints::from(validation)).radius(3.0));
-            },
-        );
+        chart_legend(&mut columns[0], series(T::TrainingLoss, T::ValidationLoss));
+        Plot::new("loss-chart").height(height).x_axis_label(T::Epochs.get(lang)).include_y(0.0).show(&mut columns[0], |plot| {
+            let steps = PlotPoints::from(panel.history.step_losses.clone());
+            plot.line(Line::new(T::TrainingLoss.get(lang), steps).color(TRAINING_COLOUR));
+            let validation = epoch_points(|r| r.validation_loss);
+            plot.line(Line::new(T::ValidationLoss.get(lang), PlotPoints::from(validation.clone())).color(VALIDATION_COLOUR));
+            plot.points(Points::new(T::ValidationLoss.get(lang), PlotPoints::from(validation)).radius(3.0).color(VALIDATION_COLOUR));
+        });
         columns[1].strong(T::AccuracyChart.get(lang));
-        Plot::new("accuracy-chart")
-            .height(height)
-            .legend(Legend::default())
-            .x_axis_label(T::Epochs.get(lang))
-            .include_y(0.0)
-            .include_y(1.0)
-            .show(&mut columns[1], |plot| {
-                let train = epoch_points(|r| r.train_accuracy);
-                let validation = epoch_points(|r| r.validation_accuracy);
-                plot.line(Line::new(T::TrainingAccuracy.get(lang), PlotPoints::from(train.clone())));
-                plot.points(Points::new(T::TrainingAccuracy.get(lang), PlotPoints::from(train)).radius(3.0));
-                plot.line(Line::new(T::ValidationAccuracyShort.get(lang), PlotPoints::from(validation.clone())));
-                plot.points(Points::new(T::ValidationAccuracyShort.get(lang), PlotPoints::from(validation)).radius(3.0));
-            });
+        chart_legend(&mut columns[1], series(T::TrainingAccuracy, T::ValidationAccuracyShort));
+        let chart = Plot::new("accuracy-chart").height(height).x_axis_label(T::Epochs.get(lang)).include_y(0.0).include_y(1.0);
+        chart.show(&mut columns[1], |plot| {
+            for (name, colour, value) in [
+                (T::TrainingAccuracy, TRAINING_COLOUR, (|r: &EpochRecord| r.train_accuracy) as fn(&EpochRecord) -> f64),
+                (T::ValidationAccuracyShort, VALIDATION_COLOUR, |r: &EpochRecord| r.validation_accuracy),
+            ] {
+                let points = epoch_points(value);
+                plot.line(Line::new(name.get(lang), PlotPoints::from(points.clone())).color(colour));
+                plot.points(Points::new(name.get(lang), PlotPoints::from(points)).radius(3.0).color(colour));
+            }
+        });
     });
 }
 
