@@ -342,3 +342,28 @@ fn an_atlas_photo_in_the_training_data_set_opens_and_its_numbers_are_said_in_wor
         app.classify().image_path().is_some_and(|p| p.starts_with(common::flowers17())) && app.classify().opening().is_none()
     });
 }
+
+#[test]
+fn a_long_feature_visualisation_says_how_long_it_has_left() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1000.0, 700.0]);
+    harness.get_by_label("解释").click();
+    harness.run_steps(2);
+    harness.get_by_label("特征可视化").click();
+    harness.run_steps(2);
+    harness.get_by_label("步数").set_value_accesskit(4000.0);
+    harness.run_steps(2);
+    harness.get_by_label("计算").click();
+    // Once it has a pace to go by (a second in), the bar says the time left beside the steps.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let says_time_left = |harness: &egui_kittest::Harness<'static, activation_atlas::app::AtlasApp>| {
+        harness.query_by(|node| node.value().or(node.label()).is_some_and(|text| text.contains("/4000 · 剩余约 "))).is_some()
+    };
+    while !says_time_left(&harness) {
+        assert!(std::time::Instant::now() < deadline, "no time left shown while the visualisation runs");
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    harness.get_by_label("取消").click();
+    common::run_until(&mut harness, "the visualisation is cancelled", 30, |app| !app.worker_busy());
+}

@@ -129,7 +129,6 @@ pub enum T {
     InUse,
     TrainingFinished,
     TrainingCancelled,
-    TimeLeft,
     ReadingImages,
     Best,
     TrueClass,
@@ -642,7 +641,6 @@ impl T {
             T::InUse => ("使用中", "in use"),
             T::TrainingFinished => ("训练完成", "Training finished"),
             T::TrainingCancelled => ("训练已取消，已保存的检查点保持不变", "Training cancelled; saved checkpoints are intact"),
-            T::TimeLeft => ("剩余约", "about"),
             T::ReadingImages => ("正在读取图片", "Reading pictures"),
             T::Best => ("最佳", "best"),
             T::TrueClass => ("真实类别", "true class"),
@@ -1063,6 +1061,16 @@ pub fn occlusion_caption(lang: Lang, class: &str, probability: f32) -> String {
 }
 
 /// The status bar's button that stops one job: "取消训练", "Cancel: Training".
+/// A job's time left, from its pace so far: "剩余约 1:23", "about 1:23 left".
+pub fn time_left(lang: Lang, left: std::time::Duration) -> String {
+    let seconds = left.as_secs();
+    let clock = format!("{}:{:02}", seconds / 60, seconds % 60);
+    match lang {
+        Lang::Zh => format!("剩余约 {clock}"),
+        Lang::En => format!("about {clock} left"),
+    }
+}
+
 /// A job queued behind another on the interactive worker.
 pub fn waiting_for(lang: Lang, before: JobKind) -> String {
     match lang {

@@ -462,7 +462,11 @@ impl AtlasApp {
                 if let Some(before) = self.jobs.waiting_behind(job.id) {
                     ui.weak(i18n::waiting_for(lang, before));
                 } else if let Some((done, total)) = job.progress.filter(|(_, total)| *total > 0) {
-                    ui.add(egui::ProgressBar::new(done as f32 / total as f32).desired_width(90.0).text(format!("{done}/{total}")));
+                    let bar =
+                        ui.add(egui::ProgressBar::new(done as f32 / total as f32).desired_width(90.0).text(format!("{done}/{total}")));
+                    if let Some(left) = job.time_left() {
+                        bar.on_hover_text(i18n::time_left(lang, left));
+                    }
                 } else {
                     ui.spinner();
                 }

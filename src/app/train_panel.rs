@@ -500,7 +500,7 @@ impl TrainPanel {
         let fraction = if steps_total == 0 { 0.0 } else { done as f32 / steps_total as f32 };
         let mut text = i18n::progress_line(lang, progress.epoch, progress.epochs, progress.step, progress.steps_per_epoch);
         if let (Some(_), Some(left)) = (self.run.running, self.seconds_left()) {
-            text += &format!(" · {} {}:{:02}", T::TimeLeft.get(lang), (left as u64) / 60, (left as u64) % 60);
+            text += &format!(" · {}", i18n::time_left(lang, std::time::Duration::from_secs_f64(left.max(0.0))));
         }
         ui.add(egui::ProgressBar::new(fraction).text(text));
     }

@@ -251,7 +251,21 @@ pub struct RunningJob {
     pub lane: Lane,
     /// The last reported progress (done, total).
     pub progress: Option<(usize, usize)>,
+    /// When the first progress report came and what it said was done: the pace since then
+    /// gives the time left (a job waiting its turn reports nothing, so the wait is not counted).
+    first_report: Option<(std::time::Instant, usize)>,
     cancel: CancelToken,
+}
+
+impl RunningJob {
+    /// Time left at the pace since the first progress report; None until there is a pace (a
+    /// second's work and some steps done).
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        let ((done, total), (since, first_done)) = (self.progress?, self.first_report?);
+        let elapsed = since.elapsed().as_secs_f64();
+        let steps = done.checked_sub(first_done).filter(|&s| s > 0)?;
+        (elapsed >= 1.0).then(|| std::time::Duration::from_secs_f64(elapsed * total.saturating_sub(done) as f64 / steps as f64))
+    }
 }
 
 /// Sends a job's events and wakes the window after each.
@@ -344,7 +358,7 @@ impl Jobs {
         self.next_id += 1;
         let cancel = CancelToken::default();
         let reporter = Reporter { job: id, events: self.events_sender.clone(), wake: self.wake.clone() };
-        self.running.push(RunningJob { id, kind, lane, progress: None, cancel: cancel.clone() });
+        self.running.push(RunningJob { id, kind, lane, progress: None, first_report: None, cancel: cancel.clone() });
         match lane {
             Lane::Interactive => {
                 let _ = interactive.send(InteractiveMessage::Run { reporter, cancel, job: Box::new(job) });
@@ -425,6 +439,7 @@ impl Jobs {
             Event::Progress { done, total } => {
                 if let Some(job) = self.running.iter_mut().find(|j| j.id == envelope.job) {
                     job.progress = Some((done, total));
+                    job.first_report.get_or_insert((std::time::Instant::now(), done));
                 }
             }
             Event::Finished => {

@@ -379,7 +379,7 @@ fn building_ui(building: &Building, ui: &mut egui::Ui, lang: Lang) {
     let elapsed = building.stage_started.elapsed().as_secs_f64();
     let left = (building.done > 0 && elapsed > 1.0)
         .then(|| elapsed * (building.total.saturating_sub(building.done)) as f64 / building.done as f64)
-        .map(|seconds| format!(" · {} {}:{:02}", T::TimeLeft.get(lang), (seconds as u64) / 60, (seconds as u64) % 60))
+        .map(|seconds| format!(" · {}", i18n::time_left(lang, std::time::Duration::from_secs_f64(seconds))))
         .unwrap_or_default();
     ui.add(egui::ProgressBar::new(fraction).text(format!("{} {}/{}{left}", stage.get(lang), building.done, building.total)));
     let (rect, _) = ui.allocate_exact_size(ui.available_size(), egui::Sense::hover());

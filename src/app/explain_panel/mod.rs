@@ -370,8 +370,11 @@ impl ExplainPanel {
             }
             if let Some((job, _)) = self.results.running {
                 ui.spinner();
-                if let Some((done, total)) = cx.jobs.running().iter().find(|j| j.id == job).and_then(|j| j.progress) {
-                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(240.0).text(format!("{done}/{total}")));
+                let running = cx.jobs.running().iter().find(|j| j.id == job);
+                if let Some(((done, total), running)) = running.and_then(|j| Some((j.progress?, j))) {
+                    let left = running.time_left().map(|left| format!(" · {}", i18n::time_left(lang, left))).unwrap_or_default();
+                    let bar = egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(240.0);
+                    ui.add(bar.text(format!("{done}/{total}{left}")));
                 }
                 if ui.button(T::Cancel.get(lang)).clicked() {
                     cx.jobs.cancel(job);
