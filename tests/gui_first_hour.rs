@@ -367,3 +367,23 @@ fn a_long_feature_visualisation_says_how_long_it_has_left() {
     harness.get_by_label("取消").click();
     common::run_until(&mut harness, "the visualisation is cancelled", 30, |app| !app.worker_busy());
 }
+
+#[test]
+fn the_faithfulness_of_a_map_fits_a_1000_px_window_in_both_languages() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = app_explaining_a_sunflower();
+    common::run_until(&mut harness, "the map's faithfulness is measured", 120, |app| {
+        matches!(app.explain().result_for(Method::GradCam), Some(Shown::Heat { faithfulness: Some(_), .. }))
+    });
+    for (last_column, curve) in [("置信度上升", "插入"), ("Confidence up", "Insertion")] {
+        if last_column == "Confidence up" {
+            harness.get_by_label("English").click();
+            harness.run_steps(3);
+        }
+        // The table's last column and the second curve end inside the window, not past its edge.
+        let column = harness.get_by_label(last_column).rect();
+        assert!(column.right() <= 1000.0, "{last_column} ends at {}", column.right());
+        let title = harness.get_by_label(curve).rect();
+        assert!(title.left() + 230.0 <= 1000.0, "the {curve} curve starts at {}", title.left());
+    }
+}

@@ -716,7 +716,7 @@ impl T {
             T::DeletionAuc => ("删除 AUC ↓", "Deletion AUC ↓"),
             T::InsertionAuc => ("插入 AUC ↑", "Insertion AUC ↑"),
             T::AverageDrop => ("平均下降 ↓", "Average drop ↓"),
-            T::ConfidenceIncreased => ("置信度上升", "Confidence increased"),
+            T::ConfidenceIncreased => ("置信度上升", "Confidence up"),
             T::DeletionCurve => ("删除", "Deletion"),
             T::InsertionCurve => ("插入", "Insertion"),
             T::FractionOfPixels => ("像素比例", "Fraction of pixels"),

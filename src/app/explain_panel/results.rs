@@ -152,62 +152,73 @@ impl ExplainPanel {
                 let fit = (ui.available_width() / size.x).min(1200.0 / size.x.max(size.y)).max(1.0).floor().max(1.0);
                 ui.add(egui::Image::new((texture.id(), size * fit)).alt_text(panel.settings.method.label().get(lang)));
             }
-            Shown::Heat { photo, heat, caption, all_zero, faithfulness, class, .. } => {
-                ui.label(caption.text(lang, class_names));
-                let class_name = class_names.get(*class).cloned().unwrap_or_else(|| class.to_string());
-                if *all_zero {
-                    ui.colored_label(ui.visuals().warn_fg_color, T::NoPositiveEvidence.get(lang));
-                }
-                ui.horizontal(|ui| {
-                    let size = egui::vec2(400.0, 400.0);
-                    ui.vertical(|ui| {
-                        let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
-                        ui.painter().image(
-                            photo.id(),
-                            rect,
-                            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-                            egui::Color32::WHITE,
-                        );
-                        if !*all_zero {
-                            let tint = egui::Color32::from_white_alpha((panel.settings.opacity * 255.0) as u8);
-                            ui.painter().image(heat.id(), rect, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), tint);
-                        }
-                    });
-                    ui.vertical(|ui| {
-                        ui.add(egui::Image::new((photo.id(), egui::vec2(190.0, 190.0))).alt_text(T::AsNetworkSees.get(lang)));
-                        ui.small(T::AsNetworkSees.get(lang));
-                        // The map alone, on black.
-                        let (rect, _) = ui.allocate_exact_size(egui::vec2(190.0, 190.0), egui::Sense::hover());
-                        ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);
-                        if !*all_zero {
-                            ui.painter().image(
-                                heat.id(),
-                                rect,
-                                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-                                egui::Color32::WHITE,
-                            );
-                        }
-                        ui.small(T::MapAlone.get(lang));
-                    });
-                    // How far to believe the map, beside it.
-                    ui.vertical(|ui| {
-                        ui.set_max_width(480.0);
-                        if let Some(report) = faithfulness {
-                            faithfulness_ui(ui, lang, report, &class_name);
-                        }
-                        if let Some(sanity) = &panel.results.sanity
-                            && let Some(Shown::Heat { method, class, .. }) = panel.result_for(panel.settings.method)
-                            && sanity.method == *method
-                            && sanity.class == *class
-                        {
-                            sanity_ui(ui, lang, &sanity.report);
-                        }
-                    });
-                });
+            Shown::Heat { .. } => self.heat_ui(ui, lang, class_names, shown),
+        }
+    }
+
+    /// A class activation or attribution map: over the photo, the photo and the map apart, and how
+    /// far to believe it (faithfulness, sanity) beside them where the window is wide enough for
+    /// all of it, else under them; the big picture shrinks before anything is cut off.
+    fn heat_ui(&self, ui: &mut egui::Ui, lang: Lang, class_names: &[String], shown: &Shown) {
+        let Shown::Heat { photo, heat, caption, all_zero, faithfulness, class, .. } = shown else { return };
+        let panel = self;
+        ui.label(caption.text(lang, class_names));
+        let class_name = class_names.get(*class).cloned().unwrap_or_else(|| class.to_string());
+        if *all_zero {
+            ui.colored_label(ui.visuals().warn_fg_color, T::NoPositiveEvidence.get(lang));
+        }
+        let full = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        let gap = ui.spacing().item_spacing.x;
+        let width = ui.available_width();
+        let main = (width - SMALL_PICTURE - FAITHFULNESS_WIDTH - 2.0 * gap).clamp(240.0, 400.0);
+        let beside = width - main - SMALL_PICTURE - 2.0 * gap >= FAITHFULNESS_WIDTH;
+        let believe_ui = |ui: &mut egui::Ui| {
+            ui.set_max_width(FAITHFULNESS_WIDTH);
+            if let Some(report) = faithfulness {
+                faithfulness_ui(ui, lang, report, &class_name);
             }
+            if let Some(sanity) = &panel.results.sanity
+                && let Some(Shown::Heat { method, class, .. }) = panel.result_for(panel.settings.method)
+                && sanity.method == *method
+                && sanity.class == *class
+            {
+                sanity_ui(ui, lang, &sanity.report);
+            }
+        };
+        ui.horizontal(|ui| {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(main, main), egui::Sense::hover());
+            ui.painter().image(photo.id(), rect, full, egui::Color32::WHITE);
+            if !*all_zero {
+                let tint = egui::Color32::from_white_alpha((panel.settings.opacity * 255.0) as u8);
+                ui.painter().image(heat.id(), rect, full, tint);
+            }
+            ui.vertical(|ui| {
+                let small = egui::Vec2::splat(SMALL_PICTURE);
+                ui.add(egui::Image::new((photo.id(), small)).alt_text(T::AsNetworkSees.get(lang)));
+                ui.small(T::AsNetworkSees.get(lang));
+                // The map alone, on black.
+                let (rect, _) = ui.allocate_exact_size(small, egui::Sense::hover());
+                ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);
+                if !*all_zero {
+                    ui.painter().image(heat.id(), rect, full, egui::Color32::WHITE);
+                }
+                ui.small(T::MapAlone.get(lang));
+            });
+            if beside {
+                ui.vertical(believe_ui);
+            }
+        });
+        if !beside {
+            ui.add_space(8.0);
+            ui.vertical(believe_ui);
         }
     }
 }
+
+/// Side of the photo and the map shown apart, beside a map.
+const SMALL_PICTURE: f32 = 190.0;
+/// Width of the faithfulness part: two curves and the table.
+const FAITHFULNESS_WIDTH: f32 = 480.0;
 
 /// Deletion and insertion curves of the map beside a random and a Sobel map, a table of the
 /// numbers, and one plain sentence.
@@ -238,7 +249,7 @@ fn faithfulness_ui(ui: &mut egui::Ui, lang: Lang, report: &FaithfulnessReport, c
             ui.vertical(|ui| {
                 ui.label(title.get(lang));
                 Plot::new(id)
-                    .width(230.0)
+                    .width(((FAITHFULNESS_WIDTH - 20.0) / 2.0).min((ui.available_width() - 10.0).max(120.0)))
                     .height(150.0)
                     .include_x(0.0)
                     .include_x(1.0)
