@@ -140,3 +140,29 @@ fn the_cli_lists_the_surest_mistakes_and_refuses_a_folder_of_other_classes() {
     let stderr = common::text(&output.stderr);
     assert!(stderr.contains("are not the model's") && stderr.contains("sunflower"), "{stderr}");
 }
+
+#[test]
+fn at_1000_px_a_mistakes_nearest_training_photos_are_all_on_screen() {
+    let grey = tempfile::tempdir().unwrap();
+    common::grey_flowers17(grey.path(), 6);
+    let folder = grey.path().to_path_buf();
+    let chosen = folder.clone();
+    let options = common::app_options(picker_from(move |request| (request.kind == DialogKind::PickMistakesFolder).then(|| chosen.clone())));
+    let mut harness = common::app_with_model(options, [1000.0, 700.0]);
+    harness.get_by_label("错误").click();
+    harness.run_steps(2);
+    harness.get_by_label("选择文件夹…").click();
+    common::run_until(&mut harness, "the folder is chosen", 20, |app| app.mistakes().folder() == Some(&folder));
+    harness.get_by_label("查找错误").click();
+    common::run_until(&mut harness, "the mistakes are found", 240, |app| {
+        app.mistakes().found().is_some() && app.mistakes().finding().is_none()
+    });
+    harness.run_steps(2);
+    let surest = harness.state().mistakes().found().unwrap().mistakes[0].clone();
+    assert!(!surest.near.is_empty());
+    for near in &surest.near {
+        let file = near.path.file_name().unwrap().to_string_lossy().into_owned();
+        let shown = harness.get_all_by_label(&file).map(|n| n.rect()).min_by(|a, b| a.top().total_cmp(&b.top())).unwrap();
+        assert!(shown.right() <= 1000.0, "the neighbour {file} ends at {} px", shown.right());
+    }
+}

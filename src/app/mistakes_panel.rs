@@ -20,6 +20,8 @@ use crate::worker::{Job, JobId, MistakeView, MistakesEvent, MistakesJob, Mistake
 const PICTURE_SIDE: f32 = 96.0;
 /// Side of a neighbour's thumbnail.
 const NEAR_SIDE: f32 = 64.0;
+/// Width of a row's words (classes, probabilities, file, buttons).
+const INFO_WIDTH: f32 = 250.0;
 
 /// In which order the mistakes are listed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -159,6 +161,11 @@ impl MistakesPanel {
         let file = m.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let key = m.path.display().to_string();
         let side = egui::vec2(PICTURE_SIDE, PICTURE_SIDE);
+        // The neighbours go beside the row only where all of them fit.
+        let gap = ui.spacing().item_spacing.x;
+        let row = 3.0 * (PICTURE_SIDE + 2.0 * gap) + INFO_WIDTH + 3.0 * gap;
+        let neighbours = m.near.len() as f32 * (NEAR_SIDE + 2.0 * gap) + gap;
+        let beside = ui.available_width() >= row + neighbours;
         ui.horizontal(|ui| {
             let photo = self.texture(ui.ctx(), format!("mistake-{key}"), &m.picture);
             let response = ui.add(egui::Button::image(egui::Image::new((photo.id(), side))));
@@ -178,7 +185,7 @@ impl MistakesPanel {
             }
             ui.vertical(|ui| {
                 // A fixed width, so the neighbours line up from row to row.
-                ui.set_width(250.0);
+                ui.set_width(INFO_WIDTH);
                 ui.strong(format!("{} {} → {} {}", T::TrueClass.get(lang), name(m.truth), T::PredictedClass.get(lang), name(m.predicted)));
                 ui.label(i18n::mistake_probabilities(lang, m.confidence, m.truth_probability));
                 ui.small(&file);
@@ -192,29 +199,40 @@ impl MistakesPanel {
                     }
                 });
             });
-            ui.separator();
-            ui.vertical(|ui| {
-                ui.small(T::NearestTraining.get(lang));
-                ui.horizontal(|ui| {
-                    for near in &m.near {
-                        let near_file = near.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                        let tip = format!("{near_file}\n{} · {} {:.2}", name(near.class), T::Similarity.get(lang), near.similarity);
-                        ui.vertical(|ui| {
-                            let texture = near
-                                .picture
-                                .as_ref()
-                                .map(|picture| self.texture(ui.ctx(), format!("near-{}", near.path.display()), picture).id());
-                            let response = photo_button(ui, texture, NEAR_SIDE, &near_file);
-                            if response.on_hover_text(tip).clicked() {
-                                cx.actions.push(AppAction::ExplainPhoto(near.path.clone()));
-                            }
-                            // The neighbour's class, marked when it is the wrongly predicted one.
-                            let text = egui::RichText::new(name(near.class)).small();
-                            ui.label(if near.class == m.predicted { text.color(ui.visuals().warn_fg_color) } else { text });
-                        });
-                    }
-                });
+            if beside {
+                ui.separator();
+                ui.vertical(|ui| self.neighbours_ui(ui, m, name, cx));
+            }
+        });
+        if !beside {
+            // Under the row, where the window is too narrow for them beside it.
+            ui.horizontal(|ui| {
+                ui.add_space(PICTURE_SIDE + ui.spacing().item_spacing.x);
+                ui.vertical(|ui| self.neighbours_ui(ui, m, name, cx));
             });
+        }
+    }
+
+    /// The training photos nearest to a mistake, each opening in 解释 on a click.
+    fn neighbours_ui(&mut self, ui: &mut egui::Ui, m: &MistakeView, name: &dyn Fn(usize) -> String, cx: &mut AppContext) {
+        let lang = cx.lang;
+        ui.small(T::NearestTraining.get(lang));
+        ui.horizontal(|ui| {
+            for near in &m.near {
+                let near_file = near.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let tip = format!("{near_file}\n{} · {} {:.2}", name(near.class), T::Similarity.get(lang), near.similarity);
+                ui.vertical(|ui| {
+                    let texture =
+                        near.picture.as_ref().map(|picture| self.texture(ui.ctx(), format!("near-{}", near.path.display()), picture).id());
+                    let response = photo_button(ui, texture, NEAR_SIDE, &near_file);
+                    if response.on_hover_text(tip).clicked() {
+                        cx.actions.push(AppAction::ExplainPhoto(near.path.clone()));
+                    }
+                    // The neighbour's class, marked when it is the wrongly predicted one.
+                    let text = egui::RichText::new(name(near.class)).small();
+                    ui.label(if near.class == m.predicted { text.color(ui.visuals().warn_fg_color) } else { text });
+                });
+            }
         });
     }
 }
