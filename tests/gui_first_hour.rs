@@ -387,3 +387,28 @@ fn the_faithfulness_of_a_map_fits_a_1000_px_window_in_both_languages() {
         assert!(title.left() + 230.0 <= 1000.0, "the {curve} curve starts at {}", title.left());
     }
 }
+
+#[test]
+fn choosing_a_class_atlas_leaves_the_map_where_it_was_and_the_grid_level_on_one_line() {
+    use egui_kittest::kittest::Queryable;
+    let mut harness = common::app_with_model(common::app_options(picker_from(|_: DialogRequest| None)), [1000.0, 700.0]);
+    common::run_until(&mut harness, "the shipped atlas loads", 60, |app| app.atlas().atlas().is_some());
+    harness.get_by_label("地图集").click();
+    harness.run_steps(3);
+    // The grid level shown is said on one line, in the map's toolbar (not over the map).
+    let levels = harness.get_all_by(|node| node.value().is_some_and(|l| l.starts_with("网格 ") && l.contains('×')));
+    let level = levels.map(|node| node.rect()).min_by(|a, b| a.area().total_cmp(&b.area())).unwrap();
+    assert!(level.height() < 22.0 && level.bottom() < 100.0, "the grid level: {level:?}");
+    // The side panel's left edge is the map's right edge.
+    let side_panel =
+        |harness: &egui_kittest::Harness<'static, activation_atlas::app::AtlasApp>| harness.get_by_label("导出 PNG…").rect().left();
+    let before = side_panel(&harness);
+    harness.get_by_label("构建新的地图集").click();
+    harness.run_steps(3);
+    harness.get_by_label("地图集内容").click();
+    harness.run_steps(2);
+    harness.get_by_label("一个类别（类别激活地图集）").click();
+    harness.run_steps(4);
+    let after = side_panel(&harness);
+    assert!((after - before).abs() < 1.0, "the map's right edge moved from {before} to {after}");
+}

@@ -225,6 +225,7 @@ impl AtlasBuilder {
     /// The form: what to map, which layer, and the settings of the layout and the icons; a new
     /// control goes into the grid here.
     pub(super) fn form_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
+        const COMBO_WIDTH: f32 = 170.0;
         let lang = cx.lang;
         self.ensure_folder(cx);
         let data = self.folder_ui(ui, cx);
@@ -238,7 +239,11 @@ impl AtlasBuilder {
                 FocusKind::Compare => T::FocusCompare.get(lang),
             };
             let label = ui.label(T::AtlasFocusLabel.get(lang));
+            // Fixed widths, cut short where a name is longer: a long choice must not widen the
+            // side panel and shift the map.
             egui::ComboBox::from_id_salt("atlas-focus")
+                .width(COMBO_WIDTH)
+                .truncate()
                 .selected_text(focus_name(form.focus))
                 .show_ui(ui, |ui| {
                     for kind in [FocusKind::All, FocusKind::Class, FocusKind::Compare] {
@@ -254,6 +259,8 @@ impl AtlasBuilder {
                 let class_row = |ui: &mut egui::Ui, id: &str, caption: T, value: &mut usize| {
                     let label = ui.label(caption.get(lang));
                     egui::ComboBox::from_id_salt(id)
+                        .width(COMBO_WIDTH)
+                        .truncate()
                         .selected_text(names[*value].clone())
                         .show_ui(ui, |ui| {
                             for (class, name) in names.iter().enumerate() {

@@ -94,7 +94,6 @@ impl AtlasPanel {
         if let Some(index) = clicked {
             self.select_cell(&atlas, size, index, cx);
         }
-        level_badge_ui(ui, viewport, size, lang);
         if let AtlasFocus::Compare { first, second, .. } = atlas.meta.params.focus
             && first < classes
             && second < classes
@@ -345,21 +344,6 @@ fn compare_axis_ui(ui: &egui::Ui, viewport: egui::Rect, text: &str) {
         .show(ui.ctx(), |ui| {
             egui::Frame::new().fill(egui::Color32::from_black_alpha(170)).corner_radius(3.0).inner_margin(4.0).show(ui, |ui| {
                 ui.label(egui::RichText::new(text).color(egui::Color32::WHITE).size(14.0));
-            });
-        });
-}
-
-/// The grid level, over the map's corner (a label, so screen readers and tests find it).
-fn level_badge_ui(ui: &egui::Ui, viewport: egui::Rect, size: u16, lang: Lang) {
-    let badge = format!("{} {size}×{size}", T::GridLevel.get(lang));
-    egui::Area::new(egui::Id::unique("atlas-level"))
-        .order(egui::Order::Foreground)
-        .pivot(egui::Align2::RIGHT_TOP)
-        .fixed_pos(viewport.right_top() + egui::vec2(-8.0, 8.0))
-        .interactable(false)
-        .show(ui.ctx(), |ui| {
-            egui::Frame::new().fill(egui::Color32::from_black_alpha(170)).corner_radius(3.0).inner_margin(4.0).show(ui, |ui| {
-                ui.label(egui::RichText::new(badge).color(egui::Color32::WHITE).size(13.0));
             });
         });
 }

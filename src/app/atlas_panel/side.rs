@@ -71,7 +71,7 @@ impl AtlasPanel {
             let words = i18n::attribution_in_words(lang, &cx.class_label(class as usize), attribution, largest);
             ui.label(words).on_hover_text(i18n::cell_numbers_definition(lang));
         }
-        ui.label(T::RealPatches.get(lang));
+        ui.add(egui::Label::new(T::RealPatches.get(lang)).wrap());
         if !self.inspector.missing_patches.is_empty() {
             // Say what is missing and where it was expected, never an empty list.
             let warn = ui.visuals().warn_fg_color;

@@ -109,6 +109,13 @@ impl AtlasPanel {
                 .response
                 .labelled_by(label.id);
         }
+        if self.atlas.is_some() && self.map.current_level > 0 {
+            // Which grid the zoom shows, here rather than over the map (where icons hid it and
+            // it floated over the file browser).
+            ui.separator();
+            let size = self.map.current_level;
+            ui.label(format!("{} {size}×{size}", T::GridLevel.get(lang)));
+        }
     }
 
     fn mosaic_ui(&self, ui: &mut egui::Ui, cx: &AppContext) {
