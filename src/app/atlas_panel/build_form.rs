@@ -90,6 +90,9 @@ pub struct FolderCount {
     pub images: usize,
 }
 
+/// Width of the form's lists (a long choice is cut short rather than widening the side panel).
+const COMBO_WIDTH: f32 = 170.0;
+
 /// The build part of the panel: the form, the folder it reads and what a look into it found, and
 /// the build while it runs.
 #[derive(Default)]
@@ -225,7 +228,6 @@ impl AtlasBuilder {
     /// The form: what to map, which layer, and the settings of the layout and the icons; a new
     /// control goes into the grid here.
     pub(super) fn form_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
-        const COMBO_WIDTH: f32 = 170.0;
         let lang = cx.lang;
         self.ensure_folder(cx);
         let data = self.folder_ui(ui, cx);
