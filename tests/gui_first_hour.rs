@@ -327,6 +327,8 @@ fn an_atlas_photo_in_the_training_data_set_opens_and_its_numbers_are_said_in_wor
     // What each class's attribution means, in words beside its number.
     let phrases = harness.query_all_by(|node| node.value().is_some_and(|text| text.contains("支持“") && text.contains("（归因 "))).count();
     assert!(phrases > 0, "the cell's classes are said with how strongly they are supported");
+    let fit = harness.query_all_by(|node| node.value().is_some_and(|text| text.contains("贴合这个格子（方向余弦 "))).count();
+    assert!(fit > 0, "the icon's fidelity is said in words before its cosine");
     assert!(harness.query_by(|node| node.value().is_some_and(|text| text.contains("贡献"))).is_none(), "no bare number");
 
     // A photo of the cell opens from the training data set: the patch is a photo here, not only

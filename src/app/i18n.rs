@@ -1159,7 +1159,7 @@ pub fn attribution_in_words(lang: Lang, class: &str, value: f32, largest: f32) -
 }
 
 /// An icon's fidelity, on hover: how well it shows what its cell means, in words with the cosine.
-pub fn icon_fidelity(lang: Lang, cosine: f32, objective: f32) -> String {
+pub fn icon_fidelity(lang: Lang, cosine: f32) -> String {
     let words = match (lang, cosine) {
         (Lang::Zh, c) if c >= 0.9 => "图标很贴合这个格子",
         (Lang::Zh, c) if c >= 0.7 => "图标大致贴合这个格子",
@@ -1169,8 +1169,8 @@ pub fn icon_fidelity(lang: Lang, cosine: f32, objective: f32) -> String {
         (Lang::En, _) => "the icon fits its cell poorly",
     };
     match lang {
-        Lang::Zh => format!("{words}（方向余弦 {cosine:.3}，1 为完全一致 · 目标值 {objective:.1}）"),
-        Lang::En => format!("{words} (direction cosine {cosine:.3}, 1 is a perfect match · objective {objective:.1})"),
+        Lang::Zh => format!("{words}（方向余弦 {cosine:.3}，1 为完全一致）"),
+        Lang::En => format!("{words} (direction cosine {cosine:.3}, 1 is a perfect match)"),
     }
 }
 

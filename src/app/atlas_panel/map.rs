@@ -87,7 +87,7 @@ impl AtlasPanel {
                 let slot = icons.cells.iter().position(|&c| c as usize == index)?;
                 icons.fidelity.get(slot)
             }) {
-                text += &format!("\n{}", i18n::icon_fidelity(lang, fidelity.cosine, fidelity.objective));
+                text += &format!("\n{}", i18n::icon_fidelity(lang, fidelity.cosine));
             }
             super::pointer_tooltip(ui, "atlas-cell-hover", text);
         }

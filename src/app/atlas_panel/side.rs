@@ -64,7 +64,7 @@ impl AtlasPanel {
             let slot = icons.cells.iter().position(|&c| c as usize == index)?;
             icons.fidelity.get(slot)
         }) {
-            ui.small(i18n::icon_fidelity(lang, fidelity.cosine, fidelity.objective)).on_hover_text(i18n::cell_numbers_definition(lang));
+            ui.small(i18n::icon_fidelity(lang, fidelity.cosine)).on_hover_text(i18n::cell_numbers_definition(lang));
         }
         let largest = largest_attribution(level);
         for &(class, attribution) in &cell.top_by_attribution {
