@@ -177,3 +177,42 @@ fn a_data_folder_and_a_save_name_are_chosen_in_the_browser() {
     common::run_until(&mut harness, "the PNG is written", 60, |_| written.is_file());
     assert!(image::open(&written).is_ok(), "a readable PNG");
 }
+
+#[test]
+fn saving_over_an_existing_file_asks_first_and_keeps_it_unless_told() {
+    let out = tempfile::tempdir().unwrap();
+    let existing = out.path().join("keep-me.png");
+    std::fs::write(&existing, b"the user's own picture").unwrap();
+    let mut harness = app(unavailable());
+    harness.input_mut().dropped_files.push(Arc::new(common::DroppedPath(common::flowers17_photo("sunflower"))));
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
+    harness.get_by_label("解释").click();
+    common::run_until(&mut harness, "Grad-CAM is shown", 60, |app| {
+        app.explain().result_for(activation_atlas::app::explain_panel::Method::GradCam).is_some()
+    });
+    let save_as = |harness: &mut Harness<'static, AtlasApp>| {
+        harness.get_by_label("导出 PNG…").click();
+        wait_for_label(harness, "保存 PNG");
+        type_path(harness, out.path());
+        let name = harness.get_by_label("文件名");
+        name.focus();
+        name.set_text_value_accesskit("keep-me.png");
+        harness.run_steps(2);
+        harness.get_by_label("保存").click();
+        wait_for_label(harness, "“keep-me.png”已经存在。要用新文件替换它吗？");
+        harness.run_steps(2);
+    };
+    // Asked, and told no: the file stays as it was.
+    save_as(&mut harness);
+    harness.get_by_label("不替换，换个名字").click();
+    harness.run_steps(3);
+    assert!(harness.query_by_label("“keep-me.png”已经存在。要用新文件替换它吗？").is_none(), "the question is answered");
+    assert!(harness.state().dialogs_open(), "the browser stays open for another name");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"the user's own picture");
+    harness.get_by_label("取消").click();
+    harness.run_steps(3);
+    // Asked, and told yes: the export replaces it.
+    save_as(&mut harness);
+    harness.get_by_label("替换").click();
+    common::run_until(&mut harness, "the PNG replaces the file", 60, |_| image::open(&existing).is_ok());
+}

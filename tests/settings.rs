@@ -102,6 +102,25 @@ fn a_corrupt_settings_file_gives_defaults_and_a_message_naming_it() {
 }
 
 #[test]
+fn an_unreadable_settings_file_is_kept_aside_not_replaced_by_the_next_save() {
+    use activation_atlas::app::settings_file::SettingsFile;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.ron");
+    let hand_edited = "(lang: En, last_model: Some(\"/m/best.safetensors\"), oops";
+    std::fs::write(&path, hand_edited).unwrap();
+    let mut file = SettingsFile::at(path.clone());
+    let (_, problem) = file.load(None, Lang::En);
+    let problem = problem.expect("the broken file is reported");
+    file.save(&Settings { lang: Lang::Zh, ..Settings::default() }, Lang::En);
+    // The user's text survives under another name beside it, and the message says which.
+    let kept: Vec<PathBuf> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).filter(|p| *p != path).collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), hand_edited);
+    assert!(problem.contains(&kept[0].display().to_string()), "{problem}");
+    assert!(std::fs::read_to_string(&path).unwrap().contains("Zh"), "the new settings are saved in its place");
+}
+
+#[test]
 fn a_failed_save_is_told_once_and_again_only_after_a_success() {
     use activation_atlas::app::settings_file::SettingsFile;
     let dir = tempfile::tempdir().unwrap();

@@ -49,6 +49,8 @@ pub struct FileBrowser {
     ctx: egui::Context,
     /// Set when the user has chosen (empty: cancelled).
     answer: Option<Vec<PathBuf>>,
+    /// A save's file that already exists, waiting for the user to say it may be replaced.
+    replacing: Option<PathBuf>,
 }
 
 impl FileBrowser {
@@ -67,6 +69,7 @@ impl FileBrowser {
             problem: None,
             ctx: ctx.clone(),
             answer: None,
+            replacing: None,
         };
         browser.go_to(dir);
         browser
@@ -105,13 +108,24 @@ impl FileBrowser {
         self.answer = Some(paths);
     }
 
+    /// A save to `path`: chosen at once when nothing is there, else asked about first.
+    fn save_to(&mut self, path: PathBuf) {
+        if path.exists() {
+            self.replacing = Some(path);
+        } else {
+            self.choose(vec![path]);
+        }
+    }
+
     /// What the typed path asks for: a folder is opened, a file is chosen (or, for saves, a new
     /// file in an existing folder).
     fn follow_typed_path(&mut self) {
         let path = expand_home(self.typed.trim());
         if path.is_dir() {
             self.go_to(path);
-        } else if (self.kind.is_save() && path.parent().is_some_and(Path::is_dir)) || (path.is_file() && !self.kind.is_folder()) {
+        } else if self.kind.is_save() && path.parent().is_some_and(Path::is_dir) {
+            self.save_to(path);
+        } else if path.is_file() && !self.kind.is_folder() {
             self.choose(vec![path]);
         } else {
             self.problem = Some(T::BrowserNoSuchPath);
@@ -244,6 +258,21 @@ impl FileBrowser {
     }
 
     fn buttons_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        if let Some(path) = self.replacing.clone() {
+            // The file is there already: replace it only when the user says so.
+            let name = short_name(&path);
+            ui.colored_label(ui.visuals().warn_fg_color, crate::app::i18n::replace_existing(lang, &name));
+            ui.horizontal(|ui| {
+                if ui.button(T::BrowserReplace.get(lang)).clicked() {
+                    self.replacing = None;
+                    self.choose(vec![path]);
+                }
+                if ui.button(T::BrowserKeepExisting.get(lang)).clicked() {
+                    self.replacing = None;
+                }
+            });
+            return;
+        }
         ui.horizontal(|ui| {
             if self.kind.is_save() {
                 let label = ui.label(T::BrowserFileName.get(lang));
@@ -263,7 +292,7 @@ impl FileBrowser {
                         (kind, folder) if kind.is_folder() => self.choose(vec![folder.unwrap_or_else(|| self.dir.clone())]),
                         // A selected folder opens, as in the desktop's dialogs.
                         (_, Some(folder)) => self.go_to(folder),
-                        (kind, None) if kind.is_save() => self.choose(vec![self.dir.join(self.file_name.trim())]),
+                        (kind, None) if kind.is_save() => self.save_to(self.dir.join(self.file_name.trim())),
                         (_, None) => self.choose(files),
                     }
                 }

@@ -296,6 +296,8 @@ pub enum T {
     BrowserEmpty,
     BrowserNoSuchPath,
     BrowserFileName,
+    BrowserReplace,
+    BrowserKeepExisting,
     BrowserChooseFolder,
     BrowserOpen,
     BrowserMultipleHint,
@@ -405,6 +407,8 @@ impl T {
                 ("这个位置不存在，或不是可以选择的文件。", "That location does not exist or is not a file that can be chosen.")
             }
             T::BrowserFileName => ("文件名", "File name"),
+            T::BrowserReplace => ("替换", "Replace"),
+            T::BrowserKeepExisting => ("不替换，换个名字", "Keep it, choose another name"),
             T::BrowserChooseFolder => ("选择此文件夹", "Choose this folder"),
             T::BrowserOpen => ("打开", "Open"),
             T::BrowserMultipleHint => ("按住 Ctrl 可选择多个", "Hold Ctrl to choose several"),
@@ -1061,6 +1065,14 @@ pub fn occlusion_caption(lang: Lang, class: &str, probability: f32) -> String {
 }
 
 /// The status bar's button that stops one job: "取消训练", "Cancel: Training".
+/// The built-in browser's question before a save replaces a file.
+pub fn replace_existing(lang: Lang, name: &str) -> String {
+    match lang {
+        Lang::Zh => format!("“{name}”已经存在。要用新文件替换它吗？"),
+        Lang::En => format!("“{name}” already exists. Replace it with the new file?"),
+    }
+}
+
 /// A job's time left, from its pace so far: "剩余约 1:23", "about 1:23 left".
 pub fn time_left(lang: Lang, left: std::time::Duration) -> String {
     let seconds = left.as_secs();

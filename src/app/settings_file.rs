@@ -37,7 +37,7 @@ impl SettingsFile {
 
     /// The saved settings: from the file; where there is none yet, from eframe's storage (where
     /// earlier versions kept them); else the defaults. A file that cannot be read or parsed gives
-    /// the defaults and a message naming it (it is replaced at the next save).
+    /// the defaults and a message naming it; the file is kept aside under another name.
     pub fn load(&mut self, earlier: Option<&dyn eframe::Storage>, lang: Lang) -> (Settings, Option<String>) {
         if !self.path.exists() {
             let settings = earlier.and_then(|storage| eframe::get_value(storage, SETTINGS_KEY)).unwrap_or_default();
@@ -52,11 +52,36 @@ impl SettingsFile {
                 (settings, None)
             }
             Err(reason) => {
-                let message = match lang {
-                    Lang::Zh => format!("无法读取设置文件 {}：{reason}。已使用默认设置。", self.path.display()),
-                    Lang::En => format!("Cannot read the settings file {}: {reason}. Using the default settings.", self.path.display()),
+                // Kept aside, not overwritten by the next save: the user may want what was in it.
+                let aside = self.keep_aside();
+                let path = self.path.display();
+                let message = match (lang, aside) {
+                    (Lang::Zh, Some(aside)) => {
+                        format!("无法读取设置文件 {path}：{reason}。已使用默认设置；原文件已改名保留为 {}。", aside.display())
+                    }
+                    (Lang::Zh, None) => format!("无法读取设置文件 {path}：{reason}。已使用默认设置。"),
+                    (Lang::En, Some(aside)) => format!(
+                        "Cannot read the settings file {path}: {reason}. Using the default settings; the file was kept as {}.",
+                        aside.display()
+                    ),
+                    (Lang::En, None) => format!("Cannot read the settings file {path}: {reason}. Using the default settings."),
                 };
                 (Settings::default(), Some(message))
+            }
+        }
+    }
+
+    /// Renames an unreadable settings file to `settings.ron.unreadable-<UTC time>` beside it; its
+    /// new path, or None when it could not be moved (it is then replaced at the next save).
+    fn keep_aside(&self) -> Option<PathBuf> {
+        let stamp = crate::engine::fsutil::utc_timestamp_now().replace([':', '-'], "");
+        let name = format!("{}.unreadable-{stamp}", self.path.file_name()?.to_string_lossy());
+        let aside = self.path.with_file_name(name);
+        match std::fs::rename(&self.path, &aside) {
+            Ok(()) => Some(aside),
+            Err(error) => {
+                tracing::warn!("could not keep the unreadable settings file {} aside: {error}", self.path.display());
+                None
             }
         }
     }

@@ -222,5 +222,7 @@ pub fn parse_atlas(bytes: &[u8], path: &Path) -> Result<Atlas, AtlasError> {
     } else {
         None
     };
-    Ok(Atlas { meta: header.meta, collected, layout, levels, icons, mosaic, distribution, images })
+    let atlas = Atlas { meta: header.meta, collected, layout, levels, icons, mosaic, distribution, images };
+    super::validate::check_atlas(&atlas).map_err(error)?;
+    Ok(atlas)
 }

@@ -20,6 +20,7 @@ pub mod place;
 pub mod selection;
 pub mod table;
 pub mod timeline;
+pub mod validate;
 pub mod views;
 
 pub use build::{Atlas, AtlasError, AtlasParams, BuildEvent, Stage, build_atlas};

@@ -133,9 +133,13 @@ impl SelectionFormat {
     }
 }
 
-/// A CSV field, quoted when it holds a separator, a quote or a line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+/// A CSV text field, quoted when it holds a separator, a quote or a line break. One that starts
+/// like a formula (`= + - @`, or a tab or carriage return before one) gets a leading `'` so a
+/// spreadsheet shows it as text instead of running it; numbers are written without this.
+pub fn csv_field(text: &str) -> String {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let text = if formula { format!("'{text}") } else { text.to_string() };
+    if formula || text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
 /// The selection as CSV: a header, then one row per image.
