@@ -89,3 +89,68 @@ fn a_selection_list_never_hands_a_spreadsheet_a_formula() {
     let csv = selection_csv(&[row]);
     assert_eq!(csv.lines().nth(1), Some("3,\"'=1+1\",\"'-x.jpg\",,-0.5,0.25"), "{csv}");
 }
+
+/// A gzipped tar holding one entry `jpg/image_0001.jpg` with `header` filled by `make` and `data`.
+fn archive_with(dir: &Path, make: impl FnOnce(&mut tar::Header), data: &[u8]) -> PathBuf {
+    let mut header = tar::Header::new_gnu();
+    header.set_path("jpg/image_0001.jpg").unwrap();
+    header.set_mode(0o644);
+    make(&mut header);
+    header.set_cksum();
+    let mut raw = header.as_bytes().to_vec();
+    raw.extend_from_slice(data);
+    raw.resize(raw.len().div_ceil(512) * 512 + 1024, 0);
+    let path = dir.join("17flowers.tgz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    gz.finish().unwrap();
+    path
+}
+
+#[test]
+fn an_archive_entry_claiming_a_gigabyte_is_refused_before_it_is_read() {
+    use activation_atlas::engine::dataset_get::unpack_flowers17;
+    let dir = tempfile::tempdir().unwrap();
+    // The header claims 1 GiB; what follows is a few bytes: refused on the claim, never read.
+    let archive = archive_with(dir.path(), |h| h.set_size(1 << 30), b"\xff\xd8\xff");
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let error = unpack_flowers17(&archive, &dir.path().join("flowers17"), &mut |_| {}, &cancel).expect_err("refused").to_string();
+    assert!(error.contains("claims 1073741824 bytes"), "{error}");
+    assert!(!dir.path().join("flowers17").exists());
+}
+
+#[test]
+fn a_link_named_like_a_photo_is_not_taken_for_one() {
+    use activation_atlas::engine::dataset_get::unpack_flowers17;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = archive_with(
+        dir.path(),
+        |h| {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_link_name("/etc/passwd").unwrap();
+            h.set_size(0);
+        },
+        b"",
+    );
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let error = unpack_flowers17(&archive, &dir.path().join("flowers17"), &mut |_| {}, &cancel).expect_err("refused").to_string();
+    assert!(error.contains("it holds 0 of the 1360 images"), "{error}");
+}
+
+#[test]
+fn a_link_planted_where_a_save_writes_its_temporary_is_never_written_through() {
+    use activation_atlas::engine::fsutil::write_atomically;
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "untouched").unwrap();
+    let target = dir.path().join("settings.ron");
+    // Every name a save of this process could have used under the old naming scheme.
+    for n in 0..2000 {
+        let planted = dir.path().join(format!(".settings.ron.tmp-{}-{n}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, planted).unwrap();
+    }
+    write_atomically(&target, b"(lang: Zh)").unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    assert!(!std::fs::symlink_metadata(&target).unwrap().file_type().is_symlink(), "the saved file is a file of its own");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "(lang: Zh)");
+}

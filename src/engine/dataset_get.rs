@@ -168,6 +168,17 @@ pub fn download(url: &str, archive: &Path, progress: &mut dyn FnMut(GetProgress)
     std::fs::rename(&partial, archive).map_err(|e| GetError::File { path: archive.to_path_buf(), reason: e.to_string() })
 }
 
+/// The largest photo entry accepted from the archive (its largest photo is well under 1 MB).
+const MAX_ENTRY_BYTES: u64 = 32 << 20;
+
+/// Writes a new file and flushes it to disk, so the rename that publishes the data set never
+/// publishes a photo the disk does not hold yet.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 /// The number `n` of an archive entry named `jpg/image_NNNN.jpg`.
 fn image_number(entry: &Path) -> Option<usize> {
     let name = entry.to_str()?.strip_prefix("jpg/")?.strip_prefix("image_")?.strip_suffix(".jpg")?;
@@ -200,12 +211,29 @@ pub fn unpack_flowers17(archive: &Path, dir: &Path, progress: &mut dyn FnMut(Get
         }
         let mut entry = entry.map_err(|e| not_it(format!("damaged ({e})")))?;
         let path = entry.path().map_err(|e| not_it(e.to_string()))?.into_owned();
+        // Only plain files: a link, device or folder named like a photo is not one.
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
         let Some(number) = image_number(&path).filter(|n| (1..=FLOWERS17_IMAGES).contains(n)) else { continue };
+        // The size the entry claims is checked before anything is read, and the read is bounded
+        // by it: a crafted entry that inflates to gigabytes is refused, not held in memory.
+        let claimed = entry.header().size().unwrap_or(u64::MAX);
+        if claimed > MAX_ENTRY_BYTES {
+            return Err(not_it(format!(
+                "{} claims {claimed} bytes; no photo of the set is over {} MB",
+                path.display(),
+                MAX_ENTRY_BYTES >> 20
+            )));
+        }
         let class = FLOWERS17_CLASSES[(number - 1) / FLOWERS17_PER_CLASS];
         let target = staging.join(class).join(format!("image_{number:04}.jpg"));
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).map_err(|e| not_it(format!("damaged at {} ({e})", path.display())))?;
-        std::fs::write(&target, &bytes).map_err(|e| write_error(&target, e))?;
+        let mut bytes = Vec::with_capacity(claimed as usize);
+        (&mut entry)
+            .take(MAX_ENTRY_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| not_it(format!("damaged at {} ({e})", path.display())))?;
+        write_durably(&target, &bytes).map_err(|e| write_error(&target, e))?;
         if !std::mem::replace(&mut seen[number - 1], true) {
             found += 1;
         }

@@ -24,9 +24,17 @@ pub struct AtomicFile {
 impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
         remove_stale_temporaries(path);
-        let temporary = temporary_path(path);
-        // Readable too, so the committed file can be read back through the same handle.
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&temporary)?;
+        // A new file under a name nobody could guess, created exclusively: a link or file planted
+        // at a temporary's name is never followed or written through. Readable too, so the
+        // committed file can be read back through the same handle.
+        let (temporary, file) = loop {
+            let temporary = temporary_path(path);
+            match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&temporary) {
+                Ok(file) => break (temporary, file),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            }
+        };
         Ok(AtomicFile { path: path.to_path_buf(), temporary, writer: Some(std::io::BufWriter::with_capacity(1 << 20, file)) })
     }
 
@@ -76,7 +84,14 @@ fn temporary_path(path: &Path) -> PathBuf {
     static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+    // The pid first (stale temporaries are found by it), then a number no other process knows.
+    let secret = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::hash::RandomState::new().build_hasher();
+        hasher.write_u64(n);
+        hasher.finish()
+    };
+    path.with_file_name(format!(".{name}.tmp-{}-{n}-{secret:016x}", std::process::id()))
 }
 
 /// Removes temporary files of `path` left by processes that were killed mid-save (their pid no

@@ -225,7 +225,9 @@ fn copy_one(source: &Path, folder: &Path) -> io::Result<PathBuf> {
     let name = source.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
     let target = free_name(folder, Path::new(name));
     let partial = folder.join(format!(".{}.partial", target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-    if let Err(error) = std::fs::copy(source, &partial) {
+    // Flushed to disk before it takes its name, so a crash never leaves a named, empty copy.
+    let copied = std::fs::copy(source, &partial).and_then(|_| std::fs::File::open(&partial)?.sync_all());
+    if let Err(error) = copied {
         let _ = std::fs::remove_file(&partial);
         return Err(error);
     }
