@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::{Duration, Instant};
 
 /// The Visual Geometry Group's archive (about 58 MB). Not reachable from every machine; `--from`
 /// takes another address or a local copy.
@@ -116,20 +118,91 @@ fn refuse_if_not_empty(dir: &Path) -> Result<(), GetError> {
     if has_entries { Err(GetError::NotEmpty { path: dir.to_path_buf() }) } else { Ok(()) }
 }
 
+/// How long a download may wait: to connect, for the response's headers, and between two pieces
+/// of its body. A server that stops sending is given up on after `idle`, and a cancel is seen
+/// within `poll` however the connection behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct NetLimits {
+    pub connect: Duration,
+    pub response: Duration,
+    pub idle: Duration,
+    pub poll: Duration,
+}
+
+impl Default for NetLimits {
+    fn default() -> NetLimits {
+        NetLimits {
+            connect: Duration::from_secs(20),
+            response: Duration::from_secs(30),
+            idle: Duration::from_secs(60),
+            poll: Duration::from_millis(250),
+        }
+    }
+}
+
 /// Downloads `url` to `archive`, continuing `archive.part` when the server supports ranges.
 pub fn download(url: &str, archive: &Path, progress: &mut dyn FnMut(GetProgress), cancel: &AtomicBool) -> Result<(), GetError> {
+    download_within(url, archive, progress, cancel, &NetLimits::default())
+}
+
+/// [`download`] with the waits of `limits`.
+pub fn download_within(
+    url: &str,
+    archive: &Path,
+    progress: &mut dyn FnMut(GetProgress),
+    cancel: &AtomicBool,
+    limits: &NetLimits,
+) -> Result<(), GetError> {
     let failed = |reason: String| GetError::Download { url: url.to_string(), reason };
     let partial = archive.with_extension("tgz.part");
     if let Some(dir) = archive.parent() {
         std::fs::create_dir_all(dir).map_err(|e| GetError::File { path: dir.to_path_buf(), reason: e.to_string() })?;
     }
-    let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
-    let mut request = ureq::get(url);
-    if have > 0 {
-        request = request.header("Range", &format!("bytes={have}-"));
+    // A part as large as the whole archive can be is not a part of it: start again.
+    let mut have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    if have > MAX_ARCHIVE_BYTES {
+        let _ = std::fs::remove_file(&partial);
+        have = 0;
     }
-    let response = request.call().map_err(|e| failed(e.to_string()))?;
-    let resumed = response.status() == 206;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(limits.connect))
+        .timeout_recv_response(Some(limits.response))
+        // The reading thread of an abandoned download ends by this at the latest.
+        .timeout_recv_body(Some(Duration::from_secs(4 * 3600)))
+        // An https download never follows a redirect to plain http.
+        .https_only(url.starts_with("https://"))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |from: u64| {
+        // The bytes as stored: a content encoding would make the counts and ranges lie.
+        let mut request = agent.get(url).header("Accept-Encoding", "identity");
+        if from > 0 {
+            request = request.header("Range", &format!("bytes={from}-"));
+        }
+        request.call().map_err(|e| failed(e.to_string()))
+    };
+    let mut response = get(have)?;
+    // 416: the part is complete or not of this file; either way, start again from zero.
+    if have > 0 && response.status() == 416 {
+        have = 0;
+        response = get(0)?;
+    }
+    if !response.status().is_success() {
+        return Err(failed(format!("the server answered {}", response.status())));
+    }
+    // A 206 continues the part only where its Content-Range starts at the part's end; a server
+    // that ignores the range (200) or answers another one is read from zero.
+    let content_range_start = response
+        .headers()
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes ")?.split('-').next()?.trim().parse::<u64>().ok());
+    let resumed = have > 0 && response.status() == 206 && content_range_start == Some(have);
+    if response.status() == 206 && !resumed {
+        have = 0;
+        response = get(0)?;
+    }
     let length = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let start = if resumed { have } else { 0 };
     let total = length.map(|l| l + start);
@@ -142,20 +215,28 @@ pub fn download(url: &str, archive: &Path, progress: &mut dyn FnMut(GetProgress)
     } else {
         File::create(&partial).map_err(file_error)?
     };
-    let mut body = response.into_body().into_reader();
+    let pieces = read_in_background(response.into_body().into_reader());
     let mut done = start;
-    let mut buffer = vec![0u8; 1 << 16];
+    let mut last_piece = Instant::now();
     loop {
         if cancel.load(Ordering::Relaxed) {
             return Err(GetError::Cancelled);
         }
-        let read =
-            body.read(&mut buffer).map_err(|e| failed(format!("the connection broke after {done} bytes ({e}); run again to resume")))?;
-        if read == 0 {
-            break;
-        }
-        file.write_all(&buffer[..read]).map_err(file_error)?;
-        done += read as u64;
+        let piece = match pieces.recv_timeout(limits.poll) {
+            Ok(piece) => piece,
+            Err(RecvTimeoutError::Timeout) if last_piece.elapsed() < limits.idle => continue,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(failed(format!(
+                    "the server sent nothing for {} s after {done} bytes; run again to resume",
+                    limits.idle.as_secs()
+                )));
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        last_piece = Instant::now();
+        let piece = piece.map_err(|e| failed(format!("the connection broke after {done} bytes ({e}); run again to resume")))?;
+        file.write_all(&piece).map_err(file_error)?;
+        done += piece.len() as u64;
         if done > MAX_ARCHIVE_BYTES {
             return Err(failed("more bytes than the archive can be".to_string()));
         }
@@ -166,6 +247,36 @@ pub fn download(url: &str, archive: &Path, progress: &mut dyn FnMut(GetProgress)
         return Err(failed(format!("got {done} of {total} bytes; run again to resume")));
     }
     std::fs::rename(&partial, archive).map_err(|e| GetError::File { path: archive.to_path_buf(), reason: e.to_string() })
+}
+
+/// Reads `body` on a thread of its own, piece by piece, so the download can give up on a silent
+/// server or a cancel without waiting for a read that may never return; the thread ends with
+/// the connection (its reads are bounded by the connection's own timeouts or its closing).
+fn read_in_background(mut body: impl Read + Send + 'static) -> Receiver<std::io::Result<Vec<u8>>> {
+    let (sender, receiver) = sync_channel(4);
+    let spawned = std::thread::Builder::new().name("download-read".to_string()).spawn(move || {
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            match body.read(&mut buffer) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if sender.send(Ok(buffer[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                    return;
+                }
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        let (sender, receiver) = sync_channel(1);
+        let _ = sender.send(Err(error));
+        return receiver;
+    }
+    receiver
 }
 
 /// The largest photo entry accepted from the archive (its largest photo is well under 1 MB).
