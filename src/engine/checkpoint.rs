@@ -230,18 +230,24 @@ pub fn load_checkpoint(path: &Path, device: Device) -> Result<Checkpoint, Checkp
             return Err(CheckpointError::UnexpectedTensor { path: path_buf(), name: name.clone() });
         }
     }
+    // Every tensor present, of its shape and type, before the network is built: a sidecar that
+    // names millions of classes must not build a layer that large for weights that are not there.
+    for (name, expected_shape) in &expected {
+        let view = tensors.tensor(name).map_err(|_| CheckpointError::MissingTensor { path: path_buf(), name: name.clone() })?;
+        let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        if &found != expected_shape {
+            return Err(CheckpointError::WrongShape { path: path_buf(), name: name.clone(), found, expected: expected_shape.clone() });
+        }
+        if view.dtype() != Dtype::F32 {
+            return Err(CheckpointError::WrongDtype { path: path_buf(), name: name.clone(), found: format!("{:?}", view.dtype()) });
+        }
+    }
     let net = Net::new(meta.class_names.len(), device);
     let mut variables = net.vs.variables();
     tch::no_grad(|| {
-        for (name, expected_shape) in &expected {
+        for (name, _) in &expected {
             let view = tensors.tensor(name).map_err(|_| CheckpointError::MissingTensor { path: path_buf(), name: name.clone() })?;
             let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-            if &found != expected_shape {
-                return Err(CheckpointError::WrongShape { path: path_buf(), name: name.clone(), found, expected: expected_shape.clone() });
-            }
-            if view.dtype() != Dtype::F32 {
-                return Err(CheckpointError::WrongDtype { path: path_buf(), name: name.clone(), found: format!("{:?}", view.dtype()) });
-            }
             let data = Tensor::f_from_data_size(view.data(), &found, Kind::Float)
                 .map_err(|source| CheckpointError::Torch { path: path_buf(), source })?;
             let variable = variables.get_mut(name).expect("every expected name is a variable");
