@@ -142,3 +142,38 @@ fn a_range_answered_from_another_offset_is_not_appended_to_the_part() {
     download_ending_within(&url, &archive, Arc::new(AtomicBool::new(false)), Duration::from_secs(30)).expect("downloaded");
     assert_eq!(std::fs::read(&archive).unwrap(), BODY, "the archive is the server's file, not a part with it appended");
 }
+
+#[test]
+fn ctrl_c_stops_data_get_during_a_silent_download_with_exit_code_130() {
+    use std::process::{Command, Stdio};
+    let (url, requests) = serve(headers_then_silence(1_000_000));
+    let work = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
+        .args(["data", "get", "flowers17", "--from", &url, "--dir"])
+        .arg(work.path().join("flowers17"))
+        .env("ACTIVATION_ATLAS_CACHE", work.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the server has the request, the download waits on a silent connection.
+    let asked = std::time::Instant::now();
+    while requests.lock().unwrap().is_empty() {
+        assert!(asked.elapsed() < Duration::from_secs(30), "the request never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let interrupted = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if interrupted.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("data get did not stop within 10 s of Ctrl-C while the server was silent");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("cancelled"), "{stderr}");
+}
