@@ -307,7 +307,8 @@ impl AtlasPanel {
         if self.distribution.open_photo.as_ref().is_some_and(|(path, _)| *path == photo) {
             return;
         }
-        // By path alone (no file system calls): where the atlas records it, or inside the form's folder.
+        // By path (only `photo_folders` asks the disk, once per photo): where the atlas records
+        // it, or inside one of the folders its photos may be in.
         let folders = self.photo_folders(cx);
         let inside_folder = |i: usize| {
             let inside = atlas.meta.image_paths.get(i);

@@ -118,6 +118,10 @@ pub struct CellInspector {
     pub selected: Option<(u16, usize)>,
     /// The selected cell's patches: picture, class, recorded file, image index in the atlas.
     patches: Vec<(egui::TextureHandle, u16, PathBuf, u32)>,
+    /// Each patch's file on this machine, looked for when the patches or the folders they may be
+    /// in (the build form's, the training data set) change, not every frame.
+    patch_files: Vec<Option<PathBuf>>,
+    patch_files_for: Option<(Option<PathBuf>, Option<PathBuf>)>,
     /// The selected cell in real pictures: the mean of its patches, its most typical patch.
     real_pictures: [Option<egui::TextureHandle>; 2],
     /// Image files behind the selected cell that could not be read (atlases without embedded
@@ -307,6 +311,24 @@ impl AtlasPanel {
                 (picture, patch.label, patch.path, patch.image_index)
             })
             .collect();
+        self.inspector.patch_files_for = None;
+    }
+
+    /// Each patch's file on this machine (see `CellInspector::patch_files`).
+    pub(super) fn patch_files(&mut self, cx: &AppContext) -> &[Option<PathBuf>] {
+        let key = (self.builder.folder.clone(), cx.settings.last_data_dir.clone());
+        if self.inspector.patch_files_for.as_ref() != Some(&key) {
+            let folders = self.photo_folders(cx);
+            let atlas = self.atlas.clone();
+            self.inspector.patch_files = self
+                .inspector
+                .patches
+                .iter()
+                .map(|(_, _, _, image)| crate::engine::atlas::selection::image_file_here(atlas.as_deref()?, *image as usize, &folders))
+                .collect();
+            self.inspector.patch_files_for = Some(key);
+        }
+        &self.inspector.patch_files
     }
 
     /// The texture the map draws grid `size` with: the chosen real pictures once they have

@@ -80,18 +80,13 @@ impl AtlasPanel {
                 ui.small(path.display().to_string());
             }
         }
-        let folders = self.photo_folders(cx);
+        let files = self.patch_files(cx).to_vec();
         ui.horizontal_wrapped(|ui| {
-            for (texture, label, path, image_index) in &self.inspector.patches {
+            for ((texture, label, path, _), here) in self.inspector.patches.iter().zip(files) {
                 let name = cx.class_label(*label as usize);
                 let image = egui::Image::new((texture.id(), egui::vec2(64.0, 64.0))).alt_text(name.as_str());
-                // The photo opens in 分类 and 解释 when its file is on this machine (where the atlas
-                // recorded it, or inside the build form's folder); a shared or shipped atlas may
-                // hold only its network input.
-                let here = self
-                    .atlas
-                    .as_ref()
-                    .and_then(|atlas| crate::engine::atlas::selection::image_file_here(atlas, *image_index as usize, &folders));
+                // The photo opens in 分类 and 解释 when its file is on this machine (see
+                // `photo_folders`); a shared or shipped atlas may hold only its network input.
                 if let Some(file) = here {
                     let hint = format!("{name}\n{}\n{}", file.display(), T::OpenInClassifier.get(lang));
                     if ui.add(image.sense(egui::Sense::click())).on_hover_text(hint).clicked() {
