@@ -9,7 +9,7 @@ use activation_atlas::engine::explain::{
     VisConfig, VisObjective, all_feature_maps, filter_montage, grad_cam, image_batch, model_summary, objective_of_picture, occlusion,
     occlusion_positions, paper_feature_map, saliency, smooth_grad, visualize,
 };
-use activation_atlas::engine::model::{Layer, Net};
+use activation_atlas::engine::model::{INPUT_SIZE, Layer, Net};
 use image::RgbImage;
 use tch::{Device, Kind, Tensor};
 
@@ -117,7 +117,7 @@ fn batched_occlusion_matches_one_image_at_a_time() {
     let mut reported = Vec::new();
     let result =
         occlusion(&net, &image, class, patch, stride, &mut |done, total| reported.push((done, total)), &AtomicBool::new(false)).unwrap();
-    let positions = occlusion_positions(patch, stride);
+    let positions = occlusion_positions(INPUT_SIZE as usize, patch, stride);
     assert_eq!(positions, [0, 10, 20, 30, 40, 50, 60, 70, 80]);
     assert_eq!(reported.last(), Some(&(81, 81)));
     let batch = image_batch(&net, &image);

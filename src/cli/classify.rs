@@ -14,8 +14,9 @@ use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::classify::classify_images_with;
 use crate::engine::data::Dataset;
 use crate::engine::eval::EvalReport;
-use crate::engine::image_input::{images_to_tensor, load_network_image};
+use crate::engine::image_input::{images_to_tensor, load_network_image_sized};
 use crate::engine::model::default_device;
+use crate::engine::network::import::load_network;
 
 #[derive(Args, Debug)]
 pub struct ClassifyArgs {
@@ -72,15 +73,16 @@ pub struct MistakesArgs {
 
 pub(super) fn classify(args: ClassifyArgs, out: Output) -> Result<serde_json::Value> {
     let weights = weights_or_shipped(args.weights)?;
-    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let checkpoint = load_network(&weights, default_device())?;
     let classes = &checkpoint.meta.class_names;
     let namer = ClassNamer::new(&args.names, classes)?;
+    let side = checkpoint.net.spec().input_size;
     let mut results = Vec::new();
     let mut failures = 0;
     for path in &args.images {
-        match load_network_image(path) {
+        match load_network_image_sized(path, side) {
             Ok(image) => {
-                let prediction = classify_images_with(&checkpoint.net, &[image], args.views.tta.into()).remove(0);
+                let prediction = classify_images_with(checkpoint.net.as_ref(), &[image], args.views.tta.into()).remove(0);
                 let top = prediction.top_k(args.top);
                 if !out.json {
                     println!("{}", path.display());

@@ -16,6 +16,7 @@ mod common;
 mod data;
 mod descriptions;
 mod explain;
+mod model;
 mod train;
 
 use anyhow::Result;
@@ -30,6 +31,7 @@ use common::{PartlyDone, stop_on_ctrl_c};
 use data::{DataCommand, data_get};
 use descriptions::{DescriptionsCommand, descriptions_check, descriptions_init};
 use explain::{ExplainArgs, ExplainEvalArgs, VisualizeArgs, explain, explain_eval, visualize_command};
+use model::{ModelCommand, model_import};
 use serde_json::json;
 use std::path::PathBuf;
 use train::{CrossValidateArgs, TrainArgs, cross_validate_command, train_command};
@@ -92,6 +94,9 @@ pub enum Command {
     /// Data sets: get the paper's flowers17 in one step.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Networks of other architectures: import a PyTorch state dict.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Checkpoints: prepare one for sharing.
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
@@ -129,6 +134,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Atlas(AtlasCommand::Timeline(_)) => "atlas timeline",
         Command::Atlas(AtlasCommand::TimelineExport(_)) => "atlas timeline-export",
         Command::Data(DataCommand::Get(_)) => "data get",
+        Command::Model(ModelCommand::Import(_)) => "model import",
         Command::Checkpoint(CheckpointCommand::Portable(_)) => "checkpoint portable",
         Command::Checkpoint(CheckpointCommand::RecordCrossValidation(_)) => "checkpoint record-cross-validation",
         Command::Descriptions(DescriptionsCommand::Init(_)) => "descriptions init",
@@ -159,6 +165,7 @@ pub fn run(command: Command, json: bool) -> Result<()> {
         Command::Atlas(AtlasCommand::Place(args)) => atlas_place(args, out),
         Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args, out),
         Command::Data(DataCommand::Get(args)) => data_get(args, out),
+        Command::Model(ModelCommand::Import(args)) => model_import(args, out),
         Command::Checkpoint(CheckpointCommand::Portable(args)) => checkpoint_portable(args, out),
         Command::Checkpoint(CheckpointCommand::RecordCrossValidation(args)) => checkpoint_record_cross_validation(args, out),
         Command::Descriptions(DescriptionsCommand::Init(args)) => descriptions_init(args, out),

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
-use super::explain::{grad_cam, image_batch, occlusion};
-use super::model::{INPUT_SIZE, Layer, Net};
+use super::explain::{image_batch, occlusion};
+use super::model::{Layer, Net};
+use super::network::Network;
 use super::render::Map2d;
 use super::rng::SeededRng;
 
@@ -214,6 +215,10 @@ pub struct Attribution {
 pub enum AttributionError {
     #[error("{method} needs a conv layer (conv1..conv4), not {layer}", method = .0.display_name(), layer = .1)]
     NotConvLayer(AttributionMethod, Layer),
+    #[error("{method} needs a layer with a spatial grid, not {layer}", method = .0.display_name(), layer = .1)]
+    NotSpatial(AttributionMethod, String),
+    #[error("{method} is carried back by hand through the paper's network and has no general form for this one", method = .0.display_name())]
+    NotForThisNetwork(AttributionMethod),
     #[error("cancelled")]
     Cancelled,
 }
@@ -223,12 +228,9 @@ fn to_vec(tensor: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(&flat).expect("a float tensor")
 }
 
-fn side() -> usize {
-    INPUT_SIZE as usize
-}
-
-/// Computes `method`'s map of `image` (the 100 x 100 network input) for `class`. The slow
-/// methods report `progress(done, total)` and stop when `cancel` is set.
+/// Computes `method`'s map of `image` (the 100 x 100 network input) for `class` on the paper's
+/// network, at `settings.layer`. The slow methods report `progress(done, total)` and stop when
+/// `cancel` is set.
 pub fn attribute(
     net: &Net,
     image: &RgbImage,
@@ -241,8 +243,28 @@ pub fn attribute(
     if method.uses_layer() && !settings.layer.is_conv() {
         return Err(AttributionError::NotConvLayer(method, settings.layer));
     }
+    attribute_at(net, image, method, class, settings.layer.index(), settings, progress, cancel)
+}
+
+/// [`attribute`] for any network, at layer `layer` of its spec (`settings.layer` is not used);
+/// `image` is at the network's input size.
+#[allow(clippy::too_many_arguments)]
+pub fn attribute_at(
+    net: &dyn Network,
+    image: &RgbImage,
+    method: AttributionMethod,
+    class: usize,
+    layer: usize,
+    settings: &AttributionSettings,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<Attribution, AttributionError> {
+    let layer_spec = &net.spec().layers[layer.min(net.spec().layers.len() - 1)];
+    if method.uses_layer() && !layer_spec.is_spatial() {
+        return Err(AttributionError::NotSpatial(method, layer_spec.name.clone()));
+    }
     let batch = image_batch(net, image);
-    let n = side();
+    let n = image.width() as usize;
     let finish = |raw: RawMap, heat: Map2d| {
         let all_zero = heat.max() <= 0.0;
         Attribution { method, class, raw, heat, all_zero }
@@ -253,7 +275,7 @@ pub fn attribute(
         AttributionMethod::Saliency => {
             let gradient = input_gradient(net, &batch, class);
             let values = to_vec(&gradient);
-            finish(input_shaped(values.clone()), channel_max_abs(&values).scaled_to_quantile(GRADIENT_QUANTILE))
+            finish(input_shaped(values.clone()), channel_max_abs(&values, n).scaled_to_quantile(GRADIENT_QUANTILE))
         }
         AttributionMethod::SmoothGrad => {
             let map = smooth_grad(net, &batch, class, settings, progress, cancel)?;
@@ -262,11 +284,12 @@ pub fn attribute(
         AttributionMethod::IntegratedGradients => {
             let baseline = ig_baseline(&batch, settings.ig_baseline, settings.seed);
             let values = to_vec(&integrated_gradients(net, &batch, &baseline, class, settings.ig_steps, progress, cancel)?);
-            finish(input_shaped(values.clone()), channel_sum_abs(&values).scaled_to_quantile(GRADIENT_QUANTILE))
+            finish(input_shaped(values.clone()), channel_sum_abs(&values, n).scaled_to_quantile(GRADIENT_QUANTILE))
         }
         AttributionMethod::GuidedBackprop => {
-            let values = to_vec(&net.guided_backprop(&batch, class));
-            finish(input_shaped(values.clone()), channel_max_abs(&values).scaled_to_quantile(GRADIENT_QUANTILE))
+            let guided = net.guided_backprop(&batch, class).ok_or(AttributionError::NotForThisNetwork(method))?;
+            let values = to_vec(&guided);
+            finish(input_shaped(values.clone()), channel_max_abs(&values, n).scaled_to_quantile(GRADIENT_QUANTILE))
         }
         AttributionMethod::GradCam
         | AttributionMethod::GradCamPlusPlus
@@ -274,18 +297,18 @@ pub fn attribute(
         | AttributionMethod::HiResCam
         | AttributionMethod::ScoreCam => {
             let cam = match method {
-                AttributionMethod::ScoreCam => score_cam(net, &batch, settings.layer, class, progress, cancel)?,
-                _ => gradient_cam(net, &batch, settings.layer, class, method),
+                AttributionMethod::ScoreCam => score_cam(net, &batch, layer, class, progress, cancel)?,
+                _ => gradient_cam(net, &batch, layer, class, method),
             };
             let raw = RawMap { shape: vec![cam.height, cam.width], values: cam.values.clone() };
-            finish(raw, upsample(&cam).normalised())
+            finish(raw, upsample(&cam, n).normalised())
         }
         AttributionMethod::GuidedGradCam => {
-            let cam = grad_cam(net, image, settings.layer, class);
-            let guided = to_vec(&net.guided_backprop(&batch, class));
+            let guided = net.guided_backprop(&batch, class).ok_or(AttributionError::NotForThisNetwork(method))?;
+            let cam = upsample(&gradient_cam(net, &batch, layer, class, AttributionMethod::GradCam), n).normalised();
             let plane = n * n;
-            let values: Vec<f32> = guided.iter().enumerate().map(|(i, g)| g * cam.upsampled.values[i % plane]).collect();
-            finish(input_shaped(values.clone()), channel_max_abs(&values).scaled_to_quantile(GRADIENT_QUANTILE))
+            let values: Vec<f32> = to_vec(&guided).iter().enumerate().map(|(i, g)| g * cam.values[i % plane]).collect();
+            finish(input_shaped(values.clone()), channel_max_abs(&values, n).scaled_to_quantile(GRADIENT_QUANTILE))
         }
         AttributionMethod::Occlusion => {
             let result = occlusion(net, image, class, settings.occlusion_patch, settings.occlusion_stride, progress, cancel)
@@ -305,7 +328,7 @@ pub fn attribute(
                 height: RANDOM_GRID,
                 values: (0..RANDOM_GRID * RANDOM_GRID).map(|_| rng.next_f64() as f32).collect(),
             };
-            let map = upsample(&coarse);
+            let map = upsample(&coarse, n);
             finish(picture_shaped(map.values.clone()), map.normalised())
         }
         AttributionMethod::Sobel => {
@@ -317,29 +340,29 @@ pub fn attribute(
 
 /// Gradient of `class`'s logit with respect to the pixels, [3, 100, 100] for a batch of one
 /// (summed over a larger batch).
-fn input_gradient(net: &Net, batch: &Tensor, class: usize) -> Tensor {
+fn input_gradient(net: &dyn Network, batch: &Tensor, class: usize) -> Tensor {
     let input = batch.detach().set_requires_grad(true);
-    let logit = net.forward(&input, false).select(1, class as i64).sum(Kind::Float);
+    let logit = net.logits(&input, false).select(1, class as i64).sum(Kind::Float);
     Tensor::run_backward(&[logit], &[&input], false, false).remove(0).sum_dim_intlist(&[0i64][..], false, Kind::Float)
 }
 
-/// Per pixel, the largest |value| over the colour channels of a [3, 100, 100] attribution.
-fn channel_max_abs(values: &[f32]) -> Map2d {
-    let plane = side() * side();
+/// Per pixel, the largest |value| over the colour channels of a [3, n, n] attribution.
+fn channel_max_abs(values: &[f32], n: usize) -> Map2d {
+    let plane = n * n;
     let values = (0..plane).map(|i| (0..3).map(|c| values[c * plane + i].abs()).fold(0.0, f32::max)).collect();
-    Map2d { width: side(), height: side(), values }
+    Map2d { width: n, height: n, values }
 }
 
-/// Per pixel, |sum over the colour channels| of a [3, 100, 100] attribution (signed attributions
+/// Per pixel, |sum over the colour channels| of a [3, n, n] attribution (signed attributions
 /// such as Integrated Gradients cancel across channels otherwise counted twice).
-fn channel_sum_abs(values: &[f32]) -> Map2d {
-    let plane = side() * side();
+fn channel_sum_abs(values: &[f32], n: usize) -> Map2d {
+    let plane = n * n;
     let values = (0..plane).map(|i| (0..3).map(|c| values[c * plane + i]).sum::<f32>().abs()).collect();
-    Map2d { width: side(), height: side(), values }
+    Map2d { width: n, height: n, values }
 }
 
 fn smooth_grad(
-    net: &Net,
+    net: &dyn Network,
     batch: &Tensor,
     class: usize,
     settings: &AttributionSettings,
@@ -348,7 +371,8 @@ fn smooth_grad(
 ) -> Result<Map2d, AttributionError> {
     let samples = settings.smooth_samples.max(1);
     let mut rng = SeededRng::new(settings.seed);
-    let mut sum = vec![0f32; side() * side()];
+    let n = batch.size()[3] as usize;
+    let mut sum = vec![0f32; n * n];
     let mut done = 0;
     while done < samples {
         if cancel.load(Ordering::Relaxed) {
@@ -358,14 +382,14 @@ fn smooth_grad(
         let noisy = batch.repeat([count as i64, 1, 1, 1]);
         let noise = rng.normal_tensor(&noisy.size(), noisy.device()).to_kind(noisy.kind()) * settings.smooth_noise;
         let input = (noisy + noise).detach().set_requires_grad(true);
-        let logit = net.forward(&input, false).select(1, class as i64).sum(Kind::Float);
+        let logit = net.logits(&input, false).select(1, class as i64).sum(Kind::Float);
         let gradient = Tensor::run_backward(&[logit], &[&input], false, false).remove(0);
         let maps = to_vec(&gradient.abs().amax([1], false).sum_dim_intlist(&[0i64][..], false, Kind::Float));
         sum.iter_mut().zip(maps).for_each(|(s, m)| *s += m);
         done += count;
         progress(done, samples);
     }
-    Ok(Map2d { width: side(), height: side(), values: sum.into_iter().map(|v| v / samples as f32).collect() })
+    Ok(Map2d { width: n, height: n, values: sum.into_iter().map(|v| v / samples as f32).collect() })
 }
 
 /// The baseline x′ of Integrated Gradients for `batch` (one picture).
@@ -382,9 +406,9 @@ pub fn ig_baseline(batch: &Tensor, baseline: IgBaseline, seed: u64) -> Tensor {
 }
 
 /// Integrated Gradients (Sundararajan et al. 2017) by the right Riemann sum over `steps` points:
-/// (x − x′) · (1/m) Σ_{k=1..m} ∇y_c(x′ + (k/m)(x − x′)), [3, 100, 100].
+/// (x − x′) · (1/m) Σ_{k=1..m} ∇y_c(x′ + (k/m)(x − x′)), [3, n, n].
 pub fn integrated_gradients(
-    net: &Net,
+    net: &dyn Network,
     batch: &Tensor,
     baseline: &Tensor,
     class: usize,
@@ -417,18 +441,18 @@ fn cam_map(cam: &Tensor) -> Map2d {
     Map2d { width: size[size.len() - 1] as usize, height: size[size.len() - 2] as usize, values: to_vec(cam) }
 }
 
-/// The layer's activation A [1, K, h, w] for `batch`, and the gradient of `class`'s logit with
-/// respect to it.
-fn activation_and_gradient(net: &Net, batch: &Tensor, layer: Layer, class: usize) -> (Tensor, Tensor) {
-    let activation = tch::no_grad(|| net.forward_until(batch, layer, false).get(layer).shallow_clone()).detach().set_requires_grad(true);
-    let logit = net.forward_from(layer, &activation, false).select(1, class as i64).sum(Kind::Float);
+/// The output A [1, K, h, w] of layer `layer` for `batch`, and the gradient of `class`'s logit
+/// with respect to it.
+fn activation_and_gradient(net: &dyn Network, batch: &Tensor, layer: usize, class: usize) -> (Tensor, Tensor) {
+    let activation = tch::no_grad(|| net.forward_to(batch, layer, false)).detach().set_requires_grad(true);
+    let logit = Network::forward_from(net, layer, &activation, false).select(1, class as i64).sum(Kind::Float);
     let gradient = Tensor::run_backward(&[logit], &[&activation], false, false).remove(0);
     (activation.detach(), gradient)
 }
 
 /// Grad-CAM, Grad-CAM++, LayerCAM and HiResCAM: each weighs the layer's channels A_k by the
 /// gradient G_k = ∂y_c/∂A_k differently, then takes ReLU of the sum over channels.
-fn gradient_cam(net: &Net, batch: &Tensor, layer: Layer, class: usize, method: AttributionMethod) -> Map2d {
+pub fn gradient_cam(net: &dyn Network, batch: &Tensor, layer: usize, class: usize, method: AttributionMethod) -> Map2d {
     let (activation, gradient) = activation_and_gradient(net, batch, layer, class);
     let spatial = [2i64, 3];
     let weighted = match method {
@@ -459,16 +483,17 @@ fn gradient_cam(net: &Net, batch: &Tensor, layer: Layer, class: usize, method: A
 /// Score-CAM (Wang et al. 2020): each channel, upsampled and scaled to [0, 1], masks the picture;
 /// its weight is the class probability of the masked picture minus that of a black picture.
 fn score_cam(
-    net: &Net,
+    net: &dyn Network,
     batch: &Tensor,
-    layer: Layer,
+    layer: usize,
     class: usize,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Result<Map2d, AttributionError> {
-    let activation = tch::no_grad(|| net.forward_until(batch, layer, false).get(layer).shallow_clone());
+    let activation = tch::no_grad(|| net.forward_to(batch, layer, false));
     let channels = activation.size()[1] as usize;
-    let probability = |images: &Tensor| tch::no_grad(|| net.forward(images, false).softmax(1, Kind::Float).select(1, class as i64));
+    let side = batch.size()[3];
+    let probability = |images: &Tensor| tch::no_grad(|| net.logits(images, false).softmax(1, Kind::Float).select(1, class as i64));
     let baseline = probability(&batch.zeros_like()).double_value(&[0]) as f32;
     let mut weights = Vec::with_capacity(channels);
     while weights.len() < channels {
@@ -479,7 +504,7 @@ fn score_cam(
         let count = BATCH.min(channels - start);
         let masks = tch::no_grad(|| {
             let maps = activation.get(0).narrow(0, start as i64, count as i64).unsqueeze(1);
-            let maps = maps.upsample_bilinear2d([INPUT_SIZE, INPUT_SIZE], false, None, None);
+            let maps = maps.upsample_bilinear2d([side, side], false, None, None);
             let low = maps.amin(&[2i64, 3][..], true);
             let high = maps.amax(&[2i64, 3][..], true);
             let span = &high - &low;
@@ -496,11 +521,11 @@ fn score_cam(
     Ok(cam_map(&cam))
 }
 
-/// A layer-resolution map upsampled (bilinear) to the input's 100 x 100.
-fn upsample(map: &Map2d) -> Map2d {
+/// A layer-resolution map upsampled (bilinear) to the input's n x n.
+fn upsample(map: &Map2d, n: usize) -> Map2d {
     let tensor = Tensor::from_slice(&map.values).view([1, 1, map.height as i64, map.width as i64]);
-    let up = tensor.upsample_bilinear2d([INPUT_SIZE, INPUT_SIZE], false, None, None);
-    Map2d { width: side(), height: side(), values: to_vec(&up) }
+    let up = tensor.upsample_bilinear2d([n as i64, n as i64], false, None, None);
+    Map2d { width: n, height: n, values: to_vec(&up) }
 }
 
 /// Standard deviation, in pixels, of the blur that faithfulness metrics and the blurred baseline
@@ -541,5 +566,6 @@ fn sobel_edges(batch: &Tensor) -> Map2d {
         let y = padded.conv2d(&gy, None::<&Tensor>, [1, 1], [0, 0], [1, 1], 1);
         (&x * &x + &y * &y).sqrt()
     });
-    Map2d { width: side(), height: side(), values: to_vec(&magnitude) }
+    let n = batch.size()[3] as usize;
+    Map2d { width: n, height: n, values: to_vec(&magnitude) }
 }

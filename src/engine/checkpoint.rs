@@ -19,7 +19,7 @@ use super::model::{INPUT_SIZE, Net, parameter_shapes};
 use super::recipe::TrainConfig;
 
 /// Name of the architecture these checkpoints hold.
-pub const ARCHITECTURE: &str = "zhou-guo-ma-2022-cnn7";
+pub const ARCHITECTURE: &str = crate::engine::network::PAPER_CNN_NAME;
 pub const FORMAT_VERSION: u32 = 1;
 /// Key of the metadata JSON inside the safetensors header.
 const HEADER_METADATA_KEY: &str = "activation_atlas";
@@ -31,6 +31,9 @@ pub struct InputSpec {
     pub height: i64,
     pub channels: i64,
     pub preprocessing: String,
+    /// Per-channel mean and std applied to pixels in [0, 1] (none: the pixels as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalisation: Option<crate::engine::network::Normalisation>,
 }
 
 impl Default for InputSpec {
@@ -42,6 +45,7 @@ impl Default for InputSpec {
             preprocessing: "decode, apply EXIF orientation, composite alpha on white, RGB, \
                             resize to 100x100 ignoring aspect (triangle filter), scale to [0,1]"
                 .to_string(),
+            normalisation: None,
         }
     }
 }
@@ -121,7 +125,7 @@ pub enum CheckpointError {
     BadSidecar { path: PathBuf, reason: String },
     #[error("{path} has no sidecar ({sidecar} is missing) and no metadata in its header")]
     NoMetadata { path: PathBuf, sidecar: PathBuf },
-    #[error("{path} holds a '{found}' network; this app reads '{ARCHITECTURE}'")]
+    #[error("{path} holds a '{found}' network; this part of the app reads only the paper's network ('{ARCHITECTURE}')")]
     WrongArchitecture { path: PathBuf, found: String },
     #[error("{path} is missing tensor '{name}'")]
     MissingTensor { path: PathBuf, name: String },
@@ -156,6 +160,11 @@ pub fn sidecar_path(weights: &Path) -> PathBuf {
 /// Saves `net` and `meta` atomically as `path` (.safetensors) plus its sidecar. Returns the
 /// weights' SHA-256.
 pub fn save_checkpoint(net: &Net, meta: &CheckpointMeta, path: &Path) -> Result<String, CheckpointError> {
+    save_network(&net.vs, meta, path)
+}
+
+/// Saves the variables of any network (see [`save_checkpoint`]).
+pub fn save_network(vs: &tch::nn::VarStore, meta: &CheckpointMeta, path: &Path) -> Result<String, CheckpointError> {
     let torch_error = |source| CheckpointError::Torch { path: path.to_path_buf(), source };
     let write_error = |source| CheckpointError::Write { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -163,7 +172,7 @@ pub fn save_checkpoint(net: &Net, meta: &CheckpointMeta, path: &Path) -> Result<
     }
     // Tensor data as little-endian f32 bytes, in the network's own names.
     let mut named_data: BTreeMap<String, (Vec<usize>, Vec<u8>)> = BTreeMap::new();
-    for (name, tensor) in net.vs.variables() {
+    for (name, tensor) in vs.variables() {
         let tensor = tensor.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
         let shape: Vec<usize> = tensor.size().iter().map(|&d| d as usize).collect();
         let numel = tensor.numel();
@@ -264,12 +273,12 @@ const MAX_WEIGHTS_BYTES: u64 = 4 << 30;
 /// Sidecars larger than this are refused (they hold metadata only).
 const MAX_SIDECAR_BYTES: u64 = 64 << 20;
 
-fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
     crate::engine::fsutil::read_user_file(path, MAX_WEIGHTS_BYTES)
         .map_err(|source| CheckpointError::Read { path: path.to_path_buf(), source })
 }
 
-fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>, CheckpointError> {
+pub(crate) fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>, CheckpointError> {
     SafeTensors::deserialize(bytes)
         .map_err(|error| CheckpointError::NotSafetensors { path: path.to_path_buf(), reason: format!("{error:?}") })
 }

@@ -3,8 +3,8 @@
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
-use super::image_input::images_to_tensor;
-use super::model::Net;
+use super::image_input::images_to_tensor_any;
+use super::network::Network;
 
 /// Class probabilities for one image.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,12 +76,12 @@ impl TestTimeViews {
 }
 
 /// The softmax probabilities `[N, classes]` (float) of `net` for a batch, averaged over `views`.
-pub fn view_averaged_probabilities(net: &Net, batch: &Tensor, views: TestTimeViews) -> Tensor {
+pub fn view_averaged_probabilities(net: &dyn Network, batch: &Tensor, views: TestTimeViews) -> Tensor {
     let all = views.views(batch);
     let count = all.len() as f64;
     let mut sum: Option<Tensor> = None;
     for view in all {
-        let probabilities = net.forward(&view, false).to_kind(Kind::Float).softmax(1, Kind::Float);
+        let probabilities = net.logits(&view, false).to_kind(Kind::Float).softmax(1, Kind::Float);
         sum = Some(match sum {
             Some(total) => total + probabilities,
             None => probabilities,
@@ -90,17 +90,17 @@ pub fn view_averaged_probabilities(net: &Net, batch: &Tensor, views: TestTimeVie
     sum.expect("at least the picture itself") / count
 }
 
-/// Softmax probabilities of `net` for each 100x100 image, in batches of 64.
-pub fn classify_images(net: &Net, images: &[RgbImage]) -> Vec<Prediction> {
+/// Softmax probabilities of `net` for each image (at the network's input size), in batches of 64.
+pub fn classify_images(net: &dyn Network, images: &[RgbImage]) -> Vec<Prediction> {
     classify_images_with(net, images, TestTimeViews::Single)
 }
 
 /// As [`classify_images`], each image's probabilities averaged over its `views`.
-pub fn classify_images_with(net: &Net, images: &[RgbImage], views: TestTimeViews) -> Vec<Prediction> {
+pub fn classify_images_with(net: &dyn Network, images: &[RgbImage], views: TestTimeViews) -> Vec<Prediction> {
     let mut predictions = Vec::with_capacity(images.len());
     tch::no_grad(|| {
         for chunk in images.chunks(64) {
-            let batch = images_to_tensor(chunk).to_device(net.device());
+            let batch = images_to_tensor_any(chunk).to_device(net.device());
             let probabilities = view_averaged_probabilities(net, &batch, views).to_device(tch::Device::Cpu);
             for row in 0..chunk.len() as i64 {
                 let values = Vec::<f32>::try_from(probabilities.get(row)).expect("a float vector");

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use image::{Rgb, RgbImage};
 use tch::{Device, Kind, Tensor};
 
-use super::image_input::{images_to_tensor, tensor_to_rgb};
+use super::image_input::{images_to_tensor_any, tensor_to_rgb};
 use super::model::{CONV_SPECS, INPUT_SIZE, Layer, Net, layer_output_shape, parameter_shapes};
+use super::network::Network;
 use super::render::{Map2d, montage};
 use super::rng::SeededRng;
 
@@ -72,8 +73,9 @@ pub fn model_summary(num_classes: usize) -> Vec<LayerSummary> {
 }
 
 /// A single image as a batch of one on the network's device.
-pub fn image_batch(net: &Net, image: &RgbImage) -> Tensor {
-    images_to_tensor(std::iter::once(image)).to_device(net.device()).to_kind(net.kind())
+pub fn image_batch(net: &dyn Network, image: &RgbImage) -> Tensor {
+    let kind = net.var_store().variables().values().next().map_or(Kind::Float, |t| t.kind());
+    images_to_tensor_any(std::iter::once(image)).to_device(net.device()).to_kind(kind)
 }
 
 fn to_vec(tensor: &Tensor) -> Vec<f32> {
@@ -275,8 +277,7 @@ pub struct Occlusion {
 }
 
 /// Top-left corners of the patches: every `stride` pixels, the last flush with the edge.
-pub fn occlusion_positions(patch: usize, stride: usize) -> Vec<usize> {
-    let side = INPUT_SIZE as usize;
+pub fn occlusion_positions(side: usize, patch: usize, stride: usize) -> Vec<usize> {
     let last = side.saturating_sub(patch);
     let mut positions: Vec<usize> = (0..=last).step_by(stride.max(1)).collect();
     if positions.last() != Some(&last) {
@@ -289,7 +290,7 @@ pub fn occlusion_positions(patch: usize, stride: usize) -> Vec<usize> {
 /// how much `class`'s probability drops. Batched (64 occluded images per forward pass); reports
 /// `progress(done, total)`; returns None when cancelled.
 pub fn occlusion(
-    net: &Net,
+    net: &dyn Network,
     image: &RgbImage,
     class: usize,
     patch: usize,
@@ -297,12 +298,12 @@ pub fn occlusion(
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
 ) -> Option<Occlusion> {
-    let side = INPUT_SIZE as usize;
+    let side = image.width() as usize;
     let patch = patch.clamp(1, side);
     let batch = image_batch(net, image);
-    let positions = occlusion_positions(patch, stride);
+    let positions = occlusion_positions(side, patch, stride);
     let corners: Vec<(usize, usize)> = positions.iter().flat_map(|&y| positions.iter().map(move |&x| (x, y))).collect();
-    let base_probability = tch::no_grad(|| net.forward(&batch, false).softmax(1, Kind::Float).double_value(&[0, class as i64])) as f32;
+    let base_probability = tch::no_grad(|| net.logits(&batch, false).softmax(1, Kind::Float).double_value(&[0, class as i64])) as f32;
     let mut drops = Vec::with_capacity(corners.len());
     for chunk in corners.chunks(64) {
         if cancel.load(Ordering::Relaxed) {
@@ -312,7 +313,7 @@ pub fn occlusion(
         for (i, &(x, y)) in chunk.iter().enumerate() {
             let _ = occluded.get(i as i64).narrow(1, y as i64, patch as i64).narrow(2, x as i64, patch as i64).fill_(0.5);
         }
-        let probabilities = tch::no_grad(|| net.forward(&occluded, false).softmax(1, Kind::Float).select(1, class as i64));
+        let probabilities = tch::no_grad(|| net.logits(&occluded, false).softmax(1, Kind::Float).select(1, class as i64));
         drops.extend(to_vec(&probabilities).into_iter().map(|p| base_probability - p));
         progress(drops.len(), corners.len());
     }

@@ -109,6 +109,9 @@ pub enum ExplainError {
     NotConvLayer(AttributionMethod, Layer),
     #[error("class {class} does not exist (the model has {classes} classes)")]
     NoSuchClass { class: usize, classes: usize },
+    /// A method that cannot apply to this network or layer, and why.
+    #[error("{0}")]
+    NotApplicable(String),
     #[error("cancelled")]
     Cancelled,
 }
@@ -118,6 +121,9 @@ impl From<AttributionError> for ExplainError {
         match error {
             AttributionError::NotConvLayer(method, layer) => ExplainError::NotConvLayer(method, layer),
             AttributionError::Cancelled => ExplainError::Cancelled,
+            other @ (AttributionError::NotSpatial(..) | AttributionError::NotForThisNetwork(_)) => {
+                ExplainError::NotApplicable(other.to_string())
+            }
         }
     }
 }

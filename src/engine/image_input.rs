@@ -200,7 +200,13 @@ pub fn flatten_on_white(image: &DynamicImage) -> RgbImage {
 
 /// Resizes a decoded image to the network's square input (the paper squashes, it does not crop).
 pub fn to_network_image(image: &DynamicImage) -> RgbImage {
-    let side = INPUT_SIZE as u32;
+    to_network_image_sized(image, INPUT_SIZE)
+}
+
+/// [`to_network_image`] for a network whose input is `side` x `side`; a picture already that
+/// size is used as it is.
+pub fn to_network_image_sized(image: &DynamicImage, side: i64) -> RgbImage {
+    let side = side as u32;
     let rgb = flatten_on_white(image);
     if rgb.dimensions() == (side, side) {
         return rgb;
@@ -211,6 +217,11 @@ pub fn to_network_image(image: &DynamicImage) -> RgbImage {
 /// Reads any supported image file and returns it as the network's 100x100 RGB input.
 pub fn load_network_image(path: &Path) -> Result<RgbImage, ImageInputError> {
     decode_image_file(path).map(|image| to_network_image(&image))
+}
+
+/// [`load_network_image`] for a network whose input is `side` x `side`.
+pub fn load_network_image_sized(path: &Path, side: i64) -> Result<RgbImage, ImageInputError> {
+    decode_image_file(path).map(|image| to_network_image_sized(&image, side))
 }
 
 /// Stacks 100x100 RGB images into a float tensor [N, 3, 100, 100] with values in [0, 1].

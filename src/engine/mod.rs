@@ -18,6 +18,7 @@ pub mod image_input;
 pub mod memory;
 pub mod mistakes;
 pub mod model;
+pub mod network;
 pub mod npy;
 pub mod recipe;
 pub mod render;

@@ -5,8 +5,10 @@ use std::fmt;
 
 use tch::{Device, Tensor, nn, nn::Module};
 
+use super::network::{Architecture, GridTracker, LayerKind, Network, NetworkSpec, vector_layer};
+
 /// Side length of the square RGB input, in pixels.
-pub const INPUT_SIZE: i64 = 100;
+pub const INPUT_SIZE: i64 = super::network::PAPER_INPUT_SIZE;
 /// Probability of dropping an fc1/fc2 unit while training.
 pub const DROPOUT: f64 = 0.5;
 
@@ -113,6 +115,23 @@ pub fn parameter_shapes(num_classes: i64) -> Vec<(String, Vec<i64>)> {
     shapes
 }
 
+/// The paper's network described as any network is: its layers with their shapes, strides and
+/// receptive fields (each conv block: a convolution of its kernel, then 2x2 pooling).
+pub fn paper_spec(num_classes: i64) -> NetworkSpec {
+    let mut grid = GridTracker::new(INPUT_SIZE);
+    let mut layers = Vec::new();
+    for spec in CONV_SPECS {
+        grid.window(spec.kernel, 1, grid.side);
+        grid.window(2, 2, grid.side / 2);
+        layers.push(grid.spatial(spec.layer.name(), spec.out_channels));
+    }
+    layers.push(vector_layer("fc1", FC1_UNITS, LayerKind::Vector));
+    layers.push(vector_layer("fc2", FC2_UNITS, LayerKind::Vector));
+    layers.push(vector_layer("fc3", num_classes, LayerKind::Logits));
+    let architecture = Architecture::PaperCnn;
+    NetworkSpec { architecture, input_size: INPUT_SIZE, normalisation: architecture.normalisation(), layers }
+}
+
 /// The network. Owns its `VarStore`; tensors are `Send` but not `Sync`, so one thread (the
 /// worker) owns a `Net` at a time.
 pub struct Net {
@@ -122,6 +141,7 @@ pub struct Net {
     fc2: nn::Linear,
     fc3: nn::Linear,
     num_classes: i64,
+    spec: NetworkSpec,
 }
 
 /// Outputs of every layer for a batch, in `Layer::ALL` order. Conv entries are block outputs
@@ -156,7 +176,7 @@ impl Net {
         let fc1 = nn::linear(&root / "fc1", FLAT_FEATURES, FC1_UNITS, Default::default());
         let fc2 = nn::linear(&root / "fc2", FC1_UNITS, FC2_UNITS, Default::default());
         let fc3 = nn::linear(&root / "fc3", FC2_UNITS, num_classes, Default::default());
-        Net { vs, convs, fc1, fc2, fc3, num_classes }
+        Net { vs, convs, fc1, fc2, fc3, num_classes, spec: paper_spec(num_classes) }
     }
 
     /// A freshly initialised network whose weights come from `seed` alone: every weight and bias
@@ -398,6 +418,35 @@ impl Net {
             x = self.fc3.forward(&x.dropout(DROPOUT, train));
         }
         x
+    }
+}
+
+/// The paper's network behind the interface every architecture has; its own methods above stay
+/// the fast paths (hand-carried guided backprop, centre windows) for the parts that use them.
+impl Network for Net {
+    fn spec(&self) -> &NetworkSpec {
+        &self.spec
+    }
+
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+
+    fn stage(&self, index: usize, input: &Tensor, train: bool) -> Tensor {
+        match Layer::ALL.get(index) {
+            Some(layer) if layer.is_conv() => self.convs[index].forward(input).relu().max_pool2d_default(2),
+            Some(Layer::Fc1) => self.fc1.forward(&input.flatten(1, -1)).relu(),
+            Some(Layer::Fc2) => self.fc2.forward(&input.dropout(DROPOUT, train)).relu(),
+            _ => self.fc3.forward(&input.dropout(DROPOUT, train)),
+        }
+    }
+
+    fn guided_backprop(&self, images: &Tensor, class: usize) -> Option<Tensor> {
+        Some(Net::guided_backprop(self, images, class))
     }
 }
 

@@ -108,7 +108,10 @@ impl Interactive {
         let explanation = explain(&model.net, classes, image, request, &mut progress, cancel.flag()).map_err(|error| match error {
             ExplainError::NeedsPicture => JobError::NoPicture,
             ExplainError::Cancelled => JobError::Cancelled,
-            ExplainError::NothingToShow(_) | ExplainError::NotConvLayer(..) | ExplainError::NoSuchClass { .. } => JobError::NothingToShow,
+            ExplainError::NothingToShow(_)
+            | ExplainError::NotConvLayer(..)
+            | ExplainError::NoSuchClass { .. }
+            | ExplainError::NotApplicable(_) => JobError::NothingToShow,
         })?;
         let size = EXPLAIN_VIEW_SIZE;
         Ok(match explanation {

@@ -1,0 +1,259 @@
+//! Any network: the state-dict reader, the imported architectures against PyTorch's outputs
+//! (fixtures written once by scripts/make-reference-outputs.py), and explanations through the
+//! general interface.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use activation_atlas::engine::attribution::{AttributionMethod, AttributionSettings, attribute_at, gradient_cam, integrated_gradients};
+use activation_atlas::engine::network::import::load_network;
+use activation_atlas::engine::network::import::{copy_state_dict, import_network};
+use activation_atlas::engine::network::pickle::PickleError;
+use activation_atlas::engine::network::torch_file::{StateDictError, read_state_dict};
+use activation_atlas::engine::network::{Architecture, Network, build_network};
+use tch::{Device, Kind, Tensor};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/networks").join(name)
+}
+
+fn shipped_lite0() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/efficientnet-lite0-imagenet.safetensors")
+}
+
+fn reference(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name)).expect("fixture")).expect("fixture JSON")
+}
+
+/// Every number of a JSON array of numbers or of arrays of numbers, in order.
+fn floats(value: &serde_json::Value) -> Vec<f64> {
+    match value {
+        serde_json::Value::Array(items) => items.iter().flat_map(floats).collect(),
+        other => vec![other.as_f64().expect("a number")],
+    }
+}
+
+fn values(tensor: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(tensor.to_kind(Kind::Double).flatten(0, -1)).expect("numbers")
+}
+
+/// The fixed pictures of the fixtures: 0.5 + 0.5 sin(0.05 h + 0.07 w + c + 1.3 n).
+fn fixed_inputs(side: i64, count: i64) -> Tensor {
+    let options = (Kind::Double, Device::Cpu);
+    let h = Tensor::arange(side, options).view([1, 1, side, 1]);
+    let w = Tensor::arange(side, options).view([1, 1, 1, side]);
+    let c = Tensor::arange(3, options).view([1, 3, 1, 1]);
+    let n = Tensor::arange(count, options).view([count, 1, 1, 1]);
+    ((h * 0.05 + w * 0.07 + c + n * 1.3).sin() * 0.5 + 0.5).to_kind(Kind::Float)
+}
+
+fn max_difference(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn both_torch_save_formats_read_to_the_same_tensors_with_views_and_types_resolved() {
+    let zip = read_state_dict(&fixture("small-zip.pth")).expect("zip format");
+    let legacy = read_state_dict(&fixture("small-legacy.pth")).expect("legacy format");
+    let wrapped = read_state_dict(&fixture("wrapped-zip.pth")).expect("a training checkpoint with a state_dict inside");
+    for tensors in [&zip, &legacy, &wrapped] {
+        let names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["conv.weight", "conv.transposed", "norm.running_var", "norm.half", "norm.num_batches_tracked"]);
+        let get = |name: &str| &tensors.iter().find(|(n, _)| n == name).expect("present").1;
+        assert_eq!(values(get("conv.weight")), (0..24).map(f64::from).collect::<Vec<_>>());
+        // The transposed view reads the storage by its strides: element [k, j, i] is weight[i, j, k].
+        let transposed = get("conv.transposed");
+        assert_eq!(transposed.size(), [4, 3, 2]);
+        assert_eq!(transposed.double_value(&[3, 1, 0]), 7.0);
+        assert_eq!(transposed.double_value(&[1, 2, 1]), 21.0);
+        assert_eq!(get("norm.running_var").kind(), Kind::Float, "float64 becomes float32");
+        assert_eq!(values(get("norm.half")), [1.5, -2.25]);
+        assert_eq!(get("norm.num_batches_tracked").int64_value(&[]), 7);
+    }
+}
+
+#[test]
+fn a_pickle_that_would_run_a_command_is_refused_without_running_it() {
+    let marker = Path::new("/tmp/activation-atlas-pickle-ran");
+    let _ = std::fs::remove_file(marker);
+    let error = read_state_dict(&fixture("hostile.pth")).expect_err("refused");
+    match &error {
+        StateDictError::Pickle { source: PickleError::ForbiddenGlobal(name), path } => {
+            assert!(name.ends_with("system"), "{name}");
+            assert!(path.ends_with("hostile.pth"));
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(error.to_string().contains("hostile.pth"), "{error}");
+    assert!(!marker.exists(), "the pickle's command ran");
+}
+
+#[test]
+fn truncated_and_foreign_files_are_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let legacy = std::fs::read(fixture("small-legacy.pth")).expect("fixture");
+    let zip = std::fs::read(fixture("small-zip.pth")).expect("fixture");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("cut-legacy.pth", legacy[..legacy.len() - 10].to_vec()),
+        ("cut-pickle.pth", legacy[..60].to_vec()),
+        ("cut-zip.pth", zip[..zip.len() / 2].to_vec()),
+        ("text.pth", b"hello, not a network".to_vec()),
+        ("empty.pth", Vec::new()),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let error = read_state_dict(&path).expect_err(name);
+        assert!(error.to_string().contains(name), "{name}: {error}");
+    }
+}
+
+#[test]
+fn efficientnet_lite0_gives_pytorchs_logits_on_fixed_pictures() {
+    let expected = reference("efficientnet-lite0.json");
+    let loaded = load_network(&shipped_lite0(), Device::Cpu).expect("the shipped Lite0 loads");
+    assert_eq!(loaded.net.spec().architecture, Architecture::EfficientNetLite0);
+    let logits = tch::no_grad(|| loaded.net.logits(&fixed_inputs(224, 2), false));
+    assert_eq!(logits.size(), [2, 1000]);
+    let difference = max_difference(&values(&logits), &floats(&expected["logits"]));
+    assert!(difference < 2e-3, "largest difference from PyTorch {difference}");
+}
+
+#[test]
+fn grad_cam_and_integrated_gradients_on_lite0_equal_a_float64_computation() {
+    let expected = reference("efficientnet-lite0.json");
+    let mut loaded = load_network(&shipped_lite0(), Device::Cpu).expect("loads");
+    loaded.net.var_store_mut().set_kind(Kind::Double);
+    let net = loaded.net.as_ref();
+    let picture = fixed_inputs(224, 1).to_kind(Kind::Double);
+    let class = expected["class"].as_u64().expect("class") as usize;
+    for block in ["5", "10"] {
+        let layer = net.spec().layer_index(&format!("block{block}")).expect("a block");
+        let cam = gradient_cam(net, &picture, layer, class, AttributionMethod::GradCam);
+        let reference = floats(&expected["grad_cam"][block]);
+        let scale = reference.iter().cloned().fold(0.0, f64::max);
+        let ours: Vec<f64> = cam.values.iter().map(|&v| f64::from(v)).collect();
+        let difference = max_difference(&ours, &reference);
+        assert!(scale > 0.0 && difference <= 1e-4 * scale, "block{block}: difference {difference} of {scale}");
+    }
+    let steps = expected["integrated_gradients_steps"].as_u64().expect("steps") as usize;
+    let never = AtomicBool::new(false);
+    let ig = integrated_gradients(net, &picture, &picture.zeros_like(), class, steps, &mut |_, _| {}, &never).expect("not cancelled");
+    let per_pixel = ig.sum_dim_intlist(&[0i64][..], false, Kind::Double);
+    let pooled = values(&per_pixel.view([28, 8, 28, 8]).sum_dim_intlist(&[1i64, 3][..], false, Kind::Double));
+    let reference = floats(&expected["integrated_gradients_8x8"]);
+    let scale = reference.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    let difference = max_difference(&pooled, &reference);
+    assert!(difference <= 1e-6 * scale.max(1.0), "IG difference {difference} of {scale}");
+}
+
+/// The formula weights of the fixtures (see `formula_tensor` in the script).
+fn formula_tensor(name: &str, shape: &[i64], index: usize) -> Tensor {
+    let numel: i64 = shape.iter().product();
+    let t = (Tensor::arange(numel, (Kind::Double, Device::Cpu)) * 0.37 + index as f64 * 0.91).sin().view(shape);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let t = match last {
+        "running_var" => (t + 1.0) * 0.25 + 1.0,
+        "running_mean" | "bias" => t * 0.1,
+        _ if shape.len() == 1 => t * 0.1 + 1.0,
+        _ => t * (3.0 / shape[1..].iter().product::<i64>() as f64).sqrt(),
+    };
+    t.to_kind(Kind::Float)
+}
+
+#[test]
+fn resnets_in_torchvisions_layout_give_torchvisions_logits() {
+    for arch in [Architecture::ResNet18, Architecture::ResNet50] {
+        let expected = reference(&format!("{}.json", arch.name()));
+        // A state dict written with torchvision's names and shapes, as a user's file would be.
+        let template = build_network(arch, 10, Device::Cpu).expect("importable");
+        let mut names: Vec<(String, Vec<i64>)> = template.var_store().variables().into_iter().map(|(n, t)| (n, t.size())).collect();
+        names.sort();
+        let tensors: Vec<(String, Tensor)> =
+            names.iter().enumerate().map(|(i, (name, shape))| (name.clone(), formula_tensor(name, shape, i))).collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("user.safetensors");
+        Tensor::write_safetensors(&tensors, &file).expect("write");
+        let out = dir.path().join("imported.safetensors");
+        import_network(&file, arch, None, &out).expect("imports");
+        let loaded = load_network(&out, Device::Cpu).expect("loads");
+        assert_eq!(loaded.meta.architecture, arch.name());
+        assert_eq!(loaded.meta.class_names[3], "class 3");
+        let logits = tch::no_grad(|| loaded.net.logits(&fixed_inputs(224, 2), false));
+        let reference = floats(&expected["logits"]);
+        let scale = reference.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        let difference = max_difference(&values(&logits), &reference);
+        assert!(difference <= 1e-4 * scale.max(1.0), "{}: difference {difference} of {scale}", arch.name());
+    }
+}
+
+#[test]
+fn a_wrong_architecture_or_a_misshapen_tensor_is_refused_naming_the_tensor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out.safetensors");
+    // Lite0's weights offered as a ResNet-18: no `fc.weight`.
+    let error = import_network(&shipped_lite0(), Architecture::ResNet18, None, &out).expect_err("refused");
+    assert!(error.to_string().contains("fc.weight") && error.to_string().contains("--arch efficientnet-lite0"), "{error}");
+    // One tensor of the right name and the wrong shape.
+    let net = build_network(Architecture::ResNet18, 10, Device::Cpu).expect("importable");
+    let mut tensors: Vec<(String, Tensor)> = net.var_store().variables().into_iter().collect();
+    let bad = tensors.iter_mut().find(|(n, _)| n == "layer2.0.conv1.weight").expect("present");
+    bad.1 = Tensor::zeros([128, 64, 3, 1], (Kind::Float, Device::Cpu));
+    let error = copy_state_dict(net.as_ref(), tensors, Path::new("user.pth")).expect_err("refused");
+    assert!(error.to_string().contains("layer2.0.conv1.weight") && error.to_string().contains("user.pth"), "{error}");
+    // A missing tensor.
+    let mut tensors: Vec<(String, Tensor)> = net.var_store().variables().into_iter().collect();
+    tensors.retain(|(n, _)| n != "bn1.running_var");
+    let error = copy_state_dict(net.as_ref(), tensors, Path::new("user.pth")).expect_err("refused");
+    assert!(error.to_string().contains("bn1.running_var"), "{error}");
+    assert!(!out.exists(), "nothing written for a refused import");
+}
+
+#[test]
+fn the_paper_network_answers_the_same_through_the_general_interface() {
+    let net = common::shipped_net(false);
+    let picture = activation_atlas::engine::image_input::images_to_tensor([&common::flowers17_input("daisy")]);
+    let fast = tch::no_grad(|| net.forward(&picture, false));
+    let general = tch::no_grad(|| Network::logits(&net, &picture, false));
+    assert_eq!(values(&fast), values(&general));
+    let spec = Network::spec(&net);
+    assert_eq!(spec.layer_names(), ["conv1", "conv2", "conv3", "conv4", "fc1", "fc2", "fc3"]);
+    assert_eq!(spec.layers[1].shape, [64, 25, 25]);
+    assert_eq!((spec.layers[1].stride, spec.layers[1].receptive_field), (4, 16));
+    // Grad-CAM through the spec's layer index equals the paper's own Grad-CAM.
+    let class = 5;
+    let own = activation_atlas::engine::explain::grad_cam(
+        &net,
+        &common::flowers17_input("daisy"),
+        activation_atlas::engine::model::Layer::Conv2,
+        class,
+    );
+    let general = gradient_cam(&net, &picture, 1, class, AttributionMethod::GradCam);
+    assert_eq!(own.raw.values, general.values);
+}
+
+#[test]
+fn every_general_method_runs_on_lite0_and_says_why_where_it_cannot() {
+    let loaded = load_network(&shipped_lite0(), Device::Cpu).expect("loads");
+    let net = loaded.net.as_ref();
+    let photo = activation_atlas::engine::image_input::load_network_image_sized(&common::flowers17_photo("daisy"), 224).expect("photo");
+    let settings = AttributionSettings { ig_steps: 8, smooth_samples: 4, occlusion_patch: 56, occlusion_stride: 56, ..Default::default() };
+    let never = AtomicBool::new(false);
+    let layer = net.spec().layer_index("block10").expect("block10");
+    for method in
+        [AttributionMethod::Saliency, AttributionMethod::GradCam, AttributionMethod::IntegratedGradients, AttributionMethod::Occlusion]
+    {
+        let map = attribute_at(net, &photo, method, 985, layer, &settings, &mut |_, _| {}, &never).expect("a map");
+        assert_eq!((map.heat.width, map.heat.height), (224, 224), "{method:?}");
+        assert!(!map.all_zero, "{method:?}");
+    }
+    let pool = net.spec().layer_index("pool").expect("pool");
+    let error = attribute_at(net, &photo, AttributionMethod::GradCam, 985, pool, &settings, &mut |_, _| {}, &never).expect_err("no grid");
+    assert!(error.to_string().contains("pool"), "{error}");
+    let error = attribute_at(net, &photo, AttributionMethod::GuidedBackprop, 985, layer, &settings, &mut |_, _| {}, &never)
+        .expect_err("paper only");
+    assert!(error.to_string().contains("Guided"), "{error}");
+}
