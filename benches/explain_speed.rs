@@ -63,7 +63,7 @@ fn main() {
     };
     for method in methods {
         let layers: &[_] = if method == AttributionMethod::LayerCam {
-            &[activation_atlas::engine::model::Layer::Conv4, activation_atlas::engine::model::Layer::Conv2]
+            &[activation_atlas::engine::model::Layer::CONV4, activation_atlas::engine::model::Layer::CONV2]
         } else {
             &[settings.layer]
         };

@@ -82,9 +82,9 @@ fn conv4_activation_and_gradient_by_hand(net: &Net, image: &RgbImage, class: usi
     let w = |name: &str| values(&vars[name].detach());
     let batch = image_batch(net, image);
     let acts = tch::no_grad(|| net.forward_all(&batch, false));
-    let a4 = values(&acts.get(Layer::Conv4).get(0));
+    let a4 = values(&acts.get(Layer::CONV4).get(0));
     let mask = |layer| -> Vec<f64> { values(&acts.get(layer).get(0)).iter().map(|&v| f64::from(u8::from(v > 0.0))).collect() };
-    let (m1, m2) = (mask(Layer::Fc1), mask(Layer::Fc2));
+    let (m1, m2) = (mask(Layer::FC1), mask(Layer::FC2));
     let (w1, w2, w3) = (w("fc1.weight"), w("fc2.weight"), w("fc3.weight"));
     let g3: Vec<f64> = (0..512).map(|j| w3[class * 512 + j] * m2[j]).collect();
     let g2: Vec<f64> = (0..1024).map(|i| (0..512).map(|j| w2[j * 1024 + i] * g3[j]).sum::<f64>() * m1[i]).collect();
@@ -104,7 +104,7 @@ fn assert_close(got: &[f32], want: &[f64], what: &str) {
 #[test]
 fn grad_cam_plus_plus_and_layer_cam_match_their_formulas() {
     let net = shipped(true);
-    let settings = AttributionSettings { layer: Layer::Conv4, ..AttributionSettings::default() };
+    let settings = AttributionSettings { layer: Layer::CONV4, ..AttributionSettings::default() };
     for (name, class) in [("daisy", 6usize), ("sunflower", 13)] {
         let image = photo(name);
         let (a, g) = conv4_activation_and_gradient_by_hand(&net, &image, class);
@@ -157,11 +157,11 @@ fn every_method_gives_a_map_of_its_documented_shape() {
         assert_eq!(AttributionMethod::from_cli_name(method.cli_name()), Some(method));
     }
     // A class activation map at a shallower layer has that layer's resolution.
-    let conv2 = AttributionSettings { layer: Layer::Conv2, ..settings };
+    let conv2 = AttributionSettings { layer: Layer::CONV2, ..settings };
     let attribution = attribute(&net, &image, AttributionMethod::LayerCam, 3, &conv2, &mut |_, _| {}, &never()).unwrap();
     assert_eq!(attribution.raw.shape, [25, 25]);
     // …and fc layers are refused.
-    let fc = AttributionSettings { layer: Layer::Fc1, ..settings };
+    let fc = AttributionSettings { layer: Layer::FC1, ..settings };
     assert!(attribute(&net, &image, AttributionMethod::GradCam, 3, &fc, &mut |_, _| {}, &never()).is_err());
 }
 
@@ -284,7 +284,7 @@ fn randomising_the_weights_changes_grad_cam_but_not_the_edge_map() {
     let report = sanity_check(&net, &image, AttributionMethod::GradCam, 13, &settings, &mut |done, _| stages = done, &never()).unwrap();
     assert_eq!(stages, RANDOMISATION_ORDER.len());
     assert_eq!(report.stages.len(), 7);
-    assert_eq!(report.stages[0].randomised_down_to, Layer::Fc3);
+    assert_eq!(report.stages[0].randomised_down_to, Layer::FC3);
     let last = report.stages.last().unwrap();
     assert!(last.spearman < 0.5, "Grad-CAM still correlates {} with random weights", last.spearman);
     assert!(!report.insensitive);

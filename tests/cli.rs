@@ -247,7 +247,7 @@ fn expected_explanation(method: &str, photo: &Path, size: u32) -> image::RgbImag
     let class = activation_atlas::engine::classify::classify_images(net, std::slice::from_ref(&picture))[0].best().0;
     let large = image::imageops::resize(&picture, size, size, image::imageops::FilterType::Triangle);
     match method {
-        "gradcam" => overlay(&large, &grad_cam(net, &picture, Layer::Conv4, class).upsampled, 0.6),
+        "gradcam" => overlay(&large, &grad_cam(net, &picture, Layer::CONV4, class).upsampled, 0.6),
         "saliency" => overlay(&large, &saliency(net, &picture, class).scaled_to_quantile(0.99), 0.6),
         "occlusion" => {
             let result = occlusion(net, &picture, class, 20, 5, &mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false)).unwrap();
@@ -258,10 +258,10 @@ fn expected_explanation(method: &str, photo: &Path, size: u32) -> image::RgbImag
         }
         "featuremaps" => {
             let maps = all_feature_maps(net, &picture);
-            maps[Layer::Conv2.index()].montage(MapNormalisation::PerChannel, (0.0, 1.0))
+            maps[Layer::CONV2.index()].montage(MapNormalisation::PerChannel, (0.0, 1.0))
         }
-        "papermap" => grey_image(&paper_feature_map(&all_feature_maps(net, &picture)[Layer::Conv2.index()]).1, size / 25),
-        "filters" => filter_montage(net, Layer::Conv1).unwrap(),
+        "papermap" => grey_image(&paper_feature_map(&all_feature_maps(net, &picture)[Layer::CONV2.index()]).1, size / 25),
+        "filters" => filter_montage(net, Layer::CONV1).unwrap(),
         _ => unreachable!(),
     }
 }

@@ -62,7 +62,7 @@ fn grad_cam_matches_a_hand_computed_gradient() {
     let net = shipped(true);
     let image = photo("daisy");
     let class = 6;
-    let cam = grad_cam(&net, &image, Layer::Conv4, class);
+    let cam = grad_cam(&net, &image, Layer::CONV4, class);
 
     // By hand: the fc part is piecewise linear, so d logit / d conv4 = W1ᵀ(m1 ⊙ W2ᵀ(m2 ⊙ W3[class]))
     // with m1, m2 the active-unit masks of fc1 and fc2.
@@ -70,9 +70,9 @@ fn grad_cam_matches_a_hand_computed_gradient() {
     let w = |name: &str| vars[name].detach();
     let batch = image_batch(&net, &image);
     let acts = tch::no_grad(|| net.forward_all(&batch, false));
-    let a4 = values(&acts.get(Layer::Conv4).get(0)); // 128 x 6 x 6
-    let m1: Vec<f64> = values(&acts.get(Layer::Fc1).get(0)).iter().map(|&v| f64::from(u8::from(v > 0.0))).collect();
-    let m2: Vec<f64> = values(&acts.get(Layer::Fc2).get(0)).iter().map(|&v| f64::from(u8::from(v > 0.0))).collect();
+    let a4 = values(&acts.get(Layer::CONV4).get(0)); // 128 x 6 x 6
+    let m1: Vec<f64> = values(&acts.get(Layer::FC1).get(0)).iter().map(|&v| f64::from(u8::from(v > 0.0))).collect();
+    let m2: Vec<f64> = values(&acts.get(Layer::FC2).get(0)).iter().map(|&v| f64::from(u8::from(v > 0.0))).collect();
     let (w1, w2, w3) = (values(&w("fc1.weight")), values(&w("fc2.weight")), values(&w("fc3.weight")));
     let g3: Vec<f64> = (0..512).map(|j| w3[class * 512 + j] * m2[j]).collect();
     let g2: Vec<f64> = (0..1024).map(|i| (0..512).map(|j| w2[j * 1024 + i] * g3[j]).sum::<f64>() * m1[i]).collect();
@@ -103,7 +103,7 @@ fn grad_cam_of_a_class_with_no_positive_evidence_is_all_zero_not_nan() {
             let _ = tensor.zero_();
         }
     });
-    let cam = grad_cam(&net, &photo("tulip"), Layer::Conv4, 1);
+    let cam = grad_cam(&net, &photo("tulip"), Layer::CONV4, 1);
     assert!(cam.all_zero);
     assert!(cam.upsampled.values.iter().all(|v| *v == 0.0));
 }
@@ -153,7 +153,7 @@ fn feature_visualisation_raises_a_typical_channels_objective_tenfold() {
     // channel may end lower than it started.
     let grey = RgbImage::from_pixel(100, 100, image::Rgb([128, 128, 128]));
     let channels: Vec<VisObjective> = (0..64)
-        .map(|channel| VisObjective::Channel { layer: Layer::Conv2, channel })
+        .map(|channel| VisObjective::Channel { layer: Layer::CONV2, channel })
         .filter(|&objective| {
             let value = objective_of_picture(&net, &grey, objective);
             value > 0.0 && value < 0.1
@@ -208,9 +208,9 @@ fn summary_feature_maps_and_filters_have_the_right_shapes() {
     let expected = ((raw.max() - mean) / std * 64.0 + 128.0).clamp(0.0, 255.0).floor() / 255.0;
     assert_eq!(map.values[peak], expected);
 
-    let conv1 = filter_montage(&net, Layer::Conv1).unwrap();
+    let conv1 = filter_montage(&net, Layer::CONV1).unwrap();
     assert_eq!(conv1.dimensions(), (8 * 31 - 1, 4 * 31 - 1), "32 colour tiles of 5x5 at 6x, 8 per row");
-    let conv2 = filter_montage(&net, Layer::Conv2).unwrap();
+    let conv2 = filter_montage(&net, Layer::CONV2).unwrap();
     assert_eq!(conv2.dimensions(), (32 * 11 - 1, 64 * 11 - 1), "a row of 32 input kernels per filter");
-    assert!(filter_montage(&net, Layer::Fc1).is_none());
+    assert!(filter_montage(&net, Layer::FC1).is_none());
 }

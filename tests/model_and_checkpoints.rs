@@ -16,13 +16,13 @@ fn every_layer_has_the_papers_shape() {
     let images = SeededRng::new(1).normal_tensor(&[2, 3, 100, 100], Device::Cpu).sigmoid();
     let activations = net.forward_all(&images, false);
     let expected: [(Layer, &[i64]); 7] = [
-        (Layer::Conv1, &[2, 32, 50, 50]),
-        (Layer::Conv2, &[2, 64, 25, 25]),
-        (Layer::Conv3, &[2, 128, 12, 12]),
-        (Layer::Conv4, &[2, 128, 6, 6]),
-        (Layer::Fc1, &[2, 1024]),
-        (Layer::Fc2, &[2, 512]),
-        (Layer::Fc3, &[2, 17]),
+        (Layer::CONV1, &[2, 32, 50, 50]),
+        (Layer::CONV2, &[2, 64, 25, 25]),
+        (Layer::CONV3, &[2, 128, 12, 12]),
+        (Layer::CONV4, &[2, 128, 6, 6]),
+        (Layer::FC1, &[2, 1024]),
+        (Layer::FC2, &[2, 512]),
+        (Layer::FC3, &[2, 17]),
     ];
     for (layer, shape) in expected {
         assert_eq!(activations.get(layer).size(), shape, "{layer}");
@@ -38,7 +38,7 @@ fn forward_from_an_intermediate_layer_matches_the_full_pass() {
     let net = Net::seeded(5, Device::Cpu, 3);
     let images = SeededRng::new(3).normal_tensor(&[3, 3, 100, 100], Device::Cpu).sigmoid();
     let all = net.forward_all(&images, false);
-    for layer in [Layer::Conv1, Layer::Conv2, Layer::Conv4, Layer::Fc1, Layer::Fc2] {
+    for layer in [Layer::CONV1, Layer::CONV2, Layer::CONV4, Layer::FC1, Layer::FC2] {
         let logits = net.forward_from(layer, all.get(layer), false);
         let difference = (logits - all.logits()).abs().max().double_value(&[]);
         assert!(difference < 1e-5, "{layer}: {difference}");
@@ -230,7 +230,7 @@ fn the_centre_activation_from_its_receptive_field_equals_the_full_forward_pass()
     tch::manual_seed(11);
     // The icon sizes of conv1, conv2 and conv3, odd sizes, and the network's own input size.
     for (layer, side) in
-        [(Layer::Conv1, 16), (Layer::Conv1, 23), (Layer::Conv2, 24), (Layer::Conv2, 31), (Layer::Conv3, 40), (Layer::Conv2, 100)]
+        [(Layer::CONV1, 16), (Layer::CONV1, 23), (Layer::CONV2, 24), (Layer::CONV2, 31), (Layer::CONV3, 40), (Layer::CONV2, 100)]
     {
         let images = tch::Tensor::rand([3, 3, side, side], (tch::Kind::Double, tch::Device::Cpu));
         let full = net.forward_until(&images, layer, false).get(layer).shallow_clone();
@@ -249,7 +249,7 @@ fn the_centre_activation_from_its_receptive_field_equals_the_full_forward_pass()
     }
     // Too small for the receptive field to fit: the full pass is needed.
     let small = tch::Tensor::rand([1, 3, 12, 12], (tch::Kind::Double, tch::Device::Cpu));
-    assert!(net.centre_activation(&small, Layer::Conv2).is_none());
-    assert!(net.centre_activation(&small, Layer::Fc1).is_none());
-    assert!(net.centre_pre_relu(&small, Layer::Conv2).is_none());
+    assert!(net.centre_activation(&small, Layer::CONV2).is_none());
+    assert!(net.centre_activation(&small, Layer::FC1).is_none());
+    assert!(net.centre_pre_relu(&small, Layer::CONV2).is_none());
 }

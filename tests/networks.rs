@@ -228,7 +228,7 @@ fn the_paper_network_answers_the_same_through_the_general_interface() {
     let own = activation_atlas::engine::explain::grad_cam(
         &net,
         &common::flowers17_input("daisy"),
-        activation_atlas::engine::model::Layer::Conv2,
+        activation_atlas::engine::model::Layer::CONV2,
         class,
     );
     let general = gradient_cam(&net, &picture, 1, class, AttributionMethod::GradCam);

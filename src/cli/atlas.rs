@@ -51,7 +51,7 @@ pub struct AtlasTimelineArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Conv layer to map.
-    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::Conv2))]
+    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::CONV2))]
     pub layer: ConvLayerArg,
     /// Interior positions sampled per photo (fewer when the frame would exceed --max-points).
     #[arg(long, default_value_t = 8)]
@@ -151,7 +151,7 @@ pub struct AtlasBuildArgs {
     #[arg(long)]
     pub data: PathBuf,
     /// Conv layer to map (the paper uses conv2).
-    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::Conv2))]
+    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::CONV2))]
     pub layer: ConvLayerArg,
     /// Output atlas file.
     #[arg(long)]

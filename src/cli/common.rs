@@ -159,7 +159,7 @@ pub struct LayerArg(pub Layer);
 pub struct ConvLayerArg(pub Layer);
 
 pub(super) static LAYER_ARGS: [LayerArg; Layer::ALL.len()] = {
-    let mut args = [LayerArg(Layer::Conv1); Layer::ALL.len()];
+    let mut args = [LayerArg(Layer::CONV1); Layer::ALL.len()];
     let mut i = 0;
     while i < args.len() {
         args[i] = LayerArg(Layer::ALL[i]);
@@ -169,7 +169,7 @@ pub(super) static LAYER_ARGS: [LayerArg; Layer::ALL.len()] = {
 };
 
 pub(super) static CONV_LAYER_ARGS: [ConvLayerArg; Layer::CONV.len()] = {
-    let mut args = [ConvLayerArg(Layer::Conv1); Layer::CONV.len()];
+    let mut args = [ConvLayerArg(Layer::CONV1); Layer::CONV.len()];
     let mut i = 0;
     while i < args.len() {
         args[i] = ConvLayerArg(Layer::CONV[i]);

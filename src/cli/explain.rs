@@ -254,10 +254,10 @@ pub(super) fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Valu
     let request = match (args.method, method) {
         (_, Some(method)) => ExplainRequest::Attribute { method, class: Some(class), settings, faithfulness: args.faithfulness },
         (ExplainMethod::Featuremaps, None) => ExplainRequest::FeatureMaps {
-            layer: parse_layer(args.attribution.layer, Layer::Conv2),
+            layer: parse_layer(args.attribution.layer, Layer::CONV2),
             normalisation: MapNormalisation::PerChannel,
         },
-        (ExplainMethod::Filters, None) => ExplainRequest::Filters { layer: parse_layer(args.attribution.layer, Layer::Conv1) },
+        (ExplainMethod::Filters, None) => ExplainRequest::Filters { layer: parse_layer(args.attribution.layer, Layer::CONV1) },
         (_, None) => ExplainRequest::PaperMap,
     };
     let bar = progress_bar(BAR);
@@ -464,7 +464,7 @@ pub(super) fn visualize_command(args: VisualizeArgs, out: Output) -> Result<serd
             }
         }
         (None, Some(channel)) => {
-            let layer = parse_layer(args.layer, Layer::Conv2);
+            let layer = parse_layer(args.layer, Layer::CONV2);
             let channels = crate::engine::model::layer_output_shape(layer, classes.len() as i64)[0] as usize;
             if channel >= channels {
                 bail!("{layer} has {channels} channels; --channel must be below that");

@@ -177,7 +177,7 @@ pub struct AttributionSettings {
 impl Default for AttributionSettings {
     fn default() -> Self {
         AttributionSettings {
-            layer: Layer::Conv4,
+            layer: Layer::CONV4,
             smooth_samples: 16,
             smooth_noise: 0.15,
             ig_steps: 64,

@@ -57,9 +57,9 @@ pub fn model_summary(num_classes: usize) -> Vec<LayerSummary> {
         });
     }
     for (layer, kind) in [
-        (Layer::Fc1, LayerKind::DenseReluDropout { inputs: 4608, outputs: 1024 }),
-        (Layer::Fc2, LayerKind::DenseReluDropout { inputs: 1024, outputs: 512 }),
-        (Layer::Fc3, LayerKind::Logits { inputs: 512 }),
+        (Layer::FC1, LayerKind::DenseReluDropout { inputs: 4608, outputs: 1024 }),
+        (Layer::FC2, LayerKind::DenseReluDropout { inputs: 1024, outputs: 512 }),
+        (Layer::FC3, LayerKind::Logits { inputs: 512 }),
     ] {
         rows.push(LayerSummary {
             layer,

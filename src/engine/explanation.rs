@@ -165,7 +165,7 @@ pub fn explain(
         }
         ExplainRequest::PaperMap => {
             let maps = all_feature_maps(net, picture()?);
-            let (channel, map) = paper_feature_map(&maps[Layer::Conv2.index()]);
+            let (channel, map) = paper_feature_map(&maps[Layer::CONV2.index()]);
             Ok(Explanation::PaperMap { channel, map })
         }
         ExplainRequest::Filters { layer } => {

@@ -149,7 +149,7 @@ pub fn faithfulness_report(net: &Net, image: &RgbImage, class: usize, heat: &Map
 }
 
 /// The order in which the sanity check randomises the weights: from the logits down.
-pub const RANDOMISATION_ORDER: [Layer; 7] = [Layer::Fc3, Layer::Fc2, Layer::Fc1, Layer::Conv4, Layer::Conv3, Layer::Conv2, Layer::Conv1];
+pub const RANDOMISATION_ORDER: [Layer; 7] = [Layer::FC3, Layer::FC2, Layer::FC1, Layer::CONV4, Layer::CONV3, Layer::CONV2, Layer::CONV1];
 /// A map whose rank correlation with the trained network's map is still this high once every
 /// layer is random does not depend on what the network learned. Signed: a map that has turned
 /// into its reverse (large where it was small) has changed with the weights.

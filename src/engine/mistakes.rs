@@ -153,7 +153,7 @@ pub fn find_mistakes(
         let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(net.kind());
         let (fc2, probabilities) = tch::no_grad(|| {
             let all = net.forward_all(&batch, false);
-            let fc2 = all.get(Layer::Fc2).to_kind(Kind::Float);
+            let fc2 = all.get(Layer::FC2).to_kind(Kind::Float);
             let unit = &fc2 / fc2.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
             (unit, all.logits().to_kind(Kind::Float).softmax(1, Kind::Float))
         });
@@ -174,7 +174,7 @@ pub fn find_mistakes(
     wrong.truncate(params.max_mistakes);
     let total_steps = n + wrong.len();
 
-    let settings = AttributionSettings { layer: Layer::Conv4, ..AttributionSettings::default() };
+    let settings = AttributionSettings { layer: Layer::CONV4, ..AttributionSettings::default() };
     let feature = |i: usize| &features[i * dim..(i + 1) * dim];
     let mut mistakes = Vec::with_capacity(wrong.len());
     for (done, &i) in wrong.iter().enumerate() {

@@ -12,45 +12,87 @@ pub const INPUT_SIZE: i64 = super::network::PAPER_INPUT_SIZE;
 /// Probability of dropping an fc1/fc2 unit while training.
 pub const DROPOUT: f64 = 0.5;
 
-/// A named layer of the network, in forward order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Layer {
-    Conv1,
-    Conv2,
-    Conv3,
-    Conv4,
-    Fc1,
-    Fc2,
-    Fc3,
+/// A layer of a network, by name: the paper's seven (`Layer::CONV1`..`Layer::FC3`) or any layer
+/// of another architecture's [`NetworkSpec`] (`Layer::named("block10")`). Names are interned, so
+/// a layer is a small `Copy` value that compares and hashes by its name; the set of names is
+/// bounded by the networks a session loads.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Layer(&'static str);
+
+impl fmt::Debug for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl serde::Serialize for Layer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Layer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Layer, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        // The paper's layers as they were always written; any other name as it is.
+        Ok(Layer::from_name(&name).unwrap_or_else(|| Layer::named(&name)))
+    }
 }
 
 impl Layer {
-    pub const ALL: [Layer; 7] = [Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4, Layer::Fc1, Layer::Fc2, Layer::Fc3];
-    pub const CONV: [Layer; 4] = [Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4];
+    pub const CONV1: Layer = Layer("conv1");
+    pub const CONV2: Layer = Layer("conv2");
+    pub const CONV3: Layer = Layer("conv3");
+    pub const CONV4: Layer = Layer("conv4");
+    pub const FC1: Layer = Layer("fc1");
+    pub const FC2: Layer = Layer("fc2");
+    pub const FC3: Layer = Layer("fc3");
+    /// The paper network's layers, in forward order (their names sort in that order too).
+    pub const ALL: [Layer; 7] = [Layer::CONV1, Layer::CONV2, Layer::CONV3, Layer::CONV4, Layer::FC1, Layer::FC2, Layer::FC3];
+    pub const CONV: [Layer; 4] = [Layer::CONV1, Layer::CONV2, Layer::CONV3, Layer::CONV4];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Conv1 => "conv1",
-            Layer::Conv2 => "conv2",
-            Layer::Conv3 => "conv3",
-            Layer::Conv4 => "conv4",
-            Layer::Fc1 => "fc1",
-            Layer::Fc2 => "fc2",
-            Layer::Fc3 => "fc3",
+    /// The layer called `name` in any network (interned once per distinct name).
+    pub fn named(name: &str) -> Layer {
+        use std::collections::HashSet;
+        use std::sync::{Mutex, OnceLock};
+        if let Some(layer) = Layer::ALL.into_iter().find(|layer| layer.0 == name) {
+            return layer;
+        }
+        static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+        let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match names.get(name) {
+            Some(&interned) => Layer(interned),
+            None => {
+                let interned: &'static str = Box::leak(name.to_string().into_boxed_str());
+                names.insert(interned);
+                Layer(interned)
+            }
         }
     }
 
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+
+    /// One of the paper network's layers by name (case ignored).
     pub fn from_name(name: &str) -> Option<Layer> {
         Layer::ALL.into_iter().find(|layer| layer.name().eq_ignore_ascii_case(name))
     }
 
+    /// A conv block of the paper's network.
     pub fn is_conv(self) -> bool {
         Layer::CONV.contains(&self)
     }
 
+    /// Whether this is one of the paper network's layers.
+    pub fn is_paper(self) -> bool {
+        Layer::ALL.contains(&self)
+    }
+
+    /// Position in the paper's network (conv1 = 0 .. fc3 = 6). Only the paper's own code asks,
+    /// for its own layers; another network's layer answers past the end.
     pub fn index(self) -> usize {
-        self as usize
+        Layer::ALL.iter().position(|&layer| layer == self).unwrap_or(Layer::ALL.len())
     }
 }
 
@@ -71,10 +113,10 @@ pub struct ConvSpec {
 
 /// The four conv blocks (SAME padding, ReLU, 2x2 max-pool stride 2): 100 -> 50 -> 25 -> 12 -> 6.
 pub const CONV_SPECS: [ConvSpec; 4] = [
-    ConvSpec { layer: Layer::Conv1, kernel: 5, in_channels: 3, out_channels: 32 },
-    ConvSpec { layer: Layer::Conv2, kernel: 5, in_channels: 32, out_channels: 64 },
-    ConvSpec { layer: Layer::Conv3, kernel: 3, in_channels: 64, out_channels: 128 },
-    ConvSpec { layer: Layer::Conv4, kernel: 3, in_channels: 128, out_channels: 128 },
+    ConvSpec { layer: Layer::CONV1, kernel: 5, in_channels: 3, out_channels: 32 },
+    ConvSpec { layer: Layer::CONV2, kernel: 5, in_channels: 32, out_channels: 64 },
+    ConvSpec { layer: Layer::CONV3, kernel: 3, in_channels: 64, out_channels: 128 },
+    ConvSpec { layer: Layer::CONV4, kernel: 3, in_channels: 128, out_channels: 128 },
 ];
 /// Flattened conv4 output: 128 channels x 6 x 6.
 pub const FLAT_FEATURES: i64 = 128 * 6 * 6;
@@ -91,8 +133,8 @@ pub fn layer_output_shape(layer: Layer, num_classes: i64) -> Vec<i64> {
         }
     }
     match layer {
-        Layer::Fc1 => vec![FC1_UNITS],
-        Layer::Fc2 => vec![FC2_UNITS],
+        Layer::FC1 => vec![FC1_UNITS],
+        Layer::FC2 => vec![FC2_UNITS],
         _ => vec![num_classes],
     }
 }
@@ -107,7 +149,7 @@ pub fn parameter_shapes(num_classes: i64) -> Vec<(String, Vec<i64>)> {
         shapes.push((format!("{name}.bias"), vec![spec.out_channels]));
     }
     for (layer, inputs, outputs) in
-        [(Layer::Fc1, FLAT_FEATURES, FC1_UNITS), (Layer::Fc2, FC1_UNITS, FC2_UNITS), (Layer::Fc3, FC2_UNITS, num_classes)]
+        [(Layer::FC1, FLAT_FEATURES, FC1_UNITS), (Layer::FC2, FC1_UNITS, FC2_UNITS), (Layer::FC3, FC2_UNITS, num_classes)]
     {
         shapes.push((format!("{layer}.weight"), vec![outputs, inputs]));
         shapes.push((format!("{layer}.bias"), vec![outputs]));
@@ -156,7 +198,7 @@ impl Activations {
     }
 
     pub fn logits(&self) -> &Tensor {
-        self.get(Layer::Fc3)
+        self.get(Layer::FC3)
     }
 }
 
@@ -308,12 +350,12 @@ impl Net {
         let flat = x.flatten(1, -1);
         let h1 = self.fc1.forward(&flat).relu();
         outputs.push(h1.shallow_clone());
-        if last == Layer::Fc1 {
+        if last == Layer::FC1 {
             return Activations { outputs };
         }
         let h2 = self.fc2.forward(&h1.dropout(DROPOUT, train)).relu();
         outputs.push(h2.shallow_clone());
-        if last == Layer::Fc2 {
+        if last == Layer::FC2 {
             return Activations { outputs };
         }
         outputs.push(self.fc3.forward(&h2.dropout(DROPOUT, train)));
@@ -322,14 +364,14 @@ impl Net {
 
     /// Training logits for `images`, with dropout applied through `masks` (see [`DropoutMasks`]).
     pub fn forward_training(&self, images: &Tensor, masks: &DropoutMasks) -> Tensor {
-        let h1 = self.forward_until(images, Layer::Fc1, false).outputs.pop().expect("forward_until returns fc1");
+        let h1 = self.forward_until(images, Layer::FC1, false).outputs.pop().expect("forward_until returns fc1");
         let h2 = self.fc2.forward(&(h1 * &masks.before_fc2)).relu();
         self.fc3.forward(&(h2 * &masks.before_fc3))
     }
 
     /// Every layer's output for `images`.
     pub fn forward_all(&self, images: &Tensor, train: bool) -> Activations {
-        self.forward_until(images, Layer::Fc3, train)
+        self.forward_until(images, Layer::FC3, train)
     }
 
     /// Logits for `images`.
@@ -411,10 +453,10 @@ impl Net {
             }
             x = self.fc1.forward(&x.flatten(1, -1)).relu();
         }
-        if layer <= Layer::Fc1 {
+        if layer <= Layer::FC1 {
             x = self.fc2.forward(&x.dropout(DROPOUT, train)).relu();
         }
-        if layer <= Layer::Fc2 {
+        if layer <= Layer::FC2 {
             x = self.fc3.forward(&x.dropout(DROPOUT, train));
         }
         x
@@ -437,10 +479,10 @@ impl Network for Net {
     }
 
     fn stage(&self, index: usize, input: &Tensor, train: bool) -> Tensor {
-        match Layer::ALL.get(index) {
+        match Layer::ALL.get(index).copied() {
             Some(layer) if layer.is_conv() => self.convs[index].forward(input).relu().max_pool2d_default(2),
-            Some(Layer::Fc1) => self.fc1.forward(&input.flatten(1, -1)).relu(),
-            Some(Layer::Fc2) => self.fc2.forward(&input.dropout(DROPOUT, train)).relu(),
+            Some(Layer::FC1) => self.fc1.forward(&input.flatten(1, -1)).relu(),
+            Some(Layer::FC2) => self.fc2.forward(&input.dropout(DROPOUT, train)).relu(),
             _ => self.fc3.forward(&input.dropout(DROPOUT, train)),
         }
     }

@@ -36,10 +36,10 @@ impl Default for MethodSettings {
         MethodSettings {
             method: Method::GradCam,
             class: None,
-            feature_layer: Layer::Conv2,
+            feature_layer: Layer::CONV2,
             normalisation: MapNormalisation::PerChannel,
-            filter_layer: Layer::Conv1,
-            gradcam_layer: Layer::Conv4,
+            filter_layer: Layer::CONV1,
+            gradcam_layer: Layer::CONV4,
             gradient_method: AttributionMethod::Saliency,
             cam_method: AttributionMethod::GradCam,
             samples: 16,

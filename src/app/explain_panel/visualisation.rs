@@ -21,7 +21,7 @@ pub struct VisSettings {
 
 impl Default for VisSettings {
     fn default() -> Self {
-        VisSettings { target: VisTarget::Class, layer: Layer::Conv2, channel: 0, class: 0, second_class: 1, config: VisConfig::default() }
+        VisSettings { target: VisTarget::Class, layer: Layer::CONV2, channel: 0, class: 0, second_class: 1, config: VisConfig::default() }
     }
 }
 
@@ -49,7 +49,7 @@ impl VisSettings {
                     "vis-layer",
                     T::Layer.get(lang),
                     &mut self.layer,
-                    &[Layer::Conv1, Layer::Conv2, Layer::Conv3, Layer::Conv4, Layer::Fc1, Layer::Fc2],
+                    &[Layer::CONV1, Layer::CONV2, Layer::CONV3, Layer::CONV4, Layer::FC1, Layer::FC2],
                 );
                 let channels = crate::engine::model::layer_output_shape(self.layer, class_names.len() as i64)[0] as usize;
                 self.channel = self.channel.min(channels.saturating_sub(1));

@@ -107,7 +107,7 @@ pub struct AtlasParams {
 impl Default for AtlasParams {
     fn default() -> Self {
         AtlasParams {
-            layer: Layer::Conv2,
+            layer: Layer::CONV2,
             samples_per_image: 16,
             umap: UmapParams::default(),
             grid_levels: vec![10, 20, 40, 80],

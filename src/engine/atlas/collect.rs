@@ -89,7 +89,7 @@ pub fn sampled_positions(candidates: &[[u16; 2]], seed: u64, index: usize, per_i
 
 /// The border left out of sampling for a layer (one position, two for conv1's larger grid).
 pub fn sampling_margin(layer: Layer) -> usize {
-    if layer == Layer::Conv1 { 2 } else { 1 }
+    if layer == Layer::CONV1 { 2 } else { 1 }
 }
 
 /// Why collecting stopped early.
@@ -149,10 +149,10 @@ pub fn collect(
         drop(images);
         let (activation, attribution) = attribution_at(net, layer, &batch, &chosen);
         if let Some(summaries) = summaries.as_deref_mut() {
-            if layer == Layer::Conv2 {
+            if layer == Layer::CONV2 {
                 summaries.add(&activation);
             } else {
-                let conv2 = tch::no_grad(|| net.forward_until(&batch, Layer::Conv2, false).get(Layer::Conv2).shallow_clone());
+                let conv2 = tch::no_grad(|| net.forward_until(&batch, Layer::CONV2, false).get(Layer::CONV2).shallow_clone());
                 summaries.add(&conv2);
             }
         }

@@ -14,9 +14,9 @@ use crate::engine::rng::SeededRng;
 /// Side of an icon in pixels: about twice the layer's receptive field, so the pattern has room.
 pub fn icon_size(layer: Layer) -> i64 {
     match layer {
-        Layer::Conv1 => 16,
-        Layer::Conv2 => 24,
-        Layer::Conv3 => 40,
+        Layer::CONV1 => 16,
+        Layer::CONV2 => 24,
+        Layer::CONV3 => 40,
         _ => 64,
     }
 }

@@ -34,7 +34,7 @@ pub struct TimelineParams {
 impl Default for TimelineParams {
     fn default() -> Self {
         TimelineParams {
-            layer: Layer::Conv2,
+            layer: Layer::CONV2,
             samples_per_image: 8,
             max_points: 20_000,
             umap: UmapParams { epochs: 200, ..Default::default() },

@@ -174,7 +174,7 @@ impl ImageSummaries {
         let (channels, h, w) = (size[1] as usize, size[2] as usize, size[3] as usize);
         let values = Vec::<f32>::try_from(conv2.flatten(0, -1)).expect("floats");
         for image in values.chunks(channels * h * w) {
-            let feature_maps = FeatureMaps { layer: Layer::Conv2, channels, height: h, width: w, values: image.to_vec() };
+            let feature_maps = FeatureMaps { layer: Layer::CONV2, channels, height: h, width: w, values: image.to_vec() };
             let (_, map) = paper_feature_map(&feature_maps);
             self.side = map.width;
             self.maps.extend(map.values.iter().map(|v| (v * 255.0).round() as u8));
