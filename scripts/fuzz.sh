@@ -4,6 +4,7 @@
 #   checkpoint_meta  a checkpoint's weights header and JSON sidecar
 #   atlas_file       an atlas file, then rendering it
 #   descriptions     a class description TOML file
+#   state_dict       a PyTorch state dict (zip, legacy pickle, safetensors) for model import
 # Usage: scripts/fuzz.sh [TARGET|all] [SECONDS per target, default 600]
 # Installs cargo-fuzz if missing. The machine's stable toolchain is used with RUSTC_BOOTSTRAP=1
 # (libFuzzer's instrumentation needs unstable compiler flags). Seeds are made in fuzz/corpus/
@@ -12,7 +13,7 @@
 set -euo pipefail
 repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_dir"
-targets=(image_input checkpoint_meta atlas_file descriptions)
+targets=(image_input checkpoint_meta atlas_file descriptions state_dict)
 which="${1:-all}"
 seconds="${2:-600}"
 flowers="${ACTIVATION_ATLAS_FLOWERS17:-$repo_dir/../shared/data/flowers17}"
@@ -36,6 +37,10 @@ seed() {
             mapfile -t photos < <(find "$flowers" -name '*.jpg' | sort)
             cp "${photos[@]:0:4}" "$dir/"
             printf 'GIF89a\001\000\001\000\000\000\000;' > "$dir/tiny.gif"
+            ;;
+        state_dict)
+            # The reader's test files: both torch.save formats, a wrapped checkpoint, a hostile pickle.
+            cp tests/fixtures/networks/*.pth "$dir/"
             ;;
         checkpoint_meta)
             # A small weights file: just a header with the metadata copy, no tensors; the control

@@ -30,6 +30,8 @@ pub enum DialogKind {
     PickCopyFolder,
     /// The labelled folder whose photos 错误 checks the model on.
     PickMistakesFolder,
+    /// A PyTorch state dict to import as a network (模型 → 导入网络…).
+    ImportNetwork,
 }
 
 impl DialogKind {
@@ -48,6 +50,7 @@ impl DialogKind {
             DialogKind::ExportTimeline => Some(&["gif", "png"]),
             DialogKind::ExportSelection => Some(&["csv", "json"]),
             DialogKind::PickCopyFolder | DialogKind::PickMistakesFolder => None,
+            DialogKind::ImportNetwork => Some(&["pth", "pt", "bin", "ckpt", "safetensors"]),
         }
     }
 

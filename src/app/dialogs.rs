@@ -163,6 +163,7 @@ fn filter_name(kind: DialogKind) -> &'static str {
     match kind {
         DialogKind::OpenImage | DialogKind::PlaceImage => "Images",
         DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => "Checkpoint",
+        DialogKind::ImportNetwork => "PyTorch state dict",
         DialogKind::OpenDescriptions => "Descriptions",
         DialogKind::OpenAtlas => "Atlas",
         DialogKind::OpenFlowersArchive => "17flowers.tgz",

@@ -375,6 +375,7 @@ fn title(kind: DialogKind) -> T {
         DialogKind::OpenImage => T::BrowserTitleImage,
         DialogKind::PlaceImage => T::BrowserTitlePlace,
         DialogKind::OpenCheckpoint | DialogKind::ResumeCheckpoint => T::BrowserTitleCheckpoint,
+        DialogKind::ImportNetwork => T::BrowserTitleImportNetwork,
         DialogKind::OpenDescriptions => T::BrowserTitleDescriptions,
         DialogKind::PickDataFolder | DialogKind::PickAtlasFolder | DialogKind::PickMistakesFolder => T::BrowserTitleFolder,
         DialogKind::PickRunFolder => T::BrowserTitleRunFolder,

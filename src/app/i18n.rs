@@ -25,6 +25,8 @@ pub enum T {
     LanguageSwitch,
     ModelMenu,
     LoadCheckpoint,
+    ImportNetwork,
+    ImportNetworkHint,
     RunCheckpoints,
     LoadDescriptions,
     UseShippedModel,
@@ -304,6 +306,7 @@ pub enum T {
     BrowserTitleImage,
     BrowserTitlePlace,
     BrowserTitleCheckpoint,
+    BrowserTitleImportNetwork,
     BrowserTitleDescriptions,
     BrowserTitleFolder,
     BrowserTitleAtlas,
@@ -415,6 +418,12 @@ impl T {
             T::BrowserTitleImage => ("打开图片", "Open a picture"),
             T::BrowserTitlePlace => ("选择要放到地图集上的图片", "Choose pictures to place on the atlas"),
             T::BrowserTitleCheckpoint => ("打开检查点", "Open a checkpoint"),
+            T::BrowserTitleImportNetwork => ("导入网络（PyTorch 权重文件）", "Import a network (PyTorch weights)"),
+            T::ImportNetwork => ("导入网络…", "Import network…"),
+            T::ImportNetworkHint => (
+                "PyTorch 保存的权重（.pth、.pt、.bin 或 .safetensors）：EfficientNet-Lite0（efficientnet_pytorch 命名）、ResNet-18 或 ResNet-50（torchvision 命名），结构由张量名自动识别；文件只读取张量，不会执行其中的代码",
+                "Weights saved by PyTorch (.pth, .pt, .bin or .safetensors): EfficientNet-Lite0 (efficientnet_pytorch names), ResNet-18 or ResNet-50 (torchvision names), recognised by their tensor names; only the tensors are read, nothing in the file runs",
+            ),
             T::BrowserTitleDescriptions => ("打开介绍文件", "Open a description file"),
             T::BrowserTitleFolder => ("选择数据集文件夹", "Choose the data set folder"),
             T::BrowserTitleAtlas => ("打开地图集", "Open an atlas"),
@@ -1009,6 +1018,13 @@ pub fn job_error(lang: Lang, error: &JobError) -> String {
                 format!("{what} is already running; only one at a time: wait for it or cancel it first")
             }
         }
+        JobError::NotApplicable { message } => {
+            if zh {
+                format!("此视图不适用于当前网络：{message}")
+            } else {
+                format!("Not for this network: {message}")
+            }
+        }
         JobError::Panicked { message } => worker_recovered(lang, message),
     }
 }
@@ -1311,6 +1327,10 @@ pub fn layer_kind(lang: Lang, kind: crate::engine::explain::LayerKind) -> String
         (LayerKind::DenseReluDropout { inputs, outputs }, Lang::En) => format!("fully connected {inputs}→{outputs}, ReLU, dropout 0.5"),
         (LayerKind::Logits { inputs }, Lang::Zh) => format!("全连接 {inputs}→类别数（logits）"),
         (LayerKind::Logits { inputs }, Lang::En) => format!("fully connected {inputs}→classes (logits)"),
+        (LayerKind::Block { stride }, Lang::Zh) => format!("卷积块（步长 {stride} 像素）"),
+        (LayerKind::Block { stride }, Lang::En) => format!("convolution block (stride {stride} px)"),
+        (LayerKind::GlobalPool, Lang::Zh) => "全局平均池化".to_string(),
+        (LayerKind::GlobalPool, Lang::En) => "global average pooling".to_string(),
     }
 }
 

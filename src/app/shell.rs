@@ -18,6 +18,21 @@ use crate::worker::{AtlasEvent, AtlasJob, Envelope, Event, Job, JobError, JobId,
 const EVENT_BUDGET: std::time::Duration = std::time::Duration::from_millis(8);
 
 impl AtlasApp {
+    /// Imports a PyTorch state dict (its architecture recognised from its tensors) into the
+    /// user's data folder and makes it the model in use.
+    pub fn import_network(&mut self, file: PathBuf) {
+        let file = std::path::absolute(&file).unwrap_or(file);
+        if let ModelStatus::Ready(info) = &self.model {
+            self.model_before_load = Some(info.clone());
+        }
+        self.model = ModelStatus::Loading(file.clone());
+        let out_dir = crate::resources::user_data_dir().join("networks");
+        let mut cx = app_context!(self);
+        if cx.submit(Job::Model(ModelJob::Import { file, out_dir })).is_none() {
+            self.model = self.model_before_load.take().map_or(ModelStatus::None, ModelStatus::Ready);
+        }
+    }
+
     pub fn load_model(&mut self, path: PathBuf) {
         let path = std::path::absolute(&path).unwrap_or(path);
         if let ModelStatus::Ready(info) = &self.model {
@@ -287,6 +302,7 @@ impl AtlasApp {
             DialogKind::PlaceImage => self.place_on_atlas(std::iter::once(path).chain(paths).collect()),
             DialogKind::OpenImage => self.open_image(path),
             DialogKind::OpenCheckpoint => self.load_model(path),
+            DialogKind::ImportNetwork => self.import_network(path),
             DialogKind::OpenDescriptions => match DescriptionSet::load(&path) {
                 Ok(set) => {
                     self.settings.description_file = Some(path);
@@ -394,6 +410,10 @@ impl AtlasApp {
                 self.actions.push(AppAction::OpenDialog(DialogKind::OpenCheckpoint));
                 ui.close();
             }
+            if ui.button(T::ImportNetwork.get(lang)).on_hover_text(T::ImportNetworkHint.get(lang)).clicked() {
+                self.actions.push(AppAction::OpenDialog(DialogKind::ImportNetwork));
+                ui.close();
+            }
             if ui.button(T::LoadDescriptions.get(lang)).clicked() {
                 self.actions.push(AppAction::OpenDialog(DialogKind::OpenDescriptions));
                 ui.close();
@@ -498,8 +518,10 @@ impl AtlasApp {
                     .as_ref()
                     .map(|cv| format!(" · {}", i18n::cross_validation_estimate(lang, cv)))
                     .unwrap_or_default();
+                // Another architecture than the paper's is named beside the file.
+                let architecture = if info.is_paper_network() { String::new() } else { format!(" ({})", info.architecture.display_name()) };
                 let text = format!(
-                    "{}: {} · {} {}{accuracy}{estimate} · {} {} · {} {}",
+                    "{}: {}{architecture} · {} {}{accuracy}{estimate} · {} {} · {} {}",
                     T::ModelMenu.get(lang),
                     info.name,
                     info.class_names.len(),

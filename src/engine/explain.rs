@@ -34,6 +34,10 @@ pub enum LayerKind {
     DenseReluDropout { inputs: i64, outputs: i64 },
     /// Fully connected to one logit per class.
     Logits { inputs: i64 },
+    /// A stage of another network (a block of convolutions); `stride` input pixels per output.
+    Block { stride: i64 },
+    /// Averages each channel over the grid.
+    GlobalPool,
 }
 
 /// Layers, output shapes, parameter counts and receptive fields of the paper's network.
@@ -144,6 +148,46 @@ impl FeatureMaps {
 }
 
 /// Every layer's outputs for `image`.
+/// The layers of any network as summary rows: shapes, parameters, receptive fields.
+pub fn network_summary(net: &dyn Network) -> Vec<LayerSummary> {
+    let spec = net.spec();
+    let side = spec.input_size;
+    let mut inputs = 0;
+    spec.layers
+        .iter()
+        .enumerate()
+        .map(|(index, layer)| {
+            let kind = match layer.kind {
+                crate::engine::network::LayerKind::Spatial => LayerKind::Block { stride: layer.stride },
+                crate::engine::network::LayerKind::Vector => LayerKind::GlobalPool,
+                crate::engine::network::LayerKind::Logits => LayerKind::Logits { inputs },
+            };
+            inputs = layer.channels();
+            let receptive_field = if layer.is_spatial() { layer.receptive_field.min(side) } else { side };
+            LayerSummary {
+                layer: Layer::named(&layer.name),
+                kind,
+                output_shape: layer.shape.clone(),
+                parameters: net.layer_parameters(index),
+                receptive_field,
+            }
+        })
+        .collect()
+}
+
+/// Every channel of layer `index` of any network (`layer` is its name) for `image`.
+pub fn feature_maps_at(net: &dyn Network, image: &RgbImage, layer: Layer, index: usize) -> FeatureMaps {
+    let batch = image_batch(net, image);
+    let output = tch::no_grad(|| net.forward_to(&batch, index, false)).get(0);
+    let size = output.size();
+    let (channels, height, width) = match size.as_slice() {
+        [c, h, w] => (*c as usize, *h as usize, *w as usize),
+        [units] => (*units as usize, 1, 1),
+        _ => (output.numel(), 1, 1),
+    };
+    FeatureMaps { layer, channels, height, width, values: to_vec(&output) }
+}
+
 pub fn all_feature_maps(net: &Net, image: &RgbImage) -> Vec<FeatureMaps> {
     let batch = image_batch(net, image);
     let activations = tch::no_grad(|| net.forward_all(&batch, false));

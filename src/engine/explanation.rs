@@ -6,14 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::RgbImage;
 
-use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, RawMap, attribute};
+use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, RawMap, attribute, attribute_at};
 use super::classify::classify_images;
 use super::explain::{
-    FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, filter_montage, model_summary,
-    paper_feature_map, visualize,
+    FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, feature_maps_at, filter_montage, model_summary,
+    network_summary, paper_feature_map, visualize,
 };
 use super::faithfulness::{FaithfulnessReport, SanityReport, faithfulness_report, sanity_check};
-use super::model::{Layer, Net};
+use super::model::{Layer, Net, paper_net};
+use super::network::Network;
 use super::render::Map2d;
 /// Feature visualisation sends a preview picture every this many steps.
 pub const VISUALIZE_PREVIEW_EVERY: usize = 8;
@@ -136,9 +137,82 @@ pub enum ExplainProgress {
     Visualize { step: usize, steps: usize, value: f32, preview: Option<RgbImage> },
 }
 
-/// Computes `request` for `image` (the 100 x 100 network input; None for views of the model
-/// alone). `classes` is the model's number of classes.
+/// Computes `request` for `image` (the network's input; None for views of the model alone).
+/// `classes` is the model's number of classes. The paper's network has every view; another
+/// network has those that need no hand-carried form ([`explain_general`]).
 pub fn explain(
+    net: &dyn Network,
+    classes: usize,
+    image: Option<&RgbImage>,
+    request: &ExplainRequest,
+    progress: &mut dyn FnMut(ExplainProgress),
+    cancel: &AtomicBool,
+) -> Result<Explanation, ExplainError> {
+    match paper_net(net) {
+        Some(paper) => explain_paper(paper, classes, image, request, progress, cancel),
+        None => explain_general(net, classes, image, request, progress, cancel),
+    }
+}
+
+/// The views of any network: its layers, feature maps of any layer, and every attribution
+/// method with a general form at any spatial layer.
+fn explain_general(
+    net: &dyn Network,
+    classes: usize,
+    image: Option<&RgbImage>,
+    request: &ExplainRequest,
+    progress: &mut dyn FnMut(ExplainProgress),
+    cancel: &AtomicBool,
+) -> Result<Explanation, ExplainError> {
+    let picture = || image.ok_or(ExplainError::NeedsPicture);
+    let spec = net.spec();
+    let layer_of = |layer: Layer| spec.resolve_layer(layer.name()).map_err(ExplainError::NotApplicable);
+    let not_here = |what: &str| {
+        Err(ExplainError::NotApplicable(format!(
+            "{what} is shown for the paper's network only; {} has no such view yet",
+            spec.architecture.display_name()
+        )))
+    };
+    match request {
+        ExplainRequest::Summary => Ok(Explanation::Summary(network_summary(net))),
+        ExplainRequest::FeatureMaps { layer, normalisation } => {
+            let maps = feature_maps_at(net, picture()?, *layer, layer_of(*layer)?);
+            let range = maps.range();
+            Ok(Explanation::FeatureMaps { layer: *layer, channels: maps.channels, montage: maps.montage(*normalisation, range) })
+        }
+        ExplainRequest::PaperMap => not_here("The paper's feature-map figure"),
+        ExplainRequest::Filters { .. } => not_here("The filter montage"),
+        ExplainRequest::SanityCheck { .. } => not_here("The sanity check"),
+        ExplainRequest::Visualize { .. } => not_here("Feature visualisation"),
+        ExplainRequest::Attribute { method, class, settings, faithfulness } => {
+            let picture = picture()?;
+            let class = match class {
+                Some(class) if *class >= classes => return Err(ExplainError::NoSuchClass { class: *class, classes }),
+                Some(class) => *class,
+                None => classify_images(net, std::slice::from_ref(picture))[0].best().0,
+            };
+            let layer = if method.uses_layer() { layer_of(settings.layer)? } else { 0 };
+            let mut report = |done, total| progress(ExplainProgress::Steps { done, total });
+            let attribution =
+                attribute_at(net, picture, *method, class, layer, settings, &mut report, cancel).map_err(ExplainError::from)?;
+            let faithfulness = faithfulness.then(|| Box::new(faithfulness_report(net, picture, class, &attribution.heat, settings)));
+            let base_probability = (*method == AttributionMethod::Occlusion)
+                .then(|| classify_images(net, std::slice::from_ref(picture))[0].probabilities[class]);
+            Ok(Explanation::Heat {
+                method: *method,
+                layer: method.uses_layer().then_some(settings.layer),
+                map: attribution.heat,
+                raw: attribution.raw,
+                class,
+                all_zero: attribution.all_zero,
+                base_probability,
+                faithfulness,
+            })
+        }
+    }
+}
+
+fn explain_paper(
     net: &Net,
     classes: usize,
     image: Option<&RgbImage>,

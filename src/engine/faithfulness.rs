@@ -8,9 +8,10 @@ use std::sync::atomic::AtomicBool;
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
-use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, BLUR_SIGMA, attribute, gaussian_blur};
+use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, BLUR_SIGMA, attribute, attribute_at, gaussian_blur};
 use super::explain::image_batch;
-use super::model::{INPUT_SIZE, Layer, Net};
+use super::model::{Layer, Net};
+use super::network::Network;
 use super::render::Map2d;
 use super::rng::SeededRng;
 
@@ -80,7 +81,7 @@ pub struct FaithfulnessInput {
 }
 
 impl FaithfulnessInput {
-    pub fn new(net: &Net, image: &RgbImage, class: usize) -> FaithfulnessInput {
+    pub fn new(net: &dyn Network, image: &RgbImage, class: usize) -> FaithfulnessInput {
         let picture = image_batch(net, image);
         let blurred = gaussian_blur(&picture, BLUR_SIGMA);
         let probability = class_probabilities(net, &picture, class)[0];
@@ -88,15 +89,16 @@ impl FaithfulnessInput {
     }
 }
 
-fn class_probabilities(net: &Net, images: &Tensor, class: usize) -> Vec<f32> {
-    let probabilities = tch::no_grad(|| net.forward(images, false).softmax(1, Kind::Float).select(1, class as i64));
+fn class_probabilities(net: &dyn Network, images: &Tensor, class: usize) -> Vec<f32> {
+    let probabilities = tch::no_grad(|| net.logits(images, false).softmax(1, Kind::Float).select(1, class as i64));
     Vec::<f32>::try_from(&probabilities.to_device(tch::Device::Cpu).to_kind(Kind::Float)).expect("a float tensor")
 }
 
-/// The faithfulness of `heat` (100 x 100, [0, 1], larger = more important) for `input`. One
-/// batched forward pass of 2 · (CURVE_STEPS + 1) + 1 pictures.
-pub fn faithfulness(net: &Net, input: &FaithfulnessInput, heat: &Map2d) -> Faithfulness {
-    let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
+/// The faithfulness of `heat` (the input's size, [0, 1], larger = more important) for `input`.
+/// Forward passes of 2 · (CURVE_STEPS + 1) + 1 pictures, in batches of at most 64.
+pub fn faithfulness(net: &dyn Network, input: &FaithfulnessInput, heat: &Map2d) -> Faithfulness {
+    let side = input.picture.size()[3];
+    let plane = (side * side) as usize;
     let order = importance_order(heat);
     // masks[k] is 1 at the first k/CURVE_STEPS of the pixels in importance order.
     let mut masks = vec![0f32; (CURVE_STEPS + 1) * plane];
@@ -108,13 +110,20 @@ pub fn faithfulness(net: &Net, input: &FaithfulnessInput, heat: &Map2d) -> Faith
     }
     let device = input.picture.device();
     let kind = input.picture.kind();
-    let masks = Tensor::from_slice(&masks).view([(CURVE_STEPS + 1) as i64, 1, INPUT_SIZE, INPUT_SIZE]).to_device(device).to_kind(kind);
-    let heat_tensor = Tensor::from_slice(&heat.values).view([1, 1, INPUT_SIZE, INPUT_SIZE]).to_device(device).to_kind(kind);
+    let masks = Tensor::from_slice(&masks).view([(CURVE_STEPS + 1) as i64, 1, side, side]).to_device(device).to_kind(kind);
+    let heat_tensor = Tensor::from_slice(&heat.values).view([1, 1, side, side]).to_device(device).to_kind(kind);
     let keep = masks.ones_like() - &masks;
     let deleted = &input.picture * &keep + &input.blurred * &masks;
     let inserted = &input.blurred * &keep + &input.picture * &masks;
     let explained = &input.picture * heat_tensor;
-    let probabilities = class_probabilities(net, &Tensor::cat(&[deleted, inserted, explained], 0), input.class);
+    let all = Tensor::cat(&[deleted, inserted, explained], 0);
+    // A large network at 224 x 224 would hold every activation of 43 pictures at once.
+    let probabilities: Vec<f32> = (0..all.size()[0])
+        .step_by(FAITHFULNESS_BATCH)
+        .flat_map(|start| {
+            class_probabilities(net, &all.narrow(0, start, FAITHFULNESS_BATCH.min((all.size()[0] - start) as usize) as i64), input.class)
+        })
+        .collect();
     let steps = CURVE_STEPS + 1;
     let deletion = probabilities[..steps].to_vec();
     let insertion = probabilities[steps..2 * steps].to_vec();
@@ -131,12 +140,21 @@ pub fn faithfulness(net: &Net, input: &FaithfulnessInput, heat: &Map2d) -> Faith
     }
 }
 
+/// Pictures per forward pass of the faithfulness curves.
+const FAITHFULNESS_BATCH: usize = 64;
+
 /// `heat`'s faithfulness beside a random and a Sobel-edge map of the same picture.
-pub fn faithfulness_report(net: &Net, image: &RgbImage, class: usize, heat: &Map2d, settings: &AttributionSettings) -> FaithfulnessReport {
+pub fn faithfulness_report(
+    net: &dyn Network,
+    image: &RgbImage,
+    class: usize,
+    heat: &Map2d,
+    settings: &AttributionSettings,
+) -> FaithfulnessReport {
     let input = FaithfulnessInput::new(net, image, class);
     let reference = |method| {
         let never = AtomicBool::new(false);
-        attribute(net, image, method, class, settings, &mut |_, _| {}, &never)
+        attribute_at(net, image, method, class, 0, settings, &mut |_, _| {}, &never)
             .expect("reference maps need no layer and cannot be cancelled")
     };
     FaithfulnessReport {

@@ -490,6 +490,20 @@ impl Network for Net {
     fn guided_backprop(&self, images: &Tensor, class: usize) -> Option<Tensor> {
         Some(Net::guided_backprop(self, images, class))
     }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn layer_parameters(&self, layer: usize) -> i64 {
+        let Some(name) = Layer::ALL.get(layer).map(|layer| layer.name()) else { return 0 };
+        self.vs.variables().iter().filter(|(n, _)| n.split('.').next() == Some(name)).map(|(_, t)| t.numel() as i64).sum()
+    }
+}
+
+/// The paper's network behind `net`, where it is one: its fast paths and paper-only views.
+pub fn paper_net(net: &dyn Network) -> Option<&Net> {
+    net.as_any().downcast_ref::<Net>()
 }
 
 /// Dropout for one training batch as multiplicative masks (0, or 1/(1-p) for kept units), drawn

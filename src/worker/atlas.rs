@@ -276,6 +276,9 @@ impl Interactive {
     /// Each picture is placed or reported on its own: one bad file does not stop the others.
     fn place_images(&mut self, paths: Vec<PathBuf>, reporter: &Reporter, cancel: &CancelToken) -> Result<(), JobError> {
         let model = self.model()?;
+        let net = crate::engine::model::paper_net(model.net.as_ref()).ok_or_else(|| JobError::NotApplicable {
+            message: format!("atlases are built for the paper's network so far, not for {}", model.net.spec().architecture.display_name()),
+        })?;
         let atlas = self.atlas()?;
         let total = paths.len();
         for (done, path) in paths.into_iter().enumerate() {
@@ -285,7 +288,7 @@ impl Interactive {
             reporter.send(Event::Progress { done, total });
             match decode(&path) {
                 Ok(image) => {
-                    let placement = place_image(&model.net, atlas, &to_network_image(&image), PLACEMENT_NEIGHBOURS);
+                    let placement = place_image(net, atlas, &to_network_image(&image), PLACEMENT_NEIGHBOURS);
                     let thumbnail = Picture::from_rgba(image.thumbnail(PLACED_THUMBNAIL_PX, PLACED_THUMBNAIL_PX).to_rgba8());
                     reporter.send(Event::Atlas(AtlasEvent::Placed { path, placement, thumbnail }));
                 }

@@ -7,7 +7,7 @@ use image::DynamicImage;
 use super::interactive::Interactive;
 use super::{Event, JobError, JobKind, Picture, Reporter};
 use crate::engine::classify::{TestTimeViews, classify_images_with};
-use crate::engine::image_input::{decode_image_file, to_network_image};
+use crate::engine::image_input::{decode_image_file, to_network_image_sized};
 
 /// Longest side of the preview sent to the window; the network input is made from the full image.
 pub const PREVIEW_MAX_SIDE: u32 = 1024;
@@ -61,19 +61,16 @@ impl Interactive {
         let original_size = (image.width(), image.height());
         let picture = Picture::from_rgba(image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE).to_rgba8());
         // Only the current picture is kept, so memory stays flat.
-        self.opened = Some((path.clone(), to_network_image(&image)));
+        self.opened = Some((path.clone(), to_network_image_sized(&image, self.input_size())));
         Ok(ClassifyEvent::Opened { path, picture, original_size })
     }
 
     fn classify(&mut self, path: PathBuf) -> Result<ClassifyEvent, JobError> {
+        let input = self.network_input(&path)?;
         let model = self.model()?;
-        let input = match &self.opened {
-            Some((open, input)) if *open == path => input.clone(),
-            _ => to_network_image(&decode(&path)?),
-        };
         // Twelve views of one photo cost a few milliseconds and answer better than one (README:
         // "Choosing a recipe").
-        let prediction = classify_images_with(&model.net, std::slice::from_ref(&input), TestTimeViews::Crops).remove(0);
+        let prediction = classify_images_with(model.net.as_ref(), std::slice::from_ref(&input), TestTimeViews::Crops).remove(0);
         Ok(ClassifyEvent::Classified { path, probabilities: prediction.probabilities, model_fingerprint: model.fingerprint.clone() })
     }
 }

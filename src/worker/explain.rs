@@ -92,8 +92,16 @@ impl Interactive {
         cancel: &CancelToken,
     ) -> Result<ExplainView, JobError> {
         let model = self.model()?;
+        let side = model.net.spec().input_size as u32;
+        // The open picture, at this model's input size (another model may have been in use when
+        // it was opened).
+        let resized;
         let image = match (&self.opened, path) {
-            (Some((open, input)), Some(path)) if *open == path => Some(input),
+            (Some((open, input)), Some(path)) if *open == path && input.width() == side => Some(input),
+            (Some((open, _)), Some(path)) if *open == path => {
+                resized = self.network_input(&path)?;
+                Some(&resized)
+            }
             _ => None,
         };
         let mut progress = |step: ExplainProgress| match step {
@@ -105,14 +113,15 @@ impl Interactive {
             }
         };
         let classes = model.meta.class_names.len();
-        let explanation = explain(&model.net, classes, image, request, &mut progress, cancel.flag()).map_err(|error| match error {
-            ExplainError::NeedsPicture => JobError::NoPicture,
-            ExplainError::Cancelled => JobError::Cancelled,
-            ExplainError::NothingToShow(_)
-            | ExplainError::NotConvLayer(..)
-            | ExplainError::NoSuchClass { .. }
-            | ExplainError::NotApplicable(_) => JobError::NothingToShow,
-        })?;
+        let explanation =
+            explain(model.net.as_ref(), classes, image, request, &mut progress, cancel.flag()).map_err(|error| match error {
+                ExplainError::NeedsPicture => JobError::NoPicture,
+                ExplainError::Cancelled => JobError::Cancelled,
+                ExplainError::NothingToShow(_) | ExplainError::NotConvLayer(..) | ExplainError::NoSuchClass { .. } => {
+                    JobError::NothingToShow
+                }
+                ExplainError::NotApplicable(message) => JobError::NotApplicable { message },
+            })?;
         let size = EXPLAIN_VIEW_SIZE;
         Ok(match explanation {
             Explanation::Summary(rows) => ExplainView::Summary(rows),

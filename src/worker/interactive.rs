@@ -11,14 +11,15 @@ use tch::Device;
 
 use super::{CancelToken, Event, InteractiveMessage, Job, JobError, Reporter, panic_message};
 use crate::engine::atlas::Atlas;
-use crate::engine::checkpoint::Checkpoint;
 use crate::engine::model::default_device;
+use crate::engine::network::import::LoadedNetwork;
 
 /// What the interactive jobs share.
 pub(super) struct Interactive {
     pub device: Device,
-    pub model: Option<Checkpoint>,
-    /// The open picture's network input, kept so "classify" and "explain" need no second decode.
+    pub model: Option<LoadedNetwork>,
+    /// The open picture's network input (at the input size of the model in use when it was
+    /// opened), kept so "classify" and "explain" need no second decode.
     pub opened: Option<(PathBuf, RgbImage)>,
     pub atlas: Option<Arc<Atlas>>,
 }
@@ -70,7 +71,22 @@ impl Interactive {
     }
 
     /// The model in use, or the error a job reports without one.
-    pub fn model(&self) -> Result<&Checkpoint, JobError> {
+    pub fn model(&self) -> Result<&LoadedNetwork, JobError> {
         self.model.as_ref().ok_or(JobError::NoModel)
+    }
+
+    /// Side of the model in use's input (the paper's 100 without a model).
+    pub fn input_size(&self) -> i64 {
+        self.model.as_ref().map_or(crate::engine::model::INPUT_SIZE, |model| model.net.spec().input_size)
+    }
+
+    /// The network input of `path` for the model in use: the open picture's when it is that
+    /// file at that size, else decoded afresh.
+    pub fn network_input(&self, path: &std::path::Path) -> Result<RgbImage, JobError> {
+        let side = self.input_size();
+        match &self.opened {
+            Some((open, input)) if open == path && i64::from(input.width()) == side => Ok(input.clone()),
+            _ => Ok(crate::engine::image_input::to_network_image_sized(&super::classify::decode(path)?, side)),
+        }
     }
 }

@@ -211,6 +211,8 @@ pub enum JobError {
     Write { path: PathBuf, message: String },
     /// A second long job of a kind that is already running.
     AlreadyRunning(JobKind),
+    /// The view or method cannot apply to the model in use (the engine's words say why).
+    NotApplicable { message: String },
     /// The job panicked; its thread caught it (the interactive worker reloads its model).
     Panicked { message: String },
 }

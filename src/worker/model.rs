@@ -6,13 +6,17 @@ use tch::Device;
 
 use super::interactive::Interactive;
 use super::{Event, JobError, JobKind, Picture, Reporter};
-use crate::engine::checkpoint::{Checkpoint, load_checkpoint};
 use crate::engine::model::device_name;
+use crate::engine::network::import::{LoadedNetwork, load_network};
+use crate::engine::network::{Architecture, LayerSpec};
 
 #[derive(Debug)]
 pub enum ModelJob {
     /// Load a checkpoint and make it the model in use. A refused file keeps the previous model.
     Load { path: PathBuf },
+    /// Import a PyTorch state dict of an architecture its tensor names reveal into `out_dir`,
+    /// then make it the model in use.
+    Import { file: PathBuf, out_dir: PathBuf },
     /// A picture of each class from the folder the classes were trained on, for the
     /// description editor.
     ClassSamples { dir: PathBuf, class_names: Vec<String> },
@@ -21,7 +25,7 @@ pub enum ModelJob {
 impl ModelJob {
     pub fn kind(&self) -> JobKind {
         match self {
-            ModelJob::Load { .. } => JobKind::LoadModel,
+            ModelJob::Load { .. } | ModelJob::Import { .. } => JobKind::LoadModel,
             ModelJob::ClassSamples { .. } => JobKind::ScanFolder,
         }
     }
@@ -52,10 +56,32 @@ pub struct ModelInfo {
     /// The folder the model was trained on, as its checkpoint records it (None for portable or
     /// imported weights).
     pub data_dir: Option<PathBuf>,
+    pub architecture: Architecture,
+    /// Its layers in forward order, for the layer pickers.
+    pub layers: Vec<LayerSpec>,
+    /// Side of its square input.
+    pub input_size: i64,
 }
 
 impl ModelInfo {
-    fn of(checkpoint: &Checkpoint, device: Device) -> ModelInfo {
+    /// The layers with a spatial grid (where maps, Grad-CAM and atlases apply).
+    pub fn spatial_layers(&self) -> Vec<crate::engine::model::Layer> {
+        self.layers.iter().filter(|layer| layer.is_spatial()).map(|layer| crate::engine::model::Layer::named(&layer.name)).collect()
+    }
+
+    /// Every layer by name, in forward order.
+    pub fn all_layers(&self) -> Vec<crate::engine::model::Layer> {
+        self.layers.iter().map(|layer| crate::engine::model::Layer::named(&layer.name)).collect()
+    }
+
+    pub fn is_paper_network(&self) -> bool {
+        self.architecture == Architecture::PaperCnn
+    }
+}
+
+impl ModelInfo {
+    fn of(checkpoint: &LoadedNetwork, device: Device) -> ModelInfo {
+        let spec = checkpoint.net.spec();
         let name = checkpoint.path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_else(|| "model".to_string());
         ModelInfo {
             path: checkpoint.path.clone(),
@@ -67,6 +93,9 @@ impl ModelInfo {
             device: device_name(device),
             fingerprint: checkpoint.fingerprint.clone(),
             data_dir: checkpoint.meta.training.as_ref().and_then(|training| training.data_dir.clone()),
+            architecture: spec.architecture,
+            layers: spec.layers.clone(),
+            input_size: spec.input_size,
         }
     }
 }
@@ -75,6 +104,10 @@ impl Interactive {
     pub(super) fn model_job(&mut self, job: ModelJob, reporter: &Reporter) {
         match job {
             ModelJob::Load { path } => self.load_model(&path, reporter),
+            ModelJob::Import { file, out_dir } => match crate::engine::network::import::import_network_recognised(&file, &out_dir) {
+                Ok(summary) => self.load_model(&summary.out, reporter),
+                Err(error) => reporter.fail(JobError::Checkpoint { path: file, message: error.to_string() }),
+            },
             ModelJob::ClassSamples { dir, class_names } => {
                 let samples =
                     crate::engine::data::class_samples(&dir, &class_names).iter().map(|s| s.as_ref().map(Picture::from_rgb)).collect();
@@ -84,7 +117,7 @@ impl Interactive {
     }
 
     pub(super) fn load_model(&mut self, path: &Path, reporter: &Reporter) {
-        match load_checkpoint(path, self.device) {
+        match load_network(path, self.device) {
             Ok(checkpoint) => {
                 let info = ModelInfo::of(&checkpoint, self.device);
                 // An atlas is only meaningful for the model it was built from.

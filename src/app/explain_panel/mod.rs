@@ -219,6 +219,11 @@ impl ExplainPanel {
             || (matches!(self.settings.method, Method::Saliency | Method::GradCam) && !self.attribution_method().is_slow())
     }
 
+    /// Whether a class activation map on screen is of another layer than the one chosen.
+    fn other_layer(&self, caption: &Caption) -> bool {
+        matches!(caption, Caption::Map { layer: Some(layer), .. } if *layer != self.settings.gradcam_layer)
+    }
+
     fn attribution_method(&self) -> AttributionMethod {
         match self.settings.method {
             Method::GradCam => self.settings.cam_method,
@@ -421,9 +426,10 @@ impl Panel for ExplainPanel {
         }
     }
 
-    /// Explanations were of the previous model's answers.
-    fn model_changed(&mut self, _info: &ModelInfo) {
+    /// Explanations were of the previous model's answers; its layers are the pickers' now.
+    fn model_changed(&mut self, info: &ModelInfo) {
         self.clear();
+        self.settings.use_layers(settings::LayerLists { all: info.all_layers(), spatial: info.spatial_layers() });
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
@@ -448,8 +454,8 @@ impl Panel for ExplainPanel {
         let has_input = !self.settings.method.needs_picture() || cx.photo.is_some();
         let failed_before = self.results.failed_request.as_ref() == Some(&self.request());
         // A result of another method or layer than the one chosen is recomputed.
-        if let Some(Shown::Heat { method, .. }) = self.result_for(self.settings.method)
-            && *method != self.attribution_method()
+        if let Some(Shown::Heat { method, caption, .. }) = self.result_for(self.settings.method)
+            && (*method != self.attribution_method() || self.other_layer(caption))
             && quick
         {
             let tab = self.settings.method;

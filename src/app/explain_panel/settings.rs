@@ -29,6 +29,22 @@ pub struct MethodSettings {
     pub patch: usize,
     pub stride: usize,
     pub opacity: f32,
+    /// The layers of the model in use the pickers offer.
+    pub layers: LayerLists,
+}
+
+/// A network's layers as the pickers list them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerLists {
+    pub all: Vec<Layer>,
+    /// Those with a spatial grid: feature maps as pictures, class activation maps.
+    pub spatial: Vec<Layer>,
+}
+
+impl Default for LayerLists {
+    fn default() -> Self {
+        LayerLists { all: Layer::ALL.to_vec(), spatial: Layer::CONV.to_vec() }
+    }
 }
 
 impl Default for MethodSettings {
@@ -48,13 +64,31 @@ impl Default for MethodSettings {
             patch: 20,
             stride: 5,
             opacity: 0.6,
+            layers: LayerLists::default(),
         }
     }
 }
 
 impl MethodSettings {
+    /// A new model's layers; a chosen layer it lacks becomes the usual choice for it: the middle
+    /// of its grid layers for feature maps, the last for class activation maps.
+    pub(super) fn use_layers(&mut self, layers: LayerLists) {
+        if layers == self.layers {
+            return;
+        }
+        let paper = layers == LayerLists::default();
+        if !layers.all.contains(&self.feature_layer) {
+            self.feature_layer =
+                if paper { Layer::CONV2 } else { layers.spatial.get(layers.spatial.len() / 2).copied().unwrap_or(Layer::CONV2) };
+        }
+        if !layers.spatial.contains(&self.gradcam_layer) {
+            self.gradcam_layer = layers.spatial.last().copied().unwrap_or(Layer::CONV4);
+        }
+        self.layers = layers;
+    }
+
     pub(super) fn feature_map_options_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
-        layer_combo(ui, "feature-layer", T::Layer.get(lang), &mut self.feature_layer, &Layer::ALL);
+        layer_combo(ui, "feature-layer", T::Layer.get(lang), &mut self.feature_layer, &self.layers.all);
         let name = |n| match n {
             MapNormalisation::PerChannel => T::PerChannel.get(lang),
             MapNormalisation::PerLayer => T::PerLayer.get(lang),
@@ -101,7 +135,7 @@ impl MethodSettings {
         match self.method {
             Method::GradCam => {
                 method_combo(ui, "cam-method", &mut self.cam_method, &AttributionMethod::CAM);
-                layer_combo(ui, "gradcam-layer", T::Layer.get(lang), &mut self.gradcam_layer, &Layer::CONV);
+                layer_combo(ui, "gradcam-layer", T::Layer.get(lang), &mut self.gradcam_layer, &self.layers.spatial);
             }
             Method::Saliency => {
                 method_combo(ui, "gradient-method", &mut self.gradient_method, &AttributionMethod::GRADIENT);

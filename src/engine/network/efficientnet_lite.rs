@@ -104,6 +104,22 @@ impl Network for EfficientNetLite {
         &mut self.vs
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn layer_parameters(&self, layer: usize) -> i64 {
+        let blocks = self.blocks.len();
+        let prefixes: Vec<String> = match layer {
+            0 => vec!["_conv_stem.".into(), "_bn0.".into()],
+            i if i <= blocks => vec![format!("_blocks.{}.", i - 1)],
+            i if i == blocks + 1 => vec!["_conv_head.".into(), "_bn1.".into()],
+            i if i == blocks + 3 => vec!["_fc.".into()],
+            _ => Vec::new(),
+        };
+        super::parameters_under(&self.vs, &prefixes)
+    }
+
     fn stage(&self, index: usize, input: &Tensor, train: bool) -> Tensor {
         let blocks = self.blocks.len();
         match index {

@@ -30,6 +30,10 @@ pub enum ImportError {
     Checkpoint(#[from] CheckpointError),
     #[error("{path}: {reason}")]
     ClassNames { path: PathBuf, reason: String },
+    #[error(
+        "{path}: its tensors are not those of a network this app knows (EfficientNet-Lite0 in the efficientnet_pytorch naming, ResNet-18 or ResNet-50 in torchvision's); its first is '{first}'"
+    )]
+    Unrecognised { path: PathBuf, first: String },
     #[error("{path} has no '{name}', the classifier of a {architecture} network; {looks_like}")]
     NoClassifier { path: PathBuf, name: String, architecture: &'static str, looks_like: String },
 }
@@ -48,7 +52,31 @@ pub struct ImportSummary {
 /// the checkpoint `out` (+ sidecar). Class names come from `classes` (one per line), else the
 /// ImageNet names for a 1000-class network, else "class N".
 pub fn import_network(file: &Path, architecture: Architecture, classes: Option<&Path>, out: &Path) -> Result<ImportSummary, ImportError> {
+    import_tensors(file, read_state_dict(file)?, architecture, classes, out)
+}
+
+/// The window's import: the architecture is the one the tensor names say, and the checkpoint
+/// goes into `out_dir` as `<file name>-<architecture>.safetensors`.
+pub fn import_network_recognised(file: &Path, out_dir: &Path) -> Result<ImportSummary, ImportError> {
     let tensors = read_state_dict(file)?;
+    let architecture = guess_architecture(tensors.iter().map(|(name, _)| name.as_str()))
+        .filter(|arch| Architecture::IMPORTABLE.contains(arch))
+        .ok_or_else(|| ImportError::Unrecognised {
+            path: file.to_path_buf(),
+            first: tensors.first().map(|(n, _)| n.clone()).unwrap_or_default(),
+        })?;
+    let stem = file.file_stem().map_or_else(|| "network".to_string(), |stem| stem.to_string_lossy().into_owned());
+    let out = out_dir.join(format!("{stem}-{}.safetensors", architecture.name()));
+    import_tensors(file, tensors, architecture, None, &out)
+}
+
+fn import_tensors(
+    file: &Path,
+    tensors: Vec<(String, Tensor)>,
+    architecture: Architecture,
+    classes: Option<&Path>,
+    out: &Path,
+) -> Result<ImportSummary, ImportError> {
     let classifier = classifier_weight(architecture);
     let num_classes =
         tensors.iter().find(|(name, _)| name == classifier).map(|(_, t)| t.size()).and_then(|size| size.first().copied()).ok_or_else(

@@ -245,6 +245,12 @@ pub trait Network: Send {
         self.spec().num_classes() as usize
     }
 
+    /// The concrete network, for the parts that have a faster or fuller path for one of them.
+    fn as_any(&self) -> &dyn std::any::Any;
+
+    /// Trainable and running-statistics numbers of layer `layer`'s stage.
+    fn layer_parameters(&self, layer: usize) -> i64;
+
     /// Guided backpropagation, where the network has a hand-carried form of it (the paper's).
     fn guided_backprop(&self, _images: &Tensor, _class: usize) -> Option<Tensor> {
         None
@@ -253,6 +259,11 @@ pub trait Network: Send {
     fn device(&self) -> tch::Device {
         self.var_store().device()
     }
+}
+
+/// The number of values in the variables whose names start with one of `prefixes`.
+pub(crate) fn parameters_under(vs: &nn::VarStore, prefixes: &[String]) -> i64 {
+    vs.variables().iter().filter(|(name, _)| prefixes.iter().any(|p| name.starts_with(p.as_str()))).map(|(_, t)| t.numel() as i64).sum()
 }
 
 /// An imported network of one of the [`Architecture::IMPORTABLE`] families.

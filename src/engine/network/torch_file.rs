@@ -32,13 +32,18 @@ pub enum StateDictError {
 pub fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>, StateDictError> {
     let bytes = crate::engine::fsutil::read_user_file(path, MAX_STATE_DICT_BYTES)
         .map_err(|source| StateDictError::Read { path: path.to_path_buf(), source })?;
+    parse_state_dict(&bytes, path)
+}
+
+/// [`read_state_dict`] on bytes already read; `path` names them in messages.
+pub fn parse_state_dict(bytes: &[u8], path: &Path) -> Result<Vec<(String, Tensor)>, StateDictError> {
     let not = |reason: &str| StateDictError::NotAStateDict { path: path.to_path_buf(), reason: reason.to_string() };
     let tensors = if bytes.starts_with(b"PK\x03\x04") {
-        read_zip(path, &bytes)?
+        read_zip(path, bytes)?
     } else if bytes.first() == Some(&0x80) {
-        read_legacy(path, &bytes)?
-    } else if looks_like_safetensors(&bytes) {
-        read_safetensors(path, &bytes)?
+        read_legacy(path, bytes)?
+    } else if looks_like_safetensors(bytes) {
+        read_safetensors(path, bytes)?
     } else {
         return Err(not("it starts with neither a zip header, a pickle nor a safetensors header"));
     };
