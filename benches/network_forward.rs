@@ -2,7 +2,8 @@
 //! flowers17 photos at 224 x 224, and Grad-CAM per photo, in the Rust engine; and the same
 //! forward in PyTorch (the network written with torch.nn in scripts/reference_networks.py, the
 //! same weights, photos and threads, warmed up the same way) in its default layout and in
-//! channels-last, when a Python with torch is given. Run through `scripts/bench-network.sh`.
+//! channels-last and as frozen TorchScript, when a Python with torch is given. Run through
+//! `scripts/bench-network.sh`.
 //!
 //! cargo bench --bench network_forward -- [--batch N] [--repeats N] [--threads N] [--python PATH]
 
@@ -20,7 +21,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     let batch: usize = value("--batch").and_then(|v| v.parse().ok()).unwrap_or(64);
-    let repeats: usize = value("--repeats").and_then(|v| v.parse().ok()).unwrap_or(5);
+    let repeats: usize = value("--repeats").and_then(|v| v.parse().ok()).unwrap_or(7);
     let threads: i32 = value("--threads").and_then(|v| v.parse().ok()).unwrap_or(2);
     activation_atlas::engine::memory::keep_freed_tensor_memory();
     tch::set_num_threads(threads);
@@ -111,10 +112,12 @@ fn main() {
         text.lines().find_map(|l| l.strip_prefix(label)).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("no {label} line"))
     };
     let (default, channels_last) = (peer("pytorch-default-ms"), peer("pytorch-channels-last-ms"));
+    let frozen = peer("pytorch-torchscript-frozen-ms");
     println!(
-        "RESULT efficientnet-lite0 forward of {batch} at 224, {threads} threads: rust {ours:.1} ms; pytorch default {default:.1} ms (rust/pytorch time ratio {:.3}); pytorch channels-last {channels_last:.1} ms (ratio {:.3}); rust grad-cam {cam_ms:.1} ms per photo",
+        "RESULT efficientnet-lite0 forward of {batch} at 224, {threads} threads: rust {ours:.1} ms; pytorch default {default:.1} ms (rust/pytorch time ratio {:.3}); pytorch channels-last {channels_last:.1} ms (ratio {:.3}); pytorch torchscript frozen {frozen:.1} ms (ratio {:.3}); rust grad-cam {cam_ms:.1} ms per photo",
         ours / default,
-        ours / channels_last
+        ours / channels_last,
+        ours / frozen
     );
 }
 

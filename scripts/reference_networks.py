@@ -16,6 +16,9 @@ class SameConv(nn.Conv2d):
         k, s = self.kernel_size[0], self.stride[0]
         ph = max((math.ceil(x.shape[2] / s) - 1) * s + k - x.shape[2], 0)
         pw = max((math.ceil(x.shape[3] / s) - 1) * s + k - x.shape[3], 0)
+        if ph % 2 == 0 and pw % 2 == 0:
+            # Symmetric: the convolution pads by itself, without a padded copy of the input.
+            return F.conv2d(x, self.weight, None, self.stride, (ph // 2, pw // 2), 1, self.groups)
         x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
         return F.conv2d(x, self.weight, None, self.stride, 0, 1, self.groups)
 
