@@ -149,24 +149,55 @@ pub(super) fn report_dataset(dir: &Path, images: usize, summary: &crate::engine:
     }
 }
 
-/// A layer of the paper's network as `--layer` takes it, by the engine's own names
-/// (`Layer::name`): clap lists them in `--help` and refuses others before any work starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LayerArg(pub Layer);
+/// A layer as `--layer` takes it: any name, resolved against the loaded network's layers
+/// ([`resolve_layer`]), which lists the valid names when the name is not one of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerArg(pub String);
+
+impl std::str::FromStr for LayerArg {
+    type Err = std::convert::Infallible;
+    fn from_str(name: &str) -> Result<LayerArg, Self::Err> {
+        Ok(LayerArg(name.trim().to_string()))
+    }
+}
+
+/// The layer `given` names in `net`, or `default` (chosen from the network's own layers); an
+/// unknown name is refused with the network's layer names. `spatial`: the layer must have a
+/// grid (class activation maps, atlases).
+pub(super) fn resolve_layer(
+    given: Option<&LayerArg>,
+    default: impl FnOnce(&crate::engine::network::NetworkSpec) -> Layer,
+    net: &dyn crate::engine::network::Network,
+    spatial: bool,
+) -> anyhow::Result<Layer> {
+    let spec = net.spec();
+    let layer = match given {
+        Some(LayerArg(name)) => Layer::named(&spec.layers[spec.resolve_layer(name).map_err(anyhow::Error::msg)?].name),
+        None => default(spec),
+    };
+    let index =
+        spec.layer_index(layer.name()).ok_or_else(|| anyhow::anyhow!("{} has no layer {layer}", spec.architecture.display_name()))?;
+    if spatial && !spec.layers[index].is_spatial() {
+        let names: Vec<&str> = spec.spatial_layers().iter().map(|l| l.name.as_str()).collect();
+        anyhow::bail!("{layer} has no spatial grid; the layers that have one: {}", names.join(", "));
+    }
+    Ok(layer)
+}
+
+/// The usual layer of a view in `spec`: the paper's own choice, else the middle (`middle`) or the
+/// last of the grid layers.
+pub(super) fn usual_layer(spec: &crate::engine::network::NetworkSpec, paper: Layer, middle: bool) -> Layer {
+    if spec.architecture == crate::engine::network::Architecture::PaperCnn {
+        return paper;
+    }
+    let spatial = spec.spatial_layers();
+    let chosen = if middle { spatial.get(spatial.len() / 2) } else { spatial.last() };
+    chosen.map_or(paper, |layer| Layer::named(&layer.name))
+}
 
 /// A conv layer, for what only conv layers have (atlases map their spatial positions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvLayerArg(pub Layer);
-
-pub(super) static LAYER_ARGS: [LayerArg; Layer::ALL.len()] = {
-    let mut args = [LayerArg(Layer::CONV1); Layer::ALL.len()];
-    let mut i = 0;
-    while i < args.len() {
-        args[i] = LayerArg(Layer::ALL[i]);
-        i += 1;
-    }
-    args
-};
 
 pub(super) static CONV_LAYER_ARGS: [ConvLayerArg; Layer::CONV.len()] = {
     let mut args = [ConvLayerArg(Layer::CONV1); Layer::CONV.len()];
@@ -178,15 +209,6 @@ pub(super) static CONV_LAYER_ARGS: [ConvLayerArg; Layer::CONV.len()] = {
     args
 };
 
-impl ValueEnum for LayerArg {
-    fn value_variants<'a>() -> &'a [Self] {
-        &LAYER_ARGS
-    }
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.0.name()))
-    }
-}
-
 impl ValueEnum for ConvLayerArg {
     fn value_variants<'a>() -> &'a [Self] {
         &CONV_LAYER_ARGS
@@ -194,10 +216,6 @@ impl ValueEnum for ConvLayerArg {
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         Some(clap::builder::PossibleValue::new(self.0.name()))
     }
-}
-
-pub(super) fn parse_layer(given: Option<LayerArg>, default: Layer) -> Layer {
-    given.map_or(default, |arg| arg.0)
 }
 
 /// A class given by name or index.

@@ -10,13 +10,15 @@ use serde_json::json;
 use super::classify::chosen_split;
 use super::common::{
     BAR, ClassNamer, INTERRUPTED, LayerArg, NamesArgs, Output, PartlyDone, SplitArg, interrupted, load_dataset_reporting, parse_class,
-    parse_layer, progress_bar, save_png, weights_or_shipped,
+    progress_bar, resolve_layer, save_png, usual_layer, weights_or_shipped,
 };
 use crate::engine::attribution::{AttributionMethod, AttributionSettings, IgBaseline};
 use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::classify::classify_images;
-use crate::engine::image_input::load_network_image;
+use crate::engine::image_input::load_network_image_sized;
 use crate::engine::model::{Layer, default_device};
+use crate::engine::network::Network;
+use crate::engine::network::import::load_network;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ExplainMethod {
@@ -95,11 +97,12 @@ impl From<BaselineArg> for IgBaseline {
 }
 
 /// Settings of the attribution methods, shared by `explain` and `explain-eval`.
-#[derive(Args, Debug)]
+#[derive(Args, Clone, Debug)]
 pub struct AttributionArgs {
-    /// Layer of the class activation maps (conv1..conv4; default conv4); of feature maps and
-    /// filters too.
-    #[arg(long, value_enum)]
+    /// Layer of the class activation maps (one with a grid; default: the paper's conv4, another
+    /// network's last grid layer); of feature maps (default conv2, or a middle grid layer) and
+    /// filters too. `activation-atlas model layers` lists a network's layers.
+    #[arg(long)]
     pub layer: Option<LayerArg>,
     /// SmoothGrad samples (`--method saliency` with more than 1 is SmoothGrad).
     #[arg(long)]
@@ -119,10 +122,11 @@ pub struct AttributionArgs {
 }
 
 impl AttributionArgs {
-    fn settings(&self) -> AttributionSettings {
+    /// The settings, with the class activation maps' layer resolved against `net`.
+    fn settings(&self, net: &dyn Network) -> Result<AttributionSettings> {
         let defaults = AttributionSettings::default();
-        let layer = parse_layer(self.layer, defaults.layer);
-        AttributionSettings {
+        let layer = resolve_layer(self.layer.as_ref(), |spec| usual_layer(spec, defaults.layer, false), net, true)?;
+        Ok(AttributionSettings {
             layer,
             smooth_samples: self.samples.unwrap_or(defaults.smooth_samples).max(1),
             ig_steps: self.steps.max(1),
@@ -130,7 +134,7 @@ impl AttributionArgs {
             occlusion_patch: self.patch,
             occlusion_stride: self.stride.max(1),
             ..defaults
-        }
+        })
     }
 }
 
@@ -197,7 +201,7 @@ pub struct ExplainArgs {
 #[derive(Args, Debug)]
 pub struct VisualizeArgs {
     /// Layer of the channel (conv1..conv4, fc1, fc2).
-    #[arg(long, value_enum)]
+    #[arg(long)]
     pub layer: Option<LayerArg>,
     /// Channel (or unit) of --layer to maximise.
     #[arg(long)]
@@ -227,24 +231,29 @@ pub(super) fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Valu
     use crate::engine::explanation::{ExplainRequest, Explanation, explain};
     use crate::engine::render::{grey_image, overlay};
     let weights = weights_or_shipped(args.weights)?;
-    let checkpoint = load_checkpoint(&weights, default_device())?;
-    let net = &checkpoint.net;
+    let checkpoint = load_network(&weights, default_device())?;
+    let net = checkpoint.net.as_ref();
     let classes = &checkpoint.meta.class_names;
-    let picture = load_network_image(&args.image)?;
-    let class = match &args.class {
-        Some(given) => parse_class(given, classes)?,
-        None => classify_images(net, std::slice::from_ref(&picture))[0].best().0,
-    };
     let namer = ClassNamer::new(&args.names, classes)?;
-    let settings = args.attribution.settings();
     // `--method saliency --samples N` was SmoothGrad before it had a name of its own.
     let method = match (args.method, args.attribution.samples) {
         (ExplainMethod::Saliency, Some(samples)) if samples > 1 => Some(AttributionMethod::SmoothGrad),
         (method, _) => method.attribution(),
     };
-    if method.is_some_and(AttributionMethod::uses_layer) && !settings.layer.is_conv() {
-        bail!("{} needs a conv layer (conv1..conv4), not {}", method.map_or("", AttributionMethod::display_name), settings.layer);
-    }
+    let settings = if method.is_some_and(AttributionMethod::uses_layer) {
+        args.attribution
+            .settings(net)
+            .with_context(|| format!("{} needs a layer with a grid", method.map_or("", AttributionMethod::display_name)))?
+    } else {
+        // The layer is not used: any valid default will do, whatever --layer says.
+        AttributionArgs { layer: None, ..args.attribution.clone() }.settings(net)?
+    };
+    // The layer is checked before the picture is read: a wrong name is the likelier mistake.
+    let picture = load_network_image_sized(&args.image, net.spec().input_size)?;
+    let class = match &args.class {
+        Some(given) => parse_class(given, classes)?,
+        None => classify_images(net, std::slice::from_ref(&picture))[0].best().0,
+    };
     if args.save_map.is_some() && method.is_none() {
         bail!("--save-map needs an attribution method (saliency, gradcam, …), not {:?}", args.method);
     }
@@ -254,10 +263,12 @@ pub(super) fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Valu
     let request = match (args.method, method) {
         (_, Some(method)) => ExplainRequest::Attribute { method, class: Some(class), settings, faithfulness: args.faithfulness },
         (ExplainMethod::Featuremaps, None) => ExplainRequest::FeatureMaps {
-            layer: parse_layer(args.attribution.layer, Layer::CONV2),
+            layer: resolve_layer(args.attribution.layer.as_ref(), |spec| usual_layer(spec, Layer::CONV2, true), net, false)?,
             normalisation: MapNormalisation::PerChannel,
         },
-        (ExplainMethod::Filters, None) => ExplainRequest::Filters { layer: parse_layer(args.attribution.layer, Layer::CONV1) },
+        (ExplainMethod::Filters, None) => {
+            ExplainRequest::Filters { layer: resolve_layer(args.attribution.layer.as_ref(), |_| Layer::CONV1, net, true)? }
+        }
         (_, None) => ExplainRequest::PaperMap,
     };
     let bar = progress_bar(BAR);
@@ -308,8 +319,10 @@ pub(super) fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Valu
             }
             if args.sanity {
                 let mut report = |_, _| {};
-                let sanity = crate::engine::faithfulness::sanity_check(net, &picture, method, class, &settings, &mut report, &INTERRUPTED)
-                    .map_err(|error| anyhow::anyhow!("{error}"))?;
+                let paper = crate::engine::model::paper_net(net).context("--sanity is for the paper's network so far")?;
+                let sanity =
+                    crate::engine::faithfulness::sanity_check(paper, &picture, method, class, &settings, &mut report, &INTERRUPTED)
+                        .map_err(|error| anyhow::anyhow!("{error}"))?;
                 if !out.json {
                     print_sanity(&sanity);
                 }
@@ -364,7 +377,7 @@ pub(super) fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_j
     use crate::engine::faithfulness::score_methods;
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
-    let settings = args.attribution.settings();
+    let settings = args.attribution.settings(&checkpoint.net)?;
     let methods: Vec<AttributionMethod> = if args.methods.is_empty() {
         AttributionMethod::ALL.to_vec()
     } else {
@@ -464,7 +477,7 @@ pub(super) fn visualize_command(args: VisualizeArgs, out: Output) -> Result<serd
             }
         }
         (None, Some(channel)) => {
-            let layer = parse_layer(args.layer, Layer::CONV2);
+            let layer = resolve_layer(args.layer.as_ref(), |_| Layer::CONV2, &checkpoint.net, false)?;
             let channels = crate::engine::model::layer_output_shape(layer, classes.len() as i64)[0] as usize;
             if channel >= channels {
                 bail!("{layer} has {channels} channels; --channel must be below that");

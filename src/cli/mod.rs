@@ -31,7 +31,7 @@ use common::{PartlyDone, stop_on_ctrl_c};
 use data::{DataCommand, data_get};
 use descriptions::{DescriptionsCommand, descriptions_check, descriptions_init};
 use explain::{ExplainArgs, ExplainEvalArgs, VisualizeArgs, explain, explain_eval, visualize_command};
-use model::{ModelCommand, model_import};
+use model::{ModelCommand, model_import, model_layers};
 use serde_json::json;
 use std::path::PathBuf;
 use train::{CrossValidateArgs, TrainArgs, cross_validate_command, train_command};
@@ -135,6 +135,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Atlas(AtlasCommand::TimelineExport(_)) => "atlas timeline-export",
         Command::Data(DataCommand::Get(_)) => "data get",
         Command::Model(ModelCommand::Import(_)) => "model import",
+        Command::Model(ModelCommand::Layers(_)) => "model layers",
         Command::Checkpoint(CheckpointCommand::Portable(_)) => "checkpoint portable",
         Command::Checkpoint(CheckpointCommand::RecordCrossValidation(_)) => "checkpoint record-cross-validation",
         Command::Descriptions(DescriptionsCommand::Init(_)) => "descriptions init",
@@ -166,6 +167,7 @@ pub fn run(command: Command, json: bool) -> Result<()> {
         Command::Atlas(AtlasCommand::Info(args)) => atlas_info(args, out),
         Command::Data(DataCommand::Get(args)) => data_get(args, out),
         Command::Model(ModelCommand::Import(args)) => model_import(args, out),
+        Command::Model(ModelCommand::Layers(args)) => model_layers(args, out),
         Command::Checkpoint(CheckpointCommand::Portable(args)) => checkpoint_portable(args, out),
         Command::Checkpoint(CheckpointCommand::RecordCrossValidation(args)) => checkpoint_record_cross_validation(args, out),
         Command::Descriptions(DescriptionsCommand::Init(args)) => descriptions_init(args, out),

@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use super::common::Output;
+use super::common::{Output, weights_or_shipped};
 use crate::engine::network::Architecture;
 use crate::engine::network::import::import_network;
 
@@ -16,6 +16,16 @@ pub enum ModelCommand {
     /// architecture as a checkpoint (.safetensors + .json sidecar) every command and the window
     /// read. The file is only read for its tensors; nothing in it runs.
     Import(ModelImportArgs),
+    /// The layers of a model: name, kind, output shape, stride and receptive field, the names
+    /// `--layer` takes.
+    Layers(ModelLayersArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ModelLayersArgs {
+    /// Model weights (.safetensors with its sidecar); defaults to the shipped flower model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
 }
 
 /// The architectures a state dict can be imported as.
@@ -52,6 +62,22 @@ pub struct ModelImportArgs {
     /// The checkpoint to write (.safetensors; the sidecar goes beside it).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+pub(super) fn model_layers(args: ModelLayersArgs, out: Output) -> Result<serde_json::Value> {
+    let weights = weights_or_shipped(args.weights)?;
+    let loaded = crate::engine::network::import::load_network(&weights, crate::engine::model::default_device())?;
+    let spec = loaded.net.spec();
+    say!(out, "{} at {} x {}", spec.architecture.display_name(), spec.input_size, spec.input_size);
+    say!(out, "  {:<10} {:<8} {:>16} {:>7} {:>16}", "layer", "kind", "output", "stride", "receptive field");
+    for layer in &spec.layers {
+        let shape = layer.shape.iter().map(i64::to_string).collect::<Vec<_>>().join(" x ");
+        let kind = format!("{:?}", layer.kind).to_lowercase();
+        let (stride, field) =
+            if layer.is_spatial() { (layer.stride.to_string(), layer.receptive_field.to_string()) } else { ("-".into(), "-".into()) };
+        say!(out, "  {:<10} {:<8} {:>16} {:>7} {:>16}", layer.name, kind, shape, stride, field);
+    }
+    Ok(json!({"architecture": spec.architecture.name(), "input_size": spec.input_size, "layers": spec.layers}))
 }
 
 pub(super) fn model_import(args: ModelImportArgs, out: Output) -> Result<serde_json::Value> {
