@@ -11,7 +11,7 @@ use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_f
 use activation_atlas::app::explain_panel::{Method, Shown};
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
 use activation_atlas::engine::network::Architecture;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 #[test]
 fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
@@ -37,7 +37,7 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     let imported = data_home.path().join("activation-atlas/networks/efficientnet-lite0-imagenet-efficientnet-lite0.safetensors");
     assert!(imported.exists(), "the import is kept in the user's data folder");
     harness.run_steps(2);
-    harness.get_by_label_contains("(EfficientNet-Lite0) · 1000 类别");
+    harness.get_by_label_contains("(EfficientNet-Lite0) · 1000 类别 · 导入的权重");
 
     // 验证 on the daisy photo: ImageNet's own name for it.
     harness.get_by_label("验证").click();
@@ -56,6 +56,11 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     harness.run_steps(2);
     harness.get_by_label("block5").click();
     harness.run_steps(2);
+    // The views that have a form for the paper's network only are there, disabled.
+    for paper_only in ["论文特征图", "卷积核", "特征可视化"] {
+        assert!(harness.get_by_label(paper_only).accesskit_node().is_disabled(), "{paper_only}");
+    }
+    assert!(!harness.get_by_label("特征图").accesskit_node().is_disabled());
     // Choosing another layer recomputes the map by itself, as choosing another method does.
     common::run_until(&mut harness, "Grad-CAM at block5", 120, |app| {
         app.explain().results().running.is_none() && grad_cam_caption_of(app).is_some_and(|c| c.contains("block5"))

@@ -26,6 +26,8 @@ pub enum T {
     ModelMenu,
     LoadCheckpoint,
     ImportNetwork,
+    PaperNetworkOnly,
+    ImportedWeights,
     ImportNetworkHint,
     RunCheckpoints,
     LoadDescriptions,
@@ -212,7 +214,6 @@ pub enum T {
     Steps,
     OpenPictureFirst,
     NoPositiveEvidence,
-    AsNetworkSees,
     Objective,
     Parameters,
     OutputShape,
@@ -420,6 +421,11 @@ impl T {
             T::BrowserTitleCheckpoint => ("打开检查点", "Open a checkpoint"),
             T::BrowserTitleImportNetwork => ("导入网络（PyTorch 权重文件）", "Import a network (PyTorch weights)"),
             T::ImportNetwork => ("导入网络…", "Import network…"),
+            T::PaperNetworkOnly => (
+                "这一项目前只适用于论文的网络；导入的网络可用模型结构、特征图、梯度归因、类激活图和遮挡分析",
+                "This is for the paper's network so far; an imported network has the layer table, feature maps, gradients, class activation maps and occlusion",
+            ),
+            T::ImportedWeights => ("导入的权重", "imported weights"),
             T::ImportNetworkHint => (
                 "PyTorch 保存的权重（.pth、.pt、.bin 或 .safetensors）：EfficientNet-Lite0（efficientnet_pytorch 命名）、ResNet-18 或 ResNet-50（torchvision 命名），结构由张量名自动识别；文件只读取张量，不会执行其中的代码",
                 "Weights saved by PyTorch (.pth, .pt, .bin or .safetensors): EfficientNet-Lite0 (efficientnet_pytorch names), ResNet-18 or ResNet-50 (torchvision names), recognised by their tensor names; only the tensors are read, nothing in the file runs",
@@ -751,7 +757,6 @@ impl T {
             T::NoPositiveEvidence => {
                 ("这一层没有支持该类别的正向证据：热力图为空。", "This layer shows no positive evidence for the class: the map is empty.")
             }
-            T::AsNetworkSees => ("网络看到的图片（100×100）", "The picture as the network sees it (100×100)"),
             T::Objective => ("目标值", "objective"),
             T::Parameters => ("参数", "parameters"),
             T::OutputShape => ("输出形状", "output shape"),
@@ -937,6 +942,14 @@ pub fn job_kind(lang: Lang, kind: JobKind) -> &'static str {
     match lang {
         Lang::Zh => zh,
         Lang::En => en,
+    }
+}
+
+/// The caption of the picture a network is given, `side` pixels square.
+pub fn as_network_sees(lang: Lang, side: i64) -> String {
+    match lang {
+        Lang::Zh => format!("网络看到的图片（{side}×{side}）"),
+        Lang::En => format!("The picture as the network sees it ({side}×{side})"),
     }
 }
 

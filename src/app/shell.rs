@@ -520,14 +520,18 @@ impl AtlasApp {
                     .unwrap_or_default();
                 // Another architecture than the paper's is named beside the file.
                 let architecture = if info.is_paper_network() { String::new() } else { format!(" ({})", info.architecture.display_name()) };
+                // Weights imported as published have no epochs of ours to count.
+                let epoch = if info.is_paper_network() || info.epoch > 0 {
+                    format!("{} {}", T::Epoch.get(lang), info.epoch)
+                } else {
+                    T::ImportedWeights.get(lang).to_string()
+                };
                 let text = format!(
-                    "{}: {}{architecture} · {} {}{accuracy}{estimate} · {} {} · {} {}",
+                    "{}: {}{architecture} · {} {}{accuracy}{estimate} · {epoch} · {} {}",
                     T::ModelMenu.get(lang),
                     info.name,
                     info.class_names.len(),
                     T::Classes.get(lang),
-                    T::Epoch.get(lang),
-                    info.epoch,
                     T::Device.get(lang),
                     info.device
                 );

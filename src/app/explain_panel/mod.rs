@@ -46,6 +46,12 @@ impl Method {
         Method::Visualize,
     ];
 
+    /// Views with a form for the paper's network only (its figure, its kernels, its feature
+    /// visualisation); other networks show them disabled, saying so.
+    pub fn paper_only(self) -> bool {
+        matches!(self, Method::PaperMap | Method::Filters | Method::Visualize)
+    }
+
     pub fn label(self) -> T {
         match self {
             Method::Summary => T::ExplainSummary,
@@ -370,7 +376,9 @@ impl ExplainPanel {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::ExportPng));
             }
             let has_map = matches!(self.result_for(self.settings.method), Some(Shown::Heat { .. }));
-            if has_map && ui.add_enabled(ready, egui::Button::new(T::SanityCheck.get(lang))).clicked() {
+            let paper = cx.model_info().is_some_and(|info| info.is_paper_network());
+            let sanity = egui::Button::new(T::SanityCheck.get(lang));
+            if has_map && ui.add_enabled(ready && paper, sanity).on_disabled_hover_text(T::PaperNetworkOnly.get(lang)).clicked() {
                 self.check_sanity(cx);
             }
             if let Some((job, _)) = self.results.running {
@@ -429,15 +437,27 @@ impl Panel for ExplainPanel {
     /// Explanations were of the previous model's answers; its layers are the pickers' now.
     fn model_changed(&mut self, info: &ModelInfo) {
         self.clear();
-        self.settings.use_layers(settings::LayerLists { all: info.all_layers(), spatial: info.spatial_layers() });
+        if !info.is_paper_network() && self.settings.method.paper_only() {
+            self.settings.method = Method::GradCam;
+        }
+        self.settings.use_layers(settings::LayerLists {
+            all: info.all_layers(),
+            spatial: info.spatial_layers(),
+            input_size: info.input_size,
+        });
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         let class_names = cx.class_labels();
+        let paper = cx.model_info().is_none_or(|info| info.is_paper_network());
         ui.horizontal_wrapped(|ui| {
             for method in Method::ALL {
-                ui.selectable_value(&mut self.settings.method, method, method.label().get(lang));
+                let tab = egui::Button::selectable(self.settings.method == method, method.label().get(lang));
+                let response = ui.add_enabled(paper || !method.paper_only(), tab).on_disabled_hover_text(T::PaperNetworkOnly.get(lang));
+                if response.clicked() {
+                    self.settings.method = method;
+                }
             }
         });
         ui.separator();

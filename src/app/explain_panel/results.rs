@@ -194,8 +194,9 @@ impl ExplainPanel {
             }
             ui.vertical(|ui| {
                 let small = egui::Vec2::splat(SMALL_PICTURE);
-                ui.add(egui::Image::new((photo.id(), small)).alt_text(T::AsNetworkSees.get(lang)));
-                ui.small(T::AsNetworkSees.get(lang));
+                let caption = i18n::as_network_sees(lang, panel.settings.layers.input_size);
+                ui.add(egui::Image::new((photo.id(), small)).alt_text(&caption));
+                ui.small(caption);
                 // The map alone, on black.
                 let (rect, _) = ui.allocate_exact_size(small, egui::Sense::hover());
                 ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);

@@ -39,11 +39,13 @@ pub struct LayerLists {
     pub all: Vec<Layer>,
     /// Those with a spatial grid: feature maps as pictures, class activation maps.
     pub spatial: Vec<Layer>,
+    /// Side of the network's input, as its pictures are captioned.
+    pub input_size: i64,
 }
 
 impl Default for LayerLists {
     fn default() -> Self {
-        LayerLists { all: Layer::ALL.to_vec(), spatial: Layer::CONV.to_vec() }
+        LayerLists { all: Layer::ALL.to_vec(), spatial: Layer::CONV.to_vec(), input_size: crate::engine::model::INPUT_SIZE }
     }
 }
 
