@@ -89,6 +89,7 @@ fn main() {
     println!("rust    Grad-CAM at block10 {cam_ms:.1} ms per photo (its class found first; median of {cam_photos})");
 
     let ours = ours_nchw.min(ours_nhwc);
+    architecture_costs(&photos, threads);
     let Some(python) = value("--python") else {
         println!(
             "RESULT efficientnet-lite0 forward of {batch} at 224: rust {ours:.1} ms; grad-cam {cam_ms:.1} ms per photo (no --python: no PyTorch peer)"
@@ -124,4 +125,44 @@ fn main() {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// What each importable architecture costs on this machine: parameters (the checkpoint is 4
+/// bytes each), classifying a photo in a batch of 16, and a Grad-CAM at its last grid layer.
+/// Timing does not depend on the weights' values, so ResNets are timed freshly initialised.
+fn architecture_costs(photos: &[image::RgbImage], threads: i32) {
+    use activation_atlas::engine::network::{Architecture, build_network};
+    let batch = images_to_tensor_any(photos.iter().take(16));
+    let count = batch.size()[0] as f64;
+    for arch in Architecture::IMPORTABLE {
+        let net = build_network(arch, 1000, tch::Device::Cpu).expect("importable");
+        let parameters: i64 = net.var_store().variables().values().map(|t| t.numel() as i64).sum();
+        let run = || tch::no_grad(|| net.logits(&batch, false).sum(tch::Kind::Float).double_value(&[]));
+        run();
+        let mut times: Vec<f64> = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed().as_secs_f64() * 1000.0 / count
+            })
+            .collect();
+        let per_photo = median(&mut times);
+        let layer = net.spec().spatial_layers().len() - 1;
+        let one = images_to_tensor_any(photos.iter().take(1));
+        gradient_cam(net.as_ref(), &one, layer, 0, AttributionMethod::GradCam);
+        let mut cams: Vec<f64> = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                gradient_cam(net.as_ref(), &one, layer, 0, AttributionMethod::GradCam);
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        println!(
+            "RESULT cost {}: {:.1} M parameters ({:.0} MB checkpoint); classify {per_photo:.1} ms per photo in batches of 16; grad-cam {:.1} ms ({threads} threads)",
+            arch.name(),
+            parameters as f64 / 1e6,
+            parameters as f64 * 4.0 / 1e6,
+            median(&mut cams)
+        );
+    }
 }
