@@ -257,3 +257,32 @@ fn every_general_method_runs_on_lite0_and_says_why_where_it_cannot() {
         .expect_err("paper only");
     assert!(error.to_string().contains("Guided"), "{error}");
 }
+
+#[test]
+fn the_paper_networks_hand_carried_atlas_attribution_equals_autograd_through_the_general_interface() {
+    use activation_atlas::engine::atlas::collect::attribution_at;
+    use activation_atlas::engine::model::Layer;
+    let net = common::shipped_net(true);
+    let photos = [common::flowers17_input("daisy"), common::flowers17_input("tulip")];
+    let images = activation_atlas::engine::image_input::images_to_tensor(photos.iter()).to_kind(Kind::Double);
+    let positions = vec![vec![[3u16, 4], [10, 11], [6, 7]], vec![[1, 1], [11, 11], [5, 9]]];
+    for (layer, index) in [(Layer::CONV1, 0usize), (Layer::CONV2, 1), (Layer::CONV3, 2)] {
+        let (_, fast) = attribution_at(&net, layer, &images, &positions);
+        // The general path: the layer's output by the spec's index, every class's gradient by autograd.
+        let activation = tch::no_grad(|| Network::forward_to(&net, &images, index, false)).detach().set_requires_grad(true);
+        let logits = Network::forward_from(&net, index, &activation, false);
+        let classes = Network::num_classes(&net);
+        for class in 0..classes {
+            let target = logits.select(1, class as i64).sum(Kind::Double);
+            let gradient = Tensor::run_backward(&[target], &[&activation], true, false).remove(0);
+            let map = (&activation * gradient).sum_dim_intlist(&[1i64][..], false, Kind::Double);
+            for (b, image) in positions.iter().enumerate() {
+                for (p, &[x, y]) in image.iter().enumerate() {
+                    let general = map.double_value(&[b as i64, i64::from(y), i64::from(x)]);
+                    let hand = fast.double_value(&[b as i64, class as i64, p as i64]);
+                    assert!((general - hand).abs() <= 1e-5 * general.abs().max(1e-2), "{layer} class {class}: {hand} vs {general}");
+                }
+            }
+        }
+    }
+}
