@@ -1,7 +1,8 @@
 //! Any network in the window: 模型 → 导入网络… reads a PyTorch state dict (here the shipped
 //! EfficientNet-Lite0 ImageNet weights, as a user's .safetensors), recognises its architecture,
 //! makes it the model in use; 验证 names the photo with ImageNet's classes and 解释 shows
-//! Grad-CAM at two of its layers, chosen from the network's own layer list.
+//! Grad-CAM at two of its layers, chosen from the network's own layer list, and a feature
+//! visualisation.
 
 mod common;
 
@@ -57,7 +58,7 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     harness.get_by_label("block5").click();
     harness.run_steps(2);
     // The views that have a form for the paper's network only are there, disabled.
-    for paper_only in ["论文特征图", "卷积核", "特征可视化"] {
+    for paper_only in ["论文特征图", "卷积核"] {
         assert!(harness.get_by_label(paper_only).accesskit_node().is_disabled(), "{paper_only}");
     }
     assert!(!harness.get_by_label("特征图").accesskit_node().is_disabled());
@@ -67,6 +68,18 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     });
     harness.run_steps(2);
     harness.get_by_label_contains("block5 · 雏菊");
+
+    // Feature visualisation of a class, at the network's own input size.
+    harness.get_by_label("特征可视化").click();
+    harness.run_steps(2);
+    harness.get_by_label("步数").set_value_accesskit(8.0);
+    harness.run_steps(2);
+    harness.get_by_label("计算").click();
+    common::run_until(&mut harness, "the visualisation is shown", 120, |app| {
+        app.explain().results().running.is_none() && app.explain().result_for(Method::Visualize).is_some()
+    });
+    let Some(Shown::Picture { picture, .. }) = harness.state().explain().result_for(Method::Visualize) else { panic!("no picture") };
+    assert_eq!((picture.width, picture.height), (224, 224));
     let Some(Shown::Heat { all_zero, heat_picture, .. }) = harness.state().explain().result_for(Method::GradCam) else { panic!("no map") };
     assert!(!all_zero && heat_picture.width > 0);
 }

@@ -422,8 +422,8 @@ impl T {
             T::BrowserTitleImportNetwork => ("导入网络（PyTorch 权重文件）", "Import a network (PyTorch weights)"),
             T::ImportNetwork => ("导入网络…", "Import network…"),
             T::PaperNetworkOnly => (
-                "这一项目前只适用于论文的网络；导入的网络可用模型结构、特征图、梯度归因、类激活图和遮挡分析",
-                "This is for the paper's network so far; an imported network has the layer table, feature maps, gradients, class activation maps and occlusion",
+                "这一项目前只适用于论文的网络；导入的网络可用模型结构、特征图、梯度归因、类激活图、遮挡分析和特征可视化",
+                "This is for the paper's network so far; an imported network has the layer table, feature maps, gradients, class activation maps, occlusion and feature visualisation",
             ),
             T::ImportedWeights => ("导入的权重", "imported weights"),
             T::ImportNetworkHint => (

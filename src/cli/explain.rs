@@ -465,7 +465,8 @@ pub(super) fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_j
 pub(super) fn visualize_command(args: VisualizeArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::explain::{VisConfig, VisObjective, objective_of_picture, visualize};
     let weights = weights_or_shipped(args.weights)?;
-    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let checkpoint = load_network(&weights, default_device())?;
+    let net = checkpoint.net.as_ref();
     let classes = &checkpoint.meta.class_names;
     let objective = match (&args.class, args.channel) {
         (Some(given), None) => {
@@ -477,8 +478,9 @@ pub(super) fn visualize_command(args: VisualizeArgs, out: Output) -> Result<serd
             }
         }
         (None, Some(channel)) => {
-            let layer = resolve_layer(args.layer.as_ref(), |_| Layer::CONV2, &checkpoint.net, false)?;
-            let channels = crate::engine::model::layer_output_shape(layer, classes.len() as i64)[0] as usize;
+            let layer = resolve_layer(args.layer.as_ref(), |spec| usual_layer(spec, Layer::CONV2, true), net, false)?;
+            let spec = net.spec();
+            let channels = spec.layer_index(layer.name()).map_or(0, |index| spec.layers[index].channels()) as usize;
             if channel >= channels {
                 bail!("{layer} has {channels} channels; --channel must be below that");
             }
@@ -487,8 +489,8 @@ pub(super) fn visualize_command(args: VisualizeArgs, out: Output) -> Result<serd
         _ => bail!("give either --channel (with --layer) or --class"),
     };
     let config = VisConfig { steps: args.steps, learning_rate: args.lr, seed: args.seed, ..VisConfig::default() };
-    let (picture, history) = visualize(&checkpoint.net, objective, &config, 0, &mut |_, _, _| true);
-    let end = objective_of_picture(&checkpoint.net, &picture, objective);
+    let (picture, history) = visualize(net, objective, &config, 0, &mut |_, _, _| true);
+    let end = objective_of_picture(net, &picture, objective);
     let start = history.first().copied().unwrap_or(0.0);
     say!(out, "objective: {start:.4} at the first step, {end:.4} at the end");
     let large = image::imageops::resize(&picture, args.size, args.size, image::imageops::FilterType::Triangle);

@@ -602,15 +602,18 @@ pub fn random_transform(images: &Tensor, config: &VisConfig, rng: &mut SeededRng
 }
 
 /// The objective per batch item for `images` [N, 3, 100, 100].
-pub fn objective_values(net: &Net, images: &Tensor, objective: VisObjective) -> Tensor {
+pub fn objective_values(net: &dyn Network, images: &Tensor, objective: VisObjective) -> Tensor {
     match objective {
         VisObjective::Channel { layer, channel } => {
-            let output = net.forward_until(images, layer, false).get(layer).select(1, channel as i64);
+            // A layer the network does not have was refused when the objective was made; the
+            // logits stand in rather than a panic on a worker.
+            let index = net.spec().layer_index(layer.name()).unwrap_or(net.spec().layers.len() - 1);
+            let output = net.forward_to(images, index, false).select(1, channel as i64);
             if output.dim() > 1 { output.mean_dim(&[1i64, 2][..], false, Kind::Float) } else { output }
         }
-        VisObjective::Class(class) => net.forward(images, false).select(1, class as i64),
+        VisObjective::Class(class) => net.logits(images, false).select(1, class as i64),
         VisObjective::TwoClasses(a, b) => {
-            let logits = net.forward(images, false);
+            let logits = net.logits(images, false);
             logits.select(1, a as i64) + logits.select(1, b as i64)
         }
     }
@@ -651,14 +654,14 @@ impl TensorAdam {
 /// stop early. Returns the final picture and the objective after each step (on the untransformed
 /// image every `preview_every` steps, on the transformed batch otherwise).
 pub fn visualize(
-    net: &Net,
+    net: &dyn Network,
     objective: VisObjective,
     config: &VisConfig,
     preview_every: usize,
     on_step: &mut dyn FnMut(usize, f32, Option<RgbImage>) -> bool,
 ) -> (RgbImage, Vec<f32>) {
     let mut rng = SeededRng::new(config.seed);
-    let images = FourierImages::new(1, INPUT_SIZE, net.device(), &mut rng, &ColourModel::natural());
+    let images = FourierImages::new(1, net.spec().input_size, net.device(), &mut rng, &ColourModel::natural());
     let mut adam = TensorAdam::new(&images.spectrum, config.learning_rate);
     let mut history = Vec::with_capacity(config.steps);
     for step in 1..=config.steps {
@@ -679,6 +682,6 @@ pub fn visualize(
 }
 
 /// The objective of the untransformed current image (for reporting and tests).
-pub fn objective_of_picture(net: &Net, picture: &RgbImage, objective: VisObjective) -> f32 {
+pub fn objective_of_picture(net: &dyn Network, picture: &RgbImage, objective: VisObjective) -> f32 {
     tch::no_grad(|| objective_values(net, &image_batch(net, picture), objective).double_value(&[0])) as f32
 }

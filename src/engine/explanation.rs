@@ -183,7 +183,15 @@ fn explain_general(
         ExplainRequest::PaperMap => not_here("The paper's feature-map figure"),
         ExplainRequest::Filters { .. } => not_here("The filter montage"),
         ExplainRequest::SanityCheck { .. } => not_here("The sanity check"),
-        ExplainRequest::Visualize { .. } => not_here("Feature visualisation"),
+        ExplainRequest::Visualize { objective, config } => {
+            if let VisObjective::Channel { layer, channel } = objective {
+                let shape = &spec.layers[layer_of(*layer)?].shape;
+                if *channel as i64 >= shape[0] {
+                    return Err(ExplainError::NotApplicable(format!("{layer} has {} channels", shape[0])));
+                }
+            }
+            visualisation(net, objective, config, progress, cancel)
+        }
         ExplainRequest::Attribute { method, class, settings, faithfulness } => {
             let picture = picture()?;
             let class = match class {
@@ -272,17 +280,26 @@ fn explain_paper(
             let report = sanity_check(net, picture, *method, class, settings, &mut report, cancel).map_err(ExplainError::from)?;
             Ok(Explanation::Sanity { class, report })
         }
-        ExplainRequest::Visualize { objective, config } => {
-            let steps = config.steps;
-            let mut on_step = |step, value, preview| {
-                progress(ExplainProgress::Visualize { step, steps, value, preview });
-                !cancel.load(Ordering::Relaxed)
-            };
-            let (picture, _) = visualize(net, *objective, config, VISUALIZE_PREVIEW_EVERY, &mut on_step);
-            if cancel.load(Ordering::Relaxed) {
-                return Err(ExplainError::Cancelled);
-            }
-            Ok(Explanation::Visualization { picture })
-        }
+        ExplainRequest::Visualize { objective, config } => visualisation(net, objective, config, progress, cancel),
     }
+}
+
+/// Feature visualisation of `objective` on any network, its steps reported as they go.
+fn visualisation(
+    net: &dyn Network,
+    objective: &VisObjective,
+    config: &VisConfig,
+    progress: &mut dyn FnMut(ExplainProgress),
+    cancel: &AtomicBool,
+) -> Result<Explanation, ExplainError> {
+    let steps = config.steps;
+    let mut on_step = |step, value, preview| {
+        progress(ExplainProgress::Visualize { step, steps, value, preview });
+        !cancel.load(Ordering::Relaxed)
+    };
+    let (picture, _) = visualize(net, *objective, config, VISUALIZE_PREVIEW_EVERY, &mut on_step);
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ExplainError::Cancelled);
+    }
+    Ok(Explanation::Visualization { picture })
 }

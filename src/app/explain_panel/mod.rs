@@ -46,10 +46,10 @@ impl Method {
         Method::Visualize,
     ];
 
-    /// Views with a form for the paper's network only (its figure, its kernels, its feature
-    /// visualisation); other networks show them disabled, saying so.
+    /// Views with a form for the paper's network only (its figure, its kernels); other networks
+    /// show them disabled, saying so.
     pub fn paper_only(self) -> bool {
-        matches!(self, Method::PaperMap | Method::Filters | Method::Visualize)
+        matches!(self, Method::PaperMap | Method::Filters)
     }
 
     pub fn label(self) -> T {
@@ -360,7 +360,7 @@ impl ExplainPanel {
             Method::FeatureMaps => self.settings.feature_map_options_ui(ui, lang),
             Method::Filters => layer_combo(ui, "filter-layer", T::Layer.get(lang), &mut self.settings.filter_layer, &Layer::CONV),
             Method::Saliency | Method::GradCam | Method::Occlusion => self.settings.heat_options_ui(ui, lang, class_names),
-            Method::Visualize => self.vis.options_ui(ui, lang, class_names),
+            Method::Visualize => self.vis.options_ui(ui, lang, class_names, &self.settings.layers),
         }
     }
 
@@ -444,7 +444,11 @@ impl Panel for ExplainPanel {
             all: info.all_layers(),
             spatial: info.spatial_layers(),
             input_size: info.input_size,
+            channels: info.layers.iter().map(|layer| layer.channels()).collect(),
         });
+        if !self.settings.layers.visualisable().contains(&self.vis.layer) {
+            self.vis.layer = self.settings.layers.spatial.get(self.settings.layers.spatial.len() / 2).copied().unwrap_or(Layer::CONV2);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {

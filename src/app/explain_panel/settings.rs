@@ -41,11 +41,31 @@ pub struct LayerLists {
     pub spatial: Vec<Layer>,
     /// Side of the network's input, as its pictures are captioned.
     pub input_size: i64,
+    /// Channels (or units) of each of `all`, for feature visualisation's channel.
+    pub channels: Vec<i64>,
+}
+
+impl LayerLists {
+    /// The layers whose channels feature visualisation can excite: all but the logits.
+    pub fn visualisable(&self) -> &[Layer] {
+        &self.all[..self.all.len().saturating_sub(1)]
+    }
+
+    pub fn channels_of(&self, layer: Layer) -> usize {
+        self.all.iter().position(|&l| l == layer).and_then(|i| self.channels.get(i)).map_or(1, |&c| c.max(1) as usize)
+    }
 }
 
 impl Default for LayerLists {
     fn default() -> Self {
-        LayerLists { all: Layer::ALL.to_vec(), spatial: Layer::CONV.to_vec(), input_size: crate::engine::model::INPUT_SIZE }
+        // The paper's network before a model is known (its class count does not change these).
+        let spec = crate::engine::model::paper_spec(17);
+        LayerLists {
+            all: Layer::ALL.to_vec(),
+            spatial: Layer::CONV.to_vec(),
+            input_size: spec.input_size,
+            channels: spec.layers.iter().map(|layer| layer.channels()).collect(),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use eframe::egui;
 
 use super::VisTarget;
+use super::settings::LayerLists;
 use super::{class_combo, layer_combo};
 use crate::app::i18n::{Lang, T};
 use crate::engine::explain::VisConfig;
@@ -26,7 +27,7 @@ impl Default for VisSettings {
 }
 
 impl VisSettings {
-    pub(super) fn options_ui(&mut self, ui: &mut egui::Ui, lang: Lang, class_names: &[String]) {
+    pub(super) fn options_ui(&mut self, ui: &mut egui::Ui, lang: Lang, class_names: &[String], layers: &LayerLists) {
         let name = |t| match t {
             VisTarget::Channel => T::TargetChannel.get(lang),
             VisTarget::Class => T::TargetClass.get(lang),
@@ -44,14 +45,8 @@ impl VisSettings {
             .labelled_by(label.id);
         match self.target {
             VisTarget::Channel => {
-                layer_combo(
-                    ui,
-                    "vis-layer",
-                    T::Layer.get(lang),
-                    &mut self.layer,
-                    &[Layer::CONV1, Layer::CONV2, Layer::CONV3, Layer::CONV4, Layer::FC1, Layer::FC2],
-                );
-                let channels = crate::engine::model::layer_output_shape(self.layer, class_names.len() as i64)[0] as usize;
+                layer_combo(ui, "vis-layer", T::Layer.get(lang), &mut self.layer, layers.visualisable());
+                let channels = layers.channels_of(self.layer);
                 self.channel = self.channel.min(channels.saturating_sub(1));
                 let label = ui.label(T::Channel.get(lang));
                 ui.add(egui::DragValue::new(&mut self.channel).range(0..=channels.saturating_sub(1))).labelled_by(label.id);
