@@ -66,3 +66,76 @@ fn ctrl_c_stops_training_cleanly_with_exit_code_130_and_keeps_its_checkpoints() 
         std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains(".tmp-")).collect();
     assert!(stray.is_empty(), "no half-written files: {stray:?}");
 }
+
+/// Starts `atlas build` on flowers17 and returns it once it has read the data set (its build has
+/// begun), with its stderr lines arriving on the receiver.
+fn atlas_build_started(out: &std::path::Path, cache: &std::path::Path) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_activation-atlas"))
+        .args(["atlas", "build", "--data"])
+        .arg(common::flowers17())
+        .arg("--out")
+        .arg(out)
+        .env("ACTIVATION_ATLAS_CACHE", cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (sender, lines) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let started = Instant::now();
+    loop {
+        let line = lines.recv_timeout(Duration::from_secs(300)).expect("atlas build reads its data set");
+        if line.contains("images in 17 classes") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "no data set line");
+    }
+    (child, lines)
+}
+
+fn wait_for_exit(child: &mut std::process::Child, within: Duration, what: &str) -> std::process::ExitStatus {
+    let since = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if since.elapsed() > within {
+            let _ = child.kill();
+            panic!("{what} did not stop within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_once_cancels_an_atlas_build_and_twice_quits_at_once_both_leaving_no_file() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    for presses in [1, 2] {
+        let folder = work.path().join(format!("presses-{presses}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        let out = folder.join("f.atlas");
+        let (mut child, lines) = atlas_build_started(&out, &cache);
+        std::thread::sleep(Duration::from_millis(500));
+        for _ in 0..presses {
+            assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Once: the build stops at its next check; twice: the process ends at once.
+        let within = if presses == 1 { Duration::from_secs(30) } else { Duration::from_secs(2) };
+        let status = wait_for_exit(&mut child, within, &format!("atlas build after {presses} Ctrl-C"));
+        assert_eq!(status.code(), Some(130), "{presses} Ctrl-C: {status:?}");
+        let said: Vec<String> = lines.try_iter().collect();
+        assert!(said.iter().any(|l| l.contains("stopping (Ctrl-C again to quit at once)")), "{said:?}");
+        if presses == 1 {
+            assert!(said.iter().any(|l| l.contains("cancelled")), "{said:?}");
+        }
+        let left: Vec<_> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{presses} Ctrl-C left {left:?}");
+    }
+}

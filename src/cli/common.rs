@@ -73,12 +73,27 @@ pub fn interrupted() -> bool {
 pub(super) fn stop_on_ctrl_c() {
     let installed = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            std::process::exit(i32::from(INTERRUPTED_EXIT_CODE));
+            quit_now(i32::from(INTERRUPTED_EXIT_CODE));
         }
         eprintln!("\nstopping (Ctrl-C again to quit at once)");
     });
     // Without a handler Ctrl-C still ends the process, as before; nothing to stop for.
     let _ = installed;
+}
+
+/// Ends the process at once from the Ctrl-C thread. `std::process::exit` would run libtorch's
+/// static destructors while other threads are still computing with it, which crashes (signal 11)
+/// instead of exiting; `_exit` skips them. Saves are atomic, so nothing half-written is left.
+fn quit_now(code: i32) -> ! {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::io::Write;
+        let _ = std::io::stderr().flush();
+        // SAFETY: `_exit` only ends the process; nothing of this process runs after it.
+        unsafe { libc::_exit(code) }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    std::process::exit(code)
 }
 
 pub(super) fn weights_or_shipped(weights: Option<PathBuf>) -> Result<PathBuf> {
