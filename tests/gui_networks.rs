@@ -80,6 +80,11 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     });
     let Some(Shown::Picture { picture, .. }) = harness.state().explain().result_for(Method::Visualize) else { panic!("no picture") };
     assert_eq!((picture.width, picture.height), (224, 224));
+
+    // 地图集 says, before any build is tried, that atlases are the paper network's for now.
+    harness.get_by_label("地图集").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("地图集目前只能由论文的网络构建");
     let Some(Shown::Heat { all_zero, heat_picture, .. }) = harness.state().explain().result_for(Method::GradCam) else { panic!("no map") };
     assert!(!all_zero && heat_picture.width > 0);
 }

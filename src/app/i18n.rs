@@ -26,6 +26,7 @@ pub enum T {
     ModelMenu,
     LoadCheckpoint,
     ImportNetwork,
+    NoAtlasForThisNetwork,
     PaperNetworkOnly,
     ImportedWeights,
     ImportNetworkHint,
@@ -421,6 +422,10 @@ impl T {
             T::BrowserTitleCheckpoint => ("打开检查点", "Open a checkpoint"),
             T::BrowserTitleImportNetwork => ("导入网络（PyTorch 权重文件）", "Import a network (PyTorch weights)"),
             T::ImportNetwork => ("导入网络…", "Import network…"),
+            T::NoAtlasForThisNetwork => (
+                "地图集目前只能由论文的网络构建；要看地图集，请用 模型 → 使用随附的花卉模型。",
+                "Atlases are built of the paper's network so far: for an atlas, use Model → Use the shipped flowers model.",
+            ),
             T::PaperNetworkOnly => (
                 "这一项目前只适用于论文的网络；导入的网络可用模型结构、特征图、梯度归因、类激活图、遮挡分析和特征可视化",
                 "This is for the paper's network so far; an imported network has the layer table, feature maps, gradients, class activation maps, occlusion and feature visualisation",

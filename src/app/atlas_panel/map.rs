@@ -50,8 +50,11 @@ impl AtlasPanel {
             return;
         }
         let Some(atlas) = self.atlas.clone() else {
+            // Atlases are built of the paper's network so far: say so before a build is tried.
+            let paper = cx.model_info().is_none_or(|info| info.is_paper_network());
+            let text = if paper { T::NoAtlas } else { T::NoAtlasForThisNetwork };
             ui.centered_and_justified(|ui| {
-                ui.label(egui::RichText::new(T::NoAtlas.get(lang)).size(18.0));
+                ui.label(egui::RichText::new(text.get(lang)).size(18.0));
             });
             return;
         };
