@@ -1,5 +1,5 @@
 //! Killing the process during a save never leaves a broken file. This test binary is its own
-//! child: run with `--child-save checkpoint|atlas FILE` it saves that file over and over, saying
+//! child: run with `--child-save checkpoint|atlas|settings|descriptions FILE` it saves that file over and over, saying
 //! on standard output when each save begins ("saving N") and ends ("saved N"); run normally it
 //! starts such children and kills each (SIGKILL) at a random moment *inside* a save, timed from
 //! the child's announcement. A kill counts as inside a save only when the child's own last word
@@ -51,6 +51,27 @@ fn child_save(kind: &str, file: &Path) -> ! {
                 atlas.meta.created_at = format!("round {round}");
                 announce(format!("saving {round}"));
                 save_atlas(&atlas, file).expect("save");
+                announce(format!("saved {round}"));
+            }
+        }
+        "settings" => {
+            let mut store = activation_atlas::app::settings_file::SettingsFile::at(file.to_path_buf());
+            let mut settings = activation_atlas::app::Settings::default();
+            for round in 1u64.. {
+                // Paths long enough that a torn write would cut one.
+                settings.last_model = Some(PathBuf::from(format!("/models/{}/round-{round}.safetensors", "x".repeat(2000))));
+                announce(format!("saving {round}"));
+                assert!(store.save(&settings, activation_atlas::app::i18n::Lang::En).is_none(), "save");
+                announce(format!("saved {round}"));
+            }
+        }
+        "descriptions" => {
+            let shipped = activation_atlas::resources::find_resource(Path::new("descriptions/flowers17.toml")).expect("shipped");
+            let mut set = activation_atlas::descriptions::DescriptionSet::load(&shipped).expect("the shipped descriptions load");
+            for round in 1u64.. {
+                set.file.name = format!("round {round}");
+                announce(format!("saving {round}"));
+                set.save(file).expect("save");
                 announce(format!("saved {round}"));
             }
         }
@@ -127,6 +148,17 @@ impl Child {
 fn loads(kind: &str, file: &Path) -> Result<(), String> {
     match kind {
         "checkpoint" => load_checkpoint(file, Device::Cpu).map(|_| ()).map_err(|e| e.to_string()),
+        "settings" => {
+            // A file that cannot be read would be set aside with a message: that is a failure here.
+            let (settings, message) = activation_atlas::app::settings_file::SettingsFile::at(file.to_path_buf())
+                .load(None, activation_atlas::app::i18n::Lang::En);
+            match message {
+                Some(message) => Err(message),
+                None if settings.last_model.is_some() => Ok(()),
+                None => Err("the settings read back empty".to_string()),
+            }
+        }
+        "descriptions" => activation_atlas::descriptions::DescriptionSet::load(file).map(|_| ()).map_err(|e| e.to_string()),
         _ => load_atlas(file).map(|_| ()).map_err(|e| e.to_string()),
     }
 }
@@ -219,7 +251,7 @@ fn main() {
         println!("kill_during_saves: test");
         return;
     }
-    for (kind, extension) in [("checkpoint", "safetensors"), ("atlas", "atlas")] {
+    for (kind, extension) in [("checkpoint", "safetensors"), ("atlas", "atlas"), ("settings", "ron"), ("descriptions", "toml")] {
         let started = Instant::now();
         let inside = kill_while_saving(kind, extension);
         println!("{kind}: {:.0} s", started.elapsed().as_secs_f64());
