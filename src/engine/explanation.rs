@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use image::RgbImage;
 
-use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, RawMap, attribute, attribute_at};
+use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, RawMap, attribute_at};
 use super::classify::classify_images;
 use super::explain::{
     FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, feature_maps_at, filter_montage, model_summary,
@@ -193,29 +193,9 @@ fn explain_general(
             visualisation(net, objective, config, progress, cancel)
         }
         ExplainRequest::Attribute { method, class, settings, faithfulness } => {
-            let picture = picture()?;
-            let class = match class {
-                Some(class) if *class >= classes => return Err(ExplainError::NoSuchClass { class: *class, classes }),
-                Some(class) => *class,
-                None => classify_images(net, std::slice::from_ref(picture))[0].best().0,
-            };
             let layer = if method.uses_layer() { layer_of(settings.layer)? } else { 0 };
-            let mut report = |done, total| progress(ExplainProgress::Steps { done, total });
-            let attribution =
-                attribute_at(net, picture, *method, class, layer, settings, &mut report, cancel).map_err(ExplainError::from)?;
-            let faithfulness = faithfulness.then(|| Box::new(faithfulness_report(net, picture, class, &attribution.heat, settings)));
-            let base_probability = (*method == AttributionMethod::Occlusion)
-                .then(|| classify_images(net, std::slice::from_ref(picture))[0].probabilities[class]);
-            Ok(Explanation::Heat {
-                method: *method,
-                layer: method.uses_layer().then_some(settings.layer),
-                map: attribution.heat,
-                raw: attribution.raw,
-                class,
-                all_zero: attribution.all_zero,
-                base_probability,
-                faithfulness,
-            })
+            let request = HeatRequest { method: *method, class: *class, layer, settings, faithfulness: *faithfulness };
+            heat_map(net, classes, picture()?, &request, progress, cancel)
         }
     }
 }
@@ -255,23 +235,12 @@ fn explain_paper(
             Ok(Explanation::Filters { layer: *layer, montage })
         }
         ExplainRequest::Attribute { method, class, settings, faithfulness } => {
-            let picture = picture()?;
-            let class = class_of(*class, picture)?;
-            let mut report = |done, total| progress(ExplainProgress::Steps { done, total });
-            let attribution = attribute(net, picture, *method, class, settings, &mut report, cancel).map_err(ExplainError::from)?;
-            let faithfulness = faithfulness.then(|| Box::new(faithfulness_report(net, picture, class, &attribution.heat, settings)));
-            let base_probability = (*method == AttributionMethod::Occlusion)
-                .then(|| classify_images(net, std::slice::from_ref(picture))[0].probabilities[class]);
-            Ok(Explanation::Heat {
-                method: *method,
-                layer: method.uses_layer().then_some(settings.layer),
-                map: attribution.heat,
-                raw: attribution.raw,
-                class,
-                all_zero: attribution.all_zero,
-                base_probability,
-                faithfulness,
-            })
+            if method.uses_layer() && !settings.layer.is_conv() {
+                return Err(ExplainError::NotConvLayer(*method, settings.layer));
+            }
+            let request =
+                HeatRequest { method: *method, class: *class, layer: settings.layer.index(), settings, faithfulness: *faithfulness };
+            heat_map(net, classes, picture()?, &request, progress, cancel)
         }
         ExplainRequest::SanityCheck { method, class, settings } => {
             let picture = picture()?;
@@ -302,4 +271,46 @@ fn visualisation(
         return Err(ExplainError::Cancelled);
     }
     Ok(Explanation::Visualization { picture })
+}
+
+/// An attribution request with its layer resolved to an index of the network's spec.
+struct HeatRequest<'a> {
+    method: AttributionMethod,
+    class: Option<usize>,
+    layer: usize,
+    settings: &'a AttributionSettings,
+    faithfulness: bool,
+}
+
+/// A heat map of any network (with its faithfulness when asked), the same for every architecture.
+fn heat_map(
+    net: &dyn Network,
+    classes: usize,
+    picture: &RgbImage,
+    request: &HeatRequest,
+    progress: &mut dyn FnMut(ExplainProgress),
+    cancel: &AtomicBool,
+) -> Result<Explanation, ExplainError> {
+    let HeatRequest { method, settings, .. } = *request;
+    let class = match request.class {
+        Some(class) if class >= classes => return Err(ExplainError::NoSuchClass { class, classes }),
+        Some(class) => class,
+        None => classify_images(net, std::slice::from_ref(picture))[0].best().0,
+    };
+    let mut report = |done, total| progress(ExplainProgress::Steps { done, total });
+    let attribution =
+        attribute_at(net, picture, method, class, request.layer, settings, &mut report, cancel).map_err(ExplainError::from)?;
+    let faithfulness = request.faithfulness.then(|| Box::new(faithfulness_report(net, picture, class, &attribution.heat, settings)));
+    let base_probability =
+        (method == AttributionMethod::Occlusion).then(|| classify_images(net, std::slice::from_ref(picture))[0].probabilities[class]);
+    Ok(Explanation::Heat {
+        method,
+        layer: method.uses_layer().then_some(settings.layer),
+        map: attribution.heat,
+        raw: attribution.raw,
+        class,
+        all_zero: attribution.all_zero,
+        base_probability,
+        faithfulness,
+    })
 }
