@@ -217,8 +217,18 @@ pub fn read_checkpoint_meta(path: &Path) -> Result<CheckpointMeta, CheckpointErr
 /// Loads and checks a checkpoint: architecture, class count, every tensor's name, shape and type.
 pub fn load_checkpoint(path: &Path, device: Device) -> Result<Checkpoint, CheckpointError> {
     let bytes = read_file(path)?;
-    let tensors = parse_safetensors(&bytes, path)?;
     let meta = resolve_meta(path, &bytes)?;
+    checkpoint_from_parts(path, &bytes, meta, device)
+}
+
+/// [`load_checkpoint`] on a weights file already read and its metadata already resolved.
+pub(crate) fn checkpoint_from_parts(
+    path: &Path,
+    bytes: &[u8],
+    meta: CheckpointMeta,
+    device: Device,
+) -> Result<Checkpoint, CheckpointError> {
+    let tensors = parse_safetensors(bytes, path)?;
     let path_buf = || path.to_path_buf();
     if meta.architecture != ARCHITECTURE {
         return Err(CheckpointError::WrongArchitecture { path: path_buf(), found: meta.architecture });
@@ -264,7 +274,7 @@ pub fn load_checkpoint(path: &Path, device: Device) -> Result<Checkpoint, Checkp
         }
         Ok(())
     })?;
-    let fingerprint = sha256_hex(&bytes);
+    let fingerprint = sha256_hex(bytes);
     Ok(Checkpoint { net, meta, path: path_buf(), fingerprint })
 }
 
@@ -284,7 +294,7 @@ pub(crate) fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<Safe
 }
 
 /// The sidecar when it exists and belongs to these weights; otherwise the header copy.
-fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
+pub(crate) fn resolve_meta(path: &Path, bytes: &[u8]) -> Result<CheckpointMeta, CheckpointError> {
     let sidecar_file = sidecar_path(path);
     match crate::engine::fsutil::read_user_text(&sidecar_file, MAX_SIDECAR_BYTES) {
         Ok(text) => checkpoint_meta_from_parts(path, bytes, Some(&text)),

@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 use super::torch_file::{StateDictError, read_state_dict};
 use super::{Architecture, Network, build_network};
 use crate::engine::checkpoint::{
-    CheckpointError, CheckpointMeta, InputSpec, load_checkpoint, parse_safetensors, read_checkpoint_meta, read_file, save_network,
+    CheckpointError, CheckpointMeta, InputSpec, checkpoint_from_parts, parse_safetensors, read_file, resolve_meta, save_network,
 };
 use crate::engine::fsutil::sha256_hex;
 
@@ -219,11 +219,13 @@ pub struct LoadedNetwork {
 /// [`load_checkpoint`], the others built from their sidecar's architecture and checked tensor by
 /// tensor.
 pub fn load_network(path: &Path, device: Device) -> Result<LoadedNetwork, CheckpointError> {
-    let meta = read_checkpoint_meta(path)?;
+    // One read of the weights serves the metadata, the tensors and the fingerprint.
+    let bytes = read_file(path)?;
+    let meta = resolve_meta(path, &bytes)?;
     let architecture = Architecture::from_name(&meta.architecture)
         .ok_or_else(|| CheckpointError::WrongArchitecture { path: path.to_path_buf(), found: meta.architecture.clone() })?;
     if architecture == Architecture::PaperCnn {
-        let checkpoint = load_checkpoint(path, device)?;
+        let checkpoint = checkpoint_from_parts(path, &bytes, meta, device)?;
         return Ok(LoadedNetwork {
             net: Box::new(checkpoint.net),
             meta: checkpoint.meta,
@@ -234,7 +236,6 @@ pub fn load_network(path: &Path, device: Device) -> Result<LoadedNetwork, Checkp
     if meta.class_names.is_empty() {
         return Err(CheckpointError::NoClasses { path: path.to_path_buf() });
     }
-    let bytes = read_file(path)?;
     let tensors = {
         let file = parse_safetensors(&bytes, path)?;
         // The class count is checked before anything is built: a sidecar must not make a huge head.
