@@ -6,12 +6,5 @@ set -euo pipefail
 repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_dir"
 bash scripts/setup.sh
-cache_dir="${ACTIVATION_ATLAS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/activation-atlas}"
-venv="$cache_dir/bench-venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-# The same venv serves scripts/bench-atlas.sh: check for torch itself, not for the venv.
-if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-    echo "[bench] installing torch==2.13.0 into $venv" >&2
-    "$venv/bin/pip" install --quiet "torch==2.13.0"
-fi
-cargo bench --locked --bench train_epoch -- --python "$venv/bin/python" "$@"
+python="$(bash scripts/torch-python.sh)"
+cargo bench --locked --bench train_epoch -- --python "$python" "$@"
