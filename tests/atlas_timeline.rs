@@ -103,7 +103,7 @@ fn a_run_of_three_checkpoints_gives_three_aligned_frames_of_the_same_points() {
     let point = 4 * 5 + 2; // photo 5, its third position
     let photo = photos.read(5..6).unwrap()[0].clone();
     let expected = image::imageops::resize(
-        &receptive_patch(&photo, timeline.layer, timeline.position[point]),
+        &receptive_patch(&photo, &activation_atlas::engine::atlas::LayerGeometry::paper(timeline.layer), timeline.position[point]),
         px,
         px,
         image::imageops::FilterType::Triangle,

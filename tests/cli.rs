@@ -530,8 +530,11 @@ fn atlas_build_from_the_command_line() {
     for stage in ["Collect", "Neighbours", "Layout", "Icons"] {
         assert!(stdout.contains(&format!("{stage}:")), "stage {stage} timed: {stdout}");
     }
-    // Only conv layers have positions to map; --layer says so before any work, listing the values.
+    // Only layers with a grid have positions to map; --layer says so before any photo is read,
+    // listing the network's layers that have one.
     let output = app(&["atlas", "build", "--data", data.path().to_str().unwrap(), "--out", out.to_str().unwrap(), "--layer", "fc1"]);
-    assert_eq!(output.status.code(), Some(2), "a usage error");
-    assert!(text(&output.stderr).contains("[possible values: conv1, conv2, conv3, conv4]"), "{}", text(&output.stderr));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("fc1 has no spatial grid; the layers that have one: conv1, conv2, conv3, conv4"), "{stderr}");
+    assert!(!stderr.contains("images in") && !text(&output.stdout).contains("images in"), "refused before the folder is read");
 }

@@ -1,8 +1,8 @@
 //! Any network in the window: 模型 → 导入网络… reads a PyTorch state dict (here the shipped
 //! EfficientNet-Lite0 ImageNet weights, as a user's .safetensors), recognises its architecture,
 //! makes it the model in use; 验证 names the photo with ImageNet's classes and 解释 shows
-//! Grad-CAM at two of its layers, chosen from the network's own layer list, and a feature
-//! visualisation.
+//! Grad-CAM at two of its layers, chosen from the network's own layer list, a feature
+//! visualisation, and 地图集 builds a small atlas of it from a flower folder.
 
 mod common;
 
@@ -24,7 +24,13 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
         DialogKind::ImportNetwork => Some(weights.clone()),
         _ => None,
     });
-    let options = AppOptions { image: Some(common::flowers17_photo("daisy")), ..common::app_options(picker) };
+    let folder = flowers_subset(&["daisy", "sunflower", "tulip"], 4);
+    let options = AppOptions {
+        image: Some(common::flowers17_photo("daisy")),
+        data_dir: Some(folder.path().to_path_buf()),
+        run_root: Some(data_home.path().join("runs")),
+        ..common::app_options(picker)
+    };
     let mut harness = common::app_with_model(options, [1280.0, 900.0]);
     common::run_until(&mut harness, "the photo is open", 60, |app| app.classify().has_picture() && !app.worker_busy());
 
@@ -41,6 +47,8 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     harness.get_by_label_contains("(EfficientNet-Lite0) · 1000 类别 · 导入的权重");
 
     // 验证 on the daisy photo: ImageNet's own name for it.
+    harness.get_by_label("分类").click();
+    harness.run_steps(2);
     harness.get_by_label("验证").click();
     common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result().is_some());
     harness.run_steps(2);
@@ -81,12 +89,54 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     let Some(Shown::Picture { picture, .. }) = harness.state().explain().result_for(Method::Visualize) else { panic!("no picture") };
     assert_eq!((picture.width, picture.height), (224, 224));
 
-    // 地图集 says, before any build is tried, that atlases are the paper network's for now.
-    harness.get_by_label("地图集").click();
-    harness.run_steps(2);
-    harness.get_by_label_contains("地图集目前只能由论文的网络构建");
     let Some(Shown::Heat { all_zero, heat_picture, .. }) = harness.state().explain().result_for(Method::GradCam) else { panic!("no map") };
     assert!(!all_zero && heat_picture.width > 0);
+
+    // 地图集: a small atlas of the network from the flower folder, at its middle block.
+    harness.get_by_label("地图集").click();
+    harness.run_steps(2);
+    harness.get_by_label("构建新的地图集").click();
+    common::run_until(&mut harness, "the folder is counted", 60, |app| app.atlas().builder().folder_count.is_some());
+    harness.run_steps(2);
+    // The folder's classes are not ImageNet's: the form says how they are attributed.
+    harness.get_by_label_contains("这个网络学的是别的类别");
+    assert_eq!(harness.state().atlas().builder().form.layer.name(), "block8", "the middle of its grid layers");
+    assert_eq!(harness.state().atlas().builder().form.icon_levels, "10 20", "fewer icon levels for a network at 224");
+    harness.get_by_label("网格层级").set_text_value_accesskit("3 6");
+    harness.get_by_label("图标层级").set_text_value_accesskit("3");
+    harness.get_by_label("图标优化步数").set_value_accesskit(6.0);
+    harness.run_steps(2);
+    harness.get_by_label("构建").click();
+    common::run_until(&mut harness, "the atlas is built", 300, |app| {
+        app.atlas().builder().building.is_none() && app.atlas().path().is_some_and(|p| p.starts_with(data_home.path()))
+    });
+    assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
+    let atlas = harness.state().atlas().atlas().cloned().expect("the new atlas is in use");
+    let geometry = atlas.meta.geometry.clone().expect("its network's geometry");
+    assert_eq!((geometry.architecture.as_str(), geometry.grid), ("efficientnet-lite0", 14));
+    assert_eq!(atlas.collected.len(), 12 * 16);
+    assert!(!atlas.icons[0].cells.is_empty(), "its cells have icons");
+    harness.run_steps(3);
+    // The legend names the folder's classes, not ImageNet's first ones.
+    harness.get_by_label("按类别着色").click();
+    harness.run_steps(3);
+    harness.get_by_label("向日葵");
+}
+
+/// The first `per_class` photos of some flowers17 classes, linked into class folders.
+fn flowers_subset(classes: &[&str], per_class: usize) -> tempfile::TempDir {
+    let subset = tempfile::tempdir().unwrap();
+    for class in classes {
+        let target = subset.path().join(class);
+        std::fs::create_dir_all(&target).unwrap();
+        let mut files: Vec<std::path::PathBuf> =
+            std::fs::read_dir(common::flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.iter().take(per_class) {
+            std::os::unix::fs::symlink(file, target.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    subset
 }
 
 fn grad_cam_caption_of(app: &AtlasApp) -> Option<String> {

@@ -111,10 +111,21 @@ impl AppContext<'_> {
 
     /// The display name of the model's class `index`.
     pub fn class_label(&self, index: usize) -> String {
-        match self.model_info().and_then(|info| info.class_names.get(index)) {
-            Some(id) => self.class_names_of(id).0,
+        match self.model_info() {
+            Some(info) => self.label_of(&info.class_names, index),
             None => index.to_string(),
         }
+    }
+
+    /// The display name of class `index` of `class_names` (an atlas's classes are its data set's,
+    /// which are not the model's when it was trained on others, such as an ImageNet network).
+    pub fn label_of(&self, class_names: &[String], index: usize) -> String {
+        class_names.get(index).map_or_else(|| index.to_string(), |id| self.class_names_of(id).0)
+    }
+
+    /// The display names of every class of `class_names`.
+    pub fn labels_of(&self, class_names: &[String]) -> Vec<String> {
+        (0..class_names.len()).map(|i| self.label_of(class_names, i)).collect()
     }
 
     /// Display names of all the model's classes, in its order.

@@ -26,7 +26,6 @@ pub enum T {
     ModelMenu,
     LoadCheckpoint,
     ImportNetwork,
-    NoAtlasForThisNetwork,
     PaperNetworkOnly,
     ImportedWeights,
     ImportNetworkHint,
@@ -160,6 +159,12 @@ pub enum T {
     ChooseAtlasDataFolder,
     AtlasFolderMissing,
     AtlasFolderOtherClasses,
+    AtlasOutputsMapped,
+    TrainStart,
+    StartScratch,
+    StartPretrained,
+    StartScratchExplained,
+    StartPretrainedExplained,
     PredictedClassOption,
     Normalisation,
     PerChannel,
@@ -422,10 +427,6 @@ impl T {
             T::BrowserTitleCheckpoint => ("打开检查点", "Open a checkpoint"),
             T::BrowserTitleImportNetwork => ("导入网络（PyTorch 权重文件）", "Import a network (PyTorch weights)"),
             T::ImportNetwork => ("导入网络…", "Import network…"),
-            T::NoAtlasForThisNetwork => (
-                "地图集目前只能由论文的网络构建；要看地图集，请用 模型 → 使用随附的花卉模型。",
-                "Atlases are built of the paper's network so far: for an atlas, use Model → Use the shipped flowers model.",
-            ),
             T::PaperNetworkOnly => (
                 "这一项目前只适用于论文的网络；导入的网络可用模型结构、特征图、梯度归因、类激活图、遮挡分析和特征可视化",
                 "This is for the paper's network so far; an imported network has the layer table, feature maps, gradients, class activation maps, occlusion and feature visualisation",
@@ -689,6 +690,21 @@ impl T {
             T::ClassId => ("类别编号（训练文件夹名）", "Class id (training folder name)"),
             T::AtlasDataFolder => ("图片文件夹", "Image folder"),
             T::ChooseAtlasDataFolder => ("选择文件夹…", "Choose folder…"),
+            T::TrainStart => ("起点：", "Start from:"),
+            T::StartScratch => ("论文的网络，从头训练", "the paper's network, from scratch"),
+            T::StartPretrained => ("预训练的 EfficientNet-Lite0（只训练最后一层）", "pretrained EfficientNet-Lite0 (last layer only)"),
+            T::StartScratchExplained => (
+                "网络从随机的权重开始，只从这个文件夹的照片里学：几分钟到几十分钟。",
+                "The network starts from random weights and learns from this folder's photos alone: minutes to tens of minutes.",
+            ),
+            T::StartPretrainedExplained => (
+                "这个网络已经在一百多万张照片上学会了看边缘、纹理和形状；只为你的类别训练一个新的最后一层，几十秒就好，通常也准确得多。",
+                "This network has already learnt edges, textures and shapes from over a million photos; only a new last layer is trained for your classes: under a minute, and usually far more accurate.",
+            ),
+            T::AtlasOutputsMapped => (
+                "这个网络学的是别的类别：文件夹的每一类，归因于网络对这一类照片最常给出的输出。",
+                "This network knows other classes: each class of the folder is attributed to the output the network gives its photos most.",
+            ),
             T::AtlasFolderOtherClasses => ("注意：模型不认识这些类别文件夹：", "Note: the model does not know these class folders:"),
             T::AtlasFolderMissing => {
                 ("请先选择一个按类别分文件夹的图片文件夹。", "Choose a folder with one sub-folder of images per class first.")

@@ -410,10 +410,39 @@ impl TrainPanel {
         self.dataset.getting_flowers17 = cx.submit(Job::Train(TrainJob::GetFlowers17 { dir, from }));
     }
 
+    /// Where training starts: the paper's network from scratch, or a pretrained network with a
+    /// new last layer; choosing one puts that start's own recipe in the form.
+    fn start_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        let form = &mut self.form;
+        let pretrained = form.recipe.pretrained.is_some();
+        let mut choice = pretrained;
+        ui.add_enabled_ui(self.run.running.is_none(), |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(T::TrainStart.get(lang));
+                ui.radio_value(&mut choice, false, T::StartScratch.get(lang));
+                ui.radio_value(&mut choice, true, T::StartPretrained.get(lang));
+            });
+        });
+        ui.small(if choice { T::StartPretrainedExplained.get(lang) } else { T::StartScratchExplained.get(lang) });
+        if choice != pretrained {
+            let (seed, validation_fraction) = (form.recipe.seed, form.recipe.validation_fraction);
+            form.recipe = if choice {
+                crate::engine::recipe::linear_head_recipe(crate::engine::transfer::BACKBONES[0].0)
+            } else {
+                TrainConfig::default()
+            };
+            (form.recipe.seed, form.recipe.validation_fraction) = (seed, validation_fraction);
+            form.schedule = ScheduleChoice::Constant;
+        }
+    }
+
     fn form_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
+        self.start_ui(ui, lang);
         ui.strong(T::Hyperparameters.get(lang));
         ui.add_enabled_ui(self.run.running.is_none(), |ui| {
             let form = &mut self.form;
+            // A linear head is trained on fixed features: augmentation and mixing do not apply.
+            let scratch = form.recipe.pretrained.is_none();
             egui::Grid::new("train-form").num_columns(3).spacing([8.0, 6.0]).show(ui, |ui| {
                 form_row(ui, lang, T::Epochs, T::HintEpochs, |ui| ui.add(egui::DragValue::new(&mut form.recipe.epochs).range(1..=1000)));
                 form_row(ui, lang, T::BatchSize, T::HintBatch, |ui| {
@@ -429,6 +458,13 @@ impl TrainPanel {
                 form_row(ui, lang, T::WeightDecay, T::HintWeightDecay, |ui| {
                     ui.add(egui::DragValue::new(&mut form.recipe.weight_decay).range(0.0..=1.0).speed(0.005).max_decimals(4))
                 });
+                if !scratch {
+                    form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.recipe.seed)));
+                    form_row(ui, lang, T::ValidationFraction, T::HintValidation, |ui| {
+                        ui.add(egui::Slider::new(&mut form.recipe.validation_fraction, 0.05..=0.5))
+                    });
+                    return;
+                }
                 form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut form.recipe.augmentation.horizontal_flip, ""));
                 form_row(ui, lang, T::CropArea, T::HintCrop, |ui| {
                     ui.add(egui::Slider::new(&mut form.recipe.augmentation.crop_min_area, 0.2..=1.0))

@@ -7,12 +7,12 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{
-    BAR, ClassNamer, ConvLayerArg, INTERRUPTED, NamesArgs, Output, PartlyDone, display_names, open_dataset_reporting, parse_class,
-    progress_bar, save_png, weights_or_shipped,
+    BAR, ClassNamer, ConvLayerArg, INTERRUPTED, LayerArg, NamesArgs, Output, PartlyDone, display_names, open_dataset_reporting,
+    parse_class, progress_bar, resolve_layer, save_png, usual_layer, weights_or_shipped,
 };
-use crate::engine::checkpoint::load_checkpoint;
-use crate::engine::image_input::load_network_image;
+use crate::engine::image_input::load_network_image_sized;
 use crate::engine::model::{Layer, default_device};
+use crate::engine::network::import::load_network;
 use crate::resources;
 
 #[derive(Subcommand, Debug)]
@@ -147,12 +147,14 @@ pub struct AtlasBuildArgs {
     /// Model weights; defaults to the shipped flower model.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Labelled data set folder (classes must match the model's).
+    /// Labelled data set folder (the paper's network: classes must match the model's; a network
+    /// trained on other classes attributes each folder class to the output it most gives it).
     #[arg(long)]
     pub data: PathBuf,
-    /// Conv layer to map (the paper uses conv2).
-    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::CONV2))]
-    pub layer: ConvLayerArg,
+    /// Layer to map, one with a grid (default: the paper's conv2, another network's middle grid
+    /// layer). `activation-atlas model layers` lists a network's layers.
+    #[arg(long)]
+    pub layer: Option<LayerArg>,
     /// Output atlas file.
     #[arg(long)]
     pub out: PathBuf,
@@ -171,9 +173,10 @@ pub struct AtlasBuildArgs {
     /// Grid sizes, comma-separated, coarse to fine.
     #[arg(long, default_value = "10,20,40,80", value_delimiter = ',')]
     pub grids: Vec<usize>,
-    /// Grid sizes whose cells get icons.
-    #[arg(long, default_value = "10,20,40", value_delimiter = ',')]
-    pub icon_grids: Vec<usize>,
+    /// Grid sizes whose cells get icons [default: 10,20,40 for the paper's network, 10,20 for
+    /// others, whose icons cost more].
+    #[arg(long, value_delimiter = ',')]
+    pub icon_grids: Option<Vec<usize>>,
     /// Optimisation steps per icon.
     #[arg(long, default_value_t = 128)]
     pub icon_steps: usize,
@@ -240,10 +243,12 @@ pub(super) fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_jso
     use crate::engine::atlas::build::AtlasFocus;
     use crate::engine::atlas::{AtlasParams, BuildEvent, Stage, build_atlas, save_atlas};
     let weights = weights_or_shipped(args.weights)?;
-    let checkpoint = load_checkpoint(&weights, default_device())?;
-    let dataset = open_dataset_reporting(&args.data)?;
-    let layer = args.layer.0;
-    let classes = &checkpoint.meta.class_names;
+    let model = load_network(&weights, default_device())?;
+    let layer = resolve_layer(args.layer.as_ref(), |spec| usual_layer(spec, Layer::CONV2, true), model.net.as_ref(), true)?;
+    let dataset = open_dataset_reporting(&args.data, model.net.spec().input_size)?;
+    let paper = crate::engine::model::paper_net(model.net.as_ref()).is_some();
+    // Classes are named as the data set names them (the model's own, when trained on it).
+    let classes = &dataset.class_names;
     let focus = match (&args.class, args.compare.as_slice()) {
         (Some(class), _) => AtlasFocus::Class { class: parse_class(class, classes)?, vectors: args.focus_vectors },
         (None, [first, second]) => {
@@ -264,7 +269,7 @@ pub(super) fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_jso
         },
         grid_levels: args.grids.clone(),
         min_count: args.min_count,
-        icon_levels: args.icon_grids.clone(),
+        icon_levels: args.icon_grids.clone().unwrap_or_else(|| AtlasParams::default_icon_levels(paper)),
         icons: crate::engine::atlas::icons::IconParams { steps: args.icon_steps, seed: args.seed, ..Default::default() },
         seed: args.seed,
         layout_method: if args.tsne {
@@ -308,7 +313,7 @@ pub(super) fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_jso
             bar.set_position(done as u64);
         }
     };
-    let built = build_atlas(&checkpoint, &dataset, &params, &mut on_event, &INTERRUPTED);
+    let built = build_atlas(&model, &dataset, &params, &mut on_event, &INTERRUPTED);
     bar.finish_and_clear();
     let atlas = built?;
     if let Some(stage) = current {
@@ -348,7 +353,7 @@ pub(super) fn atlas_timeline(args: AtlasTimelineArgs, out: Output) -> Result<ser
     if let Some(path) = &args.animation {
         animation_format(path)?;
     }
-    let dataset = open_dataset_reporting(&args.data)?;
+    let dataset = open_dataset_reporting(&args.data, crate::engine::model::INPUT_SIZE)?;
     let params = TimelineParams {
         layer: args.layer.0,
         samples_per_image: args.samples,
@@ -470,16 +475,19 @@ pub(super) fn atlas_place(args: AtlasPlaceArgs, out: Output) -> Result<serde_jso
         let shipped = recorded.file_name().and_then(|name| resources::find_resource(&Path::new("weights").join(name)));
         if recorded.is_file() { recorded.clone() } else { shipped.unwrap_or(recorded.clone()) }
     });
-    let checkpoint = load_checkpoint(&weights, default_device())?;
-    if checkpoint.fingerprint != atlas.meta.model_fingerprint {
+    let model = load_network(&weights, default_device())?;
+    if model.fingerprint != atlas.meta.model_fingerprint {
         bail!("{} is not the model this atlas was built from", weights.display());
     }
-    let namer = ClassNamer::new(&args.names, &atlas.meta.class_names)?;
+    // The predicted class is the network's (an ImageNet network's, for one).
+    let model_classes = &model.meta.class_names;
+    let namer = ClassNamer::new(&args.names, model_classes)?;
+    let input_size = model.net.spec().input_size;
     let mut results = Vec::new();
     let mut failures = 0;
     for path in &args.images {
         // One unreadable picture is reported and the others are still placed.
-        let image = match load_network_image(path) {
+        let image = match load_network_image_sized(path, input_size) {
             Ok(image) => image,
             Err(error) => {
                 failures += 1;
@@ -488,8 +496,8 @@ pub(super) fn atlas_place(args: AtlasPlaceArgs, out: Output) -> Result<serde_jso
                 continue;
             }
         };
-        let placement = place_image(&checkpoint.net, &atlas, &image, 5);
-        let class = &atlas.meta.class_names[placement.predicted_class];
+        let placement = place_image(model.net.as_ref(), &atlas, &image, 5);
+        let class = model_classes.get(placement.predicted_class).cloned().unwrap_or_default();
         let name = namer.name(placement.predicted_class);
         if !out.json {
             println!(
@@ -604,8 +612,11 @@ pub(super) fn atlas_embed(args: AtlasEmbedArgs, out: Output) -> Result<serde_jso
             })
             .collect();
         let mut images = Vec::with_capacity(count);
+        let side = atlas.meta.geometry().embedded_side;
         for file in &files {
-            images.push(load_network_image(file).with_context(|| format!("{} is one of the atlas's images", file.display()))?);
+            images.push(
+                load_network_image_sized(file, side.into()).with_context(|| format!("{} is one of the atlas's images", file.display()))?,
+            );
         }
         atlas.images = Some(EmbeddedImages::encode(&images));
         let labels: Vec<usize> = {

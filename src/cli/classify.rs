@@ -171,7 +171,7 @@ pub(super) fn mistakes_command(args: MistakesArgs, out: Output) -> Result<serde_
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let classes = &checkpoint.meta.class_names;
     let namer = ClassNamer::new(&args.names, classes)?;
-    let dataset = open_dataset_reporting(&args.data)?;
+    let dataset = open_dataset_reporting(&args.data, crate::engine::model::INPUT_SIZE)?;
     let params = MistakeParams {
         max_mistakes: args.limit,
         neighbours: args.neighbours,

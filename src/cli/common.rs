@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
 use crate::descriptions::DescriptionSet;
-use crate::engine::data::{Dataset, Photos, StoredDataset, cache_dir, load_dataset, open_dataset};
+use crate::engine::data::{Dataset, Photos, StoredDataset, cache_dir, load_dataset, open_dataset_sized};
 use crate::engine::model::Layer;
 use crate::resources;
 
@@ -125,8 +125,8 @@ pub(super) fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
 
 /// [`load_dataset_reporting`] for a data set that stays on disk (an atlas build reads its photos a
 /// batch at a time).
-pub(super) fn open_dataset_reporting(dir: &Path) -> Result<StoredDataset> {
-    let dataset = reading_images(|progress| open_dataset(dir, Some(&cache_dir()), progress, &INTERRUPTED))?;
+pub(super) fn open_dataset_reporting(dir: &Path, side: i64) -> Result<StoredDataset> {
+    let dataset = reading_images(|progress| open_dataset_sized(dir, Some(&cache_dir()), side, progress, &INTERRUPTED))?;
     report_dataset(dir, dataset.len(), &dataset.summary(), dataset.cached);
     Ok(dataset)
 }

@@ -7,10 +7,23 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::checkpoint::cross_validation_of_recipe;
-use super::common::{BAR, INTERRUPTED, Output, PartlyDone, load_dataset_reporting, progress_bar};
-use crate::engine::checkpoint::{load_checkpoint, save_checkpoint};
+use super::common::{BAR, INTERRUPTED, Output, PartlyDone, load_dataset_reporting, open_dataset_reporting, progress_bar};
+use crate::engine::checkpoint::save_network;
+use crate::engine::data::{StoredDataset, cache_dir};
 use crate::engine::model::{default_device, device_name};
+use crate::engine::network::import::{LoadedNetwork, load_network};
+use crate::engine::recipe::{PretrainedStart, TransferMode};
 use crate::engine::train::{Augmentation, LrSchedule, Mixing, TrainConfig, TrainEvent, TrainOutcome, train};
+use crate::engine::transfer::{Features, backbone_features, load_backbone};
+
+/// What transfer learning trains of a pretrained network.
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+pub enum ModeArg {
+    /// A new last layer only, on the network's features computed once (seconds).
+    Linear,
+    /// Also the network's last --unfreeze blocks, with augmentation (not available yet).
+    Finetune,
+}
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ScheduleArg {
@@ -54,9 +67,20 @@ pub struct TrainArgs {
 /// their defaults are `TrainConfig::default()`'s, as the window's form starts from.
 #[derive(Args, Debug, Clone)]
 pub struct RecipeArgs {
-    /// Epochs to train (in total, when resuming).
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
-    pub epochs: u32,
+    /// Start from a pretrained network that ships with the app (efficientnet-lite0, trained on
+    /// ImageNet) instead of the paper's network from scratch.
+    #[arg(long)]
+    pub from_pretrained: Option<String>,
+    /// With --from-pretrained: what is trained of it.
+    #[arg(long, value_enum, default_value_t = ModeArg::Linear)]
+    pub mode: ModeArg,
+    /// With --mode finetune: how many of the network's last blocks are trained.
+    #[arg(long, default_value_t = 2)]
+    pub unfreeze: u32,
+    /// Epochs to train (in total, when resuming) [default: 10; 40 passes over the features for
+    /// a linear head].
+    #[arg(long)]
+    pub epochs: Option<u32>,
     /// Images per optimiser step.
     #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub batch_size: usize,
@@ -75,9 +99,9 @@ pub struct RecipeArgs {
     /// Factor of each learning-rate drop for the step schedule.
     #[arg(long, default_value_t = 0.1)]
     pub step_gamma: f64,
-    /// Decoupled weight decay (AdamW); 0 is plain Adam.
-    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
-    pub weight_decay: f64,
+    /// Decoupled weight decay (AdamW); 0 is plain Adam [default: 0; 0.01 for a linear head].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
     /// Turn on the standard augmentation (flip, crop to >= 50% area, colour jitter 0.2).
     #[arg(long)]
     pub augment: bool,
@@ -140,8 +164,20 @@ pub(super) fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
         augmentation.colour_jitter = jitter;
     }
     augmentation.random_erasing = recipe.random_erasing;
+    // A pretrained start has defaults of its own where a flag is not given.
+    let base = match (&recipe.from_pretrained, recipe.mode) {
+        (Some(backbone), ModeArg::Linear) => crate::engine::recipe::linear_head_recipe(backbone),
+        (Some(backbone), ModeArg::Finetune) => TrainConfig {
+            pretrained: Some(crate::engine::recipe::PretrainedStart {
+                backbone: backbone.clone(),
+                mode: crate::engine::recipe::TransferMode::Finetune { unfreeze: recipe.unfreeze },
+            }),
+            ..TrainConfig::default()
+        },
+        (None, _) => TrainConfig::default(),
+    };
     TrainConfig {
-        epochs: recipe.epochs,
+        epochs: recipe.epochs.unwrap_or(base.epochs),
         batch_size: recipe.batch_size,
         learning_rate: recipe.lr,
         lr_schedule: match recipe.schedule {
@@ -149,7 +185,7 @@ pub(super) fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
             ScheduleArg::Cosine => LrSchedule::Cosine { warmup_epochs: recipe.warmup_epochs },
             ScheduleArg::Step => LrSchedule::Step { every_epochs: recipe.step_epochs, gamma: recipe.step_gamma },
         },
-        weight_decay: recipe.weight_decay,
+        weight_decay: recipe.weight_decay.unwrap_or(base.weight_decay),
         augmentation,
         label_smoothing: recipe.label_smoothing,
         mixing: Mixing { mixup_alpha: recipe.mixup, cutmix_alpha: recipe.cutmix },
@@ -157,7 +193,8 @@ pub(super) fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
         seed: recipe.seed,
         // Absolute, so the window finds the folder again from any working directory.
         data_dir: Some(std::path::absolute(data).unwrap_or_else(|_| data.to_path_buf())),
-        ..TrainConfig::default()
+        checkpoint_every: base.checkpoint_every,
+        ..base
     }
 }
 
@@ -170,6 +207,50 @@ pub(super) fn train_config(args: &TrainArgs) -> TrainConfig {
     }
 }
 
+type Transfer = (LoadedNetwork, StoredDataset, Features);
+
+/// A pretrained start: its network, the photos read at its input size and their features
+/// (from the cache where they are there), with progress.
+fn prepare_transfer(args: &TrainArgs, pretrained: &PretrainedStart, device: tch::Device) -> Result<Transfer> {
+    if pretrained.mode != TransferMode::Linear {
+        anyhow::bail!("--mode finetune is not available yet; --mode linear trains a new last layer on the network's features");
+    }
+    if args.resume.is_some() {
+        anyhow::bail!("--resume continues the paper's network; a linear head trains in seconds, so run it again instead");
+    }
+    let backbone = load_backbone(&pretrained.backbone, device)?;
+    let photos = open_dataset_reporting(&args.data, backbone.net.spec().input_size)?;
+    let features = features_reporting(&backbone, &photos)?;
+    Ok((backbone, photos, features))
+}
+
+/// The backbone's features of `photos`, with a progress bar and a line on what they cost.
+fn features_reporting(backbone: &LoadedNetwork, photos: &StoredDataset) -> Result<Features> {
+    let started = std::time::Instant::now();
+    let bar = progress_bar(BAR);
+    bar.set_message("features");
+    let features = backbone_features(
+        backbone,
+        photos,
+        Some(&cache_dir()),
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+        &INTERRUPTED,
+    )?;
+    bar.finish_and_clear();
+    eprintln!(
+        "features of {} photos from {} in {:.1} s ({} from the cache, which keeps {} bytes a photo)",
+        photos.labels.len(),
+        backbone.net.spec().architecture.display_name(),
+        started.elapsed().as_secs_f64(),
+        features.cached,
+        features.cache_bytes_per_photo()
+    );
+    Ok(features)
+}
+
 pub(super) fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::Value> {
     let config = train_config(&args);
     // Checked before any photo is read: a report of another recipe says nothing of this one.
@@ -177,10 +258,15 @@ pub(super) fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::
         Some(path) => Some(cross_validation_of_recipe(path, &config.recipe_only(), "this run")?),
         None => None,
     };
-    let dataset = load_dataset_reporting(&args.data)?;
     let device = default_device();
-    let bar = progress_bar(BAR);
     let started = std::time::Instant::now();
+    // A pretrained start reads the photos at its network's size and trains on its features.
+    let transfer = match &config.pretrained {
+        Some(pretrained) => Some(prepare_transfer(&args, pretrained, device)?),
+        None => None,
+    };
+    let dataset = if transfer.is_none() { Some(load_dataset_reporting(&args.data)?) } else { None };
+    let bar = progress_bar(BAR);
     let mut on_event = |event: TrainEvent| match event {
         TrainEvent::Started { train_images, validation_images, first_epoch, epochs, .. } => eprintln!(
             "training on {} ({train_images} train / {validation_images} validation images), epochs {first_epoch}..={epochs}",
@@ -217,14 +303,20 @@ pub(super) fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::
         }),
         TrainEvent::CheckpointSaved { path, .. } => bar.suspend(|| eprintln!("  saved {}", path.display())),
     };
-    let outcome = train(&dataset, &config, &args.out, args.resume.as_deref(), device, &INTERRUPTED, &mut on_event);
+    let outcome = match (&transfer, &dataset) {
+        (Some((backbone, photos, features)), _) => {
+            crate::engine::transfer::train_linear(backbone, photos, features, &config, &args.out, &INTERRUPTED, &mut on_event)
+        }
+        (None, Some(dataset)) => train(dataset, &config, &args.out, args.resume.as_deref(), device, &INTERRUPTED, &mut on_event),
+        (None, None) => unreachable!("one of the two is read above"),
+    };
     bar.finish_and_clear();
     match outcome? {
         TrainOutcome::Finished { best, last, history } => {
             if let (Some(summary), Some(last)) = (cross_validation, &last) {
-                let mut checkpoint = load_checkpoint(last, device)?;
-                checkpoint.meta.cross_validation = Some(summary);
-                save_checkpoint(&checkpoint.net, &checkpoint.meta, last)?;
+                let mut model = load_network(last, device)?;
+                model.meta.cross_validation = Some(summary);
+                save_network(model.net.var_store(), &model.meta, last)?;
                 eprintln!("  recorded the cross-validation in {}", last.display());
             }
             let best_accuracy = history.iter().map(|r| r.validation_accuracy).fold(0.0, f64::max);
@@ -266,9 +358,74 @@ pub(super) fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::
     }
 }
 
+/// `cross-validate --from-pretrained`: the features once, then a head per fold on the others'
+/// features; the report is written as the paper network's is, so `train --cross-validation`
+/// records it in the final model.
+fn cross_validate_transfer(
+    args: &CrossValidateArgs,
+    recipe: &TrainConfig,
+    pretrained: &PretrainedStart,
+    out: Output,
+) -> Result<serde_json::Value> {
+    use crate::engine::cross_validation::{CrossValidationReport, FoldResult, REPORT_FILE};
+    use crate::engine::cv_summary::{CrossValidationSummary, mean_and_sd};
+    if pretrained.mode != TransferMode::Linear {
+        anyhow::bail!("--mode finetune is not available yet; --mode linear trains a new last layer on the network's features");
+    }
+    let started = std::time::Instant::now();
+    let backbone = load_backbone(&pretrained.backbone, default_device())?;
+    let photos = open_dataset_reporting(&args.data, backbone.net.spec().input_size)?;
+    let features = features_reporting(&backbone, &photos)?;
+    let labels = photos.labels.clone();
+    let accuracies =
+        crate::engine::transfer::cross_validate_linear(&features, &labels, &photos.class_names, recipe, args.folds, &INTERRUPTED)?;
+    let (mean_accuracy, sd_accuracy) = mean_and_sd(&accuracies);
+    let fold_of = crate::engine::data::stratified_folds(&labels, args.folds, recipe.seed);
+    let results = accuracies
+        .iter()
+        .enumerate()
+        .map(|(fold, &accuracy)| FoldResult {
+            fold: fold as u32,
+            held_out_images: fold_of.iter().filter(|&&f| f == fold as u32).count(),
+            accuracy,
+            loss: 0.0,
+            views_accuracy: None,
+            seconds: 0.0,
+        })
+        .collect();
+    let summary = CrossValidationSummary {
+        folds: args.folds,
+        repeats: 1,
+        images: labels.len(),
+        mean_accuracy,
+        sd_accuracy,
+        fold_accuracies: accuracies.clone(),
+        views: None,
+    };
+    let report =
+        CrossValidationReport { recipe: recipe.recipe_only(), summary, results, created_at: crate::engine::fsutil::utc_timestamp_now() };
+    std::fs::create_dir_all(&args.out)?;
+    let path = args.out.join(REPORT_FILE);
+    crate::engine::fsutil::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
+    let seconds = started.elapsed().as_secs_f64();
+    say!(
+        out,
+        "RESULT {}-fold cross-validation accuracy {:.4} ± {:.4} (folds: {}) in {seconds:.0} s, features included; report {}",
+        args.folds,
+        mean_accuracy,
+        sd_accuracy,
+        accuracies.iter().map(|a| format!("{a:.4}")).collect::<Vec<_>>().join(", "),
+        path.display()
+    );
+    Ok(serde_json::to_value(&report)?)
+}
+
 pub(super) fn cross_validate_command(args: CrossValidateArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::cross_validation::{CrossValidationEvent, cross_validate};
     let recipe = recipe_config(&args.recipe, &args.data);
+    if let Some(pretrained) = &recipe.pretrained {
+        return cross_validate_transfer(&args, &recipe, pretrained, out);
+    }
     let dataset = load_dataset_reporting(&args.data)?;
     let device = default_device();
     // Each fold running at once trains on its share of the CPU threads (see cross_validate).

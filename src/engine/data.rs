@@ -1,6 +1,7 @@
 //! Labelled image folders: one sub-folder per class (the paper's layout). Files are decoded in
 //! parallel through the one image-input function; unreadable files are skipped and reported.
-//! Decoded 100x100 images are cached per folder so a second run does not decode again.
+//! Decoded images, at the side of the network's input (100 for the paper's CNN), are cached per
+//! folder and side so a second run does not decode again.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,11 +14,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::fsutil::{AtomicFile, sha256_hex};
-use super::image_input::load_network_image;
+use super::image_input::{load_network_image, load_network_image_sized};
 use super::model::INPUT_SIZE;
 use super::rng::SeededRng;
 
-const IMAGE_BYTES: usize = (INPUT_SIZE * INPUT_SIZE * 3) as usize;
+/// Bytes of one decoded square picture of side `side`.
+fn image_bytes(side: u32) -> usize {
+    (side as usize).pow(2) * 3
+}
 
 /// A file that was not used, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,13 +36,15 @@ pub struct SkippedFile {
 pub struct Dataset {
     pub root: PathBuf,
     pub class_names: Vec<String>,
-    /// Network-ready images (100x100 RGB), with their class and source file.
+    /// Network-ready images (`side` x `side` RGB), with their class and source file.
     pub images: Vec<RgbImage>,
     pub labels: Vec<usize>,
     pub paths: Vec<PathBuf>,
     pub skipped: Vec<SkippedFile>,
     /// How many images were taken from the cache instead of decoded.
     pub cached: usize,
+    /// The side the photos were decoded at (the network's input size).
+    pub side: u32,
 }
 
 /// What a user is shown about a data set before training.
@@ -167,7 +173,18 @@ pub fn load_dataset(
     progress: &(dyn Fn(usize, usize) + Sync),
     cancel: &AtomicBool,
 ) -> Result<Dataset, DataError> {
-    let read = read_folder(root, cache, true, progress, cancel)?;
+    load_dataset_sized(root, cache, INPUT_SIZE, progress, cancel)
+}
+
+/// [`load_dataset`] for a network whose input is `side` x `side`.
+pub fn load_dataset_sized(
+    root: &Path,
+    cache: Option<&Path>,
+    side: i64,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<Dataset, DataError> {
+    let read = read_folder(root, cache, side as u32, true, progress, cancel)?;
     Ok(Dataset {
         root: read.root,
         class_names: read.class_names,
@@ -176,6 +193,7 @@ pub fn load_dataset(
         paths: read.paths,
         skipped: read.skipped,
         cached: read.cached,
+        side: read.side,
     })
 }
 
@@ -188,7 +206,18 @@ pub fn open_dataset(
     progress: &(dyn Fn(usize, usize) + Sync),
     cancel: &AtomicBool,
 ) -> Result<StoredDataset, DataError> {
-    let read = read_folder(root, cache, false, progress, cancel)?;
+    open_dataset_sized(root, cache, INPUT_SIZE, progress, cancel)
+}
+
+/// [`open_dataset`] for a network whose input is `side` x `side`.
+pub fn open_dataset_sized(
+    root: &Path,
+    cache: Option<&Path>,
+    side: i64,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    cancel: &AtomicBool,
+) -> Result<StoredDataset, DataError> {
+    let read = read_folder(root, cache, side as u32, false, progress, cancel)?;
     Ok(StoredDataset {
         root: read.root,
         class_names: read.class_names,
@@ -198,6 +227,7 @@ pub fn open_dataset(
         cached: read.cached,
         places: read.places,
         store: read.store,
+        side: read.side,
     })
 }
 
@@ -207,7 +237,7 @@ pub trait Photos: Sync {
     fn class_names(&self) -> &[String];
     fn labels(&self) -> &[usize];
     fn paths(&self) -> &[PathBuf];
-    /// Photos `range`, network-ready (100x100 RGB). An error names a file that can no longer be
+    /// Photos `range`, network-ready (the network's input side, RGB). An error names a file that can no longer be
     /// read (changed or removed since the data set was opened).
     fn read(&self, range: std::ops::Range<usize>) -> Result<std::borrow::Cow<'_, [RgbImage]>, SkippedFile>;
     /// Bytes of decoded photos this data set holds in memory.
@@ -244,7 +274,7 @@ impl Photos for Dataset {
     }
 
     fn resident_photo_bytes(&self) -> u64 {
-        (self.images.len() * IMAGE_BYTES) as u64
+        (self.images.len() * image_bytes(self.side)) as u64
     }
 }
 
@@ -260,6 +290,7 @@ pub struct StoredDataset {
     pub cached: usize,
     places: Vec<Place>,
     store: Option<std::fs::File>,
+    side: u32,
 }
 
 impl StoredDataset {
@@ -292,11 +323,11 @@ impl Photos for StoredDataset {
                 let path = &self.paths[i];
                 let unreadable = |reason: String| SkippedFile { path: path.clone(), reason };
                 let cached = match (self.places[i], &self.store) {
-                    (Place::Record(record), Some(store)) => read_record(store, record).ok(),
+                    (Place::Record(record), Some(store)) => read_record(store, record, self.side).ok(),
                     _ => None,
                 };
                 // A record that cannot be read (the cache damaged from outside) costs a decode.
-                cached.map_or_else(|| load_network_image(path).map_err(|error| unreadable(error.to_string())), Ok)
+                cached.map_or_else(|| load_network_image_sized(path, self.side.into()).map_err(|error| unreadable(error.to_string())), Ok)
             })
             .collect();
         images.map(std::borrow::Cow::Owned)
@@ -337,6 +368,7 @@ struct ReadFolder {
     /// Where each picture is on disk, when not kept.
     places: Vec<Place>,
     store: Option<std::fs::File>,
+    side: u32,
 }
 
 /// A file's picture (None when it stays in the old cache, unread) or why it is not usable.
@@ -349,6 +381,7 @@ const READ_CHUNK: usize = 256;
 fn read_folder(
     root: &Path,
     cache: Option<&Path>,
+    side: u32,
     keep_images: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
     cancel: &AtomicBool,
@@ -356,8 +389,8 @@ fn read_folder(
     let classes = scan_folder(root)?;
     let files: Vec<(usize, &PathBuf)> =
         classes.iter().enumerate().flat_map(|(label, (_, files))| files.iter().map(move |path| (label, path))).collect();
-    let cache_file = cache.map(|dir| dir.join("datasets").join(format!("{}.bin", dataset_key(root))));
-    let old = cache_file.as_deref().and_then(DecodeCache::open);
+    let cache_file = cache.map(|dir| dir.join("datasets").join(cache_file_name(root, side)));
+    let old = cache_file.as_deref().and_then(|path| DecodeCache::open(path, side));
     let stamps: Vec<FileStamp> = files.par_iter().map(|(_, path)| FileStamp::of(path)).collect();
     let keys: Vec<String> = files.iter().map(|(_, path)| cache_key(root, path)).collect();
     let cached_entry = |i: usize| old.as_ref().and_then(|old| old.entries.get(&keys[i]).filter(|(stamp, _)| *stamp == stamps[i]));
@@ -365,7 +398,7 @@ fn read_folder(
     let up_to_date =
         old.as_ref().is_some_and(|old| old.entries.len() == files.len()) && (0..files.len()).all(|i| cached_entry(i).is_some());
     let mut writer = match (&cache_file, up_to_date) {
-        (Some(path), false) => CacheWriter::create(path),
+        (Some(path), false) => CacheWriter::create(path, side),
         _ => None,
     };
     let needs_pixels = keep_images || writer.is_some();
@@ -380,6 +413,7 @@ fn read_folder(
         images: Vec::new(),
         places: Vec::new(),
         store: None,
+        side,
     };
     let total = files.len();
     let done = AtomicUsize::new(0);
@@ -395,10 +429,10 @@ fn read_folder(
                 if cancel.load(Ordering::Relaxed) {
                     return None;
                 }
-                let decode = || load_network_image(files[i].1).map(Some).map_err(|error| error.to_string());
+                let decode = || load_network_image_sized(files[i].1, side.into()).map(Some).map_err(|error| error.to_string());
                 let result = match (cached_entry(i), &old) {
                     (Some((_, Err(reason))), _) => (Err(reason.clone()), None),
-                    (Some((_, Ok(record))), Some(old)) if needs_pixels => match read_record(&old.file, *record) {
+                    (Some((_, Ok(record))), Some(old)) if needs_pixels => match read_record(&old.file, *record, side) {
                         Ok(image) => (Ok(Some(image)), Some(*record)),
                         // The cache went bad under us: decode the file itself.
                         Err(_) => (decode(), None),
@@ -537,12 +571,18 @@ fn dataset_key(root: &Path) -> String {
     sha256_hex(canonical.to_string_lossy().as_bytes())[..24].to_string()
 }
 
+/// The cache file of a folder decoded at `side`: the paper's size keeps the name it always had,
+/// so existing caches stay valid; other sides get their own file.
+fn cache_file_name(root: &Path, side: u32) -> String {
+    if i64::from(side) == INPUT_SIZE { format!("{}.bin", dataset_key(root)) } else { format!("{}-{side}.bin", dataset_key(root)) }
+}
+
 /// The decode cache of one folder: a file of fixed-size picture records followed by an index
 /// that gives, per file path, its stamp and either its record or the reason it was skipped.
 /// Opening it reads only the index; pictures are read by record when needed. Anything
 /// unreadable is treated as no cache.
 ///
-/// Layout: magic, records (`IMAGE_BYTES` each), index, the index's offset (u64 LE).
+/// Layout: magic, records (`image_bytes(side)` each), index, the index's offset (u64 LE).
 struct DecodeCache {
     entries: HashMap<String, (FileStamp, Result<u64, String>)>,
     file: std::fs::File,
@@ -550,16 +590,17 @@ struct DecodeCache {
 
 const CACHE_MAGIC: &[u8; 8] = b"AADECv2\n";
 
-fn read_record(file: &std::fs::File, record: u64) -> std::io::Result<RgbImage> {
+fn read_record(file: &std::fs::File, record: u64, side: u32) -> std::io::Result<RgbImage> {
     use std::os::unix::fs::FileExt;
-    let mut pixels = vec![0u8; IMAGE_BYTES];
-    file.read_exact_at(&mut pixels, CACHE_MAGIC.len() as u64 + record * IMAGE_BYTES as u64)?;
-    let side = INPUT_SIZE as u32;
+    let bytes = image_bytes(side);
+    let mut pixels = vec![0u8; bytes];
+    file.read_exact_at(&mut pixels, CACHE_MAGIC.len() as u64 + record * bytes as u64)?;
     RgbImage::from_raw(side, side, pixels).ok_or_else(|| std::io::Error::other("bad record"))
 }
 
 impl DecodeCache {
-    fn open(path: &Path) -> Option<DecodeCache> {
+    fn open(path: &Path, side: u32) -> Option<DecodeCache> {
+        let record_bytes = image_bytes(side) as u64;
         use std::io::{Read, Seek, SeekFrom};
         let mut file = std::fs::File::open(path).ok()?;
         let length = file.metadata().ok()?.len();
@@ -573,10 +614,10 @@ impl DecodeCache {
         file.read_exact(&mut footer).ok()?;
         let index_at = u64::from_le_bytes(footer);
         let records_end = index_at.checked_sub(CACHE_MAGIC.len() as u64)?;
-        if index_at > length - 8 || records_end % IMAGE_BYTES as u64 != 0 {
+        if index_at > length - 8 || records_end % record_bytes != 0 {
             return None;
         }
-        let records = records_end / IMAGE_BYTES as u64;
+        let records = records_end / record_bytes;
         file.seek(SeekFrom::Start(index_at)).ok()?;
         let mut index = Vec::new();
         (&mut file).take(length - 8 - index_at).read_to_end(&mut index).ok()?;
@@ -608,14 +649,15 @@ struct CacheWriter {
     index: Vec<u8>,
     entries: u64,
     failed: bool,
+    record_bytes: u64,
 }
 
 impl CacheWriter {
-    fn create(path: &Path) -> Option<CacheWriter> {
+    fn create(path: &Path, side: u32) -> Option<CacheWriter> {
         std::fs::create_dir_all(path.parent()?).ok()?;
         let mut out = AtomicFile::create(path).ok()?;
         out.write_all(CACHE_MAGIC).ok()?;
-        Some(CacheWriter { out, records: 0, index: Vec::new(), entries: 0, failed: false })
+        Some(CacheWriter { out, records: 0, index: Vec::new(), entries: 0, failed: false, record_bytes: image_bytes(side) as u64 })
     }
 
     /// Adds a file's entry; returns the record its picture went to (None for a skipped file, or
@@ -654,7 +696,7 @@ impl CacheWriter {
 
     /// Writes the index and puts the file in place; the file, open for reading, or None.
     fn commit(mut self) -> Option<std::fs::File> {
-        let index_at = CACHE_MAGIC.len() as u64 + self.records * IMAGE_BYTES as u64;
+        let index_at = CACHE_MAGIC.len() as u64 + self.records * self.record_bytes;
         self.out.write_all(&self.entries.to_le_bytes()).ok()?;
         self.out.write_all(&self.index).ok()?;
         self.out.write_all(&index_at.to_le_bytes()).ok()?;

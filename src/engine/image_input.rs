@@ -224,16 +224,22 @@ pub fn load_network_image_sized(path: &Path, side: i64) -> Result<RgbImage, Imag
     decode_image_file(path).map(|image| to_network_image_sized(&image, side))
 }
 
-/// Stacks 100x100 RGB images into a float tensor [N, 3, 100, 100] with values in [0, 1].
+/// Stacks network inputs (square RGB images of one size, 100x100 for the paper's CNN) into a
+/// float tensor [N, 3, S, S] with values in [0, 1].
 pub fn images_to_tensor<'a>(images: impl IntoIterator<Item = &'a RgbImage>) -> Tensor {
     let mut bytes = Vec::new();
     let mut count = 0i64;
+    let mut size = (INPUT_SIZE as u32, INPUT_SIZE as u32);
     for image in images {
-        debug_assert_eq!(image.dimensions(), (INPUT_SIZE as u32, INPUT_SIZE as u32));
+        if count == 0 {
+            size = image.dimensions();
+        }
+        debug_assert_eq!(image.dimensions(), size);
         bytes.extend_from_slice(image.as_raw());
         count += 1;
     }
-    Tensor::from_slice(&bytes).view([count, INPUT_SIZE, INPUT_SIZE, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 255.0
+    let (width, height) = (i64::from(size.0), i64::from(size.1));
+    Tensor::from_slice(&bytes).view([count, height, width, 3]).permute([0, 3, 1, 2]).to_kind(Kind::Float) / 255.0
 }
 
 /// Stacks equally sized RGB images of any size into [N, 3, H, W] in [0, 1] (icons, patches).

@@ -24,3 +24,4 @@ pub mod recipe;
 pub mod render;
 pub mod rng;
 pub mod train;
+pub mod transfer;

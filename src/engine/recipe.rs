@@ -104,6 +104,45 @@ pub struct TrainConfig {
     pub keep_last: usize,
     /// The data folder trained on (informational).
     pub data_dir: Option<PathBuf>,
+    /// Start from a pretrained network instead of the paper's network from scratch (absent in
+    /// every recipe written before: from scratch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PretrainedStart>,
+}
+
+/// A start from a pretrained backbone (transfer learning): its architecture's name and what is
+/// trained of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PretrainedStart {
+    /// The backbone's architecture (`efficientnet-lite0`).
+    pub backbone: String,
+    pub mode: TransferMode,
+}
+
+/// What transfer learning trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferMode {
+    /// Only a new last layer, on the backbone's pooled features computed once.
+    Linear,
+    /// A new last layer and the backbone's last `unfreeze` blocks, with augmentation.
+    Finetune { unfreeze: u32 },
+}
+
+/// The settings a linear head starts from: Adam at 1e-3 with decoupled weight decay, label
+/// smoothing 0.1, batches of 64, 40 passes over the features (seconds). Chosen by 5-fold
+/// cross-validation on flowers17 (docs/transfer.md has the candidates and their figures).
+pub fn linear_head_recipe(backbone: &str) -> TrainConfig {
+    TrainConfig {
+        epochs: 40,
+        batch_size: 64,
+        learning_rate: 0.001,
+        weight_decay: 0.01,
+        label_smoothing: 0.1,
+        checkpoint_every: 40,
+        pretrained: Some(PretrainedStart { backbone: backbone.to_string(), mode: TransferMode::Linear }),
+        ..TrainConfig::default()
+    }
 }
 
 impl Default for TrainConfig {
@@ -124,6 +163,7 @@ impl Default for TrainConfig {
             checkpoint_every: 2,
             keep_last: 5,
             data_dir: None,
+            pretrained: None,
         }
     }
 }

@@ -102,6 +102,8 @@ pub enum TrainError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("invalid setting: {0}")]
     InvalidConfig(String),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// File name of the checkpoint written after `epoch`.
@@ -124,6 +126,9 @@ pub fn train(
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
     validate_config(config)?;
+    if config.pretrained.is_some() {
+        return Err(TrainError::InvalidConfig("a recipe that starts from a pretrained network is trained by engine::transfer".into()));
+    }
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
         move |source| TrainError::Io { path, source }

@@ -13,9 +13,9 @@ use crate::engine::atlas::export::{ExportOptions, Labels, PlacedPhoto, export_pi
 use crate::engine::atlas::patches::cell_patches;
 use crate::engine::atlas::selection::{SelectedImage, copy_selection, save_selection, selected_images};
 use crate::engine::atlas::{Atlas, BuildEvent, Placement, Stage, build_atlas, load_atlas, place_image, save_atlas};
-use crate::engine::checkpoint::load_checkpoint;
-use crate::engine::image_input::to_network_image;
+use crate::engine::image_input::to_network_image_sized;
 use crate::engine::model::default_device;
+use crate::engine::network::import::load_network;
 
 /// Neighbours used to place a picture's vectors on the map.
 const PLACEMENT_NEIGHBOURS: usize = 5;
@@ -276,9 +276,8 @@ impl Interactive {
     /// Each picture is placed or reported on its own: one bad file does not stop the others.
     fn place_images(&mut self, paths: Vec<PathBuf>, reporter: &Reporter, cancel: &CancelToken) -> Result<(), JobError> {
         let model = self.model()?;
-        let net = crate::engine::model::paper_net(model.net.as_ref()).ok_or_else(|| JobError::NotApplicable {
-            message: format!("atlases are built for the paper's network so far, not for {}", model.net.spec().architecture.display_name()),
-        })?;
+        let net = model.net.as_ref();
+        let input_size = net.spec().input_size;
         let atlas = self.atlas()?;
         let total = paths.len();
         for (done, path) in paths.into_iter().enumerate() {
@@ -288,7 +287,7 @@ impl Interactive {
             reporter.send(Event::Progress { done, total });
             match decode(&path) {
                 Ok(image) => {
-                    let placement = place_image(net, atlas, &to_network_image(&image), PLACEMENT_NEIGHBOURS);
+                    let placement = place_image(net, atlas, &to_network_image_sized(&image, input_size), PLACEMENT_NEIGHBOURS);
                     let thumbnail = Picture::from_rgba(image.thumbnail(PLACED_THUMBNAIL_PX, PLACED_THUMBNAIL_PX).to_rgba8());
                     reporter.send(Event::Atlas(AtlasEvent::Placed { path, placement, thumbnail }));
                 }
@@ -324,14 +323,15 @@ impl Interactive {
 /// An atlas build on its own thread. Returns false when the atlas was handed to the interactive
 /// worker (which finishes the job), true when the job ended here.
 pub(super) fn run_build(build: AtlasBuild, reporter: &Reporter, cancel: &CancelToken, interactive: &Sender<InteractiveMessage>) -> bool {
-    let model = match load_checkpoint(&build.weights, default_device()) {
+    let model = match load_network(&build.weights, default_device()) {
         Ok(model) => model,
         Err(error) => {
             reporter.fail(JobError::Checkpoint { path: build.weights, message: error.to_string() });
             return true;
         }
     };
-    let Some(dataset) = super::train::open_stored_dataset(&build.data_dir, reporter, cancel) else { return true };
+    let side = model.net.spec().input_size;
+    let Some(dataset) = super::train::open_stored_dataset(&build.data_dir, side, reporter, cancel) else { return true };
     let mut on_event = |event: BuildEvent| {
         let progress = match event {
             BuildEvent::Stage { stage, done, total } => {

@@ -73,7 +73,9 @@ pub(super) fn run(job: MistakesJob, reporter: &Reporter, cancel: &CancelToken) -
             return true;
         }
     };
-    let Some(dataset) = super::train::open_stored_dataset(&data_dir, reporter, cancel) else { return true };
+    let Some(dataset) = super::train::open_stored_dataset(&data_dir, crate::engine::model::INPUT_SIZE, reporter, cancel) else {
+        return true;
+    };
     let params = MistakeParams::for_recipe(model.meta.training.as_ref());
     let mut progress = |done, total| reporter.send(Event::Progress { done, total });
     let report = match find_mistakes(&model.net, &model.meta.class_names, &dataset, &params, &mut progress, cancel.flag()) {

@@ -69,6 +69,18 @@ impl ModelInfo {
         self.layers.iter().filter(|layer| layer.is_spatial()).map(|layer| crate::engine::model::Layer::named(&layer.name)).collect()
     }
 
+    /// The layers an atlas can map, and the one a build starts from: the paper's conv layers and
+    /// its conv2; else every grid layer and the middle one (mid-level parts and textures).
+    pub fn atlas_layers(&self) -> (Vec<crate::engine::model::Layer>, crate::engine::model::Layer) {
+        use crate::engine::model::Layer;
+        if self.is_paper_network() {
+            return (Layer::CONV.to_vec(), Layer::CONV2);
+        }
+        let layers = self.spatial_layers();
+        let usual = layers.get(layers.len() / 2).copied().unwrap_or(Layer::CONV2);
+        (layers, usual)
+    }
+
     /// Every layer by name, in forward order.
     pub fn all_layers(&self) -> Vec<crate::engine::model::Layer> {
         self.layers.iter().map(|layer| crate::engine::model::Layer::named(&layer.name)).collect()

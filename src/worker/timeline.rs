@@ -129,7 +129,7 @@ fn build(
         std::thread::sleep(FOLLOW_POLL);
     }
     let data_dir = run_data_dir(&run_dir).or(data_dir).ok_or(JobError::RunWithoutDataFolder)?;
-    let Some(photos) = super::train::open_stored_dataset(&data_dir, reporter, cancel) else {
+    let Some(photos) = super::train::open_stored_dataset(&data_dir, crate::engine::model::INPUT_SIZE, reporter, cancel) else {
         // Already reported.
         return Ok(());
     };

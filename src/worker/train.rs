@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::interactive::Interactive;
 use super::{CancelToken, Event, JobError, JobKind, Picture, Reporter};
 use crate::engine::checkpoint::{CheckpointSummary, list_checkpoints};
-use crate::engine::data::{Dataset, DatasetSummary, StoredDataset, cache_dir, load_dataset, open_dataset};
+use crate::engine::data::{Dataset, DatasetSummary, StoredDataset, cache_dir, load_dataset, open_dataset_sized};
 use crate::engine::model::default_device;
 use crate::engine::train::{TrainConfig, TrainEvent, TrainOutcome, train};
 
@@ -99,9 +99,9 @@ pub(super) fn read_dataset(dir: &Path, reporter: &Reporter, cancel: &CancelToken
 }
 
 /// [`read_dataset`] for a data set whose photos stay on disk (an atlas build reads them a batch at
-/// a time).
-pub(super) fn open_stored_dataset(dir: &Path, reporter: &Reporter, cancel: &CancelToken) -> Option<StoredDataset> {
-    reading(reporter, cancel, |progress| open_dataset(dir, Some(&cache_dir()), progress, cancel.flag()))
+/// a time), its photos at `side` (the network's input).
+pub(super) fn open_stored_dataset(dir: &Path, side: i64, reporter: &Reporter, cancel: &CancelToken) -> Option<StoredDataset> {
+    reading(reporter, cancel, |progress| open_dataset_sized(dir, Some(&cache_dir()), side, progress, cancel.flag()))
 }
 
 fn reading<T>(
@@ -157,13 +157,60 @@ impl Interactive {
 
 /// A training run on its own thread, with its own network. Returns true: the job ends here.
 pub(super) fn run_training(run: TrainRun, reporter: &Reporter, cancel: &CancelToken) -> bool {
+    if run.config.pretrained.is_some() {
+        return run_transfer(run, reporter, cancel);
+    }
     let Some(dataset) = read_dataset(&run.data_dir, reporter, cancel) else { return true };
     reporter.send(Event::Train(TrainingEvent::DatasetScanned(DatasetOverview::of(&dataset))));
+    let mut on_event = progress_reporter(&run, reporter);
+    match train(&dataset, &run.config, &run.run_dir, run.resume.as_deref(), default_device(), cancel.flag(), &mut on_event) {
+        Ok(outcome) => reporter.send(Event::Train(TrainingEvent::Ended(outcome))),
+        Err(error) => reporter.fail(JobError::Training { message: error.to_string() }),
+    }
+    true
+}
+
+/// A run that starts from a pretrained network: its features of every photo (from the cache
+/// where they are), then a new last layer trained on them, reported as any run is.
+fn run_transfer(run: TrainRun, reporter: &Reporter, cancel: &CancelToken) -> bool {
+    use crate::engine::transfer::{backbone_features, load_backbone, train_linear};
+    let Some(pretrained) = run.config.pretrained.clone() else { return true };
+    let backbone = match load_backbone(&pretrained.backbone, default_device()) {
+        Ok(backbone) => backbone,
+        Err(error) => {
+            reporter.fail(JobError::Training { message: error.to_string() });
+            return true;
+        }
+    };
+    let side = backbone.net.spec().input_size;
+    let Some(photos) = open_stored_dataset(&run.data_dir, side, reporter, cancel) else { return true };
+    let mut progress = |done, total| reporter.send(Event::Progress { done, total });
+    let features = match backbone_features(&backbone, &photos, Some(&cache_dir()), &mut progress, cancel.flag()) {
+        Ok(features) => features,
+        Err(_) if cancel.is_cancelled() => {
+            reporter.fail(JobError::Cancelled);
+            return true;
+        }
+        Err(error) => {
+            reporter.fail(JobError::Training { message: error.to_string() });
+            return true;
+        }
+    };
+    let mut on_event = progress_reporter(&run, reporter);
+    match train_linear(&backbone, &photos, &features, &run.config, &run.run_dir, cancel.flag(), &mut on_event) {
+        Ok(outcome) => reporter.send(Event::Train(TrainingEvent::Ended(outcome))),
+        Err(error) => reporter.fail(JobError::Training { message: error.to_string() }),
+    }
+    true
+}
+
+/// Passes a run's events on, with the job's progress counted in steps.
+fn progress_reporter<'a>(run: &'a TrainRun, reporter: &'a Reporter) -> impl FnMut(TrainEvent) + 'a {
     let mut steps_per_epoch = 0;
     let mut first_epoch = 1;
     let mut total_steps = 0;
     let mut steps_done = 0;
-    let mut on_event = |event: TrainEvent| {
+    move |event: TrainEvent| {
         match &event {
             TrainEvent::Started { steps_per_epoch: per_epoch, first_epoch: first, epochs, .. } => {
                 (steps_per_epoch, first_epoch) = (*per_epoch, *first);
@@ -180,12 +227,7 @@ pub(super) fn run_training(run: TrainRun, reporter: &Reporter, cancel: &CancelTo
             _ => {}
         }
         reporter.send(Event::Train(TrainingEvent::Progress(event)));
-    };
-    match train(&dataset, &run.config, &run.run_dir, run.resume.as_deref(), default_device(), cancel.flag(), &mut on_event) {
-        Ok(outcome) => reporter.send(Event::Train(TrainingEvent::Ended(outcome))),
-        Err(error) => reporter.fail(JobError::Training { message: error.to_string() }),
     }
-    true
 }
 
 /// Gets flowers17 on its own thread: from the archive `from` the user chose, else from

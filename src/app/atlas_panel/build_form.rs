@@ -189,6 +189,15 @@ impl AtlasBuilder {
         }
     }
 
+    /// The classes a class atlas can focus on: the folder's, which are the model's own unless it
+    /// was trained on other classes (an imported ImageNet network).
+    fn focus_class_names(&self, cx: &AppContext) -> Vec<String> {
+        match (&self.folder_count, cx.model_info()) {
+            (Some(count), Some(info)) if count.classes != info.class_names && !info.is_paper_network() => cx.labels_of(&count.classes),
+            _ => cx.class_labels(),
+        }
+    }
+
     /// The folder the build reads, with what a look into it found, before anything starts.
     fn folder_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) -> Option<PathBuf> {
         let lang = cx.lang;
@@ -207,7 +216,11 @@ impl AtlasBuilder {
                 ui.label(crate::app::i18n::atlas_build_source(lang, dir, count.classes.len(), count.images));
                 let model_classes = cx.model_info().map(|info| info.class_names.clone()).unwrap_or_default();
                 let unknown: Vec<&String> = count.classes.iter().filter(|c| !model_classes.contains(c)).collect();
-                if !unknown.is_empty() {
+                let paper = cx.model_info().is_none_or(|info| info.is_paper_network());
+                if !unknown.is_empty() && !paper {
+                    // A network of other classes (ImageNet's) maps any folder: say how.
+                    ui.small(T::AtlasOutputsMapped.get(lang));
+                } else if !unknown.is_empty() {
                     let names = unknown.iter().take(5).map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
                     ui.colored_label(ui.visuals().warn_fg_color, format!("{} {names}", T::AtlasFolderOtherClasses.get(lang)));
                 }
@@ -225,14 +238,26 @@ impl AtlasBuilder {
         data
     }
 
+    /// The layers the model in use can map; on a change to another kind of network, the form
+    /// takes that network's usual layer and icon levels.
+    fn fit_to_network(&mut self, cx: &AppContext) -> Vec<Layer> {
+        let (layers, usual) = cx.model_info().map_or((Layer::CONV.to_vec(), Layer::CONV2), |info| info.atlas_layers());
+        if !layers.contains(&self.form.layer) {
+            self.form.layer = usual;
+            let paper = cx.model_info().is_none_or(|info| info.is_paper_network());
+            self.form.icon_levels = AtlasParams::default_icon_levels(paper).iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+        }
+        layers
+    }
+
     /// The form: what to map, which layer, and the settings of the layout and the icons; a new
     /// control goes into the grid here.
     pub(super) fn form_ui(&mut self, ui: &mut egui::Ui, cx: &mut AppContext) {
         let lang = cx.lang;
         self.ensure_folder(cx);
         let data = self.folder_ui(ui, cx);
-        let class_count = cx.model_info().map_or(0, |info| info.class_names.len());
-        let names: Vec<String> = (0..class_count).map(|c| cx.class_label(c)).collect();
+        let names = self.focus_class_names(cx);
+        let layers = self.fit_to_network(cx);
         let form = &mut self.form;
         egui::Grid::new("atlas-form").num_columns(2).show(ui, |ui| {
             let focus_name = |kind| match kind {
@@ -282,8 +307,8 @@ impl AtlasBuilder {
             egui::ComboBox::from_id_salt("atlas-layer")
                 .selected_text(form.layer.name())
                 .show_ui(ui, |ui| {
-                    for layer in Layer::CONV {
-                        ui.selectable_value(&mut form.layer, layer, layer.name());
+                    for layer in &layers {
+                        ui.selectable_value(&mut form.layer, *layer, layer.name());
                     }
                 })
                 .response

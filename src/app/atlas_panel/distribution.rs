@@ -186,7 +186,7 @@ impl AtlasPanel {
             return;
         };
         let classes = atlas.meta.class_names.len();
-        let names: Vec<String> = (0..classes).map(|c| cx.class_label(c)).collect();
+        let names = cx.labels_of(&atlas.meta.class_names);
         self.distribution.hidden.resize(classes, false);
         self.update_open_photo(&atlas, cx);
         let (_, searchable) = class_names_both(&atlas, cx);

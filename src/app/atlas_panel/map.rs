@@ -50,11 +50,8 @@ impl AtlasPanel {
             return;
         }
         let Some(atlas) = self.atlas.clone() else {
-            // Atlases are built of the paper's network so far: say so before a build is tried.
-            let paper = cx.model_info().is_none_or(|info| info.is_paper_network());
-            let text = if paper { T::NoAtlas } else { T::NoAtlasForThisNetwork };
             ui.centered_and_justified(|ui| {
-                ui.label(egui::RichText::new(text.get(lang)).size(18.0));
+                ui.label(egui::RichText::new(T::NoAtlas.get(lang)).size(18.0));
             });
             return;
         };
@@ -70,7 +67,7 @@ impl AtlasPanel {
         self.request_real_pictures(size, cx);
         let Some(level) = atlas.level(size) else { return };
         let classes = atlas.meta.class_names.len();
-        let names: Vec<String> = (0..classes).map(|c| cx.class_label(c)).collect();
+        let names = cx.labels_of(&atlas.meta.class_names);
         let view =
             LevelView { level, size, classes, cell_world: WORLD / f32::from(size), names: &names, screen: 1.0 / pixels_per_unit.max(1e-3) };
         let (hovered, clicked) = self.scene_ui(ui, &view);

@@ -540,8 +540,7 @@ impl AtlasPanel {
             grid_lines: self.export.grid_lines,
             class_colours: self.export.labels,
         };
-        let classes = self.atlas.as_ref().map_or(0, |a| a.meta.class_names.len());
-        let names = self.export.labels.then(|| (0..classes).map(|c| cx.class_label(c)).collect());
+        let names = self.export.labels.then(|| self.atlas.as_ref().map(|a| cx.labels_of(&a.meta.class_names)).unwrap_or_default());
         // The view as seen includes the visible dropped pictures; the whole atlas is the map alone.
         let placements = if whole {
             Vec::new()

@@ -240,7 +240,7 @@ impl AtlasPanel {
             }
         });
         let images = self.selection.images.clone();
-        let names: Vec<String> = (0..atlas.meta.class_names.len()).map(|c| cx.class_label(c)).collect();
+        let names = cx.labels_of(&atlas.meta.class_names);
         let folders = self.photo_folders(cx);
         egui::ScrollArea::vertical().id_salt("selection-grid").max_height(320.0).show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {

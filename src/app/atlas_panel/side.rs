@@ -68,7 +68,7 @@ impl AtlasPanel {
         }
         let largest = largest_attribution(level);
         for &(class, attribution) in &cell.top_by_attribution {
-            let words = i18n::attribution_in_words(lang, &cx.class_label(class as usize), attribution, largest);
+            let words = i18n::attribution_in_words(lang, &cx.label_of(&atlas.meta.class_names, class as usize), attribution, largest);
             ui.label(words).on_hover_text(i18n::cell_numbers_definition(lang));
         }
         ui.add(egui::Label::new(T::RealPatches.get(lang)).wrap());
@@ -83,7 +83,10 @@ impl AtlasPanel {
         let files = self.patch_files(cx).to_vec();
         ui.horizontal_wrapped(|ui| {
             for ((texture, label, path, _), here) in self.inspector.patches.iter().zip(files) {
-                let name = cx.class_label(*label as usize);
+                let name = self
+                    .atlas
+                    .as_ref()
+                    .map_or_else(|| cx.class_label(*label as usize), |a| cx.label_of(&a.meta.class_names, *label as usize));
                 let image = egui::Image::new((texture.id(), egui::vec2(64.0, 64.0))).alt_text(name.as_str());
                 // The photo opens in 分类 and 解释 when its file is on this machine (see
                 // `photo_folders`); a shared or shipped atlas may hold only its network input.
@@ -110,7 +113,7 @@ impl AtlasPanel {
                 ui.horizontal(|ui| {
                     let (swatch, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
                     ui.painter().rect_filled(swatch, 2.0, class_colour(class, classes));
-                    ui.small(cx.class_label(class));
+                    ui.small(cx.label_of(&atlas.meta.class_names, class));
                 });
                 if class % 2 == 1 {
                     ui.end_row();

@@ -95,7 +95,7 @@ impl AtlasPanel {
                 .labelled_by(label.id);
         }
         if let Some(atlas) = &self.atlas {
-            let names: Vec<String> = (0..atlas.meta.class_names.len()).map(|c| cx.class_label(c)).collect();
+            let names = cx.labels_of(&atlas.meta.class_names);
             let label = ui.label(T::TintByAttribution.get(lang));
             let selected = self.map.tint_class.and_then(|c| names.get(c).cloned()).unwrap_or_else(|| T::TintOff.get(lang).to_string());
             egui::ComboBox::from_id_salt("atlas-tint")

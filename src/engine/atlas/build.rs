@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::cells::{GridLevel, bin};
 use super::collect::{CollectStop, Collected, collect};
 use super::embedded::{DatasetProvenance, EmbeddedImages};
-use super::icons::{IconFidelity, IconParams, IconRenderer, icon_size};
+use super::icons::{IconFidelity, IconParams, IconRenderer};
 use super::knn::{KnnReport, neighbour_graph};
 use super::layout::{LayoutError, UmapParams, normalise, tsne, umap, validate};
+use super::source::{AtlasModel, LayerGeometry, attributed_outputs, collect_any};
 use super::views::{ClassMosaic, Distribution, ImageSummaries, paper_views};
-use crate::engine::checkpoint::Checkpoint;
 use crate::engine::data::Photos;
 use crate::engine::explain::{ColourModel, ColourStatistics};
 use crate::engine::fsutil::utc_timestamp_now;
@@ -122,6 +122,15 @@ impl Default for AtlasParams {
     }
 }
 
+impl AtlasParams {
+    /// The grid levels whose cells get icons by default: the paper's CNN draws an icon in well
+    /// under a second for 256 at once; a network at 224 takes about a third of a second each,
+    /// so the 40 grid's hundreds of icons are left to be asked for.
+    pub fn default_icon_levels(paper_network: bool) -> Vec<usize> {
+        if paper_network { AtlasParams::default().icon_levels } else { vec![10, 20] }
+    }
+}
+
 /// What an atlas knows about where it came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AtlasMeta {
@@ -144,9 +153,21 @@ pub struct AtlasMeta {
     /// made before: natural images' colours).
     #[serde(default)]
     pub colours: Option<ColourModel>,
+    /// The network and layer's geometry (None: the paper's CNN, as in every atlas made before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geometry: Option<LayerGeometry>,
+    /// Per class of the data set, the name of the network output its attribution was taken of,
+    /// when the network was trained on other classes (an ImageNet network on a flower folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributed_to: Option<Vec<String>>,
 }
 
 impl AtlasMeta {
+    /// Where the layer's grid lies in the network input, and the sizes the atlas draws at.
+    pub fn geometry(&self) -> LayerGeometry {
+        self.geometry.clone().unwrap_or_else(|| LayerGeometry::paper(self.params.layer))
+    }
+
     /// Where image `index` was read from. From format 2 on, image paths are inside `data_dir`.
     pub fn image_file(&self, index: usize) -> Option<PathBuf> {
         let path = self.image_paths.get(index)?;
@@ -251,8 +272,8 @@ pub enum BuildEvent {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AtlasError {
-    #[error("the atlas needs a conv layer (conv1..conv4); {0} is not one")]
-    NotConv(Layer),
+    #[error("the atlas needs a layer with a spatial grid: {0}")]
+    NotSpatial(String),
     #[error("the data set's classes {data:?} are not the model's {model:?}")]
     ClassMismatch { data: Vec<String>, model: Vec<String> },
     #[error("invalid grid levels {0:?}: sizes must be between 2 and 256")]
@@ -275,23 +296,35 @@ pub enum AtlasError {
     File { path: PathBuf, reason: String },
 }
 
+fn collect_stop(stop: CollectStop) -> AtlasError {
+    match stop {
+        CollectStop::Cancelled => AtlasError::Cancelled,
+        CollectStop::Unreadable(file) => AtlasError::File { path: file.path, reason: file.reason },
+        CollectStop::Scratch(error) => scratch_error(error),
+    }
+}
+
 fn scratch_error(error: super::table::ScratchError) -> AtlasError {
     AtlasError::File { path: error.folder, reason: format!("could not write the build's scratch file: {}", error.source) }
 }
 
-/// Builds an atlas of `checkpoint` on `dataset`.
-pub fn build_atlas(
-    checkpoint: &Checkpoint,
+/// Builds an atlas of a model (a checkpoint of the paper's CNN or any loaded network) on
+/// `photos`, which must be read at the network's input size. A network trained on other classes
+/// than the photos' (an imported ImageNet network) attributes each class of the photos to the
+/// output it most often gives them; the paper's CNN must have been trained on these classes.
+pub fn build_atlas<'a>(
+    model: impl Into<AtlasModel<'a>>,
     photos: &dyn Photos,
     params: &AtlasParams,
     on_event: &mut dyn FnMut(BuildEvent),
     cancel: &AtomicBool,
 ) -> Result<Atlas, AtlasError> {
-    if !params.layer.is_conv() {
-        return Err(AtlasError::NotConv(params.layer));
-    }
-    if checkpoint.meta.class_names != photos.class_names() {
-        return Err(AtlasError::ClassMismatch { data: photos.class_names().to_vec(), model: checkpoint.meta.class_names.clone() });
+    let model: AtlasModel = model.into();
+    let net = model.net;
+    let paper = crate::engine::model::paper_net(net);
+    let geometry = LayerGeometry::of(net, params.layer).map_err(AtlasError::NotSpatial)?;
+    if paper.is_some() && model.class_names != photos.class_names() {
+        return Err(AtlasError::ClassMismatch { data: photos.class_names().to_vec(), model: model.class_names.to_vec() });
     }
     if params.grid_levels.is_empty() || params.grid_levels.iter().any(|&s| !(2..=256).contains(&s)) {
         return Err(AtlasError::BadGrid(params.grid_levels.clone()));
@@ -305,51 +338,50 @@ pub fn build_atlas(
         AtlasFocus::Compare { first, second, .. } if first == second => return Err(AtlasError::SameClass),
         _ => {}
     }
-    let classes_of_model = checkpoint.meta.class_names.len();
-    let shape = crate::engine::model::layer_output_shape(params.layer, classes_of_model as i64);
-    let positions = super::collect::interior_positions(shape[1] as usize, super::collect::sampling_margin(params.layer)).len();
+    let dim = net.spec().layer_index(params.layer.name()).map_or(0, |i| net.spec().layers[i].channels() as usize);
+    let positions = super::collect::interior_positions(geometry.grid as usize, geometry.sampling_margin(params.layer)).len();
     let vectors = photos.len() * params.samples_per_image.clamp(1, positions.max(1));
-    let needed = photos.resident_photo_bytes()
-        + estimate_build_bytes(photos.len(), vectors, shape[0] as usize, classes_of_model, params.umap.n_neighbors);
+    let needed = photos.resident_photo_bytes() + estimate_build_bytes(photos.len(), vectors, dim.max(1), classes, params.umap.n_neighbors);
     if let (Some(available), Some(resident)) = (memory::available_bytes(), memory::resident_bytes()) {
         // What the process already holds (photos kept in memory, libtorch) is part of the estimate.
         if needed > available + resident {
             return Err(AtlasError::TooLarge { needed_mb: memory::megabytes(needed), available_mb: memory::megabytes(available) });
         }
     }
-    let net = &checkpoint.net;
     // Each stage is announced as it begins, so timings and progress bars start at the right time.
     on_event(BuildEvent::Stage { stage: Stage::Collect, done: 0, total: photos.len() });
-    let wants_paper_views = params.paper_views && params.focus == AtlasFocus::All;
+    let outputs = attributed_outputs(&model, photos, &mut |_, _| {}, cancel).map_err(collect_stop)?;
+    // The paper's views are of its conv2; other networks have no such views.
+    let wants_paper_views = params.paper_views && params.focus == AtlasFocus::All && paper.is_some();
     // Everything a build keeps of the photos is taken from them in the one pass that collects:
     // the paper views' conv2 summaries, the colour statistics and the embedded copies.
     let mut summaries = wants_paper_views.then(ImageSummaries::default);
     let mut colour_statistics = ColourStatistics::default();
     let mut embedded = EmbeddedImages::default();
-    let collected = collect(
-        net,
-        photos,
-        params.layer,
-        params.samples_per_image,
-        params.seed,
-        summaries.as_mut(),
-        &mut |batch| {
-            use rayon::prelude::*;
-            let statistics = batch.par_iter().fold(ColourStatistics::default, |mut s, image| {
-                s.add(image);
-                s
-            });
-            colour_statistics = statistics.reduce(ColourStatistics::default, |a, b| a.merge(&b)).merge(&colour_statistics);
+    let embedded_side = geometry.embedded_side;
+    let mut keep_photos = |batch: &[RgbImage]| {
+        use rayon::prelude::*;
+        let statistics = batch.par_iter().fold(ColourStatistics::default, |mut s, image| {
+            s.add(image);
+            s
+        });
+        colour_statistics = statistics.reduce(ColourStatistics::default, |a, b| a.merge(&b)).merge(&colour_statistics);
+        if batch.first().is_some_and(|image| image.width() != embedded_side) {
+            let side = embedded_side;
+            let smaller: Vec<RgbImage> =
+                batch.par_iter().map(|image| image::imageops::resize(image, side, side, image::imageops::FilterType::Triangle)).collect();
+            embedded.extend(&smaller);
+        } else {
             embedded.extend(batch);
-        },
-        &mut |done, total| on_event(BuildEvent::Stage { stage: Stage::Collect, done, total }),
-        cancel,
-    )
-    .map_err(|stop| match stop {
-        CollectStop::Cancelled => AtlasError::Cancelled,
-        CollectStop::Unreadable(file) => AtlasError::File { path: file.path, reason: file.reason },
-        CollectStop::Scratch(error) => scratch_error(error),
-    })?;
+        }
+    };
+    let mut progress = |done, total| on_event(BuildEvent::Stage { stage: Stage::Collect, done, total });
+    let (layer, per_image, seed) = (params.layer, params.samples_per_image, params.seed);
+    let collected = match paper {
+        Some(paper) => collect(paper, photos, layer, per_image, seed, summaries.as_mut(), &mut keep_photos, &mut progress, cancel),
+        None => collect_any(net, layer, &geometry, &outputs, photos, per_image, seed, &mut keep_photos, &mut progress, cancel),
+    }
+    .map_err(collect_stop)?;
     let collected = match params.focus {
         AtlasFocus::All => collected,
         focus => {
@@ -413,19 +445,20 @@ pub fn build_atlas(
     on_event(BuildEvent::Stage { stage: Stage::Cells, done: 1, total: 1 });
 
     // The paper's views are about whole images; a focused atlas keeps only some of their vectors.
-    let (mosaic, distribution) = if wants_paper_views {
-        on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 0, total: 1 });
-        let summaries = summaries.take().unwrap_or_default();
-        let (mosaic, distribution) = paper_views(net, photos.labels(), classes, summaries, params.seed, cancel)?;
-        on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 1, total: 1 });
-        (Some(mosaic), Some(distribution))
-    } else {
-        (None, None)
+    let (mosaic, distribution) = match (wants_paper_views, paper) {
+        (true, Some(paper)) => {
+            on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 0, total: 1 });
+            let summaries = summaries.take().unwrap_or_default();
+            let (mosaic, distribution) = paper_views(paper, photos.labels(), classes, summaries, params.seed, cancel)?;
+            on_event(BuildEvent::Stage { stage: Stage::PaperViews, done: 1, total: 1 });
+            (Some(mosaic), Some(distribution))
+        }
+        _ => (None, None),
     };
 
     let colours = colour_statistics.model();
     let mut icons = Vec::new();
-    let icon_px = icon_size(params.layer) as u16;
+    let icon_px = geometry.icon_px as u16;
     let total_icons: usize =
         levels.iter().filter(|l| params.icon_levels.contains(&(l.size as usize))).map(|l| l.dense_cells(params.min_count).count()).sum();
     let mut done_icons = 0;
@@ -439,6 +472,7 @@ pub fn build_atlas(
         let renderer = IconRenderer {
             net,
             layer: params.layer,
+            icon_px: i64::from(icon_px),
             dim: collected.dim,
             params: IconParams { seed: params.icons.seed ^ u64::from(level.size), ..params.icons },
             colours: &colours,
@@ -464,10 +498,13 @@ pub fn build_atlas(
         icons.push(LevelIcons { size: level.size, icon_px, cells: cell_indices, pixels, fidelity });
     }
 
+    let identity: Vec<usize> = (0..classes).collect();
+    let attributed_to = (outputs != identity || model.class_names != photos.class_names())
+        .then(|| outputs.iter().map(|&o| model.class_names.get(o).cloned().unwrap_or_else(|| format!("class {o}"))).collect());
     let meta = AtlasMeta {
         format_version: 2,
-        model_fingerprint: checkpoint.fingerprint.clone(),
-        model_path: checkpoint.path.clone(),
+        model_fingerprint: model.fingerprint.to_string(),
+        model_path: model.path.to_path_buf(),
         class_names: photos.class_names().to_vec(),
         data_dir: photos.root().to_path_buf(),
         // Inside the data set folder; `data_dir` says where that was.
@@ -476,6 +513,8 @@ pub fn build_atlas(
         created_at: utc_timestamp_now(),
         dataset: Some(DatasetProvenance::of(photos.root(), photos.paths(), photos.labels(), classes)),
         colours: Some(colours),
+        geometry: paper.is_none().then_some(geometry),
+        attributed_to,
     };
     let images = Some(embedded);
     Ok(Atlas { meta, collected, layout, levels, icons, mosaic, distribution, images })

@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use image::RgbImage;
 use tch::{Kind, Tensor};
 
+use super::source::network_kind;
 use crate::engine::explain::{ColourModel, FourierImages, TensorAdam, VisConfig, random_transform};
 use crate::engine::image_input::tensor_to_rgb;
-use crate::engine::model::{Layer, Net};
+use crate::engine::model::{Layer, paper_net};
+use crate::engine::network::Network;
 use crate::engine::rng::SeededRng;
 
 /// Side of an icon in pixels: about twice the layer's receptive field, so the pattern has room.
@@ -39,13 +41,12 @@ impl Default for IconParams {
 /// The objective per batch item: dot(h, v) * max(0.1, cos(h, v))^4 at the centre position.
 /// With `pre_relu`, h is taken before the layer's last ReLU where the centre can be computed on
 /// its own, so a channel the direction needs but the picture leaves off still gets a gradient.
-fn direction_objective(net: &Net, images: &Tensor, layer: Layer, directions: &Tensor, pre_relu: bool) -> Tensor {
-    let centre = if pre_relu { net.centre_pre_relu(images, layer) } else { net.centre_activation(images, layer) };
-    let h = centre.unwrap_or_else(|| {
-        let activation = net.forward_until(images, layer, false).get(layer).shallow_clone();
-        let side = activation.size()[2];
-        activation.select(3, side / 2).select(2, side / 2)
-    }); // [N, C]
+/// Other networks than the paper's take h after the layer as it is.
+fn direction_objective(net: &dyn Network, images: &Tensor, layer: Layer, directions: &Tensor, pre_relu: bool) -> Tensor {
+    let paper = paper_net(net);
+    let centre =
+        paper.and_then(|paper| if pre_relu { paper.centre_pre_relu(images, layer) } else { paper.centre_activation(images, layer) });
+    let h = centre.unwrap_or_else(|| centre_of_layer(net, images, layer)); // [N, C]
     let dot = (&h * directions).sum_dim_intlist(&[1i64][..], false, Kind::Float);
     let norms = h.norm_scalaropt_dim(2.0, &[1i64][..], false) * directions.norm_scalaropt_dim(2.0, &[1i64][..], false);
     let cosine = &dot / norms.clamp_min(1e-8);
@@ -60,21 +61,30 @@ pub struct IconFidelity {
     pub objective: f32,
 }
 
+/// Layer `layer`'s activation at the centre of its grid, `[N, C]`.
+fn centre_of_layer(net: &dyn Network, images: &Tensor, layer: Layer) -> Tensor {
+    let activation = match paper_net(net) {
+        Some(paper) => paper.forward_until(images, layer, false).get(layer).shallow_clone(),
+        None => net.forward_to(images, net.spec().layer_index(layer.name()).unwrap_or(0), false),
+    };
+    let (height, width) = (activation.size()[2], activation.size()[3]);
+    activation.select(3, width / 2).select(2, height / 2)
+}
+
 /// The fidelity of each icon to its direction (`icons.len() x dim`), in one batch.
-pub fn icon_fidelity(net: &Net, layer: Layer, icons: &[RgbImage], directions: &[f32], dim: usize) -> Vec<IconFidelity> {
+pub fn icon_fidelity(net: &dyn Network, layer: Layer, icons: &[RgbImage], directions: &[f32], dim: usize) -> Vec<IconFidelity> {
     if icons.is_empty() {
         return Vec::new();
     }
     tch::no_grad(|| {
-        let batch = crate::engine::image_input::images_to_tensor_any(icons.iter()).to_device(net.device()).to_kind(net.kind());
+        let kind = network_kind(net);
+        let batch = crate::engine::image_input::images_to_tensor_any(icons.iter()).to_device(net.device()).to_kind(kind);
         let targets = Tensor::from_slice(&directions[..icons.len() * dim])
             .view([icons.len() as i64, dim as i64])
             .to_device(net.device())
-            .to_kind(net.kind());
+            .to_kind(kind);
         let objective = direction_objective(net, &batch, layer, &targets, false);
-        let activation = net.forward_until(&batch, layer, false).get(layer).shallow_clone();
-        let side = activation.size()[2];
-        let h = activation.select(3, side / 2).select(2, side / 2);
+        let h = centre_of_layer(net, &batch, layer);
         let cosine = (&h * &targets).sum_dim_intlist(&[1i64][..], false, Kind::Float)
             / (h.norm_scalaropt_dim(2.0, &[1i64][..], false) * targets.norm_scalaropt_dim(2.0, &[1i64][..], false)).clamp_min(1e-8);
         let floats = |t: Tensor| Vec::<f32>::try_from(t.to_kind(Kind::Float).to_device(tch::Device::Cpu)).expect("floats");
@@ -93,8 +103,10 @@ pub const RETRIES: u64 = 2;
 /// What one level's icons are rendered with: the network and layer the directions (each `dim`
 /// floats) live in, the optimiser settings and the data set's colours.
 pub struct IconRenderer<'a> {
-    pub net: &'a Net,
+    pub net: &'a dyn Network,
     pub layer: Layer,
+    /// Side of the icons (the layer's geometry says it).
+    pub icon_px: i64,
     pub dim: usize,
     pub params: IconParams,
     pub colours: &'a ColourModel,
@@ -149,14 +161,15 @@ impl IconRenderer<'_> {
         let len = directions.len() / self.dim.max(1);
         // Small transforms: this layer sees only a few pixels.
         let transforms = VisConfig { jitter: 1.0, scale: 0.05, rotate_degrees: 5.0, ..VisConfig::default() };
-        let targets = Tensor::from_slice(directions).view([len as i64, self.dim as i64]).to_device(net.device()).to_kind(net.kind());
-        let images = FourierImages::new(len as i64, icon_size(layer), net.device(), rng, self.colours);
+        let kind = network_kind(net);
+        let targets = Tensor::from_slice(directions).view([len as i64, self.dim as i64]).to_device(net.device()).to_kind(kind);
+        let images = FourierImages::new(len as i64, self.icon_px, net.device(), rng, self.colours);
         let mut adam = TensorAdam::new(&images.spectrum, params.learning_rate);
         for step in 0..params.steps {
             if cancel.load(Ordering::Relaxed) {
                 return None;
             }
-            let transformed = random_transform(&images.images(), &transforms, rng).to_kind(net.kind());
+            let transformed = random_transform(&images.images(), &transforms, rng).to_kind(kind);
             let pre_relu = wake_dead_channels && step < params.steps / 2;
             let objective = direction_objective(net, &transformed, layer, &targets, pre_relu).sum(Kind::Float);
             let gradient = Tensor::run_backward(&[&objective], &[&images.spectrum], false, false).remove(0);
@@ -170,12 +183,11 @@ impl IconRenderer<'_> {
 }
 
 /// The activation at the centre of `icon` for `layer` (used to check an icon against its cell).
-pub fn centre_activation(net: &Net, layer: Layer, icon: &RgbImage) -> Vec<f32> {
+pub fn centre_activation(net: &dyn Network, layer: Layer, icon: &RgbImage) -> Vec<f32> {
     tch::no_grad(|| {
-        let batch = crate::engine::image_input::images_to_tensor_any(std::iter::once(icon)).to_device(net.device()).to_kind(net.kind());
-        let activation = net.forward_until(&batch, layer, false).get(layer).get(0);
-        let side = activation.size()[1];
-        let h = activation.select(2, side / 2).select(1, side / 2);
+        let batch =
+            crate::engine::image_input::images_to_tensor_any(std::iter::once(icon)).to_device(net.device()).to_kind(network_kind(net));
+        let h = centre_of_layer(net, &batch, layer).get(0);
         Vec::<f32>::try_from(h.to_kind(Kind::Float).to_device(tch::Device::Cpu)).expect("floats")
     })
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use image::RgbImage;
 
 use super::build::Atlas;
-use crate::engine::image_input::{decode_image_file, to_network_image};
-use crate::engine::model::{INPUT_SIZE, Layer, layer_output_shape};
+use super::source::LayerGeometry;
+use crate::engine::image_input::{decode_image_file, to_network_image_sized};
 
 /// Side of a patch as sent for display.
 pub const PATCH_DISPLAY_PX: u32 = 72;
@@ -39,6 +39,7 @@ pub fn cell_patches(atlas: &Atlas, members: &[u32], limit: usize) -> CellPatches
 /// for work over many cells.
 pub fn cell_patches_cached(atlas: &Atlas, members: &[u32], limit: usize, decoded: &mut HashMap<u32, Option<RgbImage>>) -> CellPatches {
     let mut result = CellPatches { patches: Vec::new(), missing: Vec::new() };
+    let geometry = atlas.meta.geometry();
     for &member in members.iter().take(limit) {
         let m = member as usize;
         let (Some(&image_index), Some(&[x, y]), Some(&label)) =
@@ -49,7 +50,7 @@ pub fn cell_patches_cached(atlas: &Atlas, members: &[u32], limit: usize, decoded
         let path = atlas.meta.image_file(image_index as usize).unwrap_or_default();
         let image = decoded.entry(image_index).or_insert_with(|| match &atlas.images {
             Some(images) => images.image(image_index as usize),
-            None => decode_image_file(&path).ok().map(|i| to_network_image(&i)),
+            None => decode_image_file(&path).ok().map(|i| to_network_image_sized(&i, geometry.embedded_side.into())),
         });
         let Some(image) = image else {
             if atlas.images.is_none() && !result.missing.contains(&path) {
@@ -57,20 +58,21 @@ pub fn cell_patches_cached(atlas: &Atlas, members: &[u32], limit: usize, decoded
             }
             continue;
         };
-        let crop = receptive_patch(image, atlas.collected.layer, [x, y]);
+        let crop = receptive_patch(image, &geometry, [x, y]);
         let crop = image::imageops::resize(&crop, PATCH_DISPLAY_PX, PATCH_DISPLAY_PX, image::imageops::FilterType::Nearest);
         result.patches.push(Patch { image: crop, label, path, image_index });
     }
     result
 }
 
-/// The part of a network input (100 x 100) that position `[x, y]` of `layer`'s output sees: a
-/// square of the layer's icon size around the position's receptive-field centre, kept inside the
-/// picture.
-pub fn receptive_patch(image: &RgbImage, layer: Layer, [x, y]: [u16; 2]) -> RgbImage {
-    let side = layer_output_shape(layer, 1)[1] as f32;
-    let input = INPUT_SIZE as u32;
-    let patch = (super::icons::icon_size(layer) as u32).clamp(16, input);
+/// The part of a photo as embedded (`geometry.embedded_side` square) that position `[x, y]` of
+/// the layer's grid sees: a square of the layer's icon size (scaled as the photo is) around the
+/// position's receptive-field centre, kept inside the picture.
+pub fn receptive_patch(image: &RgbImage, geometry: &LayerGeometry, [x, y]: [u16; 2]) -> RgbImage {
+    let side = geometry.grid.max(1) as f32;
+    let input = image.width().min(image.height()).max(1);
+    let shrink = input as f32 / geometry.input_size.max(1) as f32;
+    let patch = ((geometry.icon_px as f32 * shrink).round() as u32).clamp(16.min(input), input);
     let scale = input as f32 / side;
     let (cx, cy) = ((f32::from(x) + 0.5) * scale, (f32::from(y) + 0.5) * scale);
     let limit = (input - patch) as f32;

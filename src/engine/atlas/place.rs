@@ -4,11 +4,11 @@
 use tch::Tensor;
 
 use super::build::Atlas;
-use super::collect::{interior_positions, sampling_margin};
+use super::collect::interior_positions;
 use super::knn::{nearest_among, unit_rows};
 use crate::engine::classify::classify_images;
 use crate::engine::explain::image_batch;
-use crate::engine::model::Net;
+use crate::engine::network::Network;
 
 /// Where an image lands.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,13 +23,19 @@ pub struct Placement {
 
 /// Places `image` (network input) on `atlas`, built from `net`: every interior position's
 /// vector is put at the mean layout position of its `k` nearest atlas vectors.
-pub fn place_image(net: &Net, atlas: &Atlas, image: &image::RgbImage, k: usize) -> Placement {
+pub fn place_image(net: &dyn Network, atlas: &Atlas, image: &image::RgbImage, k: usize) -> Placement {
     let layer = atlas.collected.layer;
     let batch = image_batch(net, image);
-    let activation = tch::no_grad(|| net.forward_until(&batch, layer, false).get(layer).get(0).to_kind(tch::Kind::Float));
+    let activation = tch::no_grad(|| {
+        let activation = match crate::engine::model::paper_net(net) {
+            Some(paper) => paper.forward_until(&batch, layer, false).get(layer).shallow_clone(),
+            None => net.forward_to(&batch, net.spec().layer_index(layer.name()).unwrap_or(0), false),
+        };
+        activation.get(0).to_kind(tch::Kind::Float)
+    });
     let side = activation.size()[1] as usize;
     let dim = atlas.collected.dim;
-    let positions = interior_positions(side, sampling_margin(layer));
+    let positions = interior_positions(side, atlas.meta.geometry().sampling_margin(layer));
     let mut vectors = Vec::with_capacity(positions.len() * dim);
     let values = Vec::<f32>::try_from(activation.flatten(0, -1).to_device(tch::Device::Cpu)).expect("floats");
     for &[x, y] in &positions {

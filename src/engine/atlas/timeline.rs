@@ -312,7 +312,7 @@ pub struct TimelineBuilder {
 impl TimelineBuilder {
     pub fn new(photos: &dyn Photos, params: TimelineParams) -> Result<Self, AtlasError> {
         if !params.layer.is_conv() {
-            return Err(AtlasError::NotConv(params.layer));
+            return Err(AtlasError::NotSpatial(format!("{} is not a conv layer of the paper's network", params.layer)));
         }
         let classes = photos.class_names().len();
         let side = layer_output_shape(params.layer, classes as i64)[1] as usize;
@@ -410,7 +410,7 @@ impl TimelineBuilder {
                 for (offset, image) in images.iter().enumerate() {
                     for k in 0..self.per_image {
                         let at = self.timeline.position[first + offset * self.per_image + k];
-                        let crop = super::patches::receptive_patch(image, layer, at);
+                        let crop = super::patches::receptive_patch(image, &super::source::LayerGeometry::paper(layer), at);
                         let small =
                             image::imageops::resize(&crop, TIMELINE_PATCH_PX, TIMELINE_PATCH_PX, image::imageops::FilterType::Triangle);
                         patches.extend_from_slice(small.as_raw());
