@@ -7,6 +7,13 @@ use std::path::{Path, PathBuf};
 /// File name of the shipped flower model inside `weights/`.
 pub const SHIPPED_MODEL: &str = "flowers17.safetensors";
 
+/// The second shipped flower model: EfficientNet-Lite0 (ImageNet) with a new last layer trained
+/// on flowers17 (transfer learning).
+pub const SHIPPED_TRANSFER_MODEL: &str = "flowers17-efficientnet-lite0.safetensors";
+
+/// The shipped atlases, each of one shipped model (a model in use takes the one that is its own).
+pub const SHIPPED_ATLASES: [&str; 2] = ["assets/flowers17.atlas", "assets/flowers17-efficientnet-lite0.atlas"];
+
 /// Folders that may hold the app's shipped `weights/`, `descriptions/` and `assets/`.
 fn resource_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
@@ -31,6 +38,11 @@ pub fn find_resource(relative: &Path) -> Option<PathBuf> {
 /// The shipped model's weights file, if present.
 pub fn shipped_model() -> Option<PathBuf> {
     find_resource(&Path::new("weights").join(SHIPPED_MODEL))
+}
+
+/// The shipped transfer-learned model's weights file, if present.
+pub fn shipped_transfer_model() -> Option<PathBuf> {
+    find_resource(&Path::new("weights").join(SHIPPED_TRANSFER_MODEL))
 }
 
 /// The folder of shipped description files.

@@ -107,6 +107,19 @@ fn a_linear_head_makes_a_whole_network_that_names_the_folders_classes() {
     let right = sample.iter().zip(&predictions).filter(|(i, p)| p.best().0 == photos.labels()[**i]).count();
     assert!(right * 10 >= sample.len() * 9, "{right} of {} right", sample.len());
 
+    // 错误 on it: the validation photos of its recorded split, Grad-CAM at its last grid layer,
+    // neighbours by its pooled features among the training photos.
+    use activation_atlas::engine::mistakes::{MistakeParams, find_mistakes};
+    let params = MistakeParams { max_mistakes: 3, ..MistakeParams::for_recipe(model.meta.training.as_ref()) };
+    let report = find_mistakes(model.net.as_ref(), &model.meta.class_names, &photos, &params, &mut |_, _| {}, &never()).unwrap();
+    assert!(report.held_out);
+    assert_eq!(report.examined, 8, "a fifth of 32 photos, as the run held out");
+    assert_eq!(report.wrong, (report.examined as f64 * (1.0 - final_record.validation_accuracy)).round() as usize);
+    for mistake in &report.mistakes {
+        assert_eq!(mistake.picture.dimensions(), (224, 224));
+        assert!(mistake.near.iter().all(|near| near.similarity <= 1.0 + 1e-5 && near.index != mistake.index));
+    }
+
     // A cross-validation of the recipe takes the same features, fold by fold.
     let folds = cross_validate_linear(&features, photos.labels(), photos.class_names(), &config, 4, &never()).unwrap();
     assert_eq!(folds.len(), 4);

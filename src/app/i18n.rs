@@ -32,6 +32,8 @@ pub enum T {
     RunCheckpoints,
     LoadDescriptions,
     UseShippedModel,
+    UseShippedTransferModel,
+    UseShippedTransferModelHint,
     ChooseUnseenFolder,
     PressComputeHint,
     UseShippedModelHint,
@@ -536,7 +538,15 @@ impl T {
             T::LoadCheckpoint => ("加载检查点…", "Load checkpoint…"),
             T::RunCheckpoints => ("本次训练的检查点", "Checkpoints of this run"),
             T::LoadDescriptions => ("加载类别介绍文件…", "Load description file…"),
-            T::UseShippedModel => ("使用随附的花卉模型", "Use the shipped flowers model"),
+            T::UseShippedModel => ("使用随附的花卉模型（论文的网络）", "Use the shipped flowers model (the paper's network)"),
+            T::UseShippedTransferModel => (
+                "使用随附的花卉模型（EfficientNet-Lite0 迁移学习）",
+                "Use the shipped flowers model (EfficientNet-Lite0, transfer learning)",
+            ),
+            T::UseShippedTransferModelHint => (
+                "在 ImageNet 上预训练的 EfficientNet-Lite0，只为 17 种花训练了新的最后一层，和它的地图集",
+                "EfficientNet-Lite0 pretrained on ImageNet with a new last layer trained for the 17 flowers, and its atlas",
+            ),
             T::ChooseUnseenFolder => ("选择它没见过的照片文件夹…", "Choose a folder of photos it has not seen…"),
             T::PressComputeHint => ("这个方法较慢，按“计算”开始", "This method is slow: press Compute to start"),
             T::UseShippedModelHint => (
@@ -1158,6 +1168,14 @@ pub fn missing_patches(lang: Lang, count: usize) -> String {
 
 /// A model's k-fold cross-validation accuracy, mean ± sd, for the status line: the 12-view figure
 /// first where the report has it, since that is how the classifier window judges a photo.
+/// A model's cross-validated accuracy from the photo alone, short enough for a menu entry.
+pub fn cross_validated_short(lang: Lang, cv: &crate::engine::cross_validation::CrossValidationSummary) -> String {
+    match lang {
+        Lang::Zh => format!("：交叉验证 {:.1}%", cv.mean_accuracy * 100.0),
+        Lang::En => format!(": cross-validated {:.1}%", cv.mean_accuracy * 100.0),
+    }
+}
+
 pub fn cross_validation_estimate(lang: Lang, cv: &crate::engine::cross_validation::CrossValidationSummary) -> String {
     // "2 × 5 折": two cross-validations with their own seeds, pooled.
     let folds = cv.folds_label("×");

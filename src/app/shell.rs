@@ -210,9 +210,12 @@ impl AtlasApp {
                 // The last atlas used when it is of this model, else the shipped one (the shipped
                 // model's own atlas, also after the user built others).
                 let last = self.settings.last_atlas.clone().filter(|p| p.exists());
-                let shipped = resources::find_resource(Path::new("assets/flowers17.atlas"));
                 let mut paths: Vec<PathBuf> = last.into_iter().collect();
-                paths.extend(shipped.filter(|shipped| !paths.contains(shipped)));
+                for shipped in resources::SHIPPED_ATLASES.iter().filter_map(|atlas| resources::find_resource(Path::new(atlas))) {
+                    if !paths.contains(&shipped) {
+                        paths.push(shipped);
+                    }
+                }
                 AtlasJob::LoadFirstFitting { paths }
             }
         };
@@ -418,13 +421,23 @@ impl AtlasApp {
                 self.actions.push(AppAction::OpenDialog(DialogKind::OpenDescriptions));
                 ui.close();
             }
-            // A way back to the model and atlas that came with the app.
-            if let Some(shipped) = resources::shipped_model() {
-                let shipped = std::path::absolute(&shipped).unwrap_or(shipped);
-                let in_use = matches!(&self.model, ModelStatus::Ready(info) if info.path == shipped);
-                let button = egui::Button::new(T::UseShippedModel.get(lang));
-                if ui.add_enabled(!in_use, button).on_hover_text(T::UseShippedModelHint.get(lang)).clicked() {
-                    self.actions.push(AppAction::LoadModel(shipped));
+            // A way back to the models and atlases that came with the app, each named with its
+            // cross-validated accuracy as its sidecar records it.
+            let shipped = [
+                (resources::shipped_model(), T::UseShippedModel, T::UseShippedModelHint),
+                (resources::shipped_transfer_model(), T::UseShippedTransferModel, T::UseShippedTransferModelHint),
+            ];
+            for (path, caption, hint) in shipped {
+                let Some(path) = path else { continue };
+                let path = std::path::absolute(&path).unwrap_or(path);
+                let in_use = matches!(&self.model, ModelStatus::Ready(info) if info.path == path);
+                let estimate = crate::engine::checkpoint::read_sidecar_meta(&path)
+                    .and_then(|meta| meta.cross_validation)
+                    .map(|cv| i18n::cross_validated_short(lang, &cv))
+                    .unwrap_or_default();
+                let button = egui::Button::new(format!("{}{estimate}", caption.get(lang)));
+                if ui.add_enabled(!in_use, button).on_hover_text(hint.get(lang)).clicked() {
+                    self.actions.push(AppAction::LoadModel(path));
                     ui.close();
                 }
             }

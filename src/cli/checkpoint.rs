@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::Output;
-use crate::engine::checkpoint::load_checkpoint;
+use crate::engine::checkpoint::save_network;
 use crate::engine::model::default_device;
+use crate::engine::network::import::{LoadedNetwork, load_network};
 use crate::engine::train::TrainConfig;
 
 #[derive(Subcommand, Debug)]
@@ -56,7 +57,7 @@ pub struct CheckpointPortableArgs {
 
 pub(super) fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::atlas::embedded::DatasetProvenance;
-    let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
+    let mut checkpoint = load_network(&args.weights, default_device())?;
     // Atlases are checked before anything is written.
     let atlases = atlases_built_from(&checkpoint, &args.atlas)?;
     if let Some(data) = &args.data {
@@ -71,7 +72,7 @@ pub(super) fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> 
     }
     checkpoint.meta.make_portable();
     // The same tensors, new metadata: a new fingerprint for the same weights.
-    let after = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
+    let after = save_network(checkpoint.net.var_store(), &checkpoint.meta, &args.weights)?;
     let updated = restamp_atlases(atlases, &after, out)?;
     say!(out, "wrote {} (fingerprint {after})", args.weights.display());
     Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": after, "updated_atlases": updated}))
@@ -79,7 +80,7 @@ pub(super) fn checkpoint_portable(args: CheckpointPortableArgs, out: Output) -> 
 
 /// The atlases at `paths`, loaded, refused unless every one was built from `checkpoint`.
 pub(super) fn atlases_built_from<'p>(
-    checkpoint: &crate::engine::checkpoint::Checkpoint,
+    checkpoint: &LoadedNetwork,
     paths: &'p [PathBuf],
 ) -> Result<Vec<(&'p PathBuf, crate::engine::atlas::Atlas)>> {
     paths
@@ -170,7 +171,7 @@ pub(super) fn pooled_cross_validations_of_recipe(
 }
 
 pub(super) fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out: Output) -> Result<serde_json::Value> {
-    let mut checkpoint = load_checkpoint(&args.weights, default_device())?;
+    let mut checkpoint = load_network(&args.weights, default_device())?;
     let Some(trained_with) = checkpoint.meta.training.as_ref().map(TrainConfig::recipe_only) else {
         bail!("{} does not record how it was trained, so no report can be matched to it", args.weights.display());
     };
@@ -189,7 +190,7 @@ pub(super) fn checkpoint_record_cross_validation(args: CheckpointRecordArgs, out
     let line =
         format!("{}-fold estimate {:.1}% ± {:.1}%", summary.folds_label("x"), summary.mean_accuracy * 100.0, summary.sd_accuracy * 100.0);
     checkpoint.meta.cross_validation = Some(summary);
-    let fingerprint = crate::engine::checkpoint::save_checkpoint(&checkpoint.net, &checkpoint.meta, &args.weights)?;
+    let fingerprint = save_network(checkpoint.net.var_store(), &checkpoint.meta, &args.weights)?;
     let updated = restamp_atlases(atlases, &fingerprint, out)?;
     say!(out, "recorded the {line} in {} (fingerprint {fingerprint})", args.weights.display());
     Ok(json!({"weights": args.weights.display().to_string(), "fingerprint": fingerprint, "updated_atlases": updated}))

@@ -168,10 +168,10 @@ pub(super) fn chosen_split(
 pub(super) fn mistakes_command(args: MistakesArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::mistakes::{MistakeParams, find_mistakes};
     let weights = weights_or_shipped(args.weights)?;
-    let checkpoint = load_checkpoint(&weights, default_device())?;
+    let checkpoint = crate::engine::network::import::load_network(&weights, default_device())?;
     let classes = &checkpoint.meta.class_names;
     let namer = ClassNamer::new(&args.names, classes)?;
-    let dataset = open_dataset_reporting(&args.data, crate::engine::model::INPUT_SIZE)?;
+    let dataset = open_dataset_reporting(&args.data, checkpoint.net.spec().input_size)?;
     let params = MistakeParams {
         max_mistakes: args.limit,
         neighbours: args.neighbours,
@@ -181,7 +181,7 @@ pub(super) fn mistakes_command(args: MistakesArgs, out: Output) -> Result<serde_
     let bar = progress_bar(BAR);
     bar.set_message("finding mistakes");
     let found = find_mistakes(
-        &checkpoint.net,
+        checkpoint.net.as_ref(),
         classes,
         &dataset,
         &params,

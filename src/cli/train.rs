@@ -117,9 +117,9 @@ pub struct RecipeArgs {
     /// Probability of blanking a random rectangle of each training image with noise (0 = off).
     #[arg(long, default_value_t = TrainConfig::default().augmentation.random_erasing)]
     pub random_erasing: f64,
-    /// Label smoothing ε (0 = off).
-    #[arg(long, default_value_t = TrainConfig::default().label_smoothing)]
-    pub label_smoothing: f64,
+    /// Label smoothing ε (0 = off) [default: 0; 0.1 for a linear head].
+    #[arg(long)]
+    pub label_smoothing: Option<f64>,
     /// Mixup α: blend pairs of images and labels (0 = off).
     #[arg(long, default_value_t = TrainConfig::default().mixing.mixup_alpha)]
     pub mixup: f64,
@@ -187,7 +187,7 @@ pub(super) fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
         },
         weight_decay: recipe.weight_decay.unwrap_or(base.weight_decay),
         augmentation,
-        label_smoothing: recipe.label_smoothing,
+        label_smoothing: recipe.label_smoothing.unwrap_or(base.label_smoothing),
         mixing: Mixing { mixup_alpha: recipe.mixup, cutmix_alpha: recipe.cutmix },
         ema_decay: recipe.ema,
         seed: recipe.seed,

@@ -345,6 +345,13 @@ pub struct CheckpointSummary {
     pub created_at: String,
 }
 
+/// A checkpoint's sidecar alone, without reading its weights (a menu naming shipped models);
+/// None when it is missing or unreadable.
+pub fn read_sidecar_meta(weights: &Path) -> Option<CheckpointMeta> {
+    let text = crate::engine::fsutil::read_user_text(&sidecar_path(weights), MAX_SIDECAR_BYTES).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// The checkpoints of a run folder with their epoch and validation metrics, by file name.
 /// Files whose sidecar is missing or unreadable are left out.
 pub fn list_checkpoints(dir: &Path) -> Vec<CheckpointSummary> {

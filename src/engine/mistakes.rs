@@ -1,16 +1,18 @@
 //! The mistakes explorer: a model's wrong answers on the photos it was validated on, the surest
 //! first, each with Grad-CAM maps (where it saw the class it chose, where it saw the true one) and
-//! the training photos nearest to it in fc2 space - the photos the network thinks it resembles.
+//! the training photos nearest to it in the space of its last layer's input (the paper's fc2, an
+//! EfficientNet's pooled features) - the photos the network thinks it resembles. Any network.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tch::{Kind, Tensor};
 
-use super::attribution::{AttributionMethod, AttributionSettings, attribute};
+use super::attribution::{AttributionMethod, AttributionSettings, attribute_at};
 use super::data::{Photos, holdout_split};
 use super::image_input::images_to_tensor;
-use super::model::{Layer, Net};
+use super::model::Layer;
+use super::network::{Architecture, Network};
 use super::recipe::{Holdout, TrainConfig};
 use super::render::Map2d;
 
@@ -111,7 +113,7 @@ pub enum MistakesError {
 /// `progress(done, total)` counts the photos read, then the mistakes mapped: the total is the
 /// photos until their answers are known, then the photos and the mistakes to map.
 pub fn find_mistakes(
-    net: &Net,
+    net: &dyn Network,
     class_names: &[String],
     photos: &dyn Photos,
     params: &MistakeParams,
@@ -150,12 +152,14 @@ pub fn find_mistakes(
         let end = (start + BATCH).min(n);
         let images =
             photos.read(start..end).map_err(|skipped| MistakesError::Read(format!("{}: {}", skipped.path.display(), skipped.reason)))?;
-        let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(net.kind());
+        let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(crate::engine::atlas::source::network_kind(net));
         let (fc2, probabilities) = tch::no_grad(|| {
-            let all = net.forward_all(&batch, false);
-            let fc2 = all.get(Layer::FC2).to_kind(Kind::Float);
-            let unit = &fc2 / fc2.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
-            (unit, all.logits().to_kind(Kind::Float).softmax(1, Kind::Float))
+            let last_input = net.spec().layers.len() - 2;
+            let features = net.forward_to(&batch, last_input, false);
+            let logits = net.forward_from(last_input, &features, false);
+            let features = features.to_kind(Kind::Float).flatten(1, -1);
+            let unit = &features / features.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+            (unit, logits.to_kind(Kind::Float).softmax(1, Kind::Float))
         });
         dim = fc2.size()[1] as usize;
         features.extend(to_floats(&fc2));
@@ -174,7 +178,13 @@ pub fn find_mistakes(
     wrong.truncate(params.max_mistakes);
     let total_steps = n + wrong.len();
 
-    let settings = AttributionSettings { layer: Layer::CONV4, ..AttributionSettings::default() };
+    // Grad-CAM at the last grid layer (the paper's conv4).
+    let cam_layer = if net.spec().architecture == Architecture::PaperCnn {
+        Layer::CONV4.index()
+    } else {
+        net.spec().layers.iter().rposition(|layer| layer.is_spatial()).unwrap_or(0)
+    };
+    let settings = AttributionSettings { layer: Layer::named(&net.spec().layers[cam_layer].name), ..AttributionSettings::default() };
     let feature = |i: usize| &features[i * dim..(i + 1) * dim];
     let mut mistakes = Vec::with_capacity(wrong.len());
     for (done, &i) in wrong.iter().enumerate() {
@@ -187,7 +197,7 @@ pub fn find_mistakes(
                 .clone();
         let (predicted, confidence, truth_probability) = answers[i];
         let map = |class: usize| {
-            attribute(net, &picture, AttributionMethod::GradCam, class, &settings, &mut |_, _| {}, cancel)
+            attribute_at(net, &picture, AttributionMethod::GradCam, class, cam_layer, &settings, &mut |_, _| {}, cancel)
                 .map(|a| a.heat)
                 .map_err(|_| MistakesError::Cancelled)
         };

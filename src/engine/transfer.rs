@@ -186,6 +186,18 @@ struct LinearHead {
     layer: nn::Linear,
 }
 
+/// A head's weight and bias at one epoch, copied (the best epoch's, saved at the end).
+struct HeadWeights {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl LinearHead {
+    fn snapshot(&self) -> HeadWeights {
+        HeadWeights { weight: self.layer.ws.detach().copy(), bias: self.layer.bs.as_ref().map(|b| b.detach().copy()) }
+    }
+}
+
 impl LinearHead {
     /// Starts at zero (the problem is convex: no random start is needed, and none is drawn).
     fn new(dim: usize, classes: usize) -> LinearHead {
@@ -210,6 +222,15 @@ fn rows(features: &Features, labels: &[usize], photos: &[usize], all_views: bool
     (Tensor::from_slice(&values).view([targets.len() as i64, features.dim as i64]), targets)
 }
 
+/// What an epoch of a head ends with: its numbers, the validation report, and per validation
+/// photo the class named and its probability.
+struct EpochEnd {
+    record: EpochRecord,
+    report: EvalReport,
+    predicted: Vec<usize>,
+    confidence: Vec<f32>,
+}
+
 /// Trains a linear head on `train` photos' features (both views) and reports each epoch on the
 /// `validation` photos (the photo itself, one view); returns the head's weight and bias.
 #[allow(clippy::too_many_arguments)]
@@ -221,7 +242,7 @@ fn fit_head(
     validation: &[usize],
     config: &TrainConfig,
     cancel: &AtomicBool,
-    on_epoch: &mut dyn FnMut(EpochRecord, EvalReport, Vec<usize>, Vec<f32>) -> Result<(), TrainError>,
+    on_epoch: &mut dyn FnMut(EpochEnd, &LinearHead) -> Result<(), TrainError>,
 ) -> Result<Option<LinearHead>, TrainError> {
     let classes = class_names.len();
     let head = LinearHead::new(features.dim, classes);
@@ -282,24 +303,23 @@ fn fit_head(
             learning_rate: config.learning_rate_at(epoch_index, 1.0),
             duration_secs: started.elapsed().as_secs_f64(),
         };
-        on_epoch(record, report, predicted, confidence)?;
+        on_epoch(EpochEnd { record, report, predicted, confidence }, &head)?;
     }
     Ok(Some(head))
 }
 
 /// The whole network: the backbone's weights with the head in place of its last layer.
-fn network_with_head(backbone: &LoadedNetwork, head: &LinearHead, classes: usize) -> Result<Box<dyn Network>, TrainError> {
+fn network_with_head(backbone: &LoadedNetwork, head: &HeadWeights, classes: usize) -> Result<Box<dyn Network>, TrainError> {
     let architecture = backbone.net.spec().architecture;
     let net = build_network(architecture, classes as i64, Device::Cpu)
         .ok_or_else(|| TrainError::InvalidConfig(format!("{} cannot be given a new head", architecture.display_name())))?;
     let source = backbone.net.var_store().variables();
-    let head_variables = head.vs.variables();
     let last = last_layer_prefix(architecture);
     tch::no_grad(|| {
         for (name, mut target) in net.var_store().variables() {
             let value = match name.strip_prefix(last) {
-                Some(".weight") => head_variables.get("fc.weight"),
-                Some(".bias") => head_variables.get("fc.bias"),
+                Some(".weight") => Some(&head.weight),
+                Some(".bias") => head.bias.as_ref(),
                 _ => source.get(&name),
             };
             if let Some(value) = value {
@@ -351,16 +371,17 @@ pub fn train_linear(
     });
     let provenance = crate::engine::atlas::embedded::DatasetProvenance::of(photos.root(), photos.paths(), labels, class_names.len());
     let mut history = Vec::new();
-    let mut best = (f64::NEG_INFINITY, 0u32);
+    let mut best: (f64, Option<(HeadWeights, EvalReport, u32)>) = (f64::NEG_INFINITY, None);
     let mut last_report = None;
-    let mut on_epoch = |record: EpochRecord, report: EvalReport, predicted: Vec<usize>, confidence: Vec<f32>| {
+    let mut on_epoch = |end: EpochEnd, head: &LinearHead| {
+        let EpochEnd { record, report, predicted, confidence } = end;
         let photos_now = validation
             .iter()
             .zip(predicted.iter().zip(&confidence))
             .map(|(&i, (&p, &c))| ValidationPhoto { path: photos.paths()[i].clone(), truth: labels[i], predicted: p, confidence: c })
             .collect();
         if !validation.is_empty() && record.validation_accuracy > best.0 {
-            best = (record.validation_accuracy, record.epoch);
+            best = (record.validation_accuracy, Some((head.snapshot(), report.clone(), record.epoch)));
         }
         last_report = Some(report.clone());
         history.push(record.clone());
@@ -371,22 +392,30 @@ pub fn train_linear(
     let Some(head) = fit_head(features, labels, &class_names, &train, &validation, config, cancel, &mut on_epoch)? else {
         return Ok(TrainOutcome::Cancelled { last: None, history });
     };
-    // The head after its last epoch is the model: saved as the last epoch and, where photos
-    // were held out, as the best too when that epoch was the best.
-    let net = network_with_head(backbone, &head, class_names.len())?;
-    let mut meta = network_meta(net.as_ref(), class_names.clone());
-    meta.training = Some(config.clone());
-    meta.dataset = Some(provenance);
-    meta.epoch = config.epochs;
-    meta.validation = last_report.filter(|report| report.images > 0);
-    let last = run_dir.join(epoch_checkpoint_name(config.epochs));
-    save_network(net.var_store(), &meta, &last)?;
-    on_event(TrainEvent::CheckpointSaved { path: last.clone(), epoch: config.epochs, is_best: false });
-    let best_path = (best.1 == config.epochs).then(|| run_dir.join(BEST_CHECKPOINT));
-    if let Some(path) = &best_path {
+    // The whole network with the head of the last epoch and, where photos were held out, with
+    // that of the best epoch, as training the paper's network keeps them.
+    let save = |head: &HeadWeights, epoch: u32, report: Option<EvalReport>, path: &Path| -> Result<(), TrainError> {
+        let net = network_with_head(backbone, head, class_names.len())?;
+        let mut meta = network_meta(net.as_ref(), class_names.clone());
+        meta.training = Some(config.clone());
+        meta.dataset = Some(provenance.clone());
+        meta.epoch = epoch;
+        meta.validation = report.filter(|report| report.images > 0);
         save_network(net.var_store(), &meta, path)?;
-        on_event(TrainEvent::CheckpointSaved { path: path.clone(), epoch: config.epochs, is_best: true });
-    }
+        Ok(())
+    };
+    let last = run_dir.join(epoch_checkpoint_name(config.epochs));
+    save(&head.snapshot(), config.epochs, last_report, &last)?;
+    on_event(TrainEvent::CheckpointSaved { path: last.clone(), epoch: config.epochs, is_best: false });
+    let best_path = match best.1 {
+        Some((weights, report, epoch)) => {
+            let path = run_dir.join(BEST_CHECKPOINT);
+            save(&weights, epoch, Some(report), &path)?;
+            on_event(TrainEvent::CheckpointSaved { path: path.clone(), epoch, is_best: true });
+            Some(path)
+        }
+        None => None,
+    };
     let history_path = run_dir.join(HISTORY_FILE);
     let history_json = serde_json::to_vec_pretty(&history).expect("history serialises");
     write_atomically(&history_path, &history_json).map_err(|source| TrainError::Io { path: history_path, source })?;
@@ -408,8 +437,8 @@ pub fn cross_validate_linear(
     for fold in 0..folds {
         let (train, held_out): (Vec<usize>, Vec<usize>) = (0..labels.len()).partition(|&i| fold_of[i] != fold);
         let mut last = 0.0;
-        let mut on_epoch = |record: EpochRecord, _: EvalReport, _: Vec<usize>, _: Vec<f32>| {
-            last = record.validation_accuracy;
+        let mut on_epoch = |end: EpochEnd, _: &LinearHead| {
+            last = end.record.validation_accuracy;
             Ok(())
         };
         if fit_head(features, labels, class_names, &train, &held_out, config, cancel, &mut on_epoch)?.is_none() {

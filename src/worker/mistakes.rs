@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use super::{CancelToken, Event, JobError, JobKind, Picture, Reporter};
-use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::data::Photos;
 use crate::engine::mistakes::{MistakeParams, MistakesError, find_mistakes};
 use crate::engine::model::default_device;
@@ -66,19 +65,19 @@ pub struct NearView {
 
 pub(super) fn run(job: MistakesJob, reporter: &Reporter, cancel: &CancelToken) -> bool {
     let MistakesJob::Find { weights, data_dir } = job;
-    let model = match load_checkpoint(&weights, default_device()) {
+    let model = match crate::engine::network::import::load_network(&weights, default_device()) {
         Ok(model) => model,
         Err(error) => {
             reporter.fail(JobError::Checkpoint { path: weights, message: error.to_string() });
             return true;
         }
     };
-    let Some(dataset) = super::train::open_stored_dataset(&data_dir, crate::engine::model::INPUT_SIZE, reporter, cancel) else {
+    let Some(dataset) = super::train::open_stored_dataset(&data_dir, model.net.spec().input_size, reporter, cancel) else {
         return true;
     };
     let params = MistakeParams::for_recipe(model.meta.training.as_ref());
     let mut progress = |done, total| reporter.send(Event::Progress { done, total });
-    let report = match find_mistakes(&model.net, &model.meta.class_names, &dataset, &params, &mut progress, cancel.flag()) {
+    let report = match find_mistakes(model.net.as_ref(), &model.meta.class_names, &dataset, &params, &mut progress, cancel.flag()) {
         Ok(report) => report,
         Err(MistakesError::Cancelled) => {
             reporter.fail(JobError::Cancelled);

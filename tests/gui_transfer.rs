@@ -1,0 +1,94 @@
+//! Transfer learning in the window: 训练 on a flower folder with the pretrained start chosen in
+//! the form, the charts and the confusion matrix as for any run, then the best checkpoint in use
+//! naming a daisy.
+
+mod common;
+
+use std::path::PathBuf;
+
+use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
+use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
+use activation_atlas::engine::network::Architecture;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// The first `per_class` photos of some flowers17 classes, linked into class folders.
+fn flowers_subset(classes: &[&str], per_class: usize) -> tempfile::TempDir {
+    let subset = tempfile::tempdir().unwrap();
+    for class in classes {
+        let target = subset.path().join(class);
+        std::fs::create_dir_all(&target).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(common::flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.iter().take(per_class) {
+            std::os::unix::fs::symlink(file, target.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    subset
+}
+
+#[test]
+fn a_pretrained_start_trains_a_last_layer_in_the_window_and_its_model_names_flowers() {
+    let data = flowers_subset(&["daisy", "sunflower", "tulip"], 10);
+    let runs = tempfile::tempdir().unwrap();
+    let folder = data.path().to_path_buf();
+    let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {
+        DialogKind::PickDataFolder => Some(folder.clone()),
+        _ => None,
+    });
+    let options = AppOptions {
+        run_root: Some(runs.path().to_path_buf()),
+        image: Some(common::flowers17_photo("daisy")),
+        ..common::app_options(picker)
+    };
+    let mut harness: Harness<'static, AtlasApp> = common::app_on_training_folder(options, [1280.0, 900.0]);
+
+    harness.get_by_label("预训练的 EfficientNet-Lite0（只训练最后一层）").click();
+    harness.run_steps(2);
+    // The choice says what it means, and the form holds that start's recipe.
+    harness.get_by_label_contains("这个网络已经在一百多万张照片上学会了看边缘、纹理和形状");
+    let recipe = harness.state().train().form().recipe.clone();
+    assert!(recipe.pretrained.is_some());
+    assert_eq!((recipe.epochs, recipe.label_smoothing), (40, 0.1));
+    harness.get_by_label("轮数").set_value_accesskit(12.0);
+    harness.run_steps(2);
+    harness.get_by_label("开始训练").click();
+    common::run_until(&mut harness, "training ends", 240, |app| {
+        app.train().run().running.is_none() && !app.worker_busy() && !app.train().history().checkpoints.is_empty()
+    });
+    assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
+    assert_eq!(harness.state().train().history().epochs.len(), 12, "a chart point per epoch");
+    harness.get_by_label("训练完成");
+    harness.get_by_label("混淆矩阵（验证集）");
+    let names: Vec<String> =
+        harness.state().train().history().checkpoints.iter().map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["best.safetensors", "epoch-012.safetensors"]);
+
+    harness.get_by_label("用最佳检查点分类").click();
+    common::run_until(
+        &mut harness,
+        "the new model is in use",
+        120,
+        |app| matches!(&app.model, ModelStatus::Ready(info) if info.architecture == Architecture::EfficientNetLite0),
+    );
+    let ModelStatus::Ready(info) = &harness.state().model else { unreachable!() };
+    assert_eq!(info.class_names, ["daisy", "sunflower", "tulip"]);
+    harness.run_steps(2);
+    harness.get_by_label_contains("(EfficientNet-Lite0) · 3 类别");
+    harness.get_by_label("分类").click();
+    harness.run_steps(2);
+    harness.get_by_label("验证").click();
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result().is_some());
+    harness.run_steps(2);
+    harness.get_by_label_contains("雏菊  ");
+
+    // The transfer-learned flowers model that ships, named in 模型 with its cross-validated
+    // accuracy, comes with its own atlas of the backbone.
+    harness.get_by_label("模型").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("使用随附的花卉模型（EfficientNet-Lite0 迁移学习）：交叉验证 95.").click();
+    common::run_until(&mut harness, "the shipped transfer model and its atlas are in use", 120, |app| {
+        matches!(&app.model, ModelStatus::Ready(info) if info.class_names.len() == 17 && info.architecture == Architecture::EfficientNetLite0)
+            && app.atlas().atlas().is_some_and(|atlas| atlas.meta.geometry.as_ref().is_some_and(|g| g.architecture == "efficientnet-lite0"))
+    });
+}
