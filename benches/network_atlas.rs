@@ -65,7 +65,8 @@ fn main() {
     };
     let photos =
         open_dataset_sized(&flowers17_dir(), Some(&cache_dir()), spec.input_size, &|_, _| {}, &AtomicBool::new(false)).expect("flowers17");
-    let params = AtlasParams { layer, icon_levels: AtlasParams::default_icon_levels(false), ..AtlasParams::default() };
+    let mut params = AtlasParams { layer, icon_levels: AtlasParams::default_icon_levels(false), ..AtlasParams::default() };
+    params.icons.steps = AtlasParams::default_icon_steps(false);
 
     let half = EverySecond {
         photos: &photos,

@@ -102,6 +102,7 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     harness.get_by_label_contains("这个网络学的是别的类别");
     assert_eq!(harness.state().atlas().builder().form.layer.name(), "block8", "the middle of its grid layers");
     assert_eq!(harness.state().atlas().builder().form.icon_levels, "10 20", "fewer icon levels for a network at 224");
+    assert_eq!(harness.state().atlas().builder().form.icon_steps, 64, "and fewer steps an icon");
     harness.get_by_label("网格层级").set_text_value_accesskit("3 6");
     harness.get_by_label("图标层级").set_text_value_accesskit("3");
     harness.get_by_label("图标优化步数").set_value_accesskit(6.0);

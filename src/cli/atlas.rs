@@ -177,9 +177,10 @@ pub struct AtlasBuildArgs {
     /// others, whose icons cost more].
     #[arg(long, value_delimiter = ',')]
     pub icon_grids: Option<Vec<usize>>,
-    /// Optimisation steps per icon.
-    #[arg(long, default_value_t = 128)]
-    pub icon_steps: usize,
+    /// Optimisation steps per icon [default: 128 for the paper's network, 64 for others, whose
+    /// icons cost more and change little after 64].
+    #[arg(long)]
+    pub icon_steps: Option<usize>,
     /// Cells with fewer vectors get no icon.
     #[arg(long, default_value_t = 4)]
     pub min_count: u32,
@@ -270,7 +271,11 @@ pub(super) fn atlas_build(args: AtlasBuildArgs, out: Output) -> Result<serde_jso
         grid_levels: args.grids.clone(),
         min_count: args.min_count,
         icon_levels: args.icon_grids.clone().unwrap_or_else(|| AtlasParams::default_icon_levels(paper)),
-        icons: crate::engine::atlas::icons::IconParams { steps: args.icon_steps, seed: args.seed, ..Default::default() },
+        icons: crate::engine::atlas::icons::IconParams {
+            steps: args.icon_steps.unwrap_or_else(|| AtlasParams::default_icon_steps(paper)),
+            seed: args.seed,
+            ..Default::default()
+        },
         seed: args.seed,
         layout_method: if args.tsne {
             crate::engine::atlas::build::LayoutMethod::Tsne

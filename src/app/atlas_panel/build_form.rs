@@ -246,6 +246,7 @@ impl AtlasBuilder {
             self.form.layer = usual;
             let paper = cx.model_info().is_none_or(|info| info.is_paper_network());
             self.form.icon_levels = AtlasParams::default_icon_levels(paper).iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+            self.form.icon_steps = AtlasParams::default_icon_steps(paper);
         }
         layers
     }

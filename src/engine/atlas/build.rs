@@ -129,6 +129,13 @@ impl AtlasParams {
     pub fn default_icon_levels(paper_network: bool) -> Vec<usize> {
         if paper_network { AtlasParams::default().icon_levels } else { vec![10, 20] }
     }
+
+    /// Optimisation steps per icon by default: 128 for the paper's CNN; 64 for a network at 224,
+    /// where they halve the icons' time (0.44 to 0.23 s an icon at EfficientNet-Lite0's block8)
+    /// for a median centre cosine of 0.921 instead of 0.929.
+    pub fn default_icon_steps(paper_network: bool) -> usize {
+        if paper_network { IconParams::default().steps } else { 64 }
+    }
 }
 
 /// What an atlas knows about where it came from.
