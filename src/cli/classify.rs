@@ -116,7 +116,7 @@ pub(super) fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Va
     let weights = weights_or_shipped(args.weights)?;
     let checkpoint = load_checkpoint(&weights, default_device())?;
     let dataset = load_dataset_reporting(&args.data)?;
-    let chosen = chosen_split(args.split, &checkpoint, &weights, &dataset)?;
+    let chosen = chosen_split(args.split, &checkpoint.meta, &weights, &dataset)?;
     // Map the folder's classes onto the model's by name, so folder order does not matter.
     let model_classes = &checkpoint.meta.class_names;
     let mut images = Vec::new();
@@ -146,14 +146,14 @@ pub(super) fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Va
 /// The images of `dataset` that `split` asks for: all, or those the checkpoint's run held out.
 pub(super) fn chosen_split(
     split: SplitArg,
-    checkpoint: &crate::engine::checkpoint::Checkpoint,
+    meta: &crate::engine::checkpoint::CheckpointMeta,
     weights: &Path,
     dataset: &Dataset,
 ) -> Result<Vec<usize>> {
     match split {
         SplitArg::All => Ok((0..dataset.len()).collect()),
         SplitArg::Validation => {
-            let Some(training) = &checkpoint.meta.training else {
+            let Some(training) = &meta.training else {
                 bail!("{} has no record of its training split; use --split all", weights.display());
             };
             let held_out = crate::engine::data::holdout_split(&dataset.labels, training).1;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
 use crate::descriptions::DescriptionSet;
-use crate::engine::data::{Dataset, Photos, StoredDataset, cache_dir, load_dataset, open_dataset_sized};
+use crate::engine::data::{Dataset, Photos, StoredDataset, cache_dir, open_dataset_sized};
 use crate::engine::model::Layer;
 use crate::resources;
 
@@ -118,7 +118,13 @@ pub(super) fn progress_bar(template: &str) -> indicatif::ProgressBar {
 pub(super) const BAR: &str = "{msg:>16} [{bar:30}] {pos}/{len} (ETA {eta})";
 
 pub(super) fn load_dataset_reporting(dir: &Path) -> Result<Dataset> {
-    let dataset = reading_images(|progress| load_dataset(dir, Some(&cache_dir()), progress, &INTERRUPTED))?;
+    load_dataset_reporting_at(dir, crate::engine::model::INPUT_SIZE)
+}
+
+/// [`load_dataset_reporting`] with the photos at `side` (another network's input size).
+pub(super) fn load_dataset_reporting_at(dir: &Path, side: i64) -> Result<Dataset> {
+    let dataset =
+        reading_images(|progress| crate::engine::data::load_dataset_sized(dir, Some(&cache_dir()), side, progress, &INTERRUPTED))?;
     report_dataset(dir, dataset.len(), &dataset.summary(), dataset.cached);
     Ok(dataset)
 }

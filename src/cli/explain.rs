@@ -9,11 +9,10 @@ use serde_json::json;
 
 use super::classify::chosen_split;
 use super::common::{
-    BAR, ClassNamer, INTERRUPTED, LayerArg, NamesArgs, Output, PartlyDone, SplitArg, interrupted, load_dataset_reporting, parse_class,
+    BAR, ClassNamer, INTERRUPTED, LayerArg, NamesArgs, Output, PartlyDone, SplitArg, interrupted, load_dataset_reporting_at, parse_class,
     progress_bar, resolve_layer, save_png, usual_layer, weights_or_shipped,
 };
 use crate::engine::attribution::{AttributionMethod, AttributionSettings, IgBaseline};
-use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::classify::classify_images;
 use crate::engine::image_input::load_network_image_sized;
 use crate::engine::model::{Layer, default_device};
@@ -376,10 +375,14 @@ pub(super) fn print_sanity(report: &crate::engine::faithfulness::SanityReport) {
 pub(super) fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::faithfulness::score_methods;
     let weights = weights_or_shipped(args.weights)?;
-    let checkpoint = load_checkpoint(&weights, default_device())?;
-    let settings = args.attribution.settings(&checkpoint.net)?;
+    let checkpoint = load_network(&weights, default_device())?;
+    let net = checkpoint.net.as_ref();
+    let settings = args.attribution.settings(net)?;
+    let paper = crate::engine::model::paper_net(net).is_some();
     let methods: Vec<AttributionMethod> = if args.methods.is_empty() {
-        AttributionMethod::ALL.to_vec()
+        // Guided backprop has a form for the paper's network only so far.
+        let general = |m: &&AttributionMethod| paper || !matches!(m, AttributionMethod::GuidedBackprop | AttributionMethod::GuidedGradCam);
+        AttributionMethod::ALL.iter().filter(general).copied().collect()
     } else {
         args.methods
             .iter()
@@ -391,11 +394,13 @@ pub(super) fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_j
             })
             .collect::<Result<_>>()?
     };
-    if methods.iter().any(|m| m.uses_layer()) && !settings.layer.is_conv() {
-        bail!("the class activation maps need a conv layer (conv1..conv4), not {}", settings.layer);
+    if !paper
+        && let Some(method) = methods.iter().find(|m| matches!(m, AttributionMethod::GuidedBackprop | AttributionMethod::GuidedGradCam))
+    {
+        bail!("{} is for the paper's network so far", method.cli_name());
     }
-    let dataset = load_dataset_reporting(&args.data)?;
-    let mut chosen = chosen_split(args.split, &checkpoint, &weights, &dataset)?;
+    let dataset = load_dataset_reporting_at(&args.data, net.spec().input_size)?;
+    let mut chosen = chosen_split(args.split, &checkpoint.meta, &weights, &dataset)?;
     // Taken in turn from each class, so a limit keeps every class.
     let classes = dataset.class_names.len();
     let mut by_class: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); classes];
@@ -422,7 +427,7 @@ pub(super) fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_j
     bar.set_message("scoring maps");
     bar.set_length(images.len() as u64);
     let mut on_progress = |done: usize, _total: usize| bar.set_position(done as u64);
-    let scores = score_methods(&checkpoint.net, &images, &methods, &settings, &mut on_progress, &INTERRUPTED);
+    let scores = score_methods(net, &images, &methods, &settings, &mut on_progress, &INTERRUPTED);
     bar.finish_and_clear();
     let scored = scores.first().map_or(0, |s| s.images);
     if !out.json {

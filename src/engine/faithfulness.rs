@@ -313,7 +313,7 @@ pub struct MethodScore {
 /// (as TorchCAM does). Pictures go one at a time through all methods, so a cancelled run still
 /// scores every method on the same pictures. Reports `progress(pictures done, total)`.
 pub fn score_methods(
-    net: &Net,
+    net: &dyn Network,
     images: &[RgbImage],
     methods: &[AttributionMethod],
     settings: &AttributionSettings,
@@ -322,13 +322,14 @@ pub fn score_methods(
 ) -> Vec<MethodScore> {
     let mut sums = vec![[0f64; 5]; methods.len()];
     let mut done = 0;
+    let layer = net.spec().layer_index(settings.layer.name()).unwrap_or(0);
     'pictures: for image in images {
         let class = super::classify::classify_images(net, std::slice::from_ref(image))[0].best().0;
         let input = FaithfulnessInput::new(net, image, class);
         let mut scores = Vec::with_capacity(methods.len());
         for &method in methods {
             let started = std::time::Instant::now();
-            let attribution = match attribute(net, image, method, class, settings, &mut |_, _| {}, cancel) {
+            let attribution = match attribute_at(net, image, method, class, layer, settings, &mut |_, _| {}, cancel) {
                 Ok(attribution) => attribution,
                 Err(_) => break 'pictures, // cancelled (the layer was checked by the caller)
             };
