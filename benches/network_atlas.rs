@@ -14,7 +14,7 @@ use std::time::Instant;
 use activation_atlas::engine::atlas::{AtlasParams, BuildEvent, Stage, build_atlas};
 use activation_atlas::engine::data::{Photos, SkippedFile, cache_dir, open_dataset_sized};
 use activation_atlas::engine::memory::{megabytes, peak_resident_bytes};
-use activation_atlas::engine::model::Layer;
+use activation_atlas::engine::model::{Layer, usual_layer};
 use activation_atlas::engine::network::import::load_network;
 use activation_atlas::resources::flowers17_dir;
 use image::RgbImage;
@@ -58,10 +58,9 @@ fn main() {
     let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/efficientnet-lite0-imagenet.safetensors");
     let model = load_network(&weights, tch::Device::Cpu).expect("the shipped EfficientNet-Lite0");
     let spec = model.net.spec();
-    let spatial = spec.spatial_layers();
     let layer = match args.iter().position(|a| a == "--layer").and_then(|i| args.get(i + 1)) {
         Some(name) => Layer::named(name),
-        None => Layer::named(&spatial[spatial.len() / 2].name),
+        None => usual_layer(spec, Layer::CONV2, true),
     };
     let photos =
         open_dataset_sized(&flowers17_dir(), Some(&cache_dir()), spec.input_size, &|_, _| {}, &AtomicBool::new(false)).expect("flowers17");

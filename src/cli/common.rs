@@ -205,16 +205,7 @@ pub(super) fn resolve_layer(
     Ok(layer)
 }
 
-/// The usual layer of a view in `spec`: the paper's own choice, else the middle (`middle`) or the
-/// last of the grid layers.
-pub(super) fn usual_layer(spec: &crate::engine::network::NetworkSpec, paper: Layer, middle: bool) -> Layer {
-    if spec.architecture == crate::engine::network::Architecture::PaperCnn {
-        return paper;
-    }
-    let spatial = spec.spatial_layers();
-    let chosen = if middle { spatial.get(spatial.len() / 2) } else { spatial.last() };
-    chosen.map_or(paper, |layer| Layer::named(&layer.name))
-}
+pub(super) use crate::engine::model::usual_layer;
 
 /// A conv layer, for what only conv layers have (atlases map their spatial positions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

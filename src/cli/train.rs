@@ -170,7 +170,7 @@ pub(super) fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
         (Some(backbone), ModeArg::Finetune) => TrainConfig {
             pretrained: Some(crate::engine::recipe::PretrainedStart {
                 backbone: backbone.clone(),
-                mode: crate::engine::recipe::TransferMode::Finetune { unfreeze: recipe.unfreeze },
+                mode: TransferMode::Finetune { unfreeze: recipe.unfreeze },
             }),
             ..TrainConfig::default()
         },
@@ -212,9 +212,7 @@ type Transfer = (LoadedNetwork, StoredDataset, Features);
 /// A pretrained start: its network, the photos read at its input size and their features
 /// (from the cache where they are there), with progress.
 fn prepare_transfer(args: &TrainArgs, pretrained: &PretrainedStart, device: tch::Device) -> Result<Transfer> {
-    if pretrained.mode != TransferMode::Linear {
-        anyhow::bail!("--mode finetune is not available yet; --mode linear trains a new last layer on the network's features");
-    }
+    crate::engine::transfer::check_supported(pretrained)?;
     if args.resume.is_some() {
         anyhow::bail!("--resume continues the paper's network; a linear head trains in seconds, so run it again instead");
     }
@@ -369,9 +367,7 @@ fn cross_validate_transfer(
 ) -> Result<serde_json::Value> {
     use crate::engine::cross_validation::{CrossValidationReport, FoldResult, REPORT_FILE};
     use crate::engine::cv_summary::{CrossValidationSummary, mean_and_sd};
-    if pretrained.mode != TransferMode::Linear {
-        anyhow::bail!("--mode finetune is not available yet; --mode linear trains a new last layer on the network's features");
-    }
+    crate::engine::transfer::check_supported(pretrained)?;
     let started = std::time::Instant::now();
     let backbone = load_backbone(&pretrained.backbone, default_device())?;
     let photos = open_dataset_reporting(&args.data, backbone.net.spec().input_size)?;

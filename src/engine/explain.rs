@@ -78,8 +78,7 @@ pub fn model_summary(num_classes: usize) -> Vec<LayerSummary> {
 
 /// A single image as a batch of one on the network's device.
 pub fn image_batch(net: &dyn Network, image: &RgbImage) -> Tensor {
-    let kind = net.var_store().variables().values().next().map_or(Kind::Float, |t| t.kind());
-    images_to_tensor_any(std::iter::once(image)).to_device(net.device()).to_kind(kind)
+    images_to_tensor_any(std::iter::once(image)).to_device(net.device()).to_kind(crate::engine::network::network_kind(net))
 }
 
 fn to_vec(tensor: &Tensor) -> Vec<f32> {

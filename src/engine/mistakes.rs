@@ -11,8 +11,8 @@ use tch::{Kind, Tensor};
 use super::attribution::{AttributionMethod, AttributionSettings, attribute_at};
 use super::data::{Photos, holdout_split};
 use super::image_input::images_to_tensor;
-use super::model::Layer;
-use super::network::{Architecture, Network};
+use super::model::{Layer, usual_layer};
+use super::network::{Network, network_kind};
 use super::recipe::{Holdout, TrainConfig};
 use super::render::Map2d;
 
@@ -152,7 +152,7 @@ pub fn find_mistakes(
         let end = (start + BATCH).min(n);
         let images =
             photos.read(start..end).map_err(|skipped| MistakesError::Read(format!("{}: {}", skipped.path.display(), skipped.reason)))?;
-        let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(crate::engine::atlas::source::network_kind(net));
+        let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(network_kind(net));
         let (fc2, probabilities) = tch::no_grad(|| {
             let last_input = net.spec().layers.len() - 2;
             let features = net.forward_to(&batch, last_input, false);
@@ -179,12 +179,9 @@ pub fn find_mistakes(
     let total_steps = n + wrong.len();
 
     // Grad-CAM at the last grid layer (the paper's conv4).
-    let cam_layer = if net.spec().architecture == Architecture::PaperCnn {
-        Layer::CONV4.index()
-    } else {
-        net.spec().layers.iter().rposition(|layer| layer.is_spatial()).unwrap_or(0)
-    };
-    let settings = AttributionSettings { layer: Layer::named(&net.spec().layers[cam_layer].name), ..AttributionSettings::default() };
+    let cam = usual_layer(net.spec(), Layer::CONV4, false);
+    let cam_layer = net.spec().layer_index(cam.name()).unwrap_or(0);
+    let settings = AttributionSettings { layer: cam, ..AttributionSettings::default() };
     let feature = |i: usize| &features[i * dim..(i + 1) * dim];
     let mut mistakes = Vec::with_capacity(wrong.len());
     for (done, &i) in wrong.iter().enumerate() {

@@ -157,6 +157,17 @@ pub fn parameter_shapes(num_classes: i64) -> Vec<(String, Vec<i64>)> {
     shapes
 }
 
+/// The usual layer of a view in `spec`: the paper's own choice, else the middle (`middle`: the
+/// atlas, feature maps) or the last (class activation maps) of the grid layers.
+pub fn usual_layer(spec: &NetworkSpec, paper: Layer, middle: bool) -> Layer {
+    if spec.architecture == Architecture::PaperCnn {
+        return paper;
+    }
+    let spatial = spec.spatial_layers();
+    let chosen = if middle { spatial.get(spatial.len() / 2) } else { spatial.last() };
+    chosen.map_or(paper, |layer| Layer::named(&layer.name))
+}
+
 /// The paper's network described as any network is: its layers with their shapes, strides and
 /// receptive fields (each conv block: a convolution of its kernel, then 2x2 pooling).
 pub fn paper_spec(num_classes: i64) -> NetworkSpec {

@@ -22,7 +22,7 @@ use super::fsutil::{AtomicFile, sha256_hex, write_atomically};
 use super::image_input::images_to_tensor;
 use super::network::import::{LoadedNetwork, load_network, network_meta};
 use super::network::{Architecture, Network, build_network};
-use super::recipe::{TrainConfig, TransferMode};
+use super::recipe::{PretrainedStart, TrainConfig, TransferMode};
 use super::rng::SeededRng;
 use super::train::{
     BEST_CHECKPOINT, EpochRecord, HISTORY_FILE, TrainError, TrainEvent, TrainOutcome, ValidationPhoto, epoch_checkpoint_name,
@@ -33,6 +33,16 @@ pub const BACKBONES: [(&str, &str); 1] = [("efficientnet-lite0", "efficientnet-l
 
 /// Views per photo in the features: the photo and its mirror image.
 pub const VIEWS: usize = 2;
+
+/// Refuses what transfer learning cannot do yet (fine-tuning), before any photo is read.
+pub fn check_supported(start: &PretrainedStart) -> Result<(), TrainError> {
+    match start.mode {
+        TransferMode::Linear => Ok(()),
+        TransferMode::Finetune { .. } => Err(TrainError::InvalidConfig(
+            "--mode finetune is not available yet; --mode linear trains a new last layer on the network's features".into(),
+        )),
+    }
+}
 
 /// The shipped weights of backbone `name`, found beside the program or in the checkout.
 pub fn backbone_weights(name: &str) -> Option<PathBuf> {
@@ -100,7 +110,7 @@ pub fn backbone_features(
     let total = photos.len();
     let cached = total - missing.len();
     progress(cached, total);
-    let kind = crate::engine::atlas::source::network_kind(net);
+    let kind = super::network::network_kind(net);
     for (done, chunk) in missing.chunks(16).enumerate() {
         if cancel.load(Ordering::Relaxed) {
             return Err(TrainError::Cancelled);
@@ -351,9 +361,10 @@ pub fn train_linear(
     cancel: &AtomicBool,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
-    if !matches!(config.pretrained.as_ref().map(|p| p.mode), Some(TransferMode::Linear)) {
-        return Err(TrainError::InvalidConfig("only the linear transfer mode is trained on features".into()));
-    }
+    let Some(start) = &config.pretrained else {
+        return Err(TrainError::InvalidConfig("a recipe from scratch is trained by engine::train".into()));
+    };
+    check_supported(start)?;
     std::fs::create_dir_all(run_dir).map_err(|source| TrainError::Io { path: run_dir.to_path_buf(), source })?;
     let labels = photos.labels();
     let class_names = photos.class_names().to_vec();

@@ -175,6 +175,10 @@ pub(super) fn run_training(run: TrainRun, reporter: &Reporter, cancel: &CancelTo
 fn run_transfer(run: TrainRun, reporter: &Reporter, cancel: &CancelToken) -> bool {
     use crate::engine::transfer::{backbone_features, load_backbone, train_linear};
     let Some(pretrained) = run.config.pretrained.clone() else { return true };
+    if let Err(error) = crate::engine::transfer::check_supported(&pretrained) {
+        reporter.fail(JobError::Training { message: error.to_string() });
+        return true;
+    }
     if run.resume.is_some() {
         let message = "a run from a pretrained network trains only a last layer, in seconds: start it again instead of continuing it";
         reporter.fail(JobError::Training { message: message.to_string() });

@@ -505,8 +505,7 @@ pub fn build_atlas<'a>(
         icons.push(LevelIcons { size: level.size, icon_px, cells: cell_indices, pixels, fidelity });
     }
 
-    let identity: Vec<usize> = (0..classes).collect();
-    let attributed_to = (outputs != identity || model.class_names != photos.class_names())
+    let attributed_to = (model.class_names != photos.class_names())
         .then(|| outputs.iter().map(|&o| model.class_names.get(o).cloned().unwrap_or_else(|| format!("class {o}"))).collect());
     let meta = AtlasMeta {
         format_version: 2,

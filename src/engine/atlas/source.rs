@@ -15,8 +15,9 @@ use super::table::{FloatTableWriter, scratch_folder};
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::data::Photos;
 use crate::engine::image_input::images_to_tensor;
-use crate::engine::model::{INPUT_SIZE, Layer, layer_output_shape};
+use crate::engine::model::{INPUT_SIZE, Layer, layer_output_shape, paper_spec};
 use crate::engine::network::import::LoadedNetwork;
+pub use crate::engine::network::network_kind;
 use crate::engine::network::{Architecture, Network};
 
 /// The network an atlas is built of, with what the atlas records about it.
@@ -75,12 +76,14 @@ impl LayerGeometry {
     pub fn paper(layer: Layer) -> LayerGeometry {
         let grid = layer_output_shape(layer, 1).get(1).copied().unwrap_or(1) as u32;
         let input = INPUT_SIZE as u32;
+        let spec = paper_spec(1);
+        let (stride, field) = spec.layer_index(layer.name()).map_or((1, 1), |i| (spec.layers[i].stride, spec.layers[i].receptive_field));
         LayerGeometry {
             architecture: Architecture::PaperCnn.name().to_string(),
             input_size: input,
             grid,
-            stride: input / grid.max(1),
-            receptive_field: super::icons::icon_size(layer) as u32,
+            stride: stride as u32,
+            receptive_field: field as u32,
             icon_px: super::icons::icon_size(layer) as u32,
             embedded_side: input,
         }
@@ -125,11 +128,6 @@ fn icon_side(stride: u32, field: u32, input: u32) -> u32 {
     let wanted = field.min(4 * stride.max(1));
     let rounded = wanted.div_ceil(stride.max(1)) * stride.max(1);
     rounded.clamp(32.min(input), (input / 2).max(32.min(input)))
-}
-
-/// The element type of the network's weights, which its inputs must have.
-pub fn network_kind(net: &dyn Network) -> Kind {
-    net.var_store().variables().values().next().map_or(Kind::Float, |t| t.kind())
 }
 
 /// For each of the data set's classes, the network output its attribution is taken of: the

@@ -261,6 +261,11 @@ pub trait Network: Send {
     }
 }
 
+/// The element type of a network's weights, which its inputs must have.
+pub fn network_kind(net: &dyn Network) -> tch::Kind {
+    net.var_store().variables().values().next().map_or(tch::Kind::Float, |t| t.kind())
+}
+
 /// The number of values in the variables whose names start with one of `prefixes`.
 pub(crate) fn parameters_under(vs: &nn::VarStore, prefixes: &[String]) -> i64 {
     vs.variables().iter().filter(|(name, _)| prefixes.iter().any(|p| name.starts_with(p.as_str()))).map(|(_, t)| t.numel() as i64).sum()
