@@ -26,24 +26,10 @@ struct Fixture {
     _runs: tempfile::TempDir,
 }
 
-/// A folder of `per_class` flowers17 photos of each of `classes`, as links.
-fn flowers_subset(classes: &[&str], per_class: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for class in classes {
-        let mut photos: Vec<PathBuf> = std::fs::read_dir(common::flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
-        photos.sort();
-        std::fs::create_dir(dir.path().join(class)).unwrap();
-        for photo in photos.into_iter().take(per_class) {
-            std::os::unix::fs::symlink(&photo, dir.path().join(class).join(photo.file_name().unwrap())).unwrap();
-        }
-    }
-    dir
-}
-
 /// The app with the shipped model, a training subset of [`CLASSES`] behind the folder dialog, on
 /// the 训练 tab with the data set read.
 fn fixture() -> Fixture {
-    let fixture = fixture_with(flowers_subset(&CLASSES, 20));
+    let fixture = fixture_with(common::flowers17_subset(&CLASSES, 20, false));
     fixture.harness.get_by_label_contains("3 个类别，60 张图片");
     fixture
 }
@@ -141,7 +127,7 @@ fn an_atlas_build_and_a_classification_at_the_same_time() {
         .collect();
     classes.sort();
     let classes: Vec<&str> = classes.iter().map(String::as_str).collect();
-    let Fixture { mut harness, picture, _data, _runs } = fixture_with(flowers_subset(&classes, 5));
+    let Fixture { mut harness, picture, _data, _runs } = fixture_with(common::flowers17_subset(&classes, 5, false));
     common::run_until(&mut harness, "the shipped atlas is shown", 60, |app| app.atlas().atlas().is_some());
     let shipped = harness.state().atlas().path().map(std::path::Path::to_path_buf);
     harness.get_by_label("地图集").click();

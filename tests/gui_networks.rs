@@ -24,7 +24,7 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
         DialogKind::ImportNetwork => Some(weights.clone()),
         _ => None,
     });
-    let folder = flowers_subset(&["daisy", "sunflower", "tulip"], 4);
+    let folder = common::flowers17_subset(&["daisy", "sunflower", "tulip"], 4, false);
     let options = AppOptions {
         image: Some(common::flowers17_photo("daisy")),
         data_dir: Some(folder.path().to_path_buf()),
@@ -122,22 +122,6 @@ fn an_imported_efficientnet_classifies_and_explains_at_its_own_layers() {
     harness.get_by_label("按类别着色").click();
     harness.run_steps(3);
     harness.get_by_label("向日葵");
-}
-
-/// The first `per_class` photos of some flowers17 classes, linked into class folders.
-fn flowers_subset(classes: &[&str], per_class: usize) -> tempfile::TempDir {
-    let subset = tempfile::tempdir().unwrap();
-    for class in classes {
-        let target = subset.path().join(class);
-        std::fs::create_dir_all(&target).unwrap();
-        let mut files: Vec<std::path::PathBuf> =
-            std::fs::read_dir(common::flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files.iter().take(per_class) {
-            std::os::unix::fs::symlink(file, target.join(file.file_name().unwrap())).unwrap();
-        }
-    }
-    subset
 }
 
 fn grad_cam_caption_of(app: &AtlasApp) -> Option<String> {

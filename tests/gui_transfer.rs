@@ -4,32 +4,15 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use activation_atlas::app::dialogs::{DialogKind, DialogRequest, Picker, picker_from};
 use activation_atlas::app::{AppOptions, AtlasApp, ModelStatus};
 use activation_atlas::engine::network::Architecture;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-/// The first `per_class` photos of some flowers17 classes, linked into class folders.
-fn flowers_subset(classes: &[&str], per_class: usize) -> tempfile::TempDir {
-    let subset = tempfile::tempdir().unwrap();
-    for class in classes {
-        let target = subset.path().join(class);
-        std::fs::create_dir_all(&target).unwrap();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(common::flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files.iter().take(per_class) {
-            std::os::unix::fs::symlink(file, target.join(file.file_name().unwrap())).unwrap();
-        }
-    }
-    subset
-}
-
 #[test]
 fn a_pretrained_start_trains_a_last_layer_in_the_window_and_its_model_names_flowers() {
-    let data = flowers_subset(&["daisy", "sunflower", "tulip"], 10);
+    let data = common::flowers17_subset(&["daisy", "sunflower", "tulip"], 10, false);
     let runs = tempfile::tempdir().unwrap();
     let folder = data.path().to_path_buf();
     let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use activation_atlas::engine::atlas::build::AtlasParams;
@@ -18,21 +18,6 @@ use activation_atlas::engine::atlas::{build_atlas, load_atlas, place_image, save
 use activation_atlas::engine::data::{Photos, open_dataset, open_dataset_sized};
 use activation_atlas::engine::model::Layer;
 use activation_atlas::engine::network::import::load_network;
-
-/// The first `per_class` photos of the flowers17 classes `classes`, linked into class folders.
-fn flowers_subset(classes: &[&str], per_class: usize) -> tempfile::TempDir {
-    let subset = tempfile::tempdir().unwrap();
-    for class in classes {
-        let target = subset.path().join(class);
-        std::fs::create_dir_all(&target).unwrap();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(common::flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files.iter().take(per_class) {
-            std::os::unix::fs::symlink(file, target.join(file.file_name().unwrap())).unwrap();
-        }
-    }
-    subset
-}
 
 fn never() -> AtomicBool {
     AtomicBool::new(false)
@@ -48,7 +33,7 @@ fn the_general_collection_gives_the_paper_fast_paths_vectors_and_attributions() 
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     classes.sort();
-    let data = flowers_subset(&classes.iter().map(String::as_str).collect::<Vec<_>>(), 1);
+    let data = common::flowers17_subset(&classes.iter().map(String::as_str).collect::<Vec<_>>(), 1, false);
     let photos = open_dataset(data.path(), None, &|_, _| {}, &never()).unwrap();
     let path = activation_atlas::resources::shipped_model().expect("shipped model");
     let checkpoint = activation_atlas::engine::checkpoint::load_checkpoint(&path, tch::Device::Cpu).unwrap();
@@ -75,7 +60,7 @@ fn the_general_collection_gives_the_paper_fast_paths_vectors_and_attributions() 
 
 #[test]
 fn an_imagenet_efficientnet_maps_a_flower_folder_at_a_middle_block() {
-    let data = flowers_subset(&["daisy", "sunflower", "tulip", "dandelion"], 5);
+    let data = common::flowers17_subset(&["daisy", "sunflower", "tulip", "dandelion"], 5, false);
     let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/efficientnet-lite0-imagenet.safetensors");
     let model = load_network(&weights, tch::Device::Cpu).unwrap();
     let photos = open_dataset_sized(data.path(), None, 224, &|_, _| {}, &never()).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use activation_atlas::engine::classify::classify_images;
@@ -15,29 +15,13 @@ use activation_atlas::engine::train::TrainOutcome;
 use activation_atlas::engine::transfer::{VIEWS, backbone_features, cross_validate_linear, load_backbone, train_linear};
 use tch::{Device, Kind};
 
-/// The first `per_class` photos of some flowers17 classes, copied into class folders (copies, so
-/// a test may change one).
-fn flowers_subset(classes: &[&str], per_class: usize) -> tempfile::TempDir {
-    let subset = tempfile::tempdir().unwrap();
-    for class in classes {
-        let target = subset.path().join(class);
-        std::fs::create_dir_all(&target).unwrap();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(common::flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files.iter().take(per_class) {
-            std::fs::copy(file, target.join(file.file_name().unwrap())).unwrap();
-        }
-    }
-    subset
-}
-
 fn never() -> AtomicBool {
     AtomicBool::new(false)
 }
 
 #[test]
 fn features_are_the_backbones_pooled_output_and_are_found_again_by_file_content() {
-    let data = flowers_subset(&["daisy", "sunflower", "tulip"], 3);
+    let data = common::flowers17_subset(&["daisy", "sunflower", "tulip"], 3, true);
     let cache = tempfile::tempdir().unwrap();
     let backbone = load_backbone("efficientnet-lite0", Device::Cpu).unwrap();
     let open = || open_dataset_sized(data.path(), None, 224, &|_, _| {}, &never()).unwrap();
@@ -71,7 +55,7 @@ fn features_are_the_backbones_pooled_output_and_are_found_again_by_file_content(
 
 #[test]
 fn a_linear_head_makes_a_whole_network_that_names_the_folders_classes() {
-    let data = flowers_subset(&["daisy", "sunflower", "tulip", "iris"], 8);
+    let data = common::flowers17_subset(&["daisy", "sunflower", "tulip", "iris"], 8, true);
     let run = tempfile::tempdir().unwrap();
     let backbone = load_backbone("efficientnet-lite0", Device::Cpu).unwrap();
     let photos = open_dataset_sized(data.path(), None, 224, &|_, _| {}, &never()).unwrap();
@@ -128,7 +112,7 @@ fn a_linear_head_makes_a_whole_network_that_names_the_folders_classes() {
 
 #[test]
 fn train_from_pretrained_on_the_command_line_and_what_it_refuses() {
-    let data = flowers_subset(&["daisy", "sunflower"], 5);
+    let data = common::flowers17_subset(&["daisy", "sunflower"], 5, true);
     let out = tempfile::tempdir().unwrap();
     let run = out.path().join("run");
     let path = |p: &Path| p.to_str().unwrap().to_string();

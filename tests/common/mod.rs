@@ -48,6 +48,27 @@ pub fn grey_flowers17(dir: &Path, per_class: usize) {
     }
 }
 
+/// The first `per_class` photos of the flowers17 classes `classes`, in class folders of a new
+/// temporary folder: linked to the originals, or copied (`copy`) where a test changes one.
+pub fn flowers17_subset(classes: &[&str], per_class: usize, copy: bool) -> tempfile::TempDir {
+    let subset = tempfile::tempdir().unwrap();
+    for class in classes {
+        let target = subset.path().join(class);
+        std::fs::create_dir_all(&target).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(flowers17().join(class)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.iter().take(per_class) {
+            let to = target.join(file.file_name().unwrap());
+            if copy {
+                std::fs::copy(file, to).unwrap();
+            } else {
+                std::os::unix::fs::symlink(file, to).unwrap();
+            }
+        }
+    }
+    subset
+}
+
 /// One real photograph of class `class` from flowers17.
 pub fn flowers17_photo(class: &str) -> PathBuf {
     let dir = flowers17().join(class);
