@@ -167,6 +167,10 @@ pub enum T {
     StartPretrained,
     StartScratchExplained,
     StartPretrainedExplained,
+    StartFinetune,
+    StartFinetuneExplained,
+    Unfreeze,
+    HintUnfreeze,
     PredictedClassOption,
     Normalisation,
     PerChannel,
@@ -710,6 +714,18 @@ impl T {
             T::StartPretrainedExplained => (
                 "这个网络已经在一百多万张照片上学会了看边缘、纹理和形状；只为你的类别训练一个新的最后一层，几十秒就好，通常也准确得多。",
                 "This network has already learnt edges, textures and shapes from over a million photos; only a new last layer is trained for your classes: under a minute, and usually far more accurate.",
+            ),
+            T::StartFinetune => {
+                ("预训练的 EfficientNet-Lite0（微调最后几层）", "pretrained EfficientNet-Lite0 (fine-tune its last blocks)")
+            }
+            T::StartFinetuneExplained => (
+                "同一个预训练网络，先训练新的最后一层，再用随机裁剪、翻转过的照片一起调整它最后几层：几分钟，常常比只训练最后一层更准。",
+                "The same pretrained network: a new last layer first, then its last blocks adjusted too, on randomly cropped and flipped photos: a few minutes, often more accurate than the last layer alone.",
+            ),
+            T::Unfreeze => ("微调的层数", "Blocks fine-tuned"),
+            T::HintUnfreeze => (
+                "网络最后几块一起训练（最后的 1×1 卷积算一块）；其余保持预训练的样子。越多越慢，也越容易过拟合。",
+                "How many of the network's last blocks learn too (its last 1x1 convolution counts as one); the rest stay as pretrained. More is slower and overfits more easily.",
             ),
             T::AtlasOutputsMapped => (
                 "这个网络学的是别的类别：文件夹的每一类，归因于网络对这一类照片最常给出的输出。",

@@ -411,28 +411,36 @@ impl TrainPanel {
     }
 
     /// Where training starts: the paper's network from scratch, or a pretrained network with a
-    /// new last layer; choosing one puts that start's own recipe in the form.
+    /// new last layer, alone or with its last blocks; choosing one puts that start's own recipe
+    /// in the form.
     fn start_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
         let form = &mut self.form;
-        let pretrained = form.recipe.pretrained.is_some();
-        let mut choice = pretrained;
+        let current = StartChoice::of(&form.recipe);
+        let mut choice = current;
         ui.add_enabled_ui(self.run.running.is_none(), |ui| {
-            ui.horizontal_wrapped(|ui| {
-                ui.label(T::TrainStart.get(lang));
-                ui.radio_value(&mut choice, false, T::StartScratch.get(lang));
-                ui.radio_value(&mut choice, true, T::StartPretrained.get(lang));
-            });
+            ui.label(T::TrainStart.get(lang));
+            ui.radio_value(&mut choice, StartChoice::Scratch, T::StartScratch.get(lang));
+            ui.radio_value(&mut choice, StartChoice::Linear, T::StartPretrained.get(lang));
+            ui.radio_value(&mut choice, StartChoice::Finetune, T::StartFinetune.get(lang));
         });
-        ui.small(if choice { T::StartPretrainedExplained.get(lang) } else { T::StartScratchExplained.get(lang) });
-        if choice != pretrained {
+        ui.small(match choice {
+            StartChoice::Scratch => T::StartScratchExplained.get(lang),
+            StartChoice::Linear => T::StartPretrainedExplained.get(lang),
+            StartChoice::Finetune => T::StartFinetuneExplained.get(lang),
+        });
+        if choice != current {
             let (seed, validation_fraction) = (form.recipe.seed, form.recipe.validation_fraction);
-            form.recipe = if choice {
-                crate::engine::recipe::linear_head_recipe(crate::engine::transfer::BACKBONES[0].0)
-            } else {
-                TrainConfig::default()
+            let backbone = crate::engine::transfer::BACKBONES[0].0;
+            form.recipe = match choice {
+                StartChoice::Scratch => TrainConfig::default(),
+                StartChoice::Linear => crate::engine::recipe::linear_head_recipe(backbone),
+                StartChoice::Finetune => crate::engine::recipe::finetune_recipe(backbone, crate::engine::recipe::DEFAULT_UNFREEZE),
             };
             (form.recipe.seed, form.recipe.validation_fraction) = (seed, validation_fraction);
-            form.schedule = ScheduleChoice::Constant;
+            (form.schedule, form.warmup_epochs) = match form.recipe.lr_schedule {
+                LrSchedule::Cosine { warmup_epochs } => (ScheduleChoice::Cosine, warmup_epochs),
+                _ => (ScheduleChoice::Constant, 0),
+            };
         }
     }
 
@@ -441,60 +449,43 @@ impl TrainPanel {
         ui.strong(T::Hyperparameters.get(lang));
         ui.add_enabled_ui(self.run.running.is_none(), |ui| {
             let form = &mut self.form;
-            // A linear head is trained on fixed features: augmentation and mixing do not apply.
-            let scratch = form.recipe.pretrained.is_none();
+            let start = StartChoice::of(&form.recipe);
             egui::Grid::new("train-form").num_columns(3).spacing([8.0, 6.0]).show(ui, |ui| {
-                form_row(ui, lang, T::Epochs, T::HintEpochs, |ui| ui.add(egui::DragValue::new(&mut form.recipe.epochs).range(1..=1000)));
-                form_row(ui, lang, T::BatchSize, T::HintBatch, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.recipe.batch_size).range(1..=512))
-                });
-                form_row(ui, lang, T::LearningRate, T::HintLr, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.recipe.learning_rate).range(1e-6..=1.0).speed(1e-4).max_decimals(6))
-                });
-                form_row(ui, lang, T::Schedule, T::HintSchedule, |ui| schedule_combo(ui, lang, &mut form.schedule));
-                form_row(ui, lang, T::WarmupEpochs, T::HintWarmup, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.warmup_epochs).range(0..=100))
-                });
-                form_row(ui, lang, T::WeightDecay, T::HintWeightDecay, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.recipe.weight_decay).range(0.0..=1.0).speed(0.005).max_decimals(4))
-                });
-                if !scratch {
-                    form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.recipe.seed)));
-                    form_row(ui, lang, T::ValidationFraction, T::HintValidation, |ui| {
-                        ui.add(egui::Slider::new(&mut form.recipe.validation_fraction, 0.05..=0.5))
-                    });
-                    return;
+                optimiser_rows(ui, lang, form);
+                if let Some(crate::engine::recipe::PretrainedStart {
+                    mode: crate::engine::recipe::TransferMode::Finetune { unfreeze },
+                    ..
+                }) = &mut form.recipe.pretrained
+                {
+                    form_row(ui, lang, T::Unfreeze, T::HintUnfreeze, |ui| ui.add(egui::DragValue::new(unfreeze).range(0..=17)));
                 }
-                form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut form.recipe.augmentation.horizontal_flip, ""));
-                form_row(ui, lang, T::CropArea, T::HintCrop, |ui| {
-                    ui.add(egui::Slider::new(&mut form.recipe.augmentation.crop_min_area, 0.2..=1.0))
-                });
-                form_row(ui, lang, T::ColourJitter, T::HintJitter, |ui| {
-                    ui.add(egui::Slider::new(&mut form.recipe.augmentation.colour_jitter, 0.0..=0.5))
-                });
-                form_row(ui, lang, T::RandomErasing, T::HintRandomErasing, |ui| {
-                    ui.add(egui::Slider::new(&mut form.recipe.augmentation.random_erasing, 0.0..=1.0))
-                });
-                form_row(ui, lang, T::LabelSmoothing, T::HintLabelSmoothing, |ui| {
-                    ui.add(egui::Slider::new(&mut form.recipe.label_smoothing, 0.0..=0.3))
-                });
-                form_row(ui, lang, T::Mixup, T::HintMixup, |ui| ui.add(egui::Slider::new(&mut form.recipe.mixing.mixup_alpha, 0.0..=1.0)));
-                form_row(ui, lang, T::CutMix, T::HintCutMix, |ui| {
-                    ui.add(egui::Slider::new(&mut form.recipe.mixing.cutmix_alpha, 0.0..=1.0))
-                });
-                form_row(ui, lang, T::WeightAverage, T::HintWeightAverage, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.recipe.ema_decay).range(0.0..=0.9999).speed(0.001).max_decimals(4))
-                });
+                // A linear head is trained on fixed features: augmentation and mixing do not apply.
+                if start != StartChoice::Linear {
+                    augmentation_rows(ui, lang, &mut form.recipe);
+                }
+                if start == StartChoice::Scratch {
+                    form_row(ui, lang, T::Mixup, T::HintMixup, |ui| {
+                        ui.add(egui::Slider::new(&mut form.recipe.mixing.mixup_alpha, 0.0..=1.0))
+                    });
+                    form_row(ui, lang, T::CutMix, T::HintCutMix, |ui| {
+                        ui.add(egui::Slider::new(&mut form.recipe.mixing.cutmix_alpha, 0.0..=1.0))
+                    });
+                    form_row(ui, lang, T::WeightAverage, T::HintWeightAverage, |ui| {
+                        ui.add(egui::DragValue::new(&mut form.recipe.ema_decay).range(0.0..=0.9999).speed(0.001).max_decimals(4))
+                    });
+                }
                 form_row(ui, lang, T::Seed, T::HintSeed, |ui| ui.add(egui::DragValue::new(&mut form.recipe.seed)));
                 form_row(ui, lang, T::ValidationFraction, T::HintValidation, |ui| {
                     ui.add(egui::Slider::new(&mut form.recipe.validation_fraction, 0.05..=0.5))
                 });
-                form_row(ui, lang, T::CheckpointEvery, T::HintCheckpointEvery, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.recipe.checkpoint_every).range(1..=100))
-                });
-                form_row(ui, lang, T::KeepLast, T::HintKeepLast, |ui| {
-                    ui.add(egui::DragValue::new(&mut form.recipe.keep_last).range(1..=100))
-                });
+                if start != StartChoice::Linear {
+                    form_row(ui, lang, T::CheckpointEvery, T::HintCheckpointEvery, |ui| {
+                        ui.add(egui::DragValue::new(&mut form.recipe.checkpoint_every).range(1..=100))
+                    });
+                    form_row(ui, lang, T::KeepLast, T::HintKeepLast, |ui| {
+                        ui.add(egui::DragValue::new(&mut form.recipe.keep_last).range(1..=100))
+                    });
+                }
             });
         });
     }
@@ -645,6 +636,49 @@ fn new_run_dir(root: &Path, data_dir: &Path) -> PathBuf {
 }
 
 /// One labelled form row: name, widget, hint.
+/// What a run starts from, as the form offers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StartChoice {
+    Scratch,
+    Linear,
+    Finetune,
+}
+
+impl StartChoice {
+    fn of(recipe: &TrainConfig) -> StartChoice {
+        match recipe.pretrained.as_ref().map(|start| start.mode) {
+            None => StartChoice::Scratch,
+            Some(crate::engine::recipe::TransferMode::Linear) => StartChoice::Linear,
+            Some(crate::engine::recipe::TransferMode::Finetune { .. }) => StartChoice::Finetune,
+        }
+    }
+}
+
+/// Epochs, batch, learning rate and its schedule, weight decay: every start has them.
+fn optimiser_rows(ui: &mut egui::Ui, lang: Lang, form: &mut TrainForm) {
+    form_row(ui, lang, T::Epochs, T::HintEpochs, |ui| ui.add(egui::DragValue::new(&mut form.recipe.epochs).range(1..=1000)));
+    form_row(ui, lang, T::BatchSize, T::HintBatch, |ui| ui.add(egui::DragValue::new(&mut form.recipe.batch_size).range(1..=512)));
+    form_row(ui, lang, T::LearningRate, T::HintLr, |ui| {
+        ui.add(egui::DragValue::new(&mut form.recipe.learning_rate).range(1e-6..=1.0).speed(1e-4).max_decimals(6))
+    });
+    form_row(ui, lang, T::Schedule, T::HintSchedule, |ui| schedule_combo(ui, lang, &mut form.schedule));
+    form_row(ui, lang, T::WarmupEpochs, T::HintWarmup, |ui| ui.add(egui::DragValue::new(&mut form.warmup_epochs).range(0..=100)));
+    form_row(ui, lang, T::WeightDecay, T::HintWeightDecay, |ui| {
+        ui.add(egui::DragValue::new(&mut form.recipe.weight_decay).range(0.0..=1.0).speed(0.005).max_decimals(4))
+    });
+}
+
+/// The random changes to each training photo, and label smoothing.
+fn augmentation_rows(ui: &mut egui::Ui, lang: Lang, recipe: &mut TrainConfig) {
+    form_row(ui, lang, T::Flip, T::HintFlip, |ui| ui.checkbox(&mut recipe.augmentation.horizontal_flip, ""));
+    form_row(ui, lang, T::CropArea, T::HintCrop, |ui| ui.add(egui::Slider::new(&mut recipe.augmentation.crop_min_area, 0.2..=1.0)));
+    form_row(ui, lang, T::ColourJitter, T::HintJitter, |ui| ui.add(egui::Slider::new(&mut recipe.augmentation.colour_jitter, 0.0..=0.5)));
+    form_row(ui, lang, T::RandomErasing, T::HintRandomErasing, |ui| {
+        ui.add(egui::Slider::new(&mut recipe.augmentation.random_erasing, 0.0..=1.0))
+    });
+    form_row(ui, lang, T::LabelSmoothing, T::HintLabelSmoothing, |ui| ui.add(egui::Slider::new(&mut recipe.label_smoothing, 0.0..=0.3)));
+}
+
 fn form_row(ui: &mut egui::Ui, lang: Lang, name: T, hint: T, add: impl FnOnce(&mut egui::Ui) -> egui::Response) {
     let label = ui.label(name.get(lang));
     add(ui).labelled_by(label.id).on_hover_text(hint.get(lang));

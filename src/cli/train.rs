@@ -21,7 +21,7 @@ use crate::engine::transfer::{Features, backbone_features, load_backbone};
 pub enum ModeArg {
     /// A new last layer only, on the network's features computed once (seconds).
     Linear,
-    /// Also the network's last --unfreeze blocks, with augmentation (not available yet).
+    /// Also the network's last --unfreeze blocks, on augmented photos (minutes).
     Finetune,
 }
 
@@ -74,22 +74,23 @@ pub struct RecipeArgs {
     /// With --from-pretrained: what is trained of it.
     #[arg(long, value_enum, default_value_t = ModeArg::Linear)]
     pub mode: ModeArg,
-    /// With --mode finetune: how many of the network's last blocks are trained.
-    #[arg(long, default_value_t = 2)]
+    /// With --mode finetune: how many of the network's last blocks are trained (its head
+    /// convolution counts as one).
+    #[arg(long, default_value_t = crate::engine::recipe::DEFAULT_UNFREEZE)]
     pub unfreeze: u32,
     /// Epochs to train (in total, when resuming) [default: 10; 40 passes over the features for
-    /// a linear head].
+    /// a linear head; 8 to fine-tune].
     #[arg(long)]
     pub epochs: Option<u32>,
-    /// Images per optimiser step.
-    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
-    pub batch_size: usize,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
-    pub lr: f64,
-    /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value_t = ScheduleArg::Constant)]
-    pub schedule: ScheduleArg,
+    /// Images per optimiser step [default: 64; 32 to fine-tune].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate [default: 0.001; 0.0003 to fine-tune].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Learning-rate schedule [default: constant; cosine to fine-tune].
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
     /// Warm-up epochs for the cosine schedule.
     #[arg(long, default_value_t = 0)]
     pub warmup_epochs: u32,
@@ -102,7 +103,8 @@ pub struct RecipeArgs {
     /// Decoupled weight decay (AdamW); 0 is plain Adam [default: 0; 0.01 for a linear head].
     #[arg(long)]
     pub weight_decay: Option<f64>,
-    /// Turn on the standard augmentation (flip, crop to >= 50% area, colour jitter 0.2).
+    /// Turn on the standard augmentation (flip, crop to >= 50% area, colour jitter 0.2);
+    /// fine-tuning has it on, with crops down to 25%.
     #[arg(long)]
     pub augment: bool,
     /// Mirror training images left-right at random.
@@ -155,7 +157,13 @@ pub struct CrossValidateArgs {
 }
 
 pub(super) fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
-    let mut augmentation = if recipe.augment { Augmentation::STANDARD } else { Augmentation::NONE };
+    // A pretrained start has defaults of its own where a flag is not given.
+    let base = match (&recipe.from_pretrained, recipe.mode) {
+        (Some(backbone), ModeArg::Linear) => crate::engine::recipe::linear_head_recipe(backbone),
+        (Some(backbone), ModeArg::Finetune) => crate::engine::recipe::finetune_recipe(backbone, recipe.unfreeze),
+        (None, _) => TrainConfig::default(),
+    };
+    let mut augmentation = if recipe.augment { Augmentation::STANDARD } else { base.augmentation };
     augmentation.horizontal_flip |= recipe.flip;
     if let Some(area) = recipe.crop_min_area {
         augmentation.crop_min_area = area;
@@ -164,26 +172,15 @@ pub(super) fn recipe_config(recipe: &RecipeArgs, data: &Path) -> TrainConfig {
         augmentation.colour_jitter = jitter;
     }
     augmentation.random_erasing = recipe.random_erasing;
-    // A pretrained start has defaults of its own where a flag is not given.
-    let base = match (&recipe.from_pretrained, recipe.mode) {
-        (Some(backbone), ModeArg::Linear) => crate::engine::recipe::linear_head_recipe(backbone),
-        (Some(backbone), ModeArg::Finetune) => TrainConfig {
-            pretrained: Some(crate::engine::recipe::PretrainedStart {
-                backbone: backbone.clone(),
-                mode: TransferMode::Finetune { unfreeze: recipe.unfreeze },
-            }),
-            ..TrainConfig::default()
-        },
-        (None, _) => TrainConfig::default(),
-    };
     TrainConfig {
         epochs: recipe.epochs.unwrap_or(base.epochs),
-        batch_size: recipe.batch_size,
-        learning_rate: recipe.lr,
+        batch_size: recipe.batch_size.unwrap_or(base.batch_size),
+        learning_rate: recipe.lr.unwrap_or(base.learning_rate),
         lr_schedule: match recipe.schedule {
-            ScheduleArg::Constant => LrSchedule::Constant,
-            ScheduleArg::Cosine => LrSchedule::Cosine { warmup_epochs: recipe.warmup_epochs },
-            ScheduleArg::Step => LrSchedule::Step { every_epochs: recipe.step_epochs, gamma: recipe.step_gamma },
+            None => base.lr_schedule,
+            Some(ScheduleArg::Constant) => LrSchedule::Constant,
+            Some(ScheduleArg::Cosine) => LrSchedule::Cosine { warmup_epochs: recipe.warmup_epochs },
+            Some(ScheduleArg::Step) => LrSchedule::Step { every_epochs: recipe.step_epochs, gamma: recipe.step_gamma },
         },
         weight_decay: recipe.weight_decay.unwrap_or(base.weight_decay),
         augmentation,
@@ -207,18 +204,18 @@ pub(super) fn train_config(args: &TrainArgs) -> TrainConfig {
     }
 }
 
-type Transfer = (LoadedNetwork, StoredDataset, Features);
+type Transfer = (LoadedNetwork, StoredDataset, Option<Features>);
 
 /// A pretrained start: its network, the photos read at its input size and their features
-/// (from the cache where they are there), with progress.
+/// (from the cache where they are there; not needed to resume a fine-tuning), with progress.
 fn prepare_transfer(args: &TrainArgs, pretrained: &PretrainedStart, device: tch::Device) -> Result<Transfer> {
     crate::engine::transfer::check_supported(pretrained)?;
-    if args.resume.is_some() {
-        anyhow::bail!("--resume continues the paper's network; a linear head trains in seconds, so run it again instead");
+    if args.resume.is_some() && pretrained.mode == TransferMode::Linear {
+        anyhow::bail!("--resume continues a run that trains the network; a linear head trains in seconds, so run it again instead");
     }
     let backbone = load_backbone(&pretrained.backbone, device)?;
     let photos = open_dataset_reporting(&args.data, backbone.net.spec().input_size)?;
-    let features = features_reporting(&backbone, &photos)?;
+    let features = if args.resume.is_none() { Some(features_reporting(&backbone, &photos)?) } else { None };
     Ok((backbone, photos, features))
 }
 
@@ -302,9 +299,19 @@ pub(super) fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::
         TrainEvent::CheckpointSaved { path, .. } => bar.suspend(|| eprintln!("  saved {}", path.display())),
     };
     let outcome = match (&transfer, &dataset) {
-        (Some((backbone, photos, features)), _) => {
+        (Some((backbone, photos, Some(features))), _) if !config.fine_tunes() => {
             crate::engine::transfer::train_linear(backbone, photos, features, &config, &args.out, &INTERRUPTED, &mut on_event)
         }
+        (Some((backbone, photos, features)), _) => crate::engine::finetune::train_finetune(
+            backbone,
+            photos,
+            features.as_ref(),
+            &config,
+            &args.out,
+            args.resume.as_deref(),
+            &INTERRUPTED,
+            &mut on_event,
+        ),
         (None, Some(dataset)) => train(dataset, &config, &args.out, args.resume.as_deref(), device, &INTERRUPTED, &mut on_event),
         (None, None) => unreachable!("one of the two is read above"),
     };
@@ -356,8 +363,8 @@ pub(super) fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::
     }
 }
 
-/// `cross-validate --from-pretrained`: the features once, then a head per fold on the others'
-/// features; the report is written as the paper network's is, so `train --cross-validation`
+/// `cross-validate --from-pretrained`: the features once, then per fold a head trained on the
+/// others' features (linear) or a fine-tuning run on the others' photos (in `out/fold-N`); the report is written as the paper network's is, so `train --cross-validation`
 /// records it in the final model.
 fn cross_validate_transfer(
     args: &CrossValidateArgs,
@@ -373,8 +380,31 @@ fn cross_validate_transfer(
     let photos = open_dataset_reporting(&args.data, backbone.net.spec().input_size)?;
     let features = features_reporting(&backbone, &photos)?;
     let labels = photos.labels.clone();
-    let accuracies =
-        crate::engine::transfer::cross_validate_linear(&features, &labels, &photos.class_names, recipe, args.folds, &INTERRUPTED)?;
+    let accuracies = if recipe.fine_tunes() {
+        let mut on_epoch = |fold: u32, record: &crate::engine::train::EpochRecord| {
+            eprintln!(
+                "fold {} epoch {:>3}  train loss {:.4} acc {:.3}  held-out acc {:.3}  {:.1}s",
+                fold + 1,
+                record.epoch,
+                record.train_loss,
+                record.train_accuracy,
+                record.validation_accuracy,
+                record.duration_secs
+            )
+        };
+        crate::engine::finetune::cross_validate_finetune(
+            &backbone,
+            &photos,
+            &features,
+            recipe,
+            args.folds,
+            &args.out,
+            &INTERRUPTED,
+            &mut on_epoch,
+        )?
+    } else {
+        crate::engine::transfer::cross_validate_linear(&features, &labels, &photos.class_names, recipe, args.folds, &INTERRUPTED)?
+    };
     let (mean_accuracy, sd_accuracy) = mean_and_sd(&accuracies);
     let fold_of = crate::engine::data::stratified_folds(&labels, args.folds, recipe.seed);
     let results = accuracies

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod explain;
 pub mod explanation;
 pub mod faithfulness;
+pub mod finetune;
 pub mod fsutil;
 pub mod image_input;
 pub mod memory;

@@ -506,9 +506,8 @@ impl Network for Net {
         self
     }
 
-    fn layer_parameters(&self, layer: usize) -> i64 {
-        let Some(name) = Layer::ALL.get(layer).map(|layer| layer.name()) else { return 0 };
-        self.vs.variables().iter().filter(|(n, _)| n.split('.').next() == Some(name)).map(|(_, t)| t.numel() as i64).sum()
+    fn layer_prefixes(&self, layer: usize) -> Vec<String> {
+        Layer::ALL.get(layer).map(|layer| vec![format!("{}.", layer.name())]).unwrap_or_default()
     }
 }
 

@@ -145,6 +145,30 @@ pub fn linear_head_recipe(backbone: &str) -> TrainConfig {
     }
 }
 
+/// Stages fine-tuning trains unless told otherwise: EfficientNet-Lite0's head convolution and
+/// its last seven blocks (everything at 14 x 14 and 7 x 7 after block 8).
+pub const DEFAULT_UNFREEZE: u32 = 8;
+
+/// The settings fine-tuning starts from: AdamW at 3e-4 with weight decay 0.01 on a cosine
+/// schedule, label smoothing 0.1, batches of 32, flips, crops of at least a quarter of the photo
+/// and colour jitter 0.2, 8 epochs; the last layer starts from a linear head. Chosen on flowers17
+/// (docs/transfer.md has the candidates and their figures).
+pub fn finetune_recipe(backbone: &str, unfreeze: u32) -> TrainConfig {
+    TrainConfig {
+        epochs: 8,
+        batch_size: 32,
+        learning_rate: 3e-4,
+        lr_schedule: LrSchedule::Cosine { warmup_epochs: 0 },
+        weight_decay: 0.01,
+        label_smoothing: 0.1,
+        augmentation: Augmentation { crop_min_area: 0.25, ..Augmentation::STANDARD },
+        checkpoint_every: 1,
+        keep_last: 2,
+        pretrained: Some(PretrainedStart { backbone: backbone.to_string(), mode: TransferMode::Finetune { unfreeze } }),
+        ..TrainConfig::default()
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
@@ -180,6 +204,11 @@ impl TrainConfig {
             data_dir: None,
             ..self.clone()
         }
+    }
+
+    /// Whether the recipe fine-tunes a pretrained network (trains more than a last layer).
+    pub fn fine_tunes(&self) -> bool {
+        matches!(self.pretrained.as_ref().map(|start| start.mode), Some(TransferMode::Finetune { .. }))
     }
 
     /// Whether training uses soft targets (smoothing or mixing) instead of class indices.

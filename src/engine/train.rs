@@ -333,7 +333,7 @@ pub fn read_history(path: &Path) -> Vec<EpochRecord> {
 }
 
 /// Deletes all but the newest `keep` epoch checkpoints (and their sidecars) in `run_dir`.
-fn prune_epoch_checkpoints(run_dir: &Path, keep: usize, newest: u32) {
+pub(crate) fn prune_epoch_checkpoints(run_dir: &Path, keep: usize, newest: u32) {
     let Ok(entries) = std::fs::read_dir(run_dir) else { return };
     let mut epochs: Vec<u32> = entries
         .filter_map(|entry| entry.ok())
@@ -488,9 +488,10 @@ fn mix_batch(pixels: &mut [f32], mixing: &Mixing, rng: &mut SeededRng) -> Vec<(u
     partners.into_iter().enumerate().map(|(image, partner)| (image, partner, own_share)).collect()
 }
 
-/// Writes `image` as CHW floats into `out`, with a random resized crop, flip and colour jitter.
+/// Writes `image` (square, the network's input side) as CHW floats into `out`, with a random
+/// resized crop, flip and colour jitter.
 pub fn augment_into(image: &RgbImage, augmentation: &Augmentation, rng: &mut SeededRng, out: &mut [f32]) {
-    let side = INPUT_SIZE as usize;
+    let side = image.width() as usize;
     let plane = side * side;
     let src = image.as_raw();
     let sample = |x: f64, y: f64, c: usize| -> f32 {
@@ -535,16 +536,15 @@ pub fn augment_into(image: &RgbImage, augmentation: &Augmentation, rng: &mut See
         }
     }
     if augmentation.colour_jitter > 0.0 {
-        apply_colour_jitter(augmentation.colour_jitter, rng, out);
+        apply_colour_jitter(augmentation.colour_jitter, rng, &mut out[..3 * plane]);
     }
     if augmentation.random_erasing > 0.0 && rng.next_f64() < augmentation.random_erasing {
-        erase_random_box(rng, out);
+        erase_random_box(side, rng, out);
     }
 }
 
 /// Fills one rectangle of 2-25% of the picture, of aspect ratio 0.3-3.3, with uniform noise.
-fn erase_random_box(rng: &mut SeededRng, out: &mut [f32]) {
-    let side = INPUT_SIZE as usize;
+fn erase_random_box(side: usize, rng: &mut SeededRng, out: &mut [f32]) {
     let plane = side * side;
     let area = rng.uniform(0.02, 0.25) * plane as f64;
     let aspect = rng.uniform(0.3f64.ln(), (1.0f64 / 0.3).ln()).exp();
@@ -561,9 +561,9 @@ fn erase_random_box(rng: &mut SeededRng, out: &mut [f32]) {
     }
 }
 
-/// Brightness, contrast and saturation, each scaled by a factor in [1 - j, 1 + j].
+/// Brightness, contrast and saturation of one CHW image, each scaled by a factor in [1 - j, 1 + j].
 fn apply_colour_jitter(j: f64, rng: &mut SeededRng, out: &mut [f32]) {
-    let plane = (INPUT_SIZE * INPUT_SIZE) as usize;
+    let plane = out.len() / 3;
     let brightness = rng.uniform(1.0 - j, 1.0 + j) as f32;
     let contrast = rng.uniform(1.0 - j, 1.0 + j) as f32;
     let saturation = rng.uniform(1.0 - j, 1.0 + j) as f32;

@@ -34,13 +34,21 @@ pub const BACKBONES: [(&str, &str); 1] = [("efficientnet-lite0", "efficientnet-l
 /// Views per photo in the features: the photo and its mirror image.
 pub const VIEWS: usize = 2;
 
-/// Refuses what transfer learning cannot do yet (fine-tuning), before any photo is read.
+/// Refuses a start the app cannot train (a backbone that does not ship, more blocks unfrozen
+/// than the network has), before any photo is read.
 pub fn check_supported(start: &PretrainedStart) -> Result<(), TrainError> {
+    let Some(architecture) = BACKBONES.iter().find(|(name, _)| *name == start.backbone).and_then(|(name, _)| Architecture::from_name(name))
+    else {
+        let known: Vec<&str> = BACKBONES.iter().map(|(n, _)| *n).collect();
+        return Err(TrainError::InvalidConfig(format!(
+            "no pretrained network '{}' ships with the app; there is {}",
+            start.backbone,
+            known.join(", ")
+        )));
+    };
     match start.mode {
         TransferMode::Linear => Ok(()),
-        TransferMode::Finetune { .. } => Err(TrainError::InvalidConfig(
-            "--mode finetune is not available yet; --mode linear trains a new last layer on the network's features".into(),
-        )),
+        TransferMode::Finetune { unfreeze } => super::finetune::check_unfreeze(architecture, unfreeze),
     }
 }
 
@@ -197,7 +205,7 @@ struct LinearHead {
 }
 
 /// A head's weight and bias at one epoch, copied (the best epoch's, saved at the end).
-struct HeadWeights {
+pub(crate) struct HeadWeights {
     weight: Tensor,
     bias: Option<Tensor>,
 }
@@ -318,8 +326,26 @@ fn fit_head(
     Ok(Some(head))
 }
 
+/// A new last layer fit on the `train` photos' features with the linear recipe: where
+/// fine-tuning starts, so that its first steps are not spent undoing a random last layer's
+/// gradients in the backbone (Kumar et al. 2022, "linear probing then fine-tuning"). None when
+/// cancelled.
+pub(crate) fn fit_start_head(
+    features: &Features,
+    labels: &[usize],
+    class_names: &[String],
+    train: &[usize],
+    backbone: &str,
+    seed: u64,
+    cancel: &AtomicBool,
+) -> Result<Option<HeadWeights>, TrainError> {
+    let config = TrainConfig { seed, ..crate::engine::recipe::linear_head_recipe(backbone) };
+    let head = fit_head(features, labels, class_names, train, &[], &config, cancel, &mut |_, _| Ok(()))?;
+    Ok(head.map(|head| head.snapshot()))
+}
+
 /// The whole network: the backbone's weights with the head in place of its last layer.
-fn network_with_head(backbone: &LoadedNetwork, head: &HeadWeights, classes: usize) -> Result<Box<dyn Network>, TrainError> {
+pub(crate) fn network_with_head(backbone: &LoadedNetwork, head: &HeadWeights, classes: usize) -> Result<Box<dyn Network>, TrainError> {
     let architecture = backbone.net.spec().architecture;
     let net = build_network(architecture, classes as i64, Device::Cpu)
         .ok_or_else(|| TrainError::InvalidConfig(format!("{} cannot be given a new head", architecture.display_name())))?;
@@ -365,6 +391,9 @@ pub fn train_linear(
         return Err(TrainError::InvalidConfig("a recipe from scratch is trained by engine::train".into()));
     };
     check_supported(start)?;
+    if config.fine_tunes() {
+        return Err(TrainError::InvalidConfig("a fine-tuning recipe is trained by engine::finetune".into()));
+    }
     std::fs::create_dir_all(run_dir).map_err(|source| TrainError::Io { path: run_dir.to_path_buf(), source })?;
     let labels = photos.labels();
     let class_names = photos.class_names().to_vec();

@@ -171,44 +171,65 @@ pub(super) fn run_training(run: TrainRun, reporter: &Reporter, cancel: &CancelTo
 }
 
 /// A run that starts from a pretrained network: its features of every photo (from the cache
-/// where they are), then a new last layer trained on them, reported as any run is.
+/// where they are), then a new last layer trained on them, or a fine-tuning that starts from
+/// one; reported as any run is.
 fn run_transfer(run: TrainRun, reporter: &Reporter, cancel: &CancelToken) -> bool {
     use crate::engine::transfer::{backbone_features, load_backbone, train_linear};
     let Some(pretrained) = run.config.pretrained.clone() else { return true };
+    let fail = |message: String| reporter.fail(JobError::Training { message });
     if let Err(error) = crate::engine::transfer::check_supported(&pretrained) {
-        reporter.fail(JobError::Training { message: error.to_string() });
+        fail(error.to_string());
         return true;
     }
-    if run.resume.is_some() {
-        let message = "a run from a pretrained network trains only a last layer, in seconds: start it again instead of continuing it";
-        reporter.fail(JobError::Training { message: message.to_string() });
+    if run.resume.is_some() && !run.config.fine_tunes() {
+        fail("a run that trains only a last layer takes seconds: start it again instead of continuing it".to_string());
         return true;
     }
     let backbone = match load_backbone(&pretrained.backbone, default_device()) {
         Ok(backbone) => backbone,
         Err(error) => {
-            reporter.fail(JobError::Training { message: error.to_string() });
+            fail(error.to_string());
             return true;
         }
     };
     let side = backbone.net.spec().input_size;
     let Some(photos) = open_stored_dataset(&run.data_dir, side, reporter, cancel) else { return true };
-    let mut progress = |done, total| reporter.send(Event::Progress { done, total });
-    let features = match backbone_features(&backbone, &photos, Some(&cache_dir()), &mut progress, cancel.flag()) {
-        Ok(features) => features,
-        Err(_) if cancel.is_cancelled() => {
-            reporter.fail(JobError::Cancelled);
-            return true;
+    // Resuming a fine-tuning takes its last layer from the checkpoint, not from the features.
+    let features = if run.resume.is_none() {
+        let mut progress = |done, total| reporter.send(Event::Progress { done, total });
+        match backbone_features(&backbone, &photos, Some(&cache_dir()), &mut progress, cancel.flag()) {
+            Ok(features) => Some(features),
+            Err(_) if cancel.is_cancelled() => {
+                reporter.fail(JobError::Cancelled);
+                return true;
+            }
+            Err(error) => {
+                fail(error.to_string());
+                return true;
+            }
         }
-        Err(error) => {
-            reporter.fail(JobError::Training { message: error.to_string() });
-            return true;
-        }
+    } else {
+        None
     };
     let mut on_event = progress_reporter(&run, reporter);
-    match train_linear(&backbone, &photos, &features, &run.config, &run.run_dir, cancel.flag(), &mut on_event) {
+    let outcome = match &features {
+        Some(features) if !run.config.fine_tunes() => {
+            train_linear(&backbone, &photos, features, &run.config, &run.run_dir, cancel.flag(), &mut on_event)
+        }
+        features => crate::engine::finetune::train_finetune(
+            &backbone,
+            &photos,
+            features.as_ref(),
+            &run.config,
+            &run.run_dir,
+            run.resume.as_deref(),
+            cancel.flag(),
+            &mut on_event,
+        ),
+    };
+    match outcome {
         Ok(outcome) => reporter.send(Event::Train(TrainingEvent::Ended(outcome))),
-        Err(error) => reporter.fail(JobError::Training { message: error.to_string() }),
+        Err(error) => fail(error.to_string()),
     }
     true
 }

@@ -108,16 +108,15 @@ impl Network for EfficientNetLite {
         self
     }
 
-    fn layer_parameters(&self, layer: usize) -> i64 {
+    fn layer_prefixes(&self, layer: usize) -> Vec<String> {
         let blocks = self.blocks.len();
-        let prefixes: Vec<String> = match layer {
+        match layer {
             0 => vec!["_conv_stem.".into(), "_bn0.".into()],
             i if i <= blocks => vec![format!("_blocks.{}.", i - 1)],
             i if i == blocks + 1 => vec!["_conv_head.".into(), "_bn1.".into()],
             i if i == blocks + 3 => vec!["_fc.".into()],
             _ => Vec::new(),
-        };
-        super::parameters_under(&self.vs, &prefixes)
+        }
     }
 
     fn stage(&self, index: usize, input: &Tensor, train: bool) -> Tensor {

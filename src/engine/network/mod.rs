@@ -248,8 +248,17 @@ pub trait Network: Send {
     /// The concrete network, for the parts that have a faster or fuller path for one of them.
     fn as_any(&self) -> &dyn std::any::Any;
 
+    /// The state-dict name prefixes of layer `layer`'s stage (`_blocks.15.`), empty for a
+    /// stage without parameters: what fine-tuning unfreezes, stage by stage. A network that
+    /// names none cannot be fine-tuned by stage.
+    fn layer_prefixes(&self, _layer: usize) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Trainable and running-statistics numbers of layer `layer`'s stage.
-    fn layer_parameters(&self, layer: usize) -> i64;
+    fn layer_parameters(&self, layer: usize) -> i64 {
+        parameters_under(self.var_store(), &self.layer_prefixes(layer))
+    }
 
     /// Guided backpropagation, where the network has a hand-carried form of it (the paper's).
     fn guided_backprop(&self, _images: &Tensor, _class: usize) -> Option<Tensor> {

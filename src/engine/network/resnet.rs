@@ -125,15 +125,14 @@ impl Network for ResNet {
         self
     }
 
-    fn layer_parameters(&self, layer: usize) -> i64 {
+    fn layer_prefixes(&self, layer: usize) -> Vec<String> {
         let blocks = self.blocks.len();
-        let prefixes: Vec<String> = match layer {
+        match layer {
             0 => vec!["conv1.".into(), "bn1.".into()],
             i if (2..blocks + 2).contains(&i) => vec![format!("{}.", self.spec.layers[i].name)],
             i if i == blocks + 3 => vec!["fc.".into()],
             _ => Vec::new(),
-        };
-        super::parameters_under(&self.vs, &prefixes)
+        }
     }
 
     fn stage(&self, index: usize, input: &Tensor, train: bool) -> Tensor {
