@@ -69,9 +69,55 @@ fn a_pretrained_start_trains_a_last_layer_in_the_window_and_its_model_names_flow
     // accuracy, comes with its own atlas of the backbone.
     harness.get_by_label("模型").click();
     harness.run_steps(2);
-    harness.get_by_label_contains("使用随附的花卉模型（EfficientNet-Lite0 迁移学习）：交叉验证 95.").click();
+    harness.get_by_label_contains("使用随附的花卉模型（EfficientNet-Lite0 迁移学习）：交叉验证 96.").click();
     common::run_until(&mut harness, "the shipped transfer model and its atlas are in use", 120, |app| {
         matches!(&app.model, ModelStatus::Ready(info) if info.class_names.len() == 17 && info.architecture == Architecture::EfficientNetLite0)
             && app.atlas().atlas().is_some_and(|atlas| atlas.meta.geometry.as_ref().is_some_and(|g| g.architecture == "efficientnet-lite0"))
     });
+}
+
+#[test]
+fn fine_tuning_is_a_third_start_in_the_window_with_its_own_recipe() {
+    let data = common::flowers17_subset(&["daisy", "sunflower", "tulip"], 10, false);
+    let runs = tempfile::tempdir().unwrap();
+    let folder = data.path().to_path_buf();
+    let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {
+        DialogKind::PickDataFolder => Some(folder.clone()),
+        _ => None,
+    });
+    let options = AppOptions { run_root: Some(runs.path().to_path_buf()), ..common::app_options(picker) };
+    let mut harness: Harness<'static, AtlasApp> = common::app_on_training_folder(options, [1280.0, 1000.0]);
+
+    harness.get_by_label("预训练的 EfficientNet-Lite0（微调最后几层）").click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("再用随机裁剪、翻转过的照片一起调整它最后几层");
+    let recipe = harness.state().train().form().recipe.clone();
+    assert!(recipe.fine_tunes());
+    assert!(recipe.augmentation.horizontal_flip && recipe.augmentation.crop_min_area < 1.0, "augmentation is on: {recipe:?}");
+    // Its own rows: how many blocks learn, and the augmentation a last layer alone does not have.
+    harness.get_by_label("微调的层数").set_value_accesskit(2.0);
+    assert!(harness.query_all_by_label("随机水平翻转").next().is_some(), "the augmentation rows are shown");
+    harness.get_by_label("轮数").set_value_accesskit(1.0);
+    harness.run_steps(2);
+    let recipe = harness.state().train().form().recipe.clone();
+    assert_eq!(recipe.pretrained.map(|start| start.mode), Some(activation_atlas::engine::recipe::TransferMode::Finetune { unfreeze: 2 }));
+    harness.get_by_label("开始训练").click();
+    common::run_until(&mut harness, "fine-tuning ends", 300, |app| {
+        app.train().run().running.is_none() && !app.worker_busy() && !app.train().history().checkpoints.is_empty()
+    });
+    assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
+    assert_eq!(harness.state().train().history().epochs.len(), 1);
+    harness.get_by_label("训练完成");
+    harness.get_by_label("用最佳检查点分类").click();
+    common::run_until(
+        &mut harness,
+        "the fine-tuned model is in use",
+        120,
+        |app| matches!(&app.model, ModelStatus::Ready(info) if info.architecture == Architecture::EfficientNetLite0 && info.class_names.len() == 3),
+    );
+    // Back to the paper's network: its own recipe again, without the fine-tuning rows.
+    harness.get_by_label("论文的网络，从头训练").click();
+    harness.run_steps(2);
+    assert!(harness.state().train().form().recipe.pretrained.is_none());
+    assert!(harness.query_all_by_label("微调的层数").next().is_none());
 }

@@ -133,13 +133,16 @@ fn train_from_pretrained_on_the_command_line_and_what_it_refuses() {
         "efficientnet-lite0",
         "--mode",
         "finetune",
+        "--unfreeze",
+        "99",
         "--data",
         &path(data.path()),
         "--out",
         &path(&run),
     ]);
     assert!(!output.status.success());
-    assert!(common::text(&output.stderr).contains("--mode finetune is not available yet"), "{}", common::text(&output.stderr));
+    let stderr = common::text(&output.stderr);
+    assert!(stderr.contains("--unfreeze 99 is more than EfficientNet-Lite0 has") && !stderr.contains("features of"), "{stderr}");
     let output = common::run_cli(&["train", "--from-pretrained", "vgg16", "--data", &path(data.path()), "--out", &path(&run)]);
     assert!(!output.status.success());
     assert!(common::text(&output.stderr).contains("no pretrained network 'vgg16'"), "{}", common::text(&output.stderr));

@@ -548,8 +548,8 @@ impl T {
                 "Use the shipped flowers model (EfficientNet-Lite0, transfer learning)",
             ),
             T::UseShippedTransferModelHint => (
-                "在 ImageNet 上预训练的 EfficientNet-Lite0，只为 17 种花训练了新的最后一层，和它的地图集",
-                "EfficientNet-Lite0 pretrained on ImageNet with a new last layer trained for the 17 flowers, and its atlas",
+                "在 ImageNet 上预训练的 EfficientNet-Lite0，为 17 种花微调了最后几层，和它的地图集",
+                "EfficientNet-Lite0 pretrained on ImageNet, its last blocks fine-tuned for the 17 flowers, and its atlas",
             ),
             T::ChooseUnseenFolder => ("选择它没见过的照片文件夹…", "Choose a folder of photos it has not seen…"),
             T::PressComputeHint => ("这个方法较慢，按“计算”开始", "This method is slow: press Compute to start"),

@@ -175,6 +175,9 @@ fn check_recipe(config: &TrainConfig) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// A run's network, the epoch it starts after, and the history so far.
+type Start = (Box<dyn Network>, u32, Vec<EpochRecord>);
+
 /// The network a run starts from, the epoch it starts after and the history so far: the
 /// checkpoint of `resume`, or the backbone with a last layer fit on the features. None when
 /// cancelled while fitting that layer.
@@ -188,7 +191,7 @@ fn starting_network(
     run_dir: &Path,
     resume: Option<&Path>,
     cancel: &AtomicBool,
-) -> Result<Option<(Box<dyn Network>, u32, Vec<EpochRecord>)>, TrainError> {
+) -> Result<Option<Start>, TrainError> {
     let class_names = photos.class_names();
     if let Some(path) = resume {
         let loaded = load_network(path, backbone.net.device())?;
