@@ -116,6 +116,8 @@ fn fine_tuning_is_a_third_start_in_the_window_with_its_own_recipe() {
         |app| matches!(&app.model, ModelStatus::Ready(info) if info.architecture == Architecture::EfficientNetLite0 && info.class_names.len() == 3),
     );
     // Back to the paper's network: its own recipe again, without the fine-tuning rows.
+    harness.get_by_label("训练").click();
+    harness.run_steps(2);
     harness.get_by_label("论文的网络，从头训练").click();
     harness.run_steps(2);
     assert!(harness.state().train().form().recipe.pretrained.is_none());

@@ -259,6 +259,51 @@ fn every_general_method_runs_on_lite0_and_says_why_where_it_cannot() {
 }
 
 #[test]
+fn the_sanity_check_randomises_any_network_from_its_last_layer_down_and_leaves_it_as_it_was() {
+    use activation_atlas::engine::faithfulness::{INSENSITIVE_CORRELATION, sanity_check_at};
+    let loaded = load_network(&shipped_lite0(), Device::Cpu).expect("loads");
+    let net = loaded.net.as_ref();
+    let photo = activation_atlas::engine::image_input::load_network_image_sized(&common::flowers17_photo("daisy"), 224).expect("photo");
+    let never = AtomicBool::new(false);
+    let head = net.spec().layer_index("head").expect("head");
+    let before = net.var_store().variables()["_conv_head.weight"].copy();
+    let mut steps = Vec::new();
+    let report = sanity_check_at(
+        net,
+        &photo,
+        AttributionMethod::GradCam,
+        985,
+        head,
+        &AttributionSettings::default(),
+        &mut |done, total| steps.push((done, total)),
+        &never,
+    )
+    .expect("a report");
+    // Every stage with weights, from the last layer down to the stem (the pooling has none).
+    let names: Vec<&str> = report.stages.iter().map(|stage| stage.randomised_down_to.name()).collect();
+    assert_eq!(names.len(), 19);
+    assert_eq!((names[0], names[1], names[2], names[18]), ("logits", "head", "block15", "stem"));
+    assert_eq!(steps.last(), Some(&(19, 19)));
+    // Grad-CAM depends on what the network learnt: with every weight random its map is another.
+    let last = report.stages.last().expect("stages");
+    assert!(last.spearman < INSENSITIVE_CORRELATION && !report.insensitive, "{report:?}");
+    assert!(report.stages.iter().all(|stage| (-1.0..=1.0).contains(&stage.spearman) && (-1.0..=1.0).contains(&stage.ssim)));
+    // The network itself is untouched: the copy was randomised.
+    assert!(net.var_store().variables()["_conv_head.weight"].equal(&before));
+    // The paper's network goes through its own check, layer for layer.
+    let paper = common::shipped_net(false);
+    let picture = common::flowers17_input("daisy");
+    let conv4 = paper.spec().layer_index("conv4").expect("conv4");
+    let report =
+        sanity_check_at(&paper, &picture, AttributionMethod::GradCam, 0, conv4, &AttributionSettings::default(), &mut |_, _| {}, &never)
+            .expect("a report");
+    assert_eq!(
+        report.stages.iter().map(|stage| stage.randomised_down_to.name()).collect::<Vec<_>>(),
+        ["fc3", "fc2", "fc1", "conv4", "conv3", "conv2", "conv1"]
+    );
+}
+
+#[test]
 fn the_paper_networks_hand_carried_atlas_attribution_equals_autograd_through_the_general_interface() {
     use activation_atlas::engine::atlas::collect::attribution_at;
     use activation_atlas::engine::model::Layer;

@@ -318,9 +318,12 @@ pub(super) fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Valu
             }
             if args.sanity {
                 let mut report = |_, _| {};
-                let paper = crate::engine::model::paper_net(net).context("--sanity is for the paper's network so far")?;
+                let at = match layer {
+                    Some(layer) => net.spec().resolve_layer(layer.name()).map_err(anyhow::Error::msg)?,
+                    None => 0,
+                };
                 let sanity =
-                    crate::engine::faithfulness::sanity_check(paper, &picture, method, class, &settings, &mut report, &INTERRUPTED)
+                    crate::engine::faithfulness::sanity_check_at(net, &picture, method, class, at, &settings, &mut report, &INTERRUPTED)
                         .map_err(|error| anyhow::anyhow!("{error}"))?;
                 if !out.json {
                     print_sanity(&sanity);

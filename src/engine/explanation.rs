@@ -12,7 +12,7 @@ use super::explain::{
     FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, feature_maps_at, filter_montage, model_summary,
     network_summary, paper_feature_map, visualize,
 };
-use super::faithfulness::{FaithfulnessReport, SanityReport, faithfulness_report, sanity_check};
+use super::faithfulness::{FaithfulnessReport, SanityReport, faithfulness_report, sanity_check, sanity_check_at};
 use super::model::{Layer, Net, paper_net};
 use super::network::Network;
 use super::render::Map2d;
@@ -182,7 +182,18 @@ fn explain_general(
         }
         ExplainRequest::PaperMap => not_here("The paper's feature-map figure"),
         ExplainRequest::Filters { .. } => not_here("The filter montage"),
-        ExplainRequest::SanityCheck { .. } => not_here("The sanity check"),
+        ExplainRequest::SanityCheck { method, class, settings } => {
+            let picture = picture()?;
+            let layer = if method.uses_layer() { layer_of(settings.layer)? } else { 0 };
+            let class = match class {
+                Some(class) if *class >= classes => return Err(ExplainError::NoSuchClass { class: *class, classes }),
+                Some(class) => *class,
+                None => classify_images(net, std::slice::from_ref(picture))[0].best().0,
+            };
+            let mut report = |done, total| progress(ExplainProgress::Steps { done, total });
+            let report = sanity_check_at(net, picture, *method, class, layer, settings, &mut report, cancel).map_err(ExplainError::from)?;
+            Ok(Explanation::Sanity { class, report })
+        }
         ExplainRequest::Visualize { objective, config } => {
             if let VisObjective::Channel { layer, channel } = objective {
                 let shape = &spec.layers[layer_of(*layer)?].shape;

@@ -219,6 +219,68 @@ pub fn sanity_check(
     Ok(SanityReport { method, stages, insensitive })
 }
 
+/// The sanity check on any network, of `method`'s map at `layer` (an index into its spec): the
+/// paper's network through [`sanity_check`]; another network's stages with parameters are made
+/// random from its last layer down to its first, each tensor (not the batch norms' running
+/// statistics) replaced by seeded normal values of the trained tensor's own mean and spread, so
+/// the activations keep their scale while their content goes. Reports `progress(done, stages)`.
+#[allow(clippy::too_many_arguments)]
+pub fn sanity_check_at(
+    net: &dyn Network,
+    image: &RgbImage,
+    method: AttributionMethod,
+    class: usize,
+    layer: usize,
+    settings: &AttributionSettings,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &AtomicBool,
+) -> Result<SanityReport, AttributionError> {
+    if let Some(paper) = super::model::paper_net(net) {
+        let settings = AttributionSettings { layer: Layer::named(&net.spec().layers[layer].name), ..settings.clone() };
+        return sanity_check(paper, image, method, class, &settings, progress, cancel);
+    }
+    let trained = attribute_at(net, image, method, class, layer, settings, &mut |_, _| {}, cancel)?.heat;
+    let Some(randomised) = super::network::duplicate_network(net) else {
+        return Err(AttributionError::NotForThisNetwork(method));
+    };
+    let spec = net.spec();
+    let order: Vec<usize> = (0..spec.layers.len()).rev().filter(|&stage| !net.layer_prefixes(stage).is_empty()).collect();
+    let mut stages = Vec::with_capacity(order.len());
+    for (index, &stage) in order.iter().enumerate() {
+        randomise_stage(randomised.as_ref(), stage, 0x5a_017e + index as u64);
+        let heat = attribute_at(randomised.as_ref(), image, method, class, layer, settings, &mut |_, _| {}, cancel)?.heat;
+        stages.push(SanityStage {
+            randomised_down_to: Layer::named(&spec.layers[stage].name),
+            spearman: spearman(&trained.values, &heat.values),
+            ssim: ssim(&trained, &heat),
+        });
+        progress(index + 1, order.len());
+    }
+    let insensitive = stages.last().is_some_and(|stage| stage.spearman >= INSENSITIVE_CORRELATION);
+    Ok(SanityReport { method, stages, insensitive })
+}
+
+/// Replaces the learnt tensors of `net`'s stage `stage` with seeded normal values of each
+/// tensor's own mean and standard deviation.
+fn randomise_stage(net: &dyn Network, stage: usize, seed: u64) {
+    let prefixes = net.layer_prefixes(stage);
+    let mut rng = SeededRng::new(seed);
+    let mut variables: Vec<(String, Tensor)> = net.var_store().variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| {
+        for (name, mut tensor) in variables {
+            let statistic = name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("num_batches_tracked");
+            if statistic || !prefixes.iter().any(|prefix| name.starts_with(prefix.as_str())) || !tensor.is_floating_point() {
+                continue;
+            }
+            let float = tensor.to_kind(Kind::Float);
+            let (mean, spread) = (float.mean(Kind::Float), if tensor.numel() > 1 { float.std(false) } else { float.abs() * 0.1 });
+            let noise = rng.normal_tensor(&tensor.size(), tensor.device()) * spread + mean;
+            tensor.copy_(&noise.to_kind(tensor.kind()));
+        }
+    });
+}
+
 /// Ranks from 1, ties sharing their average rank.
 fn ranks(values: &[f32]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..values.len()).collect();

@@ -376,9 +376,8 @@ impl ExplainPanel {
                 cx.actions.push(AppAction::OpenDialog(DialogKind::ExportPng));
             }
             let has_map = matches!(self.result_for(self.settings.method), Some(Shown::Heat { .. }));
-            let paper = cx.model_info().is_some_and(|info| info.is_paper_network());
             let sanity = egui::Button::new(T::SanityCheck.get(lang));
-            if has_map && ui.add_enabled(ready && paper, sanity).on_disabled_hover_text(T::PaperNetworkOnly.get(lang)).clicked() {
+            if has_map && ui.add_enabled(ready, sanity).clicked() {
                 self.check_sanity(cx);
             }
             if let Some((job, _)) = self.results.running {
