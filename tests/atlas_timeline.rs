@@ -76,7 +76,7 @@ fn a_run_of_three_checkpoints_gives_three_aligned_frames_of_the_same_points() {
         .iter()
         .map(|(epoch, path, _)| {
             let checkpoint = load_checkpoint(path, Device::Cpu).unwrap();
-            let mut alone = TimelineBuilder::new(&photos, params()).unwrap();
+            let mut alone = TimelineBuilder::new(&photos, params(), &checkpoint.net).unwrap();
             let frame = TimelineFrame { epoch: *epoch, checkpoint: String::new(), validation_accuracy: None, layout: Vec::new() };
             alone.add_frame(&checkpoint.net, frame, &photos, &mut |_| {}, &AtomicBool::new(false)).unwrap();
             alone.timeline().display_layout(0)

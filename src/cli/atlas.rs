@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{
-    BAR, ClassNamer, ConvLayerArg, INTERRUPTED, LayerArg, NamesArgs, Output, PartlyDone, display_names, open_dataset_reporting,
-    parse_class, progress_bar, resolve_layer, save_png, usual_layer, weights_or_shipped,
+    BAR, ClassNamer, INTERRUPTED, LayerArg, NamesArgs, Output, PartlyDone, display_names, open_dataset_reporting, parse_class,
+    progress_bar, resolve_layer, save_png, usual_layer, weights_or_shipped,
 };
 use crate::engine::image_input::load_network_image_sized;
 use crate::engine::model::{Layer, default_device};
@@ -50,9 +50,10 @@ pub struct AtlasTimelineArgs {
     /// Output .timeline file.
     #[arg(long)]
     pub out: PathBuf,
-    /// Conv layer to map.
-    #[arg(long, value_enum, default_value_t = ConvLayerArg(Layer::CONV2))]
-    pub layer: ConvLayerArg,
+    /// Layer to map, one with a grid (default: the paper's conv2; for a fine-tuning, the first
+    /// block it trains; else the network's middle grid layer).
+    #[arg(long)]
+    pub layer: Option<LayerArg>,
     /// Interior positions sampled per photo (fewer when the frame would exceed --max-points).
     #[arg(long, default_value_t = 8)]
     pub samples: usize,
@@ -358,9 +359,20 @@ pub(super) fn atlas_timeline(args: AtlasTimelineArgs, out: Output) -> Result<ser
     if let Some(path) = &args.animation {
         animation_format(path)?;
     }
-    let dataset = open_dataset_reporting(&args.data, crate::engine::model::INPUT_SIZE)?;
+    // The run's first checkpoint says which network it trains: its input size and layers.
+    let (_, first, _) = crate::engine::atlas::timeline::run_checkpoints(&args.run)
+        .into_iter()
+        .next()
+        .ok_or_else(|| crate::engine::atlas::timeline::TimelineError::NoCheckpoints(args.run.clone()))?;
+    let first = load_network(&first, tch::Device::Cpu)?;
+    let default = |_: &crate::engine::network::NetworkSpec| {
+        crate::engine::atlas::timeline::default_timeline_layer(first.net.as_ref(), first.meta.training.as_ref())
+    };
+    let layer = resolve_layer(args.layer.as_ref(), default, first.net.as_ref(), true)?;
+    let dataset = open_dataset_reporting(&args.data, first.net.spec().input_size)?;
+    drop(first);
     let params = TimelineParams {
-        layer: args.layer.0,
+        layer,
         samples_per_image: args.samples,
         max_points: args.max_points,
         umap: crate::engine::atlas::layout::UmapParams {

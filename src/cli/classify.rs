@@ -7,10 +7,9 @@ use clap::Args;
 use serde_json::json;
 
 use super::common::{
-    BAR, ClassNamer, INTERRUPTED, NamesArgs, Output, PartlyDone, SplitArg, load_dataset_reporting, open_dataset_reporting, progress_bar,
+    BAR, ClassNamer, INTERRUPTED, NamesArgs, Output, PartlyDone, SplitArg, load_dataset_reporting_at, open_dataset_reporting, progress_bar,
     weights_or_shipped,
 };
-use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::classify::classify_images_with;
 use crate::engine::data::Dataset;
 use crate::engine::eval::EvalReport;
@@ -114,8 +113,9 @@ pub(super) fn classify(args: ClassifyArgs, out: Output) -> Result<serde_json::Va
 
 pub(super) fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Value> {
     let weights = weights_or_shipped(args.weights)?;
-    let checkpoint = load_checkpoint(&weights, default_device())?;
-    let dataset = load_dataset_reporting(&args.data)?;
+    let checkpoint = crate::engine::network::import::load_network(&weights, default_device())?;
+    let side = checkpoint.net.spec().input_size;
+    let dataset = load_dataset_reporting_at(&args.data, side)?;
     let chosen = chosen_split(args.split, &checkpoint.meta, &weights, &dataset)?;
     // Map the folder's classes onto the model's by name, so folder order does not matter.
     let model_classes = &checkpoint.meta.class_names;
@@ -136,7 +136,9 @@ pub(super) fn evaluate(args: EvaluateArgs, out: Output) -> Result<serde_json::Va
         // A large folder takes a while with 12 views; say so, and how to go faster.
         eprintln!("judging {} photos by {} views each (--tta=off: the photo alone, faster)", labels.len(), views.count());
     }
-    let report = crate::engine::eval::evaluate_images(&checkpoint.net, &tensor, &labels, model_classes, 256, views).0;
+    // Batches of about the same memory at any input size (256 photos at the paper's 100 x 100).
+    let batch = (256 * 100 * 100 / (side * side)).max(16);
+    let report = crate::engine::eval::evaluate_images(checkpoint.net.as_ref(), &tensor, &labels, model_classes, batch, views).0;
     if !out.json {
         print_report(&report, &ClassNamer::new(&args.names, model_classes)?);
     }

@@ -207,29 +207,6 @@ pub(super) fn resolve_layer(
 
 pub(super) use crate::engine::model::usual_layer;
 
-/// A conv layer, for what only conv layers have (atlases map their spatial positions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvLayerArg(pub Layer);
-
-pub(super) static CONV_LAYER_ARGS: [ConvLayerArg; Layer::CONV.len()] = {
-    let mut args = [ConvLayerArg(Layer::CONV1); Layer::CONV.len()];
-    let mut i = 0;
-    while i < args.len() {
-        args[i] = ConvLayerArg(Layer::CONV[i]);
-        i += 1;
-    }
-    args
-};
-
-impl ValueEnum for ConvLayerArg {
-    fn value_variants<'a>() -> &'a [Self] {
-        &CONV_LAYER_ARGS
-    }
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.0.name()))
-    }
-}
-
 /// A class given by name or index.
 pub(super) fn parse_class(given: &str, classes: &[String]) -> Result<usize> {
     if let Some(index) = classes.iter().position(|c| c == given) {

@@ -5,6 +5,7 @@ use tch::{Kind, Tensor};
 
 use super::classify::{TestTimeViews, view_averaged_probabilities};
 use super::model::Net;
+use super::network::Network;
 
 /// Metrics of one class.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,7 +96,7 @@ pub fn evaluate_with_predictions(
 /// [`evaluate_with_predictions`], each image judged by the mean of its `views`' probabilities
 /// (see `classify::TestTimeViews`).
 pub fn evaluate_images(
-    net: &Net,
+    net: &dyn Network,
     images: &Tensor,
     labels: &[usize],
     class_names: &[String],
@@ -114,7 +115,7 @@ pub fn evaluate_images(
             let targets = Tensor::from_slice(&targets).to_device(net.device());
             // The loss is that of what is judged: one view's logits, or the views' mean probabilities.
             let probabilities = if views == TestTimeViews::Single {
-                let logits = net.forward(&batch, false);
+                let logits = net.logits(&batch, false);
                 loss_sum += logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
                 logits.to_kind(Kind::Float).softmax(1, Kind::Float)
             } else {

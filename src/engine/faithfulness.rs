@@ -236,7 +236,7 @@ pub fn sanity_check_at(
     cancel: &AtomicBool,
 ) -> Result<SanityReport, AttributionError> {
     if let Some(paper) = super::model::paper_net(net) {
-        let settings = AttributionSettings { layer: Layer::named(&net.spec().layers[layer].name), ..settings.clone() };
+        let settings = AttributionSettings { layer: Layer::named(&net.spec().layers[layer].name), ..*settings };
         return sanity_check(paper, image, method, class, &settings, progress, cancel);
     }
     let trained = attribute_at(net, image, method, class, layer, settings, &mut |_, _| {}, cancel)?.heat;

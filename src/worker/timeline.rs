@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{CancelToken, Event, JobError, JobKind, Reporter};
 use crate::engine::atlas::animation::{AnimationOptions, Captions, export_animation};
+use crate::engine::atlas::source::LayerGeometry;
 use crate::engine::atlas::timeline::{
-    Timeline, TimelineBuilder, TimelineEvent, TimelineFrame, TimelineParams, load_timeline, run_checkpoints, save_timeline,
+    Timeline, TimelineBuilder, TimelineEvent, TimelineFrame, TimelineParams, default_timeline_layer, load_timeline, run_checkpoints,
+    save_timeline,
 };
-use crate::engine::checkpoint::load_checkpoint;
 use crate::engine::model::default_device;
+use crate::engine::network::import::load_network;
 
 /// How often a timeline that follows a run looks for a new checkpoint.
 const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -129,11 +131,13 @@ fn build(
         std::thread::sleep(FOLLOW_POLL);
     }
     let data_dir = run_data_dir(&run_dir).or(data_dir).ok_or(JobError::RunWithoutDataFolder)?;
-    let Some(photos) = super::train::open_stored_dataset(&data_dir, crate::engine::model::INPUT_SIZE, reporter, cancel) else {
+    let side = crate::engine::atlas::timeline::run_input_size(&run_dir).unwrap_or(crate::engine::model::INPUT_SIZE);
+    let Some(photos) = super::train::open_stored_dataset(&data_dir, side, reporter, cancel) else {
         // Already reported.
         return Ok(());
     };
-    let mut builder = TimelineBuilder::new(&photos, params).map_err(|e| JobError::Atlas { message: e.to_string() })?;
+    // Made with the first checkpoint, whose network decides the layer's grid.
+    let mut builder: Option<TimelineBuilder> = None;
     let mut done_epochs: Vec<u32> = Vec::new();
     loop {
         if cancel.is_cancelled() {
@@ -157,11 +161,24 @@ fn build(
         for (epoch, path, accuracy) in new {
             let frames = done_epochs.len() + 1;
             reporter.send(Event::Timeline(TimelineJobEvent::Working { frame: done_epochs.len(), frames, epoch }));
-            let checkpoint = load_checkpoint(&path, default_device())
-                .map_err(|e| JobError::Checkpoint { path: path.clone(), message: e.to_string() })?;
-            if checkpoint.meta.class_names != builder.timeline().class_names {
+            let checkpoint =
+                load_network(&path, default_device()).map_err(|e| JobError::Checkpoint { path: path.clone(), message: e.to_string() })?;
+            if checkpoint.meta.class_names != photos.class_names {
                 return Err(JobError::Atlas { message: format!("{}: its classes are not the data set's", path.display()) });
             }
+            let net = checkpoint.net.as_ref();
+            let builder = match &mut builder {
+                Some(builder) => builder,
+                None => {
+                    // The layer asked for (the atlas form's) where this network has it as a grid.
+                    let layer = match LayerGeometry::of(net, params.layer) {
+                        Ok(_) => params.layer,
+                        Err(_) => default_timeline_layer(net, checkpoint.meta.training.as_ref()),
+                    };
+                    let params = TimelineParams { layer, ..params.clone() };
+                    builder.insert(TimelineBuilder::new(&photos, params, net).map_err(|e| JobError::Atlas { message: e.to_string() })?)
+                }
+            };
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let frame = TimelineFrame { epoch, checkpoint: name, validation_accuracy: accuracy, layout: Vec::new() };
             let mut on_event = |event: TimelineEvent| {
@@ -169,7 +186,7 @@ fn build(
                     reporter.send(Event::Progress { done, total });
                 }
             };
-            builder.add_frame(&checkpoint.net, frame, &photos, &mut on_event, cancel.flag()).map_err(|e| match e {
+            builder.add_frame(net, frame, &photos, &mut on_event, cancel.flag()).map_err(|e| match e {
                 crate::engine::atlas::AtlasError::Cancelled => JobError::Cancelled,
                 e => JobError::Atlas { message: e.to_string() },
             })?;

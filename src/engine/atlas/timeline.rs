@@ -11,13 +11,16 @@ use serde::{Deserialize, Serialize};
 use tch::Kind;
 
 use super::build::AtlasError;
-use super::collect::{interior_positions, sampled_positions, sampling_margin};
+use super::collect::{interior_positions, sampled_positions};
 use super::knn::neighbour_graph;
 use super::layout::{UmapParams, umap_from};
-use crate::engine::checkpoint::{CheckpointError, list_checkpoints, load_checkpoint};
+use super::source::LayerGeometry;
+use crate::engine::checkpoint::{CheckpointError, list_checkpoints};
 use crate::engine::data::Photos;
 use crate::engine::image_input::images_to_tensor;
-use crate::engine::model::{Layer, Net, layer_output_shape};
+use crate::engine::model::Layer;
+use crate::engine::network::Network;
+use crate::engine::network::import::load_network;
 
 /// How a timeline is made.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,6 +62,9 @@ pub struct TimelineFrame {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timeline {
     pub layer: Layer,
+    /// Where the layer's grid lies in the network's input (the paper's network's for files
+    /// written before timelines of other networks).
+    pub geometry: LayerGeometry,
     pub class_names: Vec<String>,
     pub params: TimelineParams,
     /// Per point: the photo's index in the data set, its position in the layer's grid, its label.
@@ -310,16 +316,14 @@ pub struct TimelineBuilder {
 }
 
 impl TimelineBuilder {
-    pub fn new(photos: &dyn Photos, params: TimelineParams) -> Result<Self, AtlasError> {
-        if !params.layer.is_conv() {
-            return Err(AtlasError::NotSpatial(format!("{} is not a conv layer of the paper's network", params.layer)));
-        }
-        let classes = photos.class_names().len();
-        let side = layer_output_shape(params.layer, classes as i64)[1] as usize;
-        let candidates = interior_positions(side, sampling_margin(params.layer)).len();
-        let per_image = params.samples_per_image.clamp(1, candidates).min((params.max_points / photos.len().max(1)).max(1));
+    /// A timeline of `params.layer` of networks shaped as `net` (the run's first checkpoint;
+    /// its geometry decides the grid positions sampled), over `photos` read at its input size.
+    pub fn new(photos: &dyn Photos, params: TimelineParams, net: &dyn Network) -> Result<Self, AtlasError> {
+        let geometry = LayerGeometry::of(net, params.layer).map_err(AtlasError::NotSpatial)?;
+        let side = geometry.grid as usize;
+        let candidates = interior_positions(side, geometry.sampling_margin(params.layer));
+        let per_image = params.samples_per_image.clamp(1, candidates.len().max(1)).min((params.max_points / photos.len().max(1)).max(1));
         let (mut image, mut position, mut label) = (Vec::new(), Vec::new(), Vec::new());
-        let candidates = interior_positions(side, sampling_margin(params.layer));
         for (index, &class) in photos.labels().iter().enumerate() {
             for p in sampled_positions(&candidates, params.seed, index, per_image) {
                 image.push(index as u32);
@@ -331,6 +335,7 @@ impl TimelineBuilder {
         let data_name = photos.root().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let timeline = Timeline {
             layer: params.layer,
+            geometry,
             class_names: photos.class_names().to_vec(),
             params,
             image,
@@ -354,16 +359,21 @@ impl TimelineBuilder {
     /// Adds the frame of `net` (the checkpoint of `epoch`, file `checkpoint`).
     pub fn add_frame(
         &mut self,
-        net: &Net,
+        net: &dyn Network,
         frame: TimelineFrame,
         photos: &dyn Photos,
         on_event: &mut dyn FnMut(TimelineEvent),
         cancel: &AtomicBool,
     ) -> Result<(), AtlasError> {
         let params = self.timeline.params.clone();
-        let dim = layer_output_shape(params.layer, self.timeline.class_names.len() as i64)[0] as usize;
+        let geometry = LayerGeometry::of(net, params.layer).map_err(AtlasError::NotSpatial)?;
+        if geometry != self.timeline.geometry {
+            return Err(AtlasError::NotSpatial(format!("this checkpoint's {} is not shaped as the timeline's", params.layer)));
+        }
+        let layer = net.spec().resolve_layer(params.layer.name()).map_err(AtlasError::NotSpatial)?;
+        let dim = net.spec().layers[layer].channels() as usize;
         let keep_patches = self.timeline.patches.is_empty();
-        let (vectors, patches) = self.activations(net, photos, dim, keep_patches, on_event, cancel)?;
+        let (vectors, patches) = self.activations(net, layer, photos, dim, keep_patches, on_event, cancel)?;
         if keep_patches {
             self.timeline.patches = patches;
         }
@@ -384,16 +394,18 @@ impl TimelineBuilder {
     /// Each point's activation vector under `net`, `n x dim`: forward passes only (a timeline
     /// needs no attributions), a batch of photos at a time; with `keep_patches`, also each
     /// point's photo patch (the same for every frame, so taken once).
+    #[allow(clippy::too_many_arguments)]
     fn activations(
         &self,
-        net: &Net,
+        net: &dyn Network,
+        layer: usize,
         photos: &dyn Photos,
         dim: usize,
         keep_patches: bool,
         on_event: &mut dyn FnMut(TimelineEvent),
         cancel: &AtomicBool,
     ) -> Result<(Vec<f32>, Vec<u8>), AtlasError> {
-        let layer = self.timeline.layer;
+        let kind = crate::engine::network::network_kind(net);
         let mut vectors = Vec::with_capacity(self.timeline.len() * dim);
         let mut patches = Vec::with_capacity(if keep_patches { self.timeline.len() * PATCH_BYTES } else { 0 });
         let mut point = 0;
@@ -404,13 +416,13 @@ impl TimelineBuilder {
             }
             let end = (start + batch_size).min(photos.len());
             let images = photos.read(start..end).map_err(|file| AtlasError::File { path: file.path, reason: file.reason })?;
-            let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(net.kind());
+            let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(kind);
             if keep_patches {
                 let first = point;
                 for (offset, image) in images.iter().enumerate() {
                     for k in 0..self.per_image {
                         let at = self.timeline.position[first + offset * self.per_image + k];
-                        let crop = super::patches::receptive_patch(image, &super::source::LayerGeometry::paper(layer), at);
+                        let crop = super::patches::receptive_patch(image, &self.timeline.geometry, at);
                         let small =
                             image::imageops::resize(&crop, TIMELINE_PATCH_PX, TIMELINE_PATCH_PX, image::imageops::FilterType::Triangle);
                         patches.extend_from_slice(small.as_raw());
@@ -418,9 +430,8 @@ impl TimelineBuilder {
                 }
             }
             drop(images);
-            let activation = tch::no_grad(|| {
-                net.forward_until(&batch, layer, false).get(layer).to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous()
-            });
+            let activation =
+                tch::no_grad(|| net.forward_to(&batch, layer, false).to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous());
             let side = activation.size()[2] as usize;
             let values = Vec::<f32>::try_from(activation.flatten(0, -1)).expect("floats");
             for offset in 0..end - start {
@@ -464,7 +475,9 @@ pub enum TimelineError {
     File { path: PathBuf, reason: String },
 }
 
-/// A timeline of every epoch checkpoint in `run_dir` (every `every`-th, and always the last).
+/// A timeline of every epoch checkpoint in `run_dir` (every `every`-th, and always the last),
+/// of any network; `photos` are read at the run's input size ([`run_input_size`]). A layer the
+/// run's network does not have as a grid is refused with the list of those it has.
 pub fn build_timeline(
     run_dir: &Path,
     photos: &dyn Photos,
@@ -479,11 +492,11 @@ pub fn build_timeline(
     if chosen.is_empty() {
         return Err(TimelineError::NoCheckpoints(run_dir.to_path_buf()));
     }
-    let mut builder = TimelineBuilder::new(photos, params)?;
+    let mut builder: Option<TimelineBuilder> = None;
     let device = crate::engine::model::default_device();
     for (frame, (epoch, path, accuracy)) in chosen.iter().enumerate() {
         on_event(TimelineEvent::Frame { frame, frames: chosen.len(), epoch: *epoch });
-        let checkpoint = load_checkpoint(path, device)?;
+        let checkpoint = load_network(path, device)?;
         if checkpoint.meta.class_names != photos.class_names() {
             return Err(TimelineError::ClassMismatch {
                 path: path.clone(),
@@ -491,11 +504,39 @@ pub fn build_timeline(
                 data: photos.class_names().to_vec(),
             });
         }
+        let builder = match &mut builder {
+            Some(builder) => builder,
+            None => builder.insert(TimelineBuilder::new(photos, params.clone(), checkpoint.net.as_ref())?),
+        };
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let frame = TimelineFrame { epoch: *epoch, checkpoint: name, validation_accuracy: *accuracy, layout: Vec::new() };
-        builder.add_frame(&checkpoint.net, frame, photos, on_event, cancel)?;
+        builder.add_frame(checkpoint.net.as_ref(), frame, photos, on_event, cancel)?;
     }
-    Ok(builder.into_timeline())
+    Ok(builder.map(TimelineBuilder::into_timeline).expect("at least one checkpoint was chosen"))
+}
+
+/// The input side of the network a run trains (from its first checkpoint's sidecar), which its
+/// timeline's photos are read at; None for a folder without checkpoints.
+pub fn run_input_size(run_dir: &Path) -> Option<i64> {
+    let (_, first, _) = run_checkpoints(run_dir).into_iter().next()?;
+    let meta = crate::engine::checkpoint::read_checkpoint_meta(&first).ok()?;
+    Some(meta.input.width)
+}
+
+/// The layer a timeline of a run shows when none is asked for, or the one asked for is not a
+/// grid layer of the run's network: the paper's conv2; for a fine-tuning, the first block it
+/// trains (the blocks before it do not change); else the network's usual layer.
+pub fn default_timeline_layer(net: &dyn Network, recipe: Option<&crate::engine::recipe::TrainConfig>) -> Layer {
+    if crate::engine::model::paper_net(net).is_some() {
+        return Layer::CONV2;
+    }
+    if let Some(crate::engine::recipe::TransferMode::Finetune { unfreeze }) = recipe.and_then(|r| r.pretrained.as_ref()).map(|s| s.mode) {
+        let first = crate::engine::finetune::trainable_stages(net, unfreeze).start;
+        if net.spec().layers.get(first).is_some_and(|layer| layer.is_spatial()) {
+            return Layer::named(&net.spec().layers[first].name);
+        }
+    }
+    crate::engine::model::usual_layer(net.spec(), Layer::CONV2, true)
 }
 
 const HEADER_KEY: &str = "activation_atlas_timeline";
@@ -504,6 +545,8 @@ const HEADER_KEY: &str = "activation_atlas_timeline";
 struct Header {
     version: u32,
     layer: Layer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    geometry: Option<LayerGeometry>,
     class_names: Vec<String>,
     params: TimelineParams,
     frames: Vec<TimelineFrame>,
@@ -517,6 +560,8 @@ pub fn save_timeline(timeline: &Timeline, path: &Path) -> Result<(), TimelineErr
     let header = Header {
         version: 1,
         layer: timeline.layer,
+        // Written for networks other than the paper's; its own is implied, as before.
+        geometry: (timeline.geometry != LayerGeometry::paper(timeline.layer)).then(|| timeline.geometry.clone()),
         class_names: timeline.class_names.clone(),
         params: timeline.params.clone(),
         frames: timeline.frames.clone(),
@@ -599,8 +644,20 @@ pub fn load_timeline(path: &Path) -> Result<Timeline, TimelineError> {
     let px = TIMELINE_PATCH_PX as usize;
     let patches =
         if tensors.names().iter().any(|name| *name == "patches") { table("patches", Dtype::U8, &[n, px, px, 3])? } else { Vec::new() };
+    let geometry = match header.geometry {
+        Some(geometry) => geometry,
+        None if header.layer.is_conv() => LayerGeometry::paper(header.layer),
+        None => return Err(error(format!("{} is not a layer of the paper's network and the file says no other", header.layer))),
+    };
+    if geometry.grid == 0 || geometry.grid > 4096 || geometry.input_size == 0 {
+        return Err(error("the layer's geometry is out of range".into()));
+    }
+    if position.iter().any(|p| u32::from(p[0].max(p[1])) >= geometry.grid) {
+        return Err(error("a point lies outside the layer's grid".into()));
+    }
     Ok(Timeline {
         layer: header.layer,
+        geometry,
         class_names: header.class_names,
         params: header.params,
         image,
