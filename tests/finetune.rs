@@ -207,6 +207,37 @@ fn the_command_line_fine_tunes_and_cross_validates() {
     assert!(output.status.success(), "{}", common::text(&output.stderr));
     assert!(common::text(&output.stderr).contains("epochs 3..=3"), "{}", common::text(&output.stderr));
 
+    // Its timeline: a frame per epoch checkpoint, at the first block the run trains (those
+    // before it do not change); a layer the network does not have is refused with its list.
+    let timeline = out.path().join("run.timeline");
+    let args = ["atlas", "timeline", "--run", &path(&run), "--data", &path(data.path()), "--out", &path(&timeline)];
+    let output = common::run_cli(&args);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    let loaded = activation_atlas::engine::atlas::timeline::load_timeline(&timeline).unwrap();
+    let epochs: Vec<u32> = loaded.frames.iter().map(|frame| frame.epoch).collect();
+    assert_eq!(epochs, [2, 3], "the run's epoch checkpoints");
+    assert_eq!((loaded.layer.name(), loaded.geometry.architecture.as_str(), loaded.geometry.grid), ("block15", "efficientnet-lite0", 7));
+    assert!(loaded.has_patches());
+    assert!(loaded.movement(1) > 0.0, "the trained block changed between the frames");
+    let output = common::run_cli(&[&args[..], &["--layer", "conv2"]].concat());
+    assert!(!output.status.success());
+    assert!(common::text(&output.stderr).contains("block8"), "{}", common::text(&output.stderr));
+
+    // evaluate on the run's own held-out photos, 12 views each.
+    let output = common::run_cli(&[
+        "evaluate",
+        "--weights",
+        &path(&run.join("epoch-003.safetensors")),
+        "--data",
+        &path(data.path()),
+        "--split",
+        "validation",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", common::text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["result"]["images"], 3, "a fifth of each class of 4 photos held out, at least one each");
+
     let cv = out.path().join("cv");
     let output = common::run_cli(&[
         "cross-validate",

@@ -759,8 +759,8 @@ impl T {
             T::BaselineNoise => ("随机噪声", "noise"),
             T::SanityCheck => ("合理性检查…", "Sanity check…"),
             T::SanityHeading => (
-                "合理性检查：从 fc3 往下逐层把权重换成随机数，看热力图变了多少（相关越低越好）",
-                "Sanity check: the weights are replaced by random ones from fc3 down, layer by layer; how much does the map change (lower similarity is better)",
+                "合理性检查：从最后一层往下逐层把权重换成随机数，看热力图变了多少（相关越低越好）",
+                "Sanity check: the weights are replaced by random ones from the last layer down, layer by layer; how much does the map change (lower similarity is better)",
             ),
             T::SanityRandomisedDownTo => ("随机化到", "Random down to"),
             T::SanityInsensitive => (

@@ -365,7 +365,7 @@ pub(super) fn print_faithfulness(report: &crate::engine::faithfulness::Faithfuln
 }
 
 pub(super) fn print_sanity(report: &crate::engine::faithfulness::SanityReport) {
-    println!("sanity check (weights randomised from fc3 down):");
+    println!("sanity check (weights randomised from the last layer down, stage by stage):");
     println!("  {:<16} {:>9} {:>7}", "random down to", "Spearman", "SSIM");
     for stage in &report.stages {
         println!("  {:<16} {:>9.3} {:>7.3}", stage.randomised_down_to.name(), stage.spearman, stage.ssim);

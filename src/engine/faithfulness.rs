@@ -173,7 +173,7 @@ pub const RANDOMISATION_ORDER: [Layer; 7] = [Layer::FC3, Layer::FC2, Layer::FC1,
 /// into its reverse (large where it was small) has changed with the weights.
 pub const INSENSITIVE_CORRELATION: f32 = 0.5;
 
-/// The map after randomising every layer from fc3 down to `layer`, compared with the trained map.
+/// The map after randomising every layer from the last down to `randomised_down_to`, compared with the trained map.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SanityStage {
     pub randomised_down_to: Layer,
@@ -221,9 +221,8 @@ pub fn sanity_check(
 
 /// The sanity check on any network, of `method`'s map at `layer` (an index into its spec): the
 /// paper's network through [`sanity_check`]; another network's stages with parameters are made
-/// random from its last layer down to its first, each tensor (not the batch norms' running
-/// statistics) replaced by seeded normal values of the trained tensor's own mean and spread, so
-/// the activations keep their scale while their content goes. Reports `progress(done, stages)`.
+/// random from its last layer down to its first, each stage started afresh as re-creating it
+/// would (weights seeded noise of the trained weights' spread, biases 0, batch norms new). Reports `progress(done, stages)`.
 #[allow(clippy::too_many_arguments)]
 pub fn sanity_check_at(
     net: &dyn Network,
@@ -260,8 +259,9 @@ pub fn sanity_check_at(
     Ok(SanityReport { method, stages, insensitive })
 }
 
-/// Replaces the learnt tensors of `net`'s stage `stage` with seeded normal values of each
-/// tensor's own mean and standard deviation.
+/// Gives `net`'s stage `stage` a fresh start, as re-creating its layers would: weights seeded
+/// normal values of the trained weights' spread around zero, biases 0, batch-norm scales 1 and
+/// running statistics those of a new batch norm (mean 0, variance 1).
 fn randomise_stage(net: &dyn Network, stage: usize, seed: u64) {
     let prefixes = net.layer_prefixes(stage);
     let mut rng = SeededRng::new(seed);
@@ -269,14 +269,19 @@ fn randomise_stage(net: &dyn Network, stage: usize, seed: u64) {
     variables.sort_by(|a, b| a.0.cmp(&b.0));
     tch::no_grad(|| {
         for (name, mut tensor) in variables {
-            let statistic = name.ends_with("running_mean") || name.ends_with("running_var") || name.ends_with("num_batches_tracked");
-            if statistic || !prefixes.iter().any(|prefix| name.starts_with(prefix.as_str())) || !tensor.is_floating_point() {
+            if !prefixes.iter().any(|prefix| name.starts_with(prefix.as_str())) || !tensor.is_floating_point() {
                 continue;
             }
-            let float = tensor.to_kind(Kind::Float);
-            let (mean, spread) = (float.mean(Kind::Float), if tensor.numel() > 1 { float.std(false) } else { float.abs() * 0.1 });
-            let noise = rng.normal_tensor(&tensor.size(), tensor.device()) * spread + mean;
-            tensor.copy_(&noise.to_kind(tensor.kind()));
+            if tensor.dim() >= 2 {
+                let spread = tensor.to_kind(Kind::Float).std(false);
+                let noise = rng.normal_tensor(&tensor.size(), tensor.device()) * spread;
+                tensor.copy_(&noise.to_kind(tensor.kind()));
+            } else if name.ends_with("running_var") || name.ends_with(".weight") {
+                let _ = tensor.fill_(1.0);
+            } else {
+                // Biases, batch-norm shifts and running means.
+                let _ = tensor.fill_(0.0);
+            }
         }
     });
 }
