@@ -105,3 +105,39 @@ fn a_timeline_made_while_the_run_trains_is_complete_when_it_ends_and_scrubs_and_
     let pictures = image::AnimationDecoder::into_frames(decoder).collect_frames().unwrap();
     assert_eq!(pictures.len(), (epochs.len() - 1) * 5 + 1, "a picture per checkpoint and four between each two");
 }
+
+#[test]
+fn a_fine_tuning_has_its_timeline_at_the_first_block_it_trains() {
+    let data = common::flowers17_subset(&["daisy", "sunflower", "tulip"], 6, false);
+    let runs = tempfile::tempdir().unwrap();
+    let folder = data.path().to_path_buf();
+    let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {
+        DialogKind::PickDataFolder => Some(folder.clone()),
+        _ => None,
+    });
+    let options = AppOptions { run_root: Some(runs.path().join("runs")), ..common::app_options(picker) };
+    let mut harness = common::app_on_training_folder(options, [1280.0, 1000.0]);
+    harness.get_by_label("预训练的 EfficientNet-Lite0（微调最后几层）").click();
+    harness.run_steps(2);
+    harness.get_by_label("轮数").set_value_accesskit(2.0);
+    harness.get_by_label("微调的层数").set_value_accesskit(2.0);
+    harness.get_by_label("每隔几轮保存").set_value_accesskit(1.0);
+    harness.run_steps(2);
+    harness.get_by_label("开始训练").click();
+    common::run_until(&mut harness, "the fine-tuning ends", 300, |app| app.train().run().running.is_none() && !app.worker_busy());
+    assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
+
+    harness.get_by_label("地图集").click();
+    harness.run_steps(2);
+    harness.get_by_label("时间线").click();
+    harness.run_steps(2);
+    harness.get_by_label("训练运行的时间线").click();
+    common::run_until(&mut harness, "the timeline is made", 300, |app| {
+        app.atlas().timeline().building.is_none() && app.atlas().timeline().timeline.is_some()
+    });
+    assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
+    let timeline = harness.state().atlas().timeline().timeline.clone().unwrap();
+    // The blocks before the trained ones do not change: the timeline shows the first that does.
+    assert_eq!((timeline.layer.name(), timeline.geometry.architecture.as_str()), ("block15", "efficientnet-lite0"));
+    assert_eq!(timeline.frames.iter().map(|f| f.epoch).collect::<Vec<_>>(), [1, 2]);
+}

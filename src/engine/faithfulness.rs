@@ -239,7 +239,7 @@ pub fn sanity_check_at(
         return sanity_check(paper, image, method, class, &settings, progress, cancel);
     }
     let trained = attribute_at(net, image, method, class, layer, settings, &mut |_, _| {}, cancel)?.heat;
-    let Some(randomised) = super::network::duplicate_network(net) else {
+    let Some(randomised) = duplicate_network(net) else {
         return Err(AttributionError::NotForThisNetwork(method));
     };
     let spec = net.spec();
@@ -257,6 +257,17 @@ pub fn sanity_check_at(
     }
     let insensitive = stages.last().is_some_and(|stage| stage.spearman >= INSENSITIVE_CORRELATION);
     Ok(SanityReport { method, stages, insensitive })
+}
+
+/// A copy of `net` with its own weights (the sanity check randomises the copy); None for a
+/// network this app cannot build.
+fn duplicate_network(net: &dyn Network) -> Option<Box<dyn Network>> {
+    if let Some(paper) = super::model::paper_net(net) {
+        return Some(Box::new(paper.duplicate()));
+    }
+    let mut copy = super::network::build_network(net.spec().architecture, net.spec().num_classes(), net.device())?;
+    copy.var_store_mut().copy(net.var_store()).ok()?;
+    Some(copy)
 }
 
 /// Gives `net`'s stage `stage` a fresh start, as re-creating its layers would: weights seeded

@@ -281,17 +281,6 @@ pub(crate) fn parameters_under(vs: &nn::VarStore, prefixes: &[String]) -> i64 {
 }
 
 /// An imported network of one of the [`Architecture::IMPORTABLE`] families.
-/// A copy of `net` with its own weights (the sanity check randomises the copy); None for a
-/// network this app cannot build.
-pub fn duplicate_network(net: &dyn Network) -> Option<Box<dyn Network>> {
-    if let Some(paper) = crate::engine::model::paper_net(net) {
-        return Some(Box::new(paper.duplicate()));
-    }
-    let mut copy = build_network(net.spec().architecture, net.spec().num_classes(), net.device())?;
-    copy.var_store_mut().copy(net.var_store()).ok()?;
-    Some(copy)
-}
-
 pub fn build_network(architecture: Architecture, num_classes: i64, device: tch::Device) -> Option<Box<dyn Network>> {
     match architecture {
         Architecture::EfficientNetLite0 => Some(Box::new(efficientnet_lite::EfficientNetLite::lite0(num_classes, device))),
