@@ -381,17 +381,7 @@ fn cross_validate_transfer(
     let features = features_reporting(&backbone, &photos)?;
     let labels = photos.labels.clone();
     let accuracies = if recipe.fine_tunes() {
-        let mut on_epoch = |fold: u32, record: &crate::engine::train::EpochRecord| {
-            eprintln!(
-                "fold {} epoch {:>3}  train loss {:.4} acc {:.3}  held-out acc {:.3}  {:.1}s",
-                fold + 1,
-                record.epoch,
-                record.train_loss,
-                record.train_accuracy,
-                record.validation_accuracy,
-                record.duration_secs
-            )
-        };
+        let mut on_epoch = |fold: u32, record: &crate::engine::train::EpochRecord| print_fold_epoch(fold, record);
         crate::engine::finetune::cross_validate_finetune(
             &backbone,
             &photos,
@@ -446,6 +436,19 @@ fn cross_validate_transfer(
     Ok(serde_json::to_value(&report)?)
 }
 
+/// One line on stderr per epoch of a fold, for the paper's network and a fine-tuning alike.
+fn print_fold_epoch(fold: u32, record: &crate::engine::train::EpochRecord) {
+    eprintln!(
+        "fold {} epoch {:>3}  train loss {:.4} acc {:.3}  held-out acc {:.3}  {:.1}s",
+        fold + 1,
+        record.epoch,
+        record.train_loss,
+        record.train_accuracy,
+        record.validation_accuracy,
+        record.duration_secs
+    );
+}
+
 pub(super) fn cross_validate_command(args: CrossValidateArgs, out: Output) -> Result<serde_json::Value> {
     use crate::engine::cross_validation::{CrossValidationEvent, cross_validate};
     let recipe = recipe_config(&args.recipe, &args.data);
@@ -463,15 +466,7 @@ pub(super) fn cross_validate_command(args: CrossValidateArgs, out: Output) -> Re
         CrossValidationEvent::FoldStarted { fold, resumed_at_epoch } => {
             eprintln!("fold {} continues after epoch {resumed_at_epoch}", fold + 1)
         }
-        CrossValidationEvent::Epoch { fold, record } if !out.json => eprintln!(
-            "fold {} epoch {:>3}  train loss {:.4} acc {:.3}  held-out acc {:.3}  {:.1}s",
-            fold + 1,
-            record.epoch,
-            record.train_loss,
-            record.train_accuracy,
-            record.validation_accuracy,
-            record.duration_secs
-        ),
+        CrossValidationEvent::Epoch { fold, record } if !out.json => print_fold_epoch(fold, &record),
         CrossValidationEvent::Epoch { .. } => {}
         CrossValidationEvent::FoldFinished(result) => {
             eprintln!("fold {} done: accuracy {:.4} on {} held-out photos", result.fold + 1, result.accuracy, result.held_out_images)

@@ -161,12 +161,7 @@ pub fn train_finetune(
 
 /// The parts of a recipe fine-tuning does not have, refused rather than ignored.
 fn check_recipe(config: &TrainConfig) -> Result<(), TrainError> {
-    if config.batch_size == 0 {
-        return Err(TrainError::InvalidConfig("batch size must be at least 1".into()));
-    }
-    if !(config.learning_rate > 0.0 && config.learning_rate.is_finite()) {
-        return Err(TrainError::InvalidConfig("learning rate must be a positive number".into()));
-    }
+    super::train::validate_config(config)?;
     if !config.mixing.is_off() || config.ema_decay > 0.0 {
         return Err(TrainError::InvalidConfig(
             "mixup, CutMix and weight averaging are for the paper's network; fine-tuning uses flips, crops and colour jitter".into(),

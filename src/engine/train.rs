@@ -306,7 +306,8 @@ pub fn train(
     Ok(TrainOutcome::Finished { best: best_path, last: last_path, history })
 }
 
-fn validate_config(config: &TrainConfig) -> Result<(), TrainError> {
+/// Refuses settings no training can use (shared with fine-tuning, which adds its own).
+pub(crate) fn validate_config(config: &TrainConfig) -> Result<(), TrainError> {
     let invalid = |message: &str| Err(TrainError::InvalidConfig(message.to_string()));
     if config.batch_size == 0 {
         return invalid("batch size must be at least 1");
