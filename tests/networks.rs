@@ -253,9 +253,30 @@ fn every_general_method_runs_on_lite0_and_says_why_where_it_cannot() {
     let pool = net.spec().layer_index("pool").expect("pool");
     let error = attribute_at(net, &photo, AttributionMethod::GradCam, 985, pool, &settings, &mut |_, _| {}, &never).expect_err("no grid");
     assert!(error.to_string().contains("pool"), "{error}");
-    let error = attribute_at(net, &photo, AttributionMethod::GuidedBackprop, 985, layer, &settings, &mut |_, _| {}, &never)
-        .expect_err("paper only");
-    assert!(error.to_string().contains("Guided"), "{error}");
+    // Guided backprop by autograd cut at each ReLU6: a map, and another one than the plain gradient's.
+    let guided = attribute_at(net, &photo, AttributionMethod::GuidedBackprop, 985, layer, &settings, &mut |_, _| {}, &never)
+        .expect("guided backprop on any network");
+    let plain = attribute_at(net, &photo, AttributionMethod::Saliency, 985, layer, &settings, &mut |_, _| {}, &never).expect("saliency");
+    assert!(!guided.all_zero);
+    assert_ne!(guided.raw.values, plain.raw.values);
+    let guided_cam = attribute_at(net, &photo, AttributionMethod::GuidedGradCam, 985, layer, &settings, &mut |_, _| {}, &never)
+        .expect("guided Grad-CAM on any network");
+    assert!(!guided_cam.all_zero);
+}
+
+#[test]
+fn guided_backprop_by_autograd_equals_the_paper_networks_hand_carried_one() {
+    use activation_atlas::engine::network::guided::guided_backprop_by_autograd;
+    let net = common::shipped_net(false);
+    let pictures =
+        activation_atlas::engine::image_input::images_to_tensor([&common::flowers17_input("daisy"), &common::flowers17_input("sunflower")]);
+    for class in [0, 5, 16] {
+        let hand = values(&net.guided_backprop(&pictures, class));
+        let general = values(&guided_backprop_by_autograd(&net, &pictures, class));
+        let largest = hand.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(largest > 0.0, "class {class}: a blank map");
+        assert!(max_difference(&hand, &general) <= 1e-5 * largest, "class {class}: {}", max_difference(&hand, &general));
+    }
 }
 
 #[test]

@@ -381,11 +381,8 @@ pub(super) fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_j
     let checkpoint = load_network(&weights, default_device())?;
     let net = checkpoint.net.as_ref();
     let settings = args.attribution.settings(net)?;
-    let paper = crate::engine::model::paper_net(net).is_some();
     let methods: Vec<AttributionMethod> = if args.methods.is_empty() {
-        // Guided backprop has a form for the paper's network only so far.
-        let general = |m: &&AttributionMethod| paper || !matches!(m, AttributionMethod::GuidedBackprop | AttributionMethod::GuidedGradCam);
-        AttributionMethod::ALL.iter().filter(general).copied().collect()
+        AttributionMethod::ALL.to_vec()
     } else {
         args.methods
             .iter()
@@ -397,11 +394,6 @@ pub(super) fn explain_eval(args: ExplainEvalArgs, out: Output) -> Result<serde_j
             })
             .collect::<Result<_>>()?
     };
-    if !paper
-        && let Some(method) = methods.iter().find(|m| matches!(m, AttributionMethod::GuidedBackprop | AttributionMethod::GuidedGradCam))
-    {
-        bail!("{} is for the paper's network so far", method.cli_name());
-    }
     let dataset = load_dataset_reporting_at(&args.data, net.spec().input_size)?;
     let mut chosen = chosen_split(args.split, &checkpoint.meta, &weights, &dataset)?;
     // Taken in turn from each class, so a limit keeps every class.

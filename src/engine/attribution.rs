@@ -12,6 +12,7 @@ use tch::{Kind, Tensor};
 use super::explain::{image_batch, occlusion};
 use super::model::{Layer, Net};
 use super::network::Network;
+use super::network::guided::guided_backprop;
 use super::render::Map2d;
 use super::rng::SeededRng;
 
@@ -287,7 +288,7 @@ pub fn attribute_at(
             finish(input_shaped(values.clone()), channel_sum_abs(&values, n).scaled_to_quantile(GRADIENT_QUANTILE))
         }
         AttributionMethod::GuidedBackprop => {
-            let guided = net.guided_backprop(&batch, class).ok_or(AttributionError::NotForThisNetwork(method))?;
+            let guided = guided_backprop(net, &batch, class);
             let values = to_vec(&guided);
             finish(input_shaped(values.clone()), channel_max_abs(&values, n).scaled_to_quantile(GRADIENT_QUANTILE))
         }
@@ -304,7 +305,7 @@ pub fn attribute_at(
             finish(raw, upsample(&cam, n).normalised())
         }
         AttributionMethod::GuidedGradCam => {
-            let guided = net.guided_backprop(&batch, class).ok_or(AttributionError::NotForThisNetwork(method))?;
+            let guided = guided_backprop(net, &batch, class);
             let cam = upsample(&gradient_cam(net, &batch, layer, class, AttributionMethod::GradCam), n).normalised();
             let plane = n * n;
             let values: Vec<f32> = to_vec(&guided).iter().enumerate().map(|(i, g)| g * cam.values[i % plane]).collect();

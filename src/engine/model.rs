@@ -5,6 +5,7 @@ use std::fmt;
 
 use tch::{Device, Tensor, nn, nn::Module};
 
+use super::network::guided::relu;
 use super::network::{Architecture, GridTracker, LayerKind, Network, NetworkSpec, vector_layer};
 
 /// Side length of the square RGB input, in pixels.
@@ -491,14 +492,14 @@ impl Network for Net {
 
     fn stage(&self, index: usize, input: &Tensor, train: bool) -> Tensor {
         match Layer::ALL.get(index).copied() {
-            Some(layer) if layer.is_conv() => self.convs[index].forward(input).relu().max_pool2d_default(2),
-            Some(Layer::FC1) => self.fc1.forward(&input.flatten(1, -1)).relu(),
-            Some(Layer::FC2) => self.fc2.forward(&input.dropout(DROPOUT, train)).relu(),
+            Some(layer) if layer.is_conv() => relu(&self.convs[index].forward(input)).max_pool2d_default(2),
+            Some(Layer::FC1) => relu(&self.fc1.forward(&input.flatten(1, -1))),
+            Some(Layer::FC2) => relu(&self.fc2.forward(&input.dropout(DROPOUT, train))),
             _ => self.fc3.forward(&input.dropout(DROPOUT, train)),
         }
     }
 
-    fn guided_backprop(&self, images: &Tensor, class: usize) -> Option<Tensor> {
+    fn hand_guided_backprop(&self, images: &Tensor, class: usize) -> Option<Tensor> {
         Some(Net::guided_backprop(self, images, class))
     }
 

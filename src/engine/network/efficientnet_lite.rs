@@ -5,6 +5,7 @@
 
 use tch::{Device, Tensor, nn, nn::Module};
 
+use super::guided::relu6;
 use super::layers::{ConvBn, Padding, linear};
 use super::{Architecture, GridTracker, LayerKind, Network, NetworkSpec, vector_layer};
 
@@ -37,10 +38,6 @@ impl MbBlock {
         x = self.project.forward_t(&x, train);
         if self.skip { x + input } else { x }
     }
-}
-
-fn relu6(x: &Tensor) -> Tensor {
-    x.clamp(0.0, 6.0)
 }
 
 pub struct EfficientNetLite {

@@ -8,6 +8,7 @@
 //! into a checkpoint of ours.
 
 pub mod efficientnet_lite;
+pub mod guided;
 pub mod import;
 mod layers;
 pub mod pickle;
@@ -260,8 +261,9 @@ pub trait Network: Send {
         parameters_under(self.var_store(), &self.layer_prefixes(layer))
     }
 
-    /// Guided backpropagation, where the network has a hand-carried form of it (the paper's).
-    fn guided_backprop(&self, _images: &Tensor, _class: usize) -> Option<Tensor> {
+    /// A hand-carried guided backpropagation, where the network has one (the paper's); every
+    /// other network takes [`guided::guided_backprop`]'s general path.
+    fn hand_guided_backprop(&self, _images: &Tensor, _class: usize) -> Option<Tensor> {
         None
     }
 

@@ -4,6 +4,7 @@
 
 use tch::{Device, Tensor, nn, nn::Module};
 
+use super::guided::relu;
 use super::layers::{ConvBn, Padding, linear};
 use super::{Architecture, GridTracker, LayerKind, Network, NetworkSpec, vector_layer};
 
@@ -23,14 +24,14 @@ impl ResBlock {
         for (index, conv) in self.convs.iter().enumerate() {
             x = conv.forward_t(&x, train);
             if index + 1 < self.convs.len() {
-                x = x.relu();
+                x = relu(&x);
             }
         }
         let shortcut = match &self.downsample {
             Some(projection) => projection.forward_t(input, train),
             None => input.shallow_clone(),
         };
-        (x + shortcut).relu()
+        relu(&(x + shortcut))
     }
 }
 
@@ -138,7 +139,7 @@ impl Network for ResNet {
     fn stage(&self, index: usize, input: &Tensor, train: bool) -> Tensor {
         let blocks = self.blocks.len();
         match index {
-            0 => self.stem.forward_t(input, train).relu(),
+            0 => relu(&self.stem.forward_t(input, train)),
             1 => input.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false),
             i if i < blocks + 2 => self.blocks[i - 2].forward_t(input, train),
             i if i == blocks + 2 => input.mean_dim([2i64, 3].as_slice(), false, input.kind()),
