@@ -1,5 +1,5 @@
-//! The shipped description file covers every flowers17 class in both languages, and user files
-//! are matched, reported and saved properly.
+//! The shipped description files cover every flowers17 class in both languages and name every
+//! ImageNet class in both; user files are matched, reported and saved properly.
 
 mod common;
 
@@ -61,4 +61,33 @@ fn a_broken_file_among_good_ones_is_reported_with_its_line() {
     assert_eq!(errors.len(), 1);
     let message = errors[0].to_string();
     assert!(message.contains("bad.toml") && message.contains("line 3"), "{message}");
+}
+
+#[test]
+fn an_imagenet_network_gets_every_class_named_in_chinese_and_english() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("descriptions");
+    let classes = activation_atlas::engine::network::import::imagenet_class_names();
+    assert_eq!(classes.len(), 1000);
+    let (set, errors) = find_matching(&dir, &classes);
+    assert!(errors.is_empty(), "{errors:?}");
+    let set = set.expect("a description file matches ImageNet's classes");
+    assert!(set.path.ends_with("imagenet.toml"), "{}", set.path.display());
+    assert_eq!(set.coverage(&classes), 1000);
+    let mut chinese = std::collections::HashSet::new();
+    for class in &classes {
+        let entry = set.get(class).unwrap();
+        assert_eq!(&entry.name_en, class);
+        assert!(
+            entry.name_zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) || entry.name_zh == "iPod",
+            "{class}: {}",
+            entry.name_zh
+        );
+        assert!(chinese.insert(entry.name_zh.clone()), "{class}: '{}' names two classes", entry.name_zh);
+    }
+    // The two cranes and the two swimsuits keep apart.
+    assert_eq!((set.get("crane bird").unwrap().name_zh.as_str(), set.get("crane").unwrap().name_zh.as_str()), ("鹤", "起重机"));
+    assert_eq!(set.get("daisy").unwrap().name_zh, "雏菊");
+    // The flower data set still gets its own file, not ImageNet's (which names daisy too).
+    let (flowers, _) = find_matching(&dir, &["daisy".to_string(), "sunflower".to_string(), "tulip".to_string()]);
+    assert!(flowers.expect("a match").path.ends_with("flowers17.toml"));
 }
