@@ -117,7 +117,7 @@ fn a_fine_tuning_has_its_timeline_at_the_first_block_it_trains() {
     });
     let options = AppOptions { run_root: Some(runs.path().join("runs")), ..common::app_options(picker) };
     let mut harness = common::app_on_training_folder(options, [1280.0, 1000.0]);
-    harness.get_by_label("预训练的 EfficientNet-Lite0（微调最后几层）").click();
+    harness.get_by_label("预训练的网络（微调最后几层）").click();
     harness.run_steps(2);
     harness.get_by_label("轮数").set_value_accesskit(2.0);
     harness.get_by_label("微调的层数").set_value_accesskit(2.0);

@@ -26,7 +26,7 @@ fn a_pretrained_start_trains_a_last_layer_in_the_window_and_its_model_names_flow
     };
     let mut harness: Harness<'static, AtlasApp> = common::app_on_training_folder(options, [1280.0, 900.0]);
 
-    harness.get_by_label("预训练的 EfficientNet-Lite0（只训练最后一层）").click();
+    harness.get_by_label("预训练的网络（只训练最后一层）").click();
     harness.run_steps(2);
     // The choice says what it means, and the form holds that start's recipe.
     harness.get_by_label_contains("这个网络已经在一百多万张照片上学会了看边缘、纹理和形状");
@@ -88,7 +88,7 @@ fn fine_tuning_is_a_third_start_in_the_window_with_its_own_recipe() {
     let options = AppOptions { run_root: Some(runs.path().to_path_buf()), ..common::app_options(picker) };
     let mut harness: Harness<'static, AtlasApp> = common::app_on_training_folder(options, [1280.0, 1000.0]);
 
-    harness.get_by_label("预训练的 EfficientNet-Lite0（微调最后几层）").click();
+    harness.get_by_label("预训练的网络（微调最后几层）").click();
     harness.run_steps(2);
     harness.get_by_label_contains("再用随机裁剪、翻转过的照片一起调整它最后几层");
     let recipe = harness.state().train().form().recipe.clone();
@@ -122,4 +122,43 @@ fn fine_tuning_is_a_third_start_in_the_window_with_its_own_recipe() {
     harness.run_steps(2);
     assert!(harness.state().train().form().recipe.pretrained.is_none());
     assert!(harness.query_all_by_label("微调的层数").next().is_none());
+}
+
+#[test]
+fn the_open_imported_network_is_a_pretrained_start_in_the_window() {
+    use activation_atlas::engine::checkpoint::save_network;
+    use activation_atlas::engine::network::build_network;
+    use activation_atlas::engine::network::import::{imagenet_class_names, load_network, network_meta};
+    let data = common::flowers17_subset(&["daisy", "sunflower"], 6, false);
+    let runs = tempfile::tempdir().unwrap();
+    // A ResNet-18 as 模型 → 导入网络… leaves one, open in the window.
+    let resnet = build_network(Architecture::ResNet18, 1000, tch::Device::Cpu).unwrap();
+    let imported = runs.path().join("my-resnet18.safetensors");
+    save_network(resnet.var_store(), &network_meta(resnet.as_ref(), imagenet_class_names()), &imported).unwrap();
+    let folder = data.path().to_path_buf();
+    let picker: Picker = picker_from(move |request: DialogRequest| match request.kind {
+        DialogKind::PickDataFolder => Some(folder.clone()),
+        _ => None,
+    });
+    let options = AppOptions { run_root: Some(runs.path().to_path_buf()), model: Some(imported.clone()), ..common::app_options(picker) };
+    let mut harness: Harness<'static, AtlasApp> = common::app_on_training_folder(options, [1280.0, 900.0]);
+
+    harness.get_by_label("预训练的网络（只训练最后一层）").click();
+    harness.run_steps(2);
+    // The shipped network is the start until the open one is chosen.
+    assert_eq!(harness.state().train().form().recipe.pretrained.as_ref().unwrap().backbone, "efficientnet-lite0");
+    harness.get_by_label_contains("打开的网络：my-resnet18").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().train().form().recipe.pretrained.as_ref().unwrap().backbone, imported.display().to_string());
+    harness.get_by_label("轮数").set_value_accesskit(2.0);
+    harness.run_steps(2);
+    harness.get_by_label("开始训练").click();
+    common::run_until(&mut harness, "training ends", 240, |app| {
+        app.train().run().running.is_none() && !app.worker_busy() && !app.train().history().checkpoints.is_empty()
+    });
+    assert!(harness.state().messages.error.is_none(), "{:?}", harness.state().messages.error);
+    let best = harness.state().train().history().checkpoints.iter().find(|c| c.path.ends_with("best.safetensors")).unwrap().path.clone();
+    let trained = load_network(&best, tch::Device::Cpu).expect("a whole network");
+    assert_eq!(trained.meta.architecture, "resnet18");
+    assert_eq!(trained.meta.class_names, ["daisy", "sunflower"]);
 }

@@ -147,3 +147,45 @@ fn train_from_pretrained_on_the_command_line_and_what_it_refuses() {
     assert!(!output.status.success());
     assert!(common::text(&output.stderr).contains("no pretrained network 'vgg16'"), "{}", common::text(&output.stderr));
 }
+
+#[test]
+fn an_imported_network_is_a_pretrained_start_too() {
+    use activation_atlas::engine::checkpoint::{read_checkpoint_meta, save_network};
+    use activation_atlas::engine::network::import::{imagenet_class_names, network_meta};
+    use activation_atlas::engine::network::{Architecture, build_network};
+    let data = common::flowers17_subset(&["daisy", "sunflower"], 4, true);
+    let out = tempfile::tempdir().unwrap();
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    // A ResNet-18 as `model import` leaves one: weights and a sidecar naming its architecture.
+    let resnet = build_network(Architecture::ResNet18, 1000, Device::Cpu).unwrap();
+    let imported = out.path().join("resnet18.safetensors");
+    save_network(resnet.var_store(), &network_meta(resnet.as_ref(), imagenet_class_names()), &imported).unwrap();
+    for (mode, extra) in [("linear", vec![]), ("finetune", vec!["--unfreeze", "2", "--batch-size", "4"])] {
+        let run = out.path().join(mode);
+        let mut args = vec!["train", "--from-pretrained", imported.to_str().unwrap(), "--mode", mode, "--epochs", "1"];
+        args.extend(extra);
+        let (data_arg, run_arg) = (path(data.path()), path(&run));
+        args.extend(["--data", &data_arg, "--out", &run_arg]);
+        let output = common::run_cli(&args);
+        assert!(output.status.success(), "{mode}: {}", common::text(&output.stderr));
+        let trained = load_network(&run.join("epoch-001.safetensors"), Device::Cpu).expect("a whole network");
+        assert_eq!(trained.meta.architecture, "resnet18", "{mode}");
+        assert_eq!(trained.meta.class_names, ["daisy", "sunflower"], "{mode}");
+    }
+    // Fine-tuning the imported ResNet-18 trained only its last two blocks (and the new layer).
+    let before = load_network(&imported, Device::Cpu).unwrap();
+    let after = load_network(&out.path().join("finetune/epoch-001.safetensors"), Device::Cpu).unwrap();
+    let weight = |net: &activation_atlas::engine::network::import::LoadedNetwork, name: &str| net.net.var_store().variables()[name].copy();
+    assert!(weight(&before, "layer3.0.conv1.weight").equal(&weight(&after, "layer3.0.conv1.weight")));
+    assert!(!weight(&before, "layer4.1.conv1.weight").equal(&weight(&after, "layer4.1.conv1.weight")));
+
+    // The paper's network is no pretrained start; a missing file is named.
+    let paper = activation_atlas::resources::shipped_model().unwrap();
+    assert_eq!(read_checkpoint_meta(&paper).unwrap().architecture, activation_atlas::engine::checkpoint::ARCHITECTURE);
+    let run = path(&out.path().join("refused"));
+    let output = common::run_cli(&["train", "--from-pretrained", paper.to_str().unwrap(), "--data", &path(data.path()), "--out", &run]);
+    assert!(!output.status.success());
+    assert!(common::text(&output.stderr).contains("cannot be a pretrained start"), "{}", common::text(&output.stderr));
+    let output = common::run_cli(&["train", "--from-pretrained", "/nowhere/net.safetensors", "--data", &path(data.path()), "--out", &run]);
+    assert!(common::text(&output.stderr).contains("no pretrained network '/nowhere/net.safetensors'"), "{}", common::text(&output.stderr));
+}

@@ -169,6 +169,10 @@ pub enum T {
     StartPretrainedExplained,
     StartFinetune,
     StartFinetuneExplained,
+    PretrainedFrom,
+    BackboneShipped,
+    BackboneOpen,
+    HintBackboneImport,
     Unfreeze,
     HintUnfreeze,
     PredictedClassOption,
@@ -706,7 +710,7 @@ impl T {
             T::ChooseAtlasDataFolder => ("选择文件夹…", "Choose folder…"),
             T::TrainStart => ("起点：", "Start from:"),
             T::StartScratch => ("论文的网络，从头训练", "the paper's network, from scratch"),
-            T::StartPretrained => ("预训练的 EfficientNet-Lite0（只训练最后一层）", "pretrained EfficientNet-Lite0 (last layer only)"),
+            T::StartPretrained => ("预训练的网络（只训练最后一层）", "a pretrained network (last layer only)"),
             T::StartScratchExplained => (
                 "网络从随机的权重开始，只从这个文件夹的照片里学：几分钟到几十分钟。",
                 "The network starts from random weights and learns from this folder's photos alone: minutes to tens of minutes.",
@@ -715,9 +719,14 @@ impl T {
                 "这个网络已经在一百多万张照片上学会了看边缘、纹理和形状；只为你的类别训练一个新的最后一层，几十秒就好，通常也准确得多。",
                 "This network has already learnt edges, textures and shapes from over a million photos; only a new last layer is trained for your classes: under a minute, and usually far more accurate.",
             ),
-            T::StartFinetune => {
-                ("预训练的 EfficientNet-Lite0（微调最后几层）", "pretrained EfficientNet-Lite0 (fine-tune its last blocks)")
-            }
+            T::StartFinetune => ("预训练的网络（微调最后几层）", "a pretrained network (fine-tune its last blocks)"),
+            T::PretrainedFrom => ("预训练的网络：", "Pretrained network:"),
+            T::BackboneShipped => ("EfficientNet-Lite0（ImageNet，随应用提供）", "EfficientNet-Lite0 (ImageNet, ships with the app)"),
+            T::BackboneOpen => ("打开的网络：", "the open network: "),
+            T::HintBackboneImport => (
+                "也可以从你导入的网络开始（EfficientNet-Lite0、ResNet-18/50）：先在 模型 → 导入网络… 里导入并打开它。",
+                "You can also start from a network you imported (EfficientNet-Lite0, ResNet-18/50): import and open it first with Model → Import network….",
+            ),
             T::StartFinetuneExplained => (
                 "同一个预训练网络，先训练新的最后一层，再用随机裁剪、翻转过的照片一起调整它最后几层：几分钟，常常比只训练最后一层更准。",
                 "The same pretrained network: a new last layer first, then its last blocks adjusted too, on randomly cropped and flipped photos: a few minutes, often more accurate than the last layer alone.",

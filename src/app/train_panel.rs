@@ -410,10 +410,10 @@ impl TrainPanel {
         self.dataset.getting_flowers17 = cx.submit(Job::Train(TrainJob::GetFlowers17 { dir, from }));
     }
 
-    /// Where training starts: the paper's network from scratch, or a pretrained network with a
-    /// new last layer, alone or with its last blocks; choosing one puts that start's own recipe
-    /// in the form.
-    fn start_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
+    /// Where training starts: the paper's network from scratch, or a pretrained network (the
+    /// shipped one, or the open network when it is an imported one) with a new last layer, alone
+    /// or with its last blocks; choosing one puts that start's own recipe in the form.
+    fn start_ui(&mut self, ui: &mut egui::Ui, lang: Lang, open_network: Option<&ModelInfo>) {
         let form = &mut self.form;
         let current = StartChoice::of(&form.recipe);
         let mut choice = current;
@@ -428,13 +428,18 @@ impl TrainPanel {
             StartChoice::Linear => T::StartPretrainedExplained.get(lang),
             StartChoice::Finetune => T::StartFinetuneExplained.get(lang),
         });
+        let running = self.run.running.is_some();
+        if let Some(start) = &mut form.recipe.pretrained {
+            ui.add_enabled_ui(!running, |ui| backbone_ui(ui, lang, &mut start.backbone, open_network));
+        }
         if choice != current {
             let (seed, validation_fraction) = (form.recipe.seed, form.recipe.validation_fraction);
-            let backbone = crate::engine::transfer::BACKBONES[0].0;
+            let shipped = crate::engine::transfer::BACKBONES[0].0.to_string();
+            let backbone = form.recipe.pretrained.as_ref().map_or(shipped, |start| start.backbone.clone());
             form.recipe = match choice {
                 StartChoice::Scratch => TrainConfig::default(),
-                StartChoice::Linear => crate::engine::recipe::linear_head_recipe(backbone),
-                StartChoice::Finetune => crate::engine::recipe::finetune_recipe(backbone, crate::engine::recipe::DEFAULT_UNFREEZE),
+                StartChoice::Linear => crate::engine::recipe::linear_head_recipe(&backbone),
+                StartChoice::Finetune => crate::engine::recipe::finetune_recipe(&backbone, crate::engine::recipe::DEFAULT_UNFREEZE),
             };
             (form.recipe.seed, form.recipe.validation_fraction) = (seed, validation_fraction);
             (form.schedule, form.warmup_epochs) = match form.recipe.lr_schedule {
@@ -444,8 +449,8 @@ impl TrainPanel {
         }
     }
 
-    fn form_ui(&mut self, ui: &mut egui::Ui, lang: Lang) {
-        self.start_ui(ui, lang);
+    fn form_ui(&mut self, ui: &mut egui::Ui, lang: Lang, open_network: Option<&ModelInfo>) {
+        self.start_ui(ui, lang, open_network);
         ui.strong(T::Hyperparameters.get(lang));
         ui.add_enabled_ui(self.run.running.is_none(), |ui| {
             let form = &mut self.form;
@@ -636,6 +641,30 @@ fn new_run_dir(root: &Path, data_dir: &Path) -> PathBuf {
 }
 
 /// One labelled form row: name, widget, hint.
+/// Which pretrained network a transfer start uses: the shipped one, or the open network when it
+/// is an imported one (any architecture but the paper's).
+fn backbone_ui(ui: &mut egui::Ui, lang: Lang, backbone: &mut String, open_network: Option<&ModelInfo>) {
+    let shipped = crate::engine::transfer::BACKBONES[0].0;
+    let imported = open_network.filter(|info| info.architecture != crate::engine::network::Architecture::PaperCnn);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(T::PretrainedFrom.get(lang));
+        ui.radio_value(backbone, shipped.to_string(), T::BackboneShipped.get(lang));
+        if let Some(info) = imported {
+            let label = format!("{}{}（{}）", T::BackboneOpen.get(lang), info.name, info.architecture.display_name());
+            ui.radio_value(backbone, info.path.display().to_string(), label);
+        }
+        // A file chosen while another network was open stays chosen, and shown.
+        if backbone.as_str() != shipped && imported.is_none_or(|info| info.path.as_os_str() != backbone.as_str()) {
+            let name = Path::new(backbone.as_str()).file_name().map_or_else(|| backbone.clone(), |n| n.to_string_lossy().into_owned());
+            let chosen = backbone.clone();
+            ui.radio_value(backbone, chosen, name);
+        }
+    });
+    if imported.is_none() {
+        ui.small(T::HintBackboneImport.get(lang));
+    }
+}
+
 /// What a run starts from, as the form offers it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StartChoice {
@@ -880,7 +909,7 @@ impl Panel for TrainPanel {
                 ui.separator();
                 self.controls_ui(ui, cx);
                 ui.separator();
-                self.form_ui(ui, cx.lang);
+                self.form_ui(ui, cx.lang, cx.model_info());
             });
         });
         egui::CentralPanel::default().show(ui, |ui| {

@@ -67,8 +67,9 @@ pub struct TrainArgs {
 /// their defaults are `TrainConfig::default()`'s, as the window's form starts from.
 #[derive(Args, Debug, Clone)]
 pub struct RecipeArgs {
-    /// Start from a pretrained network that ships with the app (efficientnet-lite0, trained on
-    /// ImageNet) instead of the paper's network from scratch.
+    /// Start from a pretrained network instead of the paper's network from scratch: one that
+    /// ships with the app (efficientnet-lite0, trained on ImageNet), or the checkpoint of a
+    /// network imported with `model import` (an EfficientNet-Lite0 or ResNet).
     #[arg(long)]
     pub from_pretrained: Option<String>,
     /// With --from-pretrained: what is trained of it.

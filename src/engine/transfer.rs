@@ -34,31 +34,52 @@ pub const BACKBONES: [(&str, &str); 1] = [("efficientnet-lite0", "efficientnet-l
 /// Views per photo in the features: the photo and its mirror image.
 pub const VIEWS: usize = 2;
 
-/// Refuses a start the app cannot train (a backbone that does not ship, more blocks unfrozen
-/// than the network has), before any photo is read.
+/// Refuses a start the app cannot train (a backbone that neither ships nor is an imported
+/// network's checkpoint, more blocks unfrozen than the network has), before any photo is read.
 pub fn check_supported(start: &PretrainedStart) -> Result<(), TrainError> {
-    let Some(architecture) = BACKBONES.iter().find(|(name, _)| *name == start.backbone).and_then(|(name, _)| Architecture::from_name(name))
-    else {
-        let known: Vec<&str> = BACKBONES.iter().map(|(n, _)| *n).collect();
-        return Err(TrainError::InvalidConfig(format!(
-            "no pretrained network '{}' ships with the app; there is {}",
-            start.backbone,
-            known.join(", ")
-        )));
-    };
+    let architecture = backbone_architecture(&start.backbone)?;
     match start.mode {
         TransferMode::Linear => Ok(()),
         TransferMode::Finetune { unfreeze } => super::finetune::check_unfreeze(architecture, unfreeze),
     }
 }
 
-/// The shipped weights of backbone `name`, found beside the program or in the checkout.
-pub fn backbone_weights(name: &str) -> Option<PathBuf> {
-    let file = BACKBONES.iter().find(|(backbone, _)| *backbone == name)?.1;
-    crate::resources::find_resource(&Path::new("weights").join(file))
+/// The architecture of backbone `name`: a shipped backbone's, or the one an imported network's
+/// checkpoint (a file path) records.
+pub fn backbone_architecture(name: &str) -> Result<Architecture, TrainError> {
+    if let Some(architecture) = BACKBONES.iter().find(|(backbone, _)| *backbone == name).and_then(|(name, _)| Architecture::from_name(name))
+    {
+        return Ok(architecture);
+    }
+    let path = Path::new(name);
+    if !path.is_file() {
+        let known: Vec<&str> = BACKBONES.iter().map(|(n, _)| *n).collect();
+        return Err(TrainError::InvalidConfig(format!(
+            "no pretrained network '{name}': give one that ships with the app ({}) or the checkpoint of an imported network (model import)",
+            known.join(", ")
+        )));
+    }
+    let meta = super::checkpoint::read_checkpoint_meta(path)?;
+    match Architecture::from_name(&meta.architecture) {
+        Some(architecture) if architecture != Architecture::PaperCnn => Ok(architecture),
+        _ => Err(TrainError::InvalidConfig(format!(
+            "{}: a {} checkpoint cannot be a pretrained start; import an EfficientNet-Lite0 or ResNet (model import)",
+            path.display(),
+            meta.architecture
+        ))),
+    }
 }
 
-/// Loads backbone `name` (its shipped weights) on `device`.
+/// The weights of backbone `name`: a shipped one's file (beside the program or in the checkout),
+/// or `name` itself when it is a checkpoint file.
+pub fn backbone_weights(name: &str) -> Option<PathBuf> {
+    match BACKBONES.iter().find(|(backbone, _)| *backbone == name) {
+        Some((_, file)) => crate::resources::find_resource(&Path::new("weights").join(file)),
+        None => Some(PathBuf::from(name)).filter(|path| path.is_file()),
+    }
+}
+
+/// Loads backbone `name` (shipped, or an imported network's checkpoint) on `device`.
 pub fn load_backbone(name: &str, device: Device) -> Result<LoadedNetwork, TrainError> {
     let path = backbone_weights(name).ok_or_else(|| {
         let known: Vec<&str> = BACKBONES.iter().map(|(n, _)| *n).collect();
