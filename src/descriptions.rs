@@ -127,9 +127,16 @@ impl DescriptionSet {
     /// other). The main name is the description's name in the language asked for (`chinese`:
     /// Chinese); in English without an English name, and without a description, the class id.
     /// The other is the name in the other language, or empty.
+    /// A class the set does not know (an atlas of a flower folder seen through an ImageNet
+    /// network) is named from any shipped set that knows it.
     pub fn display_names(set: Option<&DescriptionSet>, class_id: &str, chinese: bool) -> (String, String) {
-        let zh = set.and_then(|set| set.name_of(class_id, true)).map(str::to_string);
-        let en = set.and_then(|set| set.name_of(class_id, false)).map_or_else(|| class_id.to_string(), str::to_string);
+        let name = |chinese: bool| {
+            set.and_then(|set| set.name_of(class_id, chinese))
+                .or_else(|| shipped_sets().iter().find_map(|shipped| shipped.name_of(class_id, chinese)))
+                .map(str::to_string)
+        };
+        let zh = name(true);
+        let en = name(false).unwrap_or_else(|| class_id.to_string());
         match (chinese, zh) {
             (true, Some(zh)) => (zh, en),
             (false, Some(zh)) => (en, zh),
@@ -141,6 +148,22 @@ impl DescriptionSet {
     pub fn coverage(&self, class_names: &[String]) -> usize {
         class_names.iter().filter(|name| self.get(name).is_some()).count()
     }
+}
+
+/// The shipped description files, read once (a file that does not parse is left out here; it
+/// is reported where a model's file is chosen).
+fn shipped_sets() -> &'static [DescriptionSet] {
+    static SETS: std::sync::OnceLock<Vec<DescriptionSet>> = std::sync::OnceLock::new();
+    SETS.get_or_init(|| {
+        let Some(dir) = crate::resources::descriptions_dir() else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        paths.sort();
+        paths.iter().filter_map(|path| DescriptionSet::load(path).ok()).collect()
+    })
 }
 
 /// Where description files are found: the user's own (written by the window's description

@@ -354,3 +354,25 @@ fn the_paper_networks_hand_carried_atlas_attribution_equals_autograd_through_the
         }
     }
 }
+
+#[test]
+fn every_network_shows_the_kernels_of_its_layers_where_they_are_wider_than_one_pixel() {
+    use activation_atlas::engine::explain::{kernel_montage, stage_kernels};
+    let lite0 = build_network(Architecture::EfficientNetLite0, 10, Device::Cpu).unwrap();
+    let resnet = build_network(Architecture::ResNet18, 10, Device::Cpu).unwrap();
+    let kernels = |net: &dyn Network, layer: &str| stage_kernels(net, net.spec().layer_index(layer).unwrap()).map(|t| t.size());
+    assert_eq!(kernels(lite0.as_ref(), "stem"), Some(vec![32, 3, 3, 3]));
+    assert_eq!(kernels(lite0.as_ref(), "block3"), Some(vec![144, 1, 5, 5]), "the depthwise kernels");
+    assert_eq!(kernels(lite0.as_ref(), "head"), None, "1 x 1 only");
+    assert_eq!(kernels(resnet.as_ref(), "conv1"), Some(vec![64, 3, 7, 7]));
+    assert_eq!(kernels(resnet.as_ref(), "layer1.0"), Some(vec![64, 64, 3, 3]));
+    assert_eq!(kernels(resnet.as_ref(), "maxpool"), None);
+    // ResNet's 7 x 7 colour kernels: 8 a row, 6 pixels a weight; depthwise ones 16 a row.
+    let stem = kernel_montage(&stage_kernels(resnet.as_ref(), 0).unwrap());
+    let depthwise = kernel_montage(&stage_kernels(lite0.as_ref(), lite0.spec().layer_index("block3").unwrap()).unwrap());
+    let wide = kernel_montage(&stage_kernels(resnet.as_ref(), resnet.spec().layer_index("layer4.1").unwrap()).unwrap());
+    assert!(stem.width() >= 8 * 42 && stem.height() >= 8 * 42 && stem.height() < 9 * 42, "{:?}", stem.dimensions());
+    assert!(depthwise.width() >= 16 * 10 && depthwise.height() >= 9 * 10, "{:?}", depthwise.dimensions());
+    // 512 kernels of 512 inputs are cut to the first 128 of each.
+    assert!(wide.width() >= 128 * 6 && wide.width() < 129 * 6 + 128 * 2, "{:?}", wide.dimensions());
+}

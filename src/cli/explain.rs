@@ -25,7 +25,7 @@ pub enum ExplainMethod {
     Featuremaps,
     /// The paper's single map: conv2's channel with the largest maximum, normalised as the paper does.
     Papermap,
-    /// The kernels of --layer (conv1 in colour, deeper layers in grey).
+    /// The kernels of --layer (default the first grid layer, in colour; deeper layers in grey).
     Filters,
     /// Gradient of the class logit with respect to the pixels, over the picture.
     Saliency,
@@ -266,7 +266,11 @@ pub(super) fn explain(args: ExplainArgs, out: Output) -> Result<serde_json::Valu
             normalisation: MapNormalisation::PerChannel,
         },
         (ExplainMethod::Filters, None) => {
-            ExplainRequest::Filters { layer: resolve_layer(args.attribution.layer.as_ref(), |_| Layer::CONV1, net, true)? }
+            // The first grid layer: the kernels that see the picture.
+            let first = |spec: &crate::engine::network::NetworkSpec| {
+                spec.spatial_layers().first().map_or(Layer::CONV1, |layer| Layer::named(&layer.name))
+            };
+            ExplainRequest::Filters { layer: resolve_layer(args.attribution.layer.as_ref(), first, net, true)? }
         }
         (_, None) => ExplainRequest::PaperMap,
     };

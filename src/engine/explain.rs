@@ -228,32 +228,67 @@ pub fn paper_feature_map(conv2: &FeatureMaps) -> (usize, Map2d) {
 /// The kernels of a conv layer: conv1 as colour tiles (one per filter), deeper layers as grey
 /// tiles (one row of input-channel kernels per filter). Each filter is scaled by its own range.
 pub fn filter_montage(net: &Net, layer: Layer) -> Option<RgbImage> {
-    let spec = CONV_SPECS.iter().find(|spec| spec.layer == layer)?;
-    let weights = net.vs.variables().get(&format!("{layer}.weight"))?.detach().to_device(Device::Cpu);
-    let k = spec.kernel as usize;
-    let scale = 6u32;
+    CONV_SPECS.iter().find(|spec| spec.layer == layer)?;
+    let weights = net.vs.variables().get(&format!("{layer}.weight"))?.detach();
+    Some(kernel_montage(&weights))
+}
+
+/// The kernels of layer `layer`'s stage in any network: its first convolution (by name) wider
+/// than 1 x 1, `[out, in, k, k]`; None for a stage without one (pooling, a 1 x 1 head).
+pub fn stage_kernels(net: &dyn Network, layer: usize) -> Option<Tensor> {
+    let prefixes = net.layer_prefixes(layer);
+    let mut candidates: Vec<(String, Tensor)> = net
+        .var_store()
+        .variables()
+        .into_iter()
+        .filter(|(name, weights)| {
+            let size = weights.size();
+            prefixes.iter().any(|p| name.starts_with(p.as_str())) && size.len() == 4 && size[2] > 1 && size[3] > 1
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.0.cmp(&b.0));
+    candidates.into_iter().next().map(|(_, weights)| weights.detach())
+}
+
+/// Most kernels and input channels a montage shows (the paper's largest layer has 128 of each).
+const MAX_KERNELS_SHOWN: i64 = 128;
+
+/// Kernels `[out, in, k, k]` as tiles, each normalised on its own: in colour for a layer that
+/// sees the picture (8 a row), grey otherwise, a row per kernel with a tile per input channel
+/// (depthwise kernels, one input each, 16 a row); at most 128 kernels of 128 inputs.
+pub fn kernel_montage(weights: &Tensor) -> RgbImage {
+    let size = weights.size();
+    let (outputs, inputs, k) = (size[0].min(MAX_KERNELS_SHOWN), size[1].min(MAX_KERNELS_SHOWN), size[2] as usize);
+    let weights = weights.narrow(0, 0, outputs).narrow(1, 0, inputs).to_device(Device::Cpu).to_kind(Kind::Float);
+    let colour = inputs == 3;
+    let scale = if colour { 6u32 } else { 2 };
+    let side = k as u32 * scale;
     let mut tiles = Vec::new();
-    for out in 0..spec.out_channels {
+    for out in 0..outputs {
         let filter = to_vec(&weights.get(out));
         let (low, high) = filter.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
         let span = (high - low).max(f32::EPSILON);
         let level = |v: f32| (((v - low) / span) * 255.0).round() as u8;
-        if spec.in_channels == 3 {
-            tiles.push(RgbImage::from_fn(k as u32 * scale, k as u32 * scale, |x, y| {
+        if colour {
+            tiles.push(RgbImage::from_fn(side, side, |x, y| {
                 let (xx, yy) = ((x / scale) as usize, (y / scale) as usize);
                 Rgb(std::array::from_fn(|c| level(filter[c * k * k + yy * k + xx])))
             }));
         } else {
-            for input in 0..spec.in_channels as usize {
-                tiles.push(RgbImage::from_fn(k as u32 * 2, k as u32 * 2, |x, y| {
-                    let v = level(filter[input * k * k + (y / 2) as usize * k + (x / 2) as usize]);
+            for input in 0..inputs as usize {
+                tiles.push(RgbImage::from_fn(side, side, |x, y| {
+                    let v = level(filter[input * k * k + (y / scale) as usize * k + (x / scale) as usize]);
                     Rgb([v, v, v])
                 }));
             }
         }
     }
-    let columns = if spec.in_channels == 3 { 8 } else { spec.in_channels as usize };
-    Some(montage(&tiles, columns))
+    let columns = match inputs {
+        3 => 8,
+        1 => 16,
+        n => n as usize,
+    };
+    montage(&tiles, columns)
 }
 
 /// Gradient of `class`'s logit with respect to the input pixels, as |gradient| maximised over

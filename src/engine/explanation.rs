@@ -9,8 +9,8 @@ use image::RgbImage;
 use super::attribution::{AttributionError, AttributionMethod, AttributionSettings, RawMap, attribute_at};
 use super::classify::classify_images;
 use super::explain::{
-    FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, feature_maps_at, filter_montage, model_summary,
-    network_summary, paper_feature_map, visualize,
+    FeatureMaps, LayerSummary, MapNormalisation, VisConfig, VisObjective, all_feature_maps, feature_maps_at, filter_montage,
+    kernel_montage, model_summary, network_summary, paper_feature_map, stage_kernels, visualize,
 };
 use super::faithfulness::{FaithfulnessReport, SanityReport, faithfulness_report, sanity_check, sanity_check_at};
 use super::model::{Layer, Net, paper_net};
@@ -181,7 +181,11 @@ fn explain_general(
             Ok(Explanation::FeatureMaps { layer: *layer, channels: maps.channels, montage: maps.montage(*normalisation, range) })
         }
         ExplainRequest::PaperMap => not_here("The paper's feature-map figure"),
-        ExplainRequest::Filters { .. } => not_here("The filter montage"),
+        ExplainRequest::Filters { layer } => {
+            let kernels = stage_kernels(net, layer_of(*layer)?)
+                .ok_or_else(|| ExplainError::NotApplicable(format!("{layer} has no kernels wider than 1 × 1 to show")))?;
+            Ok(Explanation::Filters { layer: *layer, montage: kernel_montage(&kernels) })
+        }
         ExplainRequest::SanityCheck { method, class, settings } => {
             let picture = picture()?;
             let layer = if method.uses_layer() { layer_of(settings.layer)? } else { 0 };

@@ -46,10 +46,10 @@ impl Method {
         Method::Visualize,
     ];
 
-    /// Views with a form for the paper's network only (its figure, its kernels); other networks
-    /// show them disabled, saying so.
+    /// Views with a form for the paper's network only (its figure); other networks show them
+    /// disabled, saying so.
     pub fn paper_only(self) -> bool {
-        matches!(self, Method::PaperMap | Method::Filters)
+        matches!(self, Method::PaperMap)
     }
 
     pub fn label(self) -> T {
@@ -358,7 +358,9 @@ impl ExplainPanel {
         match self.settings.method {
             Method::Summary | Method::PaperMap => {}
             Method::FeatureMaps => self.settings.feature_map_options_ui(ui, lang),
-            Method::Filters => layer_combo(ui, "filter-layer", T::Layer.get(lang), &mut self.settings.filter_layer, &Layer::CONV),
+            Method::Filters => {
+                layer_combo(ui, "filter-layer", T::Layer.get(lang), &mut self.settings.filter_layer, &self.settings.layers.spatial)
+            }
             Method::Saliency | Method::GradCam | Method::Occlusion => self.settings.heat_options_ui(ui, lang, class_names),
             Method::Visualize => self.vis.options_ui(ui, lang, class_names, &self.settings.layers),
         }

@@ -103,6 +103,10 @@ impl MethodSettings {
             self.feature_layer =
                 if paper { Layer::CONV2 } else { layers.spatial.get(layers.spatial.len() / 2).copied().unwrap_or(Layer::CONV2) };
         }
+        // The first grid layer sees the picture: its kernels show in colour.
+        if !layers.spatial.contains(&self.filter_layer) {
+            self.filter_layer = layers.spatial.first().copied().unwrap_or(Layer::CONV1);
+        }
         if !layers.spatial.contains(&self.gradcam_layer) {
             self.gradcam_layer = layers.spatial.last().copied().unwrap_or(Layer::CONV4);
         }
