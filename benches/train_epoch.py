@@ -2,7 +2,9 @@
 padding, ReLU, 2x2 max-pool; fc 4608-1024-512-classes with dropout 0.5), the same recipe (Adam,
 lr 0.001, batch 64, shuffled), the same decoded images and split, the same thread count.
 An epoch is a training pass plus a validation pass, as in the Rust engine. --channels-last runs the
-convolutions on NHWC memory (PyTorch's advice for CPU training), the input and the weights."""
+convolutions on NHWC memory (PyTorch's advice for CPU training), the input and the weights.
+--bf16 runs forward passes and the loss under torch.autocast("cpu", dtype=torch.bfloat16), with
+float32 weights and optimiser, as PyTorch documents mixed precision on the CPU."""
 import argparse, os, statistics, time
 import torch
 import torch.nn as nn
@@ -14,6 +16,7 @@ parser.add_argument("--epochs", type=int, default=3)
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--classes", type=int, required=True)
 parser.add_argument("--channels-last", action="store_true")
+parser.add_argument("--bf16", action="store_true")
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(1)
@@ -56,12 +59,13 @@ for epoch in range(1, args.epochs + 1):
     order = torch.randperm(len(train_y))
     for i in range(0, len(order), 64):
         batch = order[i:i + 64]
-        loss = F.cross_entropy(net(train_x[batch].contiguous(memory_format=layout)), train_y[batch])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = F.cross_entropy(net(train_x[batch].contiguous(memory_format=layout)), train_y[batch])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     net.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
         correct = sum((net(val_x[i:i + 256]).argmax(1) == val_y[i:i + 256]).sum().item() for i in range(0, len(val_y), 256))
     elapsed = time.perf_counter() - start
     times.append(elapsed)

@@ -1,6 +1,8 @@
 //! Training speed on flowers17: seconds per epoch (training pass + validation pass) of the Rust
-//! engine, and of a PyTorch twin (same network, recipe, data and thread count) when a Python with
-//! torch is given. Run through `scripts/bench-train.sh`, which prepares that Python.
+//! engine in float32 and in mixed bfloat16 (where the CPU has it), and of a PyTorch twin (same
+//! network, recipe, data and thread count) when a Python with torch is given: its default, its
+//! channels-last, and its bfloat16 autocast with and without channels-last. Run through
+//! `scripts/bench-train.sh`, which prepares that Python.
 //!
 //! cargo bench --bench train_epoch -- [--epochs N] [--threads N] [--python PATH]
 
@@ -11,6 +13,7 @@ use std::time::Instant;
 
 use activation_atlas::engine::data::{cache_dir, load_dataset, stratified_split};
 use activation_atlas::engine::model::INPUT_SIZE;
+use activation_atlas::engine::precision::{Bf16Support, Precision, cpu_bf16_support, describe, set_precision};
 use activation_atlas::engine::train::{TrainConfig, TrainEvent, train};
 use activation_atlas::resources::flowers17_dir;
 
@@ -47,21 +50,30 @@ fn main() {
         std::fs::write(dump_dir.join(format!("{name}_labels.u8")), labels).unwrap();
     }
 
-    let run_dir = dump_dir.join("run");
-    let mut epoch_secs = Vec::new();
-    let started = Instant::now();
-    train(&dataset, &config, &run_dir, None, tch::Device::Cpu, &AtomicBool::new(false), &mut |event| {
-        if let TrainEvent::Epoch { record, .. } = event {
-            println!("rust    epoch {} {:.2} s  (val acc {:.3})", record.epoch, record.duration_secs, record.validation_accuracy);
-            epoch_secs.push(record.duration_secs);
-        }
-    })
-    .expect("training runs");
-    let rust = median_after_first(&epoch_secs);
-    println!("rust    median epoch (excluding the first): {rust:.2} s; total {:.1} s", started.elapsed().as_secs_f64());
+    let rust_run = |precision: Precision| -> f64 {
+        set_precision(precision);
+        println!("rust {}:", describe());
+        let run_dir = dump_dir.join(format!("run-{}", precision.name()));
+        let mut epoch_secs = Vec::new();
+        let started = Instant::now();
+        train(&dataset, &config, &run_dir, None, tch::Device::Cpu, &AtomicBool::new(false), &mut |event| {
+            if let TrainEvent::Epoch { record, .. } = event {
+                println!("rust    epoch {} {:.2} s  (val acc {:.3})", record.epoch, record.duration_secs, record.validation_accuracy);
+                epoch_secs.push(record.duration_secs);
+            }
+        })
+        .expect("training runs");
+        let median = median_after_first(&epoch_secs);
+        println!("rust    median epoch (excluding the first): {median:.2} s; total {:.1} s", started.elapsed().as_secs_f64());
+        median
+    };
+    let rust = rust_run(Precision::Fp32);
+    let mixed = (cpu_bf16_support() != Bf16Support::None).then(|| rust_run(Precision::Bf16));
+    let mixed_text = mixed.map_or_else(|| "rust bf16 n/a (no bfloat16 on this CPU)".to_string(), |s| format!("rust bf16 {s:.2} s/epoch"));
 
     let Some(python) = python else {
         println!("(no --python given: PyTorch twin skipped)");
+        println!("RESULT rust fp32 {rust:.2} s/epoch; {mixed_text}");
         return;
     };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/train_epoch.py");
@@ -95,17 +107,25 @@ fn main() {
     // Its best configuration here: channels-last, and glibc's malloc set as ours sets it
     // (engine::memory::keep_freed_tensor_memory) through the environment.
     println!("PyTorch with channels-last and the same malloc settings:");
-    let tuned = twin(
-        &["--channels-last"],
-        &[(
-            "GLIBC_TUNABLES",
-            "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864",
-        )],
-    );
+    let malloc = [(
+        "GLIBC_TUNABLES",
+        "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=67108864",
+    )];
+    let tuned = twin(&["--channels-last"], &malloc);
+    // Its bfloat16: torch.autocast("cpu", dtype=torch.bfloat16) around forward and loss, as
+    // PyTorch documents for CPU training; plain and with channels-last.
+    println!("PyTorch with bfloat16 autocast:");
+    let autocast = twin(&["--bf16"], &malloc);
+    println!("PyTorch with bfloat16 autocast, channels-last and the same malloc settings:");
+    let autocast_tuned = twin(&["--bf16", "--channels-last"], &malloc);
+    let ours = mixed.unwrap_or(rust);
     println!(
-        "RESULT rust {rust:.2} s/epoch; pytorch default {default:.2} s/epoch (rust/pytorch time ratio {:.3}); pytorch channels-last + malloc settings {tuned:.2} s/epoch (ratio {:.3})",
+        "RESULT rust fp32 {rust:.2} s/epoch; {mixed_text}; pytorch default {default:.2} (rust fp32/pytorch {:.3}); pytorch channels-last + malloc {tuned:.2} (rust fp32 ratio {:.3}, rust bf16 ratio {:.3}); pytorch bf16 autocast {autocast:.2} (rust bf16 ratio {:.3}); pytorch bf16 autocast + channels-last + malloc {autocast_tuned:.2} (rust bf16 ratio {:.3})",
         rust / default,
-        rust / tuned
+        rust / tuned,
+        ours / tuned,
+        ours / autocast,
+        ours / autocast_tuned
     );
     let _ = std::fs::remove_dir_all(&dump_dir);
 }

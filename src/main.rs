@@ -13,7 +13,10 @@ fn main() -> std::process::ExitCode {
             let start = activation_atlas::app::AppOptions { image, data_dir: data, atlas, place, timeline, ..Default::default() };
             activation_atlas::app::run_app(start)
         }
-        Some(command) => activation_atlas::cli::run(command, cli.json),
+        Some(command) => {
+            activation_atlas::engine::precision::set_precision(cli.precision);
+            activation_atlas::cli::run(command, cli.json)
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

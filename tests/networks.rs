@@ -372,7 +372,8 @@ fn every_network_shows_the_kernels_of_its_layers_where_they_are_wider_than_one_p
     let depthwise = kernel_montage(&stage_kernels(lite0.as_ref(), lite0.spec().layer_index("block3").unwrap()).unwrap());
     let wide = kernel_montage(&stage_kernels(resnet.as_ref(), resnet.spec().layer_index("layer4.1").unwrap()).unwrap());
     assert!(stem.width() >= 8 * 42 && stem.height() >= 8 * 42 && stem.height() < 9 * 42, "{:?}", stem.dimensions());
-    assert!(depthwise.width() >= 16 * 10 && depthwise.height() >= 9 * 10, "{:?}", depthwise.dimensions());
+    // Of block3's 144 depthwise kernels the first 128 are shown: 8 rows of 16.
+    assert_eq!(depthwise.dimensions(), (16 * 11 - 1, 8 * 11 - 1));
     // 512 kernels of 512 inputs are cut to the first 128 of each.
     assert!(wide.width() >= 128 * 6 && wide.width() < 129 * 6 + 128 * 2, "{:?}", wide.dimensions());
 }

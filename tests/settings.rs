@@ -37,6 +37,7 @@ fn settings_with_a_non_utf8_folder_round_trip_exactly() {
         last_data_dir: Some(PathBuf::from("/home/user/数据/花")),
         description_file: None,
         last_atlas: Some(latin1.join("a.atlas")),
+        precision: activation_atlas::engine::precision::Precision::Fp32,
     };
     let mut storage = MemoryStorage::default();
     eframe::set_value(&mut storage, SETTINGS_KEY, &settings);

@@ -23,6 +23,11 @@ pub enum T {
     ReadImage,
     Verify,
     LanguageSwitch,
+    PrecisionMenu,
+    PrecisionAuto,
+    PrecisionBf16,
+    PrecisionFp32,
+    PrecisionNoBf16,
     ModelMenu,
     LoadCheckpoint,
     ImportNetwork,
@@ -397,6 +402,16 @@ impl T {
             T::ReadImage => ("读取图片", "Read image"),
             T::Verify => ("验证", "Verify"),
             T::LanguageSwitch => ("English", "中文"),
+            T::PrecisionMenu => ("计算精度", "Precision"),
+            T::PrecisionAuto => ("自动：CPU 支持时用 bfloat16", "Auto: bfloat16 where the CPU has it"),
+            T::PrecisionBf16 => {
+                ("bfloat16（卷积和矩阵乘法；其余 float32）", "bfloat16 (convolutions and matrix products; float32 elsewhere)")
+            }
+            T::PrecisionFp32 => ("float32（处处）", "float32 (everywhere)"),
+            T::PrecisionNoBf16 => (
+                "这台电脑的 CPU 没有 bfloat16 指令（AMX 或 AVX512-BF16），模拟出来会比 float32 慢。",
+                "This CPU has no bfloat16 instructions (AMX or AVX512-BF16); emulated, it would be slower than float32.",
+            ),
             T::ModelMenu => ("模型", "Model"),
             T::FollowRun => ("跟随这次训练", "Follow this run"),
             T::FollowRunHint => (
@@ -908,6 +923,25 @@ impl T {
             Lang::Zh => zh,
             Lang::En => en,
         }
+    }
+}
+
+/// What the process computes in now, and what the CPU offers, for the 计算精度 menu.
+pub fn precision_in_use(lang: Lang, support: crate::engine::precision::Bf16Support) -> String {
+    use crate::engine::precision::{Bf16Support, describe};
+    match (lang, support) {
+        (Lang::Zh, Bf16Support::None) => format!("现在：{}（这台 CPU 没有 bfloat16 指令）", describe()),
+        (Lang::Zh, support) => format!("现在：{}（CPU 有 {}）", describe(), support.name()),
+        (Lang::En, Bf16Support::None) => format!("Now: {} (this CPU has no bfloat16 instructions)", describe()),
+        (Lang::En, support) => format!("Now: {} (the CPU has {})", describe(), support.name()),
+    }
+}
+
+/// The device a model runs on, with the arithmetic in use on the CPU ("CPU · bfloat16 (AMX-BF16)").
+pub fn device_with_precision(device: &str) -> String {
+    match crate::engine::precision::computation() {
+        crate::engine::precision::Computation::Mixed if device == "CPU" => format!("{device} · {}", crate::engine::precision::describe()),
+        _ => device.to_string(),
     }
 }
 

@@ -406,6 +406,32 @@ impl AtlasApp {
         });
     }
 
+    /// 计算精度: the arithmetic of convolutions and matrix products for everything computed from
+    /// now on (a running training takes it from its next step).
+    fn precision_menu_ui(&mut self, ui: &mut egui::Ui) {
+        use crate::engine::precision::{Bf16Support, Precision, cpu_bf16_support, set_precision};
+        let lang = self.lang();
+        let support = cpu_bf16_support();
+        ui.menu_button(T::PrecisionMenu.get(lang), |ui| {
+            for (precision, caption) in
+                [(Precision::Auto, T::PrecisionAuto), (Precision::Bf16, T::PrecisionBf16), (Precision::Fp32, T::PrecisionFp32)]
+            {
+                let usable = precision == Precision::Fp32 || support != Bf16Support::None;
+                let button = egui::Button::selectable(self.settings.precision == precision, caption.get(lang));
+                if ui
+                    .add_enabled(usable || precision == Precision::Auto, button)
+                    .on_disabled_hover_text(T::PrecisionNoBf16.get(lang))
+                    .clicked()
+                {
+                    self.settings.precision = precision;
+                    set_precision(precision);
+                    ui.close();
+                }
+            }
+            ui.small(i18n::precision_in_use(lang, support));
+        });
+    }
+
     fn model_menu_ui(&mut self, ui: &mut egui::Ui) {
         let lang = self.lang();
         ui.menu_button(T::ModelMenu.get(lang), |ui| {
@@ -441,6 +467,8 @@ impl AtlasApp {
                     ui.close();
                 }
             }
+            ui.separator();
+            self.precision_menu_ui(ui);
             ui.separator();
             if ui.button(T::OpenLogFolder.get(lang)).clicked() {
                 self.open_log_folder();
@@ -546,7 +574,7 @@ impl AtlasApp {
                     info.class_names.len(),
                     T::Classes.get(lang),
                     T::Device.get(lang),
-                    info.device
+                    i18n::device_with_precision(&info.device)
                 );
                 let definition = info
                     .cross_validation

@@ -26,6 +26,8 @@ pub struct Settings {
     pub description_file: Option<PathBuf>,
     #[serde(with = "crate::engine::fsutil::any_path::option")]
     pub last_atlas: Option<PathBuf>,
+    /// Convolutions in bfloat16 where the CPU has it (auto), always float32, or bfloat16.
+    pub precision: crate::engine::precision::Precision,
 }
 
 /// The key settings are stored under in eframe's storage.

@@ -159,6 +159,7 @@ impl AtlasApp {
             actions: Vec::new(),
         };
         app.messages.error = settings_problem;
+        crate::engine::precision::set_precision(app.settings.precision);
         if !cjk_font_found {
             // Without a CJK font Chinese would be boxes: start in English and say why.
             app.settings.lang = Lang::En;

@@ -48,6 +48,15 @@ pub struct Cli {
     /// "ok": false, "error": {"message", "cancelled"}}; `train` first prints one JSON line per epoch.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Arithmetic of convolutions and matrix products: bf16 (bfloat16, float32 everywhere else)
+    /// where the CPU has native bfloat16 (AMX or AVX512-BF16), fp32 always, or auto (bf16 where
+    /// the CPU has it). Commands only; the window has its own setting.
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_precision)]
+    pub precision: crate::engine::precision::Precision,
+}
+
+fn parse_precision(text: &str) -> Result<crate::engine::precision::Precision, String> {
+    crate::engine::precision::Precision::from_name(text).ok_or_else(|| format!("'{text}' is not fp32, bf16 or auto"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -193,7 +202,7 @@ pub fn run(command: Command, json: bool) -> Result<()> {
 /// The one JSON object a command prints under `--json`.
 fn envelope(command: &str, result: &Result<serde_json::Value>) -> serde_json::Value {
     match result {
-        Ok(result) => json!({"command": command, "ok": true, "result": result}),
+        Ok(result) => json!({"command": command, "ok": true, "result": result, "precision": crate::engine::precision::describe()}),
         Err(error) => {
             let mut envelope = json!({
                 "command": command,

@@ -10,7 +10,7 @@ use super::checkpoint::cross_validation_of_recipe;
 use super::common::{BAR, INTERRUPTED, Output, PartlyDone, load_dataset_reporting, open_dataset_reporting, progress_bar};
 use crate::engine::checkpoint::save_network;
 use crate::engine::data::{StoredDataset, cache_dir};
-use crate::engine::model::{default_device, device_name};
+use crate::engine::model::default_device;
 use crate::engine::network::import::{LoadedNetwork, load_network};
 use crate::engine::recipe::{PretrainedStart, TransferMode};
 use crate::engine::train::{Augmentation, LrSchedule, Mixing, TrainConfig, TrainEvent, TrainOutcome, train};
@@ -266,7 +266,7 @@ pub(super) fn train_command(args: TrainArgs, out: Output) -> Result<serde_json::
     let mut on_event = |event: TrainEvent| match event {
         TrainEvent::Started { train_images, validation_images, first_epoch, epochs, .. } => eprintln!(
             "training on {} ({train_images} train / {validation_images} validation images), epochs {first_epoch}..={epochs}",
-            device_name(device)
+            crate::engine::precision::device_and_precision(device)
         ),
         TrainEvent::Step { epoch, step, steps_per_epoch, loss } => {
             bar.set_length(steps_per_epoch as u64);
@@ -460,7 +460,12 @@ pub(super) fn cross_validate_command(args: CrossValidateArgs, out: Output) -> Re
     let device = default_device();
     // Each fold running at once trains on its share of the CPU threads (see cross_validate).
     let parallel = args.parallel.clamp(1, args.folds.max(1) as usize);
-    eprintln!("{}-fold cross-validation of {} photos on {}, {parallel} fold(s) at a time", args.folds, dataset.len(), device_name(device));
+    eprintln!(
+        "{}-fold cross-validation of {} photos on {}, {parallel} fold(s) at a time",
+        args.folds,
+        dataset.len(),
+        crate::engine::precision::device_and_precision(device)
+    );
     let started = std::time::Instant::now();
     let on_event = |event: CrossValidationEvent| match event {
         CrossValidationEvent::FoldStarted { fold, resumed_at_epoch: 0 } => eprintln!("fold {} started", fold + 1),

@@ -79,6 +79,7 @@ impl TestTimeViews {
 pub fn view_averaged_probabilities(net: &dyn Network, batch: &Tensor, views: TestTimeViews) -> Tensor {
     let all = views.views(batch);
     let count = all.len() as f64;
+    let _mixed = super::precision::mixed(net.device());
     let mut sum: Option<Tensor> = None;
     for view in all {
         let probabilities = net.logits(&view, false).to_kind(Kind::Float).softmax(1, Kind::Float);

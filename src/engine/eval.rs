@@ -115,7 +115,10 @@ pub fn evaluate_images(
             let targets = Tensor::from_slice(&targets).to_device(net.device());
             // The loss is that of what is judged: one view's logits, or the views' mean probabilities.
             let probabilities = if views == TestTimeViews::Single {
-                let logits = net.logits(&batch, false);
+                let logits = {
+                    let _mixed = super::precision::mixed(net.device());
+                    net.logits(&batch, false).to_kind(Kind::Float)
+                };
                 loss_sum += logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Sum, -100, 0.0).double_value(&[]);
                 logits.to_kind(Kind::Float).softmax(1, Kind::Float)
             } else {

@@ -306,7 +306,11 @@ impl<'a> Trainer<'a> {
                 let images = Tensor::from_slice(&batch.pixels).view([count, 3, side, side]);
                 let targets = Tensor::from_slice(&batch.targets);
                 let keep = Tensor::from_slice(&batch.keep).view([count, dim as i64]);
-                let logits = self.forward_training(&images, &keep);
+                // Convolutions in bfloat16 where the process computes mixed; the loss in float32.
+                let logits = {
+                    let _mixed = super::precision::mixed(self.net.device());
+                    self.forward_training(&images, &keep).to_kind(Kind::Float)
+                };
                 let loss = logits.cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::Mean, -100, config.label_smoothing);
                 let value = loss.double_value(&[]);
                 if !value.is_finite() {

@@ -21,6 +21,7 @@ pub mod mistakes;
 pub mod model;
 pub mod network;
 pub mod npy;
+pub mod precision;
 pub mod recipe;
 pub mod render;
 pub mod rng;

@@ -227,7 +227,11 @@ pub fn train(
                     .to_device(device);
                 let targets = Tensor::from_slice(&targets).to_device(device);
                 let dropout = DropoutMasks::from_values(&dropout, count as usize, device);
-                let logits = net.forward_training(&images, &dropout);
+                // Convolutions in bfloat16 where the process computes mixed; the loss in float32.
+                let logits = {
+                    let _mixed = super::precision::mixed(device);
+                    net.forward_training(&images, &dropout).to_kind(Kind::Float)
+                };
                 let loss = match &soft_targets {
                     Some(soft) => {
                         let soft = Tensor::from_slice(soft).view([count, -1]).to_device(device);

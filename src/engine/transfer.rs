@@ -133,7 +133,12 @@ pub fn backbone_features(
         .map(|path| std::fs::read(path).map(|bytes| sha256_hex(&bytes)).unwrap_or_else(|_| format!("unreadable:{}", path.display())))
         .collect();
     let name = &backbone.fingerprint[..16.min(backbone.fingerprint.len())];
-    let cache_file = cache.map(|dir| dir.join("features").join(format!("{name}.bin")));
+    // Features computed in bfloat16 are kept apart: a float32 run never reads them.
+    let suffix = match super::precision::computation() {
+        super::precision::Computation::Mixed => "-bf16",
+        super::precision::Computation::Float32 => "",
+    };
+    let cache_file = cache.map(|dir| dir.join("features").join(format!("{name}{suffix}.bin")));
     let mut known = cache_file.as_deref().map(|path| read_feature_cache(path, dim)).unwrap_or_default();
     let missing: Vec<usize> = (0..keys.len()).filter(|&i| !known.contains_key(&keys[i])).collect();
     let total = photos.len();
@@ -153,6 +158,7 @@ pub fn backbone_features(
         let values = tch::no_grad(|| {
             let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(kind);
             let both = Tensor::cat(&[&batch, &batch.flip([3])], 0);
+            let _mixed = super::precision::mixed(net.device());
             let pooled = net.forward_to(&both, layer, false).to_kind(Kind::Float).to_device(Device::Cpu).contiguous();
             Vec::<f32>::try_from(pooled.flatten(0, -1)).unwrap_or_default()
         });
