@@ -26,6 +26,7 @@ mod photo_button;
 pub mod settings_file;
 mod shell;
 pub mod state;
+mod train_form;
 pub mod train_panel;
 mod window;
 
