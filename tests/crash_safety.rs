@@ -1,5 +1,5 @@
 //! Killing the process during a save never leaves a broken file. This test binary is its own
-//! child: run with `--child-save checkpoint|atlas|settings|descriptions FILE` it saves that file over and over, saying
+//! child: run with `--child-save checkpoint|atlas|settings|descriptions|timeline FILE` it saves that file over and over, saying
 //! on standard output when each save begins ("saving N") and ends ("saved N"); run normally it
 //! starts such children and kills each (SIGKILL) at a random moment *inside* a save, timed from
 //! the child's announcement. A kill counts as inside a save only when the child's own last word
@@ -12,6 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use activation_atlas::engine::atlas::timeline::{TimelineParams, build_timeline, load_timeline, save_timeline};
 use activation_atlas::engine::atlas::{load_atlas, save_atlas};
 use activation_atlas::engine::checkpoint::{load_checkpoint, save_checkpoint};
 use tch::Device;
@@ -19,6 +22,10 @@ use tch::Device;
 /// Kills per file type; at least [`MIN_INSIDE`] of them must land inside a save.
 const ROUNDS: usize = 20;
 const MIN_INSIDE: usize = 10;
+/// The timeline the "timeline" children save again and again (made once by the parent from a
+/// short real run), passed to them in this variable.
+const TIMELINE_SOURCE: &str = "ACTIVATION_ATLAS_TEST_TIMELINE_SOURCE";
+
 /// The longest any single wait may take.
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -75,6 +82,16 @@ fn child_save(kind: &str, file: &Path) -> ! {
                 announce(format!("saved {round}"));
             }
         }
+        "timeline" => {
+            let source = std::env::var_os(TIMELINE_SOURCE).expect("the parent names the timeline");
+            let mut timeline = load_timeline(Path::new(&source)).expect("the source timeline loads");
+            for round in 1u64.. {
+                timeline.data_name = format!("round {round}");
+                announce(format!("saving {round}"));
+                save_timeline(&timeline, file).expect("save");
+                announce(format!("saved {round}"));
+            }
+        }
         other => panic!("unknown kind {other}"),
     }
     unreachable!()
@@ -93,6 +110,7 @@ impl Child {
         let mut process = Command::new(std::env::current_exe().expect("own path"))
             .args(["--child-save", kind])
             .arg(file)
+            .envs(timeline_source().map(|source| (TIMELINE_SOURCE, source)))
             .stdout(Stdio::piped())
             .spawn()
             .expect("the child starts");
@@ -159,6 +177,7 @@ fn loads(kind: &str, file: &Path) -> Result<(), String> {
             }
         }
         "descriptions" => activation_atlas::descriptions::DescriptionSet::load(file).map(|_| ()).map_err(|e| e.to_string()),
+        "timeline" => load_timeline(file).map(|_| ()).map_err(|e| e.to_string()),
         _ => load_atlas(file).map(|_| ()).map_err(|e| e.to_string()),
     }
 }
@@ -251,11 +270,44 @@ fn main() {
         println!("kill_during_saves: test");
         return;
     }
-    for (kind, extension) in [("checkpoint", "safetensors"), ("atlas", "atlas"), ("settings", "ron"), ("descriptions", "toml")] {
+    let made = Instant::now();
+    let _source_dir = make_timeline_source();
+    println!("timeline: made from a 3-epoch run in {:.0} s", made.elapsed().as_secs_f64());
+    for (kind, extension) in
+        [("checkpoint", "safetensors"), ("atlas", "atlas"), ("settings", "ron"), ("descriptions", "toml"), ("timeline", "timeline")]
+    {
         let started = Instant::now();
         let inside = kill_while_saving(kind, extension);
         println!("{kind}: {:.0} s", started.elapsed().as_secs_f64());
         assert!(inside >= MIN_INSIDE, "{kind}: only {inside} of {ROUNDS} kills landed inside a save");
     }
     println!("test result: ok. crash_safety");
+}
+
+static TIMELINE_SOURCE_PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+fn timeline_source() -> Option<&'static PathBuf> {
+    TIMELINE_SOURCE_PATH.get()
+}
+
+/// A real timeline: three epochs of the paper's network on generated shapes, a frame each.
+fn make_timeline_source() -> tempfile::TempDir {
+    use activation_atlas::engine::data::{load_dataset, open_dataset};
+    use activation_atlas::engine::train::{TrainConfig, train};
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, run) = (dir.path().join("shapes"), dir.path().join("run"));
+    common::write_shape_dataset(&data, 3, 16);
+    let never = AtomicBool::new(false);
+    let dataset = load_dataset(&data, None, &|_, _| {}, &never).unwrap();
+    let config = TrainConfig { epochs: 3, batch_size: 16, seed: 3, checkpoint_every: 1, ..TrainConfig::default() };
+    train(&dataset, &config, &run, None, Device::Cpu, &never, &mut |_| {}).unwrap();
+    let photos = open_dataset(&data, None, &|_, _| {}, &never).unwrap();
+    let mut params = TimelineParams { samples_per_image: 4, ..TimelineParams::default() };
+    params.umap.epochs = 60;
+    let timeline = build_timeline(&run, &photos, params, 1, &mut |_| {}, &never).unwrap();
+    let source = dir.path().join("source.timeline");
+    save_timeline(&timeline, &source).unwrap();
+    TIMELINE_SOURCE_PATH.set(source).expect("made once");
+    dir
 }
