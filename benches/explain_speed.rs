@@ -1,8 +1,9 @@
 //! Time per photo of the attribution methods and of the faithfulness panel, with the shipped
 //! model on CPU, over the first 3 photos of each flowers17 class (51 photos), after one warm-up
-//! photo. Prints one RESULT line per method (median and 90th percentile, milliseconds).
+//! photo, in float32 and then in mixed bfloat16 (where the CPU has it). Prints one RESULT line
+//! per method and precision (median and 90th percentile, milliseconds).
 //!
-//! cargo bench --bench explain_speed
+//! cargo bench --bench explain_speed [-- fp32|bf16]
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -11,6 +12,7 @@ use activation_atlas::engine::attribution::{AttributionMethod, AttributionSettin
 use activation_atlas::engine::checkpoint::load_checkpoint;
 use activation_atlas::engine::faithfulness::faithfulness_report;
 use activation_atlas::engine::image_input::load_network_image;
+use activation_atlas::engine::precision::{Computation, Precision, set_precision};
 use activation_atlas::resources::{flowers17_dir, shipped_model};
 
 fn photos() -> Vec<image::RgbImage> {
@@ -37,6 +39,27 @@ fn main() {
     let settings = AttributionSettings::default();
     let never = AtomicBool::new(false);
     println!("{} photos, libtorch threads {}", photos.len(), tch::get_num_threads());
+    let only = std::env::args().skip(1).find_map(|a| Precision::from_name(&a));
+    for precision in [Precision::Fp32, Precision::Bf16] {
+        if only.is_some_and(|o| o != precision) {
+            continue;
+        }
+        if precision == Precision::Bf16 && set_precision(precision) != Computation::Mixed {
+            println!("this CPU has no bfloat16 instructions: float32 only");
+            continue;
+        }
+        set_precision(precision);
+        run_methods(net, &photos, &settings, &never, precision.name());
+    }
+}
+
+fn run_methods(
+    net: &activation_atlas::engine::model::Net,
+    photos: &[image::RgbImage],
+    settings: &AttributionSettings,
+    never: &AtomicBool,
+    precision: &str,
+) {
     let methods = [
         AttributionMethod::GradCam,
         AttributionMethod::GradCamPlusPlus,
@@ -48,6 +71,7 @@ fn main() {
         AttributionMethod::GuidedBackprop,
         AttributionMethod::GuidedGradCam,
     ];
+    let settings = *settings;
     let time = |name: &str, run: &mut dyn FnMut(&image::RgbImage)| {
         run(&photos[0]); // warm-up: libtorch's first calls allocate and pick kernels
         let mut times: Vec<f64> = photos
@@ -59,7 +83,7 @@ fn main() {
             })
             .collect();
         times.sort_by(f64::total_cmp);
-        println!("RESULT explain-speed {name} median_ms {:.1} p90_ms {:.1}", percentile(&times, 0.5), percentile(&times, 0.9));
+        println!("RESULT explain-speed {precision} {name} median_ms {:.1} p90_ms {:.1}", percentile(&times, 0.5), percentile(&times, 0.9));
     };
     for method in methods {
         let layers: &[_] = if method == AttributionMethod::LayerCam {
@@ -71,13 +95,13 @@ fn main() {
             let settings = activation_atlas::engine::attribution::AttributionSettings { layer, ..settings };
             let name = if method.uses_layer() { format!("{}@{layer}", method.cli_name()) } else { method.cli_name().to_string() };
             time(&name, &mut |photo| {
-                attribute(net, photo, method, 0, &settings, &mut |_, _| {}, &never).unwrap();
+                attribute(net, photo, method, 0, &settings, &mut |_, _| {}, never).unwrap();
             });
         }
     }
     // The panel: a Grad-CAM map, then its faithfulness beside the random and Sobel maps.
     time("faithfulness-panel", &mut |photo| {
-        let cam = attribute(net, photo, AttributionMethod::GradCam, 0, &settings, &mut |_, _| {}, &never).unwrap();
+        let cam = attribute(net, photo, AttributionMethod::GradCam, 0, &settings, &mut |_, _| {}, never).unwrap();
         faithfulness_report(net, photo, 0, &cam.heat, &settings);
     });
 }

@@ -175,7 +175,10 @@ fn score_cam_reports_progress_and_stops_when_cancelled() {
         attribute(&net, &image, AttributionMethod::ScoreCam, 6, &settings, &mut |done, total| reports.push((done, total)), &never())
             .unwrap();
     assert_eq!(reports.last(), Some(&(128, 128)));
-    assert!(reports.len() >= 4, "batched: {reports:?}");
+    // Batched over the channels that are not constant (a constant one masks everything out and
+    // weighs 0 without a pass): progress climbs, counting skipped channels as done.
+    assert!(reports.len() >= 2, "batched: {reports:?}");
+    assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "climbing: {reports:?}");
     assert!(!attribution.all_zero);
     let cancel = AtomicBool::new(false);
     let mut calls = 0;

@@ -26,14 +26,7 @@ fn never() -> AtomicBool {
 #[test]
 fn the_general_collection_gives_the_paper_fast_paths_vectors_and_attributions() {
     // Every class, as the paper's path requires the model's classes.
-    let mut classes: Vec<String> = std::fs::read_dir(common::flowers17())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    classes.sort();
-    let data = common::flowers17_subset(&classes.iter().map(String::as_str).collect::<Vec<_>>(), 1, false);
+    let data = common::flowers17_every_class(1);
     let photos = open_dataset(data.path(), None, &|_, _| {}, &never()).unwrap();
     let path = activation_atlas::resources::shipped_model().expect("shipped model");
     let checkpoint = activation_atlas::engine::checkpoint::load_checkpoint(&path, tch::Device::Cpu).unwrap();

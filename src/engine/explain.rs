@@ -381,6 +381,8 @@ pub fn occlusion(
     let batch = image_batch(net, image);
     let positions = occlusion_positions(side, patch, stride);
     let corners: Vec<(usize, usize)> = positions.iter().flat_map(|&y| positions.iter().map(move |&x| (x, y))).collect();
+    // The network's passes in the process's precision; probabilities and drops in float32.
+    let _mixed = super::precision::mixed(net.device());
     let base_probability = tch::no_grad(|| net.logits(&batch, false).softmax(1, Kind::Float).double_value(&[0, class as i64])) as f32;
     let mut drops = Vec::with_capacity(corners.len());
     for chunk in corners.chunks(64) {
@@ -391,7 +393,8 @@ pub fn occlusion(
         for (i, &(x, y)) in chunk.iter().enumerate() {
             let _ = occluded.get(i as i64).narrow(1, y as i64, patch as i64).narrow(2, x as i64, patch as i64).fill_(0.5);
         }
-        let probabilities = tch::no_grad(|| net.logits(&occluded, false).softmax(1, Kind::Float).select(1, class as i64));
+        let probabilities =
+            tch::no_grad(|| net.logits(&super::precision::fast_layout(&occluded), false).softmax(1, Kind::Float).select(1, class as i64));
         drops.extend(to_vec(&probabilities).into_iter().map(|p| base_probability - p));
         progress(drops.len(), corners.len());
     }
@@ -635,9 +638,11 @@ pub fn random_transform(images: &Tensor, config: &VisConfig, rng: &mut SeededRng
     images.grid_sampler(&grid, 0, 2, false) // bilinear, reflection padding
 }
 
-/// The objective per batch item for `images` [N, 3, 100, 100].
+/// The objective per batch item for `images` [N, 3, 100, 100], in float32; the network's pass in
+/// the process's precision (the picture's parameterisation and the optimiser stay float32).
 pub fn objective_values(net: &dyn Network, images: &Tensor, objective: VisObjective) -> Tensor {
-    match objective {
+    let _mixed = super::precision::mixed(net.device());
+    let values = match objective {
         VisObjective::Channel { layer, channel } => {
             // A layer the network does not have was refused when the objective was made; the
             // logits stand in rather than a panic on a worker.
@@ -650,7 +655,8 @@ pub fn objective_values(net: &dyn Network, images: &Tensor, objective: VisObject
             let logits = net.logits(images, false);
             logits.select(1, a as i64) + logits.select(1, b as i64)
         }
-    }
+    };
+    values.to_kind(Kind::Float)
 }
 
 /// Minimal Adam for one tensor of parameters (the image spectrum); the network stays untouched.

@@ -90,7 +90,9 @@ impl FaithfulnessInput {
 }
 
 fn class_probabilities(net: &dyn Network, images: &Tensor, class: usize) -> Vec<f32> {
-    let probabilities = tch::no_grad(|| net.logits(images, false).softmax(1, Kind::Float).select(1, class as i64));
+    let _mixed = super::precision::mixed(net.device());
+    let probabilities =
+        tch::no_grad(|| net.logits(&super::precision::fast_layout(images), false).softmax(1, Kind::Float).select(1, class as i64));
     Vec::<f32>::try_from(&probabilities.to_device(tch::Device::Cpu).to_kind(Kind::Float)).expect("a float tensor")
 }
 

@@ -50,6 +50,19 @@ pub fn grey_flowers17(dir: &Path, per_class: usize) {
 
 /// The first `per_class` photos of the flowers17 classes `classes`, in class folders of a new
 /// temporary folder: linked to the originals, or copied (`copy`) where a test changes one.
+/// The first `per_class` photos of every flowers17 class, linked into a new folder (the shipped
+/// model's atlas needs all its classes).
+pub fn flowers17_every_class(per_class: usize) -> tempfile::TempDir {
+    let mut classes: Vec<String> = std::fs::read_dir(flowers17())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    classes.sort();
+    flowers17_subset(&classes.iter().map(String::as_str).collect::<Vec<_>>(), per_class, false)
+}
+
 pub fn flowers17_subset(classes: &[&str], per_class: usize, copy: bool) -> tempfile::TempDir {
     let subset = tempfile::tempdir().unwrap();
     for class in classes {

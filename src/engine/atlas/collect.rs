@@ -147,7 +147,10 @@ pub fn collect(
         on_photos(&images);
         let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(net.kind());
         drop(images);
+        // The passes in the process's precision; what is kept is float32.
+        let region = crate::engine::precision::mixed(net.device());
         let (activation, attribution) = attribution_at(net, layer, &batch, &chosen);
+        let (activation, attribution) = (activation.to_kind(Kind::Float), attribution.to_kind(Kind::Float));
         if let Some(summaries) = summaries.as_deref_mut() {
             if layer == Layer::CONV2 {
                 summaries.add(&activation);
@@ -156,6 +159,7 @@ pub fn collect(
                 summaries.add(&conv2);
             }
         }
+        drop(region);
         let activation_values = Vec::<f32>::try_from(activation.flatten(0, -1)).expect("floats");
         let attribution_values = Vec::<f32>::try_from(attribution.flatten(0, -1)).expect("floats");
         let rows = (end - start) * per_image;

@@ -11,6 +11,7 @@ use crate::engine::explain::{ColourModel, FourierImages, TensorAdam, VisConfig, 
 use crate::engine::image_input::tensor_to_rgb;
 use crate::engine::model::{Layer, paper_net};
 use crate::engine::network::Network;
+use crate::engine::precision::mixed;
 use crate::engine::rng::SeededRng;
 
 /// Side of an icon in pixels: about twice the layer's receptive field, so the pattern has room.
@@ -44,9 +45,12 @@ impl Default for IconParams {
 /// Other networks than the paper's take h after the layer as it is.
 fn direction_objective(net: &dyn Network, images: &Tensor, layer: Layer, directions: &Tensor, pre_relu: bool) -> Tensor {
     let paper = paper_net(net);
-    let centre =
-        paper.and_then(|paper| if pre_relu { paper.centre_pre_relu(images, layer) } else { paper.centre_activation(images, layer) });
-    let h = centre.unwrap_or_else(|| centre_of_layer(net, images, layer)); // [N, C]
+    let centre = paper.and_then(|paper| {
+        let _mixed = mixed(net.device());
+        let centre = if pre_relu { paper.centre_pre_relu(images, layer) } else { paper.centre_activation(images, layer) };
+        centre.map(|h| h.to_kind(directions.kind()))
+    });
+    let h = centre.unwrap_or_else(|| centre_of_layer(net, images, layer).to_kind(directions.kind())); // [N, C]
     let dot = (&h * directions).sum_dim_intlist(&[1i64][..], false, Kind::Float);
     let norms = h.norm_scalaropt_dim(2.0, &[1i64][..], false) * directions.norm_scalaropt_dim(2.0, &[1i64][..], false);
     let cosine = &dot / norms.clamp_min(1e-8);
@@ -61,8 +65,10 @@ pub struct IconFidelity {
     pub objective: f32,
 }
 
-/// Layer `layer`'s activation at the centre of its grid, `[N, C]`.
+/// Layer `layer`'s activation at the centre of its grid, `[N, C]`, from a pass in the process's
+/// precision (bfloat16 where it computes in mixed precision: convert before summing).
 fn centre_of_layer(net: &dyn Network, images: &Tensor, layer: Layer) -> Tensor {
+    let _mixed = mixed(net.device());
     let activation = match paper_net(net) {
         Some(paper) => paper.forward_until(images, layer, false).get(layer).shallow_clone(),
         None => net.forward_to(images, net.spec().layer_index(layer.name()).unwrap_or(0), false),
@@ -84,7 +90,7 @@ pub fn icon_fidelity(net: &dyn Network, layer: Layer, icons: &[RgbImage], direct
             .to_device(net.device())
             .to_kind(kind);
         let objective = direction_objective(net, &batch, layer, &targets, false);
-        let h = centre_of_layer(net, &batch, layer);
+        let h = centre_of_layer(net, &batch, layer).to_kind(kind);
         let cosine = (&h * &targets).sum_dim_intlist(&[1i64][..], false, Kind::Float)
             / (h.norm_scalaropt_dim(2.0, &[1i64][..], false) * targets.norm_scalaropt_dim(2.0, &[1i64][..], false)).clamp_min(1e-8);
         let floats = |t: Tensor| Vec::<f32>::try_from(t.to_kind(Kind::Float).to_device(tch::Device::Cpu)).expect("floats");

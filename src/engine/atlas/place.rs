@@ -27,6 +27,8 @@ pub fn place_image(net: &dyn Network, atlas: &Atlas, image: &image::RgbImage, k:
     let layer = atlas.collected.layer;
     let batch = image_batch(net, image);
     let activation = tch::no_grad(|| {
+        // The precision the atlas's vectors were collected in (the process's).
+        let _mixed = crate::engine::precision::mixed(net.device());
         let activation = match crate::engine::model::paper_net(net) {
             Some(paper) => paper.forward_until(&batch, layer, false).get(layer).shallow_clone(),
             None => net.forward_to(&batch, net.spec().layer_index(layer.name()).unwrap_or(0), false),

@@ -163,6 +163,7 @@ pub fn attributed_outputs(
             images.extend(photos.read(i..i + 1).map_err(CollectStop::Unreadable)?.iter().cloned());
         }
         let values = tch::no_grad(|| {
+            let _mixed = crate::engine::precision::mixed(net.device());
             let input = images_to_tensor(images.iter()).to_device(net.device()).to_kind(network_kind(net));
             net.logits(&input, false).to_kind(Kind::Float).softmax(1, Kind::Float).to_device(tch::Device::Cpu).contiguous()
         });
@@ -231,7 +232,10 @@ pub fn collect_any(
         on_photos(&images);
         let batch = images_to_tensor(images.iter()).to_device(net.device()).to_kind(network_kind(net));
         drop(images);
-        let (activation, maps) = attribution_maps_any(net, index, &batch, &distinct);
+        let (activation, maps) = {
+            let _mixed = crate::engine::precision::mixed(net.device());
+            attribution_maps_any(net, index, &batch, &distinct)
+        };
         let activation_values = Vec::<f32>::try_from(activation.flatten(0, -1)).unwrap_or_default();
         let map_values = Vec::<f32>::try_from(maps.flatten(0, -1)).unwrap_or_default();
         let plane = side * side;

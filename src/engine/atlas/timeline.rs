@@ -430,8 +430,10 @@ impl TimelineBuilder {
                 }
             }
             drop(images);
-            let activation =
-                tch::no_grad(|| net.forward_to(&batch, layer, false).to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous());
+            let activation = tch::no_grad(|| {
+                let _mixed = crate::engine::precision::mixed(net.device());
+                net.forward_to(&batch, layer, false).to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous()
+            });
             let side = activation.size()[2] as usize;
             let values = Vec::<f32>::try_from(activation.flatten(0, -1)).expect("floats");
             for offset in 0..end - start {

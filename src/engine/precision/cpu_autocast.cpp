@@ -2,6 +2,7 @@
 // the calling thread; the cast weights it caches are dropped when the outermost region ends, so
 // a training step that changes the weights starts a region of its own.
 #include <ATen/autocast_mode.h>
+#include <ATen/ATen.h>
 
 extern "C" {
 
@@ -18,6 +19,18 @@ bool activation_atlas_cpu_autocast_enter() {
   }
 }
 
+// Turns CPU autocast on or off on this thread without ending a region (its cast weights stay
+// cached); returns whether it was on.
+bool activation_atlas_cpu_autocast_set(bool enabled) {
+  try {
+    bool previous = at::autocast::is_autocast_enabled(at::kCPU);
+    at::autocast::set_autocast_enabled(at::kCPU, enabled);
+    return previous;
+  } catch (...) {
+    return false;
+  }
+}
+
 // Ends the region `activation_atlas_cpu_autocast_enter` started.
 void activation_atlas_cpu_autocast_exit(bool previous) {
   try {
@@ -26,6 +39,15 @@ void activation_atlas_cpu_autocast_exit(bool previous) {
       at::autocast::clear_cache();
     }
   } catch (...) {
+  }
+}
+
+// A copy of `tensor` (4-d) in channels-last memory order, or null when that fails.
+at::Tensor* activation_atlas_channels_last(const at::Tensor* tensor) {
+  try {
+    return new at::Tensor(tensor->contiguous(at::MemoryFormat::ChannelsLast));
+  } catch (...) {
+    return nullptr;
   }
 }
 
