@@ -11,11 +11,19 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use activation_atlas::engine::dataset_get::{FLOWERS17_CLASSES, FLOWERS17_PER_CLASS};
+use activation_atlas::engine::fsutil::sha256_hex;
 
 use common::text;
 
 fn app(args: &[&str], cache: &Path) -> Output {
     common::cli().args(args).env("ACTIVATION_ATLAS_CACHE", cache).output().expect("the binary runs")
+}
+
+/// `app` with `--sha256` of `archive`: a generated archive stands in for the published one.
+fn app_accepting(archive: &[u8], args: &[&str], cache: &Path) -> Output {
+    let sha256 = sha256_hex(archive);
+    let args: Vec<&str> = args.iter().copied().chain(["--sha256", sha256.as_str()]).collect();
+    app(&args, cache)
 }
 
 /// Serves `body` at http://127.0.0.1:PORT/17flowers.tgz for a few requests; the first answer
@@ -73,9 +81,14 @@ fn assert_sorted(dir: &Path) {
 fn from_a_local_file_the_images_are_sorted_into_17_class_folders() {
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("17flowers.tgz");
-    std::fs::write(&file, common::flowers17_archive(1360)).unwrap();
+    let archive = common::flowers17_archive(1360);
+    std::fs::write(&file, &archive).unwrap();
     let out = work.path().join("flowers17");
-    let output = app(&["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()], work.path());
+    let output = app_accepting(
+        &archive,
+        &["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()],
+        work.path(),
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("1360 images in 17 class folders"), "{}", text(&output.stdout));
     assert_sorted(&out);
@@ -84,7 +97,11 @@ fn from_a_local_file_the_images_are_sorted_into_17_class_folders() {
     assert_eq!(dataset.class_names.len(), 17);
     assert_eq!(dataset.len(), 1360);
     // A second run into the same folder is refused rather than mixing files.
-    let again = app(&["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()], work.path());
+    let again = app_accepting(
+        &archive,
+        &["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()],
+        work.path(),
+    );
     assert!(!again.status.success() && text(&again.stderr).contains("already holds files"), "{}", text(&again.stderr));
 }
 
@@ -96,13 +113,13 @@ fn an_interrupted_download_resumes_where_it_stopped() {
     let (url, ranges) = serve(body.clone(), Some(cut));
     let out = work.path().join("flowers17");
     let args = ["data", "get", "flowers17", "--from", url.as_str(), "--dir", out.to_str().unwrap()];
-    let first = app(&args, work.path());
+    let first = app_accepting(&body, &args, work.path());
     assert!(!first.status.success(), "the cut download fails");
     assert!(text(&first.stderr).contains("run again to resume"), "{}", text(&first.stderr));
     let partial = work.path().join("downloads/17flowers.tgz.part");
     assert_eq!(std::fs::metadata(&partial).unwrap().len(), cut as u64, "what arrived is kept");
     assert!(!out.exists(), "no half data set");
-    let second = app(&args, work.path());
+    let second = app_accepting(&body, &args, work.path());
     assert!(second.status.success(), "{}", text(&second.stderr));
     assert_eq!(ranges.lock().unwrap().as_slice(), [None, Some(format!("bytes={cut}-"))], "the second request asked for the rest");
     assert_eq!(std::fs::read(work.path().join("downloads/17flowers.tgz")).unwrap(), body, "the pieces make the archive");
@@ -123,10 +140,12 @@ fn a_wrong_or_damaged_archive_is_refused_with_its_name() {
     let cut = work.path().join("cut.tgz");
     let full = common::flowers17_archive(1360);
     std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
-    for (file, expected) in
-        [(&noise, "not the 17 flowers archive"), (&short, "holds 100 of the 1360 images"), (&cut, "not the 17 flowers archive")]
+    // Each accepted by its own SHA-256, so what is tested is the check after it.
+    for (file, expected) in [(&noise, "gzip stream is damaged"), (&short, "holds 100 of the 1360 images"), (&cut, "gzip stream is damaged")]
     {
-        let output = app(&["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()], work.path());
+        let bytes = std::fs::read(file).unwrap();
+        let args = ["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", out.to_str().unwrap()];
+        let output = app_accepting(&bytes, &args, work.path());
         let stderr = text(&output.stderr);
         assert!(!output.status.success(), "{} was accepted", file.display());
         assert!(stderr.contains(&file.display().to_string()) && stderr.contains(expected), "{stderr}");
@@ -134,4 +153,59 @@ fn a_wrong_or_damaged_archive_is_refused_with_its_name() {
     }
     let unknown = app(&["data", "get", "mnist"], work.path());
     assert!(!unknown.status.success() && text(&unknown.stderr).contains("flowers17"));
+}
+
+#[test]
+fn the_archive_is_checked_against_its_sha256_and_gzip_crc_before_anything_is_unpacked() {
+    use activation_atlas::engine::dataset_get::{FLOWERS17_SHA256, GetProgress, Source, get_flowers17};
+    let work = tempfile::tempdir().unwrap();
+    let (out, downloads) = (work.path().join("flowers17"), work.path().join("downloads"));
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let archive = common::flowers17_archive(1360);
+    let own = sha256_hex(&archive);
+    let file = work.path().join("look-alike.tgz");
+    std::fs::write(&file, &archive).unwrap();
+    let get = |file: &Path, sha256: &str| {
+        let mut events = Vec::new();
+        let got = get_flowers17(&Source::File(file.to_path_buf()), &out, &downloads, sha256, &mut |e| events.push(e), &never);
+        let unpacked = events.iter().any(|e| matches!(e, GetProgress::Unpacking { .. }));
+        let checked = events.iter().filter_map(|e| if let GetProgress::Checking { done, .. } = e { Some(*done) } else { None }).max();
+        (got, unpacked, checked)
+    };
+
+    // Against the published archive's SHA-256 a file of the right layout is refused, unopened.
+    let (got, unpacked, checked) = get(&file, FLOWERS17_SHA256);
+    let message = got.expect_err("a look-alike is refused").to_string();
+    assert!(message.contains("look-alike.tgz") && message.contains(&own) && message.contains(FLOWERS17_SHA256), "{message}");
+    assert!(!unpacked && !out.exists(), "nothing was unpacked");
+    assert_eq!(checked, Some(archive.len() as u64), "every byte was read for the hash");
+
+    // A flipped bit of the gzip trailer's CRC-32 (its last 8 bytes are CRC-32 and length): with
+    // the damaged file's own hash the CRC still refuses it, before unpacking.
+    let mut damaged = archive.clone();
+    let crc_at = damaged.len() - 8;
+    damaged[crc_at] ^= 0x10;
+    let damaged_file = work.path().join("damaged.tgz");
+    std::fs::write(&damaged_file, &damaged).unwrap();
+    let (got, unpacked, _) = get(&damaged_file, &sha256_hex(&damaged));
+    let message = got.expect_err("a wrong CRC is refused").to_string();
+    assert!(message.contains("damaged.tgz") && message.contains("gzip stream is damaged"), "{message}");
+    assert!(!unpacked && !out.exists(), "nothing was unpacked");
+
+    // Its own hash: it is unpacked.
+    let (got, unpacked, _) = get(&file, &own);
+    assert_eq!(got.expect("accepted"), 1360);
+    assert!(unpacked);
+    assert_sorted(&out);
+
+    // The command line: a malformed --sha256 is refused before anything is read; without one
+    // the published hash applies.
+    let elsewhere = work.path().join("again");
+    let args = ["data", "get", "flowers17", "--from", file.to_str().unwrap(), "--dir", elsewhere.to_str().unwrap()];
+    let bad: Vec<&str> = args.iter().copied().chain(["--sha256", "abc"]).collect();
+    let output = app(&bad, work.path());
+    assert!(!output.status.success() && text(&output.stderr).contains("64 hexadecimal digits"), "{}", text(&output.stderr));
+    let output = app(&args, work.path());
+    assert!(!output.status.success() && text(&output.stderr).contains(FLOWERS17_SHA256), "{}", text(&output.stderr));
+    assert!(!elsewhere.exists());
 }

@@ -337,6 +337,30 @@ fn a_panic_in_the_worker_is_reported_and_the_model_reloaded() {
 }
 
 #[test]
+fn a_dead_worker_is_reported_started_again_and_its_model_loaded_back() {
+    let photo = common::flowers17_photo("daisy");
+    let answer = photo.clone();
+    let mut harness = common::app_with_model(
+        common::app_options(activation_atlas::app::dialogs::picker_from(move |_| Some(answer.clone()))),
+        [1100.0, 760.0],
+    );
+    // The worker dies outside its guards with a picture waiting to open behind it.
+    harness.state_mut().simulate_worker_death();
+    harness.get_by_label("读取图片").click();
+    common::run_until(&mut harness, "the stop is reported", 60, |app| app.messages.error.is_some());
+    let message = harness.state().messages.error.clone().unwrap();
+    assert!(message.contains("started again"), "{message}");
+    // No job is left shown as running, and the model in use is loaded again on the new worker.
+    common::run_until(&mut harness, "the model is back", 60, |app| matches!(app.model, ModelStatus::Ready(_)) && !app.worker_busy());
+    assert!(harness.state().jobs().running().is_empty(), "{:?}", harness.state().jobs().running());
+    common::dismiss_messages(&mut harness);
+    harness.get_by_label("读取图片").click();
+    common::run_until(&mut harness, "the picture is shown", 60, |app| app.classify().has_picture());
+    harness.key_press(eframe::egui::Key::Enter);
+    common::run_until(&mut harness, "a result is shown", 60, |app| app.classify().result().is_some());
+}
+
+#[test]
 fn a_broken_checkpoint_or_description_file_is_refused_and_the_current_ones_stay() {
     let dir = tempfile::tempdir().unwrap();
     let answer: Arc<std::sync::Mutex<Option<PathBuf>>> = Arc::new(std::sync::Mutex::new(None));

@@ -177,3 +177,42 @@ fn ctrl_c_stops_data_get_during_a_silent_download_with_exit_code_130() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("cancelled"), "{stderr}");
 }
+
+#[test]
+fn a_resumed_download_names_its_file_by_if_range_and_a_changed_file_is_fetched_whole() {
+    // First answer: version 1 of the file (strong ETag "v1"), cut after 10 bytes. Second: the
+    // file has changed to version 2, so an If-Range of "v1" gets all of version 2 (200).
+    const NEW: &[u8] = b"ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210";
+    let answered = Arc::new(Mutex::new(0usize));
+    let count = answered.clone();
+    let (url, requests) = serve(Box::new(move |headers| {
+        let mut count = count.lock().unwrap();
+        *count += 1;
+        if *count == 1 {
+            let mut out =
+                format!("HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", BODY.len()).into_bytes();
+            out.extend_from_slice(&BODY[..10]);
+            return (out, false);
+        }
+        let if_range = headers.iter().find_map(|h| h.strip_prefix("if-range:")).map(|v| v.trim().to_string());
+        if if_range.as_deref() == Some("\"v2\"") {
+            // (Not reached: the part is of v1.)
+            return (b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\n\r\n".to_vec(), false);
+        }
+        let mut out = format!("HTTP/1.1 200 OK\r\nETag: \"v2\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", NEW.len()).into_bytes();
+        out.extend_from_slice(NEW);
+        (out, false)
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("17flowers.tgz");
+    let first = download_ending_within(&url, &archive, Arc::new(AtomicBool::new(false)), Duration::from_secs(30));
+    assert!(first.is_err(), "the cut download fails");
+    assert_eq!(std::fs::read(dir.path().join("17flowers.tgz.part")).unwrap(), &BODY[..10]);
+    download_ending_within(&url, &archive, Arc::new(AtomicBool::new(false)), Duration::from_secs(30)).expect("downloaded");
+    let requests = requests.lock().unwrap();
+    let second = &requests[1];
+    assert!(second.contains(&"range: bytes=10-".to_string()), "{second:?}");
+    assert!(second.contains(&"if-range: \"v1\"".to_string()), "the part's file is named: {second:?}");
+    assert_eq!(std::fs::read(&archive).unwrap(), NEW, "the new file whole, not v1's start with v2's rest");
+    assert!(!dir.path().join("17flowers.tgz.part.validator").exists(), "nothing is left beside the archive");
+}

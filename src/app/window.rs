@@ -197,6 +197,12 @@ impl AtlasApp {
         let _ = self.jobs.submit(Job::SimulateCrash);
     }
 
+    /// Ends the interactive worker outside its guards, to check that it is started again.
+    #[doc(hidden)]
+    pub fn simulate_worker_death(&mut self) {
+        self.jobs.simulate_worker_death();
+    }
+
     /// The job system, for tests and benchmarks that watch what runs.
     pub fn jobs(&self) -> &Jobs {
         &self.jobs

@@ -27,12 +27,20 @@ pub struct DataGetArgs {
     /// Another address of 17flowers.tgz, or a copy of it on disk.
     #[arg(long)]
     pub from: Option<String>,
+    /// The SHA-256 the archive must have, when a mirror repackaged it (default: the published
+    /// archive's, or ACTIVATION_ATLAS_FLOWERS17_SHA256).
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
 }
 
 pub(super) fn data_get(args: DataGetArgs, out: Output) -> Result<serde_json::Value> {
-    use crate::engine::dataset_get::{FLOWERS17_URL, GetProgress, Source, get_flowers17};
+    use crate::engine::dataset_get::{FLOWERS17_URL, GetProgress, Source, expected_sha256, get_flowers17};
     if args.name != "flowers17" {
         bail!("unknown data set '{}': the one available is flowers17", args.name);
+    }
+    let sha256 = args.sha256.map(|h| h.trim().to_ascii_lowercase()).unwrap_or_else(expected_sha256);
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--sha256 takes 64 hexadecimal digits, not '{sha256}'");
     }
     let dir = args.dir.unwrap_or_else(|| resources::user_data_dir().join("datasets").join("flowers17"));
     let source = Source::parse(args.from.as_deref().unwrap_or(FLOWERS17_URL));
@@ -43,6 +51,11 @@ pub(super) fn data_get(args: DataGetArgs, out: Output) -> Result<serde_json::Val
         GetProgress::Downloading { done, total } => {
             bar.set_message("downloading");
             bar.set_length(total.unwrap_or(done));
+            bar.set_position(done);
+        }
+        GetProgress::Checking { done, total } => {
+            bar.set_message("checking");
+            bar.set_length(total);
             bar.set_position(done);
         }
         GetProgress::Unpacking { done, total } => {
@@ -58,7 +71,7 @@ pub(super) fn data_get(args: DataGetArgs, out: Output) -> Result<serde_json::Val
             bar.set_position(done as u64);
         }
     };
-    let got = get_flowers17(&source, &dir, &downloads, &mut progress, &INTERRUPTED);
+    let got = get_flowers17(&source, &dir, &downloads, &sha256, &mut progress, &INTERRUPTED);
     bar.finish_and_clear();
     let images = got?;
     say!(out, "flowers17: {images} images in 17 class folders under {}", dir.display());

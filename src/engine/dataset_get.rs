@@ -12,6 +12,22 @@ use std::time::{Duration, Instant};
 /// The Visual Geometry Group's archive (about 58 MB). Not reachable from every machine; `--from`
 /// takes another address or a local copy.
 pub const FLOWERS17_URL: &str = "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz";
+/// SHA-256 of that archive as the Visual Geometry Group publishes it (its MD5 is
+/// b59a65d8d1a99cd66944d474e1289eab). A download or a copy on disk is checked against it before
+/// anything is unpacked.
+pub const FLOWERS17_SHA256: &str = "fe38a60f8b4a95e657551247d3e7d799a3fafcdbc595be504b12839967823d70";
+/// Names another SHA-256 to accept (a mirror that repackaged the archive).
+pub const SHA256_VARIABLE: &str = "ACTIVATION_ATLAS_FLOWERS17_SHA256";
+
+/// The SHA-256 the archive must have: [`SHA256_VARIABLE`] when set, else [`FLOWERS17_SHA256`].
+pub fn expected_sha256() -> String {
+    std::env::var(SHA256_VARIABLE)
+        .ok()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| FLOWERS17_SHA256.to_string())
+}
+
 /// The archive's classes, in the order of its numbered images.
 pub const FLOWERS17_CLASSES: [&str; 17] = [
     "daffodil",
@@ -60,6 +76,11 @@ pub enum GetProgress {
         done: u64,
         total: Option<u64>,
     },
+    /// Bytes of the archive checked (its SHA-256 and its gzip CRC) before unpacking.
+    Checking {
+        done: u64,
+        total: u64,
+    },
     Unpacking {
         done: usize,
         total: usize,
@@ -86,16 +107,22 @@ impl Source {
 
 /// Gets flowers17 into `dir` (class folders of 80 images each). A download goes to
 /// `downloads/17flowers.tgz`, resuming from `17flowers.tgz.part` if an earlier one was cut off.
+/// The archive must have the SHA-256 `sha256` (lower-case hex) and an intact gzip stream before
+/// anything of it is unpacked.
 pub fn get_flowers17(
     source: &Source,
     dir: &Path,
     downloads: &Path,
+    sha256: &str,
     progress: &mut dyn FnMut(GetProgress),
     cancel: &AtomicBool,
 ) -> Result<usize, GetError> {
     refuse_if_not_empty(dir)?;
     match source {
-        Source::File(path) => unpack_flowers17(path, dir, progress, cancel),
+        Source::File(path) => {
+            verify_archive(path, sha256, progress, cancel)?;
+            unpack_flowers17(path, dir, progress, cancel)
+        }
         Source::Url(url) => {
             // A complete download from an earlier run (whose unpacking failed or was
             // cancelled) is used again rather than fetched anew.
@@ -103,7 +130,8 @@ pub fn get_flowers17(
             if !archive.is_file() {
                 download(url, &archive, progress, cancel)?;
             }
-            let unpacked = unpack_flowers17(&archive, dir, progress, cancel);
+            let unpacked =
+                verify_archive(&archive, sha256, progress, cancel).and_then(|()| unpack_flowers17(&archive, dir, progress, cancel));
             // A downloaded file that is not the archive would otherwise be refused on every later run.
             if matches!(unpacked, Err(GetError::NotTheArchive { .. })) {
                 let _ = std::fs::remove_file(&archive);
@@ -111,6 +139,58 @@ pub fn get_flowers17(
             unpacked
         }
     }
+}
+
+/// Reads `archive` once: its SHA-256 must be `sha256`, and its gzip stream must inflate to the
+/// end with the CRC-32 and length its trailer records. Nothing is written.
+pub fn verify_archive(archive: &Path, sha256: &str, progress: &mut dyn FnMut(GetProgress), cancel: &AtomicBool) -> Result<(), GetError> {
+    use sha2::Digest;
+    let not_it = |reason: String| GetError::NotTheArchive { path: archive.to_path_buf(), reason };
+    let file_error = |e: std::io::Error| GetError::File { path: archive.to_path_buf(), reason: e.to_string() };
+    crate::engine::fsutil::ensure_regular_file(archive).map_err(file_error)?;
+    let file = File::open(archive).map_err(file_error)?;
+    let total = file.metadata().map_err(file_error)?.len();
+    if total > MAX_ARCHIVE_BYTES {
+        return Err(not_it(format!("{total} bytes, more than the archive can be")));
+    }
+    /// Hashes what the gzip decoder reads, and reports the bytes read.
+    struct Hashing<'a, R> {
+        inner: R,
+        hasher: sha2::Sha256,
+        done: u64,
+        total: u64,
+        progress: &'a mut dyn FnMut(GetProgress),
+        cancel: &'a AtomicBool,
+    }
+    impl<R: Read> Read for Hashing<'_, R> {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+            }
+            let n = self.inner.read(buffer)?;
+            self.hasher.update(&buffer[..n]);
+            self.done += n as u64;
+            (self.progress)(GetProgress::Checking { done: self.done, total: self.total });
+            Ok(n)
+        }
+    }
+    let mut hashing = Hashing { inner: std::io::BufReader::new(file), hasher: sha2::Sha256::new(), done: 0, total, progress, cancel };
+    // flate2 checks the trailer's CRC-32 and length when the stream ends; inflated bytes are
+    // counted, not kept.
+    let inflated = std::io::copy(&mut flate2::read::GzDecoder::new(&mut hashing), &mut std::io::sink());
+    if cancel.load(Ordering::Relaxed) {
+        return Err(GetError::Cancelled);
+    }
+    let inflated = inflated.map_err(|e| not_it(format!("its gzip stream is damaged ({e})")));
+    // Bytes after the gzip stream count towards the hash too.
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(file_error)?;
+    let digest: String = hashing.hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+    if digest != sha256 {
+        return Err(not_it(format!(
+            "its SHA-256 is {digest}, the published archive's is {sha256} (a damaged or different file; {SHA256_VARIABLE} names another to accept)"
+        )));
+    }
+    inflated.map(|_| ())
 }
 
 fn refuse_if_not_empty(dir: &Path) -> Result<(), GetError> {
@@ -174,11 +254,18 @@ pub fn download_within(
         .http_status_as_error(false)
         .build()
         .into();
+    // What identified the file the part was cut from: a server whose file has changed since
+    // answers an If-Range request with the whole new file instead of the rest of the old one.
+    let validator_file = archive.with_extension("tgz.part.validator");
+    let validator = std::fs::read_to_string(&validator_file).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let get = |from: u64| {
         // The bytes as stored: a content encoding would make the counts and ranges lie.
         let mut request = agent.get(url).header("Accept-Encoding", "identity");
         if from > 0 {
             request = request.header("Range", &format!("bytes={from}-"));
+            if let Some(validator) = &validator {
+                request = request.header("If-Range", validator);
+            }
         }
         request.call().map_err(|e| failed(e.to_string()))
     };
@@ -210,6 +297,18 @@ pub fn download_within(
         return Err(failed(format!("the server offers {} bytes, more than the archive can be", total.unwrap_or(0))));
     }
     let file_error = |e: std::io::Error| GetError::File { path: partial.clone(), reason: e.to_string() };
+    if !resumed {
+        // A new part: remember its file's strong ETag, else its Last-Modified (a weak ETag may
+        // not be used with If-Range).
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let etag = header("etag").filter(|tag| !tag.starts_with("W/"));
+        match etag.or_else(|| header("last-modified")) {
+            Some(validator) => write_durably(&validator_file, validator.as_bytes()).map_err(file_error)?,
+            None => {
+                let _ = std::fs::remove_file(&validator_file);
+            }
+        }
+    }
     let mut file = if resumed {
         std::fs::OpenOptions::new().append(true).open(&partial).map_err(file_error)?
     } else {
@@ -246,7 +345,9 @@ pub fn download_within(
     if let Some(total) = total.filter(|&t| t != done) {
         return Err(failed(format!("got {done} of {total} bytes; run again to resume")));
     }
-    std::fs::rename(&partial, archive).map_err(|e| GetError::File { path: archive.to_path_buf(), reason: e.to_string() })
+    std::fs::rename(&partial, archive).map_err(|e| GetError::File { path: archive.to_path_buf(), reason: e.to_string() })?;
+    let _ = std::fs::remove_file(&validator_file);
+    Ok(())
 }
 
 /// Reads `body` on a thread of its own, piece by piece, so the download can give up on a silent

@@ -3,8 +3,8 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
 use tch::Device;
@@ -24,7 +24,9 @@ pub(super) struct Interactive {
     pub atlas: Option<Arc<Atlas>>,
 }
 
-pub(super) fn run(messages: Receiver<InteractiveMessage>) {
+/// Runs the worker until its channel closes. `in_use` is kept up to date with the file of the
+/// model in use, so that a worker started again after this one died can load it back.
+pub(super) fn run(messages: Receiver<InteractiveMessage>, in_use: Arc<Mutex<Option<PathBuf>>>) {
     let mut state = Interactive { device: default_device(), model: None, opened: None, atlas: None };
     while let Ok(message) = messages.recv() {
         match message {
@@ -33,15 +35,30 @@ pub(super) fn run(messages: Receiver<InteractiveMessage>) {
                 if !cancel.is_cancelled() {
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| state.handle(*job, &reporter, &cancel)));
                     if let Err(panic) = result {
-                        state.recover_after_panic(&reporter, panic_message(&panic));
+                        // The recovery reloads a model, which may panic too: then no model is in
+                        // use rather than a dead worker.
+                        let message = panic_message(&panic);
+                        let recovered = std::panic::catch_unwind(AssertUnwindSafe(|| state.recover_after_panic(&reporter, message)));
+                        if let Err(again) = recovered {
+                            state.model = None;
+                            reporter
+                                .fail(JobError::Panicked { message: format!("reloading the model failed too: {}", panic_message(&again)) });
+                        }
                     }
                 }
                 reporter.send(Event::Finished);
             }
             InteractiveMessage::AdoptAtlas { reporter, atlas, path } => {
-                state.adopt_atlas(atlas, path, &reporter);
+                let adopted = std::panic::catch_unwind(AssertUnwindSafe(|| state.adopt_atlas(atlas, path, &reporter)));
+                if let Err(panic) = adopted {
+                    reporter.fail(JobError::Panicked { message: panic_message(&panic) });
+                }
                 reporter.send(Event::Finished);
             }
+            InteractiveMessage::Die => panic!("the interactive worker was told to die (a test)"),
+        }
+        if let Ok(mut slot) = in_use.lock() {
+            *slot = state.model.as_ref().map(|model| model.path.clone());
         }
     }
 }

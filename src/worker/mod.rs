@@ -306,11 +306,18 @@ pub(crate) enum InteractiveMessage {
     /// A finished atlas build hands its atlas over, so placing and patches use it; the build job
     /// finishes once the worker has it.
     AdoptAtlas { reporter: Reporter, atlas: Arc<crate::engine::atlas::Atlas>, path: PathBuf },
+    /// Ends the worker with a panic outside its guards, as a bug would: tests check that the
+    /// job system notices and starts it again.
+    #[doc(hidden)]
+    Die,
 }
 
 /// The window's handle on the job system. Dropping it cancels every job and joins the threads.
 pub struct Jobs {
     interactive: Option<Sender<InteractiveMessage>>,
+    interactive_thread: Option<JoinHandle<()>>,
+    /// The file of the model the interactive worker has in use (it keeps this up to date).
+    model_in_use: Arc<std::sync::Mutex<Option<PathBuf>>>,
     events_sender: Sender<Envelope>,
     events: Receiver<Envelope>,
     wake: Arc<dyn Fn() + Send + Sync>,
@@ -327,26 +334,60 @@ impl Jobs {
     /// `ctx.request_repaint`).
     pub fn spawn(wake: impl Fn() + Send + Sync + 'static) -> Jobs {
         let (events_sender, events) = mpsc::channel();
-        let (interactive, receiver) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("interactive-worker".to_string())
-            .spawn(move || interactive::run(receiver))
-            .expect("the OS can start a thread");
+        let model_in_use = Arc::new(std::sync::Mutex::new(None));
+        let (interactive, thread) = start_interactive(model_in_use.clone());
         Jobs {
             interactive: Some(interactive),
+            interactive_thread: Some(thread),
+            model_in_use,
             events_sender,
             events,
             wake: Arc::new(wake),
             next_id: 1,
             running: Vec::new(),
-            threads: vec![thread],
+            threads: Vec::new(),
             training_active: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// If the interactive worker has died (a panic outside its guards), its queued and running
+    /// jobs are reported failed and finished, a new worker is started, and the model that was in
+    /// use is loaded on it again. Called on every submit and every poll.
+    fn restart_interactive_if_dead(&mut self) {
+        if !self.interactive_thread.as_ref().is_some_and(|t| t.is_finished()) || self.interactive.is_none() {
+            return;
+        }
+        let reason = match self.interactive_thread.take().map(JoinHandle::join) {
+            Some(Err(panic)) => panic_message(&panic),
+            _ => "it stopped".to_string(),
+        };
+        tracing::error!("the interactive worker died ({reason}); starting it again");
+        for job in self.running.iter().filter(|j| j.lane == Lane::Interactive) {
+            let reporter = Reporter { job: job.id, events: self.events_sender.clone(), wake: self.wake.clone() };
+            reporter.fail(JobError::Panicked { message: format!("the worker running it stopped ({reason}) and was started again") });
+            reporter.send(Event::Finished);
+        }
+        let (interactive, thread) = start_interactive(self.model_in_use.clone());
+        self.interactive = Some(interactive);
+        self.interactive_thread = Some(thread);
+        let reload = self.model_in_use.lock().ok().and_then(|slot| slot.clone());
+        if let Some(path) = reload {
+            let _ = self.submit(Job::Model(ModelJob::Load { path }));
+        }
+    }
+
+    /// Ends the interactive worker as a bug would (a test of the restart).
+    #[doc(hidden)]
+    pub fn simulate_worker_death(&mut self) {
+        if let Some(interactive) = &self.interactive {
+            let _ = interactive.send(InteractiveMessage::Die);
         }
     }
 
     /// Starts `job`: interactive jobs queue on the interactive worker, long jobs get a thread.
     /// A second training run or atlas build while one runs is refused.
     pub fn submit(&mut self, job: Job) -> Result<JobId, JobError> {
+        self.restart_interactive_if_dead();
         let kind = job.kind();
         let lane = job.lane();
         if let Lane::Own { one_at_a_time: true, .. } = lane
@@ -433,6 +474,7 @@ impl Jobs {
 
     /// The next event, if any; keeps the list of running jobs up to date.
     pub fn try_recv(&mut self) -> Option<Envelope> {
+        self.restart_interactive_if_dead();
         let envelope = match self.events.try_recv() {
             Ok(envelope) => envelope,
             Err(TryRecvError::Empty | TryRecvError::Disconnected) => return None,
@@ -462,10 +504,20 @@ impl Drop for Jobs {
             job.cancel.cancel();
         }
         self.interactive = None; // closes the channel: the worker ends after its current job
-        for thread in self.threads.drain(..) {
+        for thread in self.threads.drain(..).chain(self.interactive_thread.take()) {
             let _ = thread.join();
         }
     }
+}
+
+/// A new interactive worker thread and the channel to it.
+fn start_interactive(model_in_use: Arc<std::sync::Mutex<Option<PathBuf>>>) -> (Sender<InteractiveMessage>, JoinHandle<()>) {
+    let (sender, receiver) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("interactive-worker".to_string())
+        .spawn(move || interactive::run(receiver, model_in_use))
+        .expect("the OS can start a thread");
+    (sender, thread)
 }
 
 pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -276,6 +276,7 @@ pub(super) fn get_flowers17(dir: PathBuf, from: Option<PathBuf>, reporter: &Repo
             // Percent, so the status bar shows small numbers whatever the sizes.
             let percent = match step {
                 GetProgress::Downloading { done, total } => total.map(|t| (done * 100 / t.max(1)) as usize),
+                GetProgress::Checking { done, total } => Some((done * 100 / total.max(1)) as usize),
                 GetProgress::Unpacking { done, total } => Some(done * 100 / total.max(1)),
             };
             if let Some(percent) = percent.filter(|p| last != Some(*p)) {
@@ -284,7 +285,14 @@ pub(super) fn get_flowers17(dir: PathBuf, from: Option<PathBuf>, reporter: &Repo
             }
         };
         let downloads = cache_dir().join("downloads");
-        match crate::engine::dataset_get::get_flowers17(&source, &dir, &downloads, &mut progress, cancel.flag()) {
+        match crate::engine::dataset_get::get_flowers17(
+            &source,
+            &dir,
+            &downloads,
+            &crate::engine::dataset_get::expected_sha256(),
+            &mut progress,
+            cancel.flag(),
+        ) {
             Ok(_) => {}
             Err(GetError::Cancelled) => {
                 reporter.fail(JobError::Cancelled);
