@@ -5,6 +5,7 @@
 #   atlas_file       an atlas file, then rendering it
 #   descriptions     a class description TOML file
 #   state_dict       a PyTorch state dict (zip, legacy pickle, safetensors) for model import
+#   timeline_file    an atlas timeline of a training run, then each frame's layout and cells
 # Usage: scripts/fuzz.sh [TARGET|all] [SECONDS per target, default 600]
 # Installs cargo-fuzz if missing. The machine's stable toolchain is used with RUSTC_BOOTSTRAP=1
 # (libFuzzer's instrumentation needs unstable compiler flags). Seeds are made in fuzz/corpus/
@@ -13,7 +14,7 @@
 set -euo pipefail
 repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_dir"
-targets=(image_input checkpoint_meta atlas_file descriptions state_dict)
+targets=(image_input checkpoint_meta atlas_file descriptions state_dict timeline_file)
 which="${1:-all}"
 seconds="${2:-600}"
 flowers="${ACTIVATION_ATLAS_FLOWERS17:-$repo_dir/../shared/data/flowers17}"
@@ -72,6 +73,22 @@ PY
             ;;
         descriptions)
             cp descriptions/flowers17.toml "$dir/"
+            ;;
+        timeline_file)
+            # A tiny real timeline: two epochs on two photos per class, two positions each.
+            local tiny
+            tiny="$(mktemp -d)"
+            for class_dir in "$flowers"/*/; do
+                mkdir -p "$tiny/data/$(basename "$class_dir")"
+                local first
+                mapfile -t first < <(find "$class_dir" -name '*.jpg' | sort)
+                ln -s "${first[0]}" "${first[1]}" "$tiny/data/$(basename "$class_dir")/"
+            done
+            [[ -x target/release/activation-atlas ]] || env -u RUSTC_BOOTSTRAP cargo build --release --quiet
+            target/release/activation-atlas train --data "$tiny/data" --out "$tiny/run" --epochs 2 >/dev/null
+            target/release/activation-atlas atlas timeline --run "$tiny/run" --data "$tiny/data" --out "$dir/tiny.timeline" \
+                --samples 2 --epochs 20 >/dev/null
+            rm -rf "$tiny"
             ;;
     esac
 }

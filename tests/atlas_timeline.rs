@@ -97,6 +97,7 @@ fn a_run_of_three_checkpoints_gives_three_aligned_frames_of_the_same_points() {
     save_timeline(&timeline, &file).unwrap();
     let loaded = load_timeline(&file).unwrap();
     assert_eq!(loaded, timeline);
+    crafted_copies_are_refused_with_a_reason_or_load(&std::fs::read(&file).unwrap());
 
     // Each point keeps the patch of its photo that it sees, so a frame can be drawn as an atlas.
     let px = TIMELINE_PATCH_PX;
@@ -140,6 +141,67 @@ fn a_run_of_three_checkpoints_gives_three_aligned_frames_of_the_same_points() {
     let pictures = animation_frames(&loaded, &options, None);
     assert_eq!(pictures.len(), 3);
     assert_eq!(pictures[2].0, loaded.frame_atlas_picture(2.0, loaded.bounds(), 10, 3).unwrap());
+}
+
+/// A real timeline file's bytes, damaged: cut at 64 places, 300 single bits flipped (seeded), and
+/// its header edited to each defect the reader checks. Each copy loads or is refused with a
+/// reason, never a panic; the crafted defects are refused for the reason they carry.
+fn crafted_copies_are_refused_with_a_reason_or_load(bytes: &[u8]) {
+    use activation_atlas::engine::atlas::timeline::parse_timeline;
+    let path = Path::new("crafted.timeline");
+    let survives = |what: &str, copy: &[u8]| {
+        let outcome = std::panic::catch_unwind(|| parse_timeline(copy, path).map(|t| t.frames.len()));
+        assert!(outcome.is_ok(), "{what}: the reader panicked");
+    };
+    for cut in (0..64).map(|k| bytes.len() * k / 64) {
+        survives(&format!("cut at {cut}"), &bytes[..cut]);
+        assert!(parse_timeline(&bytes[..cut], path).is_err(), "a file cut at {cut} of {} loaded", bytes.len());
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..300 {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let at = (state >> 33) as usize % bytes.len();
+        let mut copy = bytes.to_vec();
+        copy[at] ^= 1 << ((state >> 29) & 7);
+        survives(&format!("bit flipped at {at}"), &copy);
+    }
+    // The safetensors header: its length, then JSON whose metadata holds the timeline's header.
+    let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let outer: serde_json::Value = serde_json::from_slice(&bytes[8..8 + length]).unwrap();
+    let key = "activation_atlas_timeline";
+    let inner: serde_json::Value = serde_json::from_str(outer["__metadata__"][key].as_str().unwrap()).unwrap();
+    let with_header = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let (mut outer, mut inner) = (outer.clone(), inner.clone());
+        edit(&mut inner);
+        outer["__metadata__"][key] = serde_json::Value::String(inner.to_string());
+        let header = outer.to_string().into_bytes();
+        let mut copy = (header.len() as u64).to_le_bytes().to_vec();
+        copy.extend_from_slice(&header);
+        copy.extend_from_slice(&bytes[8 + length..]);
+        copy
+    };
+    // The paper's layers store no geometry (it follows from the layer): write one whose grid is
+    // a single cell, which every point lies outside of but the first.
+    let one_cell_grid = |h: &mut serde_json::Value| {
+        let layer: activation_atlas::engine::model::Layer = serde_json::from_value(h["layer"].clone()).unwrap();
+        let mut geometry = serde_json::to_value(activation_atlas::engine::atlas::LayerGeometry::paper(layer)).unwrap();
+        geometry["grid"] = serde_json::json!(1);
+        h["geometry"] = geometry;
+    };
+    let unchanged = with_header(&|_| {});
+    assert!(parse_timeline(&unchanged, path).is_ok(), "the header rewritten as it was loads");
+    let defects: [(&str, &dyn Fn(&mut serde_json::Value), &str); 4] = [
+        ("one class name", &|h| h["class_names"] = serde_json::json!(["only"]), "outside the class list"),
+        ("no frames", &|h| h["frames"] = serde_json::json!([]), "no frames"),
+        ("a newer version", &|h| h["version"] = serde_json::json!(2), "newer"),
+        ("a grid of one cell", &one_cell_grid, "outside the layer's grid"),
+    ];
+    for (what, edit, reason) in defects {
+        let copy = with_header(edit);
+        survives(what, &copy);
+        let message = parse_timeline(&copy, path).expect_err(what).to_string();
+        assert!(message.contains(reason) && message.contains("crafted.timeline"), "{what}: {message}");
+    }
 }
 
 #[test]

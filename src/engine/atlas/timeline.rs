@@ -606,10 +606,17 @@ const MAX_TIMELINE_BYTES: u64 = 2 << 30;
 
 /// Reads a timeline file written by [`save_timeline`], checking every table against the header.
 pub fn load_timeline(path: &Path) -> Result<Timeline, TimelineError> {
+    let bytes = crate::engine::fsutil::read_user_file(path, MAX_TIMELINE_BYTES)
+        .map_err(|e| TimelineError::File { path: path.to_path_buf(), reason: e.to_string() })?;
+    parse_timeline(&bytes, path)
+}
+
+/// A timeline from the bytes of a file (`path` names it in errors), every table checked against
+/// the header before it is used.
+pub fn parse_timeline(bytes: &[u8], path: &Path) -> Result<Timeline, TimelineError> {
     let error = |reason: String| TimelineError::File { path: path.to_path_buf(), reason };
-    let bytes = crate::engine::fsutil::read_user_file(path, MAX_TIMELINE_BYTES).map_err(|e| error(e.to_string()))?;
-    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| error(format!("not a timeline file ({e})")))?;
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| error(format!("not a timeline file ({e})")))?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| error(format!("not a timeline file ({e})")))?;
+    let tensors = safetensors::SafeTensors::deserialize(bytes).map_err(|e| error(format!("not a timeline file ({e})")))?;
     let header_json = metadata
         .metadata()
         .as_ref()
