@@ -93,37 +93,68 @@ pub const DIALOGS_VARIABLE: &str = "ACTIVATION_ATLAS_DIALOGS";
 /// that quickly): the portal or zenity failed.
 const FASTEST_HUMAN_CANCEL: Duration = Duration::from_millis(300);
 
-/// Whether this desktop has a file-dialog service rfd can use: zenity, or an XDG portal with a
-/// file chooser on a session bus. Looked up once.
-pub fn native_dialogs_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        if std::env::var(DIALOGS_VARIABLE).is_ok_and(|v| v.trim().eq_ignore_ascii_case("builtin")) {
+/// What the decision between the desktop's dialogs and the built-in browser looks at.
+#[derive(Clone, Debug, Default)]
+pub struct DialogEnvironment {
+    /// `ACTIVATION_ATLAS_DIALOGS=builtin`.
+    pub forced_builtin: bool,
+    /// `PATH`, searched for zenity.
+    pub path: Option<std::ffi::OsString>,
+    /// `DBUS_SESSION_BUS_ADDRESS`.
+    pub session_bus_address: Option<std::ffi::OsString>,
+    /// `XDG_RUNTIME_DIR`, whose `bus` socket is the session bus when the address is not set.
+    pub runtime_dir: Option<PathBuf>,
+    /// `XDG_DATA_DIRS`, searched for portal back ends.
+    pub data_dirs: Option<String>,
+}
+
+impl DialogEnvironment {
+    /// This process's environment.
+    pub fn current() -> DialogEnvironment {
+        DialogEnvironment {
+            forced_builtin: std::env::var(DIALOGS_VARIABLE).is_ok_and(|v| v.trim().eq_ignore_ascii_case("builtin")),
+            path: std::env::var_os("PATH"),
+            session_bus_address: std::env::var_os("DBUS_SESSION_BUS_ADDRESS"),
+            runtime_dir: std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+            data_dirs: std::env::var("XDG_DATA_DIRS").ok(),
+        }
+    }
+
+    /// Whether rfd has a file-dialog service here: zenity on the PATH, or an XDG portal back end
+    /// with a file chooser and a session bus to reach it; never when the built-in is forced.
+    pub fn has_native_dialogs(&self) -> bool {
+        if self.forced_builtin {
             return false;
         }
-        on_path("zenity") || (session_bus_present() && portal_file_chooser_installed())
-    })
+        let zenity = self.path.as_ref().is_some_and(|path| std::env::split_paths(path).any(|dir| dir.join("zenity").is_file()));
+        zenity || (self.session_bus() && self.portal_file_chooser_installed())
+    }
+
+    fn session_bus(&self) -> bool {
+        self.session_bus_address.is_some() || self.runtime_dir.as_ref().is_some_and(|dir| dir.join("bus").exists())
+    }
+
+    /// A portal back end (GTK, GNOME, KDE, …) that declares the file chooser interface.
+    fn portal_file_chooser_installed(&self) -> bool {
+        let dirs = self.data_dirs.as_deref().unwrap_or("/usr/local/share:/usr/share");
+        dirs.split(':').map(|dir| PathBuf::from(dir).join("xdg-desktop-portal/portals")).any(|portals| {
+            std::fs::read_dir(portals).into_iter().flatten().flatten().any(|entry| {
+                std::fs::read_to_string(entry.path()).is_ok_and(|text| text.contains("org.freedesktop.impl.portal.FileChooser"))
+            })
+        })
+    }
 }
 
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+/// Whether this desktop has a file-dialog service rfd can use (looked up once).
+pub fn native_dialogs_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| DialogEnvironment::current().has_native_dialogs())
 }
 
-fn session_bus_present() -> bool {
-    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
-        || std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| PathBuf::from(dir).join("bus").exists())
-}
-
-/// A portal back end (GTK, GNOME, KDE, …) that declares the file chooser interface.
-fn portal_file_chooser_installed() -> bool {
-    let dirs = std::env::var("XDG_DATA_DIRS").unwrap_or_else(|_| "/usr/local/share:/usr/share".to_string());
-    dirs.split(':').map(|dir| PathBuf::from(dir).join("xdg-desktop-portal/portals")).any(|portals| {
-        std::fs::read_dir(portals)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|entry| std::fs::read_to_string(entry.path()).is_ok_and(|text| text.contains("org.freedesktop.impl.portal.FileChooser")))
-    })
+/// What a native dialog that answered nothing after `elapsed` means: faster than a person could
+/// cancel, it was never shown (the portal or zenity failed) and the built-in browser takes over.
+pub fn empty_answer(elapsed: Duration) -> DialogAnswer {
+    if elapsed < FASTEST_HUMAN_CANCEL { DialogAnswer::Unavailable } else { DialogAnswer::Cancelled }
 }
 
 /// The desktop's dialogs through rfd (XDG portal, else zenity); Unavailable where there are none.
@@ -153,8 +184,7 @@ pub fn native_picker() -> Picker {
         };
         match chosen {
             Some(paths) if !paths.is_empty() => DialogAnswer::Chosen(paths),
-            _ if started.elapsed() < FASTEST_HUMAN_CANCEL => DialogAnswer::Unavailable,
-            _ => DialogAnswer::Cancelled,
+            _ => empty_answer(started.elapsed()),
         }
     })
 }
