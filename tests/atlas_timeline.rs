@@ -190,7 +190,8 @@ fn crafted_copies_are_refused_with_a_reason_or_load(bytes: &[u8]) {
     };
     let unchanged = with_header(&|_| {});
     assert!(parse_timeline(&unchanged, path).is_ok(), "the header rewritten as it was loads");
-    let defects: [(&str, &dyn Fn(&mut serde_json::Value), &str); 4] = [
+    type HeaderEdit<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let defects: [(&str, HeaderEdit, &str); 4] = [
         ("one class name", &|h| h["class_names"] = serde_json::json!(["only"]), "outside the class list"),
         ("no frames", &|h| h["frames"] = serde_json::json!([]), "no frames"),
         ("a newer version", &|h| h["version"] = serde_json::json!(2), "newer"),
