@@ -125,6 +125,8 @@ impl AtlasPanel {
         let scene = egui::Scene::new().zoom_range(0.05..=40.0).scroll_zooms(true).drag_pan_buttons(pan_buttons);
         scene.show(ui, &mut scene_rect, |ui| {
             let (rect, response) = ui.allocate_exact_size(egui::vec2(WORLD, WORLD), sense);
+            let to_global = ui.ctx().layer_transform_to_global(ui.layer_id()).unwrap_or_default();
+            self.map.to_screen = Some((to_global, rect.min));
             let painter = ui.painter().clone();
             painter.rect_filled(rect, 0.0, egui::Color32::from_rgb(18, 18, 22));
             self.cells_ui(&painter, rect.min, view);

@@ -93,6 +93,17 @@ pub struct MapView {
     pub dropped: Vec<DroppedImage>,
     /// The photo open in 分类 that was placed on the map by itself (replaced when another opens).
     pub placed_open_photo: Option<PathBuf>,
+    /// Where the map was on screen in the last frame: the scene-to-screen transform and the map's
+    /// corner in the scene.
+    to_screen: Option<(egui::emath::TSTransform, egui::Pos2)>,
+}
+
+impl MapView {
+    /// Where a point of the layout (the unit square) was on screen in the last frame.
+    pub fn screen_position(&self, point: [f32; 2]) -> Option<egui::Pos2> {
+        let (transform, origin) = self.to_screen?;
+        Some(transform * (origin + egui::vec2(point[0], point[1]) * WORLD))
+    }
 }
 
 impl Default for MapView {
@@ -108,6 +119,7 @@ impl Default for MapView {
             real_requested: std::collections::HashSet::new(),
             dropped: Vec::new(),
             placed_open_photo: None,
+            to_screen: None,
         }
     }
 }

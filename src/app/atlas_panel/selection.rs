@@ -78,8 +78,11 @@ impl SelectionState {
         }
         let pointer = response.interact_pointer_pos().or_else(|| response.hover_pos());
         // A drag is recognised only once the pointer has moved a few points; the outline starts
-        // where the button went down, not where the drag was recognised.
-        let origin = response.ctx.input(|i| i.pointer.press_origin());
+        // where the button went down, not where the drag was recognised. The input gives that
+        // place on the screen; the response's positions are in its layer's coordinates, which a
+        // zoomed or panned map (a transformed layer) makes different.
+        let to_layer = response.ctx.layer_transform_from_global(response.layer_id).unwrap_or_default();
+        let origin = response.ctx.input(|i| i.pointer.press_origin()).map(|at| to_layer * at);
         if response.drag_started()
             && let Some(at) = origin.or(pointer)
         {
