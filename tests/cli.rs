@@ -281,7 +281,21 @@ fn explain_and_visualize_write_pngs() {
     let mut written_pictures = Vec::new();
     for method in ["gradcam", "saliency", "occlusion", "featuremaps", "papermap", "filters"] {
         let out = dir.path().join(format!("{method}.png"));
-        let output = app(&["explain", photo.to_str().unwrap(), "--method", method, "--size", "200", "--out", out.to_str().unwrap()]);
+        // Float32, as the expected pictures are computed here: bfloat16's own tolerances are
+        // tests/precision_explain.rs's.
+        let args = [
+            "--precision",
+            "fp32",
+            "explain",
+            photo.to_str().unwrap(),
+            "--method",
+            method,
+            "--size",
+            "200",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let output = app(&args);
         assert!(output.status.success(), "{method}: {}", text(&output.stderr));
         let written = image::open(&out).unwrap().to_rgb8();
         let expected = expected_explanation(method, &photo, 200);
