@@ -26,6 +26,20 @@ command -v cargo-fuzz >/dev/null || { log "installing cargo-fuzz"; cargo install
 export RUSTC_BOOTSTRAP=1
 export LD_LIBRARY_PATH="$repo_dir/.libtorch/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# A temporary folder whose data/ links the first N photos of every class, with the app built
+# (without the fuzzing environment, which would rebuild everything); prints the folder.
+tiny_data() {
+    local tiny class_dir photos
+    tiny="$(mktemp -d)"
+    for class_dir in "$flowers"/*/; do
+        mkdir -p "$tiny/data/$(basename "$class_dir")"
+        mapfile -t photos < <(find "$class_dir" -name '*.jpg' | sort)
+        ln -s "${photos[@]:0:$1}" "$tiny/data/$(basename "$class_dir")/"
+    done
+    [[ -x target/release/activation-atlas ]] || env -u RUSTC_BOOTSTRAP cargo build --release --quiet >&2
+    echo "$tiny"
+}
+
 seed() {
     local target="$1" dir="fuzz/corpus/$1"
     mkdir -p "$dir"
@@ -58,15 +72,7 @@ PY
         atlas_file)
             # A tiny real atlas: one photo per class, four positions each, small grids.
             local tiny
-            tiny="$(mktemp -d)"
-            for class_dir in "$flowers"/*/; do
-                mkdir -p "$tiny/data/$(basename "$class_dir")"
-                local first
-                mapfile -t first < <(find "$class_dir" -name '*.jpg' | sort)
-                ln -s "${first[0]}" "$tiny/data/$(basename "$class_dir")/"
-            done
-            # The app's own build, without the fuzzing environment (which would rebuild everything).
-            [[ -x target/release/activation-atlas ]] || env -u RUSTC_BOOTSTRAP cargo build --release --quiet
+            tiny="$(tiny_data 1)"
             target/release/activation-atlas atlas build --data "$tiny/data" --out "$dir/tiny.atlas" --samples 2 \
                 --neighbors 5 --epochs 20 --grids 2,4 --icon-grids 2 --icon-steps 8 --no-paper-views >/dev/null
             rm -rf "$tiny"
@@ -77,14 +83,7 @@ PY
         timeline_file)
             # A tiny real timeline: two epochs on two photos per class, two positions each.
             local tiny
-            tiny="$(mktemp -d)"
-            for class_dir in "$flowers"/*/; do
-                mkdir -p "$tiny/data/$(basename "$class_dir")"
-                local first
-                mapfile -t first < <(find "$class_dir" -name '*.jpg' | sort)
-                ln -s "${first[0]}" "${first[1]}" "$tiny/data/$(basename "$class_dir")/"
-            done
-            [[ -x target/release/activation-atlas ]] || env -u RUSTC_BOOTSTRAP cargo build --release --quiet
+            tiny="$(tiny_data 2)"
             target/release/activation-atlas train --data "$tiny/data" --out "$tiny/run" --epochs 2 >/dev/null
             target/release/activation-atlas atlas timeline --run "$tiny/run" --data "$tiny/data" --out "$dir/tiny.timeline" \
                 --samples 2 --epochs 20 >/dev/null
