@@ -175,7 +175,13 @@ impl AtlasBuilder {
         let name = data_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
         let stamp = crate::engine::fsutil::utc_timestamp_now().replace([':', '-'], "");
         // Beside the training runs: ~/.local/share/activation-atlas/atlases by default.
-        let out = cx.run_root.with_file_name("atlases").join(format!("{name}-{}-{stamp}.atlas", self.form.layer));
+        let folder = cx.run_root.with_file_name("atlases");
+        let base = format!("{name}-{}-{stamp}", self.form.layer);
+        // Two builds within one second would otherwise share a name, the second replacing the first.
+        let out = std::iter::once(folder.join(format!("{base}.atlas")))
+            .chain((2..).map(|n| folder.join(format!("{base}-{n}.atlas"))))
+            .find(|path| !path.exists())
+            .unwrap_or_else(|| folder.join(format!("{base}.atlas")));
         if let Some(job) = cx.submit(Job::Atlas(AtlasJob::Build(AtlasBuild { weights, data_dir, params, out }))) {
             self.building = Some(Building {
                 job,
