@@ -446,7 +446,7 @@ pub fn integrated_gradients(
     // correlate 0.985).
     let affine_start = super::model::paper_net(net).is_some();
     let _mixed = affine_start.then(|| mixed(net.device()));
-    let affine = AffineStart::of(net, batch, baseline);
+    let mut affine = AffineStart::of(net, batch, baseline);
     let mut gradient_sum = batch.get(0).zeros_like();
     let mut done = 0;
     while done < steps {
@@ -456,7 +456,7 @@ pub fn integrated_gradients(
         let count = IG_BATCH.min(steps - done);
         let alphas: Vec<f32> = (done + 1..=done + count).map(|k| k as f32 / steps as f32).collect();
         let alphas = Tensor::from_slice(&alphas).to_device(batch.device()).to_kind(batch.kind()).view([count as i64, 1, 1, 1]);
-        match &affine {
+        match &mut affine {
             Some(affine) => affine.add_gradients(&alphas, class),
             None => gradient_sum += input_gradient_here(net, &(baseline + &difference * alphas), class),
         }
@@ -480,7 +480,7 @@ struct AffineStart<'a> {
     at_baseline: Tensor,
     at_picture: Tensor,
     /// Σ of the gradients at conv1's output so far, float32, [1, C, h, w].
-    sum: std::cell::RefCell<Option<Tensor>>,
+    sum: Option<Tensor>,
     picture: Tensor,
 }
 
@@ -491,11 +491,11 @@ impl<'a> AffineStart<'a> {
             let z = paper.conv_pre_activation(Layer::CONV1, &fast_layout(&Tensor::cat(&[baseline, picture], 0)));
             (z.narrow(0, 0, 1), z.narrow(0, 1, 1))
         });
-        Some(AffineStart { net: paper, at_baseline, at_picture, sum: std::cell::RefCell::new(None), picture: picture.shallow_clone() })
+        Some(AffineStart { net: paper, at_baseline, at_picture, sum: None, picture: picture.shallow_clone() })
     }
 
     /// Adds the gradients of `class`'s logit at conv1's output for the points at `alphas`.
-    fn add_gradients(&self, alphas: &Tensor, class: usize) {
+    fn add_gradients(&mut self, alphas: &Tensor, class: usize) {
         // One pass in conv1's output kind (lerp computes in float32 and rounds once).
         let weights = alphas.to_kind(self.at_picture.kind());
         let z = tch::no_grad(|| self.at_baseline.lerp_tensor(&self.at_picture, &weights)).detach().set_requires_grad(true);
@@ -506,8 +506,7 @@ impl<'a> AffineStart<'a> {
         let size = gradient.size();
         let rows = gradient.permute([0, 2, 3, 1]).reshape([size[0], -1]);
         let summed = rows.sum_dim_intlist(&[0i64][..], false, Kind::Float).view([1, size[2], size[3], size[1]]).permute([0, 3, 1, 2]);
-        let mut sum = self.sum.borrow_mut();
-        *sum = Some(match sum.take() {
+        self.sum = Some(match self.sum.take() {
             Some(previous) => previous + summed,
             None => summed,
         });
@@ -515,10 +514,10 @@ impl<'a> AffineStart<'a> {
 
     /// conv1's transpose of the summed gradient: the input gradient of Σ conv1(x) · G, the same
     /// at any x (here the picture), [3, n, n].
-    fn input_gradient(&self) -> Tensor {
+    fn input_gradient(self) -> Tensor {
         let _float32 = super::precision::float32_here();
         let x = self.picture.detach().set_requires_grad(true);
-        let Some(sum) = self.sum.borrow_mut().take() else { return x.get(0).zeros_like() };
+        let Some(sum) = self.sum else { return x.get(0).zeros_like() };
         let through = (self.net.conv_pre_activation(Layer::CONV1, &x) * sum).sum(Kind::Float);
         Tensor::run_backward(&[through], &[&x], false, false).remove(0).get(0)
     }
